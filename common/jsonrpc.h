@@ -1,0 +1,60 @@
+/*
+ * JSON-RPC 2.0 over newline-delimited JSON, with cJSON: the one framing layer
+ * of everything that speaks it (MCP stdio, the control socket, mcpctl).
+ */
+#ifndef MCPD_JSONRPC_H
+#define MCPD_JSONRPC_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum jsonrpc_kind {
+	JSONRPC_INVALID,
+	JSONRPC_REQUEST,
+	JSONRPC_NOTIFICATION,
+	JSONRPC_RESPONSE,
+};
+
+#define JSONRPC_PARSE_ERROR	 -32700
+#define JSONRPC_INVALID_REQUEST	 -32600
+#define JSONRPC_METHOD_NOT_FOUND -32601
+#define JSONRPC_INVALID_PARAMS	 -32602
+#define JSONRPC_INTERNAL_ERROR	 -32603
+
+/*
+ * What a parsed message is. Every kind needs "jsonrpc": "2.0". A request has a
+ * string method and an id that is a string or a number; a notification has a
+ * method and no id; a response has no method, an id (null only with an error)
+ * and exactly one of result and error (an object). Anything else is INVALID.
+ */
+enum jsonrpc_kind jsonrpc_classify(const cJSON *msg);
+
+/* Builders: id is duplicated (NULL gives a null id in an error); params, result and data are owned. */
+cJSON *jsonrpc_request_new(const cJSON *id, const char *method, cJSON *params);
+cJSON *jsonrpc_notification_new(const char *method, cJSON *params);
+cJSON *jsonrpc_result_new(const cJSON *id, cJSON *result);
+cJSON *jsonrpc_error_new(const cJSON *id, int code, const char *message, cJSON *data);
+
+/*
+ * One line of the wire format: compact JSON and a '\n', in a malloc'd buffer
+ * (NUL-terminated too); its length goes in *ret_len. Strings never hold a raw
+ * newline (cJSON escapes them), so the line is never split on the way.
+ */
+char *jsonrpc_serialize(const cJSON *msg, size_t *ret_len);
+
+/*
+ * Parse one line (its '\n' already removed). Returns a JSON object, which
+ * jsonrpc_classify() then judges, or NULL with *ret_code set:
+ * JSONRPC_PARSE_ERROR for text that is not one JSON value, JSONRPC_INVALID_REQUEST
+ * for JSON that is not an object (batches are not supported).
+ */
+cJSON *jsonrpc_parse(const char *line, size_t len, int *ret_code);
+
+/*
+ * An id that is an integer, as mcpd's own ids are: 0, -EINVAL when it is not a
+ * number or not whole, -ERANGE beyond ±(2^53 - 1), where doubles stop being exact.
+ */
+int jsonrpc_id_to_int64(const cJSON *id, int64_t *ret);
+
+#endif

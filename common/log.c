@@ -1,0 +1,316 @@
+/*
+ * mcpd's own log: see log.h. Every line is built whole in one buffer and
+ * written with one write(), so it does not interleave mid-line with other
+ * writers of the same file (O_APPEND), and untrusted text (a child's stderr, strings from MCP servers) is
+ * made safe before it reaches a terminal or a log parser.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define ELLIPSIS "\xe2\x80\xa6"	/* "…" */
+
+/* Room kept for what precedes the message: time, pid, level, a server name. */
+#define LOG_PREFIX_MAX 192
+
+static const char *const level_names[] = {
+	[LOG_LVL_ERR] = "error", [LOG_LVL_WARNING] = "warning", [LOG_LVL_NOTICE] = "notice",
+	[LOG_LVL_INFO] = "info", [LOG_LVL_DEBUG] = "debug",
+};
+
+static const int level_priorities[] = {
+	[LOG_LVL_ERR] = LOG_ERR, [LOG_LVL_WARNING] = LOG_WARNING, [LOG_LVL_NOTICE] = LOG_NOTICE,
+	[LOG_LVL_INFO] = LOG_INFO, [LOG_LVL_DEBUG] = LOG_DEBUG,
+};
+
+static struct {
+	int fd;
+	bool owned;		/* opened by log_open_file(): closed when replaced */
+	bool json;
+	bool debug;
+	bool journal;		/* fd is stderr and stderr is the journal's stream */
+} logger = { .fd = STDERR_FILENO };
+
+/* One message on its way out. */
+struct entry {
+	enum log_level lvl;
+	const char *server;
+	const char *state;
+	const char *msg;	/* not NUL-terminated: a child's line may hold NULs */
+	size_t len;
+	bool cut;		/* already cut by vsnprintf */
+	bool child;		/* a line of a child's stderr */
+};
+
+/* Where journald listens; sd_journal_sendv() drops entries silently when it is absent. */
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+
+/* systemd sets JOURNAL_STREAM to "DEV:INO" of the stream it gave us. */
+static bool stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int end = 0;
+
+	if (!e || sscanf(e, "%llu:%llu%n", &dev, &ino, &end) != 2 || e[end] != '\0')
+		return false;
+	if (fstat(STDERR_FILENO, &st) < 0 || access(JOURNAL_SOCKET, F_OK) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void log_setup(enum log_format fmt, int min_level_debug)
+{
+	logger.json = fmt == LOG_FORMAT_JSON;
+	logger.debug = min_level_debug != 0;
+	logger.journal = !logger.owned && stderr_is_journal();
+}
+
+int log_open_file(const char *path)
+{
+	int fd = STDERR_FILENO;
+
+	if (path) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+		if (fd < 0)
+			return -errno;
+	}
+	if (logger.owned)
+		close(logger.fd);
+	logger.fd = fd;
+	logger.owned = path != NULL;
+	logger.journal = !logger.owned && stderr_is_journal();
+	return 0;
+}
+
+/*
+ * Length of the valid UTF-8 character at s (at most n bytes), 0 if invalid:
+ * no overlong forms, no surrogates, nothing above U+10FFFF.
+ */
+static size_t utf8_char(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/*
+ * Copy untrusted text into out (size >= 4 bytes) as valid UTF-8, NUL-terminated;
+ * returns the length. Invalid bytes and NUL become '?', and so do the other
+ * control characters (C0 but tab, DEL, C1) unless keep_controls (JSON escapes
+ * them). Text that does not fit is cut at a character and ends with "…".
+ */
+static size_t put_safe(char *out, size_t size, const char *text, size_t len, bool cut, bool keep_controls)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t room = size - sizeof(ELLIPSIS);	/* an ellipsis and the NUL always fit */
+	size_t o = 0, i = 0;
+
+	while (i < len) {
+		size_t n = utf8_char(s + i, len - i);
+		bool control = n == 1 ? (s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f
+				      : n == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0;
+
+		if (n == 0 || s[i] == '\0' || (control && !keep_controls)) {
+			if (o + 1 > room)
+				break;
+			out[o++] = '?';
+			i += n ? n : 1;
+			continue;
+		}
+		if (o + n > room)
+			break;
+		memcpy(out + o, s + i, n);
+		o += n;
+		i += n;
+	}
+	if (i < len || cut) {
+		memcpy(out + o, ELLIPSIS, sizeof(ELLIPSIS) - 1);
+		o += sizeof(ELLIPSIS) - 1;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static void format_time(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+}
+
+/* Best effort: a log that cannot be written has nowhere to report it. */
+static void write_line(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static void emit_text(int fd, const struct entry *e)
+{
+	char line[LOG_LINE_MAX], ts[64];
+	size_t n;
+
+	format_time(ts, sizeof(ts));
+	n = (size_t)snprintf(line, LOG_PREFIX_MAX, "%s mcpd[%d]: %s: %.64s%s", ts, (int)getpid(),
+			     level_names[e->lvl], e->server ? e->server : "", e->server ? ": " : "");
+	if (n >= LOG_PREFIX_MAX)
+		n = LOG_PREFIX_MAX - 1;
+	/* One byte short of the buffer: the '\n' replaces the NUL. */
+	n += put_safe(line + n, sizeof(line) - n - 1, e->msg, e->len, e->cut, false);
+	line[n++] = '\n';
+	write_line(fd, line, n);
+}
+
+static void emit_json(int fd, const struct entry *e)
+{
+	char msg[LOG_LINE_MAX - LOG_PREFIX_MAX], ts[64];
+	cJSON *o = cJSON_CreateObject();
+	char *text;
+	size_t n;
+
+	format_time(ts, sizeof(ts));
+	put_safe(msg, sizeof(msg), e->msg, e->len, e->cut, true);
+	cJSON_AddStringToObject(o, "ts", ts);
+	cJSON_AddStringToObject(o, "level", level_names[e->lvl]);
+	if (e->server)
+		cJSON_AddStringToObject(o, "server", e->server);
+	if (e->state)
+		cJSON_AddStringToObject(o, "state", e->state);
+	if (e->child)
+		cJSON_AddStringToObject(o, "stream", "stderr");
+	cJSON_AddStringToObject(o, "msg", msg);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!text)
+		return;
+	/* The terminating NUL becomes the '\n': still one write. */
+	n = strlen(text);
+	text[n++] = '\n';
+	write_line(fd, text, n);
+	cJSON_free(text);
+}
+
+/* Structured fields for the journal; false when it would not take them. */
+static bool emit_journal(const struct entry *e)
+{
+	char message[LOG_LINE_MAX], priority[32], server[96], state[64];
+	struct iovec iov[6];
+	int n = 0, k;
+
+	k = snprintf(message, LOG_PREFIX_MAX, "MESSAGE=%.64s%s", e->server ? e->server : "", e->server ? ": " : "");
+	put_safe(message + k, sizeof(message) - (size_t)k, e->msg, e->len, e->cut, false);
+	snprintf(priority, sizeof(priority), "PRIORITY=%d", level_priorities[e->lvl]);
+	iov[n++] = (struct iovec){ message, strlen(message) };
+	iov[n++] = (struct iovec){ priority, strlen(priority) };
+	iov[n++] = (struct iovec){ "SYSLOG_IDENTIFIER=mcpd", strlen("SYSLOG_IDENTIFIER=mcpd") };
+	if (e->server) {
+		snprintf(server, sizeof(server), "MCPD_SERVER=%.64s", e->server);
+		iov[n++] = (struct iovec){ server, strlen(server) };
+	}
+	if (e->state) {
+		snprintf(state, sizeof(state), "MCPD_STATE=%.32s", e->state);
+		iov[n++] = (struct iovec){ state, strlen(state) };
+	}
+	if (e->child)
+		iov[n++] = (struct iovec){ "MCPD_STREAM=stderr", strlen("MCPD_STREAM=stderr") };
+	return sd_journal_sendv(iov, n) >= 0;
+}
+
+/* Callers may log between a failure and their look at errno: it is kept. */
+static void emit(const struct entry *e)
+{
+	int saved = errno;
+
+	if (!(logger.journal && emit_journal(e))) {
+		if (logger.json)
+			emit_json(logger.fd, e);
+		else
+			emit_text(logger.fd, e);
+	}
+	errno = saved;
+}
+
+void log_msg(enum log_level lvl, const char *server, const char *state, const char *fmt, ...)
+{
+	char msg[LOG_LINE_MAX];
+	struct entry e = { .lvl = lvl > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : lvl, .server = server, .state = state };
+	va_list ap;
+	int n;
+
+	int saved = errno;
+
+	if (e.lvl == LOG_LVL_DEBUG && !logger.debug)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	errno = saved;
+	if (n < 0) {
+		snprintf(msg, sizeof(msg), "(a message could not be formatted)");
+		n = (int)strlen(msg);
+	}
+	e.msg = msg;
+	e.len = (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
+	e.cut = (size_t)n >= sizeof(msg);
+	emit(&e);
+}
+
+void log_child_line(const char *server, const char *line, size_t len)
+{
+	emit(&(struct entry){ .lvl = LOG_LVL_INFO, .server = server, .msg = line, .len = len, .child = true });
+}

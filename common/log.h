@@ -1,0 +1,52 @@
+/*
+ * mcpd's own log: text lines on stderr or a file, JSON lines when asked, or
+ * structured entries (MESSAGE, PRIORITY, SYSLOG_IDENTIFIER=mcpd, MCPD_SERVER,
+ * MCPD_STATE) when stderr is the journal's stream, whatever the format: the
+ * journal is structured already. One write() per line.
+ */
+#ifndef MCPD_LOG_H
+#define MCPD_LOG_H
+
+#include <stddef.h>
+
+#include "manifest.h"
+
+enum log_level {
+	LOG_LVL_ERR,
+	LOG_LVL_WARNING,
+	LOG_LVL_NOTICE,
+	LOG_LVL_INFO,
+	LOG_LVL_DEBUG,
+};
+
+/* Longest line written, prefix included; a longer message is cut and ends with "…". */
+#define LOG_LINE_MAX 8192
+
+/* The format, and whether debug messages are written (they are dropped otherwise). */
+void log_setup(enum log_format fmt, int min_level_debug);
+
+/*
+ * Where the log goes: a file opened for appending (and created, mode 0640),
+ * or stderr when path is NULL. On failure the previous destination stays and
+ * -errno is returned. Called again on SIGUSR1 to follow a rotated file.
+ */
+int log_open_file(const char *path);
+
+/* server and state may be NULL; state is a structured field (JSON, journal), not in text lines. */
+void log_msg(enum log_level lvl, const char *server, const char *state, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#define log_error(server, state, ...)	log_msg(LOG_LVL_ERR, server, state, __VA_ARGS__)
+#define log_warning(server, state, ...)	log_msg(LOG_LVL_WARNING, server, state, __VA_ARGS__)
+#define log_notice(server, state, ...)	log_msg(LOG_LVL_NOTICE, server, state, __VA_ARGS__)
+#define log_info(server, state, ...)	log_msg(LOG_LVL_INFO, server, state, __VA_ARGS__)
+#define log_debug(server, state, ...)	log_msg(LOG_LVL_DEBUG, server, state, __VA_ARGS__)
+
+/*
+ * A line of a child's stderr, logged as "NAME: line" at info level. Control
+ * characters (other than tab) and invalid UTF-8 become '?' in text, so a child
+ * can neither forge log lines nor send terminal escapes.
+ */
+void log_child_line(const char *server, const char *line, size_t len);
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * The manifest (mcpd.yaml): parsed with libyaml, validated, with `defaults`
+ * merged into every server. The schema is in mcpd.yaml(5).
+ */
+#ifndef MCPD_MANIFEST_H
+#define MCPD_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* Limits on untrusted input: a manifest beyond them is refused, never half-read. */
+#define MANIFEST_MAX_BYTES	(1024 * 1024)
+#define MANIFEST_MAX_DEPTH	64
+#define MANIFEST_MAX_SERVERS	4096
+#define MANIFEST_MAX_NODES	200000	/* after alias expansion */
+#define MANIFEST_MAX_ERRORS	100
+#define MANIFEST_MAX_ARGS	1024	/* items in command, env, headers, … */
+
+enum transport {
+	TRANSPORT_STDIO,
+	TRANSPORT_HTTP,
+};
+
+enum restart_policy {
+	RESTART_ALWAYS,
+	RESTART_ON_FAILURE,
+	RESTART_NEVER,
+};
+
+enum log_format {
+	LOG_FORMAT_TEXT,
+	LOG_FORMAT_JSON,
+};
+
+struct kv {
+	char *key;
+	char *value;
+	bool sensitive;		/* came from ${VAR} expansion: never log the value */
+};
+
+struct kv_list {
+	struct kv *items;
+	size_t n;
+};
+
+struct backoff_conf {
+	uint64_t initial_ms;
+	uint64_t max_ms;
+	double factor;
+	double jitter;		/* 0..1: each delay is spread by ±jitter */
+};
+
+struct circuit_conf {
+	unsigned failures;	/* 0 disables the circuit breaker */
+	uint64_t window_ms;
+	uint64_t cooldown_ms;
+};
+
+struct health_conf {
+	uint64_t interval_ms;
+	uint64_t timeout_ms;
+	unsigned unhealthy_after;
+	uint64_t start_timeout_ms;
+};
+
+struct stop_conf {
+	int signal;
+	uint64_t timeout_ms;
+};
+
+/* One resource limit; RLIM_INFINITY is written "unlimited". */
+struct limit_conf {
+	bool set;
+	uint64_t value;
+};
+
+struct limits_conf {
+	struct limit_conf nofile;	/* RLIMIT_NOFILE */
+	struct limit_conf nproc;	/* RLIMIT_NPROC */
+	struct limit_conf memory;	/* RLIMIT_AS, bytes */
+	struct limit_conf core;		/* RLIMIT_CORE, bytes */
+	struct limit_conf stack;	/* RLIMIT_STACK, bytes */
+	struct limit_conf cpu;		/* RLIMIT_CPU, seconds */
+};
+
+struct server_conf {
+	char *name;
+	unsigned line;			/* where the server is defined, for messages */
+
+	enum transport transport;
+	char **command;			/* argv, NULL-terminated; NULL when absent */
+	size_t argc;
+	char *url;			/* http only, ${VAR} expanded */
+	bool url_sensitive;
+	struct kv_list headers;		/* http only, ${VAR} expanded */
+
+	char *cwd;			/* absolute, or relative to the manifest's directory */
+	struct kv_list env;
+	char *env_file;
+	struct kv_list secrets;		/* env name -> file path */
+	char *user;
+	char *group;
+	struct limits_conf limits;
+	int umask;			/* -1: inherit mcpd's */
+	uint64_t log_buffer;		/* bytes of stderr kept in memory */
+
+	char **depends_on;
+	size_t ndepends_on;
+	bool autostart;
+	bool critical;
+
+	enum restart_policy restart;
+	struct backoff_conf backoff;
+	uint64_t reset_after_ms;
+	struct circuit_conf circuit;
+	struct health_conf health;
+	struct stop_conf stop;
+};
+
+struct gateway_conf {
+	char *tokens_file;
+	unsigned rate_limit;		/* requests per rate_period_ms; 0 = unlimited */
+	uint64_t rate_period_ms;
+	char **allowed_origins;
+	size_t nallowed_origins;
+};
+
+struct mcpd_conf {
+	char *control;			/* NULL: the default rule (paths.h) */
+	char *http;			/* "host:port", NULL when absent */
+	char *http_host;
+	unsigned http_port;
+	struct gateway_conf gateway;
+	enum log_format log_format;
+	char *log_file;			/* NULL: stderr */
+	uint64_t shutdown_timeout_ms;
+};
+
+struct manifest {
+	char *path;			/* as given */
+	char *dir;			/* directory relative paths are resolved against */
+	struct mcpd_conf mcpd;
+	struct server_conf *servers;	/* in the order of the file */
+	size_t nservers;
+};
+
+/* One problem found in a manifest, already formatted "FILE:LINE:COL: path: message". */
+struct manifest_error {
+	char *text;
+	unsigned line;
+	unsigned col;
+	bool warning;
+};
+
+struct manifest_errors {
+	struct manifest_error *items;
+	size_t n;
+	size_t nerrors;			/* items that are errors, not warnings */
+	bool truncated;			/* more than MANIFEST_MAX_ERRORS were found */
+};
+
+enum manifest_flags {
+	/* An unset ${VAR} is a warning, not an error: for checking a manifest
+	 * away from the environment the daemon will have (mcpctl check). */
+	MANIFEST_LENIENT_ENV = 1 << 0,
+};
+
+/*
+ * Parse and validate a manifest held in memory; name is used in messages.
+ * Returns 0 and a manifest, or -EINVAL with *ret_manifest NULL. Problems, errors and
+ * warnings, are always added to errs (which the caller frees).
+ */
+int manifest_parse_buffer(const char *name, const char *buf, size_t len, unsigned flags,
+			  struct manifest **ret_manifest, struct manifest_errors *errs);
+
+/* The same for a file; a file that cannot be read or is too large is one error. */
+int manifest_load(const char *path, unsigned flags, struct manifest **ret_manifest,
+		  struct manifest_errors *errs);
+
+void manifest_free(struct manifest *m);
+void manifest_errors_clear(struct manifest_errors *errs);
+
+/* Print every error and warning, one per line, and a summary line when there are errors. */
+void manifest_errors_print(const struct manifest_errors *errs, FILE *out);
+
+const struct server_conf *manifest_find_server(const struct manifest *m, const char *name);
+
+/* Server names, for "did you mean" hints. The array is freed by the caller, not the names. */
+const char **manifest_server_names(const struct manifest *m);
+
+/* The built-in defaults, before the manifest's `defaults` are applied. */
+void server_conf_init_defaults(struct server_conf *s);
+
+/* A deep copy of src into dst, and the release of such a copy. */
+void server_conf_copy(struct server_conf *dst, const struct server_conf *src);
+void server_conf_release(struct server_conf *s);
+
+/* Whether two servers' configurations differ in a way that needs a restart. */
+bool server_conf_equal(const struct server_conf *a, const struct server_conf *b);
+
+const char *transport_name(enum transport t);
+const char *restart_policy_name(enum restart_policy p);
+
+/* "TERM", "SIGTERM" or a number -> signal number; -1 if unknown. */
+int signal_from_name(const char *name);
+const char *signal_to_name(int sig);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * mcpctl's commands: one file per command (cmd-NAME.c), listed once in the
+ * table in main.c. Adding a command means adding a file and a line.
+ */
+#ifndef MCPCTL_CMD_H
+#define MCPCTL_CMD_H
+
+#include <stdbool.h>
+
+/* Exit statuses shared by every command. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+};
+
+struct mcpctl {
+	const char *socket;		/* -s; NULL: found as control_socket_resolve() says */
+	const char *config;		/* -c: a manifest to take mcpd.control from, or NULL */
+	bool json;			/* --json */
+};
+
+struct cmd {
+	const char *name;
+	const char *args;		/* for usage lines: "FILE", "[NAME...]" */
+	const char *summary;
+	int (*run)(struct mcpctl *ctl, int argc, char **argv);
+};
+
+extern const struct cmd cmd_check;
+extern const struct cmd cmd_logs;
+extern const struct cmd cmd_reload;
+extern const struct cmd cmd_restart;
+extern const struct cmd cmd_start;
+extern const struct cmd cmd_status;
+extern const struct cmd cmd_stop;
+extern const struct cmd cmd_version;
+
+/* Print "usage: mcpctl NAME ARGS" to stderr and return EXIT_USAGE. */
+int cmd_usage(const struct cmd *cmd);
+
+#endif

@@ -1,0 +1,267 @@
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "output.h"
+#include "xmalloc.h"
+
+/* The last column keeps this many characters even when the others are wide... */
+#define LAST_MIN 12
+/* ...which first cut their "~" columns down to this. */
+#define CUT_MIN 8
+
+struct table {
+	size_t ncols;
+	char **headers;
+	size_t *max;			/* 0: no limit */
+	char **cells;			/* nrows * ncols */
+	size_t nrows;
+};
+
+/* Characters, not bytes: reasons may quote UTF-8 text, and a cut must not split a character. */
+static size_t text_width(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+/* Bytes taken by the first chars characters of s. */
+static size_t text_prefix(const char *s, size_t chars)
+{
+	size_t i = 0;
+
+	for (; s[i]; i++) {
+		if (((unsigned char)s[i] & 0xC0) != 0x80) {
+			if (chars == 0)
+				break;
+			chars--;
+		}
+	}
+	return i;
+}
+
+/* A cell is one line: a newline or an escape sequence in a reason would break the table. */
+static char *cell_dup(const char *s)
+{
+	char *c = xstrdup(s ? s : "-");
+
+	for (char *p = c; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return c;
+}
+
+struct table *table_new(const char *const *headers, size_t ncols)
+{
+	struct table *t = xcalloc(1, sizeof(*t));
+
+	t->ncols = ncols;
+	t->headers = xcalloc(ncols, sizeof(*t->headers));
+	t->max = xcalloc(ncols, sizeof(*t->max));
+	for (size_t i = 0; i < ncols; i++)
+		t->headers[i] = cell_dup(headers[i]);
+	return t;
+}
+
+void table_set_max(struct table *t, size_t col, size_t max)
+{
+	t->max[col] = max;
+}
+
+void table_add(struct table *t, const char *const *cells)
+{
+	t->cells = xreallocarray(t->cells, (t->nrows + 1) * t->ncols, sizeof(*t->cells));
+	for (size_t i = 0; i < t->ncols; i++)
+		t->cells[t->nrows * t->ncols + i] = cell_dup(cells[i]);
+	t->nrows++;
+}
+
+/* Print s in at most width characters, ending a cut one with mark; returns the characters printed. */
+static size_t print_cut(FILE *out, const char *s, size_t width, const char *mark)
+{
+	size_t w = text_width(s), wm = strlen(mark);
+
+	if (w <= width) {
+		fputs(s, out);
+		return w;
+	}
+	if (width <= wm) {
+		fprintf(out, "%.*s", (int)text_prefix(s, width), s);
+		return width;
+	}
+	fprintf(out, "%.*s%s", (int)text_prefix(s, width - wm), s, mark);
+	return width;
+}
+
+static void print_row(const struct table *t, char *const *row, const size_t *widths, FILE *out)
+{
+	size_t last = t->ncols - 1, end = 0;
+
+	/* Pad only up to the last non-empty cell: no trailing blanks. */
+	for (size_t i = 0; i < t->ncols; i++)
+		if (row[i][0])
+			end = i;
+	for (size_t i = 0; i <= end; i++) {
+		size_t w = print_cut(out, row[i], widths[i], i == last ? "..." : "~");
+
+		if (i < end)
+			fprintf(out, "%*s", (int)(widths[i] - w + 2), "");
+	}
+	fputc('\n', out);
+}
+
+void table_print(const struct table *t, FILE *out, size_t width)
+{
+	size_t *widths = xcalloc(t->ncols, sizeof(*widths));
+	size_t used = 0, last = t->ncols - 1;
+
+	for (size_t i = 0; i < t->ncols; i++) {
+		widths[i] = text_width(t->headers[i]);
+		for (size_t r = 0; r < t->nrows; r++) {
+			size_t w = text_width(t->cells[r * t->ncols + i]);
+
+			if (w > widths[i])
+				widths[i] = w;
+		}
+		if (t->max[i] && widths[i] > t->max[i])
+			widths[i] = t->max[i];
+		if (i < last)
+			used += widths[i] + 2;
+	}
+	for (size_t i = 0; i < last && used + LAST_MIN > width; i++) {
+		size_t over = used + LAST_MIN - width, cut;
+
+		if (!t->max[i] || widths[i] <= CUT_MIN)
+			continue;
+		cut = widths[i] - CUT_MIN < over ? widths[i] - CUT_MIN : over;
+		widths[i] -= cut;
+		used -= cut;
+	}
+	if (widths[last] > (width > used ? width - used : 0))
+		widths[last] = width > used + LAST_MIN ? width - used : LAST_MIN;
+	print_row(t, t->headers, widths, out);
+	for (size_t r = 0; r < t->nrows; r++)
+		print_row(t, t->cells + r * t->ncols, widths, out);
+	free(widths);
+}
+
+void table_free(struct table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->ncols; i++)
+		free(t->headers[i]);
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->headers);
+	free(t->max);
+	free(t->cells);
+	free(t);
+}
+
+void output_duration(uint64_t seconds, char *buf, size_t size)
+{
+	/* Two units are enough to read at a glance; a zero second unit is left out. */
+	static const struct {
+		uint64_t secs;
+		char name;
+	} units[] = { { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) - 1; i++) {
+		uint64_t big = seconds / units[i].secs, small = seconds % units[i].secs / units[i + 1].secs;
+
+		if (big == 0)
+			continue;
+		if (small == 0)
+			snprintf(buf, size, "%llu%c", (unsigned long long)big, units[i].name);
+		else
+			snprintf(buf, size, "%llu%c%llu%c", (unsigned long long)big, units[i].name,
+				 (unsigned long long)small, units[i + 1].name);
+		return;
+	}
+	snprintf(buf, size, "%llus", (unsigned long long)seconds);
+}
+
+static char *json_text(const cJSON *v)
+{
+	/* cJSON's printers take a non-const pointer but do not modify the tree. */
+	char *text = cJSON_PrintUnformatted((cJSON *)v);
+
+	if (!text) {
+		fputs("fatal: out of memory printing JSON\n", stderr);
+		abort();
+	}
+	return text;
+}
+
+/*
+ * Two spaces per level, one member per line, "key": value: the layout of
+ * jq and most tools, so that --json output diffs and greps well. Scalars
+ * are printed by cJSON, which owns escaping and number formatting.
+ */
+static void print_pretty(const cJSON *v, unsigned depth, FILE *out)
+{
+	bool object = cJSON_IsObject(v);
+	const cJSON *it;
+	char *text;
+
+	if ((!object && !cJSON_IsArray(v)) || !v->child) {
+		text = json_text(v);
+		fputs(text, out);
+		cJSON_free(text);
+		return;
+	}
+	fputc(object ? '{' : '[', out);
+	cJSON_ArrayForEach(it, v) {
+		fprintf(out, "\n%*s", (int)(depth + 1) * 2, "");
+		if (object) {
+			cJSON key = { .type = cJSON_String, .valuestring = it->string };
+
+			text = json_text(&key);
+			fprintf(out, "%s: ", text);
+			cJSON_free(text);
+		}
+		print_pretty(it, depth + 1, out);
+		if (it->next)
+			fputc(',', out);
+	}
+	fprintf(out, "\n%*s%c", (int)depth * 2, "", object ? '}' : ']');
+}
+
+void output_json(const cJSON *v)
+{
+	print_pretty(v, 0, stdout);
+	fputc('\n', stdout);
+}
+
+void output_json_line(const cJSON *v)
+{
+	char *text = json_text(v);
+
+	puts(text);
+	cJSON_free(text);
+}
+
+const char *json_string(const cJSON *o, const char *key, const char *fallback)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : fallback;
+}
+
+bool json_number(const cJSON *o, const char *key, double *ret)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsNumber(v))
+		return false;
+	*ret = v->valuedouble;
+	return true;
+}

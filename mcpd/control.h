@@ -1,0 +1,69 @@
+/*
+ * The control socket: a Unix stream socket speaking newline-delimited
+ * JSON-RPC 2.0 (the protocol is in mcpd(8)). This file owns the socket, the
+ * connections and their limits; each method lives in its own ctl-*.c file.
+ */
+#ifndef MCPD_CONTROL_H
+#define MCPD_CONTROL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct daemon;
+struct server;
+struct control;
+struct ctl_client;
+
+#define CONTROL_MAX_CLIENTS	1024
+#define CONTROL_MAX_REQUEST	(1024 * 1024)
+#define CONTROL_MAX_QUEUE	(96 * 1024 * 1024)	/* a `logs` reply may hold a 64 MiB buffer */
+#define CONTROL_FOLLOW_QUEUE	(4 * 1024 * 1024)	/* a `logs -f` reader that lags more is dropped */
+
+/* Error codes beyond JSON-RPC's own. */
+#define CTL_ERR_PERMISSION	-32003
+#define CTL_ERR_NO_SERVER	-32004
+#define CTL_ERR_RELOAD		-32005
+
+/*
+ * Listen on path, or on fd when systemd passed one (fd >= 0). Refuses when a
+ * live mcpd answers on path; replaces a stale socket. Returns NULL and a
+ * message on failure.
+ */
+struct control *control_new(struct daemon *d, const char *path, int fd, char **ret_error);
+void control_free(struct control *c);
+
+/* A server wrote a stderr line: pass it to `logs -f` readers. */
+void control_log_line(struct control *c, struct server *s, uint64_t seq, uint64_t ts_ms, const char *line,
+		      size_t len);
+
+/* A server is being freed: readers following it are told and dropped. */
+void control_forget_server(struct control *c, struct server *s);
+
+/* For methods. */
+struct ctl_method {
+	const char *name;
+	bool writes;		/* changes state: root and mcpd's uid only */
+	void (*run)(struct ctl_client *c, const cJSON *id, const cJSON *params);
+};
+
+struct daemon *ctl_daemon(const struct ctl_client *c);
+/* Both return false when the client was dropped (its queue overflowed): do not touch it then. */
+bool ctl_reply(struct ctl_client *c, const cJSON *id, cJSON *result);
+bool ctl_error(struct ctl_client *c, const cJSON *id, int code, const char *message, cJSON *data);
+
+/* Follow a server's stderr on this connection (logs -f). */
+void ctl_follow(struct ctl_client *c, struct server *s);
+
+/*
+ * The servers named in params ("names": [...] or "all": true); replies with
+ * an error itself and returns -1 when a name is unknown or params are wrong.
+ * all_if_absent: no names and no "all" means every server (status).
+ */
+int ctl_servers(struct ctl_client *c, const cJSON *id, const cJSON *params, bool all_if_absent,
+		struct server ***ret, size_t *ret_n);
+
+extern const struct ctl_method ctl_version, ctl_status, ctl_start, ctl_stop, ctl_restart, ctl_logs, ctl_reload;
+
+#endif

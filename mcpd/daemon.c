@@ -1,0 +1,190 @@
+/*
+ * The daemon's bookkeeping: the list of servers, dependency order, the
+ * aggregate health, and the ordered shutdown.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "guard.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "orphans.h"
+#include "server.h"
+#include "xmalloc.h"
+
+struct server *daemon_find_server(const struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->nservers; i++)
+		if (strcmp(d->servers[i]->conf.name, name) == 0)
+			return d->servers[i];
+	return NULL;
+}
+
+const char **daemon_server_names(const struct daemon *d)
+{
+	const char **names = xcalloc(d->nservers + 1, sizeof(*names));
+
+	for (size_t i = 0; i < d->nservers; i++)
+		names[i] = d->servers[i]->conf.name;
+	return names;
+}
+
+/* A server that should be up and is not. */
+static bool is_down(const struct server *s)
+{
+	return s->wanted && s->state != ST_RUNNING;
+}
+
+const char *daemon_health(const struct daemon *d)
+{
+	bool degraded = false;
+
+	for (size_t i = 0; i < d->nservers; i++) {
+		const struct server *s = d->servers[i];
+
+		if (!is_down(s))
+			continue;
+		if (s->conf.critical)
+			return "critical";
+		degraded = true;
+	}
+	return degraded ? "degraded" : "ok";
+}
+
+struct server *daemon_add_server(struct daemon *d, const struct server_conf *conf)
+{
+	struct server *s = server_new(d, conf);
+
+	d->servers = xreallocarray(d->servers, d->nservers + 1, sizeof(*d->servers));
+	d->servers[d->nservers++] = s;
+	return s;
+}
+
+void daemon_remove_server(struct daemon *d, struct server *s)
+{
+	for (size_t i = 0; i < d->nservers; i++) {
+		if (d->servers[i] == s) {
+			memmove(&d->servers[i], &d->servers[i + 1], (d->nservers - i - 1) * sizeof(*d->servers));
+			d->nservers--;
+			break;
+		}
+	}
+	control_forget_server(d->control, s);
+	server_free(s);
+}
+
+void daemon_kill_strays(struct daemon *d)
+{
+	pid_t *keep = xcalloc(d->nservers + 2, sizeof(*keep));
+	size_t n = 0;
+	int killed;
+
+	if (guard_pid() > 0)
+		keep[n++] = guard_pid();
+	for (size_t i = 0; i < d->nservers; i++)
+		if (d->servers[i]->pid > 0)
+			keep[n++] = d->servers[i]->pid;
+	killed = orphans_kill_strays(keep, n);
+	if (killed > 0)
+		log_notice(NULL, NULL, "killed %d orphaned process%s left behind by an exited server", killed,
+			   killed == 1 ? "" : "es");
+	free(keep);
+}
+
+static bool depends_on(const struct server *s, const char *name)
+{
+	for (size_t i = 0; i < s->conf.ndepends_on; i++)
+		if (strcmp(s->conf.depends_on[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Stop every server whose dependents have no process left; leave the loop when none is left. */
+static void shutdown_step(struct daemon *d)
+{
+	static bool busy, again;
+	bool live;
+
+	/* Stopping a server changes states, which calls us again: loop instead of recursing. */
+	if (busy) {
+		again = true;
+		return;
+	}
+	busy = true;
+	do {
+		bool *blocked = xcalloc(d->nservers + 1, sizeof(*blocked));
+
+		again = false;
+		live = false;
+		for (size_t i = 0; i < d->nservers; i++) {
+			const struct server *t = d->servers[i];
+
+			for (size_t j = 0; t->pid > 0 && j < t->conf.ndepends_on; j++) {
+				for (size_t k = 0; k < d->nservers; k++)
+					if (strcmp(d->servers[k]->conf.name, t->conf.depends_on[j]) == 0)
+						blocked[k] = true;
+			}
+		}
+		for (size_t i = 0; i < d->nservers; i++) {
+			struct server *s = d->servers[i];
+
+			if (s->state != ST_STOPPING && s->state != ST_STOPPED && s->state != ST_EXITED && !blocked[i])
+				lifecycle_event(s, SE_STOP,
+						&(struct event_arg){ .reason = "mcpd is shutting down" });
+			live = live || s->pid > 0;
+		}
+		free(blocked);
+	} while (again);
+	busy = false;
+	if (!live) {
+		log_info(NULL, NULL, "every server has stopped; exiting");
+		ev_break(d->loop, EVBREAK_ALL);
+	}
+}
+
+void daemon_state_changed(struct daemon *d, struct server *s)
+{
+	if (d->shutting_down) {
+		shutdown_step(d);
+		return;
+	}
+	if (s->removed && s->pid == 0) {
+		/* Freed from the loop's check watcher, not from inside its own callbacks. */
+		ev_check_start(d->loop, &d->sweep_w);
+	}
+	/* A dependency is running now, or went away: wake the servers waiting on it. */
+	for (size_t i = 0; i < d->nservers; i++) {
+		struct server *t = d->servers[i];
+
+		if (t != s && t->state == ST_STARTING && t->pid == 0 && depends_on(t, s->conf.name))
+			lifecycle_event(t, SE_DEPS, NULL);
+	}
+}
+
+static void on_shutdown_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	log_error(NULL, NULL, "servers still running after shutdown_timeout; killing them");
+	for (size_t i = 0; i < d->nservers; i++)
+		server_kill(d->servers[i], SIGKILL);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+void daemon_shutdown(struct daemon *d)
+{
+	if (d->shutting_down)
+		return;
+	d->shutting_down = true;
+	log_notice(NULL, NULL, "shutting down: stopping %zu servers in reverse dependency order", d->nservers);
+	ev_timer_init(&d->shutdown_timer, on_shutdown_timeout, (double)d->manifest->mcpd.shutdown_timeout_ms / 1000., 0.);
+	d->shutdown_timer.data = d;
+	ev_timer_start(d->loop, &d->shutdown_timer);
+	shutdown_step(d);
+}

@@ -1,0 +1,57 @@
+/*
+ * The daemon as a whole: the one event loop, the manifest in force, the
+ * servers, the control socket. There is exactly one, reachable from every
+ * server through server->d.
+ */
+#ifndef MCPD_DAEMON_H
+#define MCPD_DAEMON_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "manifest.h"
+
+struct server;
+struct control;
+
+struct daemon {
+	struct ev_loop *loop;
+	char *manifest_path;
+	struct manifest *manifest;	/* the one in force: mcpd settings come from here */
+	struct server **servers;
+	size_t nservers;
+	struct control *control;
+	char *socket_path;
+
+	bool shutting_down;
+	int exit_status;
+	ev_timer shutdown_timer;
+	ev_signal sig_term, sig_int, sig_hup, sig_usr1;
+	ev_child child_w;		/* every child, re-parented orphans included */
+	ev_check sweep_w;		/* servers removed by a reload are freed here */
+	bool is_root;
+};
+
+struct server *daemon_find_server(const struct daemon *d, const char *name);
+
+/* Names of all servers, for "did you mean" hints (free the array, not the names). */
+const char **daemon_server_names(const struct daemon *d);
+
+/* Aggregate health: "ok", "degraded" or "critical". */
+const char *daemon_health(const struct daemon *d);
+
+/* A server changed state: start its dependents, continue a shutdown, ... */
+void daemon_state_changed(struct daemon *d, struct server *s);
+
+/* Add a server created from conf, and forget one. */
+struct server *daemon_add_server(struct daemon *d, const struct server_conf *conf);
+void daemon_remove_server(struct daemon *d, struct server *s);
+
+/* Kill processes re-parented to mcpd that belong to no server (escaped orphans). */
+void daemon_kill_strays(struct daemon *d);
+
+/* Stop everything in reverse dependency order, then leave the loop. */
+void daemon_shutdown(struct daemon *d);
+
+#endif

@@ -1,0 +1,129 @@
+/* The guard process: see guard.h. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "guard.h"
+#include "log.h"
+
+/* One message: a process group, positive to add, negative to remove. */
+typedef int32_t guard_msg;
+
+#define GUARD_MAX_GROUPS 65536
+
+static int guard_fd = -1;
+static pid_t guard;
+
+static void guard_main(int fd)
+{
+	static pid_t groups[GUARD_MAX_GROUPS];
+	size_t n = 0;
+	sigset_t all;
+
+	/* Not in mcpd's session: a ^C at mcpd's terminal is not for the guard. */
+	setsid();
+	prctl(PR_SET_NAME, "mcpd-guard");
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	for (int i = 3; i < 1024; i++)
+		if (i != fd)
+			close(i);
+
+	for (;;) {
+		guard_msg msg;
+		ssize_t r = read(fd, &msg, sizeof(msg));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != (ssize_t)sizeof(msg))
+			break;	/* EOF: mcpd is gone, or said goodbye */
+		if (msg > 0 && n < GUARD_MAX_GROUPS) {
+			groups[n++] = msg;
+		} else if (msg < 0) {
+			for (size_t i = 0; i < n; i++) {
+				if (groups[i] == -msg) {
+					groups[i] = groups[--n];
+					break;
+				}
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		kill(-groups[i], SIGKILL);
+	_exit(0);
+}
+
+int guard_start(void)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+
+		close(fds[0]);
+		close(fds[1]);
+		return r;
+	}
+	if (pid == 0) {
+		close(fds[1]);
+		guard_main(fds[0]);
+	}
+	close(fds[0]);
+	guard_fd = fds[1];
+	guard = pid;
+	return 0;
+}
+
+static void send_msg(guard_msg msg)
+{
+	ssize_t r;
+
+	if (guard_fd < 0)
+		return;
+	/* Blocking on purpose: 4 bytes to a process that does nothing but read. */
+	do
+		r = write(guard_fd, &msg, sizeof(msg));
+	while (r < 0 && errno == EINTR);
+	if (r != (ssize_t)sizeof(msg))
+		log_warning(NULL, NULL, "the guard process is gone: orphans may outlive a killed mcpd");
+}
+
+pid_t guard_pid(void)
+{
+	return guard;
+}
+
+void guard_add(pid_t pgid)
+{
+	send_msg((guard_msg)pgid);
+}
+
+void guard_remove(pid_t pgid)
+{
+	send_msg(-(guard_msg)pgid);
+}
+
+void guard_stop(void)
+{
+	if (guard_fd < 0)
+		return;
+	close(guard_fd);
+	guard_fd = -1;
+	waitpid(guard, NULL, 0);
+	guard = 0;
+}

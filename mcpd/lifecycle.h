@@ -1,0 +1,34 @@
+/*
+ * The server lifecycle as a state x event table: every transition, and every
+ * decision to restart, back off or open the circuit, is in lifecycle.c.
+ */
+#ifndef MCPD_LIFECYCLE_H
+#define MCPD_LIFECYCLE_H
+
+#include "server.h"
+
+enum server_event {
+	SE_START,	/* operator start, autostart, reload added it */
+	SE_STOP,	/* operator stop, shutdown, reload removed it */
+	SE_RESTART,	/* operator restart, reload changed it */
+	SE_READY,	/* the MCP handshake completed */
+	SE_FAIL,	/* this attempt failed while the process lives: reason given */
+	SE_EXIT,	/* the process was reaped: wait status given */
+	SE_TIMER,	/* the server's timer fired */
+	SE_DEPS,	/* a dependency changed state */
+	SE__COUNT,
+};
+
+struct event_arg {
+	int wait_status;	/* SE_EXIT */
+	const char *reason;	/* SE_FAIL, SE_STOP (optional) */
+};
+
+void lifecycle_event(struct server *s, enum server_event ev, const struct event_arg *arg);
+
+const char *server_event_name(enum server_event ev);
+
+/* Describe a wait status: "exited with status 1", "killed by signal 9 (KILL)". */
+void describe_wait_status(int status, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,303 @@
+/* mcpd: the supervisor daemon for MCP servers. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "guard.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "manifest.h"
+#include "orphans.h"
+#include "paths.h"
+#include "reload.h"
+#include "server.h"
+#include "xmalloc.h"
+
+#define DEFAULT_MANIFEST SYSCONFDIR "/mcpd/mcpd.yaml"
+
+struct options {
+	const char *config;
+	const char *socket;
+	bool check;
+	bool verbose;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: mcpd [-fnv] [-c FILE] [-s SOCKET]\n"
+		"\n"
+		"Supervise the MCP servers listed in a manifest.\n"
+		"\n"
+		"  -c, --config FILE   manifest (default: %s)\n"
+		"  -n, --check         validate the manifest and exit: 0 valid, 1 invalid\n"
+		"  -f, --foreground    stay in the foreground (the default: mcpd never forks away)\n"
+		"  -s, --socket PATH   control socket (overrides mcpd.control)\n"
+		"  -v, --verbose       log debug messages\n"
+		"  -V, --version       show the version\n"
+		"  -h, --help          show this help\n",
+		DEFAULT_MANIFEST);
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option long_options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:nfs:vVh", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'n':
+			o->check = true;
+			break;
+		case 'f':
+			break;
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'V':
+			printf("mcpd %s\n", PACKAGE_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mcpd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	log_notice(NULL, NULL, "received SIG%s", w->signum == SIGINT ? "INT" : "TERM");
+	daemon_shutdown(d);
+}
+
+static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = w->data;
+	cJSON *result = NULL, *errors = NULL;
+
+	log_notice(NULL, NULL, "received SIGHUP: reloading %s", d->manifest_path);
+	reload_manifest(d, false, &result, &errors);
+	cJSON_Delete(result);
+	cJSON_Delete(errors);
+}
+
+static void on_sigusr1(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = w->data;
+	int r = log_open_file(d->manifest->mcpd.log_file);
+
+	if (r < 0)
+		log_error(NULL, NULL, "cannot reopen the log file %s: %s", d->manifest->mcpd.log_file, strerror(-r));
+	else
+		log_info(NULL, NULL, "log reopened");
+}
+
+static void on_child(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	for (size_t i = 0; i < d->nservers; i++) {
+		struct server *s = d->servers[i];
+
+		if (s->pid == w->rpid) {
+			lifecycle_event(s, SE_EXIT, &(struct event_arg){ .wait_status = w->rstatus });
+			return;
+		}
+	}
+	/* A grandchild re-parented to us (we are a subreaper); libev has reaped it. */
+	log_debug(NULL, NULL, "reaped orphan pid %d", (int)w->rpid);
+}
+
+/* Servers removed by a reload are freed here, outside their own callbacks. */
+static void on_sweep(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	ev_check_stop(loop, w);
+	for (size_t i = 0; i < d->nservers;) {
+		struct server *s = d->servers[i];
+
+		if (s->removed && s->pid == 0)
+			daemon_remove_server(d, s);
+		else
+			i++;
+	}
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	/* Three pipes per server and a socket per client add up. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int setup(struct daemon *d, const struct options *o)
+{
+	char *error = NULL;
+	int r;
+
+	/* Before the loop exists: the guard needs none of it. */
+	r = guard_start();
+	if (r < 0)
+		fprintf(stderr, "mcpd: cannot start the guard process: %s; grandchildren may outlive a killed mcpd\n",
+			strerror(-r));
+	d->loop = ev_default_loop(EVFLAG_AUTO);
+	d->is_root = geteuid() == 0;
+	srand48((long)time(NULL) ^ (long)getpid());
+	raise_fd_limit();
+	signal(SIGPIPE, SIG_IGN);
+	r = orphans_become_subreaper();
+	if (r < 0)
+		log_warning(NULL, NULL, "cannot become a child subreaper: %s; orphans may escape", strerror(-r));
+
+	if (o->socket)
+		d->socket_path = xstrdup(o->socket);
+	else if (d->manifest->mcpd.control)
+		d->socket_path = xstrdup(d->manifest->mcpd.control);
+	else if ((r = control_socket_default(&d->socket_path)) < 0) {
+		log_error(NULL, NULL, "cannot find a path for the control socket: %s", strerror(-r));
+		return -1;
+	}
+	d->control = control_new(d, d->socket_path, -1, &error);
+	if (!d->control) {
+		log_error(NULL, NULL, "%s", error);
+		free(error);
+		return -1;
+	}
+
+	ev_signal_init(&d->sig_term, on_stop_signal, SIGTERM);
+	ev_signal_init(&d->sig_int, on_stop_signal, SIGINT);
+	ev_signal_init(&d->sig_hup, on_sighup, SIGHUP);
+	ev_signal_init(&d->sig_usr1, on_sigusr1, SIGUSR1);
+	d->sig_term.data = d->sig_int.data = d->sig_hup.data = d->sig_usr1.data = d;
+	ev_signal_start(d->loop, &d->sig_term);
+	ev_signal_start(d->loop, &d->sig_int);
+	ev_signal_start(d->loop, &d->sig_hup);
+	ev_signal_start(d->loop, &d->sig_usr1);
+	ev_child_init(&d->child_w, on_child, 0, 0);
+	d->child_w.data = d;
+	ev_child_start(d->loop, &d->child_w);
+	ev_check_init(&d->sweep_w, on_sweep);
+	d->sweep_w.data = d;
+	return 0;
+}
+
+static void start_servers(struct daemon *d)
+{
+	for (size_t i = 0; i < d->manifest->nservers; i++)
+		daemon_add_server(d, &d->manifest->servers[i]);
+	log_notice(NULL, NULL, "mcpd %s: supervising %zu servers from %s; control socket %s", PACKAGE_VERSION,
+		   d->nservers, d->manifest_path, d->socket_path);
+	for (size_t i = 0; i < d->nservers; i++)
+		if (d->servers[i]->conf.autostart && d->servers[i]->state == ST_STOPPED)
+			lifecycle_event(d->servers[i], SE_START, NULL);
+}
+
+static void teardown(struct daemon *d)
+{
+	for (size_t i = 0; i < d->nservers; i++) {
+		pid_t pid = d->servers[i]->pid;
+
+		/* Only after a shutdown timeout: nothing may outlive mcpd, and no zombie either. */
+		if (pid > 0) {
+			kill_group(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			d->servers[i]->pid = 0;
+		}
+	}
+	for (size_t i = 0; i < d->nservers; i++)
+		server_free(d->servers[i]);
+	free(d->servers);
+	control_free(d->control);
+	manifest_free(d->manifest);
+	free(d->socket_path);
+	free(d->manifest_path);
+	guard_stop();
+	orphans_kill_strays(NULL, 0);
+	if (d->loop)
+		ev_loop_destroy(d->loop);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { .config = DEFAULT_MANIFEST };
+	struct manifest_errors errs = { 0 };
+	struct daemon d = { 0 };
+	int r;
+
+	if (parse_options(argc, argv, &o) < 0)
+		return 2;
+	manifest_load(o.config, 0, &d.manifest, &errs);
+	manifest_errors_print(&errs, stderr);
+	manifest_errors_clear(&errs);
+	if (!d.manifest) {
+		fprintf(stderr, "mcpd: %s is not valid; nothing started\n", o.config);
+		return 1;
+	}
+	if (o.check) {
+		printf("%s: valid, %zu server%s\n", o.config, d.manifest->nservers, d.manifest->nservers == 1 ? "" : "s");
+		manifest_free(d.manifest);
+		return 0;
+	}
+	d.manifest_path = xstrdup(o.config);
+	log_setup(d.manifest->mcpd.log_format, o.verbose);
+	r = log_open_file(d.manifest->mcpd.log_file);
+	if (r < 0) {
+		fprintf(stderr, "mcpd: cannot open the log file %s: %s\n", d.manifest->mcpd.log_file, strerror(-r));
+		manifest_free(d.manifest);
+		free(d.manifest_path);
+		return 1;
+	}
+	if (setup(&d, &o) < 0) {
+		teardown(&d);
+		return 1;
+	}
+	start_servers(&d);
+	ev_run(d.loop, 0);
+	teardown(&d);
+	return d.exit_status;
+}

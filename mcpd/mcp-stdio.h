@@ -1,0 +1,30 @@
+/*
+ * The MCP session with a stdio server over the pipes mcpd owns: the
+ * initialize handshake, and every message the server writes on stdout.
+ * mcpd's own requests use string ids ("mcpd-N"), a space that relayed client
+ * traffic (which gets integer ids) can never collide with.
+ */
+#ifndef MCPD_MCP_STDIO_H
+#define MCPD_MCP_STDIO_H
+
+#include <stddef.h>
+
+struct server;
+
+/* The newest protocol version mcpd speaks, and the oldest it accepts. */
+#define MCP_PROTOCOL_LATEST	"2025-11-25"
+#define MCP_PROTOCOL_OLDEST	"2024-11-05"
+
+/* The process was spawned: send initialize. */
+void mcp_stdio_begin(struct server *s);
+
+/* One line the server wrote on stdout. */
+void mcp_stdio_line(struct server *s, const char *line, size_t len);
+
+/* The process is gone: forget requests in flight and the session. */
+void mcp_stdio_reset(struct server *s);
+
+/* Whether mcpd can speak this protocol version. */
+int mcp_protocol_supported(const char *version);
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * Reload: an invalid manifest changes nothing; a valid one is compared
+ * server by server, and only added, removed and changed servers are touched.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "manifest.h"
+#include "reload.h"
+#include "server.h"
+
+static bool str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* Settings of mcpd itself that only a restart of mcpd applies. */
+static void global_warnings(const struct mcpd_conf *old, const struct mcpd_conf *new, cJSON *warnings)
+{
+	if (str_differs(old->control, new->control))
+		cJSON_AddItemToArray(warnings, cJSON_CreateString("mcpd.control changed: restart mcpd to apply it"));
+	if (str_differs(old->http, new->http))
+		cJSON_AddItemToArray(warnings, cJSON_CreateString("mcpd.http changed: restart mcpd to apply it"));
+	if (old->log_format != new->log_format || str_differs(old->log_file, new->log_file))
+		cJSON_AddItemToArray(warnings,
+				     cJSON_CreateString("mcpd.log_format/log_file changed: restart mcpd to apply it"));
+}
+
+int reload_manifest(struct daemon *d, bool dry_run, cJSON **ret_result, cJSON **ret_errors)
+{
+	struct manifest_errors errs = { 0 };
+	struct manifest *m = NULL;
+	cJSON *result, *added, *removed, *changed, *warnings;
+	unsigned unchanged = 0;
+
+	*ret_result = NULL;
+	*ret_errors = NULL;
+	manifest_load(d->manifest_path, 0, &m, &errs);
+	if (!m) {
+		cJSON *list = cJSON_CreateArray();
+
+		log_error(NULL, NULL, "reload: %s is invalid; still running the previous manifest", d->manifest_path);
+		for (size_t i = 0; i < errs.n; i++) {
+			log_error(NULL, NULL, "reload: %s", errs.items[i].text);
+			cJSON_AddItemToArray(list, cJSON_CreateString(errs.items[i].text));
+		}
+		manifest_errors_clear(&errs);
+		*ret_errors = list;
+		return -EINVAL;
+	}
+	warnings = cJSON_CreateArray();
+	for (size_t i = 0; i < errs.n; i++)
+		cJSON_AddItemToArray(warnings, cJSON_CreateString(errs.items[i].text));
+	manifest_errors_clear(&errs);
+
+	result = cJSON_CreateObject();
+	cJSON_AddStringToObject(result, "manifest", d->manifest_path);
+	added = cJSON_AddArrayToObject(result, "added");
+	removed = cJSON_AddArrayToObject(result, "removed");
+	changed = cJSON_AddArrayToObject(result, "changed");
+	for (size_t i = 0; i < m->nservers; i++) {
+		const struct server *s = daemon_find_server(d, m->servers[i].name);
+
+		if (!s || s->removed)
+			cJSON_AddItemToArray(added, cJSON_CreateString(m->servers[i].name));
+		else if (!server_conf_equal(&s->conf, &m->servers[i]))
+			cJSON_AddItemToArray(changed, cJSON_CreateString(m->servers[i].name));
+		else
+			unchanged++;
+	}
+	for (size_t i = 0; i < d->nservers; i++)
+		if (!d->servers[i]->removed && !manifest_find_server(m, d->servers[i]->conf.name))
+			cJSON_AddItemToArray(removed, cJSON_CreateString(d->servers[i]->conf.name));
+	global_warnings(&d->manifest->mcpd, &m->mcpd, warnings);
+	cJSON_AddNumberToObject(result, "unchanged", unchanged);
+	cJSON_AddBoolToObject(result, "applied", !dry_run);
+	cJSON_AddItemToObject(result, "warnings", warnings);
+	if (dry_run) {
+		manifest_free(m);
+		*ret_result = result;
+		return 0;
+	}
+
+	log_notice(NULL, NULL, "reload: %d added, %d removed, %d changed, %u unchanged", cJSON_GetArraySize(added),
+		   cJSON_GetArraySize(removed), cJSON_GetArraySize(changed), unchanged);
+	{
+		const cJSON *it;
+
+		cJSON_ArrayForEach(it, removed) {
+			struct server *s = daemon_find_server(d, it->valuestring);
+
+			s->removed = true;
+			lifecycle_event(s, SE_STOP, &(struct event_arg){ .reason = "removed from the manifest" });
+			if (s->pid == 0)
+				daemon_remove_server(d, s);
+		}
+		cJSON_ArrayForEach(it, changed) {
+			struct server *s = daemon_find_server(d, it->valuestring);
+
+			server_set_conf(s, manifest_find_server(m, it->valuestring));
+			if (s->wanted)
+				lifecycle_event(s, SE_RESTART,
+						&(struct event_arg){ .reason = "configuration changed by reload" });
+		}
+		cJSON_ArrayForEach(it, added) {
+			const struct server_conf *conf = manifest_find_server(m, it->valuestring);
+			struct server *s = daemon_find_server(d, it->valuestring);
+
+			if (s) {
+				/* Removed by an earlier reload and still stopping: take it back. */
+				s->removed = false;
+				server_set_conf(s, conf);
+				if (s->conf.autostart)
+					lifecycle_event(s, SE_RESTART, NULL);
+				continue;
+			}
+			s = daemon_add_server(d, conf);
+			if (s->conf.autostart)
+				lifecycle_event(s, SE_START, NULL);
+		}
+	}
+	manifest_free(d->manifest);
+	d->manifest = m;
+	*ret_result = result;
+	return 0;
+}

@@ -1,0 +1,476 @@
+/*
+ * A server's process and pipes: spawning it, reading what it writes (stdout
+ * is the MCP channel, stderr goes to the ring buffer and the log), writing
+ * to its stdin without blocking, and forgetting it once it is reaped.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "childenv.h"
+#include "control.h"
+#include "daemon.h"
+#include "guard.h"
+#include "duration.h"
+#include "jsonrpc.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "logbuf.h"
+#include "mcp-stdio.h"
+#include "orphans.h"
+#include "server.h"
+#include "spawn.h"
+#include "xmalloc.h"
+
+/* Read at most this much from one pipe per loop iteration: fairness between servers. */
+#define READ_BUDGET (64 * 1024)
+
+static const char *const state_names[ST__COUNT] = {
+	[ST_STOPPED] = "stopped", [ST_STARTING] = "starting", [ST_RUNNING] = "running",
+	[ST_UNHEALTHY] = "unhealthy", [ST_STOPPING] = "stopping", [ST_EXITED] = "exited",
+	[ST_BACKOFF] = "backoff", [ST_FAILED] = "failed",
+};
+
+const char *server_state_name(enum server_state st)
+{
+	return st < ST__COUNT ? state_names[st] : "?";
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	lifecycle_event(w->data, SE_TIMER, NULL);
+}
+
+struct server *server_new(struct daemon *d, const struct server_conf *conf)
+{
+	struct server *s = xcalloc(1, sizeof(*s));
+
+	s->d = d;
+	server_conf_copy(&s->conf, conf);
+	s->state = ST_STOPPED;
+	s->state_since = ev_now(d->loop);
+	s->stdin_fd = s->stdout_fd = s->stderr_fd = s->status_fd = -1;
+	circuit_init(&s->circuit);
+	ev_timer_init(&s->timer, on_timer, 0., 0.);
+	s->timer.data = s;
+	s->log = logbuf_new(conf->log_buffer);
+	return s;
+}
+
+void server_free(struct server *s)
+{
+	if (!s)
+		return;
+	server_reaped(s);
+	ev_timer_stop(s->d->loop, &s->timer);
+	circuit_free(&s->circuit);
+	logbuf_free(s->log);
+	server_conf_release(&s->conf);
+	free(s);
+}
+
+void server_set_conf(struct server *s, const struct server_conf *conf)
+{
+	server_conf_release(&s->conf);
+	server_conf_copy(&s->conf, conf);
+	logbuf_set_max(s->log, conf->log_buffer);
+}
+
+static void close_fd(struct server *s, ev_io *w, int *fd)
+{
+	ev_io_stop(s->d->loop, w);
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* ---- stdin -------------------------------------------------------------- */
+
+static void on_stdin_writable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct server *s = w->data;
+	int r = wbuf_flush(&s->in, s->stdin_fd);
+
+	if (r == 0) {
+		ev_io_stop(loop, w);
+	} else if (r < 0) {
+		/* EPIPE: the server closed stdin or died; its exit will tell the rest. */
+		log_debug(s->conf.name, NULL, "writing to stdin: %s", strerror(-r));
+		close_fd(s, &s->stdin_w, &s->stdin_fd);
+	}
+}
+
+bool server_send(struct server *s, const cJSON *msg)
+{
+	size_t len;
+	char *text;
+	int r;
+
+	if (s->stdin_fd < 0)
+		return false;
+	text = jsonrpc_serialize(msg, &len);
+	r = wbuf_append(&s->in, text, len);
+	free(text);
+	if (r < 0) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "does not read its stdin: %zu bytes are waiting", wbuf_pending(&s->in));
+		lifecycle_event(s, SE_FAIL, &(struct event_arg){ .reason = why });
+		return false;
+	}
+	if (!ev_is_active(&s->stdin_w))
+		ev_io_start(s->d->loop, &s->stdin_w);
+	return true;
+}
+
+void server_close_stdin(struct server *s)
+{
+	/* Whatever is still queued is dropped: the server is being stopped. */
+	close_fd(s, &s->stdin_w, &s->stdin_fd);
+}
+
+/* ---- stdout: the MCP channel -------------------------------------------- */
+
+static void handle_stdout_lines(struct server *s)
+{
+	char *line;
+	size_t len;
+	int r;
+	pid_t pid = s->pid;
+
+	while (s->pid == pid && s->stdout_fd >= 0 && (r = linebuf_next(&s->out, &line, &len)) != 0) {
+		if (r == -EMSGSIZE) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "sent a message larger than %d MiB on stdout",
+				 SERVER_MAX_MESSAGE / (1024 * 1024));
+			lifecycle_event(s, SE_FAIL, &(struct event_arg){ .reason = why });
+			return;
+		}
+		mcp_stdio_line(s, line, len);
+	}
+}
+
+static void on_stdout(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct server *s = w->data;
+	ssize_t n = linebuf_fill(&s->out, s->stdout_fd);
+
+	if (n == -EAGAIN)
+		return;
+	if (n <= 0) {
+		/* EOF: the process is ending; its exit status comes through SIGCHLD. */
+		close_fd(s, &s->stdout_w, &s->stdout_fd);
+		return;
+	}
+	handle_stdout_lines(s);
+}
+
+/* ---- stderr: ring buffer and log ----------------------------------------- */
+
+static uint64_t wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+/* A flooding child must not flood mcpd's log (or journald): a token bucket per server. */
+static bool rate_allows(struct server *s)
+{
+	double now = ev_now(s->d->loop);
+
+	if (s->log_refill == 0)
+		s->log_tokens = SERVER_LOG_BURST;
+	else
+		s->log_tokens = fmin(SERVER_LOG_BURST, s->log_tokens + (now - s->log_refill) * SERVER_LOG_RATE);
+	s->log_refill = now;
+	if (s->log_tokens >= 1) {
+		if (s->log_suppressed > 0) {
+			log_warning(s->conf.name, NULL, "%llu stderr lines were not copied to this log (more than %d/s); "
+				    "`mcpctl logs %s` has the latest",
+				    (unsigned long long)s->log_suppressed, SERVER_LOG_RATE, s->conf.name);
+			s->log_suppressed = 0;
+		}
+		s->log_tokens -= 1;
+		return true;
+	}
+	s->log_suppressed++;
+	return false;
+}
+
+static void stderr_line(struct server *s, const char *line, size_t len)
+{
+	uint64_t ts = wall_ms();
+	uint64_t seq = logbuf_next_seq(s->log);
+
+	logbuf_append(s->log, ts, line, len);
+	if (rate_allows(s))
+		log_child_line(s->conf.name, line, len);
+	control_log_line(s->d->control, s, seq, ts, line, len);
+}
+
+static void drain_stderr(struct server *s, bool eof)
+{
+	char *line;
+	size_t len;
+
+	while (linebuf_next(&s->err, &line, &len) > 0)
+		stderr_line(s, line, len);
+	if (eof && linebuf_flush(&s->err, &line, &len) > 0)
+		stderr_line(s, line, len);
+}
+
+static void on_stderr(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct server *s = w->data;
+	ssize_t n = linebuf_fill(&s->err, s->stderr_fd);
+
+	if (n == -EAGAIN)
+		return;
+	drain_stderr(s, n <= 0);
+	if (n <= 0)
+		close_fd(s, &s->stderr_w, &s->stderr_fd);
+}
+
+/* ---- the status pipe: did exec work? -------------------------------------- */
+
+static void read_status(struct server *s)
+{
+	struct spawn_failure f;
+	ssize_t n;
+
+	if (s->status_fd < 0)
+		return;
+	do
+		n = read(s->status_fd, &f, sizeof(f));
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n == (ssize_t)sizeof(f)) {
+		spawn_failure_format(&f, &s->conf, s->fail_reason, sizeof(s->fail_reason));
+		s->exec_failed = true;
+	}
+	close_fd(s, &s->status_w, &s->status_fd);
+}
+
+static void on_status(struct ev_loop *loop, ev_io *w, int revents)
+{
+	read_status(w->data);
+}
+
+/* ---- spawning and reaping ------------------------------------------------- */
+
+static int prepare_user(struct server *s, struct spawn_req *req, char **ret_error)
+{
+	if (!s->conf.user && !s->conf.group)
+		return 0;
+	if (!s->d->is_root) {
+		static bool warned;
+
+		if (!warned)
+			log_warning(s->conf.name, NULL, "user/group are ignored: mcpd is not running as root");
+		warned = true;
+		return 0;
+	}
+	req->drop_privileges = true;
+	return spawn_resolve_user(&s->conf, &req->uid, &req->gid, &req->groups, &req->ngroups, ret_error);
+}
+
+int server_spawn(struct server *s)
+{
+	extern char **environ;
+	struct spawn_req req = { .conf = &s->conf };
+	struct spawn_result res;
+	struct childenv env = { 0 };
+	char *error = NULL;
+	int r;
+
+	s->exec_failed = false;
+	s->fail_reason[0] = '\0';
+	if (!s->conf.command) {
+		snprintf(s->fail_reason, sizeof(s->fail_reason), "has no command to run");
+		return -EINVAL;
+	}
+	r = childenv_build(&s->conf, environ, &env, &error);
+	if (r >= 0)
+		r = prepare_user(s, &req, &error);
+	if (r < 0) {
+		snprintf(s->fail_reason, sizeof(s->fail_reason), "%s", error ? error : strerror(-r));
+		free(error);
+		childenv_free(&env);
+		free(req.groups);
+		return r;
+	}
+	req.envp = env.envp;
+	r = spawn_start(&req, &res);
+	childenv_free(&env);
+	free(req.groups);
+	if (r < 0) {
+		snprintf(s->fail_reason, sizeof(s->fail_reason), "cannot start a process: %s", strerror(-r));
+		return r;
+	}
+
+	if (s->started_at > 0)
+		s->restarts++;
+	s->pid = res.pid;
+	guard_add(res.pid);
+	s->started_at = ev_now(s->d->loop);
+	s->stdin_fd = res.stdin_fd;
+	s->stdout_fd = res.stdout_fd;
+	s->stderr_fd = res.stderr_fd;
+	s->status_fd = res.status_fd;
+	linebuf_init(&s->out, SERVER_MAX_MESSAGE, LINEBUF_REJECT);
+	linebuf_init(&s->err, SERVER_STDERR_LINE, LINEBUF_SPLIT);
+	wbuf_init(&s->in, SERVER_STDIN_QUEUE);
+	ev_io_init(&s->stdin_w, on_stdin_writable, s->stdin_fd, EV_WRITE);
+	ev_io_init(&s->stdout_w, on_stdout, s->stdout_fd, EV_READ);
+	ev_io_init(&s->stderr_w, on_stderr, s->stderr_fd, EV_READ);
+	ev_io_init(&s->status_w, on_status, s->status_fd, EV_READ);
+	s->stdin_w.data = s->stdout_w.data = s->stderr_w.data = s->status_w.data = s;
+	ev_io_start(s->d->loop, &s->stdout_w);
+	ev_io_start(s->d->loop, &s->stderr_w);
+	ev_io_start(s->d->loop, &s->status_w);
+	s->stop_cause = STOP_NONE;
+	s->stop_phase = STOP_PHASE_NONE;
+	if (s->conf.transport == TRANSPORT_STDIO)
+		mcp_stdio_begin(s);
+	return 0;
+}
+
+void server_kill(struct server *s, int sig)
+{
+	int r;
+
+	if (s->pid <= 0)
+		return;
+	r = kill_group(s->pid, sig);
+	if (r < 0 && r != -ESRCH)
+		log_error(s->conf.name, NULL, "cannot send SIG%s to process group %d: %s", signal_to_name(sig),
+			  (int)s->pid, strerror(-r));
+}
+
+void server_reaped(struct server *s)
+{
+	if (s->pid > 0) {
+		/* Whatever is left in its group, or re-parented to us, is an orphan now. */
+		kill_group(s->pid, SIGKILL);
+		guard_remove(s->pid);
+		s->pid = 0;
+		daemon_kill_strays(s->d);
+	}
+	read_status(s);
+	if (s->stderr_fd >= 0) {
+		/* Keep the last words: the pipe still holds what it wrote before dying. */
+		for (int i = 0; i < 16 && s->stderr_fd >= 0; i++) {
+			ssize_t n = linebuf_fill(&s->err, s->stderr_fd);
+
+			drain_stderr(s, n <= 0 && n != -EAGAIN);
+			if (n <= 0)
+				break;
+		}
+	}
+	close_fd(s, &s->stdin_w, &s->stdin_fd);
+	close_fd(s, &s->stdout_w, &s->stdout_fd);
+	close_fd(s, &s->stderr_w, &s->stderr_fd);
+	close_fd(s, &s->status_w, &s->status_fd);
+	linebuf_free(&s->out);
+	linebuf_free(&s->err);
+	wbuf_free(&s->in);
+	mcp_stdio_reset(s);
+}
+
+/* ---- status --------------------------------------------------------------- */
+
+static struct server *first_blocker(const struct server *s)
+{
+	for (size_t i = 0; i < s->conf.ndepends_on; i++) {
+		struct server *dep = daemon_find_server(s->d, s->conf.depends_on[i]);
+
+		if (dep && dep->state != ST_RUNNING)
+			return dep;
+	}
+	return NULL;
+}
+
+/* "250ms", "2.5s", "45s", "9m30s": precise when short, readable when long. */
+static void format_wait(double left, char *buf, size_t size)
+{
+	/* ev_now() is seconds since 1970 in a double: ignore its last microseconds. */
+	uint64_t ms = left > 0 ? (uint64_t)ceil(left * 1000 - 0.01) : 0;
+
+	if (ms < 1000)
+		snprintf(buf, size, "%llums", (unsigned long long)ms);
+	else if (ms < 10000)
+		snprintf(buf, size, "%.1fs", (double)ms / 1000);
+	else
+		duration_format((ms + 999) / 1000 * 1000, buf, size);
+}
+
+void server_reason(const struct server *s, char *buf, size_t size)
+{
+	double now = ev_now(s->d->loop);
+	char wait[32];
+
+	if (s->state == ST_STARTING && s->pid == 0) {
+		const struct server *dep = first_blocker(s);
+
+		if (dep)
+			snprintf(buf, size, "waiting for %s (%s)", dep->conf.name, server_state_name(dep->state));
+		else
+			snprintf(buf, size, "waiting for dependencies");
+		return;
+	}
+	if ((s->state == ST_BACKOFF || s->state == ST_FAILED) && s->next_try > 0) {
+		format_wait(s->next_try - now, wait, sizeof(wait));
+		if (s->state == ST_BACKOFF)
+			snprintf(buf, size, "%s; next try in %s (attempt %u)", s->reason, wait, s->attempt);
+		else
+			snprintf(buf, size, "%s; next try in %s", s->reason, wait);
+		return;
+	}
+	snprintf(buf, size, "%s", s->reason);
+}
+
+cJSON *server_status_json(const struct server *s)
+{
+	double now = ev_now(s->d->loop);
+	cJSON *o = cJSON_CreateObject();
+	char reason[320];
+
+	server_reason(s, reason, sizeof(reason));
+	cJSON_AddStringToObject(o, "name", s->conf.name);
+	cJSON_AddStringToObject(o, "state", server_state_name(s->state));
+	if (s->pid > 0) {
+		cJSON_AddNumberToObject(o, "pid", s->pid);
+		cJSON_AddNumberToObject(o, "uptime_s", floor(now - s->started_at));
+	} else {
+		cJSON_AddNullToObject(o, "pid");
+		cJSON_AddNullToObject(o, "uptime_s");
+	}
+	cJSON_AddNumberToObject(o, "restarts", s->restarts);
+	cJSON_AddStringToObject(o, "reason", reason);
+	cJSON_AddStringToObject(o, "transport", transport_name(s->conf.transport));
+	cJSON_AddBoolToObject(o, "critical", s->conf.critical);
+	cJSON_AddBoolToObject(o, "autostart", s->conf.autostart);
+	if (s->next_try > 0 && (s->state == ST_BACKOFF || s->state == ST_FAILED))
+		cJSON_AddNumberToObject(o, "next_try_s", ceil(fmax(0, s->next_try - now)));
+	else
+		cJSON_AddNullToObject(o, "next_try_s");
+	cJSON_AddNumberToObject(o, "attempt", s->attempt);
+	cJSON_AddStringToObject(o, "health", "unknown");
+	cJSON_AddNullToObject(o, "latency_ms");
+	if (s->protocol_version[0])
+		cJSON_AddStringToObject(o, "protocol_version", s->protocol_version);
+	return o;
+}

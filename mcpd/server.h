@@ -1,0 +1,136 @@
+/*
+ * One supervised server at run time: its configuration, its state in the
+ * lifecycle (lifecycle.c decides every transition), its process and pipes,
+ * and its MCP session (mcp-stdio.c).
+ */
+#ifndef MCPD_SERVER_H
+#define MCPD_SERVER_H
+
+#include <cjson/cJSON.h>
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "backoff.h"
+#include "linebuf.h"
+#include "manifest.h"
+#include "wbuf.h"
+
+struct daemon;
+struct logbuf;
+
+enum server_state {
+	ST_STOPPED,		/* not wanted */
+	ST_STARTING,		/* waiting for dependencies, or spawned and in the MCP handshake */
+	ST_RUNNING,		/* handshake done */
+	ST_UNHEALTHY,		/* probes failing */
+	ST_STOPPING,		/* asked to end: stdin closed, then signal, then SIGKILL */
+	ST_EXITED,		/* ended and not restarted by policy */
+	ST_BACKOFF,		/* waiting to restart */
+	ST_FAILED,		/* circuit open: too many failures in the window */
+	ST__COUNT,
+};
+
+/* Why a process is being stopped decides what happens once it has exited. */
+enum stop_cause {
+	STOP_NONE,
+	STOP_OPERATOR,		/* mcpctl stop, shutdown, reload removed it */
+	STOP_RESTART,		/* mcpctl restart, reload changed it: start again at once */
+	STOP_FAILURE,		/* handshake failed, bad output, probes failed: counts as a failure */
+};
+
+/* Phases of a graceful stop, each ended by the process exiting or a timer. */
+enum stop_phase {
+	STOP_PHASE_NONE,
+	STOP_PHASE_STDIN,	/* stdin closed: MCP servers exit on EOF */
+	STOP_PHASE_SIGNAL,	/* stop.signal sent to the group */
+	STOP_PHASE_KILL,	/* SIGKILL sent to the group */
+};
+
+/* Limits on what a child may send. */
+#define SERVER_MAX_MESSAGE	(4 * 1024 * 1024)	/* one JSON-RPC message on stdout */
+#define SERVER_STDERR_LINE	4096			/* longer stderr lines are split */
+#define SERVER_STDIN_QUEUE	(8 * 1024 * 1024)	/* unread messages to the server */
+
+struct pending;
+
+struct server {
+	struct daemon *d;
+	struct server_conf conf;	/* own copy: a reload replaces it */
+
+	enum server_state state;
+	double state_since;		/* ev_now() when the state was entered */
+	char reason[256];		/* why the server is in this state */
+	bool wanted;			/* operator or autostart wants it running */
+	bool removed;			/* gone from the manifest: free once stopped */
+
+	/* The process. */
+	pid_t pid;			/* 0 when none */
+	double started_at;
+	int stdin_fd, stdout_fd, stderr_fd, status_fd;
+	ev_io stdin_w, stdout_w, stderr_w, status_w;
+	struct linebuf out;
+	struct linebuf err;
+	struct wbuf in;
+	enum stop_cause stop_cause;
+	enum stop_phase stop_phase;
+	char fail_reason[256];		/* for STOP_FAILURE: becomes the reason after exit */
+	bool in_handshake;
+	bool exec_failed;		/* the status pipe said why: fail_reason */
+
+	/* Restarts. */
+	unsigned restarts;		/* processes started after the first */
+	unsigned attempt;		/* consecutive failures, for the backoff */
+	double next_try;		/* ev_now() of the next automatic start, 0 if none */
+	double running_since;		/* for reset_after */
+	struct circuit circuit;
+	bool circuit_trial;		/* this start is the trial after a cooldown */
+	ev_timer timer;			/* backoff, cooldown, handshake timeout, stop phases */
+
+	/* MCP session. */
+	int64_t next_id;
+	struct pending *pending;
+	cJSON *init_result;		/* the server's InitializeResult */
+	char protocol_version[32];
+
+	struct logbuf *log;		/* stderr lines */
+	double log_tokens;		/* rate limit of stderr lines copied to mcpd's log */
+	double log_refill;
+	uint64_t log_suppressed;
+};
+
+/* stderr lines copied to mcpd's log: a burst, then this many per second (all stay in `logs`). */
+#define SERVER_LOG_BURST	1000
+#define SERVER_LOG_RATE		200
+
+struct server *server_new(struct daemon *d, const struct server_conf *conf);
+void server_free(struct server *s);
+
+/* Replace the configuration (reload); the caller decides whether to restart. */
+void server_set_conf(struct server *s, const struct server_conf *conf);
+
+/* Start the process (the lifecycle calls this): 0, or -errno with s->fail_reason set. */
+int server_spawn(struct server *s);
+
+/* Signal the process group (no-op without a process). */
+void server_kill(struct server *s, int sig);
+
+/* Close stdin: the first step of a graceful MCP stop. */
+void server_close_stdin(struct server *s);
+
+/* The process was reaped: drain its pipes and forget it. */
+void server_reaped(struct server *s);
+
+/* Queue a message for the server's stdin; false if the server does not keep up. */
+bool server_send(struct server *s, const cJSON *msg);
+
+/* The reason as shown by status, with "next try in Ns" filled in. */
+void server_reason(const struct server *s, char *buf, size_t size);
+
+const char *server_state_name(enum server_state st);
+
+/* A JSON object for `status`. */
+cJSON *server_status_json(const struct server *s);
+
+#endif

@@ -1,0 +1,513 @@
+/* Starting one server process: see spawn.h. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "spawn.h"
+#include "xmalloc.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct {
+	size_t offset;			/* in struct limits_conf */
+	int resource;
+	const char *name;		/* as in the manifest */
+} limit_table[] = {
+	{ offsetof(struct limits_conf, nofile), RLIMIT_NOFILE, "nofile" },
+	{ offsetof(struct limits_conf, nproc), RLIMIT_NPROC, "nproc" },
+	{ offsetof(struct limits_conf, memory), RLIMIT_AS, "memory" },
+	{ offsetof(struct limits_conf, core), RLIMIT_CORE, "core" },
+	{ offsetof(struct limits_conf, stack), RLIMIT_STACK, "stack" },
+	{ offsetof(struct limits_conf, cpu), RLIMIT_CPU, "cpu" },
+};
+
+static const struct limit_conf *limit_of(const struct server_conf *conf, size_t i)
+{
+	return (const struct limit_conf *)((const char *)&conf->limits + limit_table[i].offset);
+}
+
+static const char *const stage_names[] = {
+	[SPAWN_STAGE_CHDIR] = "chdir",
+	[SPAWN_STAGE_RLIMIT] = "setrlimit",
+	[SPAWN_STAGE_GROUPS] = "setgroups",
+	[SPAWN_STAGE_SETGID] = "setgid",
+	[SPAWN_STAGE_SETUID] = "setuid",
+	[SPAWN_STAGE_EXEC] = "exec",
+	[SPAWN_STAGE_PDEATHSIG] = "pdeathsig",
+	[SPAWN_STAGE_DUP] = "dup2",
+	[SPAWN_STAGE_SETPGID] = "setpgid",
+};
+
+const char *spawn_stage_name(enum spawn_stage s)
+{
+	if ((unsigned)s >= NELEM(stage_names) || !stage_names[s])
+		return "unknown";
+	return stage_names[s];
+}
+
+/* ---- messages ------------------------------------------------------------- */
+
+void spawn_failure_format(const struct spawn_failure *f, const struct server_conf *conf, char *buf, size_t size)
+{
+	const char *prog = conf->command && conf->command[0] ? conf->command[0] : "?";
+	const char *err = strerror(f->err);
+
+	switch (f->stage) {
+	case SPAWN_STAGE_EXEC: {
+		const char *hint = "";
+
+		if (f->err == ENOENT && !strchr(prog, '/'))
+			hint = " (not found in PATH)";
+		else if (f->err == ENOENT && prog[0] == '/' && access(prog, F_OK) == 0)
+			hint = " (the program exists: its #! interpreter or its loader is missing)";
+		snprintf(buf, size, "cannot execute \"%s\": %s%s", prog, err, hint);
+		break;
+	}
+	case SPAWN_STAGE_CHDIR:
+		snprintf(buf, size, "cannot change directory to %s: %s", conf->cwd ? conf->cwd : "?", err);
+		break;
+	case SPAWN_STAGE_RLIMIT: {
+		const char *name = "?";
+		char value[32] = "?";
+
+		for (size_t i = 0; i < NELEM(limit_table); i++) {
+			if (limit_table[i].resource == f->detail) {
+				uint64_t v = limit_of(conf, i)->value;
+
+				name = limit_table[i].name;
+				if (v == UINT64_MAX)
+					snprintf(value, sizeof(value), "unlimited");
+				else
+					snprintf(value, sizeof(value), "%llu", (unsigned long long)v);
+				break;
+			}
+		}
+		snprintf(buf, size, "cannot set resource limit %s to %s: %s", name, value, err);
+		break;
+	}
+	case SPAWN_STAGE_GROUPS:
+		if (conf->user)
+			snprintf(buf, size, "cannot set the supplementary groups of user \"%s\": %s", conf->user, err);
+		else
+			snprintf(buf, size, "cannot set the supplementary groups to group \"%s\": %s",
+				 conf->group ? conf->group : "?", err);
+		break;
+	case SPAWN_STAGE_SETGID:
+		if (conf->group)
+			snprintf(buf, size, "cannot change group to \"%s\": %s", conf->group, err);
+		else
+			snprintf(buf, size, "cannot change to the group of user \"%s\": %s",
+				 conf->user ? conf->user : "?", err);
+		break;
+	case SPAWN_STAGE_SETUID:
+		if (f->detail)
+			snprintf(buf, size, "changed user to \"%s\" but could still become root: refusing to run",
+				 conf->user ? conf->user : "?");
+		else
+			snprintf(buf, size, "cannot change user to \"%s\": %s", conf->user ? conf->user : "?", err);
+		break;
+	case SPAWN_STAGE_PDEATHSIG:
+		snprintf(buf, size, "cannot set the parent-death signal: %s", err);
+		break;
+	case SPAWN_STAGE_DUP:
+		snprintf(buf, size, "cannot set up standard input and output: %s", err);
+		break;
+	case SPAWN_STAGE_SETPGID:
+		snprintf(buf, size, "cannot create a process group: %s", err);
+		break;
+	default:
+		snprintf(buf, size, "cannot start \"%s\" (stage %d): %s", prog, f->stage, err);
+		break;
+	}
+}
+
+/* ---- users and groups ----------------------------------------------------- */
+
+static bool parse_id(const char *s, unsigned *ret)
+{
+	unsigned long long v = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned)(*s - '0');
+		if (v >= UINT32_MAX)		/* (uid_t)-1 means "unchanged" to set*id() */
+			return false;
+	}
+	*ret = (unsigned)v;
+	return true;
+}
+
+/* getpw*()/getgr*() return NULL with one of these errnos, or 0, for "no such entry". */
+static int lookup_error(const char *kind, const char *name, int err, char **ret_error)
+{
+	if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM) {
+		xasprintf(ret_error, "unknown %s \"%s\"", kind, name);
+		return -ESRCH;
+	}
+	xasprintf(ret_error, "cannot look up %s \"%s\": %s", kind, name, strerror(err));
+	return -err;
+}
+
+static int user_groups(const char *user, gid_t gid, gid_t **ret, size_t *ret_n, char **ret_error)
+{
+	int n = 32;
+	gid_t *list = NULL;
+
+	for (;;) {
+		int m = n;
+
+		list = xreallocarray(list, (size_t)n, sizeof(*list));
+		if (getgrouplist(user, gid, list, &m) >= 0) {
+			*ret = list;
+			*ret_n = (size_t)m;
+			return 0;
+		}
+		if (n >= NGROUPS_MAX) {
+			free(list);
+			xasprintf(ret_error, "user \"%s\" is in more than %d groups", user, NGROUPS_MAX);
+			return -E2BIG;
+		}
+		n = m > n ? m : n * 2;
+		if (n > NGROUPS_MAX)
+			n = NGROUPS_MAX;
+	}
+}
+
+int spawn_resolve_user(const struct server_conf *conf, uid_t *uid, gid_t *gid, gid_t **groups, size_t *ngroups,
+		       char **ret_error)
+{
+	char *user_name = NULL;
+	uid_t u = geteuid();
+	gid_t g = getegid();
+	bool have_gid = false;
+	unsigned id;
+	int r;
+
+	*groups = NULL;
+	*ngroups = 0;
+	if (conf->user) {
+		struct passwd *pw;
+
+		errno = 0;
+		if (parse_id(conf->user, &id)) {
+			u = (uid_t)id;
+			pw = getpwuid(u);	/* optional: a bare uid may have no entry */
+		} else {
+			pw = getpwnam(conf->user);
+			if (!pw)
+				return lookup_error("user", conf->user, errno, ret_error);
+			u = pw->pw_uid;
+		}
+		if (pw) {
+			g = pw->pw_gid;
+			have_gid = true;
+			user_name = xstrdup(pw->pw_name);
+		}
+	}
+	if (conf->group) {
+		if (parse_id(conf->group, &id)) {
+			g = (gid_t)id;
+		} else {
+			struct group *gr;
+
+			errno = 0;
+			gr = getgrnam(conf->group);
+			if (!gr) {
+				free(user_name);
+				return lookup_error("group", conf->group, errno, ret_error);
+			}
+			g = gr->gr_gid;
+		}
+		have_gid = true;
+	}
+	if (!have_gid) {
+		xasprintf(ret_error, "user %s has no entry in the user database: set \"group\" as well", conf->user);
+		return -ESRCH;
+	}
+	if (user_name) {
+		r = user_groups(user_name, g, groups, ngroups, ret_error);
+		free(user_name);
+		if (r < 0)
+			return r;
+	} else {
+		*groups = xmalloc(sizeof(**groups));
+		(*groups)[0] = g;
+		*ngroups = 1;
+	}
+	*uid = u;
+	*gid = g;
+	return 0;
+}
+
+/* ---- the child ------------------------------------------------------------ */
+
+/* Everything the child needs, computed before fork: after it, no malloc and no stdio. */
+struct plan {
+	char *const *argv;
+	char *const *envp;
+	const char *cwd;
+	int umask;
+	struct rlimit rl[NELEM(limit_table)];
+	int resource[NELEM(limit_table)];
+	size_t nrl;
+	bool drop;
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;
+	size_t ngroups;
+	pid_t parent;
+	int in, out, err, status;	/* the child's ends, all >= 3 */
+	unsigned max_fd;		/* for closing fds without close_range */
+};
+
+static void __attribute__((noreturn)) child_fail(const struct plan *p, int stage, int err, int detail)
+{
+	struct spawn_failure f = { .stage = stage, .err = err, .detail = detail };
+	ssize_t n;
+
+	do
+		n = write(p->status, &f, sizeof(f));
+	while (n < 0 && errno == EINTR);
+	_exit(127);
+}
+
+/* PR_SET_PDEATHSIG, then make sure the parent did not die before it took effect. */
+static void child_pdeathsig(const struct plan *p)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		child_fail(p, SPAWN_STAGE_PDEATHSIG, errno, 0);
+	if (getppid() != p->parent)
+		_exit(127);
+}
+
+static void child_close_fds(const struct plan *p)
+{
+#ifdef SYS_close_range
+	unsigned keep = (unsigned)p->status;
+
+	if ((keep == 3 || syscall(SYS_close_range, 3U, keep - 1, 0U) == 0) &&
+	    syscall(SYS_close_range, keep + 1, ~0U, 0U) == 0)
+		return;
+#endif
+	for (unsigned fd = 3; fd < p->max_fd; fd++)
+		if ((int)fd != p->status)
+			close((int)fd);
+}
+
+/* The kernel's struct sigaction (the generic layout of x86-64, arm64 and others). */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	unsigned long mask;
+};
+
+static void reset_reserved_signal(int sig)
+{
+	struct kernel_sigaction k = { .handler = SIG_DFL };
+
+	syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask));
+}
+
+static void __attribute__((noreturn)) child(const struct plan *p)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+
+	/* Dispositions first, while every signal is still blocked (spawn_start blocked them). */
+	for (int sig = 1; sig < NSIG; sig++) {
+		/* glibc refuses its reserved signals (32, 33): ask the kernel directly. */
+		if (sigaction(sig, &dfl, NULL) < 0 && errno == EINVAL && sig != SIGKILL && sig != SIGSTOP)
+			reset_reserved_signal(sig);
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	if (setpgid(0, 0) < 0)
+		child_fail(p, SPAWN_STAGE_SETPGID, errno, 0);
+	child_pdeathsig(p);
+
+	if (dup2(p->in, STDIN_FILENO) < 0 || dup2(p->out, STDOUT_FILENO) < 0 || dup2(p->err, STDERR_FILENO) < 0)
+		child_fail(p, SPAWN_STAGE_DUP, errno, 0);
+	child_close_fds(p);		/* the status pipe stays, until exec closes it */
+
+	if (p->cwd && chdir(p->cwd) < 0)
+		child_fail(p, SPAWN_STAGE_CHDIR, errno, 0);
+	if (p->umask >= 0)
+		umask((mode_t)p->umask);
+	for (size_t i = 0; i < p->nrl; i++)
+		if (setrlimit(p->resource[i], &p->rl[i]) < 0)
+			child_fail(p, SPAWN_STAGE_RLIMIT, errno, p->resource[i]);
+
+	if (p->drop) {
+		if (setgroups(p->ngroups, p->groups) < 0)
+			child_fail(p, SPAWN_STAGE_GROUPS, errno, 0);
+		if (setgid(p->gid) < 0)
+			child_fail(p, SPAWN_STAGE_SETGID, errno, 0);
+		if (setuid(p->uid) < 0)
+			child_fail(p, SPAWN_STAGE_SETUID, errno, 0);
+		if (p->uid != 0 && setuid(0) == 0)
+			child_fail(p, SPAWN_STAGE_SETUID, EPERM, 1);
+		/* Changing credentials clears the parent-death signal: set it again. */
+		child_pdeathsig(p);
+	}
+
+	execvpe(p->argv[0], p->argv, p->envp);
+	child_fail(p, SPAWN_STAGE_EXEC, errno, 0);
+}
+
+/* ---- the parent ----------------------------------------------------------- */
+
+static void close_pair(int fds[2])
+{
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/* A CLOEXEC pipe whose ends are >= 3, so that dup2() onto 0, 1, 2 in the child never clobbers one. */
+static int make_pipe(int fds[2])
+{
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		fds[0] = fds[1] = -1;
+		return -errno;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] < 3) {
+			int fd = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+			int r = -errno;
+
+			close(fds[i]);
+			fds[i] = fd;
+			if (fd < 0) {
+				close_pair(fds);
+				return r;
+			}
+		}
+	}
+	return 0;
+}
+
+static int set_nonblock(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+static void plan_init(struct plan *p, const struct spawn_req *req)
+{
+	const struct server_conf *c = req->conf;
+	struct rlimit nofile;
+
+	*p = (struct plan){
+		.argv = c->command,
+		.envp = req->envp,
+		.cwd = c->cwd,
+		.umask = c->umask,
+		.drop = req->drop_privileges,
+		.uid = req->uid,
+		.gid = req->gid,
+		.groups = req->groups,
+		.ngroups = req->ngroups,
+		.parent = getpid(),
+		.max_fd = 1024,
+	};
+	for (size_t i = 0; i < NELEM(limit_table); i++) {
+		const struct limit_conf *l = limit_of(c, i);
+
+		if (!l->set)
+			continue;
+		p->rl[p->nrl].rlim_cur = p->rl[p->nrl].rlim_max =
+			l->value == UINT64_MAX ? RLIM_INFINITY : (rlim_t)l->value;
+		p->resource[p->nrl++] = limit_table[i].resource;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
+		p->max_fd = nofile.rlim_cur > INT_MAX ? INT_MAX : (unsigned)nofile.rlim_cur;
+}
+
+int spawn_start(const struct spawn_req *req, struct spawn_result *ret)
+{
+	static char *const empty_env[] = { NULL };
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, status[2] = { -1, -1 };
+	sigset_t all, old;
+	struct plan p;
+	pid_t pid;
+	int r;
+
+	if (!req->conf->command || !req->conf->command[0])
+		return -EINVAL;
+	plan_init(&p, req);
+	if (!p.envp)
+		p.envp = empty_env;
+	if ((r = make_pipe(in)) < 0 || (r = make_pipe(out)) < 0 || (r = make_pipe(err)) < 0 ||
+	    (r = make_pipe(status)) < 0)
+		goto fail;
+	/* Only the parent's ends are non-blocking: the child's stdio stays ordinary. */
+	if ((r = set_nonblock(in[1])) < 0 || (r = set_nonblock(out[0])) < 0 || (r = set_nonblock(err[0])) < 0 ||
+	    (r = set_nonblock(status[0])) < 0)
+		goto fail;
+	p.in = in[0];
+	p.out = out[1];
+	p.err = err[1];
+	p.status = status[1];
+
+	/* No handler of mcpd's (libev's) may run in the child before it resets them. */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		child(&p);
+	r = -errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		goto fail;
+
+	/* Also here: the group must exist before the caller may signal it, whoever runs first. */
+	setpgid(pid, pid);	/* EACCES once the child has exec'd, ESRCH once gone: both fine */
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	close(status[1]);
+	*ret = (struct spawn_result){
+		.pid = pid,
+		.stdin_fd = in[1],
+		.stdout_fd = out[0],
+		.stderr_fd = err[0],
+		.status_fd = status[0],
+	};
+	return 0;
+
+fail:
+	close_pair(in);
+	close_pair(out);
+	close_pair(err);
+	close_pair(status);
+	return r;
+}

@@ -1,0 +1,288 @@
+/* Unit tests of the JSON-RPC layer: classification, builders, one-line serialization, parsing. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "jsonrpc.h"
+
+static enum jsonrpc_kind kind_of(const char *text)
+{
+	cJSON *msg = cJSON_Parse(text);
+	enum jsonrpc_kind k;
+
+	assert_non_null(msg);
+	k = jsonrpc_classify(msg);
+	cJSON_Delete(msg);
+	return k;
+}
+
+static void test_classify(void **state)
+{
+	static const struct {
+		const char *text;
+		enum jsonrpc_kind kind;
+	} cases[] = {
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", JSONRPC_REQUEST },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"x\",\"params\":{}}", JSONRPC_REQUEST },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":-1.5,\"method\":\"x\"}", JSONRPC_REQUEST },
+		{ "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", JSONRPC_NOTIFICATION },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", JSONRPC_RESPONSE },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"result\":null}", JSONRPC_RESPONSE },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-1,\"message\":\"m\"}}", JSONRPC_RESPONSE },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":\"m\"}}", JSONRPC_RESPONSE },
+		/* invalid */
+		{ "[]", JSONRPC_INVALID },
+		{ "{}", JSONRPC_INVALID },
+		{ "{\"id\":1,\"method\":\"ping\"}", JSONRPC_INVALID },
+		{ "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}", JSONRPC_INVALID },
+		{ "{\"jsonrpc\":2.0,\"id\":1,\"method\":\"ping\"}", JSONRPC_INVALID },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}", JSONRPC_INVALID },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":\"ping\"}", JSONRPC_INVALID },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}", JSONRPC_INVALID },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"ping\"}", JSONRPC_INVALID },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":7}", JSONRPC_INVALID },
+		{ "{\"jsonrpc\":\"2.0\",\"method\":null}", JSONRPC_INVALID },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"result\":1}", JSONRPC_INVALID },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1}", JSONRPC_INVALID },
+		{ "{\"jsonrpc\":\"2.0\",\"result\":1}", JSONRPC_INVALID },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":1,\"error\":{}}", JSONRPC_INVALID },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":\"bad\"}", JSONRPC_INVALID },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":null,\"result\":1}", JSONRPC_INVALID },
+		{ "{\"jsonrpc\":\"2.0\",\"id\":false,\"result\":1}", JSONRPC_INVALID },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		if (kind_of(cases[i].text) != cases[i].kind) {
+			print_error("%s: got %d, want %d\n", cases[i].text, kind_of(cases[i].text), cases[i].kind);
+			fail();
+		}
+	}
+	assert_int_equal(jsonrpc_classify(NULL), JSONRPC_INVALID);
+}
+
+/* Serialize and compare with the exact expected text. */
+static void expect_text(cJSON *msg, const char *want)
+{
+	size_t len;
+	char *text = jsonrpc_serialize(msg, &len);
+
+	assert_string_equal(text, want);
+	assert_int_equal(len, strlen(want));
+	free(text);
+	cJSON_Delete(msg);
+}
+
+static void test_builders(void **state)
+{
+	cJSON *id = cJSON_CreateNumber(7), *sid = cJSON_CreateString("mcpd-1");
+	cJSON *params = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(params, "k", "v");
+	expect_text(jsonrpc_request_new(sid, "initialize", params),
+		    "{\"jsonrpc\":\"2.0\",\"id\":\"mcpd-1\",\"method\":\"initialize\",\"params\":{\"k\":\"v\"}}\n");
+	expect_text(jsonrpc_request_new(id, "ping", NULL), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}\n");
+	expect_text(jsonrpc_notification_new("notifications/initialized", NULL),
+		    "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
+	expect_text(jsonrpc_notification_new("log", cJSON_CreateArray()), "{\"jsonrpc\":\"2.0\",\"method\":\"log\",\"params\":[]}\n");
+	expect_text(jsonrpc_result_new(id, cJSON_CreateObject()), "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}\n");
+	expect_text(jsonrpc_result_new(sid, NULL), "{\"jsonrpc\":\"2.0\",\"id\":\"mcpd-1\",\"result\":null}\n");
+	expect_text(jsonrpc_error_new(NULL, JSONRPC_PARSE_ERROR, "parse error", NULL),
+		    "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":\"parse error\"}}\n");
+	expect_text(jsonrpc_error_new(id, JSONRPC_METHOD_NOT_FOUND, "no \"x\"", cJSON_CreateString("d")),
+		    "{\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":-32601,\"message\":\"no \\\"x\\\"\",\"data\":\"d\"}}\n");
+
+	/* Every builder's output classifies as what it is. */
+	{
+		cJSON *m = jsonrpc_request_new(id, "x", NULL);
+
+		assert_int_equal(jsonrpc_classify(m), JSONRPC_REQUEST);
+		cJSON_Delete(m);
+		m = jsonrpc_notification_new("x", NULL);
+		assert_int_equal(jsonrpc_classify(m), JSONRPC_NOTIFICATION);
+		cJSON_Delete(m);
+		m = jsonrpc_result_new(id, NULL);
+		assert_int_equal(jsonrpc_classify(m), JSONRPC_RESPONSE);
+		cJSON_Delete(m);
+		m = jsonrpc_error_new(NULL, JSONRPC_INTERNAL_ERROR, "x", NULL);
+		assert_int_equal(jsonrpc_classify(m), JSONRPC_RESPONSE);
+		cJSON_Delete(m);
+	}
+	cJSON_Delete(id);
+	cJSON_Delete(sid);
+}
+
+/* Newlines, CRs, control characters and U+2028 in strings stay escaped: one message, one line. */
+static void test_serialize_one_line(void **state)
+{
+	const char *nasty = "a\nb\rc\td\x01" "e\"f\\g\xe2\x80\xa8h\x7f";
+	cJSON *params = cJSON_CreateObject();
+	cJSON *msg, *back;
+	const cJSON *s;
+	size_t len;
+	char *text;
+	int code;
+
+	cJSON_AddStringToObject(params, nasty, nasty);
+	msg = jsonrpc_notification_new("x", params);
+	text = jsonrpc_serialize(msg, &len);
+	assert_int_equal(len, strlen(text));
+	assert_int_equal(text[len - 1], '\n');
+	assert_null(memchr(text, '\n', len - 1));
+	assert_null(memchr(text, '\r', len));
+	back = jsonrpc_parse(text, len - 1, &code);
+	assert_non_null(back);
+	assert_int_equal(code, 0);
+	s = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(back, "params"), nasty);
+	assert_string_equal(cJSON_GetStringValue(s), nasty);
+	cJSON_Delete(back);
+	free(text);
+	cJSON_Delete(msg);
+
+	/* A raw item is the only way to a raw newline: it becomes a space, still the same JSON. */
+	msg = jsonrpc_notification_new("x", cJSON_CreateRaw("{\n\"a\" :\r\n1}"));
+	text = jsonrpc_serialize(msg, &len);
+	assert_null(memchr(text, '\n', len - 1));
+	back = jsonrpc_parse(text, len, &code);
+	assert_non_null(back);
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(back, "params"), "a")->valueint, 1);
+	cJSON_Delete(back);
+	free(text);
+	cJSON_Delete(msg);
+
+	text = jsonrpc_serialize(NULL, &len);
+	assert_null(text);
+	assert_int_equal(len, 0);
+}
+
+/* Parse from an exact-size heap copy with no NUL after it: ASan catches any read past len. */
+static cJSON *parse_exact(const char *s, size_t len, int *code)
+{
+	char *copy = malloc(len ? len : 1);
+	cJSON *msg;
+
+	memcpy(copy, s, len);
+	msg = jsonrpc_parse(copy, len, code);
+	free(copy);
+	return msg;
+}
+
+static void expect_parse_error(const char *s, size_t len, int want)
+{
+	int code = 12345;
+	cJSON *msg = parse_exact(s, len, &code);
+
+	if (msg || code != want) {
+		print_error("%.*s: got %s, code %d\n", (int)len, s, msg ? "a message" : "NULL", code);
+		cJSON_Delete(msg);
+		fail();
+	}
+}
+
+static void test_parse(void **state)
+{
+	const char *ok = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}";
+	int code = -1;
+	cJSON *msg;
+
+	msg = parse_exact(ok, strlen(ok), &code);
+	assert_non_null(msg);
+	assert_int_equal(code, 0);
+	assert_int_equal(jsonrpc_classify(msg), JSONRPC_REQUEST);
+	cJSON_Delete(msg);
+
+	msg = parse_exact(" {\"a\":1} \t\r\n ", 13, &code);	/* whitespace around is fine */
+	assert_non_null(msg);
+	assert_int_equal(jsonrpc_classify(msg), JSONRPC_INVALID);	/* parsed, then judged */
+	cJSON_Delete(msg);
+
+	expect_parse_error("", 0, JSONRPC_PARSE_ERROR);
+	expect_parse_error("   ", 3, JSONRPC_PARSE_ERROR);
+	expect_parse_error("not json", 8, JSONRPC_PARSE_ERROR);
+	expect_parse_error("{\"jsonrpc\":", 11, JSONRPC_PARSE_ERROR);
+	expect_parse_error(ok, strlen(ok) - 1, JSONRPC_PARSE_ERROR);	/* cut short: no reading past len */
+	expect_parse_error("{}x", 3, JSONRPC_PARSE_ERROR);
+	expect_parse_error("{} {}", 5, JSONRPC_PARSE_ERROR);
+	expect_parse_error("{\"a\":\"b\0c\"}", 11, JSONRPC_PARSE_ERROR);	/* NUL inside */
+	expect_parse_error("{}\0", 3, JSONRPC_PARSE_ERROR);
+	expect_parse_error("[]", 2, JSONRPC_INVALID_REQUEST);	/* batches are not supported */
+	expect_parse_error("[{\"jsonrpc\":\"2.0\",\"method\":\"x\"}]", 32, JSONRPC_INVALID_REQUEST);
+	expect_parse_error("1", 1, JSONRPC_INVALID_REQUEST);
+	expect_parse_error("\"s\"", 3, JSONRPC_INVALID_REQUEST);
+	expect_parse_error("null", 4, JSONRPC_INVALID_REQUEST);
+
+	/* Deep nesting is refused, not a stack overflow. */
+	{
+		size_t n = 100000;
+		char *deep = malloc(2 * n);
+
+		memset(deep, '[', n);
+		memset(deep + n, ']', n);
+		expect_parse_error(deep, 2 * n, JSONRPC_PARSE_ERROR);
+		free(deep);
+	}
+}
+
+static void expect_id(const char *json, int want_r, int64_t want)
+{
+	cJSON *id = cJSON_Parse(json);
+	int64_t v = 777;
+	int r;
+
+	r = jsonrpc_id_to_int64(id, &v);
+	if (r != want_r || (r == 0 && v != want)) {
+		print_error("%s: got %d (%lld)\n", json, r, (long long)v);
+		fail();
+	}
+	if (r < 0)
+		assert_int_equal(v, 777);	/* untouched on failure */
+	cJSON_Delete(id);
+}
+
+static void test_id_to_int64(void **state)
+{
+	expect_id("0", 0, 0);
+	expect_id("-0", 0, 0);
+	expect_id("42", 0, 42);
+	expect_id("-17", 0, -17);
+	expect_id("1e3", 0, 1000);
+	expect_id("9007199254740991", 0, INT64_C(9007199254740991));
+	expect_id("-9007199254740991", 0, -INT64_C(9007199254740991));
+	expect_id("9007199254740992", -ERANGE, 0);
+	expect_id("-9007199254740993", -ERANGE, 0);
+	expect_id("1e300", -ERANGE, 0);
+	expect_id("1e400", -ERANGE, 0);
+	expect_id("1.5", -EINVAL, 0);
+	expect_id("-0.001", -EINVAL, 0);
+	expect_id("\"1\"", -EINVAL, 0);
+	expect_id("null", -EINVAL, 0);
+	expect_id("true", -EINVAL, 0);
+	expect_id("[1]", -EINVAL, 0);
+	{
+		int64_t v;
+
+		assert_int_equal(jsonrpc_id_to_int64(NULL, &v), -EINVAL);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_builders),
+		cmocka_unit_test(test_serialize_one_line),
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_id_to_int64),
+	};
+
+	return cmocka_run_group_tests_name("jsonrpc", tests, NULL, NULL);
+}

@@ -1,0 +1,512 @@
+/* Unit tests of the manifest parser and validator: every error kind with its exact message. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "manifest.h"
+#include "xmalloc.h"
+
+struct result {
+	struct manifest *m;
+	struct manifest_errors errs;
+	int r;
+};
+
+static struct result parse_flags(const char *yaml, unsigned flags)
+{
+	struct result res = { 0 };
+
+	res.r = manifest_parse_buffer("/etc/mcpd/m.yaml", yaml, strlen(yaml), flags, &res.m, &res.errs);
+	return res;
+}
+
+static struct result parse(const char *yaml)
+{
+	return parse_flags(yaml, 0);
+}
+
+static void done(struct result *res)
+{
+	manifest_free(res->m);
+	manifest_errors_clear(&res->errs);
+}
+
+/* The manifest must be rejected with exactly this one error. */
+static void expect_error(const char *yaml, const char *text)
+{
+	struct result res = parse(yaml);
+
+	if (res.errs.n != 1 || strcmp(res.errs.items[0].text, text) != 0) {
+		for (size_t i = 0; i < res.errs.n; i++)
+			print_error("got: %s\n", res.errs.items[i].text);
+		print_error("want: %s\n", text);
+		fail();
+	}
+	assert_int_equal(res.r, -EINVAL);
+	assert_null(res.m);
+	assert_int_equal(res.errs.nerrors, 1);
+	done(&res);
+}
+
+static const struct server_conf *valid_server(struct result *res, const char *name)
+{
+	for (size_t i = 0; i < res->errs.n; i++)
+		print_error("unexpected: %s\n", res->errs.items[i].text);
+	assert_int_equal(res->r, 0);
+	assert_non_null(res->m);
+	assert_non_null(manifest_find_server(res->m, name));
+	return manifest_find_server(res->m, name);
+}
+
+static void test_minimal_defaults(void **state)
+{
+	struct result res = parse("version: 1\nservers:\n  echo:\n    command: [/bin/echo, hi]\n");
+	const struct server_conf *s = valid_server(&res, "echo");
+
+	assert_int_equal(res.m->nservers, 1);
+	assert_int_equal(s->transport, TRANSPORT_STDIO);
+	assert_int_equal(s->argc, 2);
+	assert_string_equal(s->command[0], "/bin/echo");
+	assert_null(s->command[2]);
+	assert_int_equal(s->restart, RESTART_ALWAYS);
+	assert_int_equal(s->backoff.initial_ms, 1000);
+	assert_int_equal(s->backoff.max_ms, 60000);
+	assert_true(s->backoff.factor == 2.0);
+	assert_int_equal(s->circuit.failures, 5);
+	assert_int_equal(s->circuit.window_ms, 300000);
+	assert_int_equal(s->circuit.cooldown_ms, 600000);
+	assert_int_equal(s->health.interval_ms, 30000);
+	assert_int_equal(s->health.timeout_ms, 5000);
+	assert_int_equal(s->health.unhealthy_after, 3);
+	assert_int_equal(s->stop.signal, SIGTERM);
+	assert_int_equal(s->stop.timeout_ms, 10000);
+	assert_int_equal(s->log_buffer, 256 * 1024);
+	assert_int_equal(s->umask, -1);
+	assert_true(s->autostart);
+	assert_false(s->critical);
+	assert_int_equal(res.m->mcpd.shutdown_timeout_ms, 30000);
+	assert_null(res.m->mcpd.control);
+	done(&res);
+}
+
+static void test_full_server(void **state)
+{
+	struct result res = parse("version: 1\n"
+				  "mcpd:\n"
+				  "  control: run/ctl.sock\n"
+				  "  http: '[::1]:9310'\n"
+				  "  gateway: { tokens_file: tokens, rate_limit: 50/min, allowed_origins: [https://a.example] }\n"
+				  "  log_format: json\n"
+				  "  shutdown_timeout: 1m30s\n"
+				  "servers:\n"
+				  "  files:\n"
+				  "    command: npx -y server /srv\n"
+				  "    cwd: srv\n"
+				  "    env: { A: 1, B: yes }\n"
+				  "    env_file: files.env\n"
+				  "    secrets: { DB_PASSWORD: /run/secrets/db }\n"
+				  "    user: mcp\n"
+				  "    limits: { nofile: 1024, memory: 512M, cpu: 1m, core: unlimited }\n"
+				  "    umask: '027'\n"
+				  "    log_buffer: 1M\n"
+				  "    critical: on\n"
+				  "    autostart: no\n"
+				  "    restart: on-failure\n"
+				  "    backoff: { initial: 250ms, max: 8s, factor: 1.5, jitter: 0 }\n"
+				  "    circuit: { failures: 0 }\n"
+				  "    health: { interval: 2s, timeout: 500ms, unhealthy_after: 1, start_timeout: 3s }\n"
+				  "    stop: { signal: SIGINT, timeout: 1s }\n");
+	const struct server_conf *s = valid_server(&res, "files");
+
+	assert_string_equal(res.m->mcpd.control, "/etc/mcpd/run/ctl.sock");
+	assert_string_equal(res.m->mcpd.http_host, "::1");
+	assert_int_equal(res.m->mcpd.http_port, 9310);
+	assert_string_equal(res.m->mcpd.gateway.tokens_file, "/etc/mcpd/tokens");
+	assert_int_equal(res.m->mcpd.gateway.rate_limit, 50);
+	assert_int_equal(res.m->mcpd.gateway.rate_period_ms, 60000);
+	assert_int_equal(res.m->mcpd.gateway.nallowed_origins, 1);
+	assert_int_equal(res.m->mcpd.log_format, LOG_FORMAT_JSON);
+	assert_int_equal(res.m->mcpd.shutdown_timeout_ms, 90000);
+	assert_int_equal(s->argc, 4);
+	assert_string_equal(s->command[3], "/srv");
+	assert_string_equal(s->cwd, "/etc/mcpd/srv");
+	assert_int_equal(s->env.n, 2);
+	assert_string_equal(s->env.items[1].value, "yes");
+	assert_string_equal(s->env_file, "/etc/mcpd/files.env");
+	assert_string_equal(s->secrets.items[0].key, "DB_PASSWORD");
+	assert_string_equal(s->secrets.items[0].value, "/run/secrets/db");
+	assert_true(s->limits.nofile.set);
+	assert_int_equal(s->limits.nofile.value, 1024);
+	assert_int_equal(s->limits.memory.value, 512ULL << 20);
+	assert_int_equal(s->limits.cpu.value, 60);
+	assert_int_equal(s->limits.core.value, UINT64_MAX);
+	assert_false(s->limits.nproc.set);
+	assert_int_equal(s->umask, 027);
+	assert_int_equal(s->log_buffer, 1 << 20);
+	assert_true(s->critical);
+	assert_false(s->autostart);
+	assert_int_equal(s->restart, RESTART_ON_FAILURE);
+	assert_int_equal(s->backoff.initial_ms, 250);
+	assert_true(s->backoff.factor == 1.5);
+	assert_int_equal(s->circuit.failures, 0);
+	assert_int_equal(s->health.start_timeout_ms, 3000);
+	assert_int_equal(s->stop.signal, SIGINT);
+	done(&res);
+}
+
+static void test_defaults_merge(void **state)
+{
+	struct result res = parse("version: 1\n"
+				  "defaults:\n"
+				  "  env: { A: from-defaults, B: kept }\n"
+				  "  backoff: { initial: 2s, factor: 3 }\n"
+				  "  critical: true\n"
+				  "servers:\n"
+				  "  a:\n"
+				  "    command: [x]\n"
+				  "    env: { A: own }\n"
+				  "    backoff: { max: 30s }\n"
+				  "  b:\n"
+				  "    command: [x]\n"
+				  "    critical: false\n");
+	const struct server_conf *a = valid_server(&res, "a");
+	const struct server_conf *b = manifest_find_server(res.m, "b");
+
+	assert_int_equal(a->env.n, 2);
+	assert_string_equal(a->env.items[0].key, "A");
+	assert_string_equal(a->env.items[0].value, "own");
+	assert_string_equal(a->env.items[1].value, "kept");
+	assert_int_equal(a->backoff.initial_ms, 2000);
+	assert_int_equal(a->backoff.max_ms, 30000);
+	assert_true(a->backoff.factor == 3.0);
+	assert_true(a->critical);
+	assert_false(b->critical);
+	assert_int_equal(b->backoff.max_ms, 60000);
+	done(&res);
+}
+
+static void test_merge_keys_and_aliases(void **state)
+{
+	struct result res = parse("version: 1\n"
+				  "x-base: &base { command: [x], restart: never }\n"
+				  "servers:\n"
+				  "  a: { <<: *base, restart: on-failure }\n"
+				  "  b: *base\n");
+	const struct server_conf *a;
+
+	/* x-base is an unknown top-level key: the only error. */
+	assert_int_equal(res.errs.n, 1);
+	assert_string_equal(res.errs.items[0].text, "/etc/mcpd/m.yaml:2:1: x-base: unknown key \"x-base\"");
+	done(&res);
+
+	res = parse("version: 1\n"
+		    "servers:\n"
+		    "  a: &base { command: [x], restart: never }\n"
+		    "  b: { <<: *base, restart: on-failure }\n"
+		    "  c: *base\n");
+	a = valid_server(&res, "b");
+	assert_int_equal(a->restart, RESTART_ON_FAILURE);
+	assert_string_equal(a->command[0], "x");
+	assert_int_equal(manifest_find_server(res.m, "c")->restart, RESTART_NEVER);
+	done(&res);
+}
+
+static void test_env_expansion(void **state)
+{
+	struct result res;
+	const struct server_conf *s;
+
+	setenv("MCPD_TEST_TOKEN", "s3cret", 1);
+	unsetenv("MCPD_TEST_UNSET");
+	res = parse("version: 1\nservers:\n  web:\n    transport: http\n    url: http://127.0.0.1:1/mcp?a=$$b\n"
+		    "    headers: { Authorization: \"Bearer ${MCPD_TEST_TOKEN}\", X-Plain: v }\n");
+	s = valid_server(&res, "web");
+	assert_string_equal(s->url, "http://127.0.0.1:1/mcp?a=$b");
+	assert_false(s->url_sensitive);
+	assert_string_equal(s->headers.items[0].value, "Bearer s3cret");
+	assert_true(s->headers.items[0].sensitive);
+	assert_false(s->headers.items[1].sensitive);
+	assert_null(s->command);
+	done(&res);
+
+	expect_error("version: 1\nservers:\n  web:\n    transport: http\n    url: http://h/\n"
+		     "    headers: { A: \"${MCPD_TEST_UNSET}\" }\n",
+		     "/etc/mcpd/m.yaml:6:19: servers.web.headers.A: environment variable MCPD_TEST_UNSET is not set "
+		     "(mcpd expands ${MCPD_TEST_UNSET} from its own environment)");
+	expect_error("version: 1\nservers:\n  web:\n    transport: http\n    url: http://h/${MCPD_TEST_TOKEN\n",
+		     "/etc/mcpd/m.yaml:5:10: servers.web.url: unterminated \"${\": write ${NAME}, or $$ for a literal $");
+
+	/* mcpctl check: an unset variable is a warning, and the manifest is valid. */
+	res = parse_flags("version: 1\nservers:\n  web:\n    transport: http\n    url: http://h/\n"
+			  "    headers: { A: \"${MCPD_TEST_UNSET}\" }\n",
+			  MANIFEST_LENIENT_ENV);
+	assert_int_equal(res.r, 0);
+	assert_int_equal(res.errs.n, 1);
+	assert_int_equal(res.errs.nerrors, 0);
+	assert_true(res.errs.items[0].warning);
+	done(&res);
+
+	/* A secret that makes an invalid URL is not printed. */
+	setenv("MCPD_TEST_BAD", "not a url", 1);
+	expect_error("version: 1\nservers:\n  web:\n    transport: http\n    url: ${MCPD_TEST_BAD}\n",
+		     "/etc/mcpd/m.yaml:5:10: servers.web.url: after ${...} expansion this is not an http:// or "
+		     "https:// URL");
+}
+
+static void test_error_messages(void **state)
+{
+	static const struct {
+		const char *yaml;
+		const char *text;
+	} cases[] = {
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    backoff: { initial: fast }\n",
+		  "/etc/mcpd/m.yaml:5:25: servers.a.backoff.initial: expected a duration like \"1s\", got \"fast\"" },
+		{ "version: 1\nservers:\n  a:\n    comand: [x]\n",
+		  "/etc/mcpd/m.yaml:4:5: servers.a.comand: unknown key \"comand\" (did you mean \"command\"?)" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    restart: sometimes\n",
+		  "/etc/mcpd/m.yaml:5:14: servers.a.restart: expected always, on-failure or never, got \"sometimes\"" },
+		{ "version: 1\nservers:\n  a:\n    transport: http\n",
+		  "/etc/mcpd/m.yaml:3:3: servers.a: missing \"url\": an http server needs the URL of its MCP endpoint" },
+		{ "version: 1\nservers:\n  a:\n    autostart: maybe\n    command: [x]\n",
+		  "/etc/mcpd/m.yaml:4:16: servers.a.autostart: expected true or false, got \"maybe\"" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    log_buffer: 1K\n",
+		  "/etc/mcpd/m.yaml:5:17: servers.a.log_buffer: log buffer of 1K is out of range (4K to 64M)" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    limits: { memory: lots }\n",
+		  "/etc/mcpd/m.yaml:5:23: servers.a.limits.memory: expected a size like \"512M\" or \"unlimited\", "
+		  "got \"lots\"" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    stop: { signal: FOO }\n",
+		  "/etc/mcpd/m.yaml:5:21: servers.a.stop.signal: expected a signal name like \"TERM\" or \"INT\", got "
+		  "\"FOO\"" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    backoff: { factor: 20 }\n",
+		  "/etc/mcpd/m.yaml:5:24: servers.a.backoff.factor: 20 is out of range (1 to 10)" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    backoff: { initial: 10s, max: 5s }\n",
+		  "/etc/mcpd/m.yaml:5:35: servers.a.backoff.max: backoff.max (5s) is shorter than backoff.initial (10s)" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    health: { timeout: 30s }\n",
+		  "/etc/mcpd/m.yaml:5:24: servers.a.health.timeout: health.timeout (30s) must be shorter than "
+		  "health.interval (30s)" },
+		{ "version: 1\nservers:\n  a:\n    command: x | y\n",
+		  "/etc/mcpd/m.yaml:4:14: servers.a.command: contains shell syntax ('|'); mcpd runs commands without a "
+		  "shell: write the command as a list, e.g. [sh, -c, \"...\"]" },
+		{ "version: 1\nservers:\n  a:\n    command: []\n",
+		  "/etc/mcpd/m.yaml:4:14: servers.a.command: is empty: give the program to run and its arguments" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    url: http://h/\n",
+		  "/etc/mcpd/m.yaml:5:10: servers.a.url: \"url\" is only used with transport: http" },
+		{ "version: 1\nservers:\n  Files:\n    command: [x]\n",
+		  "/etc/mcpd/m.yaml:3:3: servers.Files: \"Files\" is not a valid server name: use lowercase letters, "
+		  "digits, '-' and '_', starting with a letter or digit, at most 63 characters" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    command: [y]\n",
+		  "/etc/mcpd/m.yaml:5:5: servers.a.command: duplicate key \"command\" (first defined at line 4)" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    depends_on: [fils]\n  files:\n    command: [x]\n",
+		  "/etc/mcpd/m.yaml:5:18: servers.a.depends_on: no server named \"fils\" (did you mean \"files\"?)" },
+		{ "version: 1\nservers:\n  a: { command: [x], depends_on: [b] }\n  b: { command: [x], depends_on: a }\n",
+		  "/etc/mcpd/m.yaml:4:34: servers.b.depends_on: depends_on cycle: a -> b -> a" },
+		{ "version: 1\nservers:\n  a: { command: [x], depends_on: a }\n",
+		  "/etc/mcpd/m.yaml:3:34: servers.a.depends_on: depends_on cycle: a -> a" },
+		{ "version: 1\ndefaults:\n  command: [x]\nservers: {}\n",
+		  "/etc/mcpd/m.yaml:3:3: defaults.command: \"command\" cannot be set in defaults: it belongs to one "
+		  "server" },
+		{ "version: 2\nservers: {}\n", "/etc/mcpd/m.yaml:1:10: version: 2 is out of range (1 to 1)" },
+		{ "servers: {}\n", "/etc/mcpd/m.yaml:1:1: version: missing: the manifest must start with \"version: 1\"" },
+		{ "version: 1\nserver: {}\n",
+		  "/etc/mcpd/m.yaml:2:1: server: unknown key \"server\" (did you mean \"servers\"?)" },
+		{ "version: 1\nmcpd: { http: 'localhost:99999' }\n",
+		  "/etc/mcpd/m.yaml:2:15: mcpd.http: port must be a number from 1 to 65535" },
+		{ "version: 1\nmcpd: { gateway: { rate_limit: lots } }\n",
+		  "/etc/mcpd/m.yaml:2:32: mcpd.gateway.rate_limit: expected a rate like \"50/min\" (1 to 1000000 "
+		  "requests per s, min or hour), got \"lots\"" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    env: { 1A: x }\n",
+		  "/etc/mcpd/m.yaml:5:12: servers.a.env.1A: \"1A\" is not a valid environment variable name" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    umask: 999\n",
+		  "/etc/mcpd/m.yaml:5:12: servers.a.umask: expected an octal umask like \"027\", got \"999\"" },
+		{ "version: 1\nservers:\n  a:\n", "/etc/mcpd/m.yaml:3:3: servers.a: server has no settings: give at "
+						    "least \"command\" (or \"url\" for http)" },
+		{ "version: 1\nservers: [a, b]\n",
+		  "/etc/mcpd/m.yaml:2:10: servers: expected a map of keys and values, got a list" },
+		{ "version: 1\nservers: {a: {command: [x]}\n",
+		  "/etc/mcpd/m.yaml:3:1: servers: YAML syntax error: did not find expected ',' or '}' while parsing a "
+		  "flow mapping" },
+		{ "", "/etc/mcpd/m.yaml:1:1: the manifest is empty: it needs at least \"version: 1\" and \"servers:\"" },
+		{ "version: 1\n---\nversion: 1\n",
+		  "/etc/mcpd/m.yaml:2:1: only one YAML document is allowed in a manifest" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_error(cases[i].yaml, cases[i].text);
+}
+
+static void test_three_errors(void **state)
+{
+	struct result res = parse("version: 1\n"
+				  "servers:\n"
+				  "  files:\n"
+				  "    comand: [x]\n"
+				  "  db:\n"
+				  "    command: [x]\n"
+				  "    backoff: { initial: fast }\n"
+				  "    depends_on: [fils]\n");
+
+	assert_int_equal(res.r, -EINVAL);
+	assert_int_equal(res.errs.nerrors, 3);
+	assert_string_equal(res.errs.items[0].text,
+			    "/etc/mcpd/m.yaml:4:5: servers.files.comand: unknown key \"comand\" (did you mean \"command\"?)");
+	assert_string_equal(res.errs.items[1].text, "/etc/mcpd/m.yaml:7:25: servers.db.backoff.initial: expected a "
+						    "duration like \"1s\", got \"fast\"");
+	assert_string_equal(res.errs.items[2].text, "/etc/mcpd/m.yaml:8:18: servers.db.depends_on: no server named "
+						    "\"fils\" (did you mean \"files\"?)");
+	done(&res);
+}
+
+static char *repeat(const char *head, const char *unit, size_t n, const char *tail)
+{
+	size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+	char *s = xmalloc(hl + ul * n + tl + 1), *o = s;
+
+	memcpy(o, head, hl);
+	o += hl;
+	for (size_t i = 0; i < n; i++, o += ul)
+		memcpy(o, unit, ul);
+	memcpy(o, tail, tl + 1);
+	return s;
+}
+
+static void test_limits(void **state)
+{
+	char *yaml;
+	struct result res;
+
+	yaml = repeat("version: 1\n", "#", MANIFEST_MAX_BYTES, "\n");
+	expect_error(yaml, "/etc/mcpd/m.yaml:1:1: the manifest is larger than the limit of 1048576 bytes (1 MiB)");
+	free(yaml);
+
+	yaml = repeat("version: 1\nx: ", "[", 100, "");
+	res = parse(yaml);
+	assert_int_equal(res.r, -EINVAL);
+	assert_int_equal(res.errs.n, 1);
+	assert_non_null(strstr(res.errs.items[0].text, ": nesting deeper than 64 levels"));
+	done(&res);
+	free(yaml);
+
+	/* Billion laughs: nine levels of ten aliases each. */
+	res = parse("version: 1\n"
+		    "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+		    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+		    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+		    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+		    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+		    "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+		    "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+		    "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+		    "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n");
+	assert_int_equal(res.r, -EINVAL);
+	assert_int_equal(res.errs.n, 1);
+	assert_non_null(strstr(res.errs.items[0].text, "document expands to more than 200000 nodes"));
+	done(&res);
+
+	expect_error("version: 1\nx: &a [1, *a]\n",
+		     "/etc/mcpd/m.yaml:2:11: x[1]: alias *a refers to no complete anchor (undefined, or an alias inside "
+		     "its own anchor)");
+
+	yaml = repeat("version: 1\nservers:\n", "  s: {command: [x]}\n", 1, "");
+	free(yaml);
+	{
+		/* 4097 distinct servers. */
+		size_t cap = 4200 * 40, o = 0;
+
+		yaml = xmalloc(cap);
+		o += (size_t)snprintf(yaml, cap, "version: 1\nservers:\n");
+		for (int i = 0; i <= MANIFEST_MAX_SERVERS; i++)
+			o += (size_t)snprintf(yaml + o, cap - o, "  s%d: {command: [x]}\n", i);
+		expect_error(yaml, "/etc/mcpd/m.yaml:3:3: servers: 4097 servers is more than the limit of 4096");
+		free(yaml);
+	}
+}
+
+static void test_many_errors_are_capped(void **state)
+{
+	size_t cap = 300 * 40, o = 0;
+	char *yaml = xmalloc(cap);
+	struct result res;
+
+	o += (size_t)snprintf(yaml, cap, "version: 1\nservers:\n");
+	for (int i = 0; i < 300; i++)
+		o += (size_t)snprintf(yaml + o, cap - o, "  s%d: {command: [x], bogus: 1}\n", i);
+	res = parse(yaml);
+	assert_int_equal(res.r, -EINVAL);
+	assert_int_equal(res.errs.n, MANIFEST_MAX_ERRORS);
+	assert_int_equal(res.errs.nerrors, 300);
+	assert_true(res.errs.truncated);
+	done(&res);
+	free(yaml);
+}
+
+static void test_equal_and_names(void **state)
+{
+	struct result a = parse("version: 1\nservers:\n  a: {command: [x, y], env: {A: b}}\n");
+	struct result b = parse("version: 1\nservers:\n  a: {command: [x, y], env: {A: b}}\n");
+	struct result c = parse("version: 1\nservers:\n  a: {command: [x, z], env: {A: b}}\n");
+
+	assert_true(server_conf_equal(valid_server(&a, "a"), valid_server(&b, "a")));
+	assert_false(server_conf_equal(valid_server(&a, "a"), valid_server(&c, "a")));
+	done(&a);
+	done(&b);
+	done(&c);
+
+	assert_int_equal(signal_from_name("TERM"), SIGTERM);
+	assert_int_equal(signal_from_name("SIGKILL"), SIGKILL);
+	assert_int_equal(signal_from_name("15"), 15);
+	assert_int_equal(signal_from_name("0"), -1);
+	assert_int_equal(signal_from_name("BOGUS"), -1);
+	assert_string_equal(signal_to_name(SIGHUP), "HUP");
+	assert_string_equal(transport_name(TRANSPORT_HTTP), "http");
+	assert_string_equal(restart_policy_name(RESTART_ON_FAILURE), "on-failure");
+}
+
+static void test_load_file(void **state)
+{
+	struct manifest_errors errs = { 0 };
+	struct manifest *m = NULL;
+
+	assert_int_equal(manifest_load(TEST_DATADIR "/valid.yaml", 0, &m, &errs), 0);
+	assert_non_null(m);
+	assert_int_equal(errs.n, 0);
+	assert_string_equal(m->servers[0].cwd, TEST_DATADIR "/srv");
+	manifest_free(m);
+
+	assert_int_equal(manifest_load(TEST_DATADIR "/does-not-exist.yaml", 0, &m, &errs), -ENOENT);
+	assert_null(m);
+	assert_int_equal(errs.n, 1);
+	assert_string_equal(errs.items[0].text,
+			    TEST_DATADIR "/does-not-exist.yaml: cannot open the manifest: No such file or directory");
+	manifest_errors_clear(&errs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_minimal_defaults),
+		cmocka_unit_test(test_full_server),
+		cmocka_unit_test(test_defaults_merge),
+		cmocka_unit_test(test_merge_keys_and_aliases),
+		cmocka_unit_test(test_env_expansion),
+		cmocka_unit_test(test_error_messages),
+		cmocka_unit_test(test_three_errors),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_many_errors_are_capped),
+		cmocka_unit_test(test_equal_and_names),
+		cmocka_unit_test(test_load_file),
+	};
+
+	return cmocka_run_group_tests_name("manifest", tests, NULL, NULL);
+}
