@@ -54,9 +54,11 @@ enum {
 
 struct field {
 	const char *key;
-	field_fn parse;
+	field_fn parse;			/* NULL for a nested map: sub describes its keys */
 	size_t offset;
 	unsigned flags;
+	const struct field *sub;
+	size_t nsub;
 };
 
 /* ---- problems ---------------------------------------------------------- */
@@ -435,6 +437,8 @@ static bool walk_map(struct parse *p, const struct ynode *n, const char *path, c
 		} else if (in_defaults && (f->flags & F_SERVER_ONLY)) {
 			error_at(p, key, sub, "\"%s\" cannot be set in defaults: it belongs to one server", f->key);
 			ok = false;
+		} else if (f->sub) {
+			ok = walk_map(p, n->entries[i].value, sub, f->sub, f->nsub, (char *)base + f->offset, false) && ok;
 		} else {
 			ok = f->parse(p, n->entries[i].value, sub, (char *)base + f->offset) && ok;
 		}
@@ -852,7 +856,7 @@ static bool parse_limit_cpu(struct parse *p, const struct ynode *n, const char *
 	return parse_limit_value(p, n, path, field, 2);
 }
 
-#define LIMIT(k, fn, member) { k, fn, offsetof(struct limits_conf, member), 0 }
+#define LIMIT(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct limits_conf, member) }
 static const struct field limits_fields[] = {
 	LIMIT("nofile", parse_limit_count, nofile),
 	LIMIT("nproc", parse_limit_count, nproc),
@@ -861,11 +865,6 @@ static const struct field limits_fields[] = {
 	LIMIT("stack", parse_limit_size, stack),
 	LIMIT("cpu", parse_limit_cpu, cpu),
 };
-
-static bool parse_limits(struct parse *p, const struct ynode *n, const char *path, void *field)
-{
-	return walk_map(p, n, path, limits_fields, NELEM(limits_fields), field, false);
-}
 
 static bool parse_umask(struct parse *p, const struct ynode *n, const char *path, void *field)
 {
@@ -989,7 +988,7 @@ static bool parse_signal(struct parse *p, const struct ynode *n, const char *pat
 	return true;
 }
 
-#define BACKOFF(k, fn, member) { k, fn, offsetof(struct backoff_conf, member), 0 }
+#define BACKOFF(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct backoff_conf, member) }
 static const struct field backoff_fields[] = {
 	BACKOFF("initial", parse_duration, initial_ms),
 	BACKOFF("max", parse_duration, max_ms),
@@ -997,14 +996,14 @@ static const struct field backoff_fields[] = {
 	BACKOFF("jitter", parse_jitter, jitter),
 };
 
-#define CIRCUIT(k, fn, member) { k, fn, offsetof(struct circuit_conf, member), 0 }
+#define CIRCUIT(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct circuit_conf, member) }
 static const struct field circuit_fields[] = {
 	CIRCUIT("failures", parse_failures, failures),
 	CIRCUIT("window", parse_duration, window_ms),
 	CIRCUIT("cooldown", parse_duration, cooldown_ms),
 };
 
-#define HEALTH(k, fn, member) { k, fn, offsetof(struct health_conf, member), 0 }
+#define HEALTH(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct health_conf, member) }
 static const struct field health_fields[] = {
 	HEALTH("interval", parse_duration, interval_ms),
 	HEALTH("timeout", parse_duration, timeout_ms),
@@ -1012,34 +1011,16 @@ static const struct field health_fields[] = {
 	HEALTH("start_timeout", parse_duration, start_timeout_ms),
 };
 
-#define STOP(k, fn, member) { k, fn, offsetof(struct stop_conf, member), 0 }
+#define STOP(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct stop_conf, member) }
 static const struct field stop_fields[] = {
 	STOP("signal", parse_signal, signal),
 	STOP("timeout", parse_duration, timeout_ms),
 };
 
-static bool parse_backoff(struct parse *p, const struct ynode *n, const char *path, void *field)
-{
-	return walk_map(p, n, path, backoff_fields, NELEM(backoff_fields), field, false);
-}
-
-static bool parse_circuit(struct parse *p, const struct ynode *n, const char *path, void *field)
-{
-	return walk_map(p, n, path, circuit_fields, NELEM(circuit_fields), field, false);
-}
-
-static bool parse_health(struct parse *p, const struct ynode *n, const char *path, void *field)
-{
-	return walk_map(p, n, path, health_fields, NELEM(health_fields), field, false);
-}
-
-static bool parse_stop(struct parse *p, const struct ynode *n, const char *path, void *field)
-{
-	return walk_map(p, n, path, stop_fields, NELEM(stop_fields), field, false);
-}
-
-#define SRV(k, fn, member, fl) { k, fn, offsetof(struct server_conf, member), fl }
-#define SRV_SELF(k, fn, fl) { k, fn, 0, fl }
+#define SRV(k, fn, member, fl) { .key = k, .parse = fn, .offset = offsetof(struct server_conf, member), .flags = fl }
+#define SRV_MAP(k, member, table) \
+	{ .key = k, .offset = offsetof(struct server_conf, member), .sub = table, .nsub = NELEM(table) }
+#define SRV_SELF(k, fn, fl) { .key = k, .parse = fn, .flags = fl }
 static const struct field server_fields[] = {
 	SRV("transport", parse_transport, transport, F_SERVER_ONLY),
 	SRV_SELF("command", parse_command, F_SERVER_ONLY),
@@ -1051,18 +1032,18 @@ static const struct field server_fields[] = {
 	SRV("secrets", parse_secrets, secrets, 0),
 	SRV("user", parse_string, user, 0),
 	SRV("group", parse_string, group, 0),
-	SRV("limits", parse_limits, limits, 0),
+	SRV_MAP("limits", limits, limits_fields),
 	SRV("umask", parse_umask, umask, 0),
 	SRV("log_buffer", parse_log_buffer, log_buffer, 0),
 	SRV_SELF("depends_on", parse_depends_on, F_SERVER_ONLY),
 	SRV("autostart", parse_bool, autostart, 0),
 	SRV("critical", parse_bool, critical, 0),
 	SRV("restart", parse_restart, restart, 0),
-	SRV("backoff", parse_backoff, backoff, 0),
+	SRV_MAP("backoff", backoff, backoff_fields),
 	SRV("reset_after", parse_duration, reset_after_ms, 0),
-	SRV("circuit", parse_circuit, circuit, 0),
-	SRV("health", parse_health, health, 0),
-	SRV("stop", parse_stop, stop, 0),
+	SRV_MAP("circuit", circuit, circuit_fields),
+	SRV_MAP("health", health, health_fields),
+	SRV_MAP("stop", stop, stop_fields),
 };
 
 /* ---- mcpd section ------------------------------------------------------ */
@@ -1196,21 +1177,16 @@ static bool parse_origins(struct parse *p, const struct ynode *n, const char *pa
 }
 
 static const struct field gateway_fields[] = {
-	{ "tokens_file", parse_path, offsetof(struct gateway_conf, tokens_file), 0 },
-	{ "rate_limit", parse_rate_limit, 0, 0 },
-	{ "allowed_origins", parse_origins, 0, 0 },
+	{ .key = "tokens_file", .parse = parse_path, .offset = offsetof(struct gateway_conf, tokens_file) },
+	{ .key = "rate_limit", .parse = parse_rate_limit },
+	{ .key = "allowed_origins", .parse = parse_origins },
 };
 
-static bool parse_gateway(struct parse *p, const struct ynode *n, const char *path, void *field)
-{
-	return walk_map(p, n, path, gateway_fields, NELEM(gateway_fields), field, false);
-}
-
-#define MCPD(k, fn, member) { k, fn, offsetof(struct mcpd_conf, member), 0 }
+#define MCPD(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct mcpd_conf, member) }
 static const struct field mcpd_fields[] = {
 	MCPD("control", parse_control, control),
-	{ "http", parse_http, 0, 0 },
-	MCPD("gateway", parse_gateway, gateway),
+	{ .key = "http", .parse = parse_http },
+	{ .key = "gateway", .offset = offsetof(struct mcpd_conf, gateway), .sub = gateway_fields, .nsub = NELEM(gateway_fields) },
 	MCPD("log_format", parse_log_format, log_format),
 	MCPD("log_file", parse_path, log_file),
 	MCPD("shutdown_timeout", parse_duration, shutdown_timeout_ms),

@@ -100,17 +100,53 @@ static size_t print_cut(FILE *out, const char *s, size_t width, const char *mark
 	return width;
 }
 
+/*
+ * The last column (the reason) is wrapped, not cut: its end ("next try in
+ * 4s (attempt 3)") is what an operator needs. Continuation lines start
+ * with blanks, so `awk '$1 == name'` still finds one line per server.
+ */
+static void print_wrapped(FILE *out, const char *s, size_t width, size_t indent)
+{
+	bool first = true;
+
+	while (*s) {
+		size_t n = text_prefix(s, width);
+
+		if (s[n] != '\0') {
+			size_t b = n;
+
+			while (b > 0 && s[b] != ' ')
+				b--;
+			if (b > 0)
+				n = b;
+		}
+		if (!first)
+			fprintf(out, "\n%*s", (int)indent, "");
+		fprintf(out, "%.*s", (int)n, s);
+		s += n;
+		while (*s == ' ')
+			s++;
+		first = false;
+	}
+}
+
 static void print_row(const struct table *t, char *const *row, const size_t *widths, FILE *out)
 {
-	size_t last = t->ncols - 1, end = 0;
+	size_t last = t->ncols - 1, end = 0, indent = 0;
 
 	/* Pad only up to the last non-empty cell: no trailing blanks. */
 	for (size_t i = 0; i < t->ncols; i++)
 		if (row[i][0])
 			end = i;
 	for (size_t i = 0; i <= end; i++) {
-		size_t w = print_cut(out, row[i], widths[i], i == last ? "..." : "~");
+		size_t w;
 
+		if (i == last) {
+			print_wrapped(out, row[i], widths[i], indent);
+			break;
+		}
+		w = print_cut(out, row[i], widths[i], "~");
+		indent += widths[i] + 2;
 		if (i < end)
 			fprintf(out, "%*s", (int)(widths[i] - w + 2), "");
 	}

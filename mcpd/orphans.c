@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "orphans.h"
+#include "xmalloc.h"
 
 int orphans_become_subreaper(void)
 {
@@ -80,38 +81,105 @@ static int read_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp)
 	return 0;
 }
 
-static bool kept(pid_t pid, pid_t pgrp, const pid_t *keep, size_t nkeep)
+static int pid_cmp(const void *a, const void *b)
 {
-	for (size_t i = 0; i < nkeep; i++)
-		if (keep[i] == pid || keep[i] == pgrp)
-			return true;
-	return false;
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
 }
 
-int orphans_kill_strays(const pid_t *keep, size_t nkeep)
+/* keep is sorted (orphans_kill_strays sorts a copy): a server with 1000 siblings costs log n. */
+static bool in_keep(pid_t pid, const pid_t *keep, size_t nkeep)
+{
+	return nkeep > 0 && bsearch(&pid, keep, nkeep, sizeof(*keep), pid_cmp) != NULL;
+}
+
+static bool kept(pid_t pid, pid_t pgrp, const pid_t *keep, size_t nkeep)
+{
+	return in_keep(pid, keep, nkeep) || in_keep(pgrp, keep, nkeep);
+}
+
+/* Check one child of ours; kill it if it is a stray. Returns 1 if killed. */
+static int kill_if_stray(pid_t pid, pid_t self, const pid_t *keep, size_t nkeep)
+{
+	pid_t ppid, pgrp;
+	char state;
+
+	/* A server's own process: no need to read its /proc entry. */
+	if (in_keep(pid, keep, nkeep))
+		return 0;
+	if (read_stat(pid, &state, &ppid, &pgrp) < 0 || ppid != self)
+		return 0;
+	if (state == 'Z' || state == 'X' || kept(pid, pgrp, keep, nkeep))
+		return 0;
+	/* Our child cannot be reaped (and its pid reused) by anyone but us: no race here. */
+	return kill(pid, SIGKILL) == 0;
+}
+
+/*
+ * The fast way: /proc/self/task/TID/children lists our children directly
+ * (re-parented orphans go to the main thread, our only thread), so a check
+ * costs one small read instead of a walk over every process of the system.
+ * Returns -1 when the kernel does not offer the file.
+ */
+static int kill_strays_from_children(pid_t self, const pid_t *keep, size_t nkeep)
+{
+	char path[64], buf[65536];
+	int fd, killed = 0;
+	ssize_t n;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)self);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	if (len == sizeof(buf) - 1)
+		return -1;	/* more children than the buffer holds: walk /proc instead */
+	buf[len] = '\0';
+	for (char *p = buf, *end; *p; p = end) {
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (v > 0)
+			killed += kill_if_stray((pid_t)v, self, keep, nkeep);
+	}
+	return killed;
+}
+
+int orphans_kill_strays(const pid_t *keep_in, size_t nkeep)
 {
 	pid_t self = getpid();
+	pid_t *keep = xmalloc((nkeep + 1) * sizeof(*keep));
 	struct dirent *de;
 	DIR *d;
-	int killed = 0;
+	int killed;
 
+	if (nkeep)
+		memcpy(keep, keep_in, nkeep * sizeof(*keep));
+	qsort(keep, nkeep, sizeof(*keep), pid_cmp);
+	killed = kill_strays_from_children(self, keep, nkeep);
+	if (killed >= 0) {
+		free(keep);
+		return killed;
+	}
+	killed = 0;
 	d = opendir("/proc");
-	if (!d)
+	if (!d) {
+		free(keep);
 		return 0;
+	}
 	while ((de = readdir(d))) {
-		pid_t pid, ppid, pgrp;
-		char state;
+		pid_t pid;
 
 		if (!parse_pid(de->d_name, &pid) || pid == self)
 			continue;
-		if (read_stat(pid, &state, &ppid, &pgrp) < 0 || ppid != self)
-			continue;
-		if (state == 'Z' || state == 'X' || kept(pid, pgrp, keep, nkeep))
-			continue;
-		/* Our child cannot be reaped (and its pid reused) by anyone but us: no race here. */
-		if (kill(pid, SIGKILL) == 0)
-			killed++;
+		killed += kill_if_stray(pid, self, keep, nkeep);
 	}
 	closedir(d);
+	free(keep);
 	return killed;
 }

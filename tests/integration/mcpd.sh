@@ -25,7 +25,7 @@ start_mcpd() {
 }
 
 state_of() {
-	ctl status "$1" 2>/dev/null | awk -v n="$1" '$1 == n { print $2 }'
+	ctl status "$1" 2>/dev/null | awk -v n="$1" '!/^ / && $1 == n { print $2 }'
 }
 
 _state_is() {

@@ -5,11 +5,16 @@ set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mcpd.sh"
 
+# scripts/dev installs them and sets MCPD_REQUIRE_NPM=1, so a missing install
+# fails there; elsewhere (make distcheck, a bare make check) it is a skip.
 bin=$top_srcdir/tests/node/node_modules/.bin
 if [[ ! -x $bin/mcp-server-everything || ! -x $bin/mcp-server-filesystem ]] || ! command -v node >/dev/null; then
-	not_ok "the npm MCP servers are installed" "run ./scripts/dev deps (npm ci in tests/node)"
+	if [[ -n ${MCPD_REQUIRE_NPM:-} ]]; then
+		not_ok "the npm MCP servers are installed" "run ./scripts/dev deps (npm ci in tests/node)"
+	else
+		skip "real npm MCP servers" "tests/node/node_modules is not installed (./scripts/dev deps)"
+	fi
 	done_testing
-	exit 1
 fi
 mkdir -p "$T/data"
 echo "hello" >"$T/data/hello.txt"

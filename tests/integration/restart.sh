@@ -98,5 +98,18 @@ for p in $pids; do
 done
 [[ -z $left ]] && ok "SIGKILL of mcpd leaves no child or grandchild behind" || not_ok "children outlived mcpd" "$(ps -o pid,ppid,args -p ${left// /,})"
 
+# The killed mcpd left its socket behind: a new mcpd replaces the stale one.
+[[ -S $SOCK ]] && ok "SIGKILL leaves a stale socket" || not_ok "stale socket exists"
+cat >"$T/small.yaml" <<YAML
+version: 1
+servers:
+  one:
+    command: [$EXAMPLE]
+YAML
+start_mcpd "$T/small.yaml" && ok "a new mcpd replaces the stale socket"
+like "$(mcpd_log)" 'replacing the stale socket' "and says so"
+wait_state 10 one running && ok "and supervises" || not_ok "one running" "$(ctl status)"
+stop_mcpd
+
 no_leftovers "$T" "no process is left behind"
 done_testing

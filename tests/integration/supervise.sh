@@ -5,6 +5,11 @@ set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mcpd.sh"
 
+secret="s3cr3t-$RANDOM-value"
+printf '%s\n' "$secret" >"$T/db_password"
+chmod 600 "$T/db_password"
+printf '# comment\nFROM_FILE=yes\n' >"$T/secretive.env"
+
 cat >"$T/m.yaml" <<YAML
 version: 1
 defaults:
@@ -26,6 +31,10 @@ servers:
   stubborn:
     command: [$EXAMPLE, --ignore-sigterm]
     stop: { timeout: 1s }
+  secretive:
+    command: [sh, -c, 'test "\$DB_PASSWORD" = "$secret" && test "\$FROM_FILE" = yes && echo "secret ok" >&2; exec "$EXAMPLE"']
+    env_file: $T/secretive.env
+    secrets: { DB_PASSWORD: $T/db_password }
 YAML
 
 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
@@ -60,6 +69,14 @@ like "$(mcpd_log)" 'echo: .*hello from echo' "a child's stderr line reaches mcpd
 spawn follow "$MCPCTL" -s "$SOCK" logs -f -n 0 echo
 wait_until 6 grep -q 'hello from echo' "$T/follow.out" && ok "logs -f follows new lines" || not_ok "logs -f" "$(cat "$T/follow.out" "$T/follow.err")"
 stop_spawned follow
+
+# Secrets reach the child's environment and nothing else.
+wait_state 10 secretive running && ok "a server with secrets and env_file runs" || not_ok "secretive running" "$(ctl status secretive)"
+wait_until 5 sh -c "'$MCPCTL' -s '$SOCK' logs secretive | grep -q 'secret ok'" &&
+	ok "the secret file's content and env_file reach the child's environment" || not_ok "secret in env" "$(ctl logs secretive)"
+! grep -q "$secret" "$T/mcpd.err" && ok "the secret never appears in mcpd's log" || not_ok "secret in log"
+! ctl --json status | grep -q "$secret" && ok "the secret never appears in status" || not_ok "secret in status"
+! tr '\0' ' ' <"/proc/$pid_mcpd/cmdline" | grep -q "$secret" && ok "the secret is not on mcpd's command line" || not_ok "secret in cmdline"
 
 # Unknown names: a hint, exit 1, nothing done.
 ctl stop ehco >"$T/out" 2>"$T/err"
