@@ -19,6 +19,8 @@ static const struct cmd *const commands[] = {
 	&cmd_restart,
 	&cmd_reload,
 	&cmd_logs,
+	&cmd_health,
+	&cmd_tools,
 	&cmd_check,
 	&cmd_version,
 };

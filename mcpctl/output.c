@@ -105,6 +105,10 @@ static size_t print_cut(FILE *out, const char *s, size_t width, const char *mark
  * 4s (attempt 3)") is what an operator needs. Continuation lines start
  * with blanks, so `awk '$1 == name'` still finds one line per server.
  */
+/* A last column narrower than this puts a long value on lines of its own, indented. */
+#define REASON_OWN_LINE 30
+#define REASON_INDENT 4
+
 static void print_wrapped(FILE *out, const char *s, size_t width, size_t indent)
 {
 	bool first = true;
@@ -130,7 +134,7 @@ static void print_wrapped(FILE *out, const char *s, size_t width, size_t indent)
 	}
 }
 
-static void print_row(const struct table *t, char *const *row, const size_t *widths, FILE *out)
+static void print_row(const struct table *t, char *const *row, const size_t *widths, size_t total, FILE *out)
 {
 	size_t last = t->ncols - 1, end = 0, indent = 0;
 
@@ -142,7 +146,13 @@ static void print_row(const struct table *t, char *const *row, const size_t *wid
 		size_t w;
 
 		if (i == last) {
-			print_wrapped(out, row[i], widths[i], indent);
+			if (text_width(row[i]) > widths[i] && widths[i] < REASON_OWN_LINE) {
+				/* Too narrow to wrap in place: the reason gets lines of its own. */
+				fprintf(out, "\n%*s", REASON_INDENT, "");
+				print_wrapped(out, row[i], total - REASON_INDENT, REASON_INDENT);
+			} else {
+				print_wrapped(out, row[i], widths[i], indent);
+			}
 			break;
 		}
 		w = print_cut(out, row[i], widths[i], "~");
@@ -182,9 +192,9 @@ void table_print(const struct table *t, FILE *out, size_t width)
 	}
 	if (widths[last] > (width > used ? width - used : 0))
 		widths[last] = width > used + LAST_MIN ? width - used : LAST_MIN;
-	print_row(t, t->headers, widths, out);
+	print_row(t, t->headers, widths, width, out);
 	for (size_t r = 0; r < t->nrows; r++)
-		print_row(t, t->cells + r * t->ncols, widths, out);
+		print_row(t, t->cells + r * t->ncols, widths, width, out);
 	free(widths);
 }
 

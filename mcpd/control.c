@@ -25,7 +25,8 @@
 #include "xmalloc.h"
 
 static const struct ctl_method *const methods[] = {
-	&ctl_version, &ctl_status, &ctl_start, &ctl_stop, &ctl_restart, &ctl_logs, &ctl_reload,
+	&ctl_version, &ctl_status, &ctl_start, &ctl_stop, &ctl_restart, &ctl_logs, &ctl_reload, &ctl_health,
+	&ctl_tools,
 };
 
 enum access {

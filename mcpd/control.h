@@ -64,6 +64,7 @@ void ctl_follow(struct ctl_client *c, struct server *s);
 int ctl_servers(struct ctl_client *c, const cJSON *id, const cJSON *params, bool all_if_absent,
 		struct server ***ret, size_t *ret_n);
 
-extern const struct ctl_method ctl_version, ctl_status, ctl_start, ctl_stop, ctl_restart, ctl_logs, ctl_reload;
+extern const struct ctl_method ctl_version, ctl_status, ctl_start, ctl_stop, ctl_restart, ctl_logs, ctl_reload,
+	ctl_health, ctl_tools;
 
 #endif

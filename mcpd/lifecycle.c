@@ -346,6 +346,19 @@ static enum server_state act_stop_escalate(struct server *s, const struct event_
 	return ST_STOPPING;
 }
 
+static enum server_state act_unhealthy(struct server *s, const struct event_arg *arg)
+{
+	snprintf(s->reason, sizeof(s->reason), "%s", arg->reason);
+	return ST_UNHEALTHY;
+}
+
+static enum server_state act_recovered(struct server *s, const struct event_arg *arg)
+{
+	log_notice(s->conf.name, "running", "recovered: probes pass again");
+	s->reason[0] = '\0';
+	return ST_RUNNING;
+}
+
 static enum server_state act_deps_changed(struct server *s, const struct event_arg *arg)
 {
 	if (s->pid != 0 || !s->wanted || blocking_dependency(s))
@@ -371,15 +384,17 @@ static const action_fn table[ST__COUNT][SE__COUNT] = {
 		[SE_DEPS] = act_deps_changed,
 	},
 	[ST_RUNNING] = {
+		[SE_UNHEALTHY] = act_unhealthy,
 		[SE_STOP] = act_stop_running,
 		[SE_RESTART] = act_restart_live,
 		[SE_FAIL] = act_fail,
 		[SE_EXIT] = act_exit_unexpected,
 	},
 	[ST_UNHEALTHY] = {
+		[SE_UNHEALTHY] = act_unhealthy,
+		[SE_HEALTHY] = act_recovered,
 		[SE_STOP] = act_stop_running,
 		[SE_RESTART] = act_restart_live,
-		[SE_READY] = act_ready,
 		[SE_FAIL] = act_fail,
 		[SE_EXIT] = act_exit_unexpected,
 	},
@@ -412,6 +427,7 @@ static const action_fn table[ST__COUNT][SE__COUNT] = {
 static const char *const event_names[SE__COUNT] = {
 	[SE_START] = "start", [SE_STOP] = "stop", [SE_RESTART] = "restart", [SE_READY] = "ready",
 	[SE_FAIL] = "fail", [SE_EXIT] = "exit", [SE_TIMER] = "timer", [SE_DEPS] = "deps",
+	[SE_UNHEALTHY] = "unhealthy", [SE_HEALTHY] = "healthy",
 };
 
 const char *server_event_name(enum server_event ev)

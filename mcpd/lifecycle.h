@@ -16,6 +16,8 @@ enum server_event {
 	SE_EXIT,	/* the process was reaped: wait status given */
 	SE_TIMER,	/* the server's timer fired */
 	SE_DEPS,	/* a dependency changed state */
+	SE_UNHEALTHY,	/* a probe failed, not yet unhealthy_after times: reason given */
+	SE_HEALTHY,	/* a probe passed again */
 	SE__COUNT,
 };
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "health.h"
 #include "jsonrpc.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -19,13 +20,9 @@
 
 #define ID_PREFIX "mcpd-"
 
-enum pending_kind {
-	PENDING_INITIALIZE,
-};
-
 struct pending {
 	int64_t id;
-	enum pending_kind kind;
+	enum mcp_request_kind kind;
 	struct pending *next;
 };
 
@@ -54,7 +51,7 @@ static void fail(struct server *s, const char *fmt, ...)
 	lifecycle_event(s, SE_FAIL, &(struct event_arg){ .reason = why });
 }
 
-static int64_t send_request(struct server *s, enum pending_kind kind, const char *method, cJSON *params)
+int64_t mcp_stdio_request(struct server *s, enum mcp_request_kind kind, const char *method, cJSON *params)
 {
 	struct pending *p = xcalloc(1, sizeof(*p));
 	char idbuf[40];
@@ -93,7 +90,7 @@ void mcp_stdio_begin(struct server *s)
 	cJSON_AddStringToObject(info, "name", "mcpd");
 	cJSON_AddStringToObject(info, "version", PACKAGE_VERSION);
 	s->in_handshake = true;
-	send_request(s, PENDING_INITIALIZE, "initialize", params);
+	mcp_stdio_request(s, MCP_REQ_INITIALIZE, "initialize", params);
 }
 
 void mcp_stdio_reset(struct server *s)
@@ -170,10 +167,27 @@ static void on_initialize_result(struct server *s, const cJSON *msg)
 		 or_unknown(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "version"))), version);
 	send_notification(s, "notifications/initialized");
 	lifecycle_event(s, SE_READY, NULL);
+	if (s->state == ST_RUNNING)
+		health_start(s);
+}
+
+/* "JSON-RPC error -32603: message" for an error response, NULL for a result. */
+static const char *error_text(const cJSON *msg, char *buf, size_t size)
+{
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
+	const char *text;
+
+	if (!error)
+		return NULL;
+	text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
+	snprintf(buf, size, "JSON-RPC error %d: %.120s",
+		 (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(error, "code")), text ? text : "(no message)");
+	return buf;
 }
 
 static void on_response(struct server *s, const cJSON *msg)
 {
+	char buf[160];
 	struct pending *p = take_pending(s, cJSON_GetObjectItemCaseSensitive(msg, "id"));
 
 	if (!p) {
@@ -181,8 +195,15 @@ static void on_response(struct server *s, const cJSON *msg)
 		return;
 	}
 	switch (p->kind) {
-	case PENDING_INITIALIZE:
+	case MCP_REQ_INITIALIZE:
 		on_initialize_result(s, msg);
+		break;
+	case MCP_REQ_PING:
+		health_ping_answered(s, p->id, error_text(msg, buf, sizeof(buf)));
+		break;
+	case MCP_REQ_TOOLS_LIST:
+		health_tools_answered(s, cJSON_GetObjectItemCaseSensitive(msg, "result"),
+				      error_text(msg, buf, sizeof(buf)));
 		break;
 	}
 	free(p);
@@ -235,10 +256,15 @@ void mcp_stdio_line(struct server *s, const char *line, size_t len)
 	case JSONRPC_REQUEST:
 		on_server_request(s, msg);
 		break;
-	case JSONRPC_NOTIFICATION:
-		log_debug(s->conf.name, NULL, "notification %.64s",
-			  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method")));
+	case JSONRPC_NOTIFICATION: {
+		const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
+
+		if (strcmp(method, "notifications/tools/list_changed") == 0)
+			health_tools_changed(s);
+		else
+			log_debug(s->conf.name, NULL, "notification %.64s", method);
 		break;
+	}
 	case JSONRPC_INVALID:
 		if (s->in_handshake)
 			fail(s, "wrote a JSON message on stdout that is not JSON-RPC 2.0");

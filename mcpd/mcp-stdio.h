@@ -7,13 +7,24 @@
 #ifndef MCPD_MCP_STDIO_H
 #define MCPD_MCP_STDIO_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct server;
 
 /* The newest protocol version mcpd speaks, and the oldest it accepts. */
 #define MCP_PROTOCOL_LATEST	"2025-11-25"
 #define MCP_PROTOCOL_OLDEST	"2024-11-05"
+
+enum mcp_request_kind {
+	MCP_REQ_INITIALIZE,
+	MCP_REQ_PING,
+	MCP_REQ_TOOLS_LIST,
+};
+
+/* Send a request of mcpd's own; returns its id, or -1 if it could not be queued. */
+int64_t mcp_stdio_request(struct server *s, enum mcp_request_kind kind, const char *method, cJSON *params);
 
 /* The process was spawned: send initialize. */
 void mcp_stdio_begin(struct server *s);

@@ -63,6 +63,7 @@ struct server *server_new(struct daemon *d, const struct server_conf *conf)
 	ev_timer_init(&s->timer, on_timer, 0., 0.);
 	s->timer.data = s;
 	s->log = logbuf_new(conf->log_buffer);
+	health_init(s);
 	return s;
 }
 
@@ -71,6 +72,7 @@ void server_free(struct server *s)
 	if (!s)
 		return;
 	server_reaped(s);
+	health_free(s);
 	ev_timer_stop(s->d->loop, &s->timer);
 	circuit_free(&s->circuit);
 	logbuf_free(s->log);
@@ -388,6 +390,7 @@ void server_reaped(struct server *s)
 	linebuf_free(&s->err);
 	wbuf_free(&s->in);
 	mcp_stdio_reset(s);
+	health_stop(s);
 }
 
 /* ---- status --------------------------------------------------------------- */
@@ -468,9 +471,27 @@ cJSON *server_status_json(const struct server *s)
 	else
 		cJSON_AddNullToObject(o, "next_try_s");
 	cJSON_AddNumberToObject(o, "attempt", s->attempt);
-	cJSON_AddStringToObject(o, "health", "unknown");
-	cJSON_AddNullToObject(o, "latency_ms");
+	cJSON_AddStringToObject(o, "health", health_name(s));
+	if (s->health.last_latency_ms >= 0 && s->pid > 0)
+		cJSON_AddNumberToObject(o, "latency_ms", round(s->health.last_latency_ms * 1000) / 1000);
+	else
+		cJSON_AddNullToObject(o, "latency_ms");
 	if (s->protocol_version[0])
 		cJSON_AddStringToObject(o, "protocol_version", s->protocol_version);
+	if (s->health.server_name[0]) {
+		cJSON *info = cJSON_AddObjectToObject(o, "server_info");
+
+		cJSON_AddStringToObject(info, "name", s->health.server_name);
+		cJSON_AddStringToObject(info, "version", s->health.server_version);
+	}
+	if (s->health.tools) {
+		char hash[20];
+
+		snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)s->health.tools_hash);
+		cJSON_AddNumberToObject(o, "tools", cJSON_GetArraySize(s->health.tools));
+		cJSON_AddStringToObject(o, "tools_hash", hash);
+	}
+	if (s->health.last_error[0])
+		cJSON_AddStringToObject(o, "last_probe_error", s->health.last_error);
 	return o;
 }

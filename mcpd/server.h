@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "backoff.h"
+#include "health.h"
 #include "linebuf.h"
 #include "manifest.h"
 #include "wbuf.h"
@@ -93,6 +94,8 @@ struct server {
 	struct pending *pending;
 	cJSON *init_result;		/* the server's InitializeResult */
 	char protocol_version[32];
+
+	struct health health;
 
 	struct logbuf *log;		/* stderr lines */
 	double log_tokens;		/* rate limit of stderr lines copied to mcpd's log */

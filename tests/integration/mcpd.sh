@@ -41,7 +41,7 @@ wait_state() {
 field_of() {
 	local json v
 	json=$(ctl --json status "$1" 2>/dev/null | tr -d '\n')
-	v=$(printf '%s' "$json" | grep -oE "\"$2\": *(\"([^\"\\\\]|\\\\.)*\"|[^,}]*)" | head -n 1)
+	v=$(printf '%s' "$json" | grep -oE "\"$2\": *(\"([^\"\\\\]|\\\\.)*\"|[^,}\"]*)" | head -n 1)
 	v=${v#*:}
 	v=${v# }
 	v=${v#\"}

@@ -1,0 +1,67 @@
+/*
+ * Health checks: a ping every health.interval over the server's own MCP
+ * channel, latency kept as a histogram, the tool list and its hash. Like
+ * relayd's hce.c, this file logs only when health changes, never per probe.
+ */
+#ifndef MCPD_HEALTH_H
+#define MCPD_HEALTH_H
+
+#include <cjson/cJSON.h>
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct server;
+
+/* Probe latency buckets, upper bounds in milliseconds (the last one is +Inf). */
+#define HEALTH_BUCKETS 13
+extern const double health_bucket_ms[HEALTH_BUCKETS];
+
+#define HEALTH_MAX_TOOLS	10000	/* beyond that, the list is cut (and the hash says so) */
+#define HEALTH_MAX_PAGES	50	/* tools/list pages followed through nextCursor */
+
+struct health {
+	unsigned fails;			/* consecutive failed probes */
+	char last_error[160];		/* why the last probe failed */
+	double last_latency_ms;		/* -1 before the first answer */
+	uint64_t buckets[HEALTH_BUCKETS];	/* counts, not cumulative */
+	uint64_t probes, failures;
+	double sum_ms;
+
+	bool in_flight;
+	int64_t ping_id;
+	double sent_at;
+	ev_timer interval_w;
+	ev_timer timeout_w;
+
+	cJSON *tools;			/* the last tools/list, merged over pages */
+	cJSON *tools_partial;		/* pages gathered so far */
+	unsigned pages;
+	uint64_t tools_hash;
+	char server_name[64];
+	char server_version[32];
+};
+
+void health_init(struct server *s);
+void health_free(struct server *s);
+
+/* The handshake is done: start probing (and fetch the tool list). */
+void health_start(struct server *s);
+
+/* The process is gone: stop probing, keep the last tool list for `mcpctl tools`. */
+void health_stop(struct server *s);
+
+/* Answers from mcp-stdio.c. error is NULL on success. */
+void health_ping_answered(struct server *s, int64_t id, const char *error);
+void health_tools_answered(struct server *s, const cJSON *result, const char *error);
+
+/* The server said its tools changed: fetch them again. */
+void health_tools_changed(struct server *s);
+
+/* "ok", "unhealthy" or "unknown", for status. */
+const char *health_name(const struct server *s);
+
+/* 64-bit FNV-1a of the canonical JSON of the tool list. */
+uint64_t health_tools_hash(const cJSON *tools);
+
+#endif
