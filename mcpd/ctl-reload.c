@@ -9,18 +9,25 @@
 #include "daemon.h"
 #include "jsonrpc.h"
 #include "reload.h"
+#include "sdnotify.h"
 
 static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 {
 	const cJSON *dry = cJSON_GetObjectItemCaseSensitive(params, "dry_run");
 	struct daemon *d = ctl_daemon(c);
 	cJSON *result, *errors;
+	int r;
 
 	if (dry && !cJSON_IsBool(dry)) {
 		ctl_error(c, id, JSONRPC_INVALID_PARAMS, "\"dry_run\" must be true or false", NULL);
 		return;
 	}
-	if (reload_manifest(d, cJSON_IsTrue(dry), &result, &errors) < 0) {
+	if (!cJSON_IsTrue(dry))
+		sdnotify_reloading(d);
+	r = reload_manifest(d, cJSON_IsTrue(dry), &result, &errors);
+	if (!cJSON_IsTrue(dry))
+		sdnotify_reloaded(d);
+	if (r < 0) {
 		cJSON *data = cJSON_CreateObject();
 		char msg[512];
 

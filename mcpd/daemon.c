@@ -15,6 +15,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "orphans.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -150,6 +151,7 @@ static void shutdown_step(struct daemon *d)
 
 void daemon_state_changed(struct daemon *d, struct server *s)
 {
+	sdnotify_status_changed(d);
 	if (d->shutting_down) {
 		shutdown_step(d);
 		return;
@@ -182,6 +184,7 @@ void daemon_shutdown(struct daemon *d)
 	if (d->shutting_down)
 		return;
 	d->shutting_down = true;
+	sdnotify_stopping(d);
 	log_notice(NULL, NULL, "shutting down: stopping %zu servers in reverse dependency order", d->nservers);
 	ev_timer_init(&d->shutdown_timer, on_shutdown_timeout, (double)d->manifest->mcpd.shutdown_timeout_ms / 1000., 0.);
 	d->shutdown_timer.data = d;

@@ -24,6 +24,7 @@
 #include "orphans.h"
 #include "paths.h"
 #include "reload.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -116,7 +117,9 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 	cJSON *result = NULL, *errors = NULL;
 
 	log_notice(NULL, NULL, "received SIGHUP: reloading %s", d->manifest_path);
+	sdnotify_reloading(d);
 	reload_manifest(d, false, &result, &errors);
+	sdnotify_reloaded(d);
 	cJSON_Delete(result);
 	cJSON_Delete(errors);
 }
@@ -202,7 +205,7 @@ static int setup(struct daemon *d, const struct options *o)
 		log_error(NULL, NULL, "cannot find a path for the control socket: %s", strerror(-r));
 		return -1;
 	}
-	d->control = control_new(d, d->socket_path, -1, &error);
+	d->control = control_new(d, d->socket_path, sdnotify_listen_fd(), &error);
 	if (!d->control) {
 		log_error(NULL, NULL, "%s", error);
 		free(error);
@@ -223,6 +226,7 @@ static int setup(struct daemon *d, const struct options *o)
 	ev_child_start(d->loop, &d->child_w);
 	ev_check_init(&d->sweep_w, on_sweep);
 	d->sweep_w.data = d;
+	sdnotify_init(d);
 	return 0;
 }
 
@@ -235,6 +239,7 @@ static void start_servers(struct daemon *d)
 	for (size_t i = 0; i < d->nservers; i++)
 		if (d->servers[i]->conf.autostart && d->servers[i]->state == ST_STOPPED)
 			lifecycle_event(d->servers[i], SE_START, NULL);
+	sdnotify_ready(d);
 }
 
 static void teardown(struct daemon *d)
@@ -252,6 +257,8 @@ static void teardown(struct daemon *d)
 	for (size_t i = 0; i < d->nservers; i++)
 		server_free(d->servers[i]);
 	free(d->servers);
+	if (d->loop)
+		sdnotify_free(d);
 	control_free(d->control);
 	manifest_free(d->manifest);
 	free(d->socket_path);
