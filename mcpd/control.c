@@ -268,7 +268,13 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 	if (n == -EAGAIN)
 		return;
 	if (n <= 0) {
-		client_free(cl);
+		/* The client is done sending (or gone): answer what it asked, then close. */
+		ev_io_stop(loop, w);
+		cl->closing = true;
+		if (n == 0 && linebuf_flush(&cl->in, &line, &len) > 0 && len > 0)
+			handle_line(cl, line, len);	/* a last request without its newline */
+		if (n < 0 || wbuf_pending(&cl->out) == 0)
+			client_free(cl);
 		return;
 	}
 	/* handle_line may free the client (queue overflow): check it is still listed. */
