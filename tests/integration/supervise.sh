@@ -84,6 +84,21 @@ is "$?" 1 "stop of an unknown name exits 1"
 like "$(cat "$T/err")" 'mcpctl: no server named "ehco" \(did you mean "echo"\?\)' "unknown name gets a did-you-mean"
 is "$(state_of echo)" running "an unknown name in the request changes nothing"
 
+# Bash completion: commands, and server names from the running mcpd.
+complete_words() {
+	(
+		PATH=$(dirname "$MCPCTL"):$PATH
+		complete() { :; }
+		. "$top_srcdir/mcpctl/mcpctl.bash-completion"
+		COMP_WORDS=("$@")
+		COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		_mcpctl
+		printf '%s\n' "${COMPREPLY[@]}"
+	)
+}
+is "$(complete_words mcpctl sta | sort | tr '\n' ' ')" "start status " "completion of commands"
+is "$(complete_words mcpctl -s "$SOCK" restart ca | tr '\n' ' ')" "calc " "completion of server names from the running mcpd"
+
 # Stop, start, restart.
 check "stop calc" ctl stop calc
 wait_state 5 calc stopped && ok "calc is stopped" || not_ok "calc stopped" "$(ctl status calc)"
