@@ -37,6 +37,11 @@ servers:
   garbage:
     command: [$EXAMPLE, --garbage-stdout]
     backoff: { initial: 5s }
+  huge:
+    command: [$EXAMPLE, --huge-initialize, "5000000"]
+    backoff: { initial: 5s }
+  longline:
+    command: [$EXAMPLE, --long-stderr-line, "10000"]
   forker:
     command: [$EXAMPLE, --fork-grandchild, --pidfile, $T/forker.pid, --exit-after, 300ms]
     restart: never
@@ -72,6 +77,14 @@ wait_log 10 'mute: .*no answer to initialize within 500ms' && ok "a server that 
 like "$(ctl status mute)" 'mute +backoff' "mute is in backoff"
 wait_log 10 'garbage: .*not JSON-RPC on stdout: "this is not json"' && ok "garbage on stdout during the handshake fails the attempt" ||
 	not_ok "garbage reason" "$(grep garbage "$T/mcpd.err")"
+
+# Bounded input: a 5 MB message fails that server only; a 10000-byte stderr line is split, not lost.
+wait_log 10 'huge: .*sent a message larger than 4 MiB on stdout' && ok "a message over 4 MiB fails the server with a reason" ||
+	not_ok "huge message" "$(grep huge "$T/mcpd.err")"
+wait_state 10 longline running
+wait_until 5 bash -c "'$MCPCTL' -s '$SOCK' logs longline | grep -c '^x*\$' | grep -qx 3" &&
+	ok "a 10000-byte stderr line is kept as 3 pieces of at most 4096 bytes" || not_ok "long line split" "$(ctl logs longline | awk '{print length($0)}')"
+is "$(ctl logs longline | tr -d '\n' | tr -cd 'x' | wc -c)" 10000 "no byte of the long line is lost"
 
 # Orphans: a grandchild in the server's group, and one that escaped with setsid.
 wait_state 10 forker exited
