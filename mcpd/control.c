@@ -19,6 +19,7 @@
 #include "jsonrpc.h"
 #include "linebuf.h"
 #include "log.h"
+#include "relay.h"
 #include "server.h"
 #include "strutil.h"
 #include "wbuf.h"
@@ -26,7 +27,7 @@
 
 static const struct ctl_method *const methods[] = {
 	&ctl_version, &ctl_status, &ctl_start, &ctl_stop, &ctl_restart, &ctl_logs, &ctl_reload, &ctl_health,
-	&ctl_tools,
+	&ctl_tools, &ctl_connect,
 };
 
 enum access {
@@ -45,6 +46,7 @@ struct ctl_client {
 	uid_t uid;
 	pid_t pid;
 	struct server *follow;
+	struct session *session;	/* after `connect`: an MCP client of a server */
 	bool closing;		/* close once the queue is written */
 	struct ctl_client *prev, *next;
 };
@@ -69,6 +71,8 @@ static void client_free(struct ctl_client *cl)
 {
 	struct control *c = cl->c;
 
+	if (cl->session)
+		relay_detach(cl->session);
 	ev_io_stop(c->d->loop, &cl->read_w);
 	ev_io_stop(c->d->loop, &cl->write_w);
 	close(cl->fd);
@@ -123,6 +127,36 @@ bool ctl_error(struct ctl_client *cl, const cJSON *id, int code, const char *mes
 void ctl_follow(struct ctl_client *cl, struct server *s)
 {
 	cl->follow = s;
+}
+
+void ctl_attach(struct ctl_client *cl, struct session *sess)
+{
+	cl->session = sess;
+}
+
+bool ctl_send(struct ctl_client *cl, const cJSON *msg)
+{
+	return client_send(cl, msg);
+}
+
+size_t ctl_pending(const struct ctl_client *cl)
+{
+	return wbuf_pending(&cl->out);
+}
+
+void ctl_close(struct ctl_client *cl)
+{
+	/* Detached at once: the server may be freed before the queue is written. */
+	if (cl->session) {
+		struct session *sess = cl->session;
+
+		cl->session = NULL;
+		relay_detach(sess);
+	}
+	cl->closing = true;
+	ev_io_stop(cl->c->d->loop, &cl->read_w);
+	if (wbuf_pending(&cl->out) == 0)
+		client_free(cl);
 }
 
 int ctl_servers(struct ctl_client *cl, const cJSON *id, const cJSON *params, bool all_if_absent,
@@ -256,6 +290,15 @@ static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_start(loop, &cl->read_w);
 }
 
+/* Handlers may drop the client (its queue overflowed): is it still there? */
+static bool client_listed(const struct control *c, const struct ctl_client *cl)
+{
+	for (const struct ctl_client *it = c->clients; it; it = it->next)
+		if (it == cl)
+			return true;
+	return false;
+}
+
 static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ctl_client *cl = w->data;
@@ -270,24 +313,31 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 	if (n <= 0) {
 		/* The client is done sending (or gone): answer what it asked, then close. */
 		ev_io_stop(loop, w);
+		if (cl->session) {
+			if (n == 0 && !relay_client_eof(cl->session))
+				return;	/* answers are still due: the relay closes when they are out */
+			ctl_close(cl);
+			return;
+		}
 		cl->closing = true;
-		if (n == 0 && linebuf_flush(&cl->in, &line, &len) > 0 && len > 0)
+		if (n == 0 && linebuf_flush(&cl->in, &line, &len) > 0 && len > 0) {
 			handle_line(cl, line, len);	/* a last request without its newline */
+			if (!client_listed(c, cl))
+				return;
+		}
 		if (n < 0 || wbuf_pending(&cl->out) == 0)
 			client_free(cl);
 		return;
 	}
 	/* handle_line may free the client (queue overflow): check it is still listed. */
 	while ((r = linebuf_next(&cl->in, &line, &len)) != 0) {
-		struct ctl_client *it;
-
 		if (r == -EMSGSIZE)
 			ctl_error(cl, NULL, JSONRPC_INVALID_REQUEST, "invalid request: longer than 1 MiB", NULL);
+		else if (cl->session)
+			relay_client_line(cl->session, line, len);
 		else
 			handle_line(cl, line, len);
-		for (it = c->clients; it && it != cl; it = it->next)
-			;
-		if (!it)
+		if (!client_listed(c, cl) || cl->closing)
 			return;
 	}
 	/* Back-pressure: a client that does not read its replies is not read from. */

@@ -56,6 +56,15 @@ bool ctl_error(struct ctl_client *c, const cJSON *id, int code, const char *mess
 /* Follow a server's stderr on this connection (logs -f). */
 void ctl_follow(struct ctl_client *c, struct server *s);
 
+/* From now on, the connection is an MCP client of a server (connect). */
+struct session;
+void ctl_attach(struct ctl_client *c, struct session *sess);
+
+/* For sessions: queue a message, see the queue, close after it is written. */
+bool ctl_send(struct ctl_client *c, const cJSON *msg);
+size_t ctl_pending(const struct ctl_client *c);
+void ctl_close(struct ctl_client *c);
+
 /*
  * The servers named in params ("names": [...] or "all": true); replies with
  * an error itself and returns -1 when a name is unknown or params are wrong.
@@ -65,6 +74,6 @@ int ctl_servers(struct ctl_client *c, const cJSON *id, const cJSON *params, bool
 		struct server ***ret, size_t *ret_n);
 
 extern const struct ctl_method ctl_version, ctl_status, ctl_start, ctl_stop, ctl_restart, ctl_logs, ctl_reload,
-	ctl_health, ctl_tools;
+	ctl_health, ctl_tools, ctl_connect;
 
 #endif

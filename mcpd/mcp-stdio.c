@@ -15,6 +15,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "mcp-stdio.h"
+#include "relay.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -188,8 +189,12 @@ static const char *error_text(const cJSON *msg, char *buf, size_t size)
 static void on_response(struct server *s, const cJSON *msg)
 {
 	char buf[160];
-	struct pending *p = take_pending(s, cJSON_GetObjectItemCaseSensitive(msg, "id"));
+	struct pending *p;
 
+	/* Integer ids are relayed clients' requests; mcpd's own are strings. */
+	if (relay_server_response(s, msg))
+		return;
+	p = take_pending(s, cJSON_GetObjectItemCaseSensitive(msg, "id"));
 	if (!p) {
 		log_debug(s->conf.name, NULL, "ignoring a response to a request mcpd did not send");
 		return;
@@ -218,6 +223,8 @@ static void on_server_request(struct server *s, const cJSON *msg)
 
 	if (strcmp(method, "ping") == 0)
 		reply = jsonrpc_result_new(id, cJSON_CreateObject());
+	else if (relay_server_request(s, msg))
+		return;
 	else
 		reply = jsonrpc_error_new(id, JSONRPC_METHOD_NOT_FOUND,
 					  "no MCP client is attached to mcpd to answer this request", NULL);
@@ -261,8 +268,7 @@ void mcp_stdio_line(struct server *s, const char *line, size_t len)
 
 		if (strcmp(method, "notifications/tools/list_changed") == 0)
 			health_tools_changed(s);
-		else
-			log_debug(s->conf.name, NULL, "notification %.64s", method);
+		relay_server_notification(s, msg);
 		break;
 	}
 	case JSONRPC_INVALID:

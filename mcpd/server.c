@@ -26,6 +26,7 @@
 #include "log.h"
 #include "logbuf.h"
 #include "mcp-stdio.h"
+#include "relay.h"
 #include "orphans.h"
 #include "server.h"
 #include "spawn.h"
@@ -64,6 +65,7 @@ struct server *server_new(struct daemon *d, const struct server_conf *conf)
 	s->timer.data = s;
 	s->log = logbuf_new(conf->log_buffer);
 	health_init(s);
+	s->relay = relay_new();
 	return s;
 }
 
@@ -72,6 +74,8 @@ void server_free(struct server *s)
 	if (!s)
 		return;
 	server_reaped(s);
+	relay_server_removed(s);
+	relay_free(s->relay);
 	health_free(s);
 	ev_timer_stop(s->d->loop, &s->timer);
 	circuit_free(&s->circuit);
@@ -391,6 +395,8 @@ void server_reaped(struct server *s)
 	wbuf_free(&s->in);
 	mcp_stdio_reset(s);
 	health_stop(s);
+	/* Clients stay attached; what they asked the old process fails now, not never. */
+	relay_server_gone(s, "restarted");
 }
 
 /* ---- status --------------------------------------------------------------- */

@@ -96,6 +96,7 @@ struct server {
 	char protocol_version[32];
 
 	struct health health;
+	struct relay *relay;		/* MCP clients attached through mcpctl connect */
 
 	struct logbuf *log;		/* stderr lines */
 	double log_tokens;		/* rate limit of stderr lines copied to mcpd's log */

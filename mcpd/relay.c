@@ -1,0 +1,536 @@
+/* Sessions of MCP clients sharing one supervised server: see relay.h. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "jsonrpc.h"
+#include "log.h"
+#include "mcp-stdio.h"
+#include "relay.h"
+#include "server.h"
+#include "xmalloc.h"
+
+#define BUCKETS 1024
+#define TOKEN_PREFIX "mcpd-pt-"
+
+/* Errors mcpd answers on the server's behalf. */
+#define RELAY_ERR_UNAVAILABLE	-32002
+
+/* A client's request in flight: the server knows it as sid. */
+struct pending_req {
+	int64_t sid;
+	cJSON *client_id;
+	cJSON *client_token;	/* the client's progressToken, rewritten to TOKEN_PREFIX<sid> */
+	struct session *sess;
+	struct pending_req *next;
+};
+
+/* A request of the server's, given to one session to answer. */
+struct server_req {
+	char *id;		/* the id as JSON text */
+	struct session *sess;
+	struct server_req *next;
+};
+
+struct session {
+	struct server *s;
+	struct ctl_client *cl;
+	size_t npending;
+	bool draining;		/* the client closed its side: close once answered */
+	ev_timer drain_w;
+	struct session *prev, *next;
+};
+
+struct relay {
+	struct session *sessions;	/* oldest first */
+	struct pending_req *buckets[BUCKETS];
+	struct server_req *server_reqs;
+	int64_t next_sid;
+};
+
+struct relay *relay_new(void)
+{
+	return xcalloc(1, sizeof(struct relay));
+}
+
+static void pending_free(struct pending_req *p)
+{
+	cJSON_Delete(p->client_id);
+	cJSON_Delete(p->client_token);
+	free(p);
+}
+
+void relay_free(struct relay *r)
+{
+	if (!r)
+		return;
+	for (size_t b = 0; b < BUCKETS; b++) {
+		while (r->buckets[b]) {
+			struct pending_req *p = r->buckets[b];
+
+			r->buckets[b] = p->next;
+			pending_free(p);
+		}
+	}
+	while (r->server_reqs) {
+		struct server_req *q = r->server_reqs;
+
+		r->server_reqs = q->next;
+		free(q->id);
+		free(q);
+	}
+	free(r);
+}
+
+size_t relay_sessions(const struct server *s)
+{
+	size_t n = 0;
+
+	for (const struct session *it = s->relay->sessions; it; it = it->next)
+		n++;
+	return n;
+}
+
+/* Send to a session's client; a client that lags too far behind is dropped. */
+static void to_client(struct session *sess, const cJSON *msg)
+{
+	if (ctl_pending(sess->cl) > RELAY_CLIENT_QUEUE) {
+		log_warning(sess->s->conf.name, NULL, "dropping an MCP client: it does not read (%zu bytes queued)",
+			    ctl_pending(sess->cl));
+		ctl_close(sess->cl);
+		return;
+	}
+	ctl_send(sess->cl, msg);
+}
+
+static void error_to_client(struct session *sess, const cJSON *id, int code, const char *message)
+{
+	cJSON *msg = jsonrpc_error_new(id, code, message, NULL);
+
+	to_client(sess, msg);
+	cJSON_Delete(msg);
+}
+
+/* ---- pending requests ----------------------------------------------------- */
+
+static size_t bucket(int64_t sid)
+{
+	return (size_t)((uint64_t)sid % BUCKETS);
+}
+
+static struct pending_req *take_pending(struct relay *r, int64_t sid)
+{
+	for (struct pending_req **pp = &r->buckets[bucket(sid)]; *pp; pp = &(*pp)->next) {
+		if ((*pp)->sid == sid) {
+			struct pending_req *p = *pp;
+
+			*pp = p->next;
+			p->sess->npending--;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* A draining session whose last answer went out is closed. */
+static void maybe_finish(struct session *sess)
+{
+	if (sess->draining && sess->npending == 0)
+		ctl_close(sess->cl);
+}
+
+static struct pending_req *find_by_client_id(struct relay *r, const struct session *sess, const cJSON *id)
+{
+	for (size_t b = 0; b < BUCKETS; b++)
+		for (struct pending_req *p = r->buckets[b]; p; p = p->next)
+			if (p->sess == sess && cJSON_Compare(p->client_id, id, 1))
+				return p;
+	return NULL;
+}
+
+/* ---- sessions ------------------------------------------------------------- */
+
+struct session *relay_attach(struct server *s, struct ctl_client *cl)
+{
+	struct relay *r = s->relay;
+	struct session *sess = xcalloc(1, sizeof(*sess));
+	struct session **tail = &r->sessions;
+
+	sess->s = s;
+	sess->cl = cl;
+	while (*tail) {
+		sess->prev = *tail;
+		tail = &(*tail)->next;
+	}
+	*tail = sess;
+	log_info(s->conf.name, NULL, "an MCP client attached (%zu now)", relay_sessions(s));
+	return sess;
+}
+
+static void send_cancel(struct server *s, int64_t sid, const char *why)
+{
+	cJSON *params = cJSON_CreateObject();
+	cJSON *msg;
+
+	cJSON_AddNumberToObject(params, "requestId", (double)sid);
+	cJSON_AddStringToObject(params, "reason", why);
+	msg = jsonrpc_notification_new("notifications/cancelled", params);
+	server_send(s, msg);
+	cJSON_Delete(msg);
+}
+
+static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *sess = w->data;
+
+	log_notice(sess->s->conf.name, NULL, "an MCP client left with %zu requests unanswered after %.0fs; cancelling them",
+		   sess->npending, RELAY_DRAIN_SECONDS);
+	ctl_close(sess->cl);
+}
+
+bool relay_client_eof(struct session *sess)
+{
+	if (sess->npending == 0)
+		return true;
+	sess->draining = true;
+	ev_timer_init(&sess->drain_w, on_drain_timeout, RELAY_DRAIN_SECONDS, 0.);
+	sess->drain_w.data = sess;
+	ev_timer_start(sess->s->d->loop, &sess->drain_w);
+	return false;
+}
+
+void relay_detach(struct session *sess)
+{
+	struct server *s = sess->s;
+	struct relay *r = s->relay;
+	bool live = s->stdin_fd >= 0;
+
+	if (sess->draining)
+		ev_timer_stop(s->d->loop, &sess->drain_w);
+	/* What it asked is cancelled; what it was asked is answered with an error. */
+	for (size_t b = 0; b < BUCKETS; b++) {
+		for (struct pending_req **pp = &r->buckets[b]; *pp;) {
+			struct pending_req *p = *pp;
+
+			if (p->sess != sess) {
+				pp = &p->next;
+				continue;
+			}
+			*pp = p->next;
+			if (live)
+				send_cancel(s, p->sid, "the MCP client disconnected");
+			pending_free(p);
+		}
+	}
+	for (struct server_req **qq = &r->server_reqs; *qq;) {
+		struct server_req *q = *qq;
+
+		if (q->sess != sess) {
+			qq = &q->next;
+			continue;
+		}
+		*qq = q->next;
+		if (live) {
+			cJSON *id = cJSON_Parse(q->id);
+			cJSON *msg = jsonrpc_error_new(id, JSONRPC_INTERNAL_ERROR,
+						       "the MCP client that got this request disconnected", NULL);
+
+			server_send(s, msg);
+			cJSON_Delete(msg);
+			cJSON_Delete(id);
+		}
+		free(q->id);
+		free(q);
+	}
+	if (sess->prev)
+		sess->prev->next = sess->next;
+	else
+		r->sessions = sess->next;
+	if (sess->next)
+		sess->next->prev = sess->prev;
+	log_info(s->conf.name, NULL, "an MCP client detached (%zu left)", relay_sessions(s));
+	free(sess);
+}
+
+/* ---- client -> server ----------------------------------------------------- */
+
+static bool server_available(struct session *sess, const cJSON *id)
+{
+	struct server *s = sess->s;
+	char reason[320], msg[400];
+
+	if ((s->state == ST_RUNNING || s->state == ST_UNHEALTHY) && s->init_result && s->stdin_fd >= 0)
+		return true;
+	server_reason(s, reason, sizeof(reason));
+	snprintf(msg, sizeof(msg), "server \"%s\" is %s%s%s", s->conf.name, server_state_name(s->state),
+		 *reason ? ": " : "", reason);
+	error_to_client(sess, id, RELAY_ERR_UNAVAILABLE, msg);
+	return false;
+}
+
+/* initialize is answered from the server's own InitializeResult, which mcpd keeps. */
+static void answer_initialize(struct session *sess, const cJSON *req)
+{
+	struct server *s = sess->s;
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+	const char *asked = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"), "protocolVersion"));
+	cJSON *result, *msg;
+
+	if (!server_available(sess, id))
+		return;
+	result = cJSON_Duplicate(s->init_result, 1);
+	/* An older version the client asks for, and mcpd knows, is granted: servers stay compatible. */
+	if (asked && mcp_protocol_supported(asked) && strcmp(asked, s->protocol_version) < 0)
+		cJSON_ReplaceItemInObjectCaseSensitive(result, "protocolVersion", cJSON_CreateString(asked));
+	msg = jsonrpc_result_new(id, result);
+	to_client(sess, msg);
+	cJSON_Delete(msg);
+}
+
+static void forward_request(struct session *sess, cJSON *req)
+{
+	struct server *s = sess->s;
+	struct relay *r = s->relay;
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+	cJSON *meta = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"), "_meta");
+	cJSON *token = cJSON_GetObjectItemCaseSensitive(meta, "progressToken");
+	struct pending_req *p;
+	char buf[64];
+
+	if (!server_available(sess, id))
+		return;
+	if (sess->npending >= RELAY_MAX_PENDING || wbuf_pending(&s->in) > RELAY_SERVER_QUEUE) {
+		snprintf(buf, sizeof(buf), "server \"%.32s\" is busy", s->conf.name);
+		error_to_client(sess, id, RELAY_ERR_UNAVAILABLE, buf);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->sid = ++r->next_sid;
+	p->client_id = cJSON_Duplicate(id, 1);
+	p->sess = sess;
+	if (token) {
+		p->client_token = cJSON_Duplicate(token, 1);
+		snprintf(buf, sizeof(buf), TOKEN_PREFIX "%" PRId64, p->sid);
+		cJSON_ReplaceItemInObjectCaseSensitive(meta, "progressToken", cJSON_CreateString(buf));
+	}
+	p->next = r->buckets[bucket(p->sid)];
+	r->buckets[bucket(p->sid)] = p;
+	sess->npending++;
+	cJSON_ReplaceItemInObjectCaseSensitive(req, "id", cJSON_CreateNumber((double)p->sid));
+	if (!server_send(s, req)) {
+		p = take_pending(r, p->sid);
+		if (p) {
+			error_to_client(sess, p->client_id, RELAY_ERR_UNAVAILABLE, "the server does not read its input");
+			pending_free(p);
+		}
+	}
+}
+
+static void forward_cancel(struct session *sess, cJSON *note)
+{
+	struct relay *r = sess->s->relay;
+	cJSON *params = cJSON_GetObjectItemCaseSensitive(note, "params");
+	struct pending_req *p = find_by_client_id(r, sess, cJSON_GetObjectItemCaseSensitive(params, "requestId"));
+
+	if (!p)
+		return;	/* answered already, or never sent */
+	cJSON_ReplaceItemInObjectCaseSensitive(params, "requestId", cJSON_CreateNumber((double)p->sid));
+	server_send(sess->s, note);
+	/* A cancelled request gets no response: forget it now. */
+	p = take_pending(r, p->sid);
+	pending_free(p);
+}
+
+/* The client answers a request the server sent it. */
+static void forward_response(struct session *sess, const cJSON *msg)
+{
+	struct relay *r = sess->s->relay;
+	char *id = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(msg, "id"));
+
+	for (struct server_req **qq = &r->server_reqs; *qq; qq = &(*qq)->next) {
+		struct server_req *q = *qq;
+
+		if (q->sess == sess && strcmp(q->id, id) == 0) {
+			*qq = q->next;
+			server_send(sess->s, msg);
+			free(q->id);
+			free(q);
+			break;
+		}
+	}
+	free(id);
+}
+
+void relay_client_line(struct session *sess, const char *line, size_t len)
+{
+	int code = 0;
+	cJSON *msg = jsonrpc_parse(line, len, &code);
+	const char *method;
+
+	if (!msg) {
+		error_to_client(sess, NULL, code ? code : JSONRPC_PARSE_ERROR, "parse error: not a JSON-RPC message");
+		return;
+	}
+	method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
+	switch (jsonrpc_classify(msg)) {
+	case JSONRPC_REQUEST:
+		if (strcmp(method, "initialize") == 0) {
+			answer_initialize(sess, msg);
+		} else if (strcmp(method, "ping") == 0) {
+			cJSON *reply = jsonrpc_result_new(cJSON_GetObjectItemCaseSensitive(msg, "id"), cJSON_CreateObject());
+
+			to_client(sess, reply);
+			cJSON_Delete(reply);
+		} else {
+			forward_request(sess, msg);
+		}
+		break;
+	case JSONRPC_NOTIFICATION:
+		/* The server was initialized once, by mcpd. */
+		if (strcmp(method, "notifications/initialized") == 0)
+			break;
+		if (strcmp(method, "notifications/cancelled") == 0)
+			forward_cancel(sess, msg);
+		else if (sess->s->stdin_fd >= 0)
+			server_send(sess->s, msg);
+		break;
+	case JSONRPC_RESPONSE:
+		forward_response(sess, msg);
+		break;
+	case JSONRPC_INVALID:
+		error_to_client(sess, cJSON_GetObjectItemCaseSensitive(msg, "id"), JSONRPC_INVALID_REQUEST,
+				"invalid request: not JSON-RPC 2.0");
+		break;
+	}
+	cJSON_Delete(msg);
+}
+
+/* ---- server -> clients ---------------------------------------------------- */
+
+bool relay_server_response(struct server *s, const cJSON *msg)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+	struct pending_req *p;
+	struct session *sess;
+	cJSON *copy;
+
+	if (!cJSON_IsNumber(id))
+		return false;
+	p = take_pending(s->relay, (int64_t)id->valuedouble);
+	if (!p)
+		return true;	/* cancelled, or its client left: nobody to tell */
+	copy = cJSON_Duplicate(msg, 1);
+	cJSON_ReplaceItemInObjectCaseSensitive(copy, "id", cJSON_Duplicate(p->client_id, 1));
+	to_client(p->sess, copy);
+	cJSON_Delete(copy);
+	sess = p->sess;
+	pending_free(p);
+	maybe_finish(sess);
+	return true;
+}
+
+/* Progress goes to the session whose request carried the token. */
+static bool route_progress(struct server *s, const cJSON *msg)
+{
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
+	const char *token = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(params, "progressToken"));
+	struct pending_req *p;
+	int64_t sid;
+	char *end;
+	cJSON *copy;
+
+	if (!token || strncmp(token, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) != 0)
+		return false;
+	sid = strtoll(token + strlen(TOKEN_PREFIX), &end, 10);
+	if (*end)
+		return false;
+	for (p = s->relay->buckets[bucket(sid)]; p && p->sid != sid; p = p->next)
+		;
+	if (!p || !p->client_token)
+		return true;
+	copy = cJSON_Duplicate(msg, 1);
+	cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(copy, "params"), "progressToken",
+					       cJSON_Duplicate(p->client_token, 1));
+	to_client(p->sess, copy);
+	cJSON_Delete(copy);
+	return true;
+}
+
+void relay_server_notification(struct server *s, const cJSON *msg)
+{
+	const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
+	struct session *it, *next;
+
+	if (strcmp(method, "notifications/progress") == 0 && route_progress(s, msg))
+		return;
+	/* list_changed, logging, resource updates, and the rest: every session. */
+	for (it = s->relay->sessions; it; it = next) {
+		next = it->next;
+		to_client(it, msg);
+	}
+}
+
+bool relay_server_request(struct server *s, const cJSON *msg)
+{
+	struct relay *r = s->relay;
+	struct session *sess = r->sessions;	/* the oldest attached client answers */
+	struct server_req *q;
+
+	if (!sess)
+		return false;
+	q = xcalloc(1, sizeof(*q));
+	q->id = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(msg, "id"));
+	q->sess = sess;
+	q->next = r->server_reqs;
+	r->server_reqs = q;
+	to_client(sess, msg);
+	return true;
+}
+
+void relay_server_gone(struct server *s, const char *why)
+{
+	struct relay *r = s->relay;
+	char message[256];
+
+	snprintf(message, sizeof(message), "server \"%s\" %s", s->conf.name, why);
+	for (size_t b = 0; b < BUCKETS; b++) {
+		while (r->buckets[b]) {
+			struct pending_req *p = r->buckets[b];
+
+			r->buckets[b] = p->next;
+			p->sess->npending--;
+			error_to_client(p->sess, p->client_id, RELAY_ERR_UNAVAILABLE, message);
+			pending_free(p);
+		}
+	}
+	for (struct session *it = r->sessions, *next; it; it = next) {
+		next = it->next;
+		maybe_finish(it);
+	}
+	while (r->server_reqs) {
+		struct server_req *q = r->server_reqs;
+
+		r->server_reqs = q->next;
+		free(q->id);
+		free(q);
+	}
+}
+
+void relay_server_removed(struct server *s)
+{
+	struct session *it, *next;
+
+	relay_server_gone(s, "was removed from the manifest");
+	for (it = s->relay->sessions; it; it = next) {
+		next = it->next;
+		ctl_close(it->cl);
+	}
+}

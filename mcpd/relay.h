@@ -1,0 +1,64 @@
+/*
+ * Clients of a supervised stdio server (mcpctl connect): many sessions share
+ * one server process. Request ids are rewritten so that every response goes
+ * to the session that asked and to no other; mcpd's own requests use string
+ * ids, relayed ones integers, so the two can never collide.
+ */
+#ifndef MCPD_RELAY_H
+#define MCPD_RELAY_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct server;
+struct ctl_client;
+struct session;
+struct relay;
+
+/* A session writing more than this ahead of its reader is dropped. */
+#define RELAY_CLIENT_QUEUE	(8 * 1024 * 1024)
+/* Requests are refused while this much waits for the server's stdin. */
+#define RELAY_SERVER_QUEUE	(4 * 1024 * 1024)
+/* Requests in flight per session. */
+#define RELAY_MAX_PENDING	10000
+
+struct relay *relay_new(void);
+void relay_free(struct relay *r);
+
+/* A control connection becomes a session of server s. */
+struct session *relay_attach(struct server *s, struct ctl_client *cl);
+
+/* The session's connection is gone: cancel what it asked, answer what it was asked. */
+void relay_detach(struct session *sess);
+
+/*
+ * The client closed its side: answers still due are delivered (for at most
+ * RELAY_DRAIN_SECONDS), then the connection is closed. Returns true when
+ * nothing is due and the caller may close at once.
+ */
+#define RELAY_DRAIN_SECONDS 30.
+bool relay_client_eof(struct session *sess);
+
+/* A line from a session's client. */
+void relay_client_line(struct session *sess, const char *line, size_t len);
+
+/*
+ * Messages from the server. Each returns true when it took the message:
+ * a response to a relayed request, a notification for sessions, a request
+ * for a client.
+ */
+bool relay_server_response(struct server *s, const cJSON *msg);
+void relay_server_notification(struct server *s, const cJSON *msg);
+bool relay_server_request(struct server *s, const cJSON *msg);
+
+/* The server process is gone: requests in flight get an error, sessions stay. */
+void relay_server_gone(struct server *s, const char *why);
+
+/* The server is removed from the manifest: every session is closed. */
+void relay_server_removed(struct server *s);
+
+size_t relay_sessions(const struct server *s);
+
+#endif
