@@ -67,6 +67,9 @@ static void problem(struct parse *p, bool warning, unsigned line, unsigned col, 
 		    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 static void vproblem(struct parse *p, bool warning, unsigned line, unsigned col, const char *path,
+		     const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+
+static void vproblem(struct parse *p, bool warning, unsigned line, unsigned col, const char *path,
 		     const char *fmt, va_list ap)
 {
 	struct manifest_errors *errs = p->errs;
@@ -1704,12 +1707,8 @@ void manifest_errors_clear(struct manifest_errors *errs)
 
 void manifest_errors_print(const struct manifest_errors *errs, FILE *out)
 {
-	size_t warnings = errs->n;
-
 	for (size_t i = 0; i < errs->n; i++)
 		fprintf(out, "%s\n", errs->items[i].text);
-	for (size_t i = 0; i < errs->n; i++)
-		warnings -= !errs->items[i].warning;
 	if (errs->truncated)
 		fprintf(out, "(only the first %d problems are shown)\n", MANIFEST_MAX_ERRORS);
 	if (errs->nerrors > 0)
