@@ -115,10 +115,23 @@ void client_close(struct client *c)
 {
 	if (!c)
 		return;
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
 	free(c->path);
 	free(c->buf);
 	free(c);
+}
+
+int client_detach(struct client *c, char **ret_buf, size_t *ret_len)
+{
+	int fd = c->fd;
+
+	*ret_len = c->len;
+	*ret_buf = xmalloc(c->len + 1);
+	memcpy(*ret_buf, c->buf + c->off, c->len);
+	c->fd = -1;
+	client_close(c);
+	return fd;
 }
 
 static int send_all(struct client *c, const char *p, size_t len, struct client_error *err)

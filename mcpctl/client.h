@@ -34,6 +34,13 @@ int client_connect(const char *path, struct client **ret, struct client_error *e
 void client_close(struct client *c);
 
 /*
+ * Take the connection over (mcpctl connect): returns the socket, and in
+ * ret_buf and ret_len (malloc'd) the bytes already read after the last reply.
+ * The client is freed; the socket stays open.
+ */
+int client_detach(struct client *c, char **ret_buf, size_t *ret_len);
+
+/*
  * Send a request (params is taken over; NULL sends none) and wait for its
  * response. Returns 0 and the result, which the caller frees; -EREMOTEIO when
  * mcpd answered with an error (in err); another negative errno when the

@@ -19,6 +19,7 @@ static const struct cmd *const commands[] = {
 	&cmd_restart,
 	&cmd_reload,
 	&cmd_logs,
+	&cmd_connect,
 	&cmd_health,
 	&cmd_tools,
 	&cmd_check,

@@ -1,0 +1,180 @@
+/*
+ * mcpctl connect NAME: a stdio MCP endpoint for any MCP client. After mcpd
+ * accepts the `connect` request, bytes are relayed both ways unchanged:
+ * stdin -> mcpd -> the server, and back to stdout. Buffers are bounded; a
+ * side whose buffer is full is not read until it drains (back-pressure).
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "cmd.h"
+#include "xmalloc.h"
+
+#define RELAY_BUF	(1024 * 1024)
+#define PIPE_CHUNK	4096	/* at most PIPE_BUF per write to stdout: poll said it will not block */
+
+struct pipebuf {
+	char *data;
+	size_t off, len;
+};
+
+static bool buf_full(const struct pipebuf *b)
+{
+	return b->off + b->len >= RELAY_BUF;
+}
+
+/* Read what fd has into b; returns bytes, 0 at EOF, -1 on error (EAGAIN: 1 byte pretend). */
+static ssize_t buf_read(struct pipebuf *b, int fd)
+{
+	ssize_t n;
+
+	if (b->len == 0)
+		b->off = 0;
+	do
+		n = read(fd, b->data + b->off + b->len, RELAY_BUF - b->off - b->len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return 1;
+	if (n > 0)
+		b->len += (size_t)n;
+	return n;
+}
+
+static int buf_write(struct pipebuf *b, int fd, size_t chunk)
+{
+	ssize_t n;
+
+	do
+		n = write(fd, b->data + b->off, b->len < chunk ? b->len : chunk);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	b->off += (size_t)n;
+	b->len -= (size_t)n;
+	if (b->len == 0)
+		b->off = 0;
+	return 0;
+}
+
+static int relay(int sock, struct pipebuf *to_out)
+{
+	struct pipebuf to_sock = { .data = xmalloc(RELAY_BUF) };
+	bool in_eof = false, sock_eof = false, shut = false;
+	int status = EXIT_OK;
+
+	for (;;) {
+		struct pollfd pfd[3] = {
+			{ .fd = in_eof || buf_full(&to_sock) ? -1 : STDIN_FILENO, .events = POLLIN },
+			{ .fd = sock, .events = (sock_eof || buf_full(to_out) ? 0 : POLLIN) | (to_sock.len ? POLLOUT : 0) },
+			{ .fd = to_out->len ? STDOUT_FILENO : -1, .events = POLLOUT },
+		};
+
+		if (sock_eof && to_out->len == 0) {
+			if (!in_eof) {
+				fprintf(stderr, "mcpctl: mcpd closed the connection\n");
+				status = EXIT_FAIL;
+			}
+			break;
+		}
+		if (in_eof && to_sock.len == 0 && !shut) {
+			/* Our client is done: mcpd delivers what is still due, then closes. */
+			shutdown(sock, SHUT_WR);
+			shut = true;
+		}
+		if (poll(pfd, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "mcpctl: poll: %s\n", strerror(errno));
+			status = EXIT_FAIL;
+			break;
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = buf_read(&to_sock, STDIN_FILENO);
+
+			if (n <= 0)
+				in_eof = true;
+		}
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = buf_read(to_out, sock);
+
+			if (n <= 0)
+				sock_eof = true;
+		}
+		if ((pfd[1].revents & POLLOUT) && buf_write(&to_sock, sock, to_sock.len) < 0) {
+			/* mcpd is gone: what it sent is still written out above. */
+			to_sock.len = 0;
+			in_eof = true;
+		}
+		if ((pfd[2].revents & (POLLOUT | POLLERR | POLLHUP)) && buf_write(to_out, STDOUT_FILENO, PIPE_CHUNK) < 0) {
+			/* Our client stopped reading: nothing left to do. */
+			status = EXIT_FAIL;
+			break;
+		}
+	}
+	free(to_sock.data);
+	return status;
+}
+
+static int run(struct mcpctl *ctl, int argc, char **argv)
+{
+	struct pipebuf to_out = { .data = xmalloc(RELAY_BUF) };
+	struct client_error err = { 0 };
+	struct client *c;
+	cJSON *params, *result;
+	char *rest;
+	size_t restlen;
+	int sock, status;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		free(to_out.data);
+		return cmd_usage(&cmd_connect);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (mcpctl_connect(ctl, &c) < 0) {
+		free(to_out.data);
+		return EXIT_FAIL;
+	}
+	params = cJSON_CreateObject();
+	cJSON_AddStringToObject(params, "name", argv[1]);
+	if (client_call(c, "connect", params, &result, &err) < 0) {
+		client_error_print(&err, stderr);
+		client_error_clear(&err);
+		client_close(c);
+		free(to_out.data);
+		return EXIT_FAIL;
+	}
+	cJSON_Delete(result);
+	sock = client_detach(c, &rest, &restlen);
+	fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
+	/* Whatever came right after the reply is the server's first words. */
+	if (restlen > RELAY_BUF)
+		restlen = RELAY_BUF;
+	memcpy(to_out.data, rest, restlen);
+	to_out.len = restlen;
+	free(rest);
+	status = relay(sock, &to_out);
+	close(sock);
+	free(to_out.data);
+	return status;
+}
+
+const struct cmd cmd_connect = {
+	.name = "connect",
+	.args = "NAME",
+	.summary = "be a stdio MCP endpoint for a supervised server",
+	.run = run,
+};
