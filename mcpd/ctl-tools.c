@@ -35,7 +35,7 @@ static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 	if (list[0]->health.tools) {
 		snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)list[0]->health.tools_hash);
 		cJSON_AddStringToObject(r, "hash", hash);
-		cJSON_AddItemToObject(r, "tools", cJSON_Duplicate(list[0]->health.tools, 1));
+		cJSON_AddItemToObject(r, "tools", cJSON_Parse(list[0]->health.tools));
 	} else {
 		cJSON_AddNullToObject(r, "hash");
 		cJSON_AddNullToObject(r, "tools");

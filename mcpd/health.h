@@ -34,7 +34,8 @@ struct health {
 	ev_timer interval_w;
 	ev_timer timeout_w;
 
-	cJSON *tools;			/* the last tools/list, merged over pages */
+	char *tools;			/* the last tools/list, merged over pages, as compact JSON */
+	int ntools;
 	cJSON *tools_partial;		/* pages gathered so far */
 	unsigned pages;
 	uint64_t tools_hash;
@@ -61,7 +62,7 @@ void health_tools_changed(struct server *s);
 /* "ok", "unhealthy" or "unknown", for status. */
 const char *health_name(const struct server *s);
 
-/* 64-bit FNV-1a of the canonical JSON of the tool list. */
-uint64_t health_tools_hash(const cJSON *tools);
+/* 64-bit FNV-1a of the compact JSON of the tool list. */
+uint64_t health_tools_hash(const char *text);
 
 #endif

@@ -50,7 +50,7 @@ struct session {
 
 struct relay {
 	struct session *sessions;	/* oldest first */
-	struct pending_req *buckets[BUCKETS];
+	struct pending_req **buckets;	/* BUCKETS of them, allocated with the first session */
 	struct server_req *server_reqs;
 	int64_t next_sid;
 };
@@ -71,7 +71,7 @@ void relay_free(struct relay *r)
 {
 	if (!r)
 		return;
-	for (size_t b = 0; b < BUCKETS; b++) {
+	for (size_t b = 0; r->buckets && b < BUCKETS; b++) {
 		while (r->buckets[b]) {
 			struct pending_req *p = r->buckets[b];
 
@@ -79,6 +79,7 @@ void relay_free(struct relay *r)
 			pending_free(p);
 		}
 	}
+	free(r->buckets);
 	while (r->server_reqs) {
 		struct server_req *q = r->server_reqs;
 
@@ -127,6 +128,8 @@ static size_t bucket(int64_t sid)
 
 static struct pending_req *take_pending(struct relay *r, int64_t sid)
 {
+	if (!r->buckets)
+		return NULL;
 	for (struct pending_req **pp = &r->buckets[bucket(sid)]; *pp; pp = &(*pp)->next) {
 		if ((*pp)->sid == sid) {
 			struct pending_req *p = *pp;
@@ -148,7 +151,7 @@ static void maybe_finish(struct session *sess)
 
 static struct pending_req *find_by_client_id(struct relay *r, const struct session *sess, const cJSON *id)
 {
-	for (size_t b = 0; b < BUCKETS; b++)
+	for (size_t b = 0; r->buckets && b < BUCKETS; b++)
 		for (struct pending_req *p = r->buckets[b]; p; p = p->next)
 			if (p->sess == sess && cJSON_Compare(p->client_id, id, 1))
 				return p;
@@ -165,6 +168,9 @@ struct session *relay_attach(struct server *s, struct ctl_client *cl)
 
 	sess->s = s;
 	sess->cl = cl;
+	/* A server nobody connects to costs no table: most of them, with 1000 servers. */
+	if (!r->buckets)
+		r->buckets = xcalloc(BUCKETS, sizeof(*r->buckets));
 	while (*tail) {
 		sess->prev = *tail;
 		tail = &(*tail)->next;
@@ -452,6 +458,8 @@ static bool route_progress(struct server *s, const cJSON *msg)
 	sid = strtoll(token + strlen(TOKEN_PREFIX), &end, 10);
 	if (*end)
 		return false;
+	if (!s->relay->buckets)
+		return false;
 	for (p = s->relay->buckets[bucket(sid)]; p && p->sid != sid; p = p->next)
 		;
 	if (!p || !p->client_token)
@@ -501,7 +509,7 @@ void relay_server_gone(struct server *s, const char *why)
 	char message[256];
 
 	snprintf(message, sizeof(message), "server \"%s\" %s", s->conf.name, why);
-	for (size_t b = 0; b < BUCKETS; b++) {
+	for (size_t b = 0; r->buckets && b < BUCKETS; b++) {
 		while (r->buckets[b]) {
 			struct pending_req *p = r->buckets[b];
 

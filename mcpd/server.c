@@ -494,7 +494,7 @@ cJSON *server_status_json(const struct server *s)
 		char hash[20];
 
 		snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)s->health.tools_hash);
-		cJSON_AddNumberToObject(o, "tools", cJSON_GetArraySize(s->health.tools));
+		cJSON_AddNumberToObject(o, "tools", s->health.ntools);
 		cJSON_AddStringToObject(o, "tools_hash", hash);
 	}
 	if (s->health.last_error[0])
