@@ -14,6 +14,7 @@
 
 struct server;
 struct control;
+struct http;
 
 struct daemon {
 	struct ev_loop *loop;
@@ -22,6 +23,7 @@ struct daemon {
 	struct server **servers;
 	size_t nservers;
 	struct control *control;
+	struct http *http;		/* mcpd.http, or NULL */
 	char *socket_path;
 
 	bool shutting_down;

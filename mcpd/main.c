@@ -18,6 +18,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "guard.h"
+#include "http.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "manifest.h"
@@ -212,6 +213,15 @@ static int setup(struct daemon *d, const struct options *o)
 		return -1;
 	}
 
+	if (d->manifest->mcpd.http) {
+		d->http = http_start(d, d->manifest->mcpd.http_host, d->manifest->mcpd.http_port, &error);
+		if (!d->http) {
+			log_error(NULL, NULL, "%s; not starting", error);
+			free(error);
+			return -1;
+		}
+	}
+
 	ev_signal_init(&d->sig_term, on_stop_signal, SIGTERM);
 	ev_signal_init(&d->sig_int, on_stop_signal, SIGINT);
 	ev_signal_init(&d->sig_hup, on_sighup, SIGHUP);
@@ -259,6 +269,7 @@ static void teardown(struct daemon *d)
 	free(d->servers);
 	if (d->loop)
 		sdnotify_free(d);
+	http_stop(d->http);
 	control_free(d->control);
 	manifest_free(d->manifest);
 	free(d->socket_path);
