@@ -60,6 +60,25 @@ else
 	skip "socket activation" "systemd-socket-activate is not installed"
 fi
 
+# Logging: JSON lines, and a log file that SIGUSR1 reopens after rotation.
+cat >"$T/log.yaml" <<YAML
+version: 1
+mcpd:
+  log_format: json
+  log_file: $T/mcpd.log
+servers:
+  one:
+    command: [$EXAMPLE, --name, one, --stderr-message, "hello from one"]
+YAML
+spawn logd "$MCPD" -c "$T/log.yaml" -s "$T/log.sock"
+wait_until 10 grep -q '"msg":"running' "$T/mcpd.log" && ok "log_file receives the log" || not_ok "log file" "$(cat "$T/logd.err")"
+like "$(head -n 1 "$T/mcpd.log")" '^\{"ts":"[0-9T:.-]+Z","level":"[a-z]+",' "log_format json writes one JSON object per line"
+wait_until 10 grep -q '"server":"one".*hello from one' "$T/mcpd.log" && ok "a child's stderr line is logged with its server field" || not_ok "child line in json"
+mv "$T/mcpd.log" "$T/mcpd.log.1"
+kill -USR1 "$pid_logd"
+wait_until 10 grep -q 'hello from one' "$T/mcpd.log" && ok "SIGUSR1 reopens the log file after rotation" || not_ok "reopen" "$(ls -la "$T")"
+stop_spawned logd
+
 # The units, as shipped.
 if command -v systemd-analyze >/dev/null; then
 	sed -e "s|/usr/local/sbin/mcpd|$MCPD|; s|/usr/local/bin/mcpctl|$MCPCTL|" "$top_srcdir/units/mcpd.service" >"$T/mcpd.service"
