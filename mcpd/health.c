@@ -13,6 +13,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "mcp-stdio.h"
+#include "probe-http.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -57,6 +58,11 @@ static void fetch_tools(struct server *s, const char *cursor)
 {
 	cJSON *params = NULL;
 
+	if (s->conf.transport == TRANSPORT_HTTP) {
+		/* One page over HTTP: the probe session sends bare requests. */
+		probe_http_request(s, "tools/list");
+		return;
+	}
 	if (cursor) {
 		params = cJSON_CreateObject();
 		cJSON_AddStringToObject(params, "cursor", cursor);
@@ -122,6 +128,13 @@ static void probe_failed(struct server *s, const char *what, const char *detail)
 	h->fails++;
 	h->failures++;
 	snprintf(h->last_error, sizeof(h->last_error), "%s%s", what, detail);
+	if (h->fails >= s->conf.health.unhealthy_after && s->conf.transport == TRANSPORT_HTTP && !s->conf.command) {
+		/* Monitor-only: nothing to restart; it stays unhealthy and is probed on. */
+		snprintf(reason, sizeof(reason), "%s%s%s", what, h->fails > 1 ? " (again)" : "", detail);
+		lifecycle_event(s, SE_UNHEALTHY, &(struct event_arg){ .reason = reason });
+		schedule(s);
+		return;
+	}
 	if (h->fails >= s->conf.health.unhealthy_after) {
 		if (h->fails > 1)
 			snprintf(reason, sizeof(reason), "%s %u times%s", what, h->fails, detail);
@@ -144,6 +157,14 @@ static void on_interval(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (h->in_flight)
 		return;	/* cannot happen: timeout < interval; but never stack pings */
+	if (s->conf.transport == TRANSPORT_HTTP) {
+		/* curl times the request out itself (health.timeout). */
+		if (probe_http_request(s, "ping") == 0)
+			h->in_flight = true;
+		else
+			schedule(s);	/* the tool list is being fetched: ping next time */
+		return;
+	}
 	h->ping_id = mcp_stdio_request(s, MCP_REQ_PING, "ping", NULL);
 	if (h->ping_id < 0)
 		return;	/* the server's stdin is gone: its exit is on its way */
@@ -219,7 +240,7 @@ void health_tools_answered(struct server *s, const cJSON *result, const char *er
 			break;
 		cJSON_AddItemToArray(h->tools_partial, cJSON_Duplicate(t, 1));
 	}
-	if (cursor && ++h->pages < HEALTH_MAX_PAGES && cJSON_GetArraySize(h->tools_partial) < HEALTH_MAX_TOOLS) {
+	if (cursor && s->conf.transport == TRANSPORT_STDIO && ++h->pages < HEALTH_MAX_PAGES && cJSON_GetArraySize(h->tools_partial) < HEALTH_MAX_TOOLS) {
 		fetch_tools(s, cursor);
 		return;
 	}
@@ -252,6 +273,61 @@ void health_tools_changed(struct server *s)
 	h->tools_partial = cJSON_CreateArray();
 	h->pages = 0;
 	fetch_tools(s, NULL);
+}
+
+#define HTTP_START_PROBE 0.25	/* seconds between probes until an http server first answers */
+
+void health_http_begin(struct server *s)
+{
+	struct health *h = &s->health;
+
+	probe_http_reset(s);
+	h->in_flight = false;
+	ev_timer_stop(s->d->loop, &h->interval_w);
+	ev_timer_set(&h->interval_w, HTTP_START_PROBE, 0.);
+	ev_timer_start(s->d->loop, &h->interval_w);
+}
+
+void health_http_result(struct server *s, const char *method, bool ok, double latency_ms, const cJSON *result,
+			const char *reason)
+{
+	struct health *h = &s->health;
+
+	if (strcmp(method, "tools/list") == 0) {
+		health_tools_answered(s, result, ok ? NULL : reason);
+		return;
+	}
+	h->in_flight = false;
+	if (s->state == ST_STARTING) {
+		if (!ok) {
+			/* Not up yet (or never, for a monitor-only server): say why, and try again soon. */
+			if (strcmp(s->reason, reason) != 0) {
+				snprintf(s->reason, sizeof(s->reason), "%s", reason);
+				log_info(s->conf.name, "starting", "not answering MCP over HTTP yet: %s", reason);
+			}
+			ev_timer_set(&h->interval_w, HTTP_START_PROBE * 2, 0.);
+			ev_timer_start(s->d->loop, &h->interval_w);
+			return;
+		}
+		record_latency(h, latency_ms);
+		lifecycle_event(s, SE_READY, NULL);
+		if (s->state == ST_RUNNING)
+			health_start(s);
+		return;
+	}
+	if (s->state != ST_RUNNING && s->state != ST_UNHEALTHY)
+		return;
+	if (!ok) {
+		probe_failed(s, reason, "");
+		return;
+	}
+	record_latency(h, latency_ms);
+	if (h->fails > 0) {
+		h->fails = 0;
+		h->last_error[0] = '\0';
+		lifecycle_event(s, SE_HEALTHY, NULL);
+	}
+	schedule(s);
 }
 
 const char *health_name(const struct server *s)

@@ -59,6 +59,13 @@ void health_tools_answered(struct server *s, const cJSON *result, const char *er
 /* The server said its tools changed: fetch them again. */
 void health_tools_changed(struct server *s);
 
+/* transport http: start probing (spawned, or monitor-only), until the first answer. */
+void health_http_begin(struct server *s);
+
+/* An answer from probe-http.c; result is valid during the call only. */
+void health_http_result(struct server *s, const char *method, bool ok, double latency_ms, const cJSON *result,
+			const char *reason);
+
 /* "ok", "unhealthy" or "unknown", for status. */
 const char *health_name(const struct server *s);
 

@@ -17,7 +17,9 @@
 #include "daemon.h"
 #include "duration.h"
 #include "lifecycle.h"
+#include "health.h"
 #include "log.h"
+#include "probe-http.h"
 #include "server.h"
 
 typedef enum server_state (*action_fn)(struct server *s, const struct event_arg *arg);
@@ -117,19 +119,19 @@ static enum server_state begin_start(struct server *s)
 		s->reason[0] = '\0';	/* server_reason() names the dependency */
 		return ST_STARTING;
 	}
-	if (s->conf.transport == TRANSPORT_HTTP && !s->conf.command) {
-		/* Monitor-only: nothing to spawn; HTTP probes decide its state. */
-		snprintf(s->reason, sizeof(s->reason), "monitor only: HTTP probes are not implemented yet");
+	if (s->conf.transport == TRANSPORT_HTTP) {
+		/* Running once it answers MCP over HTTP; without a command, it is only watched. */
+		if (s->conf.command && server_spawn(s) < 0)
+			return after_failure(s, s->fail_reason, false);
+		s->reason[0] = '\0';
+		health_http_begin(s);
+		if (s->conf.command)
+			set_timer(s, ms(s->conf.health.start_timeout_ms));
 		return ST_STARTING;
 	}
 	if (server_spawn(s) < 0)
 		return after_failure(s, s->fail_reason, false);
 	s->reason[0] = '\0';
-	if (s->conf.transport == TRANSPORT_HTTP) {
-		/* Until HTTP probes exist, a spawned http server counts as running. */
-		s->running_since = ev_now(s->d->loop);
-		return ST_RUNNING;
-	}
 	set_timer(s, ms(s->conf.health.start_timeout_ms));
 	return ST_STARTING;
 }
@@ -186,6 +188,8 @@ static enum server_state act_stop_idle(struct server *s, const struct event_arg 
 	s->wanted = false;
 	s->next_try = 0;
 	stop_timer(s);
+	health_stop(s);
+	probe_http_reset(s);
 	snprintf(s->reason, sizeof(s->reason), "%s", arg && arg->reason ? arg->reason : "stopped by operator");
 	return ST_STOPPED;
 }
@@ -201,6 +205,8 @@ static enum server_state act_stop_waiting(struct server *s, const struct event_a
 
 static enum server_state act_stop_running(struct server *s, const struct event_arg *arg)
 {
+	if (s->pid == 0)
+		return act_stop_idle(s, arg);	/* a monitor-only http server: nothing to stop */
 	s->wanted = false;
 	snprintf(s->reason, sizeof(s->reason), "%s", arg && arg->reason ? arg->reason : "stopped by operator");
 	return begin_stop(s, STOP_OPERATOR);
@@ -297,12 +303,16 @@ static enum server_state act_exit_stopping(struct server *s, const struct event_
 
 static enum server_state act_handshake_timeout(struct server *s, const struct event_arg *arg)
 {
-	char d[32], why[128];
+	char d[32], why[256];
 
 	if (s->pid == 0)
 		return s->state;
 	duration_format(s->conf.health.start_timeout_ms, d, sizeof(d));
-	snprintf(why, sizeof(why), "no answer to initialize within %s", d);
+	if (s->conf.transport == TRANSPORT_HTTP)
+		snprintf(why, sizeof(why), "no MCP answer over HTTP within %s (%.160s)", d,
+			 s->reason[0] ? s->reason : "no answer");
+	else
+		snprintf(why, sizeof(why), "no answer to initialize within %s", d);
 	return act_fail(s, &(struct event_arg){ .reason = why });
 }
 

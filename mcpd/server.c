@@ -28,6 +28,7 @@
 #include "mcp-stdio.h"
 #include "relay.h"
 #include "orphans.h"
+#include "probe-http.h"
 #include "server.h"
 #include "spawn.h"
 #include "xmalloc.h"
@@ -76,6 +77,7 @@ void server_free(struct server *s)
 	server_reaped(s);
 	relay_server_removed(s);
 	relay_free(s->relay);
+	probe_http_free(s);
 	health_free(s);
 	ev_timer_stop(s->d->loop, &s->timer);
 	circuit_free(&s->circuit);
@@ -395,6 +397,7 @@ void server_reaped(struct server *s)
 	wbuf_free(&s->in);
 	mcp_stdio_reset(s);
 	health_stop(s);
+	probe_http_reset(s);
 	/* Clients stay attached; what they asked the old process fails now, not never. */
 	relay_server_gone(s, "restarted");
 }
@@ -436,6 +439,10 @@ void server_reason(const struct server *s, char *buf, size_t size)
 
 		if (dep)
 			snprintf(buf, size, "waiting for %s (%s)", dep->conf.name, server_state_name(dep->state));
+		else if (s->reason[0])
+			snprintf(buf, size, "%s", s->reason);	/* a monitor-only server's last probe */
+		else if (s->conf.transport == TRANSPORT_HTTP)
+			snprintf(buf, size, "probing %s", s->conf.url_sensitive ? "its URL" : s->conf.url);
 		else
 			snprintf(buf, size, "waiting for dependencies");
 		return;

@@ -97,6 +97,7 @@ struct server {
 
 	struct health health;
 	struct relay *relay;		/* MCP clients attached through mcpctl connect */
+	struct probe_http *http;	/* transport http: the probing session */
 
 	struct logbuf *log;		/* stderr lines */
 	double log_tokens;		/* rate limit of stderr lines copied to mcpd's log */

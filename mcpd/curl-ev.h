@@ -1,0 +1,24 @@
+/*
+ * libcurl's multi interface driven by mcpd's libev loop: curl tells which
+ * sockets and timeout it waits for, libev watches them, nothing blocks.
+ */
+#ifndef MCPD_CURL_EV_H
+#define MCPD_CURL_EV_H
+
+#include <curl/curl.h>
+#include <ev.h>
+
+struct curl_ev;
+
+typedef void (*curl_ev_done_fn)(CURL *easy, CURLcode result, void *userdata);
+
+struct curl_ev *curl_ev_new(struct ev_loop *loop);
+void curl_ev_free(struct curl_ev *c);
+
+/* Start a configured transfer; done is called once, later, from the loop. */
+int curl_ev_add(struct curl_ev *c, CURL *easy, curl_ev_done_fn done, void *userdata);
+
+/* Abandon a transfer: done is not called. */
+void curl_ev_remove(struct curl_ev *c, CURL *easy);
+
+#endif
