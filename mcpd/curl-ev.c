@@ -8,16 +8,20 @@
 #include "curl-ev.h"
 #include "xmalloc.h"
 
-struct curl_ev {
-	struct ev_loop *loop;
-	CURLM *multi;
-	ev_timer timer_w;
-};
-
 /* What a transfer carries in CURLINFO_PRIVATE. */
 struct transfer {
 	curl_ev_done_fn done;
 	void *userdata;
+	CURL *easy;
+	struct transfer *next;		/* while waiting to be added */
+};
+
+struct curl_ev {
+	struct ev_loop *loop;
+	CURLM *multi;
+	ev_timer timer_w;
+	ev_timer add_w;
+	struct transfer *to_add;	/* added from the loop, never from inside a curl callback */
 };
 
 struct sock {
@@ -107,6 +111,25 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
+static void on_add(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct curl_ev *c = w->data;
+
+	while (c->to_add) {
+		struct transfer *t = c->to_add;
+		CURLMcode r;
+
+		c->to_add = t->next;
+		r = curl_multi_add_handle(c->multi, t->easy);
+		if (r != CURLM_OK) {
+			curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
+			/* Reported like a transfer that failed at once. */
+			t->done(t->easy, CURLE_FAILED_INIT, t->userdata);
+			free(t);
+		}
+	}
+}
+
 struct curl_ev *curl_ev_new(struct ev_loop *loop)
 {
 	struct curl_ev *c = xcalloc(1, sizeof(*c));
@@ -114,7 +137,8 @@ struct curl_ev *curl_ev_new(struct ev_loop *loop)
 	c->loop = loop;
 	c->multi = curl_multi_init();
 	ev_timer_init(&c->timer_w, on_timer, 0., 0.);
-	c->timer_w.data = c;
+	ev_timer_init(&c->add_w, on_add, 0., 0.);
+	c->timer_w.data = c->add_w.data = c;
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -127,22 +151,23 @@ void curl_ev_free(struct curl_ev *c)
 	if (!c)
 		return;
 	ev_timer_stop(c->loop, &c->timer_w);
+	ev_timer_stop(c->loop, &c->add_w);
 	curl_multi_cleanup(c->multi);
 	free(c);
 }
 
 int curl_ev_add(struct curl_ev *c, CURL *easy, curl_ev_done_fn done, void *userdata)
 {
-	struct transfer *t = xcalloc(1, sizeof(*t));
+	struct transfer *t = xcalloc(1, sizeof(*t)), **tail = &c->to_add;
 
 	t->done = done;
 	t->userdata = userdata;
+	t->easy = easy;
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
-	if (curl_multi_add_handle(c->multi, easy) != CURLM_OK) {
-		curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
-		free(t);
-		return -1;
-	}
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = t;
+	ev_timer_start(c->loop, &c->add_w);
 	return 0;
 }
 
@@ -151,6 +176,12 @@ void curl_ev_remove(struct curl_ev *c, CURL *easy)
 	struct transfer *t = NULL;
 
 	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
+	for (struct transfer **pp = &c->to_add; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
 	curl_multi_remove_handle(c->multi, easy);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
 	free(t);

@@ -15,7 +15,10 @@ typedef void (*curl_ev_done_fn)(CURL *easy, CURLcode result, void *userdata);
 struct curl_ev *curl_ev_new(struct ev_loop *loop);
 void curl_ev_free(struct curl_ev *c);
 
-/* Start a configured transfer; done is called once, later, from the loop. */
+/*
+ * Start a configured transfer (on the next loop iteration: curl refuses new
+ * transfers from inside its own callbacks); done is called once, later.
+ */
 int curl_ev_add(struct curl_ev *c, CURL *easy, curl_ev_done_fn done, void *userdata);
 
 /* Abandon a transfer: done is not called. */

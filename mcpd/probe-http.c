@@ -9,6 +9,7 @@
 #endif
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,27 @@ struct probe_http {
 	bool too_big;
 	char content_type[128];
 	char new_session[256];
+
+	/* Legacy HTTP+SSE (2024-11-05): a GET stream brings the answers to POSTs. */
+	bool legacy;
+	CURL *stream;
+	struct curl_slist *stream_hdrs;
+	bool stream_up;
+	char endpoint[1024];		/* where to POST, from the stream's endpoint event */
+	char *sse;			/* the stream's unfinished lines */
+	size_t sse_len;
+	char event[32];
+	char *data;			/* the event's data lines, joined */
+	size_t data_len;
+	bool awaiting;			/* a POST was accepted: its answer comes on the stream */
+	char want_id[48];
+	ev_timer timeout_w;
+	ev_timer kick_w;		/* curl may not be called back into from its callbacks */
+	CURL *posts[4];			/* legacy POSTs in flight, cancelled with the session */
+	struct server *s;
 };
+
+#define SSE_MAX (1024 * 1024)	/* one event, at most */
 
 static struct curl_ev *curl_of(struct daemon *d)
 {
@@ -135,6 +156,7 @@ static cJSON *parse_response(struct probe_http *p, const char *id)
 static void on_done(CURL *easy, CURLcode result, void *userdata);
 
 static void send_step(struct server *s);
+static void start_stream(struct server *s);
 
 static void finish(struct server *s, bool ok, const cJSON *result, const char *reason)
 {
@@ -162,10 +184,21 @@ static void send_step(struct server *s)
 	cJSON *msg, *params = NULL, *id = NULL;
 	char idbuf[48], *text;
 	size_t len;
+	CURL *easy;
 
+	if (p->legacy && !p->endpoint[0]) {
+		/* The stream's endpoint event will call again. */
+		if (!p->stream_up)
+			start_stream(s);
+		return;
+	}
 	p->len = 0;
 	p->too_big = false;
 	p->content_type[0] = p->new_session[0] = '\0';
+	if (p->legacy && p->hdrs) {
+		/* Legacy POSTs overlap (the answer may beat the 202): their headers must stay. */
+		goto headers_done;
+	}
 	curl_slist_free_all(p->hdrs);
 	p->hdrs = NULL;
 	add_header(p, "Content-Type", "application/json");
@@ -182,7 +215,7 @@ static void send_step(struct server *s)
 		p->hdrs = curl_slist_append(p->hdrs, h);
 		free(h);
 	}
-
+headers_done:
 	snprintf(idbuf, sizeof(idbuf), "mcpd-probe-%lld", (long long)++p->next_id);
 	if (p->step == STEP_INIT) {
 		cJSON *info;
@@ -205,20 +238,41 @@ static void send_step(struct server *s)
 	text = jsonrpc_serialize(msg, &len);
 	cJSON_Delete(msg);
 
-	curl_easy_reset(p->easy);
-	curl_easy_setopt(p->easy, CURLOPT_URL, s->conf.url);
-	curl_easy_setopt(p->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(p->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(p->easy, CURLOPT_TIMEOUT_MS, (long)s->conf.health.timeout_ms);
-	curl_easy_setopt(p->easy, CURLOPT_HTTPHEADER, p->hdrs);
-	curl_easy_setopt(p->easy, CURLOPT_POSTFIELDSIZE, (long)len);
-	curl_easy_setopt(p->easy, CURLOPT_COPYPOSTFIELDS, text);
-	curl_easy_setopt(p->easy, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(p->easy, CURLOPT_WRITEDATA, p);
-	curl_easy_setopt(p->easy, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(p->easy, CURLOPT_HEADERDATA, p);
+	snprintf(p->want_id, sizeof(p->want_id), "%s", idbuf);
+	if (p->legacy) {
+		/* One easy handle per POST: the next one may start before the last's 202 is read. */
+		easy = NULL;
+		for (size_t i = 0; i < sizeof(p->posts) / sizeof(*p->posts) && !easy; i++)
+			if (!p->posts[i])
+				easy = p->posts[i] = curl_easy_init();
+		if (!easy) {
+			free(text);
+			finish(s, false, NULL, "too many legacy POSTs in flight");
+			return;
+		}
+		if (p->step != STEP_NOTIFY) {
+			p->awaiting = true;
+			ev_timer_stop(s->d->loop, &p->timeout_w);
+			ev_timer_set(&p->timeout_w, (double)s->conf.health.timeout_ms / 1000., 0.);
+			ev_timer_start(s->d->loop, &p->timeout_w);
+		}
+	} else {
+		easy = p->easy;
+		curl_easy_reset(easy);
+	}
+	curl_easy_setopt(easy, CURLOPT_URL, p->legacy ? p->endpoint : s->conf.url);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)s->conf.health.timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, p->hdrs);
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)len);
+	curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, text);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, p);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, p);
 	free(text);
-	if (curl_ev_add(curl_of(s->d), p->easy, on_done, s) < 0)
+	if (curl_ev_add(curl_of(s->d), easy, on_done, s) < 0)
 		finish(s, false, NULL, "cannot start an HTTP transfer");
 }
 
@@ -263,44 +317,181 @@ static void curl_reason(struct server *s, CURLcode result, char *buf, size_t siz
 	}
 }
 
-static void on_done(CURL *easy, CURLcode result, void *userdata)
+/* ---- legacy HTTP+SSE ------------------------------------------------------ */
+
+static void handle_message(struct server *s, cJSON *msg);
+
+/* The stream's URL: the configured one, with a final /mcp made /sse (the usual layout). */
+static void stream_url(const char *url, char *out, size_t size)
+{
+	size_t n = strlen(url);
+
+	if (n >= 4 && strcmp(url + n - 4, "/mcp") == 0)
+		snprintf(out, size, "%.*s/sse", (int)(n - 4), url);
+	else
+		snprintf(out, size, "%s", url);
+}
+
+/* An endpoint is absolute, host-relative ("/messages?..."), or relative to the stream. */
+static void resolve(const char *base, const char *ref, char *out, size_t size)
+{
+	const char *scheme_end = strstr(base, "://");
+	const char *path = scheme_end ? strchr(scheme_end + 3, '/') : NULL;
+
+	if (strstr(ref, "://"))
+		snprintf(out, size, "%s", ref);
+	else if (ref[0] == '/')
+		snprintf(out, size, "%.*s%s", (int)(path ? path - base : (ptrdiff_t)strlen(base)), base, ref);
+	else
+		snprintf(out, size, "%.*s/%s", (int)(strrchr(base, '/') - base), base, ref);
+}
+
+static void dispatch_event(struct server *s)
+{
+	struct probe_http *p = s->http;
+	char url[1024];
+
+	if (strcmp(p->event, "endpoint") == 0 && p->data_len) {
+		stream_url(s->conf.url, url, sizeof(url));
+		resolve(url, p->data, p->endpoint, sizeof(p->endpoint));
+		if (p->busy && !p->awaiting)
+			ev_timer_start(s->d->loop, &p->kick_w);	/* send_step, once out of curl */
+	} else if ((strcmp(p->event, "message") == 0 || !p->event[0]) && p->awaiting && p->data_len) {
+		cJSON *msg = cJSON_ParseWithLength(p->data, p->data_len);
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "id"));
+
+		if (id && strcmp(id, p->want_id) == 0)
+			handle_message(s, msg);
+		else
+			cJSON_Delete(msg);	/* a notification, or someone else's answer */
+	}
+	p->event[0] = '\0';
+	p->data_len = 0;
+}
+
+/* SSE framing: "event:" and "data:" lines, an empty line ends the event. */
+static size_t on_stream_data(char *data, size_t size, size_t n, void *userdata)
 {
 	struct server *s = userdata;
 	struct probe_http *p = s->http;
-	char reason[256], id[48];
-	long status = 0;
-	cJSON *msg;
+	size_t bytes = size * n, start = 0;
+
+	if (p->sse_len + bytes > SSE_MAX)
+		return 0;	/* a line or event beyond the bound: drop the stream */
+	p->sse = xrealloc(p->sse, p->sse_len + bytes + 1);
+	memcpy(p->sse + p->sse_len, data, bytes);
+	p->sse_len += bytes;
+	for (size_t i = 0; i < p->sse_len; i++) {
+		char *line = p->sse + start;
+		size_t len = i - start;
+
+		if (p->sse[i] != '\n')
+			continue;
+		if (len && line[len - 1] == '\r')
+			len--;
+		line[len] = '\0';
+		if (len == 0) {
+			dispatch_event(s);
+			if (!s->http)
+				return 0;
+		} else if (strncmp(line, "event:", 6) == 0) {
+			snprintf(p->event, sizeof(p->event), "%s", line + 6 + (line[6] == ' '));
+		} else if (strncmp(line, "data:", 5) == 0) {
+			const char *v = line + 5 + (line[5] == ' ');
+			size_t vl = strlen(v);
+
+			p->data = xrealloc(p->data, p->data_len + vl + 2);
+			if (p->data_len)
+				p->data[p->data_len++] = '\n';
+			memcpy(p->data + p->data_len, v, vl);
+			p->data_len += vl;
+			p->data[p->data_len] = '\0';
+		}
+		start = i + 1;
+	}
+	memmove(p->sse, p->sse + start, p->sse_len - start);
+	p->sse_len -= start;
+	return bytes;
+}
+
+static void on_stream_done(CURL *easy, CURLcode result, void *userdata)
+{
+	struct server *s = userdata;
+	struct probe_http *p = s->http;
+
+	p->stream_up = false;
+	p->endpoint[0] = '\0';
+	p->initialized = false;
+	if (p->busy) {
+		char reason[128];
+
+		snprintf(reason, sizeof(reason), "the legacy SSE stream ended (%s)",
+			 result == CURLE_OK ? "closed by the server" : curl_easy_strerror(result));
+		ev_timer_stop(s->d->loop, &p->timeout_w);
+		p->awaiting = false;
+		finish(s, false, NULL, reason);
+	}
+}
+
+static void start_stream(struct server *s)
+{
+	struct probe_http *p = s->http;
+	char url[1024];
+
+	stream_url(s->conf.url, url, sizeof(url));
+	if (!p->stream)
+		p->stream = curl_easy_init();
+	curl_easy_reset(p->stream);
+	p->sse_len = p->data_len = 0;
+	p->event[0] = p->endpoint[0] = '\0';
+	curl_easy_setopt(p->stream, CURLOPT_URL, url);
+	curl_easy_setopt(p->stream, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(p->stream, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(p->stream, CURLOPT_CONNECTTIMEOUT_MS, (long)s->conf.health.timeout_ms);
+	curl_slist_free_all(p->stream_hdrs);
+	p->stream_hdrs = curl_slist_append(NULL, "Accept: text/event-stream");
+	for (size_t i = 0; i < s->conf.headers.n; i++) {
+		char *h;
+
+		xasprintf(&h, "%s: %s", s->conf.headers.items[i].key, s->conf.headers.items[i].value);
+		p->stream_hdrs = curl_slist_append(p->stream_hdrs, h);
+		free(h);
+	}
+	curl_easy_setopt(p->stream, CURLOPT_HTTPHEADER, p->stream_hdrs);
+	curl_easy_setopt(p->stream, CURLOPT_WRITEFUNCTION, on_stream_data);
+	curl_easy_setopt(p->stream, CURLOPT_WRITEDATA, s);
+	p->stream_up = true;
+	if (curl_ev_add(curl_of(s->d), p->stream, on_stream_done, s) < 0) {
+		p->stream_up = false;
+		finish(s, false, NULL, "cannot open the legacy SSE stream");
+	}
+}
+
+static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	send_step(w->data);
+}
+
+static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *s = w->data;
+	char d[32], reason[64];
+
+	s->http->awaiting = false;
+	duration_format(s->conf.health.timeout_ms, d, sizeof(d));
+	snprintf(reason, sizeof(reason), "timed out after %s", d);
+	finish(s, false, NULL, reason);
+}
+
+/* The answer to the request of the current step (NULL: none that parses). */
+static void handle_message(struct server *s, cJSON *msg)
+{
+	struct probe_http *p = s->http;
+	char reason[256];
 	const cJSON *error;
 
-	if (result != CURLE_OK) {
-		curl_reason(s, result, reason, sizeof(reason));
-		finish(s, false, NULL, reason);
-		return;
-	}
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-	if (status == 404 && p->session[0] && p->step == STEP_REQUEST && !p->reinit_tried) {
-		/* The session expired: one fresh initialize, then the request again. */
-		log_debug(s->conf.name, NULL, "session expired (HTTP 404 from %s); opening a new one", p->method);
-		p->reinit_tried = true;
-		p->session[0] = '\0';
-		p->initialized = false;
-		p->step = STEP_INIT;
-		send_step(s);
-		return;
-	}
-	if (status < 200 || status > 299) {
-		snprintf(reason, sizeof(reason), "HTTP %ld from %s", status, step_name(p));
-		finish(s, false, NULL, reason);
-		return;
-	}
-	if (p->step == STEP_NOTIFY) {
-		p->initialized = true;
-		p->step = STEP_REQUEST;
-		send_step(s);
-		return;
-	}
-	snprintf(id, sizeof(id), "mcpd-probe-%lld", (long long)p->next_id);
-	msg = parse_response(p, id);
+	p->awaiting = false;
+	ev_timer_stop(s->d->loop, &p->timeout_w);
 	if (!msg) {
 		snprintf(reason, sizeof(reason), "response to %s is not JSON-RPC", step_name(p));
 		finish(s, false, NULL, reason);
@@ -343,6 +534,78 @@ static void on_done(CURL *easy, CURLcode result, void *userdata)
 	cJSON_Delete(msg);
 }
 
+static void on_done(CURL *easy, CURLcode result, void *userdata)
+{
+	struct server *s = userdata;
+	struct probe_http *p = s->http;
+	char reason[256], id[48];
+	long status = 0;
+	cJSON *msg;
+
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (easy != p->easy) {
+		/* A legacy POST: its answer comes on the stream; only a refusal matters here. */
+		bool notify = p->step == STEP_NOTIFY && p->busy;
+
+		for (size_t i = 0; i < sizeof(p->posts) / sizeof(*p->posts); i++)
+			if (p->posts[i] == easy)
+				p->posts[i] = NULL;
+		curl_easy_cleanup(easy);
+		if (!p->busy)
+			return;
+		if (result != CURLE_OK || status < 200 || status > 299) {
+			if (result != CURLE_OK)
+				curl_reason(s, result, reason, sizeof(reason));
+			else
+				snprintf(reason, sizeof(reason), "HTTP %ld from %s", status, step_name(p));
+			ev_timer_stop(s->d->loop, &p->timeout_w);
+			p->awaiting = false;
+			finish(s, false, NULL, reason);
+		} else if (notify) {
+			p->initialized = true;
+			p->step = STEP_REQUEST;
+			send_step(s);
+		}
+		return;
+	}
+	if (result != CURLE_OK) {
+		curl_reason(s, result, reason, sizeof(reason));
+		finish(s, false, NULL, reason);
+		return;
+	}
+	if (status == 404 && p->session[0] && p->step == STEP_REQUEST && !p->reinit_tried) {
+		/* The session expired: one fresh initialize, then the request again. */
+		log_debug(s->conf.name, NULL, "session expired (HTTP 404 from %s); opening a new one", p->method);
+		p->reinit_tried = true;
+		p->session[0] = '\0';
+		p->initialized = false;
+		p->step = STEP_INIT;
+		send_step(s);
+		return;
+	}
+	if (!p->legacy && p->step == STEP_INIT && (status == 400 || status == 404 || status == 405)) {
+		/* No Streamable HTTP here: try the legacy HTTP+SSE transport. */
+		log_info(s->conf.name, NULL, "POST initialize got HTTP %ld: trying the legacy HTTP+SSE transport", status);
+		p->legacy = true;
+		start_stream(s);
+		return;
+	}
+	if (status < 200 || status > 299) {
+		snprintf(reason, sizeof(reason), "HTTP %ld from %s", status, step_name(p));
+		finish(s, false, NULL, reason);
+		return;
+	}
+	if (p->step == STEP_NOTIFY) {
+		p->initialized = true;
+		p->step = STEP_REQUEST;
+		send_step(s);
+		return;
+	}
+	snprintf(id, sizeof(id), "mcpd-probe-%lld", (long long)p->next_id);
+	msg = parse_response(p, id);
+	handle_message(s, msg);
+}
+
 int probe_http_request(struct server *s, const char *method)
 {
 	struct probe_http *p;
@@ -350,6 +613,10 @@ int probe_http_request(struct server *s, const char *method)
 	if (!s->http) {
 		s->http = xcalloc(1, sizeof(*s->http));
 		s->http->easy = curl_easy_init();
+		s->http->s = s;
+		ev_timer_init(&s->http->timeout_w, on_timeout, 0., 0.);
+		ev_timer_init(&s->http->kick_w, on_kick, 0., 0.);
+		s->http->timeout_w.data = s->http->kick_w.data = s;
 	}
 	p = s->http;
 	if (p->busy)
@@ -370,9 +637,20 @@ void probe_http_reset(struct server *s)
 		return;
 	if (p->busy)
 		curl_ev_remove(curl_of(s->d), p->easy);
-	p->busy = false;
+	if (p->stream_up)
+		curl_ev_remove(curl_of(s->d), p->stream);
+	for (size_t i = 0; i < sizeof(p->posts) / sizeof(*p->posts); i++) {
+		if (p->posts[i]) {
+			curl_ev_remove(curl_of(s->d), p->posts[i]);
+			curl_easy_cleanup(p->posts[i]);
+			p->posts[i] = NULL;
+		}
+	}
+	ev_timer_stop(s->d->loop, &p->timeout_w);
+	ev_timer_stop(s->d->loop, &p->kick_w);
+	p->busy = p->awaiting = p->stream_up = p->legacy = false;
 	p->initialized = false;
-	p->session[0] = '\0';
+	p->session[0] = p->endpoint[0] = '\0';
 }
 
 void probe_http_free(struct server *s)
@@ -383,8 +661,13 @@ void probe_http_free(struct server *s)
 		return;
 	probe_http_reset(s);
 	curl_easy_cleanup(p->easy);
+	if (p->stream)
+		curl_easy_cleanup(p->stream);
+	curl_slist_free_all(p->stream_hdrs);
 	curl_slist_free_all(p->hdrs);
 	free(p->body);
+	free(p->sse);
+	free(p->data);
 	free(p);
 	s->http = NULL;
 }

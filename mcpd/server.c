@@ -168,19 +168,31 @@ static void handle_stdout_lines(struct server *s)
 	}
 }
 
+static void stderr_line(struct server *s, const char *line, size_t len);
+
 static void on_stdout(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct server *s = w->data;
 	ssize_t n = linebuf_fill(&s->out, s->stdout_fd);
+	char *line;
+	size_t len;
 
 	if (n == -EAGAIN)
 		return;
+	if (s->conf.transport == TRANSPORT_HTTP) {
+		/* An http server speaks MCP on its port: its stdout is only more log. */
+		while (linebuf_next(&s->out, &line, &len) > 0)
+			stderr_line(s, line, len);
+		if (n <= 0 && linebuf_flush(&s->out, &line, &len) > 0)
+			stderr_line(s, line, len);
+	}
 	if (n <= 0) {
 		/* EOF: the process is ending; its exit status comes through SIGCHLD. */
 		close_fd(s, &s->stdout_w, &s->stdout_fd);
 		return;
 	}
-	handle_stdout_lines(s);
+	if (s->conf.transport == TRANSPORT_STDIO)
+		handle_stdout_lines(s);
 }
 
 /* ---- stderr: ring buffer and log ----------------------------------------- */
@@ -338,7 +350,8 @@ int server_spawn(struct server *s)
 	s->stdout_fd = res.stdout_fd;
 	s->stderr_fd = res.stderr_fd;
 	s->status_fd = res.status_fd;
-	linebuf_init(&s->out, SERVER_MAX_MESSAGE, LINEBUF_REJECT);
+	linebuf_init(&s->out, s->conf.transport == TRANSPORT_STDIO ? SERVER_MAX_MESSAGE : SERVER_STDERR_LINE,
+		     s->conf.transport == TRANSPORT_STDIO ? LINEBUF_REJECT : LINEBUF_SPLIT);
 	linebuf_init(&s->err, SERVER_STDERR_LINE, LINEBUF_SPLIT);
 	wbuf_init(&s->in, SERVER_STDIN_QUEUE);
 	ev_io_init(&s->stdin_w, on_stdin_writable, s->stdin_fd, EV_WRITE);

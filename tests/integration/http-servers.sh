@@ -30,6 +30,10 @@ servers:
   gone:
     transport: http
     url: http://127.0.0.1:$p3/mcp
+  legacy:
+    transport: http
+    url: http://127.0.0.1:$((p1 + 4))/mcp
+    command: [$EXAMPLE, --legacy-sse, "127.0.0.1:$((p1 + 4))", --name, legacy]
 YAML
 if ((have_node)); then
 	cat >>"$T/m.yaml" <<YAML
@@ -46,6 +50,10 @@ start_mcpd "$T/m.yaml" -v || { done_testing; exit 1; }
 wait_state 15 web running && ok "an http server with a command runs once it answers initialize over HTTP" || not_ok "web running" "$(ctl status)"
 wait_state 15 sse running && ok "an http server answering with text/event-stream is probed too" || not_ok "sse running" "$(ctl status)"
 like "$(ctl tools web)" 'echo +Returns' "mcpctl tools lists the tools of an http server"
+wait_state 15 legacy running && ok "a server with only the legacy HTTP+SSE transport is detected and probed" ||
+	not_ok "legacy running" "$(ctl status legacy)" "$(grep legacy: "$T/mcpd.err" | tail -n 5)"
+like "$(mcpd_log)" 'legacy: .*POST initialize got HTTP 404: trying the legacy HTTP\+SSE transport' "the fallback is logged"
+like "$(ctl tools legacy)" 'add ' "its tools are listed over the SSE stream"
 wait_until 5 bash -c "'$MCPCTL' -s '$SOCK' --json status web | grep -q '\"latency_ms\": *[0-9]'" && ok "ping latency is measured over HTTP" || not_ok "http latency"
 
 # Sessions that expire between two pings are opened again, without a failed probe.
