@@ -218,6 +218,22 @@ int ctl_servers(struct ctl_client *cl, const cJSON *id, const cJSON *params, boo
 	return 0;
 }
 
+struct server *ctl_server_named(struct ctl_client *cl, const cJSON *id, const char *name)
+{
+	cJSON *params = cJSON_CreateObject();
+	struct server **list, *s = NULL;
+	size_t n;
+
+	/* The same check, and "did you mean", as every method that takes names. */
+	cJSON_AddItemToObject(params, "names", cJSON_CreateStringArray((const char *const[]){ name }, 1));
+	if (ctl_servers(cl, id, params, false, &list, &n) == 0) {
+		s = list[0];
+		free(list);
+	}
+	cJSON_Delete(params);
+	return s;
+}
+
 static const struct ctl_method *find_method(const char *name)
 {
 	for (size_t i = 0; i < sizeof(methods) / sizeof(*methods); i++)

@@ -73,6 +73,9 @@ void ctl_close(struct ctl_client *c);
 int ctl_servers(struct ctl_client *c, const cJSON *id, const cJSON *params, bool all_if_absent,
 		struct server ***ret, size_t *ret_n);
 
+/* The one server a method names, or NULL after replying with the error. */
+struct server *ctl_server_named(struct ctl_client *c, const cJSON *id, const char *name);
+
 extern const struct ctl_method ctl_version, ctl_status, ctl_start, ctl_stop, ctl_restart, ctl_logs, ctl_reload,
 	ctl_health, ctl_tools, ctl_connect;
 

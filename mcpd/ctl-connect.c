@@ -16,33 +16,26 @@
 static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 {
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
-	struct server **list;
-	size_t n;
-	cJSON *names, *r;
-	int ok;
+	struct server *server;
+	cJSON *r;
 
 	if (!cJSON_IsString(name)) {
 		ctl_error(c, id, JSONRPC_INVALID_PARAMS, "connect needs {\"name\": SERVER}", NULL);
 		return;
 	}
-	names = cJSON_CreateObject();
-	cJSON_AddItemToObject(names, "names", cJSON_CreateStringArray((const char *const[]){ name->valuestring }, 1));
-	ok = ctl_servers(c, id, names, false, &list, &n);
-	cJSON_Delete(names);
-	if (ok < 0)
+	server = ctl_server_named(c, id, name->valuestring);
+	if (!server)
 		return;
-	if (list[0]->conf.transport != TRANSPORT_STDIO) {
+	if (server->conf.transport != TRANSPORT_STDIO) {
 		ctl_error(c, id, JSONRPC_INVALID_PARAMS,
 			  "connect relays stdio servers; an http server is reached at its own URL", NULL);
-		free(list);
 		return;
 	}
 	r = cJSON_CreateObject();
-	cJSON_AddStringToObject(r, "server", list[0]->conf.name);
-	cJSON_AddStringToObject(r, "state", server_state_name(list[0]->state));
+	cJSON_AddStringToObject(r, "server", server->conf.name);
+	cJSON_AddStringToObject(r, "state", server_state_name(server->state));
 	if (ctl_reply(c, id, r))
-		ctl_attach(c, relay_attach(list[0], c));
-	free(list);
+		ctl_attach(c, relay_attach(server, c));
 }
 
 /* A session may write to a server: like start and stop, it needs full access. */

@@ -28,10 +28,9 @@ static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
 	const cJSON *lines = cJSON_GetObjectItemCaseSensitive(params, "lines");
 	const cJSON *follow = cJSON_GetObjectItemCaseSensitive(params, "follow");
-	struct server **list;
-	size_t n, want = 50;
-	cJSON *names, *r;
-	int ok;
+	struct server *server;
+	size_t want = 50;
+	cJSON *r;
 
 	if (!cJSON_IsString(name) || (lines && (!cJSON_IsNumber(lines) || lines->valuedouble < 0)) ||
 	    (follow && !cJSON_IsBool(follow))) {
@@ -41,19 +40,14 @@ static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 	}
 	if (lines)
 		want = lines->valuedouble > 1e9 ? 0 : (size_t)lines->valuedouble;
-	/* Reuse the name check (and its "did you mean") of every other method. */
-	names = cJSON_CreateObject();
-	cJSON_AddItemToObject(names, "names", cJSON_CreateStringArray((const char *const[]){ name->valuestring }, 1));
-	ok = ctl_servers(c, id, names, false, &list, &n);
-	cJSON_Delete(names);
-	if (ok < 0)
+	server = ctl_server_named(c, id, name->valuestring);
+	if (!server)
 		return;
 	r = cJSON_CreateObject();
-	logbuf_last(list[0]->log, want, add_line, cJSON_AddArrayToObject(r, "lines"));
-	cJSON_AddNumberToObject(r, "dropped", (double)logbuf_dropped(list[0]->log));
+	logbuf_last(server->log, want, add_line, cJSON_AddArrayToObject(r, "lines"));
+	cJSON_AddNumberToObject(r, "dropped", (double)logbuf_dropped(server->log));
 	if (ctl_reply(c, id, r) && cJSON_IsTrue(follow))
-		ctl_follow(c, list[0]);
-	free(list);
+		ctl_follow(c, server);
 }
 
 const struct ctl_method ctl_logs = { .name = "logs", .writes = false, .run = run };
