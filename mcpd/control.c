@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ static const struct ctl_method *const methods[] = {
 	&ctl_version, &ctl_status, &ctl_start, &ctl_stop, &ctl_restart, &ctl_logs, &ctl_reload, &ctl_health,
 	&ctl_tools, &ctl_connect,
 };
+
+#define CONTROL_KEEP_BUFFER (256 * 1024)	/* a client's output buffer kept between replies */
 
 enum access {
 	ACCESS_NONE,
@@ -299,6 +302,12 @@ static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
 		if (cl->closing) {
 			client_free(cl);
 			return;
+		}
+		if (cl->out.cap > CONTROL_KEEP_BUFFER) {
+			/* A big reply (status of 1000 servers, logs): give the memory back to the system. */
+			wbuf_free(&cl->out);
+			wbuf_init(&cl->out, CONTROL_MAX_QUEUE);
+			malloc_trim(0);
 		}
 	}
 	/* Reading was paused while the queue was long. */

@@ -32,6 +32,7 @@ struct daemon {
 	ev_signal sig_term, sig_int, sig_hup, sig_usr1;
 	ev_child child_w;		/* every child, re-parented orphans included */
 	ev_check sweep_w;		/* servers removed by a reload are freed here */
+	ev_timer trim_w;		/* gives free heap pages back now and then */
 	bool is_root;
 };
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -168,6 +169,15 @@ static void on_sweep(struct ev_loop *loop, ev_check *w, int revents)
 	}
 }
 
+/*
+ * Start-up (handshakes, tool lists of every server) and big replies leave the
+ * heap fragmented; giving free pages back keeps RSS near what is in use.
+ */
+static void on_trim(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	malloc_trim(0);
+}
+
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
@@ -236,6 +246,8 @@ static int setup(struct daemon *d, const struct options *o)
 	ev_child_start(d->loop, &d->child_w);
 	ev_check_init(&d->sweep_w, on_sweep);
 	d->sweep_w.data = d;
+	ev_timer_init(&d->trim_w, on_trim, 10., 300.);
+	ev_timer_start(d->loop, &d->trim_w);
 	sdnotify_init(d);
 	return 0;
 }
@@ -267,8 +279,10 @@ static void teardown(struct daemon *d)
 	for (size_t i = 0; i < d->nservers; i++)
 		server_free(d->servers[i]);
 	free(d->servers);
-	if (d->loop)
+	if (d->loop) {
 		sdnotify_free(d);
+		ev_timer_stop(d->loop, &d->trim_w);
+	}
 	http_stop(d->http);
 	control_free(d->control);
 	manifest_free(d->manifest);
