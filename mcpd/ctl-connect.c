@@ -13,6 +13,23 @@
 #include "relay.h"
 #include "server.h"
 
+static bool sink_send(void *sink, const cJSON *msg)
+{
+	return ctl_send(sink, msg);
+}
+
+static size_t sink_pending(void *sink)
+{
+	return ctl_pending(sink);
+}
+
+static void sink_close(void *sink)
+{
+	ctl_close(sink);
+}
+
+static const struct relay_sink control_sink = { .send = sink_send, .pending = sink_pending, .close = sink_close };
+
 static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 {
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
@@ -35,7 +52,7 @@ static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 	cJSON_AddStringToObject(r, "server", server->conf.name);
 	cJSON_AddStringToObject(r, "state", server_state_name(server->state));
 	if (ctl_reply(c, id, r))
-		ctl_attach(c, relay_attach(server, c));
+		ctl_attach(c, relay_attach(server, &control_sink, c));
 }
 
 /* A session may write to a server: like start and stop, it needs full access. */

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control.h"
 #include "daemon.h"
 #include "jsonrpc.h"
 #include "log.h"
@@ -41,7 +40,8 @@ struct server_req {
 
 struct session {
 	struct server *s;
-	struct ctl_client *cl;
+	const struct relay_sink *ops;
+	void *sink;
 	size_t npending;
 	bool draining;		/* the client closed its side: close once answered */
 	ev_timer drain_w;
@@ -102,13 +102,13 @@ size_t relay_sessions(const struct server *s)
 /* Send to a session's client; a client that lags too far behind is dropped. */
 static void to_client(struct session *sess, const cJSON *msg)
 {
-	if (ctl_pending(sess->cl) > RELAY_CLIENT_QUEUE) {
+	if (sess->ops->pending(sess->sink) > RELAY_CLIENT_QUEUE) {
 		log_warning(sess->s->conf.name, NULL, "dropping an MCP client: it does not read (%zu bytes queued)",
-			    ctl_pending(sess->cl));
-		ctl_close(sess->cl);
+			    sess->ops->pending(sess->sink));
+		sess->ops->close(sess->sink);
 		return;
 	}
-	ctl_send(sess->cl, msg);
+	sess->ops->send(sess->sink, msg);
 }
 
 static void error_to_client(struct session *sess, const cJSON *id, int code, const char *message)
@@ -146,7 +146,7 @@ static struct pending_req *take_pending(struct relay *r, int64_t sid)
 static void maybe_finish(struct session *sess)
 {
 	if (sess->draining && sess->npending == 0)
-		ctl_close(sess->cl);
+		sess->ops->close(sess->sink);
 }
 
 static struct pending_req *find_by_client_id(struct relay *r, const struct session *sess, const cJSON *id)
@@ -160,14 +160,15 @@ static struct pending_req *find_by_client_id(struct relay *r, const struct sessi
 
 /* ---- sessions ------------------------------------------------------------- */
 
-struct session *relay_attach(struct server *s, struct ctl_client *cl)
+struct session *relay_attach(struct server *s, const struct relay_sink *ops, void *sink)
 {
 	struct relay *r = s->relay;
 	struct session *sess = xcalloc(1, sizeof(*sess));
 	struct session **tail = &r->sessions;
 
 	sess->s = s;
-	sess->cl = cl;
+	sess->ops = ops;
+	sess->sink = sink;
 	/* A server nobody connects to costs no table: most of them, with 1000 servers. */
 	if (!r->buckets)
 		r->buckets = xcalloc(BUCKETS, sizeof(*r->buckets));
@@ -198,7 +199,7 @@ static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 
 	log_notice(sess->s->conf.name, NULL, "an MCP client left with %zu requests unanswered after %.0fs; cancelling them",
 		   sess->npending, RELAY_DRAIN_SECONDS);
-	ctl_close(sess->cl);
+	sess->ops->close(sess->sink);
 }
 
 bool relay_client_eof(struct session *sess)
@@ -539,6 +540,6 @@ void relay_server_removed(struct server *s)
 	relay_server_gone(s, "was removed from the manifest");
 	for (it = s->relay->sessions; it; it = next) {
 		next = it->next;
-		ctl_close(it->cl);
+		it->ops->close(it->sink);
 	}
 }

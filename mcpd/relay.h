@@ -27,8 +27,15 @@ struct relay;
 struct relay *relay_new(void);
 void relay_free(struct relay *r);
 
-/* A control connection becomes a session of server s. */
-struct session *relay_attach(struct server *s, struct ctl_client *cl);
+/* Where a session's messages go: a control connection, or an HTTP gateway session. */
+struct relay_sink {
+	bool (*send)(void *sink, const cJSON *msg);
+	size_t (*pending)(void *sink);		/* bytes queued, not yet read by the client */
+	void (*close)(void *sink);		/* ends the client; relay_detach follows, now or later */
+};
+
+/* A client becomes a session of server s. */
+struct session *relay_attach(struct server *s, const struct relay_sink *ops, void *sink);
 
 /* The session's connection is gone: cancel what it asked, answer what it was asked. */
 void relay_detach(struct session *sess);
