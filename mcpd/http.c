@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "gateway.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -22,6 +23,7 @@
 struct http {
 	struct daemon *d;
 	struct MHD_Daemon *mhd;
+	struct gateway *gateway;
 	ev_io io_w;
 	ev_timer timer_w;
 };
@@ -97,6 +99,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct http *h = cls;
 	size_t len;
 
+	if (strncmp(url, "/mcp/", 5) == 0 && h->gateway)
+		return gateway_request(h->gateway, conn, url, method, upload_data, upload_data_size, con_cls);
 	if (*con_cls == NULL) {
 		*con_cls = &request_seen;
 		return MHD_YES;
@@ -134,6 +138,24 @@ static void rearm(struct http *h)
 		ev_timer_set(&h->timer_w, (double)ms / 1000., 0.);
 		ev_timer_start(h->d->loop, &h->timer_w);
 	}
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http *h = cls;
+
+	if (*con_cls && *con_cls != &request_seen)
+		gateway_request_done(h->gateway, *con_cls);
+	*con_cls = NULL;
+}
+
+static void run_again(void *arg)
+{
+	struct http *h = arg;
+
+	MHD_run(h->mhd);
+	rearm(h);
 }
 
 static void on_io(struct ev_loop *loop, ev_io *w, int revents)
@@ -201,8 +223,16 @@ struct http *http_start(struct daemon *d, const char *host, unsigned port, char 
 		return NULL;
 	}
 	h->d = d;
-	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
+	h->gateway = gateway_new(d, run_again, h, ret_error);
+	if (!h->gateway) {
+		close(fd);
+		free(h);
+		return NULL;
+	}
+	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+				  on_request, h,
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				  MHD_OPTION_LISTEN_SOCKET, fd,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
 				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
@@ -214,6 +244,7 @@ struct http *http_start(struct daemon *d, const char *host, unsigned port, char 
 		xasprintf(ret_error, "cannot start the HTTP endpoint on %s:%u", host, port);
 		if (h->mhd)
 			MHD_stop_daemon(h->mhd);
+		gateway_free(h->gateway);
 		close(fd);
 		free(h);
 		return NULL;
@@ -222,7 +253,7 @@ struct http *http_start(struct daemon *d, const char *host, unsigned port, char 
 	ev_timer_init(&h->timer_w, on_timer, 0., 0.);
 	h->io_w.data = h->timer_w.data = h;
 	ev_io_start(d->loop, &h->io_w);
-	log_notice(NULL, NULL, "HTTP endpoint on http://%s:%u/ (/livez /readyz /health /metrics)", host, port);
+	log_notice(NULL, NULL, "HTTP endpoint on http://%s:%u/ (/livez /readyz /health /metrics, /mcp/NAME)", host, port);
 	return h;
 }
 
@@ -233,5 +264,6 @@ void http_stop(struct http *h)
 	ev_io_stop(h->d->loop, &h->io_w);
 	ev_timer_stop(h->d->loop, &h->timer_w);
 	MHD_stop_daemon(h->mhd);
+	gateway_free(h->gateway);
 	free(h);
 }

@@ -5,11 +5,14 @@
 //   node sdk-client.mjs many MCPCTL SOCK SERVER CLIENTS CALLS
 //       CLIENTS clients at once, each CALLS concurrent echo calls with its own
 //       texts (ids overlap across clients): every answer must be the client's own
+//   node sdk-client.mjs http URL TOKEN TOOL JSON_ARGS
+//       the same as call, through mcpd's HTTP gateway (Streamable HTTP client transport)
 //   node sdk-client.mjs restart MCPCTL SOCK SERVER READYFILE
 //       start a slow call, create READYFILE, expect the call to fail with
 //       "restarted" when the test kills the server, then call again until it works
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { writeFileSync } from "node:fs";
 
 const [mode, mcpctl, sock, server, ...rest] = process.argv.slice(2);
@@ -82,7 +85,19 @@ async function restart() {
 	fail("the server did not answer again after its restart");
 }
 
-const modes = { call, many, restart };
+async function http() {
+	// Here mcpctl is the URL and sock the token ("-" for none).
+	const [tool, args] = [server, rest[0]];
+	const headers = sock === "-" ? {} : { Authorization: `Bearer ${sock}` };
+	const client = new Client({ name: "sdk-http", version: "1.0.0" });
+	await client.connect(new StreamableHTTPClientTransport(new URL(mcpctl), { requestInit: { headers } }));
+	const tools = (await client.listTools()).tools.map((t) => t.name);
+	const result = await client.callTool({ name: tool, arguments: JSON.parse(args) });
+	console.log(JSON.stringify({ tools, result, server: client.getServerVersion() }));
+	await client.close();
+}
+
+const modes = { call, many, restart, http };
 if (!modes[mode])
 	fail(`unknown mode ${mode}`);
 modes[mode]().then(() => { clearTimeout(deadline); process.exit(0); }, (e) => fail(e.stack || String(e)));
