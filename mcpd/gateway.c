@@ -48,9 +48,22 @@ struct waiter {
 	struct waiter *next;
 };
 
+/* A message waiting for the session's GET stream, already framed as an SSE event. */
+struct sse_item {
+	char *text;
+	size_t len, off;
+	struct sse_item *next;
+};
+
 struct gw_session {
 	char id[33];
 	double last_used;
+	/* The GET stream: server notifications and requests for this client. */
+	struct MHD_Connection *stream;
+	bool stream_suspended;
+	struct sse_item *queue, **queue_tail;
+	size_t queued;
+	bool orphaned;			/* freed but for its stream: stream_ended finishes */
 	struct gateway *g;
 	struct server *s;
 	struct session *relay;
@@ -181,13 +194,85 @@ static bool sink_send(void *sink, const cJSON *msg)
 			}
 		}
 	}
-	/* No GET stream: notifications and server requests are not delivered over HTTP. */
+	if (gs->stream) {
+		struct sse_item *it = xcalloc(1, sizeof(*it));
+		char *json = cJSON_PrintUnformatted(msg);
+
+		it->len = (size_t)xasprintf(&it->text, "event: message\ndata: %s\n\n", json);
+		free(json);
+		*gs->queue_tail = it;
+		gs->queue_tail = &it->next;
+		gs->queued += it->len;
+		if (gs->stream_suspended) {
+			gs->stream_suspended = false;
+			MHD_resume_connection(gs->stream);
+			kick(gs->g);
+		}
+	}
+	/* Without a GET stream open, notifications for this client are dropped. */
 	return true;
 }
 
 static size_t sink_pending(void *sink)
 {
-	return 0;
+	const struct gw_session *gs = sink;
+
+	return gs->queued;
+}
+
+static void queue_clear(struct gw_session *gs)
+{
+	while (gs->queue) {
+		struct sse_item *it = gs->queue;
+
+		gs->queue = it->next;
+		free(it->text);
+		free(it);
+	}
+	gs->queue_tail = &gs->queue;
+	gs->queued = 0;
+}
+
+/* MHD pulls the stream's bytes; with none queued the connection sleeps until sink_send. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct gw_session *gs = cls;
+	size_t n = 0;
+
+	if (gs->closed)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	while (gs->queue && n < max) {
+		struct sse_item *it = gs->queue;
+		size_t take = it->len - it->off < max - n ? it->len - it->off : max - n;
+
+		memcpy(buf + n, it->text + it->off, take);
+		it->off += take;
+		n += take;
+		gs->queued -= take;
+		if (it->off == it->len) {
+			gs->queue = it->next;
+			if (!gs->queue)
+				gs->queue_tail = &gs->queue;
+			free(it->text);
+			free(it);
+		}
+	}
+	if (n == 0) {
+		gs->stream_suspended = true;
+		MHD_suspend_connection(gs->stream);
+	}
+	return (ssize_t)n;
+}
+
+static void stream_ended(void *cls)
+{
+	struct gw_session *gs = cls;
+
+	gs->stream = NULL;
+	gs->stream_suspended = false;
+	queue_clear(gs);
+	if (gs->orphaned)
+		free(gs);	/* unlinked, detached, without waiters: see free_session */
 }
 
 static void sink_close(void *sink)
@@ -243,6 +328,7 @@ static struct gw_session *new_session(struct gateway *g, struct server *s)
 		snprintf(gs->id + 2 * i, 3, "%02x", raw[i]);
 	gs->g = g;
 	gs->s = s;
+	gs->queue_tail = &gs->queue;
 	gs->last_used = ev_now(g->d->loop);
 	gs->relay = relay_attach(s, &gateway_sink, gs);
 	gs->next = g->sessions;
@@ -260,6 +346,18 @@ static void free_session(struct gateway *g, struct gw_session *gs)
 		}
 	}
 	sink_close(gs);
+	g->nsessions--;
+	if (gs->stream) {
+		/* The stream's end (stream_ended) must not find a freed session: it frees it. */
+		gs->orphaned = true;
+		if (gs->stream_suspended) {
+			gs->stream_suspended = false;
+			MHD_resume_connection(gs->stream);
+			kick(g);
+		}
+		return;
+	}
+	queue_clear(gs);
 	while (gs->waiters) {
 		struct waiter *w = gs->waiters;
 
@@ -268,7 +366,6 @@ static void free_session(struct gateway *g, struct gw_session *gs)
 		cJSON_Delete(w->answer);
 		free(w);
 	}
-	g->nsessions--;
 	free(gs);
 }
 
@@ -301,7 +398,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "POST, DELETE");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "POST, GET, DELETE");
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -399,11 +496,14 @@ enum MHD_Result gateway_request(struct gateway *g, struct MHD_Connection *conn, 
 		return MHD_YES;
 	}
 	if (req->waiter) {
-		/* Resumed: the answer is here. */
+		/* Resumed: the answer is here (or mcpd is stopping). */
 		struct waiter *w = req->waiter, **pp;
-		char *text = cJSON_PrintUnformatted(w->answer);
+		char *text = w->answer ? cJSON_PrintUnformatted(w->answer) : NULL;
 
-		ret = reply(conn, MHD_HTTP_OK, "application/json", text, req->session->id, 0);
+		if (text)
+			ret = reply(conn, MHD_HTTP_OK, "application/json", text, req->session->id, 0);
+		else
+			ret = error_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "mcpd is shutting down");
 		access_log(req, req->token, req->session->s->conf.name, method, MHD_HTTP_OK);
 		free(text);
 		for (pp = &req->session->waiters; *pp && *pp != w; pp = &(*pp)->next)
@@ -444,12 +544,31 @@ enum MHD_Result gateway_request(struct gateway *g, struct MHD_Connection *conn, 
 	if (strcmp(method, "DELETE") == 0) {
 		if (!gs)
 			return error_reply(conn, MHD_HTTP_NOT_FOUND, "no such session");
+		if (gs->waiters)
+			return error_reply(conn, MHD_HTTP_CONFLICT, "requests of this session are still in flight");
 		free_session(g, gs);
 		access_log(req, token, name, method, MHD_HTTP_OK);
 		return reply(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", "", NULL, 0);
 	}
+	if (strcmp(method, "GET") == 0) {
+		struct MHD_Response *r;
+
+		if (!gs)
+			return error_reply(conn, sid ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST,
+					   "GET needs the Mcp-Session-Id of an open session");
+		if (gs->stream)
+			return error_reply(conn, MHD_HTTP_CONFLICT, "this session has a stream open already");
+		gs->stream = conn;
+		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, gs, stream_ended);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+		ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+		MHD_destroy_response(r);
+		access_log(req, token, name, method, MHD_HTTP_OK);
+		return ret;
+	}
 	if (strcmp(method, "POST") != 0)
-		return error_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "POST or DELETE (no server-initiated stream)");
+		return error_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "POST, GET or DELETE");
 	if (req->too_big)
 		return error_reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than 4 MiB");
 	msg = req->body ? cJSON_ParseWithLength(req->body, req->len) : NULL;
@@ -543,6 +662,20 @@ struct gateway *gateway_new(struct daemon *d, void (*run)(void *), void *arg, ch
 	if (g->ntokens == 0)
 		log_notice(NULL, NULL, "gateway: no tokens_file: every local client may use /mcp/NAME");
 	return g;
+}
+
+void gateway_wake_all(struct gateway *g)
+{
+	for (struct gw_session *gs = g->sessions; gs; gs = gs->next) {
+		gs->closed = true;
+		if (gs->stream && gs->stream_suspended) {
+			gs->stream_suspended = false;
+			MHD_resume_connection(gs->stream);
+		}
+		for (struct waiter *w = gs->waiters; w; w = w->next)
+			if (!w->answer)
+				MHD_resume_connection(w->conn);
+	}
 }
 
 void gateway_free(struct gateway *g)

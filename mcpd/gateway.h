@@ -15,6 +15,9 @@ struct gateway;
 struct gateway *gateway_new(struct daemon *d, void (*run)(void *), void *arg, char **ret_error);
 void gateway_free(struct gateway *g);
 
+/* Before MHD stops: every suspended request and stream is woken to end (MHD refuses to stop otherwise). */
+void gateway_wake_all(struct gateway *g);
+
 /* An MHD access handler call for a /mcp/ URL. */
 enum MHD_Result gateway_request(struct gateway *g, struct MHD_Connection *conn, const char *url, const char *method,
 				const char *upload_data, size_t *upload_data_size, void **con_cls);

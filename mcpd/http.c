@@ -263,6 +263,8 @@ void http_stop(struct http *h)
 		return;
 	ev_io_stop(h->d->loop, &h->io_w);
 	ev_timer_stop(h->d->loop, &h->timer_w);
+	gateway_wake_all(h->gateway);
+	MHD_run(h->mhd);	/* the woken connections answer and leave the suspended state */
 	MHD_stop_daemon(h->mhd);
 	gateway_free(h->gateway);
 	free(h);

@@ -59,6 +59,17 @@ is "$(post "$tok_b" '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"na
 like "$(cat "$T/body")" '"id":2,"result":\{"content":\[\{"type":"text","text":"5"\}\]' "answers with the client's id"
 is "$(post "$tok_b" '{"jsonrpc":"2.0","id":3,"method":"ping"}' "$url/ex")" 400 "a request without a session gets 400"
 is "$(post "$tok_b" '{"jsonrpc":"2.0","id":3,"method":"ping"}' -H 'Mcp-Session-Id: 0123456789abcdef0123456789abcdef' "$url/ex")" 404 "an unknown session gets 404"
+# The GET stream carries the server's notifications for this client: progress, list_changed.
+spawn stream curl -s -N --max-time 20 -H "Authorization: Bearer $tok_b" -H "Mcp-Session-Id: $sid" "$url/ex"
+wait_until 5 grep -q 'ex: gateway: GET 200' "$T/mcpd.err"
+is "$(post "$tok_b" '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"sleep","arguments":{"ms":100},"_meta":{"progressToken":"tok-7"}}}' -H "Mcp-Session-Id: $sid" "$url/ex")" 200 "a call with a progress token"
+wait_until 5 grep -q '"method":"notifications/progress","params":{"progressToken":"tok-7"' "$T/stream.out" &&
+	ok "its progress arrives on the session's GET stream with the client's own token" || not_ok "progress on stream" "$(cat "$T/stream.out")"
+kill -USR1 "$(field_of ex pid)"
+wait_until 5 grep -q 'notifications/tools/list_changed' "$T/stream.out" &&
+	ok "tools/list_changed arrives on the GET stream" || not_ok "list_changed on stream" "$(cat "$T/stream.out")"
+stop_spawned stream
+
 is "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $tok_b" -H "Mcp-Session-Id: $sid" "$url/ex")" 200 "DELETE ends the session"
 is "$(post "$tok_b" '{"jsonrpc":"2.0","id":4,"method":"ping"}' -H "Mcp-Session-Id: $sid" "$url/ex")" 404 "and it is gone after"
 
@@ -78,7 +89,7 @@ like "$(mcpd_log)" 'ex: gateway: POST 200 [0-9.]+ms token=agent-b' "an access lo
 if ((have_node)); then
 	sdk() { timeout 60 node "$node_dir/sdk-client.mjs" "$@"; }
 	out=$(sdk http "$url/ex" "$tok_b" add '{"a":2,"b":3}' 2>"$T/sdk.err")
-	like "$out" '"tools":\["echo","add","sleep","roots"\].*"text":"5"' "the SDK's Streamable HTTP client lists and calls tools through the gateway" || diag "$(cat "$T/sdk.err")"
+	like "$out" '"tools":\["echo","add","sleep","roots".*"text":"5"' "the SDK's Streamable HTTP client lists and calls tools through the gateway" || diag "$(cat "$T/sdk.err")"
 	wait_state 60 everything running
 	out=$(sdk http "$url/everything" "$tok_b" echo '{"message":"hi"}' 2>"$T/sdk.err")
 	like "$out" '"text":"Echo: hi"' "and reaches server-everything through it" || diag "$(cat "$T/sdk.err")"
