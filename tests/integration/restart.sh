@@ -120,7 +120,7 @@ servers:
     command: [$EXAMPLE]
 YAML
 start_mcpd "$T/small.yaml" && ok "a new mcpd replaces the stale socket"
-like "$(mcpd_log)" 'replacing the stale socket' "and says so"
+wait_log 5 'replacing the stale socket' && ok "and says so" || not_ok "stale socket logged" "$(mcpd_log)"
 wait_state 10 one running && ok "and supervises" || not_ok "one running" "$(ctl status)"
 stop_mcpd
 
