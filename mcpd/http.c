@@ -1,11 +1,22 @@
-/* The HTTP endpoint: see http.h. */
+/*
+ * The HTTP endpoint: see http.h.
+ *
+ * No thread of MHD's own: MHD runs in external-polling mode with epoll, its
+ * epoll descriptor is an ev_io on mcpd's loop, and MHD_run() is called only
+ * from that watcher and from a timer for MHD's own timeouts. So every access
+ * handler below runs on the loop thread and reads the supervisor's state
+ * synchronously, with nothing to lock; in return a handler must never block.
+ */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,31 +39,62 @@ struct http {
 	ev_timer timer_w;
 };
 
-/* Marks a request whose headers were seen, so the second call answers it. */
-static int request_seen;
+/* One request, from its first access-handler call to MHD's "completed". */
+struct request {
+	bool is_gateway;	/* /mcp/NAME: the gateway handles it and logs it */
+	void *gateway;		/* the gateway's own request context */
+	double started;		/* ev_time() */
+	unsigned status;	/* the status queued, 0 when none was */
+	char method[16];	/* for the access log, control characters replaced */
+	char path[128];
+};
 
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type, char *body,
-			       size_t len)
+static const char TEXT[] = "text/plain; charset=utf-8";
+
+/* MHD hands over the decoded path: a "%0a" must not start a forged log line. */
+static void copy_printable(char *dst, size_t size, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src[i] && i + 1 < size; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
+	dst[i] = '\0';
+}
+
+/* Queue body (malloc'd, freed by MHD) with status. */
+static enum MHD_Result respond(struct request *req, struct MHD_Connection *conn, unsigned status, const char *type,
+			       char *body, size_t len)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	enum MHD_Result ret;
 
+	if (!r) {
+		free(body);
+		return MHD_NO;	/* MHD closes the connection */
+	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
+	if (ret == MHD_YES)
+		req->status = status;
 	return ret;
 }
 
-static enum MHD_Result text(struct MHD_Connection *conn, unsigned status, const char *msg)
+static enum MHD_Result text(struct request *req, struct MHD_Connection *conn, unsigned status, const char *msg)
 {
-	return respond(conn, status, "text/plain; charset=utf-8", xstrdup(msg), strlen(msg));
+	return respond(req, conn, status, TEXT, xstrdup(msg), strlen(msg));
 }
 
-/* Ready when every wanted critical server runs; the body names those that do not. */
-static enum MHD_Result readyz(struct http *h, struct MHD_Connection *conn)
+/*
+ * Ready when every critical server that is wanted is running. Non-critical
+ * servers never affect readiness, and neither does a critical server that an
+ * operator stopped (it is not wanted). The body names each one in the way,
+ * as "NAME: STATE: REASON".
+ */
+static enum MHD_Result readyz(struct http *h, struct request *req, struct MHD_Connection *conn)
 {
 	char *body = xstrdup(""), *next;
 	bool ready = true;
@@ -72,12 +114,13 @@ static enum MHD_Result readyz(struct http *h, struct MHD_Connection *conn)
 	}
 	if (ready) {
 		free(body);
-		return text(conn, MHD_HTTP_OK, "ok\n");
+		return text(req, conn, MHD_HTTP_OK, "ok\n");
 	}
-	return respond(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", body, strlen(body));
+	return respond(req, conn, MHD_HTTP_SERVICE_UNAVAILABLE, TEXT, body, strlen(body));
 }
 
-static enum MHD_Result health(struct http *h, struct MHD_Connection *conn)
+/* Always 200: the body says how healthy mcpd is. */
+static enum MHD_Result health(struct http *h, struct request *req, struct MHD_Connection *conn)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON *list;
@@ -89,7 +132,36 @@ static enum MHD_Result health(struct http *h, struct MHD_Connection *conn)
 		cJSON_AddItemToArray(list, server_status_json(h->d->servers[i]));
 	body = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
-	return respond(conn, MHD_HTTP_OK, "application/json", body, strlen(body));
+	if (!body)
+		return MHD_NO;
+	return respond(req, conn, MHD_HTTP_OK, "application/json", body, strlen(body));
+}
+
+static enum MHD_Result metrics(struct http *h, struct request *req, struct MHD_Connection *conn)
+{
+	size_t len;
+	char *body = metrics_render(h->d, &len);
+
+	return respond(req, conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);
+}
+
+static const struct route {
+	const char *path;
+	enum MHD_Result (*handler)(struct http *h, struct request *req, struct MHD_Connection *conn);
+} routes[] = {
+	{ "/livez", NULL },	/* the loop runs, or this would not answer */
+	{ "/readyz", readyz },
+	{ "/health", health },
+	{ "/metrics", metrics },
+};
+
+/* Content-Length other than 0, or chunked: MHD would hand us a body. */
+static bool has_body(struct MHD_Connection *conn)
+{
+	const char *len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (len && strspn(len, "0") != strlen(len)) ||
+	       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -97,42 +169,72 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  void **con_cls)
 {
 	struct http *h = cls;
-	size_t len;
+	struct request *req = *con_cls;
 
-	if (strncmp(url, "/mcp/", 5) == 0 && h->gateway)
-		return gateway_request(h->gateway, conn, url, method, upload_data, upload_data_size, con_cls);
-	if (*con_cls == NULL) {
-		*con_cls = &request_seen;
+	if (req && req->is_gateway)
+		return gateway_request(h->gateway, conn, url, method, upload_data, upload_data_size, &req->gateway);
+	if (req) {
+		/* Answered in the first call; a body it did not announce is a broken client. */
+		if (*upload_data_size > 0)
+			return MHD_NO;
 		return MHD_YES;
 	}
-	if (*upload_data_size > 0) {
-		*upload_data_size = 0;
-		return text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "these endpoints take no request body\n");
-	}
-	log_debug(NULL, NULL, "http: %s %s", method, url);
-	if (strcmp(url, "/livez") != 0 && strcmp(url, "/readyz") != 0 && strcmp(url, "/health") != 0 &&
-	    strcmp(url, "/metrics") != 0)
-		return text(conn, MHD_HTTP_NOT_FOUND, "not found: try /livez, /readyz, /health or /metrics\n");
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-		return text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
-	if (strcmp(url, "/livez") == 0)
-		return text(conn, MHD_HTTP_OK, "ok\n");
-	if (strcmp(url, "/readyz") == 0)
-		return readyz(h, conn);
-	if (strcmp(url, "/health") == 0)
-		return health(h, conn);
-	{
-		char *body = metrics_render(h->d, &len);
+	req = xcalloc(1, sizeof(*req));
+	req->started = ev_time();
+	req->is_gateway = strncmp(url, "/mcp/", 5) == 0;
+	copy_printable(req->method, sizeof(req->method), method);
+	copy_printable(req->path, sizeof(req->path), url);
+	*con_cls = req;
+	if (req->is_gateway)
+		return gateway_request(h->gateway, conn, url, method, upload_data, upload_data_size, &req->gateway);
 
-		return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);
+	/*
+	 * Answered at once, from the headers: MHD (0.9.75) accepts a response
+	 * only before a body is read, so a body is refused before it is read.
+	 */
+	if (has_body(conn))
+		return text(req, conn, MHD_HTTP_CONTENT_TOO_LARGE, "these endpoints take no request body\n");
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(url, routes[i].path) != 0)
+			continue;
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+			return text(req, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+		/* HEAD: MHD sends the headers of the GET answer and drops its body. */
+		if (!routes[i].handler)
+			return text(req, conn, MHD_HTTP_OK, "ok\n");
+		return routes[i].handler(h, req, conn);
 	}
+	return text(req, conn, MHD_HTTP_NOT_FOUND, "not found: try /livez, /readyz, /health or /metrics\n");
 }
 
-/* After every run, MHD says when it wants to run again for its timeouts. */
-static void rearm(struct http *h)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http *h = cls;
+	struct request *req = *con_cls;
+
+	if (!req)
+		return;
+	if (req->is_gateway) {
+		gateway_request_done(h->gateway, req->gateway);
+	} else if (req->status) {
+		log_debug(NULL, NULL, "http: %s %s %u %.1fms", req->method, req->path, req->status,
+			  (ev_time() - req->started) * 1000.);
+	} else {
+		log_debug(NULL, NULL, "http: %s %s - %.1fms (no answer: %s)", req->method, req->path,
+			  (ev_time() - req->started) * 1000.,
+			  toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timed out" : "connection closed");
+	}
+	free(req);
+	*con_cls = NULL;
+}
+
+/* MHD works, then says when it wants to work again for its own timeouts. */
+static void run(struct http *h)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
 
+	MHD_run(h->mhd);
 	ev_timer_stop(h->d->loop, &h->timer_w);
 	if (MHD_get_timeout(h->mhd, &ms) == MHD_YES) {
 		ev_timer_set(&h->timer_w, (double)ms / 1000., 0.);
@@ -140,38 +242,20 @@ static void rearm(struct http *h)
 	}
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
-{
-	struct http *h = cls;
-
-	if (*con_cls && *con_cls != &request_seen)
-		gateway_request_done(h->gateway, *con_cls);
-	*con_cls = NULL;
-}
-
+/* The gateway resumed a suspended request: let MHD send its answer. */
 static void run_again(void *arg)
 {
-	struct http *h = arg;
-
-	MHD_run(h->mhd);
-	rearm(h);
+	run(arg);
 }
 
 static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct http *h = w->data;
-
-	MHD_run(h->mhd);
-	rearm(h);
+	run(w->data);
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct http *h = w->data;
-
-	MHD_run(h->mhd);
-	rearm(h);
+	run(w->data);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -183,9 +267,16 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warning(NULL, NULL, "http: %s", buf);
 }
 
-static int listen_socket(const char *host, unsigned port, char **ret_error)
+/*
+ * Our own listening socket, so that the address is exactly the one in the
+ * manifest. Numeric only: a DNS lookup would block the loop.
+ */
+static int listen_socket(const char *host, unsigned port, const char *where, bool *ret_ipv6, char **ret_error)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+	struct addrinfo hints = {
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+	};
 	struct addrinfo *ai;
 	char service[8];
 	int fd, r, one = 1;
@@ -195,33 +286,42 @@ static int listen_socket(const char *host, unsigned port, char **ret_error)
 	snprintf(service, sizeof(service), "%u", port);
 	r = getaddrinfo(host, service, &hints, &ai);
 	if (r != 0) {
-		xasprintf(ret_error, "cannot listen on %s:%u: %s (give an IP address or localhost)", host, port,
-			  gai_strerror(r));
+		xasprintf(ret_error, "cannot listen on %s: %s (give an IP address or localhost)", where,
+			  r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
 		return -1;
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
-		xasprintf(ret_error, "cannot listen on %s:%u: %s", host, port, strerror(errno));
+	    (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
+		xasprintf(ret_error, "cannot listen on %s: %s", where, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
 		return -1;
 	}
+	*ret_ipv6 = ai->ai_family == AF_INET6;
 	freeaddrinfo(ai);
 	return fd;
 }
 
 struct http *http_start(struct daemon *d, const char *host, unsigned port, char **ret_error)
 {
-	struct http *h = xcalloc(1, sizeof(*h));
+	struct http *h;
 	const union MHD_DaemonInfo *info;
-	int fd = listen_socket(host, port, ret_error);
+	char where[300];
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	bool ipv6 = false;
+	int fd;
 
-	if (fd < 0) {
-		free(h);
+	snprintf(where, sizeof(where), strchr(host, ':') ? "[%s]:%u" : "%s:%u",
+		 strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, port);
+	fd = listen_socket(host, port, where, &ipv6, ret_error);
+	if (fd < 0)
 		return NULL;
-	}
+	if (ipv6)
+		flags |= MHD_USE_IPv6;
+	h = xcalloc(1, sizeof(*h));
 	h->d = d;
 	h->gateway = gateway_new(d, run_again, h, ret_error);
 	if (!h->gateway) {
@@ -229,8 +329,8 @@ struct http *http_start(struct daemon *d, const char *host, unsigned port, char 
 		free(h);
 		return NULL;
 	}
-	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-				  on_request, h,
+	/* Not MHD_USE_INTERNAL_POLLING_THREAD: MHD_run() on our loop does the work. */
+	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				  MHD_OPTION_LISTEN_SOCKET, fd,
@@ -241,11 +341,13 @@ struct http *http_start(struct daemon *d, const char *host, unsigned port, char 
 				  MHD_OPTION_END);
 	info = h->mhd ? MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
 	if (!info) {
-		xasprintf(ret_error, "cannot start the HTTP endpoint on %s:%u", host, port);
+		xasprintf(ret_error, "cannot start the HTTP endpoint on %s (libmicrohttpd refused; see the messages above)",
+			  where);
 		if (h->mhd)
-			MHD_stop_daemon(h->mhd);
+			MHD_stop_daemon(h->mhd);	/* closes fd */
+		else if (fcntl(fd, F_GETFD) >= 0)
+			close(fd);	/* MHD closes it on some of its failures, not on others */
 		gateway_free(h->gateway);
-		close(fd);
 		free(h);
 		return NULL;
 	}
@@ -253,7 +355,7 @@ struct http *http_start(struct daemon *d, const char *host, unsigned port, char 
 	ev_timer_init(&h->timer_w, on_timer, 0., 0.);
 	h->io_w.data = h->timer_w.data = h;
 	ev_io_start(d->loop, &h->io_w);
-	log_notice(NULL, NULL, "HTTP endpoint on http://%s:%u/ (/livez /readyz /health /metrics, /mcp/NAME)", host, port);
+	log_notice(NULL, NULL, "HTTP endpoint on http://%s/ (/livez /readyz /health /metrics, /mcp/NAME)", where);
 	return h;
 }
 

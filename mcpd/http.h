@@ -1,5 +1,12 @@
 /*
- * mcpd's HTTP endpoint (mcpd.http): /livez, /readyz, /health, /metrics.
+ * mcpd's HTTP endpoint (mcpd.http), GET and HEAD only:
+ *   /livez    200 "ok" while the loop runs
+ *   /readyz   200 "ok" when every critical server that is wanted is running,
+ *             else 503 with a "NAME: STATE: REASON" line per critical server
+ *             in the way; non-critical servers never affect readiness
+ *   /health   200 {"health": "ok|degraded|critical", "servers": [status...]}
+ *   /metrics  Prometheus text (metrics.c)
+ * and /mcp/NAME for the gateway (gateway.c).
  * libmicrohttpd runs without threads of its own: its epoll descriptor is a
  * watcher on mcpd's loop, so every handler runs on the loop and reads the
  * supervisor's state directly, with nothing to lock.
@@ -15,7 +22,10 @@ struct http;
 #define HTTP_TIMEOUT_SECONDS	10
 #define HTTP_MEMORY_LIMIT	(64 * 1024)
 
-/* Listen on host:port; NULL and a message when that is impossible. */
+/*
+ * Listen on host:port (an IP address or "localhost"); NULL and a message like
+ * "cannot listen on 127.0.0.1:9310: Address already in use" when impossible.
+ */
 struct http *http_start(struct daemon *d, const char *host, unsigned port, char **ret_error);
 void http_stop(struct http *h);
 

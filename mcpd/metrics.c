@@ -3,7 +3,6 @@
 #include "config.h"
 #endif
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +71,7 @@ char *metrics_render(const struct daemon *d, size_t *ret_len)
 	struct sbuf b = { .data = xmalloc(4096), .cap = 4096 };
 	double now = ev_now(d->loop);
 	const char *health = daemon_health(d);
-	char name[160];
+	char name[160];		/* a server name (at most 63 characters), escaped */
 
 	family(&b, "mcpd_build_info", "gauge", "Version of mcpd, as a label.");
 	sb_printf(&b, "mcpd_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
@@ -129,7 +128,7 @@ char *metrics_render(const struct daemon *d, size_t *ret_len)
 		}
 		sb_printf(&b, "mcpd_server_probe_duration_seconds_sum{server=\"%s\"} %.6f\n", name, h->sum_ms / 1000.);
 		sb_printf(&b, "mcpd_server_probe_duration_seconds_count{server=\"%s\"} %llu\n", name,
-			  (unsigned long long)h->probes);
+			  (unsigned long long)cumulative);	/* = probes, and always = the +Inf bucket */
 	}
 	*ret_len = b.len;
 	return b.data;
