@@ -328,7 +328,7 @@ static bool parse_double_range(struct parse *p, const struct ynode *n, const cha
 static bool parse_choice(struct parse *p, const struct ynode *n, const char *path, const char *const *choices,
 			 size_t nchoices, int *ret)
 {
-	char what[128];
+	char what[128] = "";
 	size_t o = 0;
 	const char *s;
 
@@ -1179,10 +1179,36 @@ static bool parse_origins(struct parse *p, const struct ynode *n, const char *pa
 	return true;
 }
 
+static bool parse_sessions_per_token(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	uint64_t v;
+
+	if (!parse_uint_range(p, n, path, 1, 1024, &v))
+		return false;
+	*(unsigned *)field = (unsigned)v;
+	return true;
+}
+
+/* A duration that is not zero: a zero deadline or idle timeout would refuse everything. */
+static bool parse_positive_duration(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	if (!parse_duration(p, n, path, field))
+		return false;
+	if (*(uint64_t *)field < 1000) {
+		error_at(p, n, path, "must be at least 1s");
+		return false;
+	}
+	return true;
+}
+
+#define GATEWAY(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct gateway_conf, member) }
 static const struct field gateway_fields[] = {
-	{ .key = "tokens_file", .parse = parse_path, .offset = offsetof(struct gateway_conf, tokens_file) },
+	GATEWAY("tokens_file", parse_path, tokens_file),
 	{ .key = "rate_limit", .parse = parse_rate_limit },
 	{ .key = "allowed_origins", .parse = parse_origins },
+	GATEWAY("max_sessions_per_token", parse_sessions_per_token, max_sessions_per_token),
+	GATEWAY("session_idle_timeout", parse_positive_duration, session_idle_ms),
+	GATEWAY("request_timeout", parse_positive_duration, request_timeout_ms),
 };
 
 #define MCPD(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct mcpd_conf, member) }
@@ -1611,6 +1637,9 @@ int manifest_parse_buffer(const char *name, const char *buf, size_t len, unsigne
 	m->path = xstrdup(name);
 	m->dir = absolute_dir(name);
 	m->mcpd.shutdown_timeout_ms = 30000;
+	m->mcpd.gateway.max_sessions_per_token = 32;
+	m->mcpd.gateway.session_idle_ms = 600000;
+	m->mcpd.gateway.request_timeout_ms = 60000;
 
 	if (len > MANIFEST_MAX_BYTES) {
 		problem(&p, false, 1, 1, "", "the manifest is larger than the limit of %d bytes (1 MiB)",

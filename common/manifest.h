@@ -126,6 +126,9 @@ struct gateway_conf {
 	uint64_t rate_period_ms;
 	char **allowed_origins;
 	size_t nallowed_origins;
+	unsigned max_sessions_per_token;	/* sessions one token may hold open */
+	uint64_t session_idle_ms;		/* an unused session is closed after this */
+	uint64_t request_timeout_ms;		/* a POSTed request is answered with an error after this */
 };
 
 struct mcpd_conf {

@@ -2,23 +2,30 @@
  * The HTTP gateway: POST /mcp/NAME is a Streamable HTTP MCP endpoint for a
  * supervised stdio server, multiplexed like mcpctl connect (relay.c). Each
  * MCP session of the gateway is a relay session; a POSTed request suspends
- * its connection until the relay delivers the answer with the same id.
- * Bearer tokens (compared in constant time), a per-token rate limit, and
- * Origin checks guard it; every request is logged without its token.
+ * its connection until the relay delivers the answer with the same id, or
+ * its deadline passes, or its session closes.
+ *
+ * Everything that decides whether a request may go on (Origin, bearer token
+ * compared in constant time, failed authentications per source address, the
+ * per-token rate limit, the server, the method, the body's size) is checked
+ * on the headers, before a byte of the body is read. Sessions belong to the
+ * token that opened them and name their server: they never hold a server
+ * pointer, so a server that goes cannot be reached through them. Closed
+ * sessions are freed later, in one place (reap), when nothing points at them.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
-#include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <unistd.h>
+#include <sys/socket.h>
 
 #include "daemon.h"
 #include "gateway.h"
@@ -26,26 +33,28 @@
 #include "log.h"
 #include "relay.h"
 #include "server.h"
+#include "tokens.h"
 #include "xmalloc.h"
 
-#define MAX_SESSIONS	1024
-#define MAX_TOKENS	1024
-#define TOKENS_FILE_MAX	(64 * 1024)
-#define SESSION_QUEUE	(8 * 1024 * 1024)
+#define ERR_UNAVAILABLE		-32002	/* as relay.c answers for an unavailable server */
+#define SWEEP_SECONDS		1.	/* idle sessions and clients gone while they wait */
+#define STREAM_TIMEOUT_SECONDS	600	/* a GET stream whose client reads nothing for this long is closed */
 
 struct token {
 	char *name;
 	char *secret;
 	double window_start;
 	unsigned count;
+	unsigned nsessions;
+	unsigned long limited;		/* 429s since the last summary */
 };
 
-/* A POSTed request waiting for its answer. */
-struct waiter {
-	cJSON *id;
-	cJSON *answer;			/* set when it arrives; the connection is resumed */
-	struct MHD_Connection *conn;
-	struct waiter *next;
+/* Failed authentications of one source address. */
+struct addr_stat {
+	char addr[INET6_ADDRSTRLEN];
+	double window_start, last_seen;
+	unsigned failures;		/* in the current window */
+	unsigned long failed, refused;	/* since the last summary */
 };
 
 /* A message waiting for the session's GET stream, already framed as an SSE event. */
@@ -55,20 +64,23 @@ struct sse_item {
 	struct sse_item *next;
 };
 
+struct gw_request;
+
 struct gw_session {
 	char id[33];
+	char *server;			/* its server's name: looked up, never held */
+	struct token *token;		/* that opened it; NULL without a tokens_file */
 	double last_used;
+	struct session *relay;		/* NULL once closed */
+	struct gw_request *waiters;	/* POSTed requests waiting for their answer */
 	/* The GET stream: server notifications and requests for this client. */
 	struct MHD_Connection *stream;
 	bool stream_suspended;
 	struct sse_item *queue, **queue_tail;
 	size_t queued;
-	bool orphaned;			/* freed but for its stream: stream_ended finishes */
+	unsigned refs;			/* requests and the stream that point here */
+	bool closed;			/* freed by reap once refs is 0 */
 	struct gateway *g;
-	struct server *s;
-	struct session *relay;
-	struct waiter *waiters;
-	bool closed;
 	struct gw_session *next;
 };
 
@@ -77,69 +89,47 @@ struct gateway {
 	struct token *tokens;
 	size_t ntokens;
 	struct gw_session *sessions;
-	size_t nsessions;
+	size_t nsessions;		/* open ones */
+	size_t buffered;		/* bytes of request bodies held */
+	size_t nwaiting;
+	bool stopping;			/* MHD is about to stop: nothing may suspend */
+	struct addr_stat addrs[GATEWAY_ADDRESSES];
+	size_t naddrs;
+	unsigned long other_failed;	/* of addresses pushed out of addrs */
+	unsigned long busy;		/* 503s for the body budget since the last summary */
 	ev_timer kick_w;		/* MHD_run after a resume, outside MHD's callbacks */
+	ev_timer sweep_w;
+	ev_timer summary_w;
+	ev_check reap_w;
 	void (*kick)(void *);
 	void *kick_arg;
 };
 
-/* ---- tokens ----------------------------------------------------------------- */
+/* One request, from its first access-handler call to MHD's "completed". */
+struct gw_request {
+	struct gateway *g;
+	struct MHD_Connection *conn;
+	char server[128];		/* from the URL, printable */
+	struct token *token;
+	double started;
+	bool answered;			/* a response was queued on the headers */
+	char *body;
+	size_t len;
+	struct gw_session *session;	/* holds a reference */
+	/* While suspended, waiting for the answer to the request with this id: */
+	cJSON *id;
+	bool waiting;
+	cJSON *answer;			/* set when it arrives, or an error; then resumed */
+	ev_timer deadline_w;
+	struct gw_request *next_waiter;
+};
 
-static int load_tokens(struct gateway *g, const char *path, char **ret_error)
+static void kick(struct gateway *g)
 {
-	char buf[TOKENS_FILE_MAX + 1];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	unsigned line = 0;
-
-	if (fd < 0) {
-		xasprintf(ret_error, "cannot read tokens_file %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	n = read(fd, buf, TOKENS_FILE_MAX + 1);
-	close(fd);
-	if (n < 0 || n > TOKENS_FILE_MAX) {
-		xasprintf(ret_error, "cannot read tokens_file %s: %s", path, n < 0 ? strerror(errno) : "larger than 64 KiB");
-		return -EINVAL;
-	}
-	buf[n] = '\0';
-	for (char *p = buf, *end; p && *p; p = end) {
-		char *colon, *name, *secret;
-
-		end = strchr(p, '\n');
-		if (end)
-			*end++ = '\0';
-		line++;
-		while (isspace((unsigned char)*p))
-			p++;
-		if (!*p || *p == '#')
-			continue;
-		colon = strchr(p, ':');
-		if (!colon || g->ntokens >= MAX_TOKENS) {
-			/* Never echo the line: it holds a secret. */
-			xasprintf(ret_error, "tokens_file %s:%u: expected \"name: token\"", path, line);
-			return -EINVAL;
-		}
-		*colon = '\0';
-		name = p;
-		secret = colon + 1;
-		while (isspace((unsigned char)*secret))
-			secret++;
-		for (char *t = secret + strlen(secret); t > secret && isspace((unsigned char)t[-1]);)
-			*--t = '\0';
-		for (char *t = name + strlen(name); t > name && isspace((unsigned char)t[-1]);)
-			*--t = '\0';
-		if (!*name || strlen(secret) < 16) {
-			xasprintf(ret_error, "tokens_file %s:%u: a name and a token of at least 16 characters are needed",
-				  path, line);
-			return -EINVAL;
-		}
-		g->tokens = xreallocarray(g->tokens, g->ntokens + 1, sizeof(*g->tokens));
-		g->tokens[g->ntokens++] = (struct token){ .name = xstrdup(name), .secret = xstrdup(secret) };
-	}
-	explicit_bzero(buf, sizeof(buf));
-	return 0;
+	ev_timer_start(g->d->loop, &g->kick_w);
 }
+
+/* ---- tokens ----------------------------------------------------------------- */
 
 /* Constant time in the secret's content: no early exit on the first differing byte. */
 static bool secret_equal(const char *a, const char *b)
@@ -166,6 +156,132 @@ static struct token *authenticate(struct gateway *g, struct MHD_Connection *conn
 	return found;
 }
 
+/* ---- refusals: counted per address and token, logged as a summary ----------- */
+
+static void summary_start(struct gateway *g)
+{
+	if (!ev_is_active(&g->summary_w))
+		ev_timer_again(g->d->loop, &g->summary_w);
+}
+
+static void client_address(struct MHD_Connection *conn, char *buf, size_t size)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(buf, size, "unknown");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf, (socklen_t)size);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf, (socklen_t)size);
+}
+
+static struct addr_stat *addr_find(struct gateway *g, const char *addr)
+{
+	for (size_t i = 0; i < g->naddrs; i++)
+		if (strcmp(g->addrs[i].addr, addr) == 0)
+			return &g->addrs[i];
+	return NULL;
+}
+
+/* Its window, renewed when over. */
+static void addr_touch(struct addr_stat *a, double now)
+{
+	a->last_seen = now;
+	if (now - a->window_start >= GATEWAY_AUTH_WINDOW) {
+		a->window_start = now;
+		a->failures = 0;
+	}
+}
+
+/* The address's entry; a full table gives up the one seen least recently (its counts go to "others"). */
+static struct addr_stat *addr_stat(struct gateway *g, const char *addr, double now)
+{
+	struct addr_stat *a = addr_find(g, addr);
+
+	if (!a && g->naddrs < GATEWAY_ADDRESSES) {
+		a = &g->addrs[g->naddrs++];
+	} else if (!a) {
+		a = &g->addrs[0];
+		for (size_t i = 1; i < g->naddrs; i++)
+			if (g->addrs[i].last_seen < a->last_seen)
+				a = &g->addrs[i];
+		g->other_failed += a->failed + a->refused;
+	}
+	if (strcmp(a->addr, addr) != 0) {
+		*a = (struct addr_stat){ .window_start = now };
+		snprintf(a->addr, sizeof(a->addr), "%s", addr);
+	}
+	addr_touch(a, now);
+	return a;
+}
+
+/* Seconds until an address that failed too often may try again; 0 when it may now. */
+static unsigned addr_throttled(struct gateway *g, const char *addr, double now)
+{
+	struct addr_stat *a = addr_find(g, addr);
+
+	if (!a)
+		return 0;
+	addr_touch(a, now);
+	if (a->failures < GATEWAY_AUTH_FAILURES)
+		return 0;
+	a->refused++;
+	summary_start(g);
+	return (unsigned)ceil(a->window_start + GATEWAY_AUTH_WINDOW - now);
+}
+
+static void auth_failed(struct gateway *g, const char *addr, double now)
+{
+	struct addr_stat *a = addr_stat(g, addr, now);
+
+	a->failures++;
+	a->failed++;
+	summary_start(g);
+}
+
+static void on_summary(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gateway *g = w->data;
+	bool any = false;
+
+	for (size_t i = 0; i < g->naddrs; i++) {
+		struct addr_stat *a = &g->addrs[i];
+
+		if (!a->failed && !a->refused)
+			continue;
+		any = true;
+		log_warning(NULL, NULL,
+			    "gateway: %lu failed authentications from %s in the last %.0fs; %lu more requests from it "
+			    "answered 429 without a check (after %d failures in %.0fs)",
+			    a->failed, a->addr, GATEWAY_SUMMARY_SECONDS, a->refused, GATEWAY_AUTH_FAILURES,
+			    GATEWAY_AUTH_WINDOW);
+		a->failed = a->refused = 0;
+	}
+	if (g->other_failed) {
+		any = true;
+		log_warning(NULL, NULL, "gateway: %lu failed authentications from other addresses in the last %.0fs",
+			    g->other_failed, GATEWAY_SUMMARY_SECONDS);
+		g->other_failed = 0;
+	}
+	for (size_t i = 0; i < g->ntokens; i++) {
+		if (!g->tokens[i].limited)
+			continue;
+		any = true;
+		log_warning(NULL, NULL, "gateway: %lu requests of token %s answered 429 in the last %.0fs (rate limit)",
+			    g->tokens[i].limited, g->tokens[i].name, GATEWAY_SUMMARY_SECONDS);
+		g->tokens[i].limited = 0;
+	}
+	if (g->busy) {
+		any = true;
+		log_warning(NULL, NULL, "gateway: %lu requests answered 503 in the last %.0fs: %d MiB of request bodies "
+			    "held already", g->busy, GATEWAY_SUMMARY_SECONDS, GATEWAY_MAX_BUFFERED / (1024 * 1024));
+		g->busy = 0;
+	}
+	if (!any)
+		ev_timer_stop(loop, w);
+}
+
 /* ---- sessions -------------------------------------------------------------- */
 
 static bool sink_send(void *sink, const cJSON *msg);
@@ -174,9 +290,87 @@ static void sink_close(void *sink);
 
 static const struct relay_sink gateway_sink = { .send = sink_send, .pending = sink_pending, .close = sink_close };
 
-static void kick(struct gateway *g)
+/* A waiting request gets its answer (or an error) and its connection resumes. */
+static void finish_waiter(struct gw_request *req, cJSON *answer)
 {
-	ev_timer_start(g->d->loop, &g->kick_w);
+	struct gateway *g = req->g;
+
+	for (struct gw_request **pp = &req->session->waiters; *pp; pp = &(*pp)->next_waiter) {
+		if (*pp == req) {
+			*pp = req->next_waiter;
+			break;
+		}
+	}
+	req->waiting = false;
+	g->nwaiting--;
+	req->answer = answer;
+	ev_timer_stop(g->d->loop, &req->deadline_w);
+	MHD_resume_connection(req->conn);
+	kick(g);
+}
+
+/* Tell the server, through the relay, that a request's answer is no longer wanted. */
+static void cancel_upstream(struct gw_request *req, const char *why)
+{
+	struct session *relay = req->session ? req->session->relay : NULL;
+	cJSON *params, *msg;
+	char *text;
+
+	if (!relay)
+		return;	/* closed: relay_detach cancelled what was in flight */
+	params = cJSON_CreateObject();
+	cJSON_AddItemToObject(params, "requestId", cJSON_Duplicate(req->id, 1));
+	cJSON_AddStringToObject(params, "reason", why);
+	msg = jsonrpc_notification_new("notifications/cancelled", params);
+	text = cJSON_PrintUnformatted(msg);
+	cJSON_Delete(msg);
+	if (text)
+		relay_client_line(relay, text, strlen(text));
+	free(text);
+}
+
+static void reap_soon(struct gateway *g)
+{
+	ev_check_start(g->d->loop, &g->reap_w);
+}
+
+/* Closed: found no more, its waiters answered, its relay session gone; freed by reap when unused. */
+static void close_session(struct gw_session *gs, const char *why)
+{
+	struct gateway *g = gs->g;
+
+	if (gs->closed)
+		return;
+	gs->closed = true;
+	g->nsessions--;
+	if (gs->token)
+		gs->token->nsessions--;
+	while (gs->waiters) {
+		struct gw_request *req = gs->waiters;
+		char message[256];
+
+		snprintf(message, sizeof(message), "gateway session of server \"%s\" closed: %s", gs->server, why);
+		finish_waiter(req, jsonrpc_error_new(req->id, ERR_UNAVAILABLE, message, NULL));
+	}
+	if (gs->relay) {
+		struct session *r = gs->relay;
+
+		gs->relay = NULL;
+		relay_detach(r);
+	}
+	if (gs->stream && gs->stream_suspended) {
+		gs->stream_suspended = false;
+		MHD_resume_connection(gs->stream);
+		kick(g);
+	}
+	reap_soon(g);
+}
+
+static void session_unref(struct gw_session *gs)
+{
+	gs->refs--;
+	if (gs->closed && gs->refs == 0)
+		reap_soon(gs->g);
 }
 
 static bool sink_send(void *sink, const cJSON *msg)
@@ -184,12 +378,12 @@ static bool sink_send(void *sink, const cJSON *msg)
 	struct gw_session *gs = sink;
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
 
+	if (gs->closed)
+		return true;
 	if (jsonrpc_classify(msg) == JSONRPC_RESPONSE) {
-		for (struct waiter *w = gs->waiters; w; w = w->next) {
-			if (!w->answer && cJSON_Compare(w->id, id, 1)) {
-				w->answer = cJSON_Duplicate(msg, 1);
-				MHD_resume_connection(w->conn);
-				kick(gs->g);
+		for (struct gw_request *req = gs->waiters; req; req = req->next_waiter) {
+			if (cJSON_Compare(req->id, id, 1)) {
+				finish_waiter(req, cJSON_Duplicate(msg, 1));
 				return true;
 			}
 		}
@@ -220,6 +414,16 @@ static size_t sink_pending(void *sink)
 	return gs->queued;
 }
 
+/* The relay ends this client (its server is removed, or it reads too slowly). */
+static void sink_close(void *sink)
+{
+	struct gw_session *gs = sink;
+	char reason[64];
+
+	snprintf(reason, sizeof(reason), "%s", gs->relay ? "its server went away or it read too slowly" : "closed");
+	close_session(gs, reason);
+}
+
 static void queue_clear(struct gw_session *gs)
 {
 	while (gs->queue) {
@@ -239,8 +443,6 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	struct gw_session *gs = cls;
 	size_t n = 0;
 
-	if (gs->closed)
-		return MHD_CONTENT_READER_END_OF_STREAM;
 	while (gs->queue && n < max) {
 		struct sse_item *it = gs->queue;
 		size_t take = it->len - it->off < max - n ? it->len - it->off : max - n;
@@ -257,6 +459,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 			free(it);
 		}
 	}
+	if (n == 0 && gs->closed)
+		return MHD_CONTENT_READER_END_OF_STREAM;
 	if (n == 0) {
 		gs->stream_suspended = true;
 		MHD_suspend_connection(gs->stream);
@@ -271,27 +475,16 @@ static void stream_ended(void *cls)
 	gs->stream = NULL;
 	gs->stream_suspended = false;
 	queue_clear(gs);
-	if (gs->orphaned)
-		free(gs);	/* unlinked, detached, without waiters: see free_session */
+	session_unref(gs);
 }
 
-static void sink_close(void *sink)
+/* An open session of this server that this token opened: another token's is as unknown as none. */
+static struct gw_session *find_session(struct gateway *g, const char *id, const char *server, const struct token *t)
 {
-	struct gw_session *gs = sink;
-
-	if (gs->relay) {
-		struct session *r = gs->relay;
-
-		gs->relay = NULL;
-		relay_detach(r);
-	}
-	gs->closed = true;
-}
-
-static struct gw_session *find_session(struct gateway *g, const char *id, struct server *s)
-{
+	if (!id)
+		return NULL;
 	for (struct gw_session *gs = g->sessions; gs; gs = gs->next) {
-		if (!gs->closed && gs->s == s && strcmp(gs->id, id) == 0) {
+		if (!gs->closed && gs->token == t && strcmp(gs->server, server) == 0 && strcmp(gs->id, id) == 0) {
 			gs->last_used = ev_now(g->d->loop);
 			return gs;
 		}
@@ -299,87 +492,96 @@ static struct gw_session *find_session(struct gateway *g, const char *id, struct
 	return NULL;
 }
 
-static void free_session(struct gateway *g, struct gw_session *gs);
-
-/* Closed sessions (server removed) and idle ones (client gone without DELETE) are freed. */
-static void sweep(struct gateway *g)
-{
-	double now = ev_now(g->d->loop);
-
-	for (struct gw_session *gs = g->sessions, *next; gs; gs = next) {
-		next = gs->next;
-		if (!gs->waiters && (gs->closed || now - gs->last_used > GATEWAY_IDLE_SECONDS))
-			free_session(g, gs);
-	}
-}
-
-static struct gw_session *new_session(struct gateway *g, struct server *s)
+static struct gw_session *new_session(struct gateway *g, struct server *s, struct token *t)
 {
 	struct gw_session *gs;
 	unsigned char raw[16];
 
-	sweep(g);
-	gs = xcalloc(1, sizeof(*gs));
-	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw)) {
-		free(gs);
+	if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != sizeof(raw))
 		return NULL;
-	}
+	gs = xcalloc(1, sizeof(*gs));
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(gs->id + 2 * i, 3, "%02x", raw[i]);
 	gs->g = g;
-	gs->s = s;
+	gs->server = xstrdup(s->conf.name);
+	gs->token = t;
 	gs->queue_tail = &gs->queue;
 	gs->last_used = ev_now(g->d->loop);
-	gs->relay = relay_attach(s, &gateway_sink, gs);
 	gs->next = g->sessions;
 	g->sessions = gs;
 	g->nsessions++;
+	if (t)
+		t->nsessions++;
+	gs->relay = relay_attach(s, &gateway_sink, gs);
+	if (!ev_is_active(&g->sweep_w))
+		ev_timer_again(g->d->loop, &g->sweep_w);
 	return gs;
 }
 
-static void free_session(struct gateway *g, struct gw_session *gs)
+/* The one place where sessions are freed: closed, and nothing points at them. */
+static void on_reap(struct ev_loop *loop, ev_check *w, int revents)
 {
-	for (struct gw_session **pp = &g->sessions; *pp; pp = &(*pp)->next) {
-		if (*pp == gs) {
-			*pp = gs->next;
-			break;
-		}
-	}
-	sink_close(gs);
-	g->nsessions--;
-	if (gs->stream) {
-		/* The stream's end (stream_ended) must not find a freed session: it frees it. */
-		gs->orphaned = true;
-		if (gs->stream_suspended) {
-			gs->stream_suspended = false;
-			MHD_resume_connection(gs->stream);
-			kick(g);
-		}
-		return;
-	}
-	queue_clear(gs);
-	while (gs->waiters) {
-		struct waiter *w = gs->waiters;
+	struct gateway *g = w->data;
 
-		gs->waiters = w->next;
-		cJSON_Delete(w->id);
-		cJSON_Delete(w->answer);
-		free(w);
+	ev_check_stop(loop, w);
+	for (struct gw_session **pp = &g->sessions; *pp;) {
+		struct gw_session *gs = *pp;
+
+		if (!gs->closed || gs->refs > 0) {
+			pp = &gs->next;
+			continue;
+		}
+		*pp = gs->next;
+		queue_clear(gs);
+		free(gs->server);
+		free(gs);
 	}
-	free(gs);
+}
+
+/* A suspended connection is not read by MHD: a client that left shows as EOF on its socket. */
+static bool client_left(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char c;
+	ssize_t n;
+
+	if (!ci)
+		return false;
+	n = recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Every second while there are sessions: idle ones close, requests of clients that left are cancelled. */
+static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gateway *g = w->data;
+	double now = ev_now(loop), idle = (double)g->d->manifest->mcpd.gateway.session_idle_ms / 1000.;
+	unsigned expired = 0;
+
+	for (struct gw_session *gs = g->sessions; gs; gs = gs->next) {
+		if (gs->closed)
+			continue;
+		for (struct gw_request *req = gs->waiters, *next; req; req = next) {
+			next = req->next_waiter;
+			if (!client_left(req->conn))
+				continue;
+			log_info(gs->server, NULL, "gateway: a client left before its answer; cancelling its request");
+			cancel_upstream(req, "the HTTP client disconnected");
+			finish_waiter(req, jsonrpc_error_new(req->id, ERR_UNAVAILABLE, "the HTTP client disconnected", NULL));
+		}
+		if (gs->refs == 0 && now - gs->last_used > idle) {
+			close_session(gs, "idle");
+			expired++;
+		}
+	}
+	if (expired)
+		log_info(NULL, NULL, "gateway: closed %u sessions unused for %.0fs (mcpd.gateway.session_idle_timeout)",
+			 expired, idle);
+	if (!g->sessions)
+		ev_timer_stop(loop, w);
 }
 
 /* ---- requests --------------------------------------------------------------- */
-
-struct gw_request {
-	char *body;
-	size_t len;
-	bool too_big;
-	struct waiter *waiter;		/* set while suspended */
-	struct gw_session *session;
-	const struct token *token;
-	double started;
-};
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, const char *body,
 			     const char *session, unsigned retry_after)
@@ -388,6 +590,8 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 	enum MHD_Result ret;
 	char num[16];
 
+	if (!r)
+		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (session)
 		MHD_add_response_header(r, "Mcp-Session-Id", session);
@@ -404,12 +608,14 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 	return ret;
 }
 
-static enum MHD_Result error_reply(struct MHD_Connection *conn, unsigned status, const char *message)
+static enum MHD_Result error_reply(struct gw_request *req, unsigned status, const char *message,
+				   unsigned retry_after)
 {
 	char body[320];
 
 	snprintf(body, sizeof(body), "%s\n", message);
-	return reply(conn, status, "text/plain; charset=utf-8", body, NULL, 0);
+	req->answered = true;
+	return reply(req->conn, status, "text/plain; charset=utf-8", body, NULL, retry_after);
 }
 
 /* Browsers send Origin: only listed origins, or local ones when none are listed, may call. */
@@ -454,165 +660,284 @@ static unsigned rate_limited(const struct daemon *d, struct token *t, double now
 	return 0;
 }
 
-/* One line per request: who (the token's name, never the token), what, and how it went. */
-static void access_log(struct gw_request *req, const struct token *t, const char *server, const char *method,
-		       unsigned status)
+/* One line per request that passed authentication: who (the token's name, never the token), what, how. */
+static void access_log(struct gw_request *req, const char *method, unsigned status)
 {
-	log_info(server, NULL, "gateway: %s %u %.1fms token=%s", method, status, (ev_time() - req->started) * 1000.,
-		 t ? t->name : "-");
+	log_info(req->server, NULL, "gateway: %s %u %.1fms token=%s", method, status, (ev_time() - req->started) * 1000.,
+		 req->token ? req->token->name : "-");
+}
+
+static void body_release(struct gw_request *req)
+{
+	req->g->buffered -= req->len;
+	free(req->body);
+	req->body = NULL;
+	req->len = 0;
+}
+
+/* The request's deadline passed: the server is told to stop, the client gets a JSON-RPC error. */
+static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gw_request *req = w->data;
+	double after = (double)req->g->d->manifest->mcpd.gateway.request_timeout_ms / 1000.;
+	char message[200];
+
+	snprintf(message, sizeof(message), "request to server \"%s\" timed out after %gs", req->session->server,
+		 after);
+	log_notice(req->session->server, NULL, "gateway: a request timed out after %gs "
+		   "(mcpd.gateway.request_timeout); cancelling it", after);
+	cancel_upstream(req, message);
+	finish_waiter(req, jsonrpc_error_new(req->id, GATEWAY_ERR_TIMEOUT, message, NULL));
+}
+
+/* A POST without a session: an initialize opens one, within the budgets. NULL in ret_gs when refused. */
+static enum MHD_Result open_session(struct gateway *g, struct gw_request *req, const char *sid, const cJSON *msg,
+				    const char *method, struct gw_session **ret_gs)
+{
+	struct daemon *d = g->d;
+	const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
+	struct server *s = daemon_find_server(d, req->server);
+	unsigned cap = d->manifest->mcpd.gateway.max_sessions_per_token;
+	char why[200];
+
+	*ret_gs = NULL;
+	if (!m || strcmp(m, "initialize") != 0 || sid)
+		return error_reply(req, sid ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST,
+				   sid ? "unknown or expired session" : "Mcp-Session-Id is required after initialize", 0);
+	if (!s || s->conf.transport != TRANSPORT_STDIO)
+		return error_reply(req, MHD_HTTP_NOT_FOUND, "no such server", 0);
+	if (g->nsessions >= GATEWAY_MAX_SESSIONS)
+		return error_reply(req, MHD_HTTP_SERVICE_UNAVAILABLE, "too many gateway sessions", 60);
+	if (req->token && req->token->nsessions >= cap) {
+		snprintf(why, sizeof(why), "token %s holds %u sessions, the most allowed "
+			 "(mcpd.gateway.max_sessions_per_token): DELETE one first", req->token->name, cap);
+		access_log(req, method, MHD_HTTP_TOO_MANY_REQUESTS);
+		return error_reply(req, MHD_HTTP_TOO_MANY_REQUESTS, why, 60);
+	}
+	*ret_gs = new_session(g, s, req->token);
+	if (!*ret_gs)
+		return error_reply(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot make a session id", 0);
+	return MHD_YES;
+}
+
+/* A POSTed JSON-RPC message, its body complete. */
+static enum MHD_Result post(struct gateway *g, struct gw_request *req, const char *method)
+{
+	struct daemon *d = g->d;
+	const char *sid = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Mcp-Session-Id");
+	struct gw_session *gs = find_session(g, sid, req->server, req->token);
+	struct MHD_Connection *conn = req->conn;
+	cJSON *msg = req->body ? cJSON_ParseWithLength(req->body, req->len) : NULL;
+	enum MHD_Result ret;
+
+	if (g->stopping) {
+		cJSON_Delete(msg);
+		return error_reply(req, MHD_HTTP_SERVICE_UNAVAILABLE, "mcpd is shutting down", 0);
+	}
+	if (!msg || !cJSON_IsObject(msg)) {
+		cJSON_Delete(msg);
+		return error_reply(req, MHD_HTTP_BAD_REQUEST, "the body must be one JSON-RPC message", 0);
+	}
+	if (!gs) {
+		ret = open_session(g, req, sid, msg, method, &gs);
+		if (!gs) {
+			cJSON_Delete(msg);
+			return ret;
+		}
+	}
+	req->session = gs;
+	gs->refs++;
+	if (jsonrpc_classify(msg) == JSONRPC_REQUEST) {
+		double timeout = (double)d->manifest->mcpd.gateway.request_timeout_ms / 1000.;
+
+		req->id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(msg, "id"), 1);
+		req->waiting = true;
+		g->nwaiting++;
+		req->next_waiter = gs->waiters;
+		gs->waiters = req;
+		ev_timer_init(&req->deadline_w, on_deadline, timeout, 0.);
+		req->deadline_w.data = req;
+		ev_timer_start(d->loop, &req->deadline_w);
+		MHD_suspend_connection(conn);
+		/* The answer may come at once (initialize, ping, an error): sink_send resumes. */
+		relay_client_line(gs->relay, req->body, req->len);
+		body_release(req);
+		cJSON_Delete(msg);
+		return MHD_YES;
+	}
+	relay_client_line(gs->relay, req->body, req->len);
+	body_release(req);
+	cJSON_Delete(msg);
+	access_log(req, method, MHD_HTTP_ACCEPTED);
+	req->answered = true;
+	ret = reply(conn, MHD_HTTP_ACCEPTED, "text/plain; charset=utf-8", "", gs->id, 0);
+	return ret;
+}
+
+/* Resumed: the answer is here, or an error made for it. */
+static enum MHD_Result answer(struct gw_request *req, const char *method)
+{
+	char *text = cJSON_PrintUnformatted(req->answer);
+	enum MHD_Result ret;
+
+	req->answered = true;
+	if (!text)
+		return MHD_NO;
+	ret = reply(req->conn, MHD_HTTP_OK, "application/json", text, req->session->id, 0);
+	access_log(req, method, MHD_HTTP_OK);
+	free(text);
+	return ret;
+}
+
+/*
+ * The first call, on the headers alone: whatever can refuse the request does,
+ * before any of its body is read. POST goes on to its body; GET and DELETE
+ * are answered here.
+ */
+static enum MHD_Result admit(struct gateway *g, struct gw_request *req, const char *method)
+{
+	struct daemon *d = g->d;
+	struct MHD_Connection *conn = req->conn;
+	const char *sid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Mcp-Session-Id");
+	const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	double now = ev_time();
+	char addr[INET6_ADDRSTRLEN], body[200];
+	struct server *s;
+	struct gw_session *gs;
+	unsigned wait;
+
+	if (g->stopping)
+		return error_reply(req, MHD_HTTP_SERVICE_UNAVAILABLE, "mcpd is shutting down", 0);
+	client_address(conn, addr, sizeof(addr));
+	if ((wait = addr_throttled(g, addr, now))) {
+		snprintf(body, sizeof(body), "too many failed authentications from %s; retry in %u s", addr, wait);
+		return error_reply(req, MHD_HTTP_TOO_MANY_REQUESTS, body, wait);
+	}
+	if (!origin_allowed(d, conn)) {
+		auth_failed(g, addr, now);
+		return error_reply(req, MHD_HTTP_FORBIDDEN, "origin not allowed", 0);
+	}
+	if (g->ntokens > 0 && !(req->token = authenticate(g, conn))) {
+		auth_failed(g, addr, now);
+		return error_reply(req, MHD_HTTP_UNAUTHORIZED, "a valid bearer token is required", 0);
+	}
+	if ((wait = rate_limited(d, req->token, now))) {
+		req->token->limited++;
+		summary_start(g);
+		snprintf(body, sizeof(body), "rate limit of %u requests reached; retry in %u s",
+			 d->manifest->mcpd.gateway.rate_limit, wait);
+		return error_reply(req, MHD_HTTP_TOO_MANY_REQUESTS, body, wait);
+	}
+	s = daemon_find_server(d, req->server);
+	if (!s || s->conf.transport != TRANSPORT_STDIO)
+		return error_reply(req, MHD_HTTP_NOT_FOUND, s ? "the gateway serves stdio servers" : "no such server", 0);
+	gs = find_session(g, sid, req->server, req->token);
+
+	if (strcmp(method, "DELETE") == 0) {
+		if (!gs)
+			return error_reply(req, MHD_HTTP_NOT_FOUND, "no such session", 0);
+		if (gs->waiters)
+			return error_reply(req, MHD_HTTP_CONFLICT, "requests of this session are still in flight", 0);
+		close_session(gs, "deleted by its client");
+		access_log(req, method, MHD_HTTP_OK);
+		req->answered = true;
+		return reply(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", "", NULL, 0);
+	}
+	if (strcmp(method, "GET") == 0) {
+		struct MHD_Response *r;
+		enum MHD_Result ret;
+
+		if (!gs)
+			return error_reply(req, sid ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST,
+					   "GET needs the Mcp-Session-Id of an open session", 0);
+		if (gs->stream)
+			return error_reply(req, MHD_HTTP_CONFLICT, "this session has a stream open already", 0);
+		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, gs, stream_ended);
+		if (!r)
+			return MHD_NO;
+		gs->stream = conn;
+		gs->refs++;
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+		/* Not the short timeout of the header phase: a stream is quiet for long. */
+		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)STREAM_TIMEOUT_SECONDS);
+		ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+		MHD_destroy_response(r);
+		access_log(req, method, MHD_HTTP_OK);
+		req->answered = true;
+		return ret;
+	}
+	if (strcmp(method, "POST") != 0)
+		return error_reply(req, MHD_HTTP_METHOD_NOT_ALLOWED, "POST, GET or DELETE", 0);
+	if (length) {
+		char *end;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(length, &end, 10);
+		if (errno || *end || n > GATEWAY_MAX_BODY)
+			return error_reply(req, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than 4 MiB", 0);
+		if (g->buffered + n > GATEWAY_MAX_BUFFERED) {
+			g->busy++;
+			summary_start(g);
+			return error_reply(req, MHD_HTTP_SERVICE_UNAVAILABLE, "mcpd holds too many request bodies", 1);
+		}
+	}
+	return MHD_YES;
+}
+
+/* A piece of the body: bounded per request (4 MiB) and for all requests together. */
+static enum MHD_Result take_body(struct gateway *g, struct gw_request *req, const char *data, size_t *size)
+{
+	size_t n = *size;
+
+	*size = 0;
+	if (req->len + n > GATEWAY_MAX_BODY || g->buffered + n > GATEWAY_MAX_BUFFERED) {
+		/* Only a chunked body can get here (Content-Length is checked on the headers). */
+		log_info(req->server, NULL, "gateway: a chunked request body passed %s; closing its connection",
+			 req->len + n > GATEWAY_MAX_BODY ? "4 MiB" : "the budget of all bodies");
+		return MHD_NO;
+	}
+	req->body = xrealloc(req->body, req->len + n + 1);
+	memcpy(req->body + req->len, data, n);
+	req->len += n;
+	req->body[req->len] = '\0';
+	g->buffered += n;
+	return MHD_YES;
+}
+
+static void copy_printable(char *dst, size_t size, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src[i] && i + 1 < size; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
+	dst[i] = '\0';
 }
 
 enum MHD_Result gateway_request(struct gateway *g, struct MHD_Connection *conn, const char *url, const char *method,
 				const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
-	struct daemon *d = g->d;
 	struct gw_request *req = *con_cls;
-	const char *name = url + strlen("/mcp/");
-	const char *sid;
-	struct token *token = NULL;
-	struct server *s;
-	struct gw_session *gs;
-	cJSON *msg;
-	unsigned wait;
-	enum MHD_Result ret;
 
 	if (!req) {
 		req = xcalloc(1, sizeof(*req));
+		req->g = g;
+		req->conn = conn;
 		req->started = ev_time();
+		copy_printable(req->server, sizeof(req->server), url + strlen("/mcp/"));
 		*con_cls = req;
-		return MHD_YES;
+		return admit(g, req, method);
 	}
-	if (*upload_data_size > 0) {
-		/* Bounded: a body over 4 MiB is read to its end and refused. */
-		if (!req->too_big && req->len + *upload_data_size <= GATEWAY_MAX_BODY) {
-			req->body = xrealloc(req->body, req->len + *upload_data_size + 1);
-			memcpy(req->body + req->len, upload_data, *upload_data_size);
-			req->len += *upload_data_size;
-			req->body[req->len] = '\0';
-		} else {
-			req->too_big = true;
-		}
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
-	if (req->waiter) {
-		/* Resumed: the answer is here (or mcpd is stopping). */
-		struct waiter *w = req->waiter, **pp;
-		char *text = w->answer ? cJSON_PrintUnformatted(w->answer) : NULL;
-
-		if (text)
-			ret = reply(conn, MHD_HTTP_OK, "application/json", text, req->session->id, 0);
-		else
-			ret = error_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "mcpd is shutting down");
-		access_log(req, req->token, req->session->s->conf.name, method, MHD_HTTP_OK);
-		free(text);
-		for (pp = &req->session->waiters; *pp && *pp != w; pp = &(*pp)->next)
-			;
-		if (*pp)
-			*pp = w->next;
-		cJSON_Delete(w->id);
-		cJSON_Delete(w->answer);
-		free(w);
-		req->waiter = NULL;
-		return ret;
-	}
-
-	if (!origin_allowed(d, conn)) {
-		access_log(req, NULL, name, method, MHD_HTTP_FORBIDDEN);
-		return error_reply(conn, MHD_HTTP_FORBIDDEN, "origin not allowed");
-	}
-	if (g->ntokens > 0 && !(token = authenticate(g, conn))) {
-		access_log(req, NULL, name, method, MHD_HTTP_UNAUTHORIZED);
-		return error_reply(conn, MHD_HTTP_UNAUTHORIZED, "a valid bearer token is required");
-	}
-	if ((wait = rate_limited(d, token, ev_time()))) {
-		char *body;
-
-		access_log(req, token, name, method, MHD_HTTP_TOO_MANY_REQUESTS);
-		xasprintf(&body, "rate limit of %u requests reached; retry in %u s\n", d->manifest->mcpd.gateway.rate_limit,
-			  wait);
-		ret = reply(conn, MHD_HTTP_TOO_MANY_REQUESTS, "text/plain; charset=utf-8", body, NULL, wait);
-		free(body);
-		return ret;
-	}
-	s = daemon_find_server(d, name);
-	if (!s || s->conf.transport != TRANSPORT_STDIO)
-		return error_reply(conn, MHD_HTTP_NOT_FOUND, s ? "the gateway serves stdio servers" : "no such server");
-	sid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Mcp-Session-Id");
-	gs = sid ? find_session(g, sid, s) : NULL;
-
-	if (strcmp(method, "DELETE") == 0) {
-		if (!gs)
-			return error_reply(conn, MHD_HTTP_NOT_FOUND, "no such session");
-		if (gs->waiters)
-			return error_reply(conn, MHD_HTTP_CONFLICT, "requests of this session are still in flight");
-		free_session(g, gs);
-		access_log(req, token, name, method, MHD_HTTP_OK);
-		return reply(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", "", NULL, 0);
-	}
-	if (strcmp(method, "GET") == 0) {
-		struct MHD_Response *r;
-
-		if (!gs)
-			return error_reply(conn, sid ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST,
-					   "GET needs the Mcp-Session-Id of an open session");
-		if (gs->stream)
-			return error_reply(conn, MHD_HTTP_CONFLICT, "this session has a stream open already");
-		gs->stream = conn;
-		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, gs, stream_ended);
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-		ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
-		MHD_destroy_response(r);
-		access_log(req, token, name, method, MHD_HTTP_OK);
-		return ret;
-	}
-	if (strcmp(method, "POST") != 0)
-		return error_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "POST, GET or DELETE");
-	if (req->too_big)
-		return error_reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than 4 MiB");
-	msg = req->body ? cJSON_ParseWithLength(req->body, req->len) : NULL;
-	if (!msg || !cJSON_IsObject(msg)) {
-		cJSON_Delete(msg);
-		return error_reply(conn, MHD_HTTP_BAD_REQUEST, "the body must be one JSON-RPC message");
-	}
-	if (!gs) {
-		const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
-
-		if (!m || strcmp(m, "initialize") != 0 || sid) {
-			cJSON_Delete(msg);
-			return error_reply(conn, sid ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST,
-					   sid ? "unknown or expired session" : "Mcp-Session-Id is required after initialize");
-		}
-		if (g->nsessions >= MAX_SESSIONS) {
-			cJSON_Delete(msg);
-			return error_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "too many gateway sessions");
-		}
-		gs = new_session(g, s);
-		if (!gs) {
-			cJSON_Delete(msg);
-			return error_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot make a session id");
-		}
-	}
-	req->session = gs;
-	req->token = token;
-	if (jsonrpc_classify(msg) == JSONRPC_REQUEST) {
-		struct waiter *w = xcalloc(1, sizeof(*w));
-
-		w->id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(msg, "id"), 1);
-		w->conn = conn;
-		w->next = gs->waiters;
-		gs->waiters = w;
-		req->waiter = w;
-		MHD_suspend_connection(conn);
-		relay_client_line(gs->relay, req->body, req->len);
-		cJSON_Delete(msg);
-		return MHD_YES;
-	}
-	relay_client_line(gs->relay, req->body, req->len);
-	cJSON_Delete(msg);
-	access_log(req, token, name, method, MHD_HTTP_ACCEPTED);
-	return reply(conn, MHD_HTTP_ACCEPTED, "text/plain; charset=utf-8", "", gs->id, 0);
+	if (req->answered)
+		return *upload_data_size > 0 ? MHD_NO : MHD_YES;
+	if (*upload_data_size > 0)
+		return take_body(g, req, upload_data, upload_data_size);
+	if (req->answer)
+		return answer(req, method);
+	if (req->waiting)
+		return MHD_YES;	/* woken without an answer: cannot happen, but never reply twice */
+	return post(g, req, method);
 }
 
 void gateway_request_done(struct gateway *g, void *con_cls)
@@ -621,21 +946,23 @@ void gateway_request_done(struct gateway *g, void *con_cls)
 
 	if (!req)
 		return;
-	if (req->waiter && req->session) {
-		/* The client left before its answer: forget the waiter. */
-		for (struct waiter **pp = &req->session->waiters; *pp; pp = &(*pp)->next) {
-			if (*pp == req->waiter) {
-				struct waiter *w = *pp;
-
-				*pp = w->next;
-				cJSON_Delete(w->id);
-				cJSON_Delete(w->answer);
-				free(w);
+	if (req->waiting) {
+		/* The client left before its answer: the server need not finish it. */
+		cancel_upstream(req, "the HTTP client disconnected");
+		for (struct gw_request **pp = &req->session->waiters; *pp; pp = &(*pp)->next_waiter) {
+			if (*pp == req) {
+				*pp = req->next_waiter;
 				break;
 			}
 		}
+		g->nwaiting--;
+		ev_timer_stop(g->d->loop, &req->deadline_w);
 	}
-	free(req->body);
+	body_release(req);
+	if (req->session)
+		session_unref(req->session);
+	cJSON_Delete(req->id);
+	cJSON_Delete(req->answer);
 	free(req);
 }
 
@@ -649,15 +976,33 @@ static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 struct gateway *gateway_new(struct daemon *d, void (*run)(void *), void *arg, char **ret_error)
 {
 	struct gateway *g = xcalloc(1, sizeof(*g));
+	const char *path = d->manifest->mcpd.gateway.tokens_file;
 
 	g->d = d;
 	g->kick = run;
 	g->kick_arg = arg;
 	ev_timer_init(&g->kick_w, on_kick, 0., 0.);
-	g->kick_w.data = g;
-	if (d->manifest->mcpd.gateway.tokens_file && load_tokens(g, d->manifest->mcpd.gateway.tokens_file, ret_error) < 0) {
-		gateway_free(g);
-		return NULL;
+	ev_init(&g->sweep_w, on_sweep);
+	g->sweep_w.repeat = SWEEP_SECONDS;
+	ev_init(&g->summary_w, on_summary);
+	g->summary_w.repeat = GATEWAY_SUMMARY_SECONDS;
+	ev_check_init(&g->reap_w, on_reap);
+	g->kick_w.data = g->sweep_w.data = g->summary_w.data = g->reap_w.data = g;
+	if (path) {
+		struct token_entry *t = NULL;
+		size_t n = 0;
+
+		if (tokens_load(path, &t, &n, ret_error) < 0) {
+			gateway_free(g);
+			return NULL;
+		}
+		g->tokens = xcalloc(n ? n : 1, sizeof(*g->tokens));
+		for (size_t i = 0; i < n; i++) {
+			g->tokens[i].name = t[i].name;
+			g->tokens[i].secret = t[i].secret;
+		}
+		g->ntokens = n;
+		free(t);	/* the strings moved to g->tokens */
 	}
 	if (g->ntokens == 0)
 		log_notice(NULL, NULL, "gateway: no tokens_file: every local client may use /mcp/NAME");
@@ -666,25 +1011,29 @@ struct gateway *gateway_new(struct daemon *d, void (*run)(void *), void *arg, ch
 
 void gateway_wake_all(struct gateway *g)
 {
-	for (struct gw_session *gs = g->sessions; gs; gs = gs->next) {
-		gs->closed = true;
-		if (gs->stream && gs->stream_suspended) {
-			gs->stream_suspended = false;
-			MHD_resume_connection(gs->stream);
-		}
-		for (struct waiter *w = gs->waiters; w; w = w->next)
-			if (!w->answer)
-				MHD_resume_connection(w->conn);
-	}
+	g->stopping = true;
+	for (struct gw_session *gs = g->sessions; gs; gs = gs->next)
+		close_session(gs, "mcpd is shutting down");
 }
 
 void gateway_free(struct gateway *g)
 {
 	if (!g)
 		return;
+	gateway_wake_all(g);
 	ev_timer_stop(g->d->loop, &g->kick_w);
-	while (g->sessions)
-		free_session(g, g->sessions);
+	ev_timer_stop(g->d->loop, &g->sweep_w);
+	ev_timer_stop(g->d->loop, &g->summary_w);
+	ev_check_stop(g->d->loop, &g->reap_w);
+	/* MHD has stopped: no request or stream points at a session any more. */
+	while (g->sessions) {
+		struct gw_session *gs = g->sessions;
+
+		g->sessions = gs->next;
+		queue_clear(gs);
+		free(gs->server);
+		free(gs);
+	}
 	for (size_t i = 0; i < g->ntokens; i++) {
 		explicit_bzero(g->tokens[i].secret, strlen(g->tokens[i].secret));
 		free(g->tokens[i].secret);

@@ -8,14 +8,26 @@
 struct daemon;
 struct gateway;
 
-#define GATEWAY_MAX_BODY	(4 * 1024 * 1024)
-#define GATEWAY_IDLE_SECONDS	3600.	/* a session unused this long is closed */
+#define GATEWAY_MAX_BODY	(4 * 1024 * 1024)	/* one request's body */
+#define GATEWAY_MAX_BUFFERED	(64 * 1024 * 1024)	/* bodies of all requests together */
+#define GATEWAY_MAX_SESSIONS	1024
+#define GATEWAY_AUTH_FAILURES	10	/* failed authentications per address and window, then 429 */
+#define GATEWAY_AUTH_WINDOW	60.
+#define GATEWAY_ADDRESSES	256	/* source addresses whose failures are counted */
+#define GATEWAY_SUMMARY_SECONDS	10.	/* refused requests are logged as one summary per interval */
+#define GATEWAY_ERR_TIMEOUT	-32001	/* the JSON-RPC error of a request past its deadline */
 
 /* run(arg) makes the HTTP server run once more (after a suspended request resumes). */
 struct gateway *gateway_new(struct daemon *d, void (*run)(void *), void *arg, char **ret_error);
+
+/* After MHD stopped: closes every session and frees the gateway. */
 void gateway_free(struct gateway *g);
 
-/* Before MHD stops: every suspended request and stream is woken to end (MHD refuses to stop otherwise). */
+/*
+ * Before MHD stops: every session is closed, every suspended request is
+ * answered with a JSON-RPC error and every stream ends (MHD refuses to stop
+ * with suspended connections).
+ */
 void gateway_wake_all(struct gateway *g);
 
 /* An MHD access handler call for a /mcp/ URL. */

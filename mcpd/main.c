@@ -276,6 +276,9 @@ static void teardown(struct daemon *d)
 			d->servers[i]->pid = 0;
 		}
 	}
+	/* The HTTP endpoint first: its suspended requests are answered while their servers exist. */
+	http_stop(d->http);
+	d->http = NULL;
 	for (size_t i = 0; i < d->nservers; i++)
 		server_free(d->servers[i]);
 	free(d->servers);
@@ -283,7 +286,6 @@ static void teardown(struct daemon *d)
 		sdnotify_free(d);
 		ev_timer_stop(d->loop, &d->trim_w);
 	}
-	http_stop(d->http);
 	control_free(d->control);
 	manifest_free(d->manifest);
 	free(d->socket_path);
