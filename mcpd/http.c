@@ -31,16 +31,35 @@
 #include "server.h"
 #include "xmalloc.h"
 
+/* One TCP connection, from MHD's "started" to its "closed": for shedding slow ones. */
+struct conn {
+	int fd;
+	char addr[INET6_ADDRSTRLEN];
+	double opened;
+	unsigned busy;		/* requests past their headers and not completed */
+	bool shed;		/* shut down by us: MHD sees EOF and closes it */
+	struct conn *prev, *next;
+};
+
 struct http {
 	struct daemon *d;
 	struct MHD_Daemon *mhd;
 	struct gateway *gateway;
 	ev_io io_w;
 	ev_timer timer_w;
+	struct conn *conns;	/* oldest first */
+	size_t nconns;		/* not shed */
+	unsigned long shed;	/* since the last summary */
+	/* libmicrohttpd's messages: a few per interval, the rest counted. */
+	double log_window;
+	unsigned log_lines;
+	unsigned long log_suppressed;
+	ev_timer summary_w;
 };
 
 /* One request, from its first access-handler call to MHD's "completed". */
 struct request {
+	struct conn *conn;	/* its connection, marked busy until completed */
 	bool is_gateway;	/* /mcp/NAME: the gateway handles it and logs it */
 	void *gateway;		/* the gateway's own request context */
 	double started;		/* ev_time() */
@@ -170,6 +189,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
 	struct http *h = cls;
 	struct request *req = *con_cls;
+	const union MHD_ConnectionInfo *ci;
 
 	if (req && req->is_gateway)
 		return gateway_request(h->gateway, conn, url, method, upload_data, upload_data_size, &req->gateway);
@@ -181,6 +201,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	req = xcalloc(1, sizeof(*req));
 	req->started = ev_time();
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	req->conn = ci ? ci->socket_context : NULL;
+	if (req->conn)
+		req->conn->busy++;
 	req->is_gateway = strncmp(url, "/mcp/", 5) == 0;
 	copy_printable(req->method, sizeof(req->method), method);
 	copy_printable(req->path, sizeof(req->path), url);
@@ -215,6 +239,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (!req)
 		return;
+	if (req->conn)
+		req->conn->busy--;
 	if (req->is_gateway) {
 		gateway_request_done(h->gateway, req->gateway);
 	} else if (req->status) {
@@ -258,13 +284,134 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	run(w->data);
 }
 
+static void summary_start(struct http *h)
+{
+	if (!ev_is_active(&h->summary_w))
+		ev_timer_again(h->d->loop, &h->summary_w);
+}
+
+static void on_summary(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct http *h = w->data;
+
+	if (h->log_suppressed)
+		log_warning(NULL, NULL, "http: suppressed %lu libmicrohttpd messages in the last %.0fs", h->log_suppressed,
+			    HTTP_LOG_SECONDS);
+	if (h->shed)
+		log_warning(NULL, NULL, "http: closed %lu connections without a request in progress in the last %.0fs "
+			    "to make room (%d per address, %d in all)", h->shed, HTTP_LOG_SECONDS, HTTP_MAX_PER_IP,
+			    HTTP_SHED_AT);
+	if (!h->log_suppressed && !h->shed)
+		ev_timer_stop(loop, w);
+	h->log_suppressed = h->shed = 0;
+}
+
+/* A few lines per interval: a connection flood must not become a log flood. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct http *h = cls;
+	double now = ev_time();
 	char buf[256];
 
+	if (now - h->log_window >= HTTP_LOG_SECONDS) {
+		h->log_window = now;
+		h->log_lines = 0;
+	}
+	if (h->log_lines++ >= HTTP_LOG_BURST) {
+		h->log_suppressed++;
+		summary_start(h);
+		return;
+	}
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	buf[strcspn(buf, "\n")] = '\0';
 	log_warning(NULL, NULL, "http: %s", buf);
+}
+
+/* The oldest connection (of addr, or of anyone) with no request in progress, but not c. */
+static struct conn *oldest_idle(struct http *h, const char *addr, const struct conn *c)
+{
+	for (struct conn *it = h->conns; it; it = it->next)
+		if (it != c && !it->busy && !it->shed && (!addr || strcmp(it->addr, addr) == 0))
+			return it;
+	return NULL;
+}
+
+static void shed(struct http *h, struct conn *c)
+{
+	c->shed = true;
+	h->nconns--;
+	h->shed++;
+	summary_start(h);
+	shutdown(c->fd, SHUT_RDWR);
+}
+
+/*
+ * Slow clients (slowloris: headers that never end) must not lock others out:
+ * past the limit per address, or near the limit in all, the oldest connection
+ * that has no request in progress is shut down; the new one if there is none.
+ */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http *h = cls;
+	struct conn *c = *socket_context, *victim;
+	size_t same = 0;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!c)
+			return;
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			h->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		if (!c->shed)
+			h->nconns--;
+		free(c);
+		*socket_context = NULL;
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	*socket_context = c;
+	c->opened = ev_time();
+	{
+		const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ad = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		const struct sockaddr *sa = ad ? ad->client_addr : NULL;
+
+		c->fd = fd ? fd->connect_fd : -1;
+		if (sa && sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, c->addr, sizeof(c->addr));
+		else if (sa && sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, c->addr,
+				  sizeof(c->addr));
+	}
+	/* Newest last. */
+	if (h->conns) {
+		struct conn *last = h->conns;
+
+		while (last->next)
+			last = last->next;
+		last->next = c;
+		c->prev = last;
+	} else {
+		h->conns = c;
+	}
+	h->nconns++;
+	if (c->fd < 0)
+		return;
+	for (struct conn *it = h->conns; it; it = it->next)
+		if (!it->shed && strcmp(it->addr, c->addr) == 0)
+			same++;
+	if (same > HTTP_MAX_PER_IP) {
+		victim = oldest_idle(h, c->addr, c);
+		shed(h, victim ? victim : c);
+	}
+	if (!c->shed && h->nconns > HTTP_SHED_AT) {
+		victim = oldest_idle(h, NULL, c);
+		shed(h, victim ? victim : c);
+	}
 }
 
 /*
@@ -323,6 +470,9 @@ struct http *http_start(struct daemon *d, const char *host, unsigned port, char 
 		flags |= MHD_USE_IPv6;
 	h = xcalloc(1, sizeof(*h));
 	h->d = d;
+	ev_init(&h->summary_w, on_summary);
+	h->summary_w.repeat = HTTP_LOG_SECONDS;
+	h->summary_w.data = h;
 	h->gateway = gateway_new(d, run_again, h, ret_error);
 	if (!h->gateway) {
 		close(fd);
@@ -331,11 +481,13 @@ struct http *http_start(struct daemon *d, const char *host, unsigned port, char 
 	}
 	/* Not MHD_USE_INTERNAL_POLLING_THREAD: MHD_run() on our loop does the work. */
 	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 				  MHD_OPTION_LISTEN_SOCKET, fd,
+				  /* Hard ceilings, above the limits on_connection sheds at. */
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(2 * HTTP_MAX_PER_IP),
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_SECONDS,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 				  MHD_OPTION_END);
@@ -347,6 +499,7 @@ struct http *http_start(struct daemon *d, const char *host, unsigned port, char 
 			MHD_stop_daemon(h->mhd);	/* closes fd */
 		else if (fcntl(fd, F_GETFD) >= 0)
 			close(fd);	/* MHD closes it on some of its failures, not on others */
+		ev_timer_stop(d->loop, &h->summary_w);
 		gateway_free(h->gateway);
 		free(h);
 		return NULL;
@@ -368,6 +521,7 @@ void http_stop(struct http *h)
 	gateway_wake_all(h->gateway);
 	MHD_run(h->mhd);	/* the woken connections answer and leave the suspended state */
 	MHD_stop_daemon(h->mhd);
+	ev_timer_stop(h->d->loop, &h->summary_w);
 	gateway_free(h->gateway);
 	free(h);
 }

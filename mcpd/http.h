@@ -18,9 +18,12 @@ struct daemon;
 struct http;
 
 #define HTTP_MAX_CONNECTIONS	256
-#define HTTP_MAX_PER_IP		64
-#define HTTP_TIMEOUT_SECONDS	10
+#define HTTP_MAX_PER_IP		64	/* then the oldest one still sending headers (or idle) is shed */
+#define HTTP_SHED_AT		192	/* connections in all: from here the oldest waiting one is shed */
+#define HTTP_TIMEOUT_SECONDS	5	/* headers, and idle keep-alive, must come within this */
 #define HTTP_MEMORY_LIMIT	(64 * 1024)
+#define HTTP_LOG_BURST		5	/* libmicrohttpd messages per HTTP_LOG_SECONDS; the rest are counted */
+#define HTTP_LOG_SECONDS	10.
 
 /*
  * Listen on host:port (an IP address or "localhost"); NULL and a message like
