@@ -930,6 +930,7 @@ static void t_sleep(const struct call *c, const cJSON *args)
 	}
 	int64_t n = (int64_t)ms->valuedouble;
 	char text[64];
+	logmsg("sleeping %lld ms", (long long)n);
 	snprintf(text, sizeof text, "slept %lld ms", (long long)n);
 	const cJSON *token = get(get(c->params, "_meta"), "progressToken");
 	defer_reply(c, text_result(text, false), n, token);
@@ -1173,8 +1174,13 @@ static void handle_notification(struct sink *sink, const cJSON *msg)
 	const char *method = get(msg, "method")->valuestring;
 	if (strcmp(method, "notifications/cancelled") == 0) {
 		const cJSON *id = get(get(msg, "params"), "requestId");
-		if (valid_id(id))
+		const char *reason = cJSON_GetStringValue(get(get(msg, "params"), "reason"));
+		if (valid_id(id)) {
+			char *text = cJSON_PrintUnformatted(id);
+			logmsg("cancelled request %s (%s)", text ? text : "?", reason ? reason : "no reason");
+			free(text);
 			cancel_request(sink, id);
+		}
 	}
 	/* notifications/initialized and the others need nothing. */
 }
