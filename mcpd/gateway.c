@@ -29,6 +29,7 @@
 
 #include "daemon.h"
 #include "gateway.h"
+#include "gateway-input.h"
 #include "jsonrpc.h"
 #include "log.h"
 #include "relay.h"
@@ -144,14 +145,15 @@ static bool secret_equal(const char *a, const char *b)
 
 static struct token *authenticate(struct gateway *g, struct MHD_Connection *conn)
 {
-	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *bearer = gateway_bearer(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+									 MHD_HTTP_HEADER_AUTHORIZATION));
 	struct token *found = NULL;
 
-	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+	if (!bearer)
 		return NULL;
 	/* Every token is compared, so the time does not tell which one matched. */
 	for (size_t i = 0; i < g->ntokens; i++)
-		if (secret_equal(auth + 7, g->tokens[i].secret))
+		if (secret_equal(bearer, g->tokens[i].secret))
 			found = &g->tokens[i];
 	return found;
 }
@@ -369,6 +371,7 @@ static void close_session(struct gw_session *gs, const char *why)
 static void session_unref(struct gw_session *gs)
 {
 	gs->refs--;
+	gs->last_used = ev_now(gs->g->d->loop);	/* idle from the end of its last request */
 	if (gs->closed && gs->refs == 0)
 		reap_soon(gs->g);
 }
@@ -618,28 +621,12 @@ static enum MHD_Result error_reply(struct gw_request *req, unsigned status, cons
 	return reply(req->conn, status, "text/plain; charset=utf-8", body, NULL, retry_after);
 }
 
-/* Browsers send Origin: only listed origins, or local ones when none are listed, may call. */
 static bool origin_allowed(const struct daemon *d, struct MHD_Connection *conn)
 {
-	const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
 	const struct gateway_conf *gc = &d->manifest->mcpd.gateway;
-	static const char *const local[] = { "http://localhost", "http://127.0.0.1", "http://[::1]",
-					     "https://localhost", "https://127.0.0.1", "https://[::1]" };
 
-	if (!origin)
-		return true;
-	for (size_t i = 0; i < gc->nallowed_origins; i++)
-		if (strcmp(origin, gc->allowed_origins[i]) == 0)
-			return true;
-	if (gc->nallowed_origins > 0)
-		return false;
-	for (size_t i = 0; i < sizeof(local) / sizeof(*local); i++) {
-		size_t n = strlen(local[i]);
-
-		if (strncmp(origin, local[i], n) == 0 && (origin[n] == '\0' || origin[n] == ':'))
-			return true;
-	}
-	return false;
+	return gateway_origin_allowed(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"), gc->allowed_origins,
+				      gc->nallowed_origins);
 }
 
 /* Fixed windows per token: count, and when the window is full, say when it reopens. */
@@ -695,13 +682,12 @@ static enum MHD_Result open_session(struct gateway *g, struct gw_request *req, c
 				    const char *method, struct gw_session **ret_gs)
 {
 	struct daemon *d = g->d;
-	const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
 	struct server *s = daemon_find_server(d, req->server);
 	unsigned cap = d->manifest->mcpd.gateway.max_sessions_per_token;
 	char why[200];
 
 	*ret_gs = NULL;
-	if (!m || strcmp(m, "initialize") != 0 || sid)
+	if (!gateway_is_initialize(msg) || sid)
 		return error_reply(req, sid ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST,
 				   sid ? "unknown or expired session" : "Mcp-Session-Id is required after initialize", 0);
 	if (!s || s->conf.transport != TRANSPORT_STDIO)
@@ -727,17 +713,14 @@ static enum MHD_Result post(struct gateway *g, struct gw_request *req, const cha
 	const char *sid = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Mcp-Session-Id");
 	struct gw_session *gs = find_session(g, sid, req->server, req->token);
 	struct MHD_Connection *conn = req->conn;
-	cJSON *msg = req->body ? cJSON_ParseWithLength(req->body, req->len) : NULL;
+	enum jsonrpc_kind kind;
 	enum MHD_Result ret;
+	cJSON *msg;
 
-	if (g->stopping) {
-		cJSON_Delete(msg);
+	if (g->stopping)
 		return error_reply(req, MHD_HTTP_SERVICE_UNAVAILABLE, "mcpd is shutting down", 0);
-	}
-	if (!msg || !cJSON_IsObject(msg)) {
-		cJSON_Delete(msg);
+	if (gateway_body_parse(req->body, req->len, &msg, &kind) < 0)
 		return error_reply(req, MHD_HTTP_BAD_REQUEST, "the body must be one JSON-RPC message", 0);
-	}
 	if (!gs) {
 		ret = open_session(g, req, sid, msg, method, &gs);
 		if (!gs) {
@@ -747,7 +730,7 @@ static enum MHD_Result post(struct gateway *g, struct gw_request *req, const cha
 	}
 	req->session = gs;
 	gs->refs++;
-	if (jsonrpc_classify(msg) == JSONRPC_REQUEST) {
+	if (kind == JSONRPC_REQUEST) {
 		double timeout = (double)d->manifest->mcpd.gateway.request_timeout_ms / 1000.;
 
 		req->id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(msg, "id"), 1);
@@ -870,12 +853,9 @@ static enum MHD_Result admit(struct gateway *g, struct gw_request *req, const ch
 	if (strcmp(method, "POST") != 0)
 		return error_reply(req, MHD_HTTP_METHOD_NOT_ALLOWED, "POST, GET or DELETE", 0);
 	if (length) {
-		char *end;
-		unsigned long long n;
+		uint64_t n;
 
-		errno = 0;
-		n = strtoull(length, &end, 10);
-		if (errno || *end || n > GATEWAY_MAX_BODY)
+		if (gateway_content_length(length, &n) < 0 || n > GATEWAY_MAX_BODY)
 			return error_reply(req, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than 4 MiB", 0);
 		if (g->buffered + n > GATEWAY_MAX_BUFFERED) {
 			g->busy++;
