@@ -307,6 +307,8 @@ static void on_summary(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* A few lines per interval: a connection flood must not become a log flood. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct http *h = cls;
