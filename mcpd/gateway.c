@@ -92,6 +92,8 @@ struct gateway {
 	struct gw_session *sessions;
 	size_t nsessions;		/* open ones */
 	size_t buffered;		/* bytes of request bodies held */
+	size_t queued;			/* bytes waiting for GET streams */
+	unsigned long dropped;		/* messages for streams dropped since the last summary */
 	size_t nwaiting;
 	bool stopping;			/* MHD is about to stop: nothing may suspend */
 	struct addr_stat addrs[GATEWAY_ADDRESSES];
@@ -280,6 +282,13 @@ static void on_summary(struct ev_loop *loop, ev_timer *w, int revents)
 			    "held already", g->busy, GATEWAY_SUMMARY_SECONDS, GATEWAY_MAX_BUFFERED / (1024 * 1024));
 		g->busy = 0;
 	}
+	if (g->dropped) {
+		any = true;
+		log_warning(NULL, NULL, "gateway: dropped %lu messages for GET event streams in the last %.0fs: %d MiB "
+			    "wait for streams that do not read", g->dropped, GATEWAY_SUMMARY_SECONDS,
+			    GATEWAY_MAX_QUEUED / (1024 * 1024));
+		g->dropped = 0;
+	}
 	if (!any)
 		ev_timer_stop(loop, w);
 }
@@ -392,14 +401,24 @@ static bool sink_send(void *sink, const cJSON *msg)
 		}
 	}
 	if (gs->stream) {
-		struct sse_item *it = xcalloc(1, sizeof(*it));
+		struct sse_item *it;
 		char *json = cJSON_PrintUnformatted(msg);
+		size_t len = json ? strlen(json) : 0;
 
+		/* Each stream is bounded by the relay (RELAY_CLIENT_QUEUE); all of them together here. */
+		if (!json || gs->g->queued + len > GATEWAY_MAX_QUEUED) {
+			free(json);
+			gs->g->dropped++;
+			summary_start(gs->g);
+			return true;
+		}
+		it = xcalloc(1, sizeof(*it));
 		it->len = (size_t)xasprintf(&it->text, "event: message\ndata: %s\n\n", json);
 		free(json);
 		*gs->queue_tail = it;
 		gs->queue_tail = &it->next;
 		gs->queued += it->len;
+		gs->g->queued += it->len;
 		if (gs->stream_suspended) {
 			gs->stream_suspended = false;
 			MHD_resume_connection(gs->stream);
@@ -437,6 +456,7 @@ static void queue_clear(struct gw_session *gs)
 		free(it);
 	}
 	gs->queue_tail = &gs->queue;
+	gs->g->queued -= gs->queued;
 	gs->queued = 0;
 }
 
@@ -454,6 +474,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		it->off += take;
 		n += take;
 		gs->queued -= take;
+		gs->g->queued -= take;
 		if (it->off == it->len) {
 			gs->queue = it->next;
 			if (!gs->queue)

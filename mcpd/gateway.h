@@ -11,6 +11,7 @@ struct gateway;
 #define GATEWAY_MAX_BODY	(4 * 1024 * 1024)	/* one request's body */
 #define GATEWAY_MAX_BUFFERED	(64 * 1024 * 1024)	/* bodies of all requests together */
 #define GATEWAY_MAX_SESSIONS	1024
+#define GATEWAY_MAX_QUEUED	(64 * 1024 * 1024)	/* bytes waiting for all GET streams together */
 #define GATEWAY_AUTH_FAILURES	10	/* failed authentications per address and window, then 429 */
 #define GATEWAY_AUTH_WINDOW	60.
 #define GATEWAY_ADDRESSES	256	/* source addresses whose failures are counted */
