@@ -184,7 +184,8 @@ static const char *scalar(struct parse *p, const struct ynode *n, const char *pa
 		return NULL;
 	}
 	if (strlen(n->value) != n->len) {
-		error_at(p, n, path, "contains a NUL byte");
+		/* execve, the environment, paths and HTTP headers all end a string at a NUL. */
+		error_at(p, n, path, "contains a NUL byte (\\0), which no argument, variable, path or header can carry");
 		return NULL;
 	}
 	return n->value;
@@ -328,7 +329,7 @@ static bool parse_double_range(struct parse *p, const struct ynode *n, const cha
 static bool parse_choice(struct parse *p, const struct ynode *n, const char *path, const char *const *choices,
 			 size_t nchoices, int *ret)
 {
-	char what[128];
+	char what[128] = "";
 	size_t o = 0;
 	const char *s;
 
