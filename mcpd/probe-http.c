@@ -137,28 +137,39 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 	return bytes;
 }
 
+struct wanted {
+	const char *id;
+	cJSON *msg;
+};
+
+static int on_response_event(void *userdata, const char *event, const char *data, size_t len)
+{
+	struct wanted *w = userdata;
+	cJSON *msg = cJSON_ParseWithLength(data, len);
+	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "id"));
+
+	if (cJSON_IsObject(msg) && id && strcmp(id, w->id) == 0) {
+		w->msg = msg;
+		return -ECANCELED;	/* found: stop reading */
+	}
+	cJSON_Delete(msg);	/* a notification, or a request of the server */
+	return 0;
+}
+
 /* The JSON-RPC message in a response: the JSON body, or the SSE event answering id. */
 static cJSON *parse_response(struct probe_http *p, const char *id)
 {
+	struct wanted w = { .id = id };
+	struct sse sse;
+
 	if (strncasecmp(p->content_type, "text/event-stream", 17) != 0)
 		return p->len ? cJSON_ParseWithLength(p->body, p->len) : NULL;
-	for (char *line = p->body; line && *line;) {
-		char *end = strchr(line, '\n');
-		cJSON *msg;
-
-		if (end)
-			*end = '\0';
-		if (strncmp(line, "data:", 5) == 0) {
-			msg = cJSON_Parse(line + 5 + (line[5] == ' '));
-			if (msg && cJSON_IsObject(msg) &&
-			    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "id")) &&
-			    strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "id")), id) == 0)
-				return msg;
-			cJSON_Delete(msg);
-		}
-		line = end ? end + 1 : NULL;
-	}
-	return NULL;
+	/* The same framing as the legacy stream; the body is within MAX_BODY already. */
+	sse_init(&sse, MAX_BODY + 2);
+	if (sse_feed(&sse, p->body, p->len, on_response_event, &w) == 0)
+		sse_feed(&sse, "\n\n", 2, on_response_event, &w);	/* a last event cut short by the end */
+	sse_free(&sse);
+	return w.msg;
 }
 
 static void on_done(CURL *easy, CURLcode result, void *userdata);
