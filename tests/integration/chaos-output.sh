@@ -1,7 +1,8 @@
 #!/bin/bash
 # Children that flood mcpd with output. A legacy HTTP+SSE server whose one
 # event never ends: mcpd's memory stays bounded, the probe fails naming the
-# bound and the server ends up in backoff. A stdio server that floods stdout
+# bound and the server ends up in backoff; an answer over 4 MiB is refused
+# the same way. A stdio server that floods stdout
 # with non-JSON after the handshake: mcpd's log stays within its budget and
 # a "suppressed N lines" summary says what was dropped. Throughout, mcpd
 # stays up and answers `mcpctl status` in time.
@@ -24,6 +25,12 @@ servers:
     transport: http
     url: http://127.0.0.1:$port/mcp
     command: [$EXAMPLE, --legacy-sse, "127.0.0.1:$port", --name, endless, --endless-sse-event]
+    health: { interval: 2s, timeout: 1s, start_timeout: 4s }
+    backoff: { initial: 3s, jitter: 0 }
+  huge:
+    transport: http
+    url: http://127.0.0.1:$((port + 1))/mcp
+    command: [$EXAMPLE, --http, "127.0.0.1:$((port + 1))", --name, huge, --huge-initialize, 5000000]
     health: { interval: 2s, timeout: 1s, start_timeout: 4s }
     backoff: { initial: 3s, jitter: 0 }
   loud:
@@ -69,6 +76,9 @@ status_within() {
 wait_until 30 sampling reason_has endless "larger than 4 MiB" &&
 	ok "a legacy SSE event past 4 MiB fails the probe, and the reason names the bound" ||
 	not_ok "endless: reason names the bound" "$(ctl status endless)" "$(grep 'endless:' "$T/mcpd.err" | tail -n 5)"
+wait_until 30 sampling reason_has huge "response larger than 4 MiB; connection dropped" &&
+	ok "an HTTP answer past 4 MiB fails the probe, and the reason names the bound" ||
+	not_ok "huge: reason names the bound" "$(ctl status huge)"
 wait_until 40 sampling in_backoff_because endless "larger than 4 MiB" &&
 	ok "the server ends up in backoff, its reason naming the bound" ||
 	not_ok "endless in backoff" "$(ctl status endless)"
@@ -82,7 +92,7 @@ diag "largest RSS of mcpd while the endless event was streamed: ${max_rss} kB (b
 	not_ok "mcpd's RSS: ${max_rss} kB"
 alive "$pid_mcpd" && ok "mcpd is still up" || not_ok "mcpd died" "$(tail -n 20 "$T/mcpd.err")"
 status_within 3 "mcpctl status answers in time while the endless server is probed"
-check "stop the endless server" ctl stop endless
+check "stop the endless and huge servers" ctl stop endless huge
 
 # ---- stdout flooded with non-JSON after the handshake
 
