@@ -184,7 +184,8 @@ static const char *scalar(struct parse *p, const struct ynode *n, const char *pa
 		return NULL;
 	}
 	if (strlen(n->value) != n->len) {
-		error_at(p, n, path, "contains a NUL byte");
+		/* execve, the environment, paths and HTTP headers all end a string at a NUL. */
+		error_at(p, n, path, "contains a NUL byte (\\0), which no argument, variable, path or header can carry");
 		return NULL;
 	}
 	return n->value;

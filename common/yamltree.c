@@ -262,7 +262,29 @@ static int entry_cmp(const void *pa, const void *pb)
 
 static bool is_merge_key(const struct ynode *k)
 {
-	return k->type == YNODE_SCALAR && k->plain && strcmp(k->value, "<<") == 0;
+	return k->type == YNODE_SCALAR && k->plain && k->len == 2 && memcmp(k->value, "<<", 2) == 0;
+}
+
+/* A key for messages: at most 40 bytes, control bytes (a NUL above all) escaped. */
+static void show_key(const struct ynode *k, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < k->len && o + 8 < size; i++) {
+		unsigned char c = (unsigned char)k->value[i];
+
+		if (i == 40) {
+			o += (size_t)snprintf(buf + o, size - o, "...");
+			break;
+		}
+		if (c == 0)
+			o += (size_t)snprintf(buf + o, size - o, "\\0");
+		else if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+			o += (size_t)snprintf(buf + o, size - o, c == '"' || c == '\\' ? "\\%c" : "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
 }
 
 static struct ymap_entry *sorted_find(struct ymap_entry **sorted, size_t n, const struct ynode *key)
@@ -305,6 +327,19 @@ static void finish_map(struct builder *b, struct ynode *map)
 			build_path(b, b->depth, NULL, path, sizeof(path));
 			report(b, e->key->line, e->key->col, path, "keys must be plain strings, not %s",
 			       ynode_type_name(e->key));
+			ynode_unref(e->key);
+			ynode_unref(e->value);
+			e->key = NULL;
+			continue;
+		}
+		if (memchr(e->key->value, '\0', e->key->len)) {
+			char shown[64];
+
+			/* Every key names something (a setting, a variable, a header): none can hold a NUL. */
+			show_key(e->key, shown, sizeof(shown));
+			build_path(b, b->depth, NULL, path, sizeof(path));
+			report(b, e->key->line, e->key->col, path, "key \"%s\" contains a NUL byte, which no name can hold",
+			       shown);
 			ynode_unref(e->key);
 			ynode_unref(e->value);
 			e->key = NULL;
@@ -427,8 +462,11 @@ static void on_scalar(struct builder *b, const yaml_event_t *ev)
 	if (!charge(b, 1, &ev->start_mark))
 		return;
 	n = ynode_new(YNODE_SCALAR, &ev->start_mark);
-	n->value = xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+	/* All the bytes, NULs included: len is the truth, value[len] the only terminator we add. */
 	n->len = ev->data.scalar.length;
+	n->value = xmalloc(n->len + 1);
+	memcpy(n->value, ev->data.scalar.value, n->len);
+	n->value[n->len] = '\0';
 	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 	if (ev->data.scalar.anchor)
 		anchor_add(b, xstrdup((const char *)ev->data.scalar.anchor), n);
@@ -573,6 +611,8 @@ bool ynode_is_null(const struct ynode *n)
 		return true;
 	if (n->type != YNODE_SCALAR || !n->plain)
 		return false;
+	if (strlen(n->value) != n->len)
+		return false;	/* "~\0..." is a string with a NUL, not null */
 	return n->len == 0 || strcmp(n->value, "~") == 0 || strcmp(n->value, "null") == 0 ||
 	       strcmp(n->value, "Null") == 0 || strcmp(n->value, "NULL") == 0;
 }
@@ -594,10 +634,12 @@ const char *ynode_type_name(const struct ynode *n)
 
 struct ynode *ymap_get(const struct ynode *n, const char *key)
 {
+	size_t len = strlen(key);
+
 	if (!n || n->type != YNODE_MAP)
 		return NULL;
 	for (size_t i = 0; i < n->n; i++)
-		if (strcmp(n->entries[i].key->value, key) == 0)
+		if (n->entries[i].key->len == len && memcmp(n->entries[i].key->value, key, len) == 0)
 			return n->entries[i].value;
 	return NULL;
 }

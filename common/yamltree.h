@@ -1,7 +1,8 @@
 /*
  * A YAML document as a small tree with line:column positions, built from
  * libyaml's event API. Untrusted input is bounded while it is read: nesting
- * depth, total nodes after alias expansion, recursive aliases, duplicate keys.
+ * depth, total nodes after alias expansion, recursive aliases, duplicate keys,
+ * keys holding a NUL byte (no name can carry one).
  * Merge keys (`<<: *base`) are resolved here so the validator sees plain maps.
  */
 #ifndef MCPD_YAMLTREE_H
@@ -30,7 +31,7 @@ struct ynode {
 	size_t weight;			/* nodes in this subtree, aliases expanded */
 
 	/* YNODE_SCALAR */
-	char *value;
+	char *value;			/* len bytes, NULs included ("\0" escapes), then a '\0' */
 	size_t len;
 	bool plain;			/* unquoted: may be null, a bool, a number */
 

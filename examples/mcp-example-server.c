@@ -101,6 +101,8 @@ static struct options {
 	const char *legacy_sse; /* HOST:PORT for HTTP+SSE */
 	bool sse_responses;
 	int64_t session_ttl_ms; /* -1: never */
+	bool endless_sse_event;
+	bool flood_stdout;
 } opt = {
 	.name = "example",
 	.exit_after_ms = -1,
@@ -141,6 +143,10 @@ static void usage(FILE *f)
 		"  --sse-responses           with --http, answer POSTs as event streams\n"
 		"  --session-ttl DUR         with --http, expire sessions idle for DUR\n"
 		"  --legacy-sse HOST:PORT    serve the 2024-11-05 HTTP+SSE transport\n"
+		"  --endless-sse-event       with --legacy-sse, follow the endpoint event\n"
+		"                            with one event whose data never ends\n"
+		"  --flood-stdout            after the handshake, write non-JSON lines to\n"
+		"                            stdout as fast as possible\n"
 		"  -h, --help                show this help\n"
 		"\n"
 		"SIGUSR1 toggles the tool \"time\" and sends tools/list_changed.\n");
@@ -219,6 +225,7 @@ enum {
 	OPT_LONG_STDERR_LINE, OPT_STDERR_MESSAGE, OPT_GARBAGE_STDOUT,
 	OPT_HUGE_INITIALIZE, OPT_IGNORE_SIGTERM, OPT_FORK_GRANDCHILD, OPT_PIDFILE,
 	OPT_HTTP, OPT_LEGACY_SSE, OPT_SSE_RESPONSES, OPT_SESSION_TTL,
+	OPT_ENDLESS_SSE_EVENT, OPT_FLOOD_STDOUT,
 };
 
 static _Noreturn void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -257,6 +264,8 @@ static void parse_options(int argc, char **argv)
 		{"legacy-sse", required_argument, NULL, OPT_LEGACY_SSE},
 		{"sse-responses", no_argument, NULL, OPT_SSE_RESPONSES},
 		{"session-ttl", required_argument, NULL, OPT_SESSION_TTL},
+		{"endless-sse-event", no_argument, NULL, OPT_ENDLESS_SSE_EVENT},
+		{"flood-stdout", no_argument, NULL, OPT_FLOOD_STDOUT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -306,6 +315,8 @@ static void parse_options(int argc, char **argv)
 		case OPT_HTTP: opt.http = optarg; break;
 		case OPT_LEGACY_SSE: opt.legacy_sse = optarg; break;
 		case OPT_SSE_RESPONSES: opt.sse_responses = true; break;
+		case OPT_ENDLESS_SSE_EVENT: opt.endless_sse_event = true; break;
+		case OPT_FLOOD_STDOUT: opt.flood_stdout = true; break;
 		case OPT_SESSION_TTL:
 			if (!parse_duration(optarg, &opt.session_ttl_ms))
 				bad_usage("--session-ttl: bad duration '%s'", optarg);
@@ -328,6 +339,8 @@ static void parse_options(int argc, char **argv)
 		bad_usage("--http and --legacy-sse are exclusive");
 	if ((opt.sse_responses || opt.session_ttl_ms >= 0) && !opt.http)
 		bad_usage("--sse-responses and --session-ttl need --http");
+	if (opt.endless_sse_event && !opt.legacy_sse)
+		bad_usage("--endless-sse-event needs --legacy-sse");
 	if (opt.exit_status < 0)
 		opt.exit_status = 1;
 	g_mode = opt.http ? MODE_HTTP : opt.legacy_sse ? MODE_LEGACY_SSE : MODE_STDIO;
@@ -368,6 +381,7 @@ static bool write_all(int fd, const void *buf, size_t len)
 /* Every stderr write holds this, so that flood lines and log lines never
  * interleave mid-line. */
 static pthread_mutex_t g_stderr_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t g_stdout_mu = PTHREAD_MUTEX_INITIALIZER; /* --flood-stdout vs messages */
 
 static void stderr_write(const char *buf, size_t len)
 {
@@ -577,12 +591,14 @@ static void sink_send(struct sink *s, const cJSON *msg, bool final)
 	switch (s->kind) {
 	case SINK_STDOUT:
 		/* cJSON escapes newlines in strings, so this is one line. */
+		pthread_mutex_lock(&g_stdout_mu);
 		if (!write_all(STDOUT_FILENO, text, strlen(text)) ||
 		    !write_all(STDOUT_FILENO, "\n", 1)) {
 			if (!stdout_broken)
 				logmsg("cannot write to stdout: %s", strerror(errno));
 			stdout_broken = true;
 		}
+		pthread_mutex_unlock(&g_stdout_mu);
 		break;
 	case SINK_HTTP_JSON:
 		if (final)
@@ -1169,9 +1185,16 @@ static void handle_request(struct sink *sink, const cJSON *msg)
 	send_error(sink, c.id, -32601, "Method not found: %.200s", method);
 }
 
+static void start_flood(int fd);
+
 static void handle_notification(struct sink *sink, const cJSON *msg)
 {
 	const char *method = get(msg, "method")->valuestring;
+	static bool flooding;
+	if (strcmp(method, "notifications/initialized") == 0 && opt.flood_stdout && !flooding) {
+		flooding = true;
+		start_flood(STDOUT_FILENO); /* the handshake is done: now the garbage */
+	}
 	if (strcmp(method, "notifications/cancelled") == 0) {
 		const cJSON *id = get(get(msg, "params"), "requestId");
 		const char *reason = cJSON_GetStringValue(get(get(msg, "params"), "reason"));
@@ -1811,9 +1834,44 @@ static MHD_RESULT route_http(struct MHD_Connection *conn, const char *url, const
 	return reply(conn, 405, "text/plain", "method not allowed\n", NULL, "POST, DELETE");
 }
 
+/* --endless-sse-event: the endpoint event, then 256 KiB data lines of one event that never ends. */
+#define ENDLESS_LINE (256 * 1024)
+static const char endless_first[] = "event: endpoint\ndata: /messages?sessionId=endless\n\n";
+
+static ssize_t endless_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	size_t n = 0;
+	if (atomic_load(&g_stopping))
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	for (; n < max; n++, pos++) {
+		uint64_t off = pos < sizeof endless_first - 1 ? 0 : (pos - (sizeof endless_first - 1)) % ENDLESS_LINE;
+		if (pos < sizeof endless_first - 1)
+			buf[n] = endless_first[pos];
+		else if (off < 6)
+			buf[n] = "data: "[off];
+		else
+			buf[n] = off == ENDLESS_LINE - 1 ? '\n' : 'x';
+	}
+	return (ssize_t)n;
+}
+
+static MHD_RESULT legacy_open_endless(struct MHD_Connection *conn)
+{
+	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, endless_read,
+								      NULL, NULL);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+	MHD_RESULT ret = MHD_queue_response(conn, 200, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 /* GET /sse (legacy transport): a session and its event stream. */
 static MHD_RESULT legacy_open(struct MHD_Connection *conn)
 {
+	if (opt.endless_sse_event)
+		return legacy_open_endless(conn);
 	struct sink *s = sink_new(SINK_LEGACY_SSE);
 	char sid[33];
 	if (!s)
@@ -2049,8 +2107,11 @@ static bool signals_run(void)
 	return stop;
 }
 
+/* --flood-stderr and --flood-stdout: arg is the fd. */
 static void *flood_main(void *arg)
 {
+	int fd = (int)(intptr_t)arg;
+	pthread_mutex_t *mu = fd == STDOUT_FILENO ? &g_stdout_mu : &g_stderr_mu;
 	char buf[4096];
 	unsigned long long line = 0;
 	for (;;) {
@@ -2063,24 +2124,24 @@ static void *flood_main(void *arg)
 				break;
 			len += (size_t)n;
 		}
-		pthread_mutex_lock(&g_stderr_mu);
-		bool ok = write_all(STDERR_FILENO, buf, len);
-		pthread_mutex_unlock(&g_stderr_mu);
+		pthread_mutex_lock(mu);
+		bool ok = write_all(fd, buf, len);
+		pthread_mutex_unlock(mu);
 		if (!ok)
-			return NULL; /* stderr is gone */
+			return NULL; /* the pipe is gone */
 	}
 }
 
-static void start_flood(void)
+static void start_flood(int fd)
 {
 	pthread_t t;
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (pthread_create(&t, NULL, flood_main, NULL) == 0)
+	if (pthread_create(&t, NULL, flood_main, (void *)(intptr_t)fd) == 0)
 		pthread_detach(t);
 	else
-		logmsg("cannot start the stderr flood thread");
+		logmsg("cannot start the flood thread");
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -2227,7 +2288,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (opt.flood_stderr)
-		start_flood();
+		start_flood(STDERR_FILENO);
 
 	struct MHD_Daemon *d = NULL;
 	if (g_mode != MODE_STDIO) {

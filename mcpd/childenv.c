@@ -197,7 +197,7 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-static int parse_env_file(struct childenv *e, const char *path, char *buf, size_t len, char **ret_error)
+int childenv_parse_env_file(struct childenv *e, const char *path, char *buf, size_t len, char **ret_error)
 {
 	char *p = buf, *end = buf + len;
 	unsigned line = 0;
@@ -259,7 +259,7 @@ static int add_env_file(struct childenv *e, const char *path, char **ret_error)
 	free(what);
 	if (r < 0)
 		return r;
-	r = parse_env_file(e, path, buf, len, ret_error);
+	r = childenv_parse_env_file(e, path, buf, len, ret_error);
 	wipe_free(buf, len);
 	return r;
 }

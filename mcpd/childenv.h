@@ -35,6 +35,13 @@ struct childenv {
 int childenv_build(const struct server_conf *c, char *const *base_environ, struct childenv *ret,
 		   char **ret_error);
 
+/*
+ * The env_file parser alone (for the fuzzer and the tests): adds the pairs of
+ * buf (len bytes, changed in place and restored) to e. Returns 0, or -EINVAL
+ * with a malloc'd *ret_error naming path and the line, never its content.
+ */
+int childenv_parse_env_file(struct childenv *e, const char *path, char *buf, size_t len, char **ret_error);
+
 /* Wipes (secrets live here) and frees; the struct may be reused. */
 void childenv_free(struct childenv *e);
 

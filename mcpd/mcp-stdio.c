@@ -249,7 +249,8 @@ void mcp_stdio_line(struct server *s, const char *line, size_t len)
 		shown[n] = '\0';
 		if (s->in_handshake) {
 			fail(s, "wrote something that is not JSON-RPC on stdout: \"%s%s\"", shown, len > n ? "..." : "");
-		} else {
+		} else if (server_log_allows(s, LOGRATE_STDOUT)) {
+			/* The same budget as stderr: a child printing logs on stdout cannot flood mcpd's log. */
 			log_warning(s->conf.name, server_state_name(s->state),
 				    "ignoring output on stdout that is not JSON-RPC: \"%s%s\" (logs belong on stderr)",
 				    shown, len > n ? "..." : "");
@@ -274,7 +275,7 @@ void mcp_stdio_line(struct server *s, const char *line, size_t len)
 	case JSONRPC_INVALID:
 		if (s->in_handshake)
 			fail(s, "wrote a JSON message on stdout that is not JSON-RPC 2.0");
-		else
+		else if (server_log_allows(s, LOGRATE_STDOUT))
 			log_warning(s->conf.name, NULL, "ignoring a JSON message that is not JSON-RPC 2.0");
 		break;
 	}

@@ -9,6 +9,7 @@
 #endif
 
 #include <ctype.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +25,13 @@
 #include "mcp-stdio.h"
 #include "probe-http.h"
 #include "server.h"
+#include "sse.h"
 #include "xmalloc.h"
 
-#define MAX_BODY	(4 * 1024 * 1024)
+/* Every buffer a probed server fills is bounded: past a bound the probe fails and the connection is dropped. */
+#define MAX_BODY	(4 * 1024 * 1024)	/* one response body */
+#define MAX_HEADERS	(64 * 1024)		/* one response's header lines together */
+#define MAX_EVENT	SSE_EVENT_MAX		/* one event of the legacy SSE stream */
 
 enum step {
 	STEP_INIT,
@@ -50,6 +55,8 @@ struct probe_http {
 	char *body;
 	size_t len;
 	bool too_big;
+	size_t header_bytes;
+	bool headers_too_big;
 	char content_type[128];
 	char new_session[256];
 
@@ -59,11 +66,9 @@ struct probe_http {
 	struct curl_slist *stream_hdrs;
 	bool stream_up;
 	char endpoint[1024];		/* where to POST, from the stream's endpoint event */
-	char *sse;			/* the stream's unfinished lines */
-	size_t sse_len;
-	char event[32];
-	char *data;			/* the event's data lines, joined */
-	size_t data_len;
+	struct sse sse;			/* the stream's framing */
+	size_t stream_header_bytes;
+	bool stream_too_big;		/* an event or the headers passed their bound */
 	bool awaiting;			/* a POST was accepted: its answer comes on the stream */
 	char want_id[48];
 	ev_timer timeout_w;
@@ -71,8 +76,6 @@ struct probe_http {
 	CURL *posts[4];			/* legacy POSTs in flight, cancelled with the session */
 	struct server *s;
 };
-
-#define SSE_MAX (1024 * 1024)	/* one event, at most */
 
 static struct curl_ev *curl_of(struct daemon *d)
 {
@@ -124,33 +127,49 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 	struct probe_http *p = userdata;
 	size_t bytes = size * n;
 
+	p->header_bytes += bytes;
+	if (p->header_bytes > MAX_HEADERS) {
+		p->headers_too_big = true;
+		return 0;	/* aborts the transfer: CURLE_WRITE_ERROR */
+	}
 	header_value(data, bytes, "Mcp-Session-Id", p->new_session, sizeof(p->new_session));
 	header_value(data, bytes, "Content-Type", p->content_type, sizeof(p->content_type));
 	return bytes;
 }
 
+struct wanted {
+	const char *id;
+	cJSON *msg;
+};
+
+static int on_response_event(void *userdata, const char *event, const char *data, size_t len)
+{
+	struct wanted *w = userdata;
+	cJSON *msg = cJSON_ParseWithLength(data, len);
+	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "id"));
+
+	if (cJSON_IsObject(msg) && id && strcmp(id, w->id) == 0) {
+		w->msg = msg;
+		return -ECANCELED;	/* found: stop reading */
+	}
+	cJSON_Delete(msg);	/* a notification, or a request of the server */
+	return 0;
+}
+
 /* The JSON-RPC message in a response: the JSON body, or the SSE event answering id. */
 static cJSON *parse_response(struct probe_http *p, const char *id)
 {
+	struct wanted w = { .id = id };
+	struct sse sse;
+
 	if (strncasecmp(p->content_type, "text/event-stream", 17) != 0)
 		return p->len ? cJSON_ParseWithLength(p->body, p->len) : NULL;
-	for (char *line = p->body; line && *line;) {
-		char *end = strchr(line, '\n');
-		cJSON *msg;
-
-		if (end)
-			*end = '\0';
-		if (strncmp(line, "data:", 5) == 0) {
-			msg = cJSON_Parse(line + 5 + (line[5] == ' '));
-			if (msg && cJSON_IsObject(msg) &&
-			    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "id")) &&
-			    strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "id")), id) == 0)
-				return msg;
-			cJSON_Delete(msg);
-		}
-		line = end ? end + 1 : NULL;
-	}
-	return NULL;
+	/* The same framing as the legacy stream; the body is within MAX_BODY already. */
+	sse_init(&sse, MAX_BODY + 2);
+	if (sse_feed(&sse, p->body, p->len, on_response_event, &w) == 0)
+		sse_feed(&sse, "\n\n", 2, on_response_event, &w);	/* a last event cut short by the end */
+	sse_free(&sse);
+	return w.msg;
 }
 
 static void on_done(CURL *easy, CURLcode result, void *userdata);
@@ -194,6 +213,8 @@ static void send_step(struct server *s)
 	}
 	p->len = 0;
 	p->too_big = false;
+	p->header_bytes = 0;
+	p->headers_too_big = false;
 	p->content_type[0] = p->new_session[0] = '\0';
 	if (p->legacy && p->hdrs) {
 		/* Legacy POSTs overlap (the answer may beat the 202): their headers must stay. */
@@ -307,7 +328,11 @@ static void curl_reason(struct server *s, CURLcode result, char *buf, size_t siz
 		break;
 	case CURLE_WRITE_ERROR:
 		if (p->too_big) {
-			snprintf(buf, size, "response larger than %d MiB", MAX_BODY / (1024 * 1024));
+			snprintf(buf, size, "response larger than %d MiB; connection dropped", MAX_BODY / (1024 * 1024));
+			break;
+		}
+		if (p->headers_too_big) {
+			snprintf(buf, size, "response headers larger than %d KiB; connection dropped", MAX_HEADERS / 1024);
 			break;
 		}
 		/* fall through */
@@ -346,18 +371,20 @@ static void resolve(const char *base, const char *ref, char *out, size_t size)
 		snprintf(out, size, "%.*s/%s", (int)(strrchr(base, '/') - base), base, ref);
 }
 
-static void dispatch_event(struct server *s)
+/* One complete event of the stream: the endpoint to POST to, or an answer. Negative: the probe is gone. */
+static int on_event(void *userdata, const char *event, const char *data, size_t len)
 {
+	struct server *s = userdata;
 	struct probe_http *p = s->http;
 	char url[1024];
 
-	if (strcmp(p->event, "endpoint") == 0 && p->data_len) {
+	if (strcmp(event, "endpoint") == 0 && len) {
 		stream_url(s->conf.url, url, sizeof(url));
-		resolve(url, p->data, p->endpoint, sizeof(p->endpoint));
+		resolve(url, data, p->endpoint, sizeof(p->endpoint));
 		if (p->busy && !p->awaiting)
 			ev_timer_start(s->d->loop, &p->kick_w);	/* send_step, once out of curl */
-	} else if ((strcmp(p->event, "message") == 0 || !p->event[0]) && p->awaiting && p->data_len) {
-		cJSON *msg = cJSON_ParseWithLength(p->data, p->data_len);
+	} else if ((strcmp(event, "message") == 0 || !event[0]) && p->awaiting && len) {
+		cJSON *msg = cJSON_ParseWithLength(data, len);
 		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "id"));
 
 		if (id && strcmp(id, p->want_id) == 0)
@@ -365,68 +392,62 @@ static void dispatch_event(struct server *s)
 		else
 			cJSON_Delete(msg);	/* a notification, or someone else's answer */
 	}
-	p->event[0] = '\0';
-	p->data_len = 0;
+	return s->http ? 0 : -ECANCELED;
 }
 
-/* SSE framing: "event:" and "data:" lines, an empty line ends the event. */
+static size_t on_stream_header(char *data, size_t size, size_t n, void *userdata)
+{
+	struct server *s = userdata;
+	struct probe_http *p = s->http;
+
+	p->stream_header_bytes += size * n;
+	if (p->stream_header_bytes > MAX_HEADERS) {
+		p->stream_too_big = true;
+		return 0;	/* aborts the stream: on_stream_done says why */
+	}
+	return size * n;
+}
+
 static size_t on_stream_data(char *data, size_t size, size_t n, void *userdata)
 {
 	struct server *s = userdata;
 	struct probe_http *p = s->http;
-	size_t bytes = size * n, start = 0;
+	int r = sse_feed(&p->sse, data, size * n, on_event, s);
 
-	if (p->sse_len + bytes > SSE_MAX)
-		return 0;	/* a line or event beyond the bound: drop the stream */
-	p->sse = xrealloc(p->sse, p->sse_len + bytes + 1);
-	memcpy(p->sse + p->sse_len, data, bytes);
-	p->sse_len += bytes;
-	for (size_t i = 0; i < p->sse_len; i++) {
-		char *line = p->sse + start;
-		size_t len = i - start;
-
-		if (p->sse[i] != '\n')
-			continue;
-		if (len && line[len - 1] == '\r')
-			len--;
-		line[len] = '\0';
-		if (len == 0) {
-			dispatch_event(s);
-			if (!s->http)
-				return 0;
-		} else if (strncmp(line, "event:", 6) == 0) {
-			snprintf(p->event, sizeof(p->event), "%s", line + 6 + (line[6] == ' '));
-		} else if (strncmp(line, "data:", 5) == 0) {
-			const char *v = line + 5 + (line[5] == ' ');
-			size_t vl = strlen(v);
-
-			p->data = xrealloc(p->data, p->data_len + vl + 2);
-			if (p->data_len)
-				p->data[p->data_len++] = '\n';
-			memcpy(p->data + p->data_len, v, vl);
-			p->data_len += vl;
-			p->data[p->data_len] = '\0';
-		}
-		start = i + 1;
+	if (r == -EMSGSIZE) {
+		/* An event that never ends must not grow mcpd: drop the stream. */
+		p->stream_too_big = true;
+		return 0;
 	}
-	memmove(p->sse, p->sse + start, p->sse_len - start);
-	p->sse_len -= start;
-	return bytes;
+	if (r < 0)
+		return 0;	/* the probe is gone: p with it */
+	return size * n;
 }
 
 static void on_stream_done(CURL *easy, CURLcode result, void *userdata)
 {
 	struct server *s = userdata;
 	struct probe_http *p = s->http;
+	char why[96];
 
 	p->stream_up = false;
 	p->endpoint[0] = '\0';
 	p->initialized = false;
+	if (result == CURLE_WRITE_ERROR && p->stream_too_big)
+		snprintf(why, sizeof(why), p->stream_header_bytes > MAX_HEADERS
+			 ? "response headers larger than %d KiB; connection dropped"
+			 : "an event larger than %d MiB; connection dropped",
+			 p->stream_header_bytes > MAX_HEADERS ? MAX_HEADERS / 1024 : MAX_EVENT / (1024 * 1024));
+	else
+		snprintf(why, sizeof(why), "%s", result == CURLE_OK ? "closed by the server" : curl_easy_strerror(result));
+	if (p->stream_too_big && !p->busy)
+		log_warning(s->conf.name, NULL, "legacy SSE stream: %s; the next probe opens a new one", why);
+	p->stream_too_big = false;
+	sse_reset(&p->sse);
 	if (p->busy) {
-		char reason[128];
+		char reason[160];
 
-		snprintf(reason, sizeof(reason), "the legacy SSE stream ended (%s)",
-			 result == CURLE_OK ? "closed by the server" : curl_easy_strerror(result));
+		snprintf(reason, sizeof(reason), "the legacy SSE stream ended (%s)", why);
 		ev_timer_stop(s->d->loop, &p->timeout_w);
 		p->awaiting = false;
 		finish(s, false, NULL, reason);
@@ -442,8 +463,10 @@ static void start_stream(struct server *s)
 	if (!p->stream)
 		p->stream = curl_easy_init();
 	curl_easy_reset(p->stream);
-	p->sse_len = p->data_len = 0;
-	p->event[0] = p->endpoint[0] = '\0';
+	sse_reset(&p->sse);
+	p->stream_header_bytes = 0;
+	p->stream_too_big = false;
+	p->endpoint[0] = '\0';
 	curl_easy_setopt(p->stream, CURLOPT_URL, url);
 	curl_easy_setopt(p->stream, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(p->stream, CURLOPT_NOSIGNAL, 1L);
@@ -460,6 +483,8 @@ static void start_stream(struct server *s)
 	curl_easy_setopt(p->stream, CURLOPT_HTTPHEADER, p->stream_hdrs);
 	curl_easy_setopt(p->stream, CURLOPT_WRITEFUNCTION, on_stream_data);
 	curl_easy_setopt(p->stream, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(p->stream, CURLOPT_HEADERFUNCTION, on_stream_header);
+	curl_easy_setopt(p->stream, CURLOPT_HEADERDATA, s);
 	p->stream_up = true;
 	if (curl_ev_add(curl_of(s->d), p->stream, on_stream_done, s) < 0) {
 		p->stream_up = false;
@@ -614,6 +639,7 @@ int probe_http_request(struct server *s, const char *method)
 		s->http = xcalloc(1, sizeof(*s->http));
 		s->http->easy = curl_easy_init();
 		s->http->s = s;
+		sse_init(&s->http->sse, MAX_EVENT);
 		ev_timer_init(&s->http->timeout_w, on_timeout, 0., 0.);
 		ev_timer_init(&s->http->kick_w, on_kick, 0., 0.);
 		s->http->timeout_w.data = s->http->kick_w.data = s;
@@ -666,8 +692,7 @@ void probe_http_free(struct server *s)
 	curl_slist_free_all(p->stream_hdrs);
 	curl_slist_free_all(p->hdrs);
 	free(p->body);
-	free(p->sse);
-	free(p->data);
+	sse_free(&p->sse);
 	free(p);
 	s->http = NULL;
 }

@@ -52,6 +52,19 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	lifecycle_event(w->data, SE_TIMER, NULL);
 }
 
+static void log_summary(struct server *s)
+{
+	char msg[384];
+
+	if (lograte_summary(&s->lograte, s->conf.name, ev_now(s->d->loop), msg, sizeof(msg)))
+		log_warning(s->conf.name, NULL, "%s", msg);
+}
+
+static void on_lograte(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	log_summary(w->data);
+}
+
 struct server *server_new(struct daemon *d, const struct server_conf *conf)
 {
 	struct server *s = xcalloc(1, sizeof(*s));
@@ -64,6 +77,8 @@ struct server *server_new(struct daemon *d, const struct server_conf *conf)
 	circuit_init(&s->circuit);
 	ev_timer_init(&s->timer, on_timer, 0., 0.);
 	s->timer.data = s;
+	ev_timer_init(&s->lograte_w, on_lograte, LOGRATE_WINDOW, 0.);
+	s->lograte_w.data = s;
 	s->log = logbuf_new(conf->log_buffer);
 	health_init(s);
 	s->relay = relay_new();
@@ -80,6 +95,8 @@ void server_free(struct server *s)
 	probe_http_free(s);
 	health_free(s);
 	ev_timer_stop(s->d->loop, &s->timer);
+	ev_timer_stop(s->d->loop, &s->lograte_w);
+	log_summary(s);		/* the count of a window cut short is not lost */
 	circuit_free(&s->circuit);
 	logbuf_free(s->log);
 	server_conf_release(&s->conf);
@@ -205,27 +222,20 @@ static uint64_t wall_ms(void)
 	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
 }
 
-/* A flooding child must not flood mcpd's log (or journald): a token bucket per server. */
-static bool rate_allows(struct server *s)
+/*
+ * A flooding child must not flood mcpd's log (or journald): one budget per
+ * server for stderr and stray stdout; what is over it is summarised once per
+ * window, by a timer, so the summary comes even when the flood stops.
+ */
+bool server_log_allows(struct server *s, enum lograte_stream stream)
 {
-	double now = ev_now(s->d->loop);
-
-	if (s->log_refill == 0)
-		s->log_tokens = SERVER_LOG_BURST;
-	else
-		s->log_tokens = fmin(SERVER_LOG_BURST, s->log_tokens + (now - s->log_refill) * SERVER_LOG_RATE);
-	s->log_refill = now;
-	if (s->log_tokens >= 1) {
-		if (s->log_suppressed > 0) {
-			log_warning(s->conf.name, NULL, "%llu stderr lines were not copied to this log (more than %d/s); "
-				    "`mcpctl logs %s` has the latest",
-				    (unsigned long long)s->log_suppressed, SERVER_LOG_RATE, s->conf.name);
-			s->log_suppressed = 0;
-		}
-		s->log_tokens -= 1;
+	if (lograte_allow(&s->lograte, stream, ev_now(s->d->loop)))
 		return true;
+	if (!ev_is_active(&s->lograte_w)) {
+		/* LOGRATE_WINDOW from the first line suppressed; set again: a fired timer keeps its old time. */
+		ev_timer_set(&s->lograte_w, LOGRATE_WINDOW, 0.);
+		ev_timer_start(s->d->loop, &s->lograte_w);
 	}
-	s->log_suppressed++;
 	return false;
 }
 
@@ -235,7 +245,7 @@ static void stderr_line(struct server *s, const char *line, size_t len)
 	uint64_t seq = logbuf_next_seq(s->log);
 
 	logbuf_append(s->log, ts, line, len);
-	if (rate_allows(s))
+	if (server_log_allows(s, LOGRATE_STDERR))
 		log_child_line(s->conf.name, line, len);
 	control_log_line(s->d->control, s, seq, ts, line, len);
 }

@@ -15,6 +15,7 @@
 #include "backoff.h"
 #include "health.h"
 #include "linebuf.h"
+#include "lograte.h"
 #include "manifest.h"
 #include "wbuf.h"
 
@@ -100,16 +101,14 @@ struct server {
 	struct probe_http *http;	/* transport http: the probing session */
 
 	struct logbuf *log;		/* stderr lines */
-	double log_tokens;		/* rate limit of stderr lines copied to mcpd's log */
-	double log_refill;
-	uint64_t log_suppressed;
+	struct lograte lograte;		/* stderr and stray stdout lines in mcpd's log */
+	ev_timer lograte_w;		/* the summary of what lograte suppressed */
 };
 
-/* stderr lines copied to mcpd's log: a burst, then this many per second (all stay in `logs`). */
-#define SERVER_LOG_BURST	1000
-#define SERVER_LOG_RATE		200
-
 struct server *server_new(struct daemon *d, const struct server_conf *conf);
+
+/* Whether one more line of the server's output may go to mcpd's log (lograte.h). */
+bool server_log_allows(struct server *s, enum lograte_stream stream);
 void server_free(struct server *s);
 
 /* Replace the configuration (reload); the caller decides whether to restart. */

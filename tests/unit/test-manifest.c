@@ -492,6 +492,63 @@ static void test_load_file(void **state)
 	manifest_errors_clear(&errs);
 }
 
+/*
+ * "\0" escapes: a key keeps its real length (two keys that differ after a NUL
+ * were compared past their end once), and no key or value holding a NUL gets
+ * through, since execve, the environment, paths and headers would cut it.
+ */
+static void test_nul_bytes(void **state)
+{
+	static const struct {
+		const char *yaml;
+		const char *text;
+	} cases[] = {
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    env: {\"A\\0B\": x}\n",
+		  "/etc/mcpd/m.yaml:5:11: servers.a.env: key \"A\\0B\" contains a NUL byte, which no name can hold" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    env: {A: \"x\\0y\"}\n",
+		  "/etc/mcpd/m.yaml:5:14: servers.a.env.A: contains a NUL byte (\\0), which no argument, variable, path "
+		  "or header can carry" },
+		{ "version: 1\nservers:\n  a:\n    command: [x, \"-a\\0b\"]\n",
+		  "/etc/mcpd/m.yaml:4:18: servers.a.command[1]: contains a NUL byte (\\0), which no argument, variable, "
+		  "path or header can carry" },
+		{ "version: 1\nservers:\n  a:\n    command: \"x\\0 y\"\n",
+		  "/etc/mcpd/m.yaml:4:14: servers.a.command: contains a NUL byte (\\0), which no argument, variable, "
+		  "path or header can carry" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    cwd: \"/tmp\\0/x\"\n",
+		  "/etc/mcpd/m.yaml:5:10: servers.a.cwd: contains a NUL byte (\\0), which no argument, variable, path or "
+		  "header can carry" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    user: \"~\\0\"\n",
+		  "/etc/mcpd/m.yaml:5:11: servers.a.user: contains a NUL byte (\\0), which no argument, variable, path or "
+		  "header can carry" },
+		{ "version: 1\nservers:\n  a:\n    transport: http\n    url: http://h/mcp\n    headers: {\"X-A\\0b\": v}\n",
+		  "/etc/mcpd/m.yaml:6:15: servers.a.headers: key \"X-A\\0b\" contains a NUL byte, which no name can hold" },
+		{ "version: 1\nservers:\n  a:\n    transport: http\n    url: http://h/mcp\n    headers: {X-A: \"v\\0\"}\n",
+		  "/etc/mcpd/m.yaml:6:20: servers.a.headers.X-A: contains a NUL byte (\\0), which no argument, variable, "
+		  "path or header can carry" },
+		{ "version: 1\nservers:\n  a:\n    transport: http\n    url: \"http://h/\\0mcp\"\n",
+		  "/etc/mcpd/m.yaml:5:10: servers.a.url: contains a NUL byte (\\0), which no argument, variable, path or "
+		  "header can carry" },
+		{ "version: 1\nservers:\n  \"a\\0b\": {command: [x]}\n  b: {command: [x]}\n",
+		  "/etc/mcpd/m.yaml:3:3: servers: key \"a\\0b\" contains a NUL byte, which no name can hold" },
+		{ "version: 1\n\"servers\\0x\": {}\nservers: {}\n",
+		  "/etc/mcpd/m.yaml:2:1: key \"servers\\0x\" contains a NUL byte, which no name can hold" },
+	};
+	struct result res;
+
+	/* Keys equal up to their NUL: each is reported, and none is read past its end. */
+	res = parse("version: 1\nservers:\n  a:\n    command: [x]\n"
+		    "    env: {\"x\\0yz\": 1, \"x\\0ab\": 2, \"x\\0yz\": 3, x: 4}\n");
+	assert_int_equal(res.r, -EINVAL);
+	assert_null(res.m);
+	assert_int_equal(res.errs.nerrors, 3);
+	for (size_t i = 0; i < res.errs.n; i++)
+		assert_non_null(strstr(res.errs.items[i].text, "contains a NUL byte, which no name can hold"));
+	done(&res);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_error(cases[i].yaml, cases[i].text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -506,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_many_errors_are_capped),
 		cmocka_unit_test(test_equal_and_names),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_nul_bytes),
 	};
 
 	return cmocka_run_group_tests_name("manifest", tests, NULL, NULL);
