@@ -43,9 +43,14 @@ static const int level_priorities[] = {
 static struct {
 	int fd;
 	bool owned;		/* opened by log_open_file(): closed when replaced */
+	bool file;		/* a log_file, not stderr */
 	bool json;
 	bool debug;
 	bool journal;		/* fd is stderr and stderr is the journal's stream */
+	char *queue;		/* bytes the destination did not take yet, whole lines */
+	size_t queued;
+	unsigned long long dropped;
+	void (*pending_hook)(int fd);
 } logger = { .fd = STDERR_FILENO };
 
 /* One message on its way out. */
@@ -84,21 +89,64 @@ void log_setup(enum log_format fmt, int min_level_debug)
 	logger.journal = !logger.owned && stderr_is_journal();
 }
 
+/*
+ * stderr without blocking: a pipe or a terminal is opened again through
+ * /proc, so O_NONBLOCK is on mcpd's own open file, not on the one it shares
+ * with its parent (a shell would see EAGAIN); a socket takes the flag itself.
+ * A regular file is left as it is. Returns the fd to write to.
+ */
+static int stderr_nonblocking(bool *ret_owned)
+{
+	struct stat st;
+	int fd;
+
+	*ret_owned = false;
+	if (fstat(STDERR_FILENO, &st) < 0 || S_ISREG(st.st_mode))
+		return STDERR_FILENO;
+	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+		/* Keep what the opener chose: append, and a pipe's packet mode (O_DIRECT). */
+		int keep = fcntl(STDERR_FILENO, F_GETFL) & (O_APPEND | O_DIRECT);
+
+		fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | (keep > 0 ? keep : 0));
+		if (fd >= 0) {
+			*ret_owned = true;
+			return fd;
+		}
+	}
+	if (S_ISSOCK(st.st_mode))
+		fcntl(STDERR_FILENO, F_SETFL, fcntl(STDERR_FILENO, F_GETFL) | O_NONBLOCK);
+	return STDERR_FILENO;
+}
+
 int log_open_file(const char *path)
 {
-	int fd = STDERR_FILENO;
+	bool owned = false;
+	int fd;
 
 	if (path) {
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0640);
 		if (fd < 0)
-			return -errno;
+			return errno == ELOOP ? -ELOOP : -errno;
+		owned = true;
+	} else {
+		fd = stderr_nonblocking(&owned);
 	}
 	if (logger.owned)
 		close(logger.fd);
 	logger.fd = fd;
-	logger.owned = path != NULL;
-	logger.journal = !logger.owned && stderr_is_journal();
+	logger.owned = owned;
+	logger.file = path != NULL;
+	logger.journal = !logger.file && stderr_is_journal();
+	if (logger.queued > 0 && logger.pending_hook)
+		logger.pending_hook(logger.fd);
 	return 0;
+}
+
+void log_set_pending_hook(void (*hook)(int fd))
+{
+	logger.pending_hook = hook;
+	if (hook && logger.queued > 0)
+		hook(logger.fd);
 }
 
 /*
@@ -185,19 +233,94 @@ static void format_time(char *buf, size_t size)
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
 }
 
-/* Best effort: a log that cannot be written has nowhere to report it. */
-static void write_line(int fd, const char *buf, size_t len)
+/* Write without blocking; how much went, or -errno (-EAGAIN: nothing went). */
+static ssize_t write_some(int fd, const char *buf, size_t len)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, buf + done, len - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && done == 0)
+			return -errno;
 		if (n <= 0)
-			return;
-		buf += n;
-		len -= (size_t)n;
+			break;
+		done += (size_t)n;
 	}
+	return (ssize_t)done;
+}
+
+static void enqueue(const char *buf, size_t len)
+{
+	bool was_empty = logger.queued == 0;
+
+	if (!logger.queue)
+		logger.queue = malloc(LOG_QUEUE_MAX);
+	if (!logger.queue || logger.queued + len > LOG_QUEUE_MAX) {
+		logger.dropped++;
+		return;
+	}
+	memcpy(logger.queue + logger.queued, buf, len);
+	logger.queued += len;
+	if (was_empty && logger.pending_hook)
+		logger.pending_hook(logger.fd);
+}
+
+/*
+ * Best effort and never blocking: what the destination does not take waits
+ * in the queue, behind what waits already; a full queue drops whole lines.
+ * A log that cannot be written at all (EBADF, ENOSPC) has nowhere to report it.
+ */
+static void write_line(int fd, const char *buf, size_t len)
+{
+	ssize_t n = 0;
+
+	if (logger.queued == 0) {
+		n = write_some(fd, buf, len);
+		if (n < 0 && n != -EAGAIN)
+			return;
+		if (n < 0)
+			n = 0;
+		if ((size_t)n == len)
+			return;
+		/* The rest of a line begun must follow it (the queue is empty: it fits). */
+		if (n > 0) {
+			enqueue(buf + n, len - (size_t)n);
+			return;
+		}
+	}
+	if (logger.queued + len > LOG_QUEUE_MAX) {
+		logger.dropped++;
+		return;
+	}
+	enqueue(buf, len);
+}
+
+int log_flush(void)
+{
+	ssize_t n;
+
+	if (logger.queued > 0) {
+		n = write_some(logger.fd, logger.queue, logger.queued);
+		if (n < 0 && n != -EAGAIN) {
+			/* Gone for good (EPIPE, EBADF): nothing more will go there. */
+			logger.dropped += 1;
+			logger.queued = 0;
+		} else if (n > 0) {
+			memmove(logger.queue, logger.queue + n, logger.queued - (size_t)n);
+			logger.queued -= (size_t)n;
+		}
+	}
+	if (logger.queued == 0 && logger.dropped > 0) {
+		unsigned long long dropped = logger.dropped;
+
+		logger.dropped = 0;
+		log_warning(NULL, NULL, "log: dropped %llu line%s: the log is not being read",
+			    dropped, dropped == 1 ? "" : "s");
+	}
+	return logger.queued > 0;
 }
 
 static void emit_text(int fd, const struct entry *e)
