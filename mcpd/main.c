@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "control.h"
 #include "daemon.h"
 #include "guard.h"
@@ -209,9 +210,17 @@ static void raise_fd_limit(void)
 
 static int setup(struct daemon *d, const struct options *o)
 {
-	char *error = NULL;
+	char *error = NULL, *desc = NULL;
 	int r;
 
+	/* Before the guard: it inherits where mcpd lives and which cgroups to clean up. */
+	r = cgroup_setup(&desc);
+	if (r < 0)
+		log_notice(NULL, NULL, "children: %s; tracking servers by process group instead (a setsid()'d "
+			   "descendant may outlive a SIGKILLed mcpd)", desc);
+	else
+		log_notice(NULL, NULL, "children: %s", desc);
+	free(desc);
 	/* Before the loop exists: the guard needs none of it. */
 	r = guard_start();
 	if (r < 0)

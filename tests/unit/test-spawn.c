@@ -417,6 +417,67 @@ static void test_chdir_failure(void **state)
 	assert_int_equal(fd_count(), fds);
 }
 
+/* The child reads env_file and looks the user up itself; a failure comes back as text on the status pipe. */
+static void child_fails(struct server_conf *c, bool drop, int want_stage, const char *want)
+{
+	struct spawn_req req = { .conf = c, .base_environ = environ, .drop_privileges = drop, .resolve_in_child = drop };
+	struct spawn_result res;
+	struct spawn_failure f;
+	char msg[SPAWN_TEXT_MAX];
+
+	assert_int_equal(spawn_start(&req, &res), 0);
+	assert_true(nstarted < sizeof(started) / sizeof(started[0]));
+	started[nstarted++] = res.pid;
+	assert_int_equal(read_status(res.status_fd, &f), 1);
+	assert_int_equal(f.stage, want_stage);
+	spawn_failure_format(&f, c, msg, sizeof(msg));
+	assert_string_equal(msg, want);
+	assert_exit_code(wait_exit(res.pid, TIMEOUT_MS), 127);
+	close_result(&res);
+}
+
+static void test_child_prepares(void **state)
+{
+	static const char *const argv[] = { "/bin/sh", "-c", "printf %s \"$FROM_FILE\"", NULL };
+	char path[] = "/tmp/test-spawn-env.XXXXXX", out[256];
+	struct server_conf c;
+	int fd;
+
+	conf_cmd(&c, argv);
+	c.env_file = xstrdup("/nonexistent/x.env");
+	child_fails(&c, false, SPAWN_STAGE_ENV, "cannot read env_file /nonexistent/x.env: No such file or directory");
+
+	/* Read in the child: the variable arrives although mcpd never built the environment. */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "FROM_FILE=yes\n", 14), 14);
+	close(fd);
+	free(c.env_file);
+	c.env_file = xstrdup(path);
+	{
+		struct spawn_req req = { .conf = &c, .base_environ = environ };
+		struct spawn_result res;
+		struct spawn_failure f;
+
+		assert_int_equal(spawn_start(&req, &res), 0);
+		started[nstarted++] = res.pid;
+		assert_int_equal(read_status(res.status_fd, &f), 0);
+		read_until(res.stdout_fd, out, sizeof(out), NULL);
+		assert_string_equal(out, "yes");
+		assert_exit_code(wait_exit(res.pid, TIMEOUT_MS), 0);
+		close_result(&res);
+	}
+	unlink(path);
+	free(c.env_file);
+	c.env_file = NULL;
+
+	if (geteuid() == 0) {
+		c.user = xstrdup("no-such-user-test-spawn");
+		child_fails(&c, true, SPAWN_STAGE_USER, "unknown user \"no-such-user-test-spawn\"");
+	}
+	server_conf_release(&c);
+}
+
 static void test_cwd_umask_limits(void **state)
 {
 	static const char *const argv[] = { "sh", "-c", "pwd; umask; ulimit -n; ulimit -c", NULL };
@@ -485,19 +546,23 @@ static void test_failure_messages(void **state)
 		struct spawn_failure f;
 		const char *want;
 	} cases[] = {
-		{ { SPAWN_STAGE_EXEC, ENOENT, 0 }, "cannot execute \"npx\": No such file or directory (not found in PATH)" },
-		{ { SPAWN_STAGE_EXEC, EACCES, 0 }, "cannot execute \"npx\": Permission denied" },
-		{ { SPAWN_STAGE_CHDIR, EACCES, 0 }, "cannot change directory to /srv: Permission denied" },
-		{ { SPAWN_STAGE_RLIMIT, EPERM, RLIMIT_AS }, "cannot set resource limit memory to unlimited: "
+		{ { .stage = SPAWN_STAGE_EXEC, .err = ENOENT, .detail = 0 }, "cannot execute \"npx\": No such file or directory (not found in PATH)" },
+		{ { .stage = SPAWN_STAGE_EXEC, .err = EACCES, .detail = 0 }, "cannot execute \"npx\": Permission denied" },
+		{ { .stage = SPAWN_STAGE_CHDIR, .err = EACCES, .detail = 0 }, "cannot change directory to /srv: Permission denied" },
+		{ { .stage = SPAWN_STAGE_RLIMIT, .err = EPERM, .detail = RLIMIT_AS }, "cannot set resource limit memory to unlimited: "
 							     "Operation not permitted" },
-		{ { SPAWN_STAGE_GROUPS, EPERM, 0 }, "cannot set the supplementary groups of user \"mcp\": "
+		{ { .stage = SPAWN_STAGE_GROUPS, .err = EPERM, .detail = 0 }, "cannot set the supplementary groups of user \"mcp\": "
 						     "Operation not permitted" },
-		{ { SPAWN_STAGE_SETGID, EPERM, 0 }, "cannot change group to \"mcpg\": Operation not permitted" },
-		{ { SPAWN_STAGE_SETUID, EAGAIN, 0 }, "cannot change user to \"mcp\": Resource temporarily unavailable" },
-		{ { SPAWN_STAGE_SETUID, EPERM, 1 }, "changed user to \"mcp\" but could still become root: refusing to run" },
-		{ { SPAWN_STAGE_PDEATHSIG, EINVAL, 0 }, "cannot set the parent-death signal: Invalid argument" },
-		{ { SPAWN_STAGE_DUP, EBADF, 0 }, "cannot set up standard input and output: Bad file descriptor" },
-		{ { SPAWN_STAGE_SETPGID, EPERM, 0 }, "cannot create a process group: Operation not permitted" },
+		{ { .stage = SPAWN_STAGE_SETGID, .err = EPERM, .detail = 0 }, "cannot change group to \"mcpg\": Operation not permitted" },
+		{ { .stage = SPAWN_STAGE_SETUID, .err = EAGAIN, .detail = 0 }, "cannot change user to \"mcp\": Resource temporarily unavailable" },
+		{ { .stage = SPAWN_STAGE_SETUID, .err = EPERM, .detail = 1 }, "changed user to \"mcp\" but could still become root: refusing to run" },
+		{ { .stage = SPAWN_STAGE_PDEATHSIG, .err = EINVAL, .detail = 0 }, "cannot set the parent-death signal: Invalid argument" },
+		{ { .stage = SPAWN_STAGE_DUP, .err = EBADF, .detail = 0 }, "cannot set up standard input and output: Bad file descriptor" },
+		{ { .stage = SPAWN_STAGE_SETPGID, .err = EPERM, .detail = 0 }, "cannot create a process group: Operation not permitted" },
+		{ { .stage = SPAWN_STAGE_CGROUP, .err = EACCES, .detail = 0 }, "cannot join its cgroup: Permission denied" },
+		{ { .stage = SPAWN_STAGE_ENV, .err = ENOENT, .text = "cannot read env_file /x.env: No such file or directory" },
+		  "cannot read env_file /x.env: No such file or directory" },
+		{ { .stage = SPAWN_STAGE_USER, .err = ESRCH, .text = "unknown user \"mcp\"" }, "unknown user \"mcp\"" },
 	};
 	struct server_conf c;
 	char msg[256];
@@ -883,6 +948,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_stdio, cleanup),
 		cmocka_unit_test_teardown(test_exec_failure, cleanup),
 		cmocka_unit_test_teardown(test_chdir_failure, cleanup),
+		cmocka_unit_test_teardown(test_child_prepares, cleanup),
 		cmocka_unit_test_teardown(test_cwd_umask_limits, cleanup),
 		cmocka_unit_test_teardown(test_limit_failure, cleanup),
 		cmocka_unit_test_teardown(test_failure_messages, cleanup),
