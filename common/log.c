@@ -19,7 +19,9 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <syslog.h>
-#include <systemd/sd-journal.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,7 +53,10 @@ static struct {
 	size_t queued;
 	unsigned long long dropped;
 	void (*pending_hook)(int fd);
-} logger = { .fd = STDERR_FILENO };
+	int journal_fd;		/* datagram socket to journald, non-blocking */
+} logger = { .fd = STDERR_FILENO, .journal_fd = -1 };
+
+static void report_drops(void);
 
 /* One message on its way out. */
 struct entry {
@@ -64,8 +69,13 @@ struct entry {
 	bool child;		/* a line of a child's stderr */
 };
 
-/* Where journald listens; sd_journal_sendv() drops entries silently when it is absent. */
-#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+/* Where journald listens for native entries. */
+static const char *journal_socket = "/run/systemd/journal/socket";
+
+void log_set_journal_socket(const char *path)
+{
+	journal_socket = path;
+}
 
 /* systemd sets JOURNAL_STREAM to "DEV:INO" of the stream it gave us. */
 static bool stderr_is_journal(void)
@@ -77,7 +87,7 @@ static bool stderr_is_journal(void)
 
 	if (!e || sscanf(e, "%llu:%llu%n", &dev, &ino, &end) != 2 || e[end] != '\0')
 		return false;
-	if (fstat(STDERR_FILENO, &st) < 0 || access(JOURNAL_SOCKET, F_OK) < 0)
+	if (fstat(STDERR_FILENO, &st) < 0 || access(journal_socket, F_OK) < 0)
 		return false;
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
@@ -313,14 +323,20 @@ int log_flush(void)
 			logger.queued -= (size_t)n;
 		}
 	}
-	if (logger.queued == 0 && logger.dropped > 0) {
-		unsigned long long dropped = logger.dropped;
-
-		logger.dropped = 0;
-		log_warning(NULL, NULL, "log: dropped %llu line%s: the log is not being read",
-			    dropped, dropped == 1 ? "" : "s");
-	}
+	if (logger.queued == 0)
+		report_drops();
 	return logger.queued > 0;
+}
+
+/* Once the destination takes lines again: how many it missed, said once. */
+static void report_drops(void)
+{
+	unsigned long long dropped = logger.dropped;
+
+	if (dropped == 0)
+		return;
+	logger.dropped = 0;
+	log_warning(NULL, NULL, "log: dropped %llu line%s: the log is not being read", dropped, dropped == 1 ? "" : "s");
 }
 
 static void emit_text(int fd, const struct entry *e)
@@ -368,30 +384,44 @@ static void emit_json(int fd, const struct entry *e)
 	cJSON_free(text);
 }
 
-/* Structured fields for the journal; false when it would not take them. */
+/*
+ * Structured fields for the journal, in its native protocol ("FIELD=value\n"
+ * each; no value here holds a newline), as one datagram sent without
+ * waiting: a stalled journald costs a dropped line, counted, never a
+ * blocked loop. False when the journal would not take it at all.
+ */
 static bool emit_journal(const struct entry *e)
 {
-	char message[LOG_LINE_MAX], priority[32], server[96], state[64];
-	struct iovec iov[6];
-	int n = 0, k;
+	char buf[LOG_LINE_MAX + 512];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n;
+	int k;
 
-	k = snprintf(message, LOG_PREFIX_MAX, "MESSAGE=%.64s%s", e->server ? e->server : "", e->server ? ": " : "");
-	put_safe(message + k, sizeof(message) - (size_t)k, e->msg, e->len, e->cut, false);
-	snprintf(priority, sizeof(priority), "PRIORITY=%d", level_priorities[e->lvl]);
-	iov[n++] = (struct iovec){ message, strlen(message) };
-	iov[n++] = (struct iovec){ priority, strlen(priority) };
-	iov[n++] = (struct iovec){ "SYSLOG_IDENTIFIER=mcpd", strlen("SYSLOG_IDENTIFIER=mcpd") };
-	if (e->server) {
-		snprintf(server, sizeof(server), "MCPD_SERVER=%.64s", e->server);
-		iov[n++] = (struct iovec){ server, strlen(server) };
-	}
-	if (e->state) {
-		snprintf(state, sizeof(state), "MCPD_STATE=%.32s", e->state);
-		iov[n++] = (struct iovec){ state, strlen(state) };
-	}
+	if (logger.journal_fd < 0)
+		logger.journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (logger.journal_fd < 0)
+		return false;
+	k = snprintf(buf, LOG_PREFIX_MAX, "MESSAGE=%.64s%s", e->server ? e->server : "", e->server ? ": " : "");
+	n = (size_t)k + put_safe(buf + k, LOG_LINE_MAX - (size_t)k, e->msg, e->len, e->cut, false);
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\nPRIORITY=%d\nSYSLOG_IDENTIFIER=mcpd\n",
+			      level_priorities[e->lvl]);
+	if (e->server)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "MCPD_SERVER=%.64s\n", e->server);
+	if (e->state)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "MCPD_STATE=%.32s\n", e->state);
 	if (e->child)
-		iov[n++] = (struct iovec){ "MCPD_STREAM=stderr", strlen("MCPD_STREAM=stderr") };
-	return sd_journal_sendv(iov, n) >= 0;
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "MCPD_STREAM=stderr\n");
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", journal_socket);
+	if (sendto(logger.journal_fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(sa.sun_path) + 1)) >= 0) {
+		report_drops();
+		return true;
+	}
+	if (errno == EAGAIN || errno == ENOBUFS) {
+		logger.dropped++;
+		return true;
+	}
+	return false;
 }
 
 /* Callers may log between a failure and their look at errno: it is kept. */

@@ -5,7 +5,7 @@
  * journal is structured already. One write() per line.
  *
  * Writes never block: the file and a pipe or terminal on stderr are written
- * O_NONBLOCK; what the destination does not take at once waits in a bounded
+ * O_NONBLOCK, journal entries are datagrams sent with MSG_DONTWAIT; what the destination does not take at once waits in a bounded
  * queue (LOG_QUEUE_MAX) that the event loop flushes when the fd is writable.
  * Lines beyond the queue are dropped and counted, and the count is logged
  * once the queue has drained ("log: dropped 1234 lines: the log is not being
@@ -51,6 +51,9 @@ void log_set_pending_hook(void (*hook)(int fd));
 
 /* Write what waits, without blocking: 1 when lines still wait, 0 when none do. */
 int log_flush(void);
+
+/* Where journald's native socket is (tests only; default /run/systemd/journal/socket). */
+void log_set_journal_socket(const char *path);
 
 /* server and state may be NULL; state is a structured field (JSON, journal), not in text lines. */
 void log_msg(enum log_level lvl, const char *server, const char *state, const char *fmt, ...)

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -75,7 +77,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	static const char *const files[] = { "stderr", "mcpd.log", "mcpd.log.1", "link.log", "target.log" };
+	static const char *const files[] = { "stderr", "mcpd.log", "mcpd.log.1", "link.log", "target.log",
+					       "journal.sock" };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
@@ -459,6 +462,61 @@ static void test_journal_stream(void **state)
 	free(out);
 }
 
+/* A journald that does not read: entries are dropped, never waited for, and the count comes once it reads again. */
+static void test_stalled_journal(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char path[PATH_MAX], value[64], buf[LOG_LINE_MAX + 1024];
+	int sock, received = 0;
+	struct stat st;
+	ssize_t n;
+	char *out;
+
+	snprintf(path, sizeof(path), "%s/journal.sock", tmpdir);
+	assert_true(strlen(path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(sock >= 0);
+	assert_int_equal(bind(sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	log_set_journal_socket(path);
+	capture_begin();
+	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+	snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", value, 1);
+	log_setup(LOG_FORMAT_TEXT, 0);
+	alarm(20);
+	for (int i = 0; i < 5000; i++)
+		log_info("files", "running", "entry %d", i);
+	alarm(0);
+
+	n = recv(sock, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "MESSAGE=files: entry 0\nPRIORITY=6\nSYSLOG_IDENTIFIER=mcpd\nMCPD_SERVER=files\n"
+				 "MCPD_STATE=running\n");
+	while (recv(sock, buf, sizeof(buf) - 1, MSG_DONTWAIT) > 0)
+		received++;
+	assert_true(received < 4999);	/* the queue of a datagram socket is short: some were dropped */
+
+	log_info(NULL, NULL, "read again");
+	n = recv(sock, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	expect_match(buf, "^MESSAGE=read again\n");
+	n = recv(sock, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	expect_match(buf, "^MESSAGE=log: dropped [0-9]+ lines: the log is not being read\nPRIORITY=4\n");
+
+	unsetenv("JOURNAL_STREAM");
+	log_setup(LOG_FORMAT_TEXT, 0);
+	out = capture_end();
+	assert_string_equal(out, "");	/* the journal took every entry it did not drop */
+	free(out);
+	close(sock);
+	log_set_journal_socket("/run/systemd/journal/socket");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_file_and_reopen),
 		cmocka_unit_test(test_errno_kept),
 		cmocka_unit_test(test_journal_stream),
+		cmocka_unit_test(test_stalled_journal),
 	};
 
 	return cmocka_run_group_tests_name("log", tests, setup, teardown);
