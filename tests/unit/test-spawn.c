@@ -30,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "cgroup.h"
 #include "manifest.h"
 #include "orphans.h"
 #include "spawn.h"
@@ -827,6 +828,74 @@ static void test_orphans_kill_strays(void **state)
 	assert_int_equal(fd_count(), fds);
 }
 
+/* Lines of a small file (pids in cgroup.procs), -1 if it cannot be read. */
+static int count_lines(const char *path)
+{
+	char buf[4096];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), lines = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	for (ssize_t i = 0; i < n; i++)
+		lines += buf[i] == '\n';
+	return n < 0 ? -1 : lines;
+}
+
+/* A server joins its cgroup before exec; a setsid()'d descendant stays in it, and cgroup.kill takes both. */
+static void test_cgroup(void **state)
+{
+	const char *argv[] = { "sh", "-c", "(setsid sleep 100 &) ; exec sleep 100", NULL };
+	char *desc = NULL, base[PATH_MAX], procs[PATH_MAX + 32];
+	struct server_conf c;
+	struct spawn_result res;
+	struct spawn_failure f;
+	long long deadline;
+	int fd;
+
+	if (cgroup_setup(&desc) < 0) {
+		print_message("no cgroup v2: %s\n", desc);
+		free(desc);
+		skip();
+	}
+	free(desc);
+	snprintf(base, sizeof(base), "%s", cgroup_base());
+	snprintf(procs, sizeof(procs), "%s/unit/cgroup.procs", base);
+	fd = cgroup_open_procs("unit");
+	assert_true(fd >= 0);
+	conf_cmd(&c, argv);
+	{
+		struct spawn_req req = { .conf = &c, .envp = environ, .join_cgroup = true, .cgroup_fd = fd };
+
+		assert_int_equal(spawn_start(&req, &res), 0);
+	}
+	close(fd);
+	started[nstarted++] = res.pid;
+	assert_int_equal(read_status(res.status_fd, &f), 0);
+	/* The subshell exits: the setsid()'d sleep and the server's own sleep are left, both in the cgroup. */
+	deadline = now_ms() + TIMEOUT_MS;
+	while (count_lines(procs) != 2) {
+		assert_int_not_equal(remaining(deadline), 0);
+		poll(NULL, 0, 5);
+	}
+	assert_int_equal(cgroup_remove("unit"), -EBUSY);
+	assert_int_equal(cgroup_kill("unit"), 0);
+	assert_killed(wait_exit(res.pid, TIMEOUT_MS));
+	deadline = now_ms() + TIMEOUT_MS;
+	while (count_lines(procs) != 0) {
+		assert_int_not_equal(remaining(deadline), 0);
+		poll(NULL, 0, 5);
+	}
+	assert_int_equal(cgroup_remove("unit"), 0);
+	assert_int_equal(cgroup_kill("unit"), 0);	/* gone: nothing to do */
+	cgroup_kill_tree(base, 1000);
+	assert_int_equal(access(base, F_OK), -1);
+	close_result(&res);
+	server_conf_release(&c);
+}
+
 /* A running server's re-parented descendants in its own group are left alone. */
 static void test_orphans_keep(void **state)
 {
@@ -957,6 +1026,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_drop_privileges, cleanup),
 		cmocka_unit_test_teardown(test_kill_group, cleanup),
 		cmocka_unit_test_teardown(test_orphans_kill_strays, cleanup),
+		cmocka_unit_test_teardown(test_cgroup, cleanup),
 		cmocka_unit_test_teardown(test_orphans_keep, cleanup),
 		cmocka_unit_test_teardown(test_orphans_zombie, cleanup),
 	};
