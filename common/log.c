@@ -19,7 +19,9 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <syslog.h>
-#include <systemd/sd-journal.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,10 +45,18 @@ static const int level_priorities[] = {
 static struct {
 	int fd;
 	bool owned;		/* opened by log_open_file(): closed when replaced */
+	bool file;		/* a log_file, not stderr */
 	bool json;
 	bool debug;
 	bool journal;		/* fd is stderr and stderr is the journal's stream */
-} logger = { .fd = STDERR_FILENO };
+	char *queue;		/* bytes the destination did not take yet, whole lines */
+	size_t queued;
+	unsigned long long dropped;
+	void (*pending_hook)(int fd);
+	int journal_fd;		/* datagram socket to journald, non-blocking */
+} logger = { .fd = STDERR_FILENO, .journal_fd = -1 };
+
+static void report_drops(void);
 
 /* One message on its way out. */
 struct entry {
@@ -59,8 +69,13 @@ struct entry {
 	bool child;		/* a line of a child's stderr */
 };
 
-/* Where journald listens; sd_journal_sendv() drops entries silently when it is absent. */
-#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+/* Where journald listens for native entries. */
+static const char *journal_socket = "/run/systemd/journal/socket";
+
+void log_set_journal_socket(const char *path)
+{
+	journal_socket = path;
+}
 
 /* systemd sets JOURNAL_STREAM to "DEV:INO" of the stream it gave us. */
 static bool stderr_is_journal(void)
@@ -72,7 +87,7 @@ static bool stderr_is_journal(void)
 
 	if (!e || sscanf(e, "%llu:%llu%n", &dev, &ino, &end) != 2 || e[end] != '\0')
 		return false;
-	if (fstat(STDERR_FILENO, &st) < 0 || access(JOURNAL_SOCKET, F_OK) < 0)
+	if (fstat(STDERR_FILENO, &st) < 0 || access(journal_socket, F_OK) < 0)
 		return false;
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
@@ -84,21 +99,64 @@ void log_setup(enum log_format fmt, int min_level_debug)
 	logger.journal = !logger.owned && stderr_is_journal();
 }
 
+/*
+ * stderr without blocking: a pipe or a terminal is opened again through
+ * /proc, so O_NONBLOCK is on mcpd's own open file, not on the one it shares
+ * with its parent (a shell would see EAGAIN); a socket takes the flag itself.
+ * A regular file is left as it is. Returns the fd to write to.
+ */
+static int stderr_nonblocking(bool *ret_owned)
+{
+	struct stat st;
+	int fd;
+
+	*ret_owned = false;
+	if (fstat(STDERR_FILENO, &st) < 0 || S_ISREG(st.st_mode))
+		return STDERR_FILENO;
+	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+		/* Keep what the opener chose: append, and a pipe's packet mode (O_DIRECT). */
+		int keep = fcntl(STDERR_FILENO, F_GETFL) & (O_APPEND | O_DIRECT);
+
+		fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | (keep > 0 ? keep : 0));
+		if (fd >= 0) {
+			*ret_owned = true;
+			return fd;
+		}
+	}
+	if (S_ISSOCK(st.st_mode))
+		fcntl(STDERR_FILENO, F_SETFL, fcntl(STDERR_FILENO, F_GETFL) | O_NONBLOCK);
+	return STDERR_FILENO;
+}
+
 int log_open_file(const char *path)
 {
-	int fd = STDERR_FILENO;
+	bool owned = false;
+	int fd;
 
 	if (path) {
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0640);
 		if (fd < 0)
-			return -errno;
+			return errno == ELOOP ? -ELOOP : -errno;
+		owned = true;
+	} else {
+		fd = stderr_nonblocking(&owned);
 	}
 	if (logger.owned)
 		close(logger.fd);
 	logger.fd = fd;
-	logger.owned = path != NULL;
-	logger.journal = !logger.owned && stderr_is_journal();
+	logger.owned = owned;
+	logger.file = path != NULL;
+	logger.journal = !logger.file && stderr_is_journal();
+	if (logger.queued > 0 && logger.pending_hook)
+		logger.pending_hook(logger.fd);
 	return 0;
+}
+
+void log_set_pending_hook(void (*hook)(int fd))
+{
+	logger.pending_hook = hook;
+	if (hook && logger.queued > 0)
+		hook(logger.fd);
 }
 
 /*
@@ -185,19 +243,100 @@ static void format_time(char *buf, size_t size)
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
 }
 
-/* Best effort: a log that cannot be written has nowhere to report it. */
-static void write_line(int fd, const char *buf, size_t len)
+/* Write without blocking; how much went, or -errno (-EAGAIN: nothing went). */
+static ssize_t write_some(int fd, const char *buf, size_t len)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, buf + done, len - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && done == 0)
+			return -errno;
 		if (n <= 0)
-			return;
-		buf += n;
-		len -= (size_t)n;
+			break;
+		done += (size_t)n;
 	}
+	return (ssize_t)done;
+}
+
+static void enqueue(const char *buf, size_t len)
+{
+	bool was_empty = logger.queued == 0;
+
+	if (!logger.queue)
+		logger.queue = malloc(LOG_QUEUE_MAX);
+	if (!logger.queue || logger.queued + len > LOG_QUEUE_MAX) {
+		logger.dropped++;
+		return;
+	}
+	memcpy(logger.queue + logger.queued, buf, len);
+	logger.queued += len;
+	if (was_empty && logger.pending_hook)
+		logger.pending_hook(logger.fd);
+}
+
+/*
+ * Best effort and never blocking: what the destination does not take waits
+ * in the queue, behind what waits already; a full queue drops whole lines.
+ * A log that cannot be written at all (EBADF, ENOSPC) has nowhere to report it.
+ */
+static void write_line(int fd, const char *buf, size_t len)
+{
+	ssize_t n = 0;
+
+	if (logger.queued == 0) {
+		n = write_some(fd, buf, len);
+		if (n < 0 && n != -EAGAIN)
+			return;
+		if (n < 0)
+			n = 0;
+		if ((size_t)n == len)
+			return;
+		/* The rest of a line begun must follow it (the queue is empty: it fits). */
+		if (n > 0) {
+			enqueue(buf + n, len - (size_t)n);
+			return;
+		}
+	}
+	if (logger.queued + len > LOG_QUEUE_MAX) {
+		logger.dropped++;
+		return;
+	}
+	enqueue(buf, len);
+}
+
+int log_flush(void)
+{
+	ssize_t n;
+
+	if (logger.queued > 0) {
+		n = write_some(logger.fd, logger.queue, logger.queued);
+		if (n < 0 && n != -EAGAIN) {
+			/* Gone for good (EPIPE, EBADF): nothing more will go there. */
+			logger.dropped += 1;
+			logger.queued = 0;
+		} else if (n > 0) {
+			memmove(logger.queue, logger.queue + n, logger.queued - (size_t)n);
+			logger.queued -= (size_t)n;
+		}
+	}
+	if (logger.queued == 0)
+		report_drops();
+	return logger.queued > 0;
+}
+
+/* Once the destination takes lines again: how many it missed, said once. */
+static void report_drops(void)
+{
+	unsigned long long dropped = logger.dropped;
+
+	if (dropped == 0)
+		return;
+	logger.dropped = 0;
+	log_warning(NULL, NULL, "log: dropped %llu line%s: the log is not being read", dropped, dropped == 1 ? "" : "s");
 }
 
 static void emit_text(int fd, const struct entry *e)
@@ -245,30 +384,44 @@ static void emit_json(int fd, const struct entry *e)
 	cJSON_free(text);
 }
 
-/* Structured fields for the journal; false when it would not take them. */
+/*
+ * Structured fields for the journal, in its native protocol ("FIELD=value\n"
+ * each; no value here holds a newline), as one datagram sent without
+ * waiting: a stalled journald costs a dropped line, counted, never a
+ * blocked loop. False when the journal would not take it at all.
+ */
 static bool emit_journal(const struct entry *e)
 {
-	char message[LOG_LINE_MAX], priority[32], server[96], state[64];
-	struct iovec iov[6];
-	int n = 0, k;
+	char buf[LOG_LINE_MAX + 512];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n;
+	int k;
 
-	k = snprintf(message, LOG_PREFIX_MAX, "MESSAGE=%.64s%s", e->server ? e->server : "", e->server ? ": " : "");
-	put_safe(message + k, sizeof(message) - (size_t)k, e->msg, e->len, e->cut, false);
-	snprintf(priority, sizeof(priority), "PRIORITY=%d", level_priorities[e->lvl]);
-	iov[n++] = (struct iovec){ message, strlen(message) };
-	iov[n++] = (struct iovec){ priority, strlen(priority) };
-	iov[n++] = (struct iovec){ "SYSLOG_IDENTIFIER=mcpd", strlen("SYSLOG_IDENTIFIER=mcpd") };
-	if (e->server) {
-		snprintf(server, sizeof(server), "MCPD_SERVER=%.64s", e->server);
-		iov[n++] = (struct iovec){ server, strlen(server) };
-	}
-	if (e->state) {
-		snprintf(state, sizeof(state), "MCPD_STATE=%.32s", e->state);
-		iov[n++] = (struct iovec){ state, strlen(state) };
-	}
+	if (logger.journal_fd < 0)
+		logger.journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (logger.journal_fd < 0)
+		return false;
+	k = snprintf(buf, LOG_PREFIX_MAX, "MESSAGE=%.64s%s", e->server ? e->server : "", e->server ? ": " : "");
+	n = (size_t)k + put_safe(buf + k, LOG_LINE_MAX - (size_t)k, e->msg, e->len, e->cut, false);
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\nPRIORITY=%d\nSYSLOG_IDENTIFIER=mcpd\n",
+			      level_priorities[e->lvl]);
+	if (e->server)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "MCPD_SERVER=%.64s\n", e->server);
+	if (e->state)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "MCPD_STATE=%.32s\n", e->state);
 	if (e->child)
-		iov[n++] = (struct iovec){ "MCPD_STREAM=stderr", strlen("MCPD_STREAM=stderr") };
-	return sd_journal_sendv(iov, n) >= 0;
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "MCPD_STREAM=stderr\n");
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", journal_socket);
+	if (sendto(logger.journal_fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(sa.sun_path) + 1)) >= 0) {
+		report_drops();
+		return true;
+	}
+	if (errno == EAGAIN || errno == ENOBUFS) {
+		logger.dropped++;
+		return true;
+	}
+	return false;
 }
 
 /* Callers may log between a failure and their look at errno: it is kept. */

@@ -114,13 +114,27 @@ static void dedup(struct childenv *e)
 	e->envp[k] = NULL;
 }
 
+static void add_warning(struct childenv *e, const char *text)
+{
+	char *joined;
+
+	if (!e->warnings) {
+		e->warnings = xstrdup(text);
+		return;
+	}
+	xasprintf(&joined, "%s; %s", e->warnings, text);
+	free(e->warnings);
+	e->warnings = joined;
+}
+
 /*
  * Read a small local file whole: regular files only, at most max bytes. Buffers
  * are wiped before they are freed since they may hold a secret. what names the
- * file in messages ("env_file /x", "secret NAME from /x").
+ * file in messages ("env_file /x", "secret NAME from /x"); a file every user
+ * may read gets a warning in e.
  */
-static int read_bounded(const char *path, size_t max, const char *max_text, const char *what, char **ret_buf,
-			size_t *ret_len, char **ret_error)
+static int read_bounded(struct childenv *e, const char *path, size_t max, const char *max_text, const char *what,
+			char **ret_buf, size_t *ret_len, char **ret_error)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -143,6 +157,14 @@ static int read_bounded(const char *path, size_t max, const char *max_text, cons
 		xasprintf(ret_error, "cannot read %s: %s", what,
 			  r == -EISDIR ? strerror(EISDIR) : "not a regular file");
 		goto fail;
+	}
+	if (st.st_mode & S_IROTH) {
+		char *w;
+
+		xasprintf(&w, "%s is readable by every user (mode %04o): chmod o-r %s", what,
+			  (unsigned)(st.st_mode & 07777), path);
+		add_warning(e, w);
+		free(w);
 	}
 	if (st.st_size < 0 || (uintmax_t)st.st_size > max)
 		goto too_large;
@@ -255,7 +277,7 @@ static int add_env_file(struct childenv *e, const char *path, char **ret_error)
 	int r;
 
 	xasprintf(&what, "env_file %s", path);
-	r = read_bounded(path, CHILDENV_FILE_MAX, "1 MiB", what, &buf, &len, ret_error);
+	r = read_bounded(e, path, CHILDENV_FILE_MAX, "1 MiB", what, &buf, &len, ret_error);
 	free(what);
 	if (r < 0)
 		return r;
@@ -271,7 +293,7 @@ static int add_secret(struct childenv *e, const struct kv *s, char **ret_error)
 	int r;
 
 	xasprintf(&what, "secret %s from %s", s->key, s->value);
-	r = read_bounded(s->value, CHILDENV_SECRET_MAX, "64 KiB", what, &buf, &len, ret_error);
+	r = read_bounded(e, s->value, CHILDENV_SECRET_MAX, "64 KiB", what, &buf, &len, ret_error);
 	if (r < 0)
 		goto out;
 	vlen = len;
@@ -325,5 +347,6 @@ void childenv_free(struct childenv *e)
 	for (size_t i = 0; i < e->n; i++)
 		wipe_free(e->envp[i], strlen(e->envp[i]));
 	free(e->envp);
+	free(e->warnings);
 	*e = (struct childenv){ 0 };
 }

@@ -17,6 +17,7 @@
 struct childenv {
 	char **envp;		/* NULL-terminated "K=V", each name once */
 	size_t n, cap;
+	char *warnings;		/* NULL, or "; "-joined warnings, e.g. a world-readable secret file */
 };
 
 /*
@@ -27,7 +28,8 @@ struct childenv {
  * env_file lines: NAME=VALUE, an optional "export " prefix, blank lines and
  * '#' comments skipped, surrounding whitespace trimmed, one pair of matching
  * quotes ('…' or "…") around VALUE removed; nothing else is interpreted.
- * A secret is its file's content minus one trailing newline.
+ * A secret is its file's content minus one trailing newline. An env_file or a
+ * secret file that every user may read is used, with a warning in ->warnings.
  *
  * Returns 0, or -errno / -EINVAL with a malloc'd one-line *ret_error that
  * names the file (and line) but never a secret's content; *ret is then empty.

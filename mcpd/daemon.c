@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "control.h"
 #include "daemon.h"
 #include "guard.h"
@@ -82,9 +83,20 @@ void daemon_remove_server(struct daemon *d, struct server *s)
 
 void daemon_kill_strays(struct daemon *d)
 {
-	pid_t *keep = xcalloc(d->nservers + 2, sizeof(*keep));
+	pid_t *keep;
 	size_t n = 0;
 	int killed;
+
+	/*
+	 * With a cgroup per server, a server's leftovers died with its cgroup at
+	 * reap; a child of ours outside every server's group may still be another
+	 * running server's setsid()'d descendant: not ours to kill. Without
+	 * cgroups, each server's process adopts its own orphans (a subreaper), so
+	 * a stray re-parented to mcpd is one whose server has exited.
+	 */
+	if (cgroup_enabled())
+		return;
+	keep = xcalloc(d->nservers + 2, sizeof(*keep));
 
 	if (guard_pid() > 0)
 		keep[n++] = guard_pid();

@@ -1,8 +1,11 @@
 /*
  * The guard: a tiny process forked at start that outlives mcpd only to kill
  * what mcpd leaves behind. PR_SET_PDEATHSIG reaches a server's first process
- * only; when mcpd is killed with SIGKILL, the guard sees its pipe close and
- * SIGKILLs every process group mcpd had told it about, grandchildren included.
+ * only; when mcpd is killed with SIGKILL (or exits), the guard sees its pipe
+ * close, SIGKILLs every process group mcpd had told it about and every
+ * server's cgroup (cgroup.h: setsid()'d descendants included), and removes
+ * the cgroups. mcpd never waits on it: a message it cannot take at once is
+ * dropped and counted.
  */
 #ifndef MCPD_GUARD_H
 #define MCPD_GUARD_H

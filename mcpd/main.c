@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "control.h"
 #include "daemon.h"
 #include "guard.h"
@@ -178,6 +179,24 @@ static void on_trim(struct ev_loop *loop, ev_timer *w, int revents)
 	malloc_trim(0);
 }
 
+/* The log never blocks the loop: lines its destination did not take are written when it can take them. */
+static ev_io log_w;
+
+static void on_log_writable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	if (!log_flush())
+		ev_io_stop(loop, w);
+}
+
+static void on_log_pending(int fd)
+{
+	struct ev_loop *loop = ev_default_loop(0);
+
+	ev_io_stop(loop, &log_w);
+	ev_io_set(&log_w, fd, EV_WRITE);
+	ev_io_start(loop, &log_w);
+}
+
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
@@ -191,15 +210,25 @@ static void raise_fd_limit(void)
 
 static int setup(struct daemon *d, const struct options *o)
 {
-	char *error = NULL;
+	char *error = NULL, *desc = NULL;
 	int r;
 
+	/* Before the guard: it inherits where mcpd lives and which cgroups to clean up. */
+	r = cgroup_setup(&desc);
+	if (r < 0)
+		log_notice(NULL, NULL, "children: %s; tracking servers by process group instead (a setsid()'d "
+			   "descendant may outlive a SIGKILLed mcpd)", desc);
+	else
+		log_notice(NULL, NULL, "children: %s", desc);
+	free(desc);
 	/* Before the loop exists: the guard needs none of it. */
 	r = guard_start();
 	if (r < 0)
 		fprintf(stderr, "mcpd: cannot start the guard process: %s; grandchildren may outlive a killed mcpd\n",
 			strerror(-r));
 	d->loop = ev_default_loop(EVFLAG_AUTO);
+	ev_init(&log_w, on_log_writable);
+	log_set_pending_hook(on_log_pending);
 	d->is_root = geteuid() == 0;
 	srand48((long)time(NULL) ^ (long)getpid());
 	raise_fd_limit();
@@ -292,6 +321,8 @@ static void teardown(struct daemon *d)
 	free(d->manifest_path);
 	guard_stop();
 	orphans_kill_strays(NULL, 0);
+	log_set_pending_hook(NULL);
+	log_flush();	/* the last try: what the destination does not take now is lost */
 	if (d->loop)
 		ev_loop_destroy(d->loop);
 }

@@ -7,8 +7,13 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "lifecycle.h"
@@ -16,6 +21,7 @@
 #include "manifest.h"
 #include "reload.h"
 #include "server.h"
+#include "xmalloc.h"
 
 static bool str_differs(const char *a, const char *b)
 {
@@ -34,6 +40,82 @@ static void global_warnings(const struct mcpd_conf *old, const struct mcpd_conf 
 				     cJSON_CreateString("mcpd.log_format/log_file changed: restart mcpd to apply it"));
 }
 
+static const char *file_type(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	return "not a regular file";
+}
+
+/*
+ * Read the manifest on the loop without ever waiting: opened O_NONBLOCK (a
+ * FIFO does not wait for a writer), anything but a regular file refused, at
+ * most one byte more than the parser accepts. 0 and a malloc'd buffer, or
+ * -errno and a malloc'd message.
+ */
+static int read_manifest(const char *path, char **ret_buf, size_t *ret_len, char **ret_error)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t len = 0, cap = MANIFEST_MAX_BYTES + 1;
+	struct stat st;
+	char *buf;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		r = -errno;
+		xasprintf(ret_error, "cannot open %s: %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		xasprintf(ret_error, "cannot read %s: %s", path, strerror(-r));
+		close(fd);
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		xasprintf(ret_error, "%s is %s, not a regular file", base, file_type(st.st_mode));
+		close(fd);
+		return -EINVAL;
+	}
+	if ((uintmax_t)st.st_size < cap)
+		cap = (size_t)st.st_size + 1;
+	buf = xmalloc(cap);
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			if (cap > MANIFEST_MAX_BYTES)
+				break;	/* enough for the parser to say it is too large */
+			cap = cap * 2 > MANIFEST_MAX_BYTES + 1 ? MANIFEST_MAX_BYTES + 1 : cap * 2;
+			buf = xrealloc(buf, cap);
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			xasprintf(ret_error, "cannot read %s: %s", path, strerror(-r));
+			close(fd);
+			free(buf);
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	*ret_buf = buf;
+	*ret_len = len;
+	return 0;
+}
+
 int reload_manifest(struct daemon *d, bool dry_run, cJSON **ret_result, cJSON **ret_errors)
 {
 	struct manifest_errors errs = { 0 };
@@ -41,9 +123,25 @@ int reload_manifest(struct daemon *d, bool dry_run, cJSON **ret_result, cJSON **
 	cJSON *result, *added, *removed, *changed, *warnings;
 	unsigned unchanged = 0;
 
+	char *buf = NULL, *error = NULL;
+	size_t len = 0;
+
 	*ret_result = NULL;
 	*ret_errors = NULL;
-	manifest_load(d->manifest_path, 0, &m, &errs);
+	if (read_manifest(d->manifest_path, &buf, &len, &error) < 0) {
+		cJSON *list = cJSON_CreateArray();
+		char *text;
+
+		xasprintf(&text, "%s; reload refused, the running manifest stays in force", error);
+		log_error(NULL, NULL, "reload: %s", text);
+		cJSON_AddItemToArray(list, cJSON_CreateString(text));
+		free(text);
+		free(error);
+		*ret_errors = list;
+		return -EINVAL;
+	}
+	manifest_parse_buffer(d->manifest_path, buf, len, 0, &m, &errs);
+	free(buf);
 	if (!m) {
 		cJSON *list = cJSON_CreateArray();
 

@@ -16,7 +16,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "childenv.h"
+#include "cgroup.h"
 #include "control.h"
 #include "daemon.h"
 #include "guard.h"
@@ -99,6 +99,9 @@ void server_free(struct server *s)
 	log_summary(s);		/* the count of a window cut short is not lost */
 	circuit_free(&s->circuit);
 	logbuf_free(s->log);
+	/* Killed at reap; a process that has not quite died yet leaves it to the guard at exit. */
+	if (cgroup_remove(s->conf.name) < 0)
+		log_debug(s->conf.name, NULL, "its cgroup is not empty yet; removed when mcpd exits");
 	server_conf_release(&s->conf);
 	free(s);
 }
@@ -280,18 +283,26 @@ static void read_status(struct server *s)
 	struct spawn_failure f;
 	ssize_t n;
 
-	if (s->status_fd < 0)
-		return;
-	do
-		n = read(s->status_fd, &f, sizeof(f));
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && errno == EAGAIN)
-		return;
-	if (n == (ssize_t)sizeof(f)) {
-		spawn_failure_format(&f, &s->conf, s->fail_reason, sizeof(s->fail_reason));
-		s->exec_failed = true;
+	/* Warnings (a world-readable secret file) first, then a failure or EOF. */
+	while (s->status_fd >= 0) {
+		do
+			n = read(s->status_fd, &f, sizeof(f));
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n == (ssize_t)sizeof(f) && f.stage == SPAWN_STAGE_WARNING) {
+			char text[sizeof(f.text)];
+
+			spawn_failure_format(&f, &s->conf, text, sizeof(text));
+			log_warning(s->conf.name, NULL, "%s", text);
+			continue;
+		}
+		if (n == (ssize_t)sizeof(f)) {
+			spawn_failure_format(&f, &s->conf, s->fail_reason, sizeof(s->fail_reason));
+			s->exec_failed = true;
+		}
+		close_fd(s, &s->status_w, &s->status_fd);
 	}
-	close_fd(s, &s->status_w, &s->status_fd);
 }
 
 static void on_status(struct ev_loop *loop, ev_io *w, int revents)
@@ -301,29 +312,29 @@ static void on_status(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- spawning and reaping ------------------------------------------------- */
 
-static int prepare_user(struct server *s, struct spawn_req *req, char **ret_error)
+/* The user and group are looked up in the child (NSS may block): a failure comes back on the status pipe. */
+static void prepare_user(struct server *s, struct spawn_req *req)
 {
 	if (!s->conf.user && !s->conf.group)
-		return 0;
+		return;
 	if (!s->d->is_root) {
 		static bool warned;
 
 		if (!warned)
 			log_warning(s->conf.name, NULL, "user/group are ignored: mcpd is not running as root");
 		warned = true;
-		return 0;
+		return;
 	}
 	req->drop_privileges = true;
-	return spawn_resolve_user(&s->conf, &req->uid, &req->gid, &req->groups, &req->ngroups, ret_error);
+	req->resolve_in_child = true;
 }
 
 int server_spawn(struct server *s)
 {
 	extern char **environ;
-	struct spawn_req req = { .conf = &s->conf };
+	/* env_file and secrets are read by the child, not here on the loop. */
+	struct spawn_req req = { .conf = &s->conf, .base_environ = environ, .cgroup_fd = -1 };
 	struct spawn_result res;
-	struct childenv env = { 0 };
-	char *error = NULL;
 	int r;
 
 	s->exec_failed = false;
@@ -332,20 +343,22 @@ int server_spawn(struct server *s)
 		snprintf(s->fail_reason, sizeof(s->fail_reason), "has no command to run");
 		return -EINVAL;
 	}
-	r = childenv_build(&s->conf, environ, &env, &error);
-	if (r >= 0)
-		r = prepare_user(s, &req, &error);
-	if (r < 0) {
-		snprintf(s->fail_reason, sizeof(s->fail_reason), "%s", error ? error : strerror(-r));
-		free(error);
-		childenv_free(&env);
-		free(req.groups);
-		return r;
+	prepare_user(s, &req);
+	if (cgroup_enabled()) {
+		r = cgroup_open_procs(s->conf.name);
+		if (r < 0) {
+			snprintf(s->fail_reason, sizeof(s->fail_reason), "cannot create its cgroup %s/%s: %s",
+				 cgroup_base(), s->conf.name, strerror(-r));
+			return r;
+		}
+		req.join_cgroup = true;
+		req.cgroup_fd = r;
+	} else {
+		req.subreaper = true;
 	}
-	req.envp = env.envp;
 	r = spawn_start(&req, &res);
-	childenv_free(&env);
-	free(req.groups);
+	if (req.cgroup_fd >= 0)
+		close(req.cgroup_fd);
 	if (r < 0) {
 		snprintf(s->fail_reason, sizeof(s->fail_reason), "cannot start a process: %s", strerror(-r));
 		return r;
@@ -389,13 +402,18 @@ void server_kill(struct server *s, int sig)
 	if (r < 0 && r != -ESRCH)
 		log_error(s->conf.name, NULL, "cannot send SIG%s to process group %d: %s", signal_to_name(sig),
 			  (int)s->pid, strerror(-r));
+	/* The last resort reaches every descendant, also those that left the group. */
+	if (sig == SIGKILL && (r = cgroup_kill(s->conf.name)) < 0)
+		log_error(s->conf.name, NULL, "cannot kill its cgroup %s/%s: %s", cgroup_base(), s->conf.name,
+			  strerror(-r));
 }
 
 void server_reaped(struct server *s)
 {
 	if (s->pid > 0) {
-		/* Whatever is left in its group, or re-parented to us, is an orphan now. */
+		/* Whatever is left in its group or its cgroup, or re-parented to us, is an orphan now. */
 		kill_group(s->pid, SIGKILL);
+		cgroup_kill(s->conf.name);
 		guard_remove(s->pid);
 		s->pid = 0;
 		daemon_kill_strays(s->d);

@@ -22,6 +22,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "cgroup.h"
+#include "childenv.h"
 #include "spawn.h"
 #include "xmalloc.h"
 
@@ -55,6 +57,10 @@ static const char *const stage_names[] = {
 	[SPAWN_STAGE_PDEATHSIG] = "pdeathsig",
 	[SPAWN_STAGE_DUP] = "dup2",
 	[SPAWN_STAGE_SETPGID] = "setpgid",
+	[SPAWN_STAGE_CGROUP] = "cgroup",
+	[SPAWN_STAGE_ENV] = "env",
+	[SPAWN_STAGE_USER] = "user",
+	[SPAWN_STAGE_WARNING] = "warning",
 };
 
 const char *spawn_stage_name(enum spawn_stage s)
@@ -133,6 +139,14 @@ void spawn_failure_format(const struct spawn_failure *f, const struct server_con
 		break;
 	case SPAWN_STAGE_SETPGID:
 		snprintf(buf, size, "cannot create a process group: %s", err);
+		break;
+	case SPAWN_STAGE_CGROUP:
+		snprintf(buf, size, "cannot join its cgroup: %s", err);
+		break;
+	case SPAWN_STAGE_ENV:
+	case SPAWN_STAGE_USER:
+	case SPAWN_STAGE_WARNING:
+		snprintf(buf, size, "%.*s", (int)strnlen(f->text, sizeof(f->text)), f->text);
 		break;
 	default:
 		snprintf(buf, size, "cannot start \"%s\" (stage %d): %s", prog, f->stage, err);
@@ -263,7 +277,11 @@ int spawn_resolve_user(const struct server_conf *conf, uid_t *uid, gid_t *gid, g
 
 /* ---- the child ------------------------------------------------------------ */
 
-/* Everything the child needs, computed before fork: after it, no malloc and no stdio. */
+/*
+ * Everything the child needs, computed before fork. After it, no stdio; malloc
+ * only for the work moved off mcpd's loop (environment files, NSS), which
+ * glibc's fork() makes safe in the child.
+ */
 struct plan {
 	char *const *argv;
 	char *const *envp;
@@ -273,6 +291,12 @@ struct plan {
 	int resource[NELEM(limit_table)];
 	size_t nrl;
 	bool drop;
+	bool resolve;			/* resolve the user in the child */
+	const struct server_conf *conf;
+	char *const *base_environ;	/* build the environment in the child */
+	bool join_cgroup;
+	int cgroup_fd;
+	bool subreaper;
 	uid_t uid;
 	gid_t gid;
 	const gid_t *groups;
@@ -282,15 +306,55 @@ struct plan {
 	unsigned max_fd;		/* for closing fds without close_range */
 };
 
-static void __attribute__((noreturn)) child_fail(const struct plan *p, int stage, int err, int detail)
+static void child_report(const struct plan *p, int stage, int err, int detail, const char *text)
 {
 	struct spawn_failure f = { .stage = stage, .err = err, .detail = detail };
 	ssize_t n;
 
+	if (text)
+		snprintf(f.text, sizeof(f.text), "%s", text);
 	do
 		n = write(p->status, &f, sizeof(f));
 	while (n < 0 && errno == EINTR);
+}
+
+static void __attribute__((noreturn)) child_fail(const struct plan *p, int stage, int err, int detail)
+{
+	child_report(p, stage, err, detail, NULL);
 	_exit(127);
+}
+
+static void __attribute__((noreturn)) child_fail_text(const struct plan *p, int stage, int err, const char *text)
+{
+	child_report(p, stage, err, 0, text);
+	_exit(127);
+}
+
+/* The work that may block (file reads, NSS) happens here, in the child, not on mcpd's loop. */
+static void child_prepare(struct plan *p)
+{
+	if (p->base_environ) {
+		struct childenv env;
+		char *error = NULL;
+		int r = childenv_build(p->conf, p->base_environ, &env, &error);
+
+		if (r < 0)
+			child_fail_text(p, SPAWN_STAGE_ENV, -r, error ? error : strerror(-r));
+		if (env.warnings)
+			child_report(p, SPAWN_STAGE_WARNING, 0, 0, env.warnings);
+		p->envp = env.envp;	/* exec or _exit follows: never freed */
+	}
+	if (p->drop && p->resolve) {
+		gid_t *groups = NULL;
+		size_t ngroups = 0;
+		char *error = NULL;
+		int r = spawn_resolve_user(p->conf, &p->uid, &p->gid, &groups, &ngroups, &error);
+
+		if (r < 0)
+			child_fail_text(p, SPAWN_STAGE_USER, -r, error ? error : strerror(-r));
+		p->groups = groups;
+		p->ngroups = ngroups;
+	}
 }
 
 /* PR_SET_PDEATHSIG, then make sure the parent did not die before it took effect. */
@@ -331,7 +395,7 @@ static void reset_reserved_signal(int sig)
 	syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask));
 }
 
-static void __attribute__((noreturn)) child(const struct plan *p)
+static void __attribute__((noreturn)) child(struct plan *p)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
@@ -345,13 +409,24 @@ static void __attribute__((noreturn)) child(const struct plan *p)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
+	/* First: whatever it forks from now on, setsid()'d or not, is counted as the server's. */
+	if (p->join_cgroup) {
+		int r = cgroup_join(p->cgroup_fd);
+
+		if (r < 0)
+			child_fail(p, SPAWN_STAGE_CGROUP, -r, 0);
+	}
 	if (setpgid(0, 0) < 0)
 		child_fail(p, SPAWN_STAGE_SETPGID, errno, 0);
 	child_pdeathsig(p);
+	/* Kept across exec: orphans of the server stay its children, not mcpd's, until it exits. */
+	if (p->subreaper)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
 
 	if (dup2(p->in, STDIN_FILENO) < 0 || dup2(p->out, STDOUT_FILENO) < 0 || dup2(p->err, STDERR_FILENO) < 0)
 		child_fail(p, SPAWN_STAGE_DUP, errno, 0);
 	child_close_fds(p);		/* the status pipe stays, until exec closes it */
+	child_prepare(p);
 
 	if (p->cwd && chdir(p->cwd) < 0)
 		child_fail(p, SPAWN_STAGE_CHDIR, errno, 0);
@@ -432,6 +507,12 @@ static void plan_init(struct plan *p, const struct spawn_req *req)
 		.cwd = c->cwd,
 		.umask = c->umask,
 		.drop = req->drop_privileges,
+		.resolve = req->resolve_in_child,
+		.conf = c,
+		.base_environ = req->envp ? NULL : req->base_environ,
+		.join_cgroup = req->join_cgroup,
+		.cgroup_fd = req->cgroup_fd,
+		.subreaper = req->subreaper,
 		.uid = req->uid,
 		.gid = req->gid,
 		.groups = req->groups,

@@ -347,6 +347,36 @@ static void test_secret_newline(void **state)
 	}
 }
 
+/* A secret or env_file that every user may read is used, with a warning that names it but not its content. */
+static void test_world_readable(void **state)
+{
+	struct server_conf c;
+	struct childenv e = { 0 };
+	char *secret, *env;
+
+	conf_init(&c);
+	secret = write_str("open.secret", SECRET "\n");
+	env = write_str("open.env", "A=1\n");
+	assert_int_equal(chmod(secret, 0644), 0);
+	assert_int_equal(chmod(env, 0604), 0);
+	c.env_file = env;
+	conf_secret(&c, "TOKEN", secret);
+	build_ok(&c, NULL, &e);
+	assert_env(&e, "TOKEN", SECRET);
+	assert_non_null(e.warnings);
+	assert_non_null(strstr(e.warnings, "is readable by every user (mode 0644)"));
+	assert_non_null(strstr(e.warnings, "(mode 0604)"));
+	assert_null(strstr(e.warnings, SECRET));
+	childenv_free(&e);
+
+	assert_int_equal(chmod(secret, 0640), 0);
+	assert_int_equal(chmod(env, 0600), 0);
+	build_ok(&c, NULL, &e);
+	assert_null(e.warnings);
+	childenv_free(&e);
+	server_conf_release(&c);
+}
+
 static void test_secret_errors(void **state)
 {
 	char *big = xmalloc(CHILDENV_SECRET_MAX + 1), *fifo = tmp_path("fifo"), *want;
@@ -459,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_secret_newline),
 		cmocka_unit_test(test_secret_errors),
 		cmocka_unit_test(test_secret_exact_limit),
+		cmocka_unit_test(test_world_readable),
 	};
 
 	return cmocka_run_group_tests_name("childenv", tests, setup, teardown);

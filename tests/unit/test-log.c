@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -75,7 +77,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	static const char *const files[] = { "stderr", "mcpd.log", "mcpd.log.1" };
+	static const char *const files[] = { "stderr", "mcpd.log", "mcpd.log.1", "link.log", "target.log",
+					       "journal.sock" };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
@@ -302,6 +305,70 @@ static char *slurp(const char *path)
 	return s;
 }
 
+static int pending_fd = -1;
+
+static void on_pending(int fd)
+{
+	pending_fd = fd;
+}
+
+/* A pipe nobody reads: logging never blocks, the queue is bounded, the drops are counted once it drains. */
+static void test_stalled_pipe(void **state)
+{
+	static char buf[1 << 20];
+	size_t got = 0;
+	int p[2], saved;
+	ssize_t n;
+
+	log_setup(LOG_FORMAT_TEXT, 0);
+	log_set_pending_hook(on_pending);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	dup2(p[1], STDERR_FILENO);
+	assert_int_equal(log_open_file(NULL), 0);
+	/* Before the fix the first full pipe blocked here for ever: fail instead. */
+	alarm(20);
+	for (int i = 0; i < 20000; i++)
+		log_info("files", NULL, "line %d of a log that nobody reads, long enough to fill the pipe soon", i);
+	alarm(0);
+	assert_true(pending_fd >= 0);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(p[1]);
+	/* The reader comes back: the queue drains, then the count of the dropped lines follows. */
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	for (int round = 0; round < 1000; round++) {
+		int more = log_flush();
+
+		while (got < sizeof(buf) - 1 && (n = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+			got += (size_t)n;
+		if (!more && round > 0)
+			break;
+	}
+	buf[got] = '\0';
+	assert_true(got <= 64 * 1024 + LOG_QUEUE_MAX + 4096);
+	expect_match(buf, "^" TS " mcpd\\[[0-9]+\\]: info: files: line 0 of a log");
+	expect_match(buf, "warning: log: dropped [0-9]+ lines: the log is not being read\n$");
+	close(p[0]);
+	log_set_pending_hook(NULL);
+	pending_fd = -1;
+	log_open_file(NULL);
+}
+
+/* log_file is never opened through a symbolic link (someone could point it at /etc/shadow). */
+static void test_no_symlink(void **state)
+{
+	char link[PATH_MAX], target[PATH_MAX];
+	struct stat st;
+
+	snprintf(link, sizeof(link), "%s/link.log", tmpdir);
+	snprintf(target, sizeof(target), "%s/target.log", tmpdir);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(log_open_file(link), -ELOOP);
+	assert_int_equal(stat(target, &st), -1);	/* not created through the link */
+	assert_int_equal(log_open_file(NULL), 0);
+}
+
 static void test_file_and_reopen(void **state)
 {
 	char path[PATH_MAX], rotated[PATH_MAX];
@@ -317,6 +384,7 @@ static void test_file_and_reopen(void **state)
 	assert_true(fd > STDERR_FILENO);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	assert_true(fcntl(fd, F_GETFL) & O_APPEND);
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0640);
 	log_info(NULL, NULL, "before rotation");
@@ -394,6 +462,61 @@ static void test_journal_stream(void **state)
 	free(out);
 }
 
+/* A journald that does not read: entries are dropped, never waited for, and the count comes once it reads again. */
+static void test_stalled_journal(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char path[PATH_MAX], value[64], buf[LOG_LINE_MAX + 1024];
+	int sock, received = 0;
+	struct stat st;
+	ssize_t n;
+	char *out;
+
+	snprintf(path, sizeof(path), "%s/journal.sock", tmpdir);
+	assert_true(strlen(path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(sock >= 0);
+	assert_int_equal(bind(sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	log_set_journal_socket(path);
+	capture_begin();
+	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+	snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", value, 1);
+	log_setup(LOG_FORMAT_TEXT, 0);
+	alarm(20);
+	for (int i = 0; i < 5000; i++)
+		log_info("files", "running", "entry %d", i);
+	alarm(0);
+
+	n = recv(sock, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "MESSAGE=files: entry 0\nPRIORITY=6\nSYSLOG_IDENTIFIER=mcpd\nMCPD_SERVER=files\n"
+				 "MCPD_STATE=running\n");
+	while (recv(sock, buf, sizeof(buf) - 1, MSG_DONTWAIT) > 0)
+		received++;
+	assert_true(received < 4999);	/* the queue of a datagram socket is short: some were dropped */
+
+	log_info(NULL, NULL, "read again");
+	n = recv(sock, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	expect_match(buf, "^MESSAGE=read again\n");
+	n = recv(sock, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	expect_match(buf, "^MESSAGE=log: dropped [0-9]+ lines: the log is not being read\nPRIORITY=4\n");
+
+	unsetenv("JOURNAL_STREAM");
+	log_setup(LOG_FORMAT_TEXT, 0);
+	out = capture_end();
+	assert_string_equal(out, "");	/* the journal took every entry it did not drop */
+	free(out);
+	close(sock);
+	log_set_journal_socket("/run/systemd/journal/socket");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,9 +525,12 @@ int main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_one_write),
+		cmocka_unit_test(test_stalled_pipe),
+		cmocka_unit_test(test_no_symlink),
 		cmocka_unit_test(test_file_and_reopen),
 		cmocka_unit_test(test_errno_kept),
 		cmocka_unit_test(test_journal_stream),
+		cmocka_unit_test(test_stalled_journal),
 	};
 
 	return cmocka_run_group_tests_name("log", tests, setup, teardown);

@@ -30,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "cgroup.h"
 #include "manifest.h"
 #include "orphans.h"
 #include "spawn.h"
@@ -417,6 +418,67 @@ static void test_chdir_failure(void **state)
 	assert_int_equal(fd_count(), fds);
 }
 
+/* The child reads env_file and looks the user up itself; a failure comes back as text on the status pipe. */
+static void child_fails(struct server_conf *c, bool drop, int want_stage, const char *want)
+{
+	struct spawn_req req = { .conf = c, .base_environ = environ, .drop_privileges = drop, .resolve_in_child = drop };
+	struct spawn_result res;
+	struct spawn_failure f;
+	char msg[SPAWN_TEXT_MAX];
+
+	assert_int_equal(spawn_start(&req, &res), 0);
+	assert_true(nstarted < sizeof(started) / sizeof(started[0]));
+	started[nstarted++] = res.pid;
+	assert_int_equal(read_status(res.status_fd, &f), 1);
+	assert_int_equal(f.stage, want_stage);
+	spawn_failure_format(&f, c, msg, sizeof(msg));
+	assert_string_equal(msg, want);
+	assert_exit_code(wait_exit(res.pid, TIMEOUT_MS), 127);
+	close_result(&res);
+}
+
+static void test_child_prepares(void **state)
+{
+	static const char *const argv[] = { "/bin/sh", "-c", "printf %s \"$FROM_FILE\"", NULL };
+	char path[] = "/tmp/test-spawn-env.XXXXXX", out[256];
+	struct server_conf c;
+	int fd;
+
+	conf_cmd(&c, argv);
+	c.env_file = xstrdup("/nonexistent/x.env");
+	child_fails(&c, false, SPAWN_STAGE_ENV, "cannot read env_file /nonexistent/x.env: No such file or directory");
+
+	/* Read in the child: the variable arrives although mcpd never built the environment. */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "FROM_FILE=yes\n", 14), 14);
+	close(fd);
+	free(c.env_file);
+	c.env_file = xstrdup(path);
+	{
+		struct spawn_req req = { .conf = &c, .base_environ = environ };
+		struct spawn_result res;
+		struct spawn_failure f;
+
+		assert_int_equal(spawn_start(&req, &res), 0);
+		started[nstarted++] = res.pid;
+		assert_int_equal(read_status(res.status_fd, &f), 0);
+		read_until(res.stdout_fd, out, sizeof(out), NULL);
+		assert_string_equal(out, "yes");
+		assert_exit_code(wait_exit(res.pid, TIMEOUT_MS), 0);
+		close_result(&res);
+	}
+	unlink(path);
+	free(c.env_file);
+	c.env_file = NULL;
+
+	if (geteuid() == 0) {
+		c.user = xstrdup("no-such-user-test-spawn");
+		child_fails(&c, true, SPAWN_STAGE_USER, "unknown user \"no-such-user-test-spawn\"");
+	}
+	server_conf_release(&c);
+}
+
 static void test_cwd_umask_limits(void **state)
 {
 	static const char *const argv[] = { "sh", "-c", "pwd; umask; ulimit -n; ulimit -c", NULL };
@@ -485,19 +547,23 @@ static void test_failure_messages(void **state)
 		struct spawn_failure f;
 		const char *want;
 	} cases[] = {
-		{ { SPAWN_STAGE_EXEC, ENOENT, 0 }, "cannot execute \"npx\": No such file or directory (not found in PATH)" },
-		{ { SPAWN_STAGE_EXEC, EACCES, 0 }, "cannot execute \"npx\": Permission denied" },
-		{ { SPAWN_STAGE_CHDIR, EACCES, 0 }, "cannot change directory to /srv: Permission denied" },
-		{ { SPAWN_STAGE_RLIMIT, EPERM, RLIMIT_AS }, "cannot set resource limit memory to unlimited: "
+		{ { .stage = SPAWN_STAGE_EXEC, .err = ENOENT, .detail = 0 }, "cannot execute \"npx\": No such file or directory (not found in PATH)" },
+		{ { .stage = SPAWN_STAGE_EXEC, .err = EACCES, .detail = 0 }, "cannot execute \"npx\": Permission denied" },
+		{ { .stage = SPAWN_STAGE_CHDIR, .err = EACCES, .detail = 0 }, "cannot change directory to /srv: Permission denied" },
+		{ { .stage = SPAWN_STAGE_RLIMIT, .err = EPERM, .detail = RLIMIT_AS }, "cannot set resource limit memory to unlimited: "
 							     "Operation not permitted" },
-		{ { SPAWN_STAGE_GROUPS, EPERM, 0 }, "cannot set the supplementary groups of user \"mcp\": "
+		{ { .stage = SPAWN_STAGE_GROUPS, .err = EPERM, .detail = 0 }, "cannot set the supplementary groups of user \"mcp\": "
 						     "Operation not permitted" },
-		{ { SPAWN_STAGE_SETGID, EPERM, 0 }, "cannot change group to \"mcpg\": Operation not permitted" },
-		{ { SPAWN_STAGE_SETUID, EAGAIN, 0 }, "cannot change user to \"mcp\": Resource temporarily unavailable" },
-		{ { SPAWN_STAGE_SETUID, EPERM, 1 }, "changed user to \"mcp\" but could still become root: refusing to run" },
-		{ { SPAWN_STAGE_PDEATHSIG, EINVAL, 0 }, "cannot set the parent-death signal: Invalid argument" },
-		{ { SPAWN_STAGE_DUP, EBADF, 0 }, "cannot set up standard input and output: Bad file descriptor" },
-		{ { SPAWN_STAGE_SETPGID, EPERM, 0 }, "cannot create a process group: Operation not permitted" },
+		{ { .stage = SPAWN_STAGE_SETGID, .err = EPERM, .detail = 0 }, "cannot change group to \"mcpg\": Operation not permitted" },
+		{ { .stage = SPAWN_STAGE_SETUID, .err = EAGAIN, .detail = 0 }, "cannot change user to \"mcp\": Resource temporarily unavailable" },
+		{ { .stage = SPAWN_STAGE_SETUID, .err = EPERM, .detail = 1 }, "changed user to \"mcp\" but could still become root: refusing to run" },
+		{ { .stage = SPAWN_STAGE_PDEATHSIG, .err = EINVAL, .detail = 0 }, "cannot set the parent-death signal: Invalid argument" },
+		{ { .stage = SPAWN_STAGE_DUP, .err = EBADF, .detail = 0 }, "cannot set up standard input and output: Bad file descriptor" },
+		{ { .stage = SPAWN_STAGE_SETPGID, .err = EPERM, .detail = 0 }, "cannot create a process group: Operation not permitted" },
+		{ { .stage = SPAWN_STAGE_CGROUP, .err = EACCES, .detail = 0 }, "cannot join its cgroup: Permission denied" },
+		{ { .stage = SPAWN_STAGE_ENV, .err = ENOENT, .text = "cannot read env_file /x.env: No such file or directory" },
+		  "cannot read env_file /x.env: No such file or directory" },
+		{ { .stage = SPAWN_STAGE_USER, .err = ESRCH, .text = "unknown user \"mcp\"" }, "unknown user \"mcp\"" },
 	};
 	struct server_conf c;
 	char msg[256];
@@ -762,6 +828,74 @@ static void test_orphans_kill_strays(void **state)
 	assert_int_equal(fd_count(), fds);
 }
 
+/* Lines of a small file (pids in cgroup.procs), -1 if it cannot be read. */
+static int count_lines(const char *path)
+{
+	char buf[4096];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), lines = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	for (ssize_t i = 0; i < n; i++)
+		lines += buf[i] == '\n';
+	return n < 0 ? -1 : lines;
+}
+
+/* A server joins its cgroup before exec; a setsid()'d descendant stays in it, and cgroup.kill takes both. */
+static void test_cgroup(void **state)
+{
+	const char *argv[] = { "sh", "-c", "(setsid sleep 100 &) ; exec sleep 100", NULL };
+	char *desc = NULL, base[PATH_MAX], procs[PATH_MAX + 32];
+	struct server_conf c;
+	struct spawn_result res;
+	struct spawn_failure f;
+	long long deadline;
+	int fd;
+
+	if (cgroup_setup(&desc) < 0) {
+		print_message("no cgroup v2: %s\n", desc);
+		free(desc);
+		skip();
+	}
+	free(desc);
+	snprintf(base, sizeof(base), "%s", cgroup_base());
+	snprintf(procs, sizeof(procs), "%s/unit/cgroup.procs", base);
+	fd = cgroup_open_procs("unit");
+	assert_true(fd >= 0);
+	conf_cmd(&c, argv);
+	{
+		struct spawn_req req = { .conf = &c, .envp = environ, .join_cgroup = true, .cgroup_fd = fd };
+
+		assert_int_equal(spawn_start(&req, &res), 0);
+	}
+	close(fd);
+	started[nstarted++] = res.pid;
+	assert_int_equal(read_status(res.status_fd, &f), 0);
+	/* The subshell exits: the setsid()'d sleep and the server's own sleep are left, both in the cgroup. */
+	deadline = now_ms() + TIMEOUT_MS;
+	while (count_lines(procs) != 2) {
+		assert_int_not_equal(remaining(deadline), 0);
+		poll(NULL, 0, 5);
+	}
+	assert_int_equal(cgroup_remove("unit"), -EBUSY);
+	assert_int_equal(cgroup_kill("unit"), 0);
+	assert_killed(wait_exit(res.pid, TIMEOUT_MS));
+	deadline = now_ms() + TIMEOUT_MS;
+	while (count_lines(procs) != 0) {
+		assert_int_not_equal(remaining(deadline), 0);
+		poll(NULL, 0, 5);
+	}
+	assert_int_equal(cgroup_remove("unit"), 0);
+	assert_int_equal(cgroup_kill("unit"), 0);	/* gone: nothing to do */
+	cgroup_kill_tree(base, 1000);
+	assert_int_equal(access(base, F_OK), -1);
+	close_result(&res);
+	server_conf_release(&c);
+}
+
 /* A running server's re-parented descendants in its own group are left alone. */
 static void test_orphans_keep(void **state)
 {
@@ -883,6 +1017,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_stdio, cleanup),
 		cmocka_unit_test_teardown(test_exec_failure, cleanup),
 		cmocka_unit_test_teardown(test_chdir_failure, cleanup),
+		cmocka_unit_test_teardown(test_child_prepares, cleanup),
 		cmocka_unit_test_teardown(test_cwd_umask_limits, cleanup),
 		cmocka_unit_test_teardown(test_limit_failure, cleanup),
 		cmocka_unit_test_teardown(test_failure_messages, cleanup),
@@ -891,6 +1026,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_drop_privileges, cleanup),
 		cmocka_unit_test_teardown(test_kill_group, cleanup),
 		cmocka_unit_test_teardown(test_orphans_kill_strays, cleanup),
+		cmocka_unit_test_teardown(test_cgroup, cleanup),
 		cmocka_unit_test_teardown(test_orphans_keep, cleanup),
 		cmocka_unit_test_teardown(test_orphans_zombie, cleanup),
 	};

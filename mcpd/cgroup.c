@@ -1,0 +1,338 @@
+/* One cgroup v2 per server: see cgroup.h. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "xmalloc.h"
+
+static char base[PATH_MAX];
+static bool enabled;
+
+bool cgroup_enabled(void)
+{
+	return enabled;
+}
+
+const char *cgroup_base(void)
+{
+	return base;
+}
+
+static int write_text(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	ssize_t n;
+	int fd, r = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	do
+		n = write(fd, text, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		r = -errno;
+	else if ((size_t)n != len)
+		r = -EIO;
+	close(fd);
+	return r;
+}
+
+static int make_dir(const char *path)
+{
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The mount point of the cgroup2 hierarchy, from /proc/self/mountinfo; its root must be "/". */
+static int find_mount(char *ret, size_t size)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		char root[PATH_MAX], mnt[PATH_MAX], type[64];
+		const char *sep = strstr(line, " - ");
+
+		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS] - TYPE SOURCE SUPEROPTS" */
+		if (!sep || sscanf(sep + 3, "%63s", type) != 1 || strcmp(type, "cgroup2") != 0)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %4095s %4095s", root, mnt) != 2)
+			continue;
+		if (strcmp(root, "/") != 0 || strchr(mnt, '\\'))
+			continue;	/* a bind mount of a subtree, or an escaped path: not ours to guess */
+		if ((size_t)snprintf(ret, size, "%s", mnt) >= size)
+			continue;
+		r = 0;
+		break;
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
+/* mcpd's own cgroup v2 path, from the "0::/path" line of /proc/self/cgroup. */
+static int own_cgroup(char *ret, size_t size)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (strncmp(line, "0::/", 4) != 0)
+			continue;
+		if (line[n - 1] == '\n')
+			line[n - 1] = '\0';
+		if ((size_t)snprintf(ret, size, "%s", line + 3) < size)
+			r = 0;
+		break;
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
+/* systemd marks a cgroup it delegated (Delegate=yes) with this extended attribute. */
+static bool delegated(const char *dir)
+{
+	return getxattr(dir, "trusted.delegate", NULL, 0) >= 0 || getxattr(dir, "user.delegate", NULL, 0) >= 0;
+}
+
+int cgroup_setup(char **ret_desc)
+{
+	char mnt[PATH_MAX], own[PATH_MAX], own_dir[PATH_MAX], path[PATH_MAX + 32];
+	const char *env = getenv("MCPD_CGROUPS");
+	int r;
+
+	enabled = false;
+	base[0] = '\0';
+	if (env && strcmp(env, "0") == 0) {
+		xasprintf(ret_desc, "cgroups are turned off by MCPD_CGROUPS=0");
+		return -ECANCELED;
+	}
+	if ((r = find_mount(mnt, sizeof(mnt))) < 0) {
+		xasprintf(ret_desc, "no cgroup2 hierarchy is mounted");
+		return r;
+	}
+	if ((r = own_cgroup(own, sizeof(own))) < 0) {
+		xasprintf(ret_desc, "mcpd is in no cgroup v2 (/proc/self/cgroup has no \"0::\" line)");
+		return r;
+	}
+	if (snprintf(own_dir, sizeof(own_dir), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own) >= (int)sizeof(own_dir)) {
+		xasprintf(ret_desc, "the path of mcpd's cgroup is too long");
+		return -ENAMETOOLONG;
+	}
+
+	if (getenv("INVOCATION_ID") && strcmp(own, "/") != 0 && delegated(own_dir)) {
+		/* Processes only in leaves: mcpd (and the guard, forked next) leave the service's cgroup. */
+		snprintf(path, sizeof(path), "%s/mcpd", own_dir);
+		if ((r = make_dir(path)) < 0) {
+			xasprintf(ret_desc, "cannot create %s: %s", path, strerror(-r));
+			return r;
+		}
+		snprintf(path, sizeof(path), "%s/mcpd/cgroup.procs", own_dir);
+		if ((r = write_text(path, "0")) < 0) {
+			xasprintf(ret_desc, "cannot move mcpd into %s/mcpd: %s", own_dir, strerror(-r));
+			return r;
+		}
+		r = snprintf(base, sizeof(base), "%s/servers", own_dir);
+	} else {
+		/* Beside other mcpd instances that share the cgroup: the pid keeps them apart. */
+		r = snprintf(base, sizeof(base), "%s/mcpd-%d", own_dir, (int)getpid());
+	}
+	if (r >= (int)sizeof(base) - 64) {	/* room for a server's name and a file in it */
+		xasprintf(ret_desc, "the path of mcpd's cgroup is too long");
+		base[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	if ((r = make_dir(base)) < 0) {
+		xasprintf(ret_desc, "cannot create %s: %s", base, strerror(-r));
+		base[0] = '\0';
+		return r;
+	}
+	enabled = true;
+	xasprintf(ret_desc, "one cgroup v2 per server under %s", base);
+	return 0;
+}
+
+static int server_path(const char *name, const char *file, char *ret, size_t size)
+{
+	int n = snprintf(ret, size, "%s/%s%s%s", base, name, file ? "/" : "", file ? file : "");
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+int cgroup_open_procs(const char *name)
+{
+	char path[PATH_MAX];
+	int fd, r;
+
+	if (!enabled)
+		return -EOPNOTSUPP;
+	if ((r = server_path(name, NULL, path, sizeof(path))) < 0 || (r = make_dir(path)) < 0)
+		return r;
+	if ((r = server_path(name, "cgroup.procs", path, sizeof(path))) < 0)
+		return r;
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	return fd < 0 ? -errno : fd;
+}
+
+int cgroup_join(int procs_fd)
+{
+	ssize_t n;
+
+	do
+		n = write(procs_fd, "0", 1);
+	while (n < 0 && errno == EINTR);
+	return n == 1 ? 0 : n < 0 ? -errno : -EIO;
+}
+
+/*
+ * Before cgroup.kill (Linux 5.14): SIGKILL the members one by one, in a few
+ * passes for those forked meanwhile and those beyond the first 64 KiB of pids.
+ */
+static int kill_members(const char *dir)
+{
+	static char buf[65536];
+	char path[PATH_MAX + 16];
+	bool any = true;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	for (int pass = 0; pass < 16 && any; pass++) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		size_t len = 0;
+		ssize_t n;
+
+		if (fd < 0)
+			return errno == ENOENT ? 0 : -errno;
+		while (len < sizeof(buf) - 1 && ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0 ||
+						 (n < 0 && errno == EINTR)))
+			len += n > 0 ? (size_t)n : 0;
+		close(fd);
+		buf[len] = '\0';
+		any = false;
+		for (char *p = buf, *end; *p; p = end) {
+			long pid = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			/* A pid cut at the end of the buffer may be wrong: the next pass reads it whole. */
+			if (*end == '\0' && len == sizeof(buf) - 1)
+				break;
+			if (pid > 1 && kill((pid_t)pid, SIGKILL) == 0)
+				any = true;
+		}
+	}
+	return 0;
+}
+
+static int kill_dir(const char *dir)
+{
+	char path[PATH_MAX + 16];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/cgroup.kill", dir);
+	r = write_text(path, "1");
+	if (r == -ENOENT) {
+		struct stat st;
+
+		if (stat(dir, &st) < 0)
+			return errno == ENOENT ? 0 : -errno;
+		return kill_members(dir);
+	}
+	return r;
+}
+
+int cgroup_kill(const char *name)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if (!enabled)
+		return 0;
+	if ((r = server_path(name, NULL, path, sizeof(path))) < 0)
+		return r;
+	return kill_dir(path);
+}
+
+int cgroup_remove(const char *name)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if (!enabled)
+		return 0;
+	if ((r = server_path(name, NULL, path, sizeof(path))) < 0)
+		return r;
+	if (rmdir(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Calls fn on every child cgroup of dir; returns how many there were. */
+static int each_child(const char *dir, int (*fn)(const char *path))
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int count = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX + 256];
+
+		if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fn(path);
+		count++;
+	}
+	closedir(d);
+	return count;
+}
+
+static int remove_dir(const char *path)
+{
+	return rmdir(path) < 0 ? -errno : 0;
+}
+
+void cgroup_kill_tree(const char *dir, unsigned timeout_ms)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+
+	if (!dir || !dir[0])
+		return;
+	each_child(dir, kill_dir);
+	/* Killed processes leave their cgroup when they are gone, a moment later. */
+	for (unsigned waited = 0; waited <= timeout_ms; waited += 10) {
+		each_child(dir, remove_dir);
+		if (rmdir(dir) == 0 || errno == ENOENT)
+			return;
+		nanosleep(&tick, NULL);
+	}
+}
