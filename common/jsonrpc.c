@@ -278,8 +278,8 @@ static size_t scan_number(const char *t, size_t i, size_t len)
 		if (i == d)
 			return 0;
 	}
-	/* The number must be seen to end: "12" may be the start of "123". */
-	return i < len ? i : 0;
+	/* The number must be seen to end ("12" may be the start of "123"), and end well ("01"). */
+	return i < len && t[i] != '\0' && strchr(" \t\r\n,}]", t[i]) ? i : 0;
 }
 
 /* Any value at t[i]: the index after it, or 0. Nesting is counted, not checked: only the id is trusted. */
@@ -356,6 +356,14 @@ int jsonrpc_scan_id(const char *text, size_t len, size_t *ret_off, size_t *ret_l
 	}
 }
 
+/* The same id? Numbers by value: cJSON_Compare finds no infinity equal to itself (1e999 parses as one). */
+static bool same_id(const cJSON *a, const cJSON *b)
+{
+	if (cJSON_IsNumber(a) && cJSON_IsNumber(b) && a->valuedouble == b->valuedouble)
+		return true;
+	return cJSON_Compare(a, b, true);
+}
+
 cJSON *jsonrpc_raw_id(const char *text, size_t len, const cJSON *parsed)
 {
 	size_t off, n;
@@ -368,7 +376,7 @@ cJSON *jsonrpc_raw_id(const char *text, size_t len, const cJSON *parsed)
 	raw = xstrndup(text + off, n);
 	value = cJSON_ParseWithLength(raw, n);
 	/* The scanner and cJSON must agree on which member is the id (escaped keys, duplicates). */
-	same = value && (cJSON_IsString(value) || cJSON_IsNumber(value)) && (!parsed || cJSON_Compare(value, parsed, true));
+	same = value && (cJSON_IsString(value) || cJSON_IsNumber(value)) && (!parsed || same_id(value, parsed));
 	cJSON_Delete(value);
 	if (!same) {
 		free(raw);
