@@ -228,7 +228,13 @@ else
 	not_ok "out of descriptors, mcpd says it pauses accepting" "$(cut -c 26- "$T/mcpd.err" | sort | uniq -c | sort -rn | head -n 5)"
 fi
 healthy "running out of descriptors" 200
-is "$(grep -c "accept" "$T/mcpd.err")" 2 "the pause is logged once, and once when accepting works again"
+# Once per episode: a backlog of closed connections, accepted at once, may start a second one.
+pauses=$(grep -c "pausing accepting" "$T/mcpd.err")
+if ((pauses >= 1 && pauses <= 3 && $(grep -c "accept" "$T/mcpd.err") <= 6)); then
+	ok "the pause is logged once per episode, not per failed accept ($pauses)"
+else
+	not_ok "the pause is logged once per episode, not per failed accept" "$(grep -c "accept" "$T/mcpd.err") lines" "$(grep "accept" "$T/mcpd.err" | head -n 5)"
+fi
 like "$(mcpd_log)" "accepting connections again, after [0-9]+ pauses in [0-9]+s" "with the number of pauses"
 stop_mcpd
 
