@@ -13,7 +13,7 @@ if [[ -z $PY ]]; then
 	done_testing
 fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16"
-RSS_BUDGET_KB=$((400 * 1024))
+RSS_BUDGET_KB=$((200 * 1024))
 
 cat >"$T/m.yaml" <<YAML
 version: 1

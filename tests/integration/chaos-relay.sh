@@ -13,7 +13,7 @@ if [[ -z $PY ]]; then
 	done_testing
 fi
 
-RSS_BUDGET_KB=$((400 * 1024))	# a sanitizer build, with a smaller quarantine
+RSS_BUDGET_KB=$((200 * 1024))	# a sanitizer build, with a smaller quarantine
 # ASan keeps 256 MiB of freed memory by default: too much for an RSS budget to mean anything.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16"
 LOG_BUDGET_LINES=2000
