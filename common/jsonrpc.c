@@ -204,3 +204,185 @@ int jsonrpc_id_to_int64(const cJSON *id, int64_t *ret)
 	*ret = (int64_t)v;
 	return 0;
 }
+
+/* ---- ids as sent ----------------------------------------------------------- */
+
+static size_t skip_ws(const char *t, size_t i, size_t len)
+{
+	while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\r' || t[i] == '\n'))
+		i++;
+	return i;
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_hex(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* A JSON string at t[i] ('"'): the index after its closing quote, or 0 when it is cut or invalid. */
+static size_t scan_string(const char *t, size_t i, size_t len)
+{
+	for (i++; i < len; i++) {
+		unsigned char c = (unsigned char)t[i];
+
+		if (c == '"')
+			return i + 1;
+		if (c < 0x20)
+			return 0;
+		if (c != '\\')
+			continue;
+		if (++i >= len)
+			return 0;
+		if (t[i] == 'u') {
+			if (len - i < 5 || !is_hex(t[i + 1]) || !is_hex(t[i + 2]) || !is_hex(t[i + 3]) || !is_hex(t[i + 4]))
+				return 0;
+			i += 4;
+		} else if (!strchr("\"\\/bfnrt", t[i]) || t[i] == '\0') {
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* A JSON number at t[i], by the grammar: the index after it, or 0. Cut short counts as invalid. */
+static size_t scan_number(const char *t, size_t i, size_t len)
+{
+	size_t d;
+
+	if (i < len && t[i] == '-')
+		i++;
+	if (i < len && t[i] == '0')
+		i++;
+	else if (i < len && is_digit(t[i]) && t[i] != '0')
+		while (i < len && is_digit(t[i]))
+			i++;
+	else
+		return 0;
+	if (i < len && t[i] == '.') {
+		for (d = ++i; i < len && is_digit(t[i]); i++)
+			;
+		if (i == d)
+			return 0;
+	}
+	if (i < len && (t[i] == 'e' || t[i] == 'E')) {
+		i++;
+		if (i < len && (t[i] == '+' || t[i] == '-'))
+			i++;
+		for (d = i; i < len && is_digit(t[i]); i++)
+			;
+		if (i == d)
+			return 0;
+	}
+	/* The number must be seen to end ("12" may be the start of "123"), and end well ("01"). */
+	return i < len && t[i] != '\0' && strchr(" \t\r\n,}]", t[i]) ? i : 0;
+}
+
+/* Any value at t[i]: the index after it, or 0. Nesting is counted, not checked: only the id is trusted. */
+static size_t skip_value(const char *t, size_t i, size_t len)
+{
+	size_t depth = 0;
+
+	if (i >= len)
+		return 0;
+	if (t[i] == '"')
+		return scan_string(t, i, len);
+	if (t[i] != '{' && t[i] != '[') {
+		/* A number or a literal: up to the next delimiter. */
+		size_t start = i;
+
+		while (i < len && !strchr(",}] \t\r\n", t[i]) && t[i] != '\0')
+			i++;
+		return i < len && i > start ? i : 0;
+	}
+	for (; i < len; i++) {
+		if (t[i] == '"') {
+			i = scan_string(t, i, len);
+			if (i == 0)
+				return 0;
+			i--;
+		} else if (t[i] == '{' || t[i] == '[') {
+			depth++;
+		} else if (t[i] == '}' || t[i] == ']') {
+			if (--depth == 0)
+				return i + 1;
+		}
+	}
+	return 0;
+}
+
+int jsonrpc_scan_id(const char *text, size_t len, size_t *ret_off, size_t *ret_len)
+{
+	size_t i = skip_ws(text, 0, len);
+
+	if (i >= len || text[i] != '{')
+		return -ENOENT;
+	for (i++;;) {
+		size_t key, key_end, v, v_end;
+
+		i = skip_ws(text, i, len);
+		if (i >= len || text[i] != '"')
+			return -ENOENT;	/* the end of the object, or not JSON */
+		key = i;
+		key_end = scan_string(text, i, len);
+		if (key_end == 0)
+			return -ENOENT;
+		i = skip_ws(text, key_end, len);
+		if (i >= len || text[i] != ':')
+			return -ENOENT;
+		v = skip_ws(text, i + 1, len);
+		if (key_end - key == 4 && memcmp(text + key, "\"id\"", 4) == 0) {
+			if (v < len && text[v] == '"')
+				v_end = scan_string(text, v, len);
+			else
+				v_end = scan_number(text, v, len);
+			if (v_end == 0)
+				return -ENOENT;
+			*ret_off = v;
+			*ret_len = v_end - v;
+			return 0;
+		}
+		v_end = skip_value(text, v, len);
+		if (v_end == 0)
+			return -ENOENT;
+		i = skip_ws(text, v_end, len);
+		if (i >= len || text[i] != ',')
+			return -ENOENT;
+		i++;
+	}
+}
+
+/* The same id? Numbers by value: cJSON_Compare finds no infinity equal to itself (1e999 parses as one). */
+static bool same_id(const cJSON *a, const cJSON *b)
+{
+	if (cJSON_IsNumber(a) && cJSON_IsNumber(b) && a->valuedouble == b->valuedouble)
+		return true;
+	return cJSON_Compare(a, b, true);
+}
+
+cJSON *jsonrpc_raw_id(const char *text, size_t len, const cJSON *parsed)
+{
+	size_t off, n;
+	char *raw;
+	cJSON *value, *item;
+	bool same;
+
+	if (jsonrpc_scan_id(text, len, &off, &n) < 0)
+		return parsed ? need(cJSON_Duplicate(parsed, true)) : NULL;
+	raw = xstrndup(text + off, n);
+	value = cJSON_ParseWithLength(raw, n);
+	/* The scanner and cJSON must agree on which member is the id (escaped keys, duplicates). */
+	same = value && (cJSON_IsString(value) || cJSON_IsNumber(value)) && (!parsed || same_id(value, parsed));
+	cJSON_Delete(value);
+	if (!same) {
+		free(raw);
+		return parsed ? need(cJSON_Duplicate(parsed, true)) : NULL;
+	}
+	item = need(cJSON_CreateRaw(raw));
+	free(raw);
+	return item;
+}

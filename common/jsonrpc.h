@@ -57,4 +57,23 @@ cJSON *jsonrpc_parse(const char *line, size_t len, int *ret_code);
  */
 int jsonrpc_id_to_int64(const cJSON *id, int64_t *ret);
 
+/*
+ * Where the top-level "id" member of the JSON object in text[0, len) is, as
+ * sent: text may be cut short (the first bytes of a line too long to parse).
+ * Returns 0 and the span of its value when that value is a string or a
+ * number, strictly valid JSON and whole in the buffer, and every member
+ * before it could be skipped; -ENOENT otherwise. The first "id" counts, as in
+ * cJSON_GetObjectItem; a key written with escapes is not recognised.
+ */
+int jsonrpc_scan_id(const char *text, size_t len, size_t *ret_off, size_t *ret_len);
+
+/*
+ * The id of a message as its sender wrote it, for a reply: cJSON keeps numbers
+ * as doubles, so 9007199254740993 would come back as ...992. Returns a
+ * cJSON_Raw item holding the sender's own text when jsonrpc_scan_id() finds
+ * it and (parsed not NULL) it denotes the same value as parsed; else a copy of
+ * parsed; NULL when parsed is NULL and no id is found.
+ */
+cJSON *jsonrpc_raw_id(const char *text, size_t len, const cJSON *parsed);
+
 #endif

@@ -198,6 +198,9 @@ static int next_line(struct linebuf *lb, bool eof, char **ret_line, size_t *ret_
 			return 0;
 		if (lb->mode == LINEBUF_SPLIT)
 			return piece(lb, ret_line, ret_len);
+		/* The bytes stay in data until the next call: the caller may read the line's start (its id). */
+		*ret_line = line;
+		*ret_len = lb->max;
 		lb->start = lb->len = lb->scan = 0;
 		lb->discarding = true;
 		return -EMSGSIZE;
@@ -207,6 +210,8 @@ static int next_line(struct linebuf *lb, bool eof, char **ret_line, size_t *ret_
 	if (n > lb->max) {
 		if (lb->mode == LINEBUF_SPLIT)
 			return piece(lb, ret_line, ret_len);
+		*ret_line = line;
+		*ret_len = lb->max;
 		consume(lb, used);
 		return -EMSGSIZE;
 	}

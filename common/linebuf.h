@@ -51,7 +51,8 @@ void linebuf_append(struct linebuf *lb, const char *buf, size_t n);
  * in place and valid until the next call that modifies lb: returns 1 and sets
  * *ret_line and *ret_len; 0 when no complete line is buffered. In REJECT mode a
  * line longer than max returns -EMSGSIZE once, and the rest of it is dropped as
- * it arrives. In SPLIT mode it comes out in pieces of max bytes, nothing lost.
+ * it arrives; *ret_line and *ret_len then give its first max bytes (not
+ * NUL-terminated), to be read before the next call (to answer with its id). In SPLIT mode it comes out in pieces of max bytes, nothing lost.
  */
 int linebuf_next(struct linebuf *lb, char **ret_line, size_t *ret_len);
 

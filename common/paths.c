@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "paths.h"
@@ -69,4 +70,90 @@ control_socket_resolve(const char *opt_s, const char *manifest_control, char **r
 	if (manifest_control != NULL)
 		return checked(xstrdup(manifest_control), ret);
 	return control_socket_default(ret);
+}
+
+bool
+control_socket_is_user_default(const char *path)
+{
+	size_t len;
+	char *def;
+	bool is;
+
+	if (geteuid() == 0 || env_dir("RUNTIME_DIRECTORY", true, &len) != NULL)
+		return false;
+	if (control_socket_default(&def) < 0)
+		return false;
+	is = strcmp(def, path) == 0;
+	free(def);
+	return is;
+}
+
+int
+control_dir_check(const char *dir, uid_t uid, bool private, char **ret_error)
+{
+	struct stat st;
+	mode_t mode;
+
+	if (lstat(dir, &st) < 0) {
+		int r = -errno;
+
+		xasprintf(ret_error, "cannot use %s for the control socket: %s", dir, strerror(-r));
+		return r;
+	}
+	mode = st.st_mode & 07777;
+	if (!S_ISDIR(st.st_mode)) {
+		xasprintf(ret_error, "refusing %s for the control socket: it is not a directory (a symlink?)", dir);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != uid && (private || st.st_uid != 0)) {
+		xasprintf(ret_error,
+			  "refusing %s for the control socket: it belongs to uid %u, not to uid %u%s; another user may have "
+			  "created it to receive mcpctl's traffic: remove it, or use -s",
+			  dir, (unsigned)st.st_uid, (unsigned)uid, private ? "" : " or root");
+		return -EPERM;
+	}
+	if (private && (mode & 077)) {
+		/* Ours: an older mcpd made it 0750. Nobody else may use it; tighten it rather than refuse. */
+		if (chmod(dir, 0700) < 0) {
+			int r = -errno;
+
+			xasprintf(ret_error, "cannot make %s private (mode %04o): %s", dir, (unsigned)mode, strerror(-r));
+			return r;
+		}
+		return 0;
+	}
+	if ((mode & 022) && !(mode & S_ISVTX)) {
+		xasprintf(ret_error,
+			  "refusing %s for the control socket: mode %04o lets others replace the socket; make it "
+			  "writable by its owner alone (chmod go-w), or use -s",
+			  dir, (unsigned)mode);
+		return -EPERM;
+	}
+	return 0;
+}
+
+bool
+control_peer_trusted(const char *path, uid_t peer_uid, uid_t uid)
+{
+	char *dir, *slash;
+	struct stat st, parent;
+	bool ok = false;
+
+	if (peer_uid == 0 || peer_uid == uid)
+		return true;
+	dir = xstrdup(path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == peer_uid && !(st.st_mode & 022)) {
+			slash = strrchr(dir, '/');
+			if (slash == dir)
+				slash[1] = '\0';
+			else if (slash)
+				*slash = '\0';
+			ok = slash && stat(dir, &parent) == 0 && parent.st_uid == 0 && !(parent.st_mode & 022);
+		}
+	}
+	free(dir);
+	return ok;
 }

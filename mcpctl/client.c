@@ -104,6 +104,24 @@ int client_connect(const char *path, struct client **ret, struct client_error *e
 			return fail(err, r, "cannot reach mcpd at %s: %s", path, strerror(-r));
 		}
 	}
+	/* Whoever listens there gets our requests: it must be root, us, or the owner of a directory only root could make. */
+	{
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			r = -errno;
+			close(fd);
+			return fail(err, r, "cannot learn who serves %s: %s", path, strerror(-r));
+		}
+		if (!control_peer_trusted(path, cred.uid, getuid())) {
+			close(fd);
+			return fail(err, -EPERM,
+				    "refusing to talk to %s: it is served by uid %u (pid %d), not by root or by you (uid %u); "
+				    "another user may have created its directory: check it, or use -s",
+				    path, (unsigned)cred.uid, (int)cred.pid, (unsigned)getuid());
+		}
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
 	c->path = xstrdup(path);

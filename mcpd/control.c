@@ -20,6 +20,7 @@
 #include "jsonrpc.h"
 #include "linebuf.h"
 #include "log.h"
+#include "paths.h"
 #include "relay.h"
 #include "server.h"
 #include "strutil.h"
@@ -32,6 +33,8 @@ static const struct ctl_method *const methods[] = {
 };
 
 #define CONTROL_KEEP_BUFFER (256 * 1024)	/* a client's output buffer kept between replies */
+#define CONTROL_ACCEPT_PAUSE 1.		/* seconds without accepting when descriptors run out */
+#define CONTROL_LOG_WINDOW 10.		/* refusals and idle closes: one line, then a count per window */
 
 enum access {
 	ACCESS_NONE,
@@ -51,7 +54,11 @@ struct ctl_client {
 	struct server *follow;
 	struct session *session;	/* after `connect`: an MCP client of a server */
 	bool closing;		/* close once the queue is written */
-	struct ctl_client *prev, *next;
+	bool eof;		/* the client closed its side: never read again */
+	bool dead;		/* dropped: unlinked, its fd closed, freed by the reaper */
+	ev_timer idle_w;
+	ev_tstamp active;	/* last byte read or written */
+	struct ctl_client *prev, *next;	/* in clients, or in dead (next only) */
 };
 
 struct control {
@@ -61,8 +68,17 @@ struct control {
 	int fd;
 	gid_t gid;		/* the socket's group: read access */
 	ev_io accept_w;
+	ev_timer resume_w;	/* accepting is paused: descriptors ran out */
+	unsigned long pauses;	/* in a row, since accept last worked */
+	ev_tstamp paused_since;
+	ev_idle reap_w;		/* frees dead clients once no callback holds them */
+	ev_timer tally_w;	/* ends a window of counted refusals and idle closes */
+	unsigned long refused, idled;	/* in this window, beyond the first of each, logged in full */
+	bool refused_logged, idled_logged;
 	struct ctl_client *clients;
+	struct ctl_client *dead;
 	size_t nclients;
+	ev_tstamp idle_timeout;
 };
 
 struct daemon *ctl_daemon(const struct ctl_client *c)
@@ -70,17 +86,31 @@ struct daemon *ctl_daemon(const struct ctl_client *c)
 	return c->c->d;
 }
 
-static void client_free(struct ctl_client *cl)
+/*
+ * Drop a client: unlinked from everything that could deliver to it, its
+ * watchers stopped and its fd closed now; its memory is freed by the reaper,
+ * after the callback that dropped it (and every caller up its stack) returned.
+ */
+static void client_drop(struct ctl_client *cl)
 {
 	struct control *c = cl->c;
 
-	if (cl->session)
-		relay_detach(cl->session);
+	if (cl->dead)
+		return;
+	cl->dead = true;
+	cl->closing = true;
+	if (cl->session) {
+		struct session *sess = cl->session;
+
+		cl->session = NULL;
+		relay_detach(sess);
+	}
+	cl->follow = NULL;
 	ev_io_stop(c->d->loop, &cl->read_w);
 	ev_io_stop(c->d->loop, &cl->write_w);
+	ev_timer_stop(c->d->loop, &cl->idle_w);
 	close(cl->fd);
-	linebuf_free(&cl->in);
-	wbuf_free(&cl->out);
+	cl->fd = -1;
 	if (cl->prev)
 		cl->prev->next = cl->next;
 	else
@@ -88,21 +118,48 @@ static void client_free(struct ctl_client *cl)
 	if (cl->next)
 		cl->next->prev = cl->prev;
 	c->nclients--;
-	free(cl);
+	cl->prev = NULL;
+	cl->next = c->dead;
+	c->dead = cl;
+	ev_idle_start(c->d->loop, &c->reap_w);
+}
+
+static void reap(struct control *c)
+{
+	while (c->dead) {
+		struct ctl_client *cl = c->dead;
+
+		c->dead = cl->next;
+		linebuf_free(&cl->in);
+		wbuf_free(&cl->out);
+		free(cl);
+	}
+}
+
+static void on_reap(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	ev_idle_stop(loop, w);
+	reap(w->data);
 }
 
 /* Queue a message; a client that lets its queue overflow is dropped. Returns false then. */
 static bool client_send(struct ctl_client *cl, const cJSON *msg)
 {
 	size_t len;
-	char *text = jsonrpc_serialize(msg, &len);
-	int r = wbuf_append(&cl->out, text, len);
+	char *text;
+	int r;
+
+	if (cl->dead)
+		return false;
+	text = jsonrpc_serialize(msg, &len);
+	r = wbuf_append(&cl->out, text, len);
 
 	free(text);
 	if (r < 0) {
-		log_warning(NULL, NULL, "control: dropping client pid %d: it does not read its replies (%zu bytes queued)",
-			    (int)cl->pid, wbuf_pending(&cl->out));
-		client_free(cl);
+		log_warning(NULL, NULL,
+			    "control: dropping client pid %d (uid %d): it does not read its replies (%zu bytes queued); closing it",
+			    (int)cl->pid, (int)cl->uid, wbuf_pending(&cl->out));
+		client_drop(cl);
 		return false;
 	}
 	ev_io_start(cl->c->d->loop, &cl->write_w);
@@ -139,7 +196,7 @@ void ctl_attach(struct ctl_client *cl, struct session *sess)
 
 bool ctl_send(struct ctl_client *cl, const cJSON *msg)
 {
-	return client_send(cl, msg);
+	return !cl->closing && client_send(cl, msg);
 }
 
 size_t ctl_pending(const struct ctl_client *cl)
@@ -149,6 +206,8 @@ size_t ctl_pending(const struct ctl_client *cl)
 
 void ctl_close(struct ctl_client *cl)
 {
+	if (cl->dead)
+		return;
 	/* Detached at once: the server may be freed before the queue is written. */
 	if (cl->session) {
 		struct session *sess = cl->session;
@@ -159,7 +218,12 @@ void ctl_close(struct ctl_client *cl)
 	cl->closing = true;
 	ev_io_stop(cl->c->d->loop, &cl->read_w);
 	if (wbuf_pending(&cl->out) == 0)
-		client_free(cl);
+		client_drop(cl);
+}
+
+void ctl_abort(struct ctl_client *cl)
+{
+	client_drop(cl);
 }
 
 int ctl_servers(struct ctl_client *cl, const cJSON *id, const cJSON *params, bool all_if_absent,
@@ -248,16 +312,18 @@ static const struct ctl_method *find_method(const char *name)
 static void handle_line(struct ctl_client *cl, const char *line, size_t len)
 {
 	const struct ctl_method *m;
-	const cJSON *id, *params;
+	const cJSON *params;
 	const char *method;
 	int code = 0;
 	cJSON *req = jsonrpc_parse(line, len, &code);
+	cJSON *id;
 
 	if (!req) {
-		ctl_error(cl, NULL, code ? code : JSONRPC_PARSE_ERROR, "parse error: the request is not JSON", NULL);
+		id = jsonrpc_raw_id(line, len, NULL);
+		ctl_error(cl, id, code ? code : JSONRPC_PARSE_ERROR, "parse error: the request is not JSON", NULL);
+		cJSON_Delete(id);
 		return;
 	}
-	id = cJSON_GetObjectItemCaseSensitive(req, "id");
 	if (jsonrpc_classify(req) != JSONRPC_REQUEST) {
 		/* Notifications get no reply, by JSON-RPC's rules; anything else is an error. */
 		if (jsonrpc_classify(req) != JSONRPC_NOTIFICATION)
@@ -266,6 +332,8 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len)
 		cJSON_Delete(req);
 		return;
 	}
+	/* Replies carry the id exactly as written: cJSON would round numbers past 2^53. */
+	id = jsonrpc_raw_id(line, len, cJSON_GetObjectItemCaseSensitive(req, "id"));
 	method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "method"));
 	params = cJSON_GetObjectItemCaseSensitive(req, "params");
 	m = find_method(method);
@@ -285,22 +353,46 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len)
 		log_debug(NULL, NULL, "control: %s from pid %d (uid %d)", m->name, (int)cl->pid, (int)cl->uid);
 		m->run(cl, id, params);
 	}
+	cJSON_Delete(id);
 	cJSON_Delete(req);
+}
+
+/* Blank lines (a human at socat, a stray "\r\n") are no requests: they get no error either. */
+static bool blank(const char *line, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+			return false;
+	return true;
+}
+
+/* One line from a client: a control request, or an MCP message once it is a relay session. */
+static void dispatch(struct ctl_client *cl, const char *line, size_t len)
+{
+	if (blank(line, len))
+		return;
+	if (cl->session)
+		relay_client_line(cl->session, line, len);
+	else
+		handle_line(cl, line, len);
 }
 
 static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ctl_client *cl = w->data;
+	size_t before = wbuf_pending(&cl->out);
 	int r = wbuf_flush(&cl->out, cl->fd);
 
 	if (r < 0) {
-		client_free(cl);
+		client_drop(cl);
 		return;
 	}
+	if (wbuf_pending(&cl->out) < before)
+		cl->active = ev_now(loop);
 	if (r == 0) {
 		ev_io_stop(loop, w);
 		if (cl->closing) {
-			client_free(cl);
+			client_drop(cl);
 			return;
 		}
 		if (cl->out.cap > CONTROL_KEEP_BUFFER) {
@@ -310,24 +402,14 @@ static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
 			malloc_trim(0);
 		}
 	}
-	/* Reading was paused while the queue was long. */
-	if (!cl->closing && wbuf_pending(&cl->out) < CONTROL_FOLLOW_QUEUE)
+	/* Reading was paused while the queue was long; never again after EOF (no second EOF, no re-entry). */
+	if (!cl->closing && !cl->eof && wbuf_pending(&cl->out) < CONTROL_FOLLOW_QUEUE)
 		ev_io_start(loop, &cl->read_w);
-}
-
-/* Handlers may drop the client (its queue overflowed): is it still there? */
-static bool client_listed(const struct control *c, const struct ctl_client *cl)
-{
-	for (const struct ctl_client *it = c->clients; it; it = it->next)
-		if (it == cl)
-			return true;
-	return false;
 }
 
 static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ctl_client *cl = w->data;
-	struct control *c = cl->c;
 	ssize_t n = linebuf_fill(&cl->in, cl->fd);
 	char *line;
 	size_t len;
@@ -338,6 +420,7 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 	if (n <= 0) {
 		/* The client is done sending (or gone): answer what it asked, then close. */
 		ev_io_stop(loop, w);
+		cl->eof = true;
 		if (cl->session) {
 			if (n == 0 && !relay_client_eof(cl->session))
 				return;	/* answers are still due: the relay closes when they are out */
@@ -346,28 +429,88 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		cl->closing = true;
 		if (n == 0 && linebuf_flush(&cl->in, &line, &len) > 0 && len > 0) {
-			handle_line(cl, line, len);	/* a last request without its newline */
-			if (!client_listed(c, cl))
+			dispatch(cl, line, len);	/* a last request without its newline */
+			if (cl->dead)
 				return;
 		}
 		if (n < 0 || wbuf_pending(&cl->out) == 0)
-			client_free(cl);
+			client_drop(cl);
 		return;
 	}
-	/* handle_line may free the client (queue overflow): check it is still listed. */
+	cl->active = ev_now(loop);
+	/* A handler may drop the client (its queue overflowed): its memory stays until the reaper runs. */
 	while ((r = linebuf_next(&cl->in, &line, &len)) != 0) {
-		if (r == -EMSGSIZE)
-			ctl_error(cl, NULL, JSONRPC_INVALID_REQUEST, "invalid request: longer than 1 MiB", NULL);
-		else if (cl->session)
-			relay_client_line(cl->session, line, len);
-		else
-			handle_line(cl, line, len);
-		if (!client_listed(c, cl) || cl->closing)
+		if (r == -EMSGSIZE && cl->session) {
+			relay_client_oversized(cl->session, line, len, CONTROL_MAX_REQUEST);
+		} else if (r == -EMSGSIZE) {
+			cJSON *id = jsonrpc_raw_id(line, len < 65536 ? len : 65536, NULL);
+
+			ctl_error(cl, id, JSONRPC_INVALID_REQUEST, "invalid request: longer than 1 MiB, the limit of one request",
+				  NULL);
+			cJSON_Delete(id);
+		} else {
+			dispatch(cl, line, len);
+		}
+		if (cl->dead || cl->closing)
 			return;
 	}
 	/* Back-pressure: a client that does not read its replies is not read from. */
 	if (wbuf_pending(&cl->out) >= CONTROL_FOLLOW_QUEUE)
 		ev_io_stop(loop, w);
+}
+
+/* A window of counted events ends: the counts are logged, and the next event is logged in full. */
+static void on_tally(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct control *c = w->data;
+
+	if (c->refused)
+		log_warning(NULL, NULL, "control: refused %lu more connections in the last %.0fs (over a connection budget)",
+			    c->refused, CONTROL_LOG_WINDOW);
+	if (c->idled)
+		log_info(NULL, NULL, "control: closed %lu more idle connections in the last %.0fs", c->idled,
+			 CONTROL_LOG_WINDOW);
+	c->refused = c->idled = 0;
+	c->refused_logged = c->idled_logged = false;
+}
+
+static void tally_start(struct control *c)
+{
+	if (!ev_is_active(&c->tally_w)) {
+		ev_timer_set(&c->tally_w, CONTROL_LOG_WINDOW, 0.);
+		ev_timer_start(c->d->loop, &c->tally_w);
+	}
+}
+
+/*
+ * Idle connections are closed: no request in progress (nothing queued to
+ * write) and no stream (`logs -f`, `connect`) for idle_timeout seconds; and a
+ * client that reads nothing of a pending reply for as long. One timer per
+ * client, re-armed lazily from cl->active (libev's "timer again" pattern).
+ */
+static void on_client_idle(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ctl_client *cl = w->data;
+	struct control *c = cl->c;
+	bool stream = !cl->closing && (cl->session || cl->follow);
+	ev_tstamp left = cl->active + c->idle_timeout - ev_now(loop);
+
+	if (stream && wbuf_pending(&cl->out) == 0)
+		left = c->idle_timeout;	/* a quiet stream is not idle: check again later */
+	if (left > 0.) {
+		w->repeat = left;
+		ev_timer_again(loop, w);
+		return;
+	}
+	if (c->idled_logged) {
+		c->idled++;
+	} else {
+		log_info(NULL, NULL, "control: closing the connection of pid %d (uid %d): %s for %.0fs", (int)cl->pid,
+			 (int)cl->uid, wbuf_pending(&cl->out) ? "it read none of its reply" : "idle", c->idle_timeout);
+		c->idled_logged = true;
+		tally_start(c);
+	}
+	client_drop(cl);
 }
 
 static enum access peer_access(const struct control *c, int fd, uid_t uid, gid_t gid)
@@ -402,6 +545,60 @@ static void refuse(int fd, int code, const char *message)
 	close(fd);
 }
 
+static size_t connections_of(const struct control *c, uid_t uid)
+{
+	size_t n = 0;
+
+	for (const struct ctl_client *it = c->clients; it; it = it->next)
+		n += it->uid == uid;
+	return n;
+}
+
+/*
+ * Slots: root and mcpd's uid may use all CONTROL_MAX_CLIENTS; other uids share
+ * all but CONTROL_RESERVED of them, at most CONTROL_MAX_PER_UID each, so that
+ * no reader of status can lock root out. NULL when the peer may connect.
+ */
+static const char *over_budget(const struct control *c, enum access access, uid_t uid)
+{
+	if (c->nclients >= CONTROL_MAX_CLIENTS)
+		return "too many clients are connected to mcpd";
+	if (access == ACCESS_ALL)
+		return NULL;
+	if (c->nclients >= CONTROL_MAX_CLIENTS - CONTROL_RESERVED)
+		return "the connections left are reserved for root and mcpd's user";
+	if (connections_of(c, uid) >= CONTROL_MAX_PER_UID)
+		return "this uid has too many connections to mcpd";
+	return NULL;
+}
+
+static void on_resume(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct control *c = w->data;
+
+	ev_io_start(loop, &c->accept_w);
+}
+
+/*
+ * Out of descriptors: accept would fail again at once and spin the loop.
+ * Pause, don't spin: stop accepting, try again in a moment. Logged once per
+ * episode, with the count when it ends.
+ */
+static void pause_accepting(struct control *c, int err)
+{
+	struct ev_loop *loop = c->d->loop;
+
+	if (c->pauses++ == 0) {
+		c->paused_since = ev_now(loop);
+		log_warning(NULL, NULL,
+			    "control: cannot accept connections: %s; pausing accepting, trying again every %.0fs",
+			    strerror(err), CONTROL_ACCEPT_PAUSE);
+	}
+	ev_io_stop(loop, &c->accept_w);
+	ev_timer_set(&c->resume_w, CONTROL_ACCEPT_PAUSE, 0.);
+	ev_timer_start(loop, &c->resume_w);
+}
+
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct control *c = w->data;
@@ -412,13 +609,23 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		socklen_t len = sizeof(cred);
 		struct ctl_client *cl;
 		enum access access;
+		const char *why;
 		char msg[200];
 		int fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warning(NULL, NULL, "control: accept: %s", strerror(errno));
+			int err = errno;
+
+			if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
+				pause_accepting(c, err);
+			else if (err != EAGAIN && err != EINTR && err != ECONNABORTED)
+				log_warning(NULL, NULL, "control: accept: %s", strerror(err));
 			return;
+		}
+		if (c->pauses > 0) {
+			log_notice(NULL, NULL, "control: accepting connections again, after %lu pauses in %.0fs", c->pauses,
+				   ev_now(loop) - c->paused_since);
+			c->pauses = 0;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 			close(fd);
@@ -433,10 +640,17 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			refuse(fd, CTL_ERR_PERMISSION, msg);
 			continue;
 		}
-		if (c->nclients >= CONTROL_MAX_CLIENTS) {
-			log_warning(NULL, NULL, "control: refused pid %d: %d clients are connected already",
-				    (int)cred.pid, CONTROL_MAX_CLIENTS);
-			refuse(fd, JSONRPC_INTERNAL_ERROR, "too many clients are connected to mcpd; try again later");
+		if ((why = over_budget(c, access, cred.uid)) != NULL) {
+			if (c->refused_logged) {
+				c->refused++;
+			} else {
+				log_warning(NULL, NULL, "control: refused pid %d (uid %d): %s (%zu connected)", (int)cred.pid,
+					    (int)cred.uid, why, c->nclients);
+				c->refused_logged = true;
+				tally_start(c);
+			}
+			snprintf(msg, sizeof(msg), "%s; try again later", why);
+			refuse(fd, JSONRPC_INTERNAL_ERROR, msg);
 			continue;
 		}
 		cl = xcalloc(1, sizeof(*cl));
@@ -445,12 +659,16 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		cl->access = access;
 		cl->uid = cred.uid;
 		cl->pid = cred.pid;
+		cl->active = ev_now(loop);
 		linebuf_init(&cl->in, CONTROL_MAX_REQUEST, LINEBUF_REJECT);
 		wbuf_init(&cl->out, CONTROL_MAX_QUEUE);
 		ev_io_init(&cl->read_w, on_client_read, fd, EV_READ);
 		ev_io_init(&cl->write_w, on_client_write, fd, EV_WRITE);
-		cl->read_w.data = cl->write_w.data = cl;
+		ev_init(&cl->idle_w, on_client_idle);
+		cl->idle_w.repeat = c->idle_timeout;
+		cl->read_w.data = cl->write_w.data = cl->idle_w.data = cl;
 		ev_io_start(loop, &cl->read_w);
+		ev_timer_again(loop, &cl->idle_w);
 		cl->next = c->clients;
 		if (c->clients)
 			c->clients->prev = cl;
@@ -474,18 +692,26 @@ static bool socket_is_live(const char *path)
 	return live;
 }
 
-/* Create the socket's directory when it is missing (the XDG and /tmp defaults). */
-static void make_parent_dir(const char *path)
+/*
+ * Create the socket's directory when it is missing (the XDG and /tmp
+ * defaults), then check nobody else could have made or could write it: a
+ * user who creates /tmp/mcpd-UID first would receive mcpctl's traffic.
+ */
+static int prepare_parent_dir(const char *path, char **ret_error)
 {
+	bool private = control_socket_is_user_default(path);
 	char *dir = xstrdup(path);
 	char *slash = strrchr(dir, '/');
+	int r = 0;
 
 	if (slash && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		if (mkdir(dir, private ? 0700 : 0750) < 0 && errno != EEXIST)
 			log_debug(NULL, NULL, "control: cannot create %s: %s", dir, strerror(errno));
+		r = control_dir_check(dir, geteuid(), private, ret_error);
 	}
 	free(dir);
+	return r;
 }
 
 static int listen_on(struct control *c, const char *path, char **ret_error)
@@ -500,6 +726,9 @@ static int listen_on(struct control *c, const char *path, char **ret_error)
 		return -ENAMETOOLONG;
 	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	r = prepare_parent_dir(path, ret_error);
+	if (r < 0)
+		return r;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			xasprintf(ret_error, "%s exists and is not a socket; refusing to replace it", path);
@@ -512,7 +741,6 @@ static int listen_on(struct control *c, const char *path, char **ret_error)
 		log_notice(NULL, NULL, "control: replacing the stale socket %s", path);
 		unlink(path);
 	}
-	make_parent_dir(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		r = -errno;
@@ -533,6 +761,24 @@ static int listen_on(struct control *c, const char *path, char **ret_error)
 	return fd;
 }
 
+/* CONTROL_IDLE_TIMEOUT, or $MCPD_CONTROL_IDLE_TIMEOUT seconds (tests, and sites with slow scripts). */
+static ev_tstamp idle_timeout(void)
+{
+	const char *v = getenv("MCPD_CONTROL_IDLE_TIMEOUT");
+	char *end;
+	double t;
+
+	if (!v || !*v)
+		return CONTROL_IDLE_TIMEOUT;
+	t = strtod(v, &end);
+	if (*end || !(t >= 0.1 && t <= 86400.)) {
+		log_warning(NULL, NULL, "control: ignoring MCPD_CONTROL_IDLE_TIMEOUT=\"%s\": not 0.1 to 86400 seconds; using %.0fs",
+			    v, CONTROL_IDLE_TIMEOUT);
+		return CONTROL_IDLE_TIMEOUT;
+	}
+	return t;
+}
+
 struct control *control_new(struct daemon *d, const char *path, int fd, char **ret_error)
 {
 	struct control *c = xcalloc(1, sizeof(*c));
@@ -550,9 +796,18 @@ struct control *control_new(struct daemon *d, const char *path, int fd, char **r
 	c->fd = fd;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	c->gid = stat(path, &st) == 0 ? st.st_gid : getegid();
+	c->idle_timeout = idle_timeout();
 	ev_io_init(&c->accept_w, on_accept, fd, EV_READ);
 	c->accept_w.data = c;
 	ev_io_start(d->loop, &c->accept_w);
+	ev_init(&c->resume_w, on_resume);
+	c->resume_w.data = c;
+	ev_init(&c->tally_w, on_tally);
+	c->tally_w.data = c;
+	ev_idle_init(&c->reap_w, on_reap);
+	/* Highest priority: dead clients are freed on every loop iteration, however busy the rest is. */
+	ev_set_priority(&c->reap_w, EV_MAXPRI);
+	c->reap_w.data = c;
 	return c;
 }
 
@@ -561,7 +816,11 @@ void control_free(struct control *c)
 	if (!c)
 		return;
 	while (c->clients)
-		client_free(c->clients);
+		client_drop(c->clients);
+	ev_idle_stop(c->d->loop, &c->reap_w);
+	reap(c);
+	ev_timer_stop(c->d->loop, &c->resume_w);
+	ev_timer_stop(c->d->loop, &c->tally_w);
 	ev_io_stop(c->d->loop, &c->accept_w);
 	close(c->fd);
 	if (c->owns_path)
@@ -586,7 +845,7 @@ void control_log_line(struct control *c, struct server *s, uint64_t seq, uint64_
 		if (wbuf_pending(&cl->out) > CONTROL_FOLLOW_QUEUE) {
 			log_warning(s->conf.name, NULL, "control: dropping a `logs -f` reader (pid %d): it lags by %zu bytes",
 				    (int)cl->pid, wbuf_pending(&cl->out));
-			client_free(cl);
+			client_drop(cl);
 			continue;
 		}
 		params = cJSON_CreateObject();
@@ -618,7 +877,7 @@ void control_forget_server(struct control *c, struct server *s)
 			cl->follow = NULL;
 			cl->closing = true;
 			if (wbuf_pending(&cl->out) == 0)
-				client_free(cl);
+				client_drop(cl);
 		}
 	}
 }

@@ -17,6 +17,9 @@ struct control;
 struct ctl_client;
 
 #define CONTROL_MAX_CLIENTS	1024
+#define CONTROL_RESERVED	16	/* of them, for root and mcpd's uid only */
+#define CONTROL_MAX_PER_UID	64	/* connections of one uid other than root and mcpd's */
+#define CONTROL_IDLE_TIMEOUT	60.	/* seconds a connection may sit without a request or a stream */
 #define CONTROL_MAX_REQUEST	(1024 * 1024)
 #define CONTROL_MAX_QUEUE	(96 * 1024 * 1024)	/* a `logs` reply may hold a 64 MiB buffer */
 #define CONTROL_FOLLOW_QUEUE	(4 * 1024 * 1024)	/* a `logs -f` reader that lags more is dropped */
@@ -63,7 +66,10 @@ void ctl_attach(struct ctl_client *c, struct session *sess);
 /* For sessions: queue a message, see the queue, close after it is written. */
 bool ctl_send(struct ctl_client *c, const cJSON *msg);
 size_t ctl_pending(const struct ctl_client *c);
+/* Close once the queue is written (now when it is empty); the client is freed later, never under its caller. */
 void ctl_close(struct ctl_client *c);
+/* Close now, dropping what is queued: a client that does not read. */
+void ctl_abort(struct ctl_client *c);
 
 /*
  * The servers named in params ("names": [...] or "all": true); replies with

@@ -25,10 +25,16 @@ static size_t sink_pending(void *sink)
 
 static void sink_close(void *sink)
 {
-	ctl_close(sink);
+	/* The relay closes a session with this much queued only to drop a client that does not read. */
+	if (ctl_pending(sink) > RELAY_CLIENT_QUEUE)
+		ctl_abort(sink);
+	else
+		ctl_close(sink);
 }
 
-static const struct relay_sink control_sink = { .send = sink_send, .pending = sink_pending, .close = sink_close };
+static const struct relay_sink control_sink = {
+	.send = sink_send, .pending = sink_pending, .close = sink_close, .raw_ids = true,
+};
 
 static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 {

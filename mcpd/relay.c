@@ -19,13 +19,17 @@
 #define BUCKETS 1024
 #define TOKEN_PREFIX "mcpd-pt-"
 
+/* A message too long to parse is answered with the id found in this many of its first bytes. */
+#define RELAY_ID_SCAN		(64 * 1024)
+
 /* Errors mcpd answers on the server's behalf. */
 #define RELAY_ERR_UNAVAILABLE	-32002
 
 /* A client's request in flight: the server knows it as sid. */
 struct pending_req {
 	int64_t sid;
-	cJSON *client_id;
+	cJSON *client_id;	/* as the client wrote it (a cJSON_Raw): for the answer */
+	cJSON *client_id_value;	/* as parsed: to match the client's cancellation */
 	cJSON *client_token;	/* the client's progressToken, rewritten to TOKEN_PREFIX<sid> */
 	struct session *sess;
 	struct pending_req *next;
@@ -44,12 +48,17 @@ struct session {
 	void *sink;
 	size_t npending;
 	bool draining;		/* the client closed its side: close once answered */
+	bool closing;		/* the sink was told to close: nothing more goes to it */
+	bool dead;		/* detached: unlinked, freed by the reaper */
 	ev_timer drain_w;
-	struct session *prev, *next;
+	struct session *prev, *next;	/* in sessions, or in dead (next only) */
 };
 
 struct relay {
 	struct session *sessions;	/* oldest first */
+	struct session *dead;		/* detached, freed by reap_w once no caller holds them */
+	struct ev_loop *loop;
+	ev_idle reap_w;
 	struct pending_req **buckets;	/* BUCKETS of them, allocated with the first session */
 	struct server_req *server_reqs;
 	int64_t next_sid;
@@ -63,6 +72,7 @@ struct relay *relay_new(void)
 static void pending_free(struct pending_req *p)
 {
 	cJSON_Delete(p->client_id);
+	cJSON_Delete(p->client_id_value);
 	cJSON_Delete(p->client_token);
 	free(p);
 }
@@ -80,6 +90,14 @@ void relay_free(struct relay *r)
 		}
 	}
 	free(r->buckets);
+	if (r->loop)
+		ev_idle_stop(r->loop, &r->reap_w);
+	while (r->dead) {
+		struct session *sess = r->dead;
+
+		r->dead = sess->next;
+		free(sess);
+	}
 	while (r->server_reqs) {
 		struct server_req *q = r->server_reqs;
 
@@ -99,24 +117,62 @@ size_t relay_sessions(const struct server *s)
 	return n;
 }
 
-/* Send to a session's client; a client that lags too far behind is dropped. */
-static void to_client(struct session *sess, const cJSON *msg)
+/* Sessions are freed here, after the callback that detached them returned: see relay_detach. */
+static void on_reap(struct ev_loop *loop, ev_idle *w, int revents)
 {
-	if (sess->ops->pending(sess->sink) > RELAY_CLIENT_QUEUE) {
-		log_warning(sess->s->conf.name, NULL, "dropping an MCP client: it does not read (%zu bytes queued)",
-			    sess->ops->pending(sess->sink));
-		sess->ops->close(sess->sink);
-		return;
+	struct relay *r = w->data;
+
+	ev_idle_stop(loop, w);
+	while (r->dead) {
+		struct session *sess = r->dead;
+
+		r->dead = sess->next;
+		free(sess);
 	}
-	sess->ops->send(sess->sink, msg);
 }
 
-static void error_to_client(struct session *sess, const cJSON *id, int code, const char *message)
+/* Is the session still one to talk to? Not once detached, nor once its sink was told to close. */
+static bool alive(const struct session *sess)
+{
+	return !sess->dead && !sess->closing;
+}
+
+/* Tell the sink to end the client; relay_detach follows, now or later. Once only. */
+static void close_sink(struct session *sess)
+{
+	if (!alive(sess))
+		return;
+	sess->closing = true;
+	sess->ops->close(sess->sink);
+}
+
+/*
+ * Send to a session's client; a client that lags too far behind is dropped.
+ * Returns false when the session is closing or gone: callers stop using it
+ * then (its memory stays valid until the reaper runs).
+ */
+static bool to_client(struct session *sess, const cJSON *msg)
+{
+	if (!alive(sess))
+		return false;
+	if (sess->ops->pending(sess->sink) > RELAY_CLIENT_QUEUE) {
+		log_warning(sess->s->conf.name, NULL,
+			    "dropping an MCP client: it does not read its answers (%zu bytes queued, at most %d); closing it",
+			    sess->ops->pending(sess->sink), RELAY_CLIENT_QUEUE);
+		close_sink(sess);
+		return false;
+	}
+	sess->ops->send(sess->sink, msg);
+	return alive(sess);
+}
+
+static bool error_to_client(struct session *sess, const cJSON *id, int code, const char *message)
 {
 	cJSON *msg = jsonrpc_error_new(id, code, message, NULL);
+	bool ok = to_client(sess, msg);
 
-	to_client(sess, msg);
 	cJSON_Delete(msg);
+	return ok;
 }
 
 /* ---- pending requests ----------------------------------------------------- */
@@ -145,15 +201,15 @@ static struct pending_req *take_pending(struct relay *r, int64_t sid)
 /* A draining session whose last answer went out is closed. */
 static void maybe_finish(struct session *sess)
 {
-	if (sess->draining && sess->npending == 0)
-		sess->ops->close(sess->sink);
+	if (alive(sess) && sess->draining && sess->npending == 0)
+		close_sink(sess);
 }
 
 static struct pending_req *find_by_client_id(struct relay *r, const struct session *sess, const cJSON *id)
 {
 	for (size_t b = 0; r->buckets && b < BUCKETS; b++)
 		for (struct pending_req *p = r->buckets[b]; p; p = p->next)
-			if (p->sess == sess && cJSON_Compare(p->client_id, id, 1))
+			if (p->sess == sess && cJSON_Compare(p->client_id_value, id, 1))
 				return p;
 	return NULL;
 }
@@ -172,6 +228,13 @@ struct session *relay_attach(struct server *s, const struct relay_sink *ops, voi
 	/* A server nobody connects to costs no table: most of them, with 1000 servers. */
 	if (!r->buckets)
 		r->buckets = xcalloc(BUCKETS, sizeof(*r->buckets));
+	if (!r->loop) {
+		r->loop = s->d->loop;
+		ev_idle_init(&r->reap_w, on_reap);
+		/* Highest priority: it runs on every loop iteration while sessions wait, whatever else is busy. */
+		ev_set_priority(&r->reap_w, EV_MAXPRI);
+		r->reap_w.data = r;
+	}
 	while (*tail) {
 		sess->prev = *tail;
 		tail = &(*tail)->next;
@@ -199,11 +262,15 @@ static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 
 	log_notice(sess->s->conf.name, NULL, "an MCP client left with %zu requests unanswered after %.0fs; cancelling them",
 		   sess->npending, RELAY_DRAIN_SECONDS);
-	sess->ops->close(sess->sink);
+	close_sink(sess);
 }
 
 bool relay_client_eof(struct session *sess)
 {
+	if (!alive(sess))
+		return true;
+	if (sess->draining)
+		return false;	/* once: the drain timer is running already */
 	if (sess->npending == 0)
 		return true;
 	sess->draining = true;
@@ -219,6 +286,9 @@ void relay_detach(struct session *sess)
 	struct relay *r = s->relay;
 	bool live = s->stdin_fd >= 0;
 
+	if (sess->dead)
+		return;
+	sess->dead = true;
 	if (sess->draining)
 		ev_timer_stop(s->d->loop, &sess->drain_w);
 	/* What it asked is cancelled; what it was asked is answered with an error. */
@@ -263,7 +333,11 @@ void relay_detach(struct session *sess)
 	if (sess->next)
 		sess->next->prev = sess->prev;
 	log_info(s->conf.name, NULL, "an MCP client detached (%zu left)", relay_sessions(s));
-	free(sess);
+	/* Callers up the stack may still hold it (to_client, the sink): freed by the reaper. */
+	sess->prev = NULL;
+	sess->next = r->dead;
+	r->dead = sess;
+	ev_idle_start(r->loop, &r->reap_w);
 }
 
 /* ---- client -> server ----------------------------------------------------- */
@@ -283,10 +357,9 @@ static bool server_available(struct session *sess, const cJSON *id)
 }
 
 /* initialize is answered from the server's own InitializeResult, which mcpd keeps. */
-static void answer_initialize(struct session *sess, const cJSON *req)
+static void answer_initialize(struct session *sess, const cJSON *req, const cJSON *id)
 {
 	struct server *s = sess->s;
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
 	const char *asked = cJSON_GetStringValue(
 		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"), "protocolVersion"));
 	cJSON *result, *msg;
@@ -302,11 +375,11 @@ static void answer_initialize(struct session *sess, const cJSON *req)
 	cJSON_Delete(msg);
 }
 
-static void forward_request(struct session *sess, cJSON *req)
+/* id is the client's id as written (jsonrpc_raw_id); req still holds it as parsed. */
+static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
 {
 	struct server *s = sess->s;
 	struct relay *r = s->relay;
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
 	cJSON *meta = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"), "_meta");
 	cJSON *token = cJSON_GetObjectItemCaseSensitive(meta, "progressToken");
 	struct pending_req *p;
@@ -322,6 +395,7 @@ static void forward_request(struct session *sess, cJSON *req)
 	p = xcalloc(1, sizeof(*p));
 	p->sid = ++r->next_sid;
 	p->client_id = cJSON_Duplicate(id, 1);
+	p->client_id_value = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(req, "id"), 1);
 	p->sess = sess;
 	if (token) {
 		p->client_token = cJSON_Duplicate(token, 1);
@@ -376,29 +450,51 @@ static void forward_response(struct session *sess, const cJSON *msg)
 	free(id);
 }
 
+/* The id to answer with: as written, for a sink that takes raw ids; else as parsed. */
+static cJSON *answer_id(const struct session *sess, const char *line, size_t len, const cJSON *parsed)
+{
+	cJSON *id = jsonrpc_raw_id(line, len, parsed);
+	cJSON *value;
+
+	if (!id || sess->ops->raw_ids || !cJSON_IsRaw(id))
+		return id;
+	value = cJSON_Parse(id->valuestring);
+	cJSON_Delete(id);
+	return value;
+}
+
 void relay_client_line(struct session *sess, const char *line, size_t len)
 {
 	int code = 0;
-	cJSON *msg = jsonrpc_parse(line, len, &code);
+	cJSON *msg, *id;
 	const char *method;
 
+	if (!alive(sess))
+		return;
+	msg = jsonrpc_parse(line, len, &code);
 	if (!msg) {
-		error_to_client(sess, NULL, code ? code : JSONRPC_PARSE_ERROR, "parse error: not a JSON-RPC message");
+		/* Not JSON: its id may still be readable, and the client then knows which request failed. */
+		id = answer_id(sess, line, len, NULL);
+		error_to_client(sess, id, code ? code : JSONRPC_PARSE_ERROR, "parse error: not a JSON-RPC message");
+		cJSON_Delete(id);
 		return;
 	}
 	method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
 	switch (jsonrpc_classify(msg)) {
 	case JSONRPC_REQUEST:
+		/* Answers carry the id exactly as the client wrote it (cJSON would round big numbers). */
+		id = answer_id(sess, line, len, cJSON_GetObjectItemCaseSensitive(msg, "id"));
 		if (strcmp(method, "initialize") == 0) {
-			answer_initialize(sess, msg);
+			answer_initialize(sess, msg, id);
 		} else if (strcmp(method, "ping") == 0) {
-			cJSON *reply = jsonrpc_result_new(cJSON_GetObjectItemCaseSensitive(msg, "id"), cJSON_CreateObject());
+			cJSON *reply = jsonrpc_result_new(id, cJSON_CreateObject());
 
 			to_client(sess, reply);
 			cJSON_Delete(reply);
 		} else {
-			forward_request(sess, msg);
+			forward_request(sess, msg, id);
 		}
+		cJSON_Delete(id);
 		break;
 	case JSONRPC_NOTIFICATION:
 		/* The server was initialized once, by mcpd. */
@@ -436,11 +532,12 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 		return true;	/* cancelled, or its client left: nobody to tell */
 	copy = cJSON_Duplicate(msg, 1);
 	cJSON_ReplaceItemInObjectCaseSensitive(copy, "id", cJSON_Duplicate(p->client_id, 1));
-	to_client(p->sess, copy);
-	cJSON_Delete(copy);
 	sess = p->sess;
 	pending_free(p);
-	maybe_finish(sess);
+	/* A client dropped for not reading is closing: it is not finished twice. */
+	if (to_client(sess, copy))
+		maybe_finish(sess);
+	cJSON_Delete(copy);
 	return true;
 }
 
@@ -493,6 +590,8 @@ bool relay_server_request(struct server *s, const cJSON *msg)
 	struct session *sess = r->sessions;	/* the oldest attached client answers */
 	struct server_req *q;
 
+	while (sess && !alive(sess))
+		sess = sess->next;
 	if (!sess)
 		return false;
 	q = xcalloc(1, sizeof(*q));
@@ -540,6 +639,21 @@ void relay_server_removed(struct server *s)
 	relay_server_gone(s, "was removed from the manifest");
 	for (it = s->relay->sessions; it; it = next) {
 		next = it->next;
-		it->ops->close(it->sink);
+		close_sink(it);
 	}
+}
+
+void relay_client_oversized(struct session *sess, const char *start, size_t len, size_t limit)
+{
+	cJSON *id;
+	char msg[128];
+
+	if (!alive(sess))
+		return;
+	/* The id is read from the first bytes only: a line this long is never parsed. */
+	id = answer_id(sess, start, len < RELAY_ID_SCAN ? len : RELAY_ID_SCAN, NULL);
+	snprintf(msg, sizeof(msg), "invalid request: the message is longer than %zu bytes, the limit of one message",
+		 limit);
+	error_to_client(sess, id, JSONRPC_INVALID_REQUEST, msg);
+	cJSON_Delete(id);
 }

@@ -32,24 +32,41 @@ struct relay_sink {
 	bool (*send)(void *sink, const cJSON *msg);
 	size_t (*pending)(void *sink);		/* bytes queued, not yet read by the client */
 	void (*close)(void *sink);		/* ends the client; relay_detach follows, now or later */
+	/*
+	 * Answers carry the client's id as it wrote it, a cJSON_Raw item (ids past
+	 * 2^53 stay exact); false: as cJSON parsed it, for a sink that matches ids.
+	 */
+	bool raw_ids;
 };
 
 /* A client becomes a session of server s. */
 struct session *relay_attach(struct server *s, const struct relay_sink *ops, void *sink);
 
-/* The session's connection is gone: cancel what it asked, answer what it was asked. */
+/*
+ * The session's connection is gone: cancel what it asked, answer what it was
+ * asked. The session is unlinked at once and freed later, by the relay's
+ * reaper, so callers up the stack that still hold it stay safe; a second call
+ * does nothing. A sink's close never frees the session itself.
+ */
 void relay_detach(struct session *sess);
 
 /*
  * The client closed its side: answers still due are delivered (for at most
  * RELAY_DRAIN_SECONDS), then the connection is closed. Returns true when
- * nothing is due and the caller may close at once.
+ * nothing is due and the caller may close at once. Idempotent: the drain
+ * starts once.
  */
 #define RELAY_DRAIN_SECONDS 30.
 bool relay_client_eof(struct session *sess);
 
 /* A line from a session's client. */
 void relay_client_line(struct session *sess, const char *line, size_t len);
+
+/*
+ * A line from a session's client longer than the limit (limit bytes): its
+ * first bytes, to answer with the request's id when they hold it.
+ */
+void relay_client_oversized(struct session *sess, const char *start, size_t len, size_t limit);
 
 /*
  * Messages from the server. Each returns true when it took the message:
