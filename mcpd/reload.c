@@ -97,10 +97,7 @@ int reload_manifest(struct daemon *d, bool dry_run, cJSON **ret_result, cJSON **
 		cJSON_ArrayForEach(it, removed) {
 			struct server *s = daemon_find_server(d, it->valuestring);
 
-			s->removed = true;
-			lifecycle_event(s, SE_STOP, &(struct event_arg){ .reason = "removed from the manifest" });
-			if (s->pid == 0)
-				daemon_remove_server(d, s);
+			daemon_remove_server(d, s);
 		}
 		cJSON_ArrayForEach(it, changed) {
 			struct server *s = daemon_find_server(d, it->valuestring);
