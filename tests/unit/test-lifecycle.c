@@ -40,6 +40,8 @@ static unsigned health_starts;
 /* Run by daemon_state_changed(): a test's follow-up events, as the daemon's would be. */
 static void (*on_changed)(struct server *s);
 
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void note(const char *fmt, ...)
 {
 	size_t n = strlen(trace);
