@@ -75,6 +75,16 @@ void daemon_remove_server(struct daemon *d, struct server *s)
 	ev_check_start(d->loop, &d->sweep_w);
 }
 
+void daemon_autostart(struct daemon *d, struct server *s)
+{
+	/* Wanted from now on: health, /readyz and status count it as down until it runs. */
+	s->wanted = s->autostart_pending = true;
+	if (!d->autostart_paused && !d->shutting_down && !ev_is_active(&d->autostart_w)) {
+		ev_timer_set(&d->autostart_w, 0., 0.);
+		ev_timer_start(d->loop, &d->autostart_w);
+	}
+}
+
 static bool depends_on(const struct server *s, const char *name)
 {
 	for (size_t i = 0; i < s->conf.ndepends_on; i++)

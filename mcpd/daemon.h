@@ -47,6 +47,7 @@ struct daemon {
 	/* Autostart in batches, so the loop serves clients and pipes between them (main.c). */
 	ev_timer autostart_w;
 	bool autostart_paused;		/* too many handshakes: resumed when one ends */
+	bool autostart_done;		/* the manifest's autostart servers were all started */
 };
 
 struct server *daemon_find_server(const struct daemon *d, const char *name);
@@ -68,6 +69,12 @@ struct server *daemon_add_server(struct daemon *d, const struct server_conf *con
  * it has no process. Nothing else frees a server while mcpd runs.
  */
 void daemon_remove_server(struct daemon *d, struct server *s);
+
+/*
+ * Start s with the next autostart batch (main.c): spawning many servers in one
+ * loop iteration would hold the loop, and their handshake timers, for seconds.
+ */
+void daemon_autostart(struct daemon *d, struct server *s);
 
 /* Free the removed servers that have no process left (the loop's check watcher). */
 void daemon_sweep(struct daemon *d);

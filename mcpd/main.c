@@ -278,8 +278,12 @@ static void on_autostart(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (left == 0) {
 		d->autostart_paused = false;
-		log_info(NULL, NULL, "every autostart server was started");
-		sdnotify_ready(d);
+		if (!d->autostart_done) {
+			/* The manifest's servers; later ones come from reloads, framed by their own READY=1. */
+			d->autostart_done = true;
+			log_info(NULL, NULL, "every autostart server was started");
+			sdnotify_ready(d);
+		}
 	} else if (busy >= AUTOSTART_HANDSHAKES) {
 		/* Resumed by daemon_state_changed() when a handshake ends: pause, don't spin. */
 		d->autostart_paused = true;
@@ -292,17 +296,18 @@ static void on_autostart(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void start_servers(struct daemon *d)
 {
+	ev_timer_init(&d->autostart_w, on_autostart, 0., 0.);
+	d->autostart_w.data = d;
 	for (size_t i = 0; i < d->manifest->nservers; i++) {
 		struct server *s = daemon_add_server(d, &d->manifest->servers[i]);
 
-		/* Wanted from the start: health, /readyz and status count it as down until it runs. */
-		s->autostart_pending = s->wanted = s->conf.autostart;
+		if (s->conf.autostart)
+			daemon_autostart(d, s);
 	}
 	log_notice(NULL, NULL, "mcpd %s: supervising %zu servers from %s; control socket %s", PACKAGE_VERSION,
 		   d->nservers, d->manifest_path, d->socket_path);
-	ev_timer_init(&d->autostart_w, on_autostart, 0., 0.);
-	d->autostart_w.data = d;
-	on_autostart(d->loop, &d->autostart_w, 0);
+	if (!ev_is_active(&d->autostart_w))
+		on_autostart(d->loop, &d->autostart_w, 0);	/* no autostart server: ready at once */
 }
 
 static void teardown(struct daemon *d)

@@ -121,7 +121,7 @@ int reload_manifest(struct daemon *d, bool dry_run, cJSON **ret_result, cJSON **
 			}
 			s = daemon_add_server(d, conf);
 			if (s->conf.autostart)
-				lifecycle_event(s, SE_START, NULL);
+				daemon_autostart(d, s);	/* in batches, like at startup */
 		}
 	}
 	manifest_free(d->manifest);

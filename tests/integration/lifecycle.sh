@@ -115,9 +115,32 @@ check "reload removes it once more" ctl reload
 is "$(state_of stubborn)" stopping "stubborn is stopping"
 wait_until 10 ctl status && ok "mcpd still answers" || not_ok "mcpd still answers"
 is "$(state_of keep)" running "keep was never touched"
+
+# Servers added by a reload start in batches too.
+M=100
+{
+	cat "$T/less.yaml"
+	for i in $(seq 1 "$M"); do
+		echo "  r$i: { command: [$EXAMPLE, --name, lc$$-r$i, --slow-initialize, 1s] }"
+	done
+} >"$T/m.yaml"
+check "reload adds $M servers" ctl reload
+if wait_until 60 answered_during_startup; then
+	ok "status answers while they are being started"
+else
+	not_ok "status answers while they are being started" "$(head -n 20 "$T/early.status")"
+fi
+all_added_running() {
+	[[ $(count_state running) == $((M + 1)) ]]
+}
+wait_until 300 all_added_running && ok "all $M added servers reach running" ||
+	not_ok "all $M added servers reach running" "$(ctl status | grep -v ' running ' | head -n 20)"
+is "$(grep -c 'no answer to initialize' "$T/mcpd.err")" 0 "no handshake timed out after the reload"
+
 stubborn_pid=$(cat "$T/stubborn.pid")
 stop_mcpd
 wait_until 10 _gone "$stubborn_pid" && ok "no stubborn process is left" || not_ok "no stubborn process is left"
+no_leftovers "lc$$-r" "no added server is left after the shutdown"
 if grep -qE 'AddressSanitizer|runtime error' "$T/mcpd.err"; then
 	not_ok "no sanitizer report" "$(grep -E -A5 'AddressSanitizer|runtime error' "$T/mcpd.err" | head -n 30)"
 else
