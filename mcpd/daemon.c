@@ -70,15 +70,63 @@ struct server *daemon_add_server(struct daemon *d, const struct server_conf *con
 
 void daemon_remove_server(struct daemon *d, struct server *s)
 {
-	for (size_t i = 0; i < d->nservers; i++) {
-		if (d->servers[i] == s) {
-			memmove(&d->servers[i], &d->servers[i + 1], (d->nservers - i - 1) * sizeof(*d->servers));
-			d->nservers--;
-			break;
-		}
+	s->removed = true;
+	lifecycle_event(s, SE_STOP, &(struct event_arg){ .reason = "removed from the manifest" });
+	/* Freed from the loop's check watcher, when no caller can be touching it. */
+	ev_check_start(d->loop, &d->sweep_w);
+}
+
+void daemon_autostart(struct daemon *d, struct server *s)
+{
+	/* Wanted from now on: health, /readyz and status count it as down until it runs. */
+	s->wanted = s->autostart_pending = true;
+	if (!d->autostart_paused && !d->shutting_down && !ev_is_active(&d->autostart_w)) {
+		ev_timer_set(&d->autostart_w, 0., 0.);
+		ev_timer_start(d->loop, &d->autostart_w);
 	}
+}
+
+static bool depends_on(const struct server *s, const char *name)
+{
+	for (size_t i = 0; i < s->conf.ndepends_on; i++)
+		if (strcmp(s->conf.depends_on[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Forget s for good: the caller made sure it has no process and is on no stack. */
+static void free_server(struct daemon *d, size_t i)
+{
+	struct server *s = d->servers[i];
+
+	memmove(&d->servers[i], &d->servers[i + 1], (d->nservers - i - 1) * sizeof(*d->servers));
+	d->nservers--;
 	control_forget_server(d->control, s);
 	server_free(s);
+}
+
+void daemon_sweep(struct daemon *d)
+{
+	ev_check_stop(d->loop, &d->sweep_w);
+	for (size_t i = 0; i < d->nservers;) {
+		struct server *s = d->servers[i];
+		char *name;
+
+		if (!s->removed || s->pid != 0 || s->state == ST_STOPPING) {
+			i++;
+			continue;
+		}
+		name = xstrdup(s->conf.name);
+		free_server(d, i);
+		/* Servers that waited for it wait for nothing now. */
+		for (size_t j = 0; j < d->nservers; j++) {
+			struct server *t = d->servers[j];
+
+			if (t->state == ST_STARTING && t->pid == 0 && depends_on(t, name))
+				lifecycle_event(t, SE_DEPS, NULL);
+		}
+		free(name);
+	}
 }
 
 void daemon_kill_strays(struct daemon *d)
@@ -110,67 +158,54 @@ void daemon_kill_strays(struct daemon *d)
 	free(keep);
 }
 
-static bool depends_on(const struct server *s, const char *name)
-{
-	for (size_t i = 0; i < s->conf.ndepends_on; i++)
-		if (strcmp(s->conf.depends_on[i], name) == 0)
-			return true;
-	return false;
-}
-
-/* Stop every server whose dependents have no process left; leave the loop when none is left. */
+/* Stop every server whose dependents have no process left (queued: see lifecycle_event). */
 static void shutdown_step(struct daemon *d)
 {
-	static bool busy, again;
-	bool live;
+	bool *blocked = xcalloc(d->nservers + 1, sizeof(*blocked));
 
-	/* Stopping a server changes states, which calls us again: loop instead of recursing. */
-	if (busy) {
-		again = true;
+	for (size_t i = 0; i < d->nservers; i++) {
+		const struct server *t = d->servers[i];
+
+		for (size_t j = 0; t->pid > 0 && j < t->conf.ndepends_on; j++) {
+			for (size_t k = 0; k < d->nservers; k++)
+				if (strcmp(d->servers[k]->conf.name, t->conf.depends_on[j]) == 0)
+					blocked[k] = true;
+		}
+	}
+	for (size_t i = 0; i < d->nservers; i++) {
+		struct server *s = d->servers[i];
+
+		if (s->state != ST_STOPPING && s->state != ST_STOPPED && s->state != ST_EXITED && !blocked[i])
+			lifecycle_event(s, SE_STOP, &(struct event_arg){ .reason = "mcpd is shutting down" });
+	}
+	free(blocked);
+}
+
+void daemon_events_settled(struct daemon *d)
+{
+	if (!d->shutting_down || d->stopped_all)
 		return;
-	}
-	busy = true;
-	do {
-		bool *blocked = xcalloc(d->nservers + 1, sizeof(*blocked));
-
-		again = false;
-		live = false;
-		for (size_t i = 0; i < d->nservers; i++) {
-			const struct server *t = d->servers[i];
-
-			for (size_t j = 0; t->pid > 0 && j < t->conf.ndepends_on; j++) {
-				for (size_t k = 0; k < d->nservers; k++)
-					if (strcmp(d->servers[k]->conf.name, t->conf.depends_on[j]) == 0)
-						blocked[k] = true;
-			}
-		}
-		for (size_t i = 0; i < d->nservers; i++) {
-			struct server *s = d->servers[i];
-
-			if (s->state != ST_STOPPING && s->state != ST_STOPPED && s->state != ST_EXITED && !blocked[i])
-				lifecycle_event(s, SE_STOP,
-						&(struct event_arg){ .reason = "mcpd is shutting down" });
-			live = live || s->pid > 0;
-		}
-		free(blocked);
-	} while (again);
-	busy = false;
-	if (!live) {
-		log_info(NULL, NULL, "every server has stopped; exiting");
-		ev_break(d->loop, EVBREAK_ALL);
-	}
+	for (size_t i = 0; i < d->nservers; i++)
+		if (d->servers[i]->pid > 0)
+			return;
+	d->stopped_all = true;
+	log_info(NULL, NULL, "every server has stopped; exiting");
+	ev_break(d->loop, EVBREAK_ALL);
 }
 
 void daemon_state_changed(struct daemon *d, struct server *s)
 {
 	sdnotify_status_changed(d);
+	if (s->removed && s->pid == 0)
+		ev_check_start(d->loop, &d->sweep_w);
 	if (d->shutting_down) {
 		shutdown_step(d);
 		return;
 	}
-	if (s->removed && s->pid == 0) {
-		/* Freed from the loop's check watcher, not from inside its own callbacks. */
-		ev_check_start(d->loop, &d->sweep_w);
+	if (d->autostart_paused && !(s->state == ST_STARTING && s->pid > 0)) {
+		d->autostart_paused = false;	/* a handshake ended: autostart the next batch */
+		ev_timer_set(&d->autostart_w, 0., 0.);
+		ev_timer_start(d->loop, &d->autostart_w);
 	}
 	/* A dependency is running now, or went away: wake the servers waiting on it. */
 	for (size_t i = 0; i < d->nservers; i++) {
@@ -201,5 +236,7 @@ void daemon_shutdown(struct daemon *d)
 	ev_timer_init(&d->shutdown_timer, on_shutdown_timeout, (double)d->manifest->mcpd.shutdown_timeout_ms / 1000., 0.);
 	d->shutdown_timer.data = d;
 	ev_timer_start(d->loop, &d->shutdown_timer);
+	ev_timer_stop(d->loop, &d->autostart_w);
 	shutdown_step(d);
+	daemon_events_settled(d);	/* nothing was running at all */
 }

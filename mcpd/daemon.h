@@ -14,6 +14,7 @@
 
 struct server;
 struct control;
+struct lifecycle_item;
 struct http;
 
 struct daemon {
@@ -34,6 +35,19 @@ struct daemon {
 	ev_check sweep_w;		/* servers removed by a reload are freed here */
 	ev_timer trim_w;		/* gives free heap pages back now and then */
 	bool is_root;
+
+	/* Lifecycle events waiting for the transition before them (lifecycle.c). */
+	struct {
+		struct lifecycle_item *head, *tail;
+		size_t n;
+		bool running;		/* a transition is in progress: queue, do not nest */
+	} events;
+	bool stopped_all;		/* shutdown: every server has stopped */
+
+	/* Autostart in batches, so the loop serves clients and pipes between them (main.c). */
+	ev_timer autostart_w;
+	bool autostart_paused;		/* too many handshakes: resumed when one ends */
+	bool autostart_done;		/* the manifest's autostart servers were all started */
 };
 
 struct server *daemon_find_server(const struct daemon *d, const char *name);
@@ -47,9 +61,26 @@ const char *daemon_health(const struct daemon *d);
 /* A server changed state: start its dependents, continue a shutdown, ... */
 void daemon_state_changed(struct daemon *d, struct server *s);
 
-/* Add a server created from conf, and forget one. */
+/* Add a server created from conf. */
 struct server *daemon_add_server(struct daemon *d, const struct server_conf *conf);
+
+/*
+ * A server is gone from the manifest: stop it; daemon_sweep() frees it once
+ * it has no process. Nothing else frees a server while mcpd runs.
+ */
 void daemon_remove_server(struct daemon *d, struct server *s);
+
+/*
+ * Start s with the next autostart batch (main.c): spawning many servers in one
+ * loop iteration would hold the loop, and their handshake timers, for seconds.
+ */
+void daemon_autostart(struct daemon *d, struct server *s);
+
+/* Free the removed servers that have no process left (the loop's check watcher). */
+void daemon_sweep(struct daemon *d);
+
+/* The lifecycle queue ran empty: leave the loop once a shutdown has stopped everything. */
+void daemon_events_settled(struct daemon *d);
 
 /* Kill processes re-parented to mcpd that belong to no server (escaped orphans). */
 void daemon_kill_strays(struct daemon *d);

@@ -77,6 +77,9 @@ void health_start(struct server *s)
 	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "name"));
 	const char *version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "version"));
 
+	if (h->probing)
+		return;	/* started on entering running already: callers after the event are late */
+	h->probing = true;
 	h->fails = 0;
 	h->in_flight = false;
 	h->last_error[0] = '\0';
@@ -98,6 +101,7 @@ void health_stop(struct server *s)
 
 	ev_timer_stop(s->d->loop, &h->interval_w);
 	ev_timer_stop(s->d->loop, &h->timeout_w);
+	h->probing = false;
 	h->in_flight = false;
 	h->fails = 0;
 	cJSON_Delete(h->tools_partial);
@@ -310,9 +314,7 @@ void health_http_result(struct server *s, const char *method, bool ok, double la
 			return;
 		}
 		record_latency(h, latency_ms);
-		lifecycle_event(s, SE_READY, NULL);
-		if (s->state == ST_RUNNING)
-			health_start(s);
+		lifecycle_event(s, SE_READY, NULL);	/* its action starts the probes */
 		return;
 	}
 	if (s->state != ST_RUNNING && s->state != ST_UNHEALTHY)

@@ -28,6 +28,7 @@ struct health {
 	uint64_t probes, failures;
 	double sum_ms;
 
+	bool probing;			/* health_start() ran for this process */
 	bool in_flight;
 	int64_t ping_id;
 	double sent_at;
@@ -46,7 +47,7 @@ struct health {
 void health_init(struct server *s);
 void health_free(struct server *s);
 
-/* The handshake is done: start probing (and fetch the tool list). */
+/* The handshake is done: start probing (and fetch the tool list); once per process. */
 void health_start(struct server *s);
 
 /* The process is gone: stop probing, keep the last tool list for `mcpctl tools`. */

@@ -21,10 +21,16 @@
 #include "log.h"
 #include "probe-http.h"
 #include "server.h"
+#include "xmalloc.h"
 
 typedef enum server_state (*action_fn)(struct server *s, const struct event_arg *arg);
 
 #define KILL_GRACE 5.0	/* after SIGKILL, how long before we complain */
+
+static double ms(uint64_t v)
+{
+	return (double)v / 1000.;
+}
 
 static void set_timer(struct server *s, double seconds)
 {
@@ -33,14 +39,19 @@ static void set_timer(struct server *s, double seconds)
 	ev_timer_start(s->d->loop, &s->timer);
 }
 
+/*
+ * The handshake budget starts when the process does. ev_now() is the time the
+ * loop iteration began: after a batch of spawns it can be long past.
+ */
+static void start_timer(struct server *s)
+{
+	ev_now_update(s->d->loop);
+	set_timer(s, ms(s->conf.health.start_timeout_ms));
+}
+
 static void stop_timer(struct server *s)
 {
 	ev_timer_stop(s->d->loop, &s->timer);
-}
-
-static double ms(uint64_t v)
-{
-	return (double)v / 1000.;
 }
 
 void describe_wait_status(int status, char *buf, size_t size)
@@ -121,18 +132,22 @@ static enum server_state begin_start(struct server *s)
 	}
 	if (s->conf.transport == TRANSPORT_HTTP) {
 		/* Running once it answers MCP over HTTP; without a command, it is only watched. */
-		if (s->conf.command && server_spawn(s) < 0)
-			return after_failure(s, s->fail_reason, false);
+		if (s->conf.command) {
+			ev_now_update(s->d->loop);	/* started_at: now, not when the iteration began */
+			if (server_spawn(s) < 0)
+				return after_failure(s, s->fail_reason, false);
+		}
 		s->reason[0] = '\0';
 		health_http_begin(s);
 		if (s->conf.command)
-			set_timer(s, ms(s->conf.health.start_timeout_ms));
+			start_timer(s);
 		return ST_STARTING;
 	}
+	ev_now_update(s->d->loop);
 	if (server_spawn(s) < 0)
 		return after_failure(s, s->fail_reason, false);
 	s->reason[0] = '\0';
-	set_timer(s, ms(s->conf.health.start_timeout_ms));
+	start_timer(s);
 	return ST_STARTING;
 }
 
@@ -247,6 +262,7 @@ static enum server_state act_ready(struct server *s, const struct event_arg *arg
 		log_notice(s->conf.name, "running", "circuit closed: the trial start succeeded");
 	}
 	s->reason[0] = '\0';
+	health_start(s);	/* entry action of running: probes and the tool list */
 	return ST_RUNNING;
 }
 
@@ -381,6 +397,7 @@ static enum server_state act_deps_changed(struct server *s, const struct event_a
 static const action_fn table[ST__COUNT][SE__COUNT] = {
 	[ST_STOPPED] = {
 		[SE_START] = act_start,
+		[SE_STOP] = act_stop_idle,	/* still waiting for its autostart turn */
 		[SE_RESTART] = act_restart_idle,
 	},
 	[ST_STARTING] = {
@@ -463,12 +480,17 @@ static void log_transition(const struct server *s, enum server_state from)
 		log_info(s->conf.name, st, "%s (was %s)", st, server_state_name(from));
 }
 
-void lifecycle_event(struct server *s, enum server_event ev, const struct event_arg *arg)
+/* Run one event: the table's action, then what follows a change of state. */
+static void dispatch(struct server *s, enum server_event ev, const struct event_arg *arg)
 {
 	enum server_state from = s->state, to;
 	pid_t pid_before = s->pid;
 	action_fn act = table[s->state][ev];
 
+	if (s->removed && (ev == SE_START || ev == SE_RESTART || ev == SE_DEPS))
+		return;	/* on its way out: only stopping it makes sense */
+	if (ev == SE_START || ev == SE_STOP || ev == SE_RESTART)
+		s->autostart_pending = false;	/* the operator (or a dependent) decided first */
 	if (!act) {
 		if (ev == SE_EXIT)
 			server_reaped(s);	/* never leave a zombie's pipes behind */
@@ -481,4 +503,111 @@ void lifecycle_event(struct server *s, enum server_event ev, const struct event_
 	s->state_since = ev_now(s->d->loop);
 	log_transition(s, from);
 	daemon_state_changed(s->d, s);
+}
+
+/*
+ * One event waiting for the transition before it to end. The reason is
+ * copied: the caller's buffer is gone by the time it runs.
+ */
+struct lifecycle_item {
+	struct lifecycle_item *next;
+	struct server *s;
+	enum server_event ev;
+	bool has_arg;
+	int wait_status;
+	char *reason;
+};
+
+static void item_free(struct lifecycle_item *it)
+{
+	free(it->reason);
+	free(it);
+}
+
+static struct lifecycle_item *pop(struct daemon *d)
+{
+	struct lifecycle_item *it = d->events.head;
+
+	if (!it)
+		return NULL;
+	d->events.head = it->next;
+	if (!d->events.head)
+		d->events.tail = NULL;
+	d->events.n--;
+	it->s->events_queued--;
+	return it;
+}
+
+static bool enqueue(struct server *s, enum server_event ev, const struct event_arg *arg)
+{
+	struct daemon *d = s->d;
+	struct lifecycle_item *it;
+
+	/* The same event twice in a row for one server changes nothing the first did not. */
+	if (s->events_queued > 0 && s->last_queued == (int)ev && ev != SE_EXIT)
+		return true;
+	if (s->events_queued >= LIFECYCLE_QUEUE_PER_SERVER && ev != SE_EXIT) {
+		/* Cannot happen with today's actions; if it does, say so once per server. */
+		if (!s->events_overflowed)
+			log_error(s->conf.name, server_state_name(s->state),
+				  "%u lifecycle events are queued already; dropping \"%s\" (a bug in mcpd)",
+				  s->events_queued, server_event_name(ev));
+		s->events_overflowed = true;
+		return false;
+	}
+	it = xcalloc(1, sizeof(*it));
+	it->s = s;
+	it->ev = ev;
+	if (arg) {
+		it->has_arg = true;
+		it->wait_status = arg->wait_status;
+		it->reason = arg->reason ? xstrdup(arg->reason) : NULL;
+	}
+	if (d->events.tail)
+		d->events.tail->next = it;
+	else
+		d->events.head = it;
+	d->events.tail = it;
+	d->events.n++;
+	s->events_queued++;
+	s->last_queued = (int)ev;
+	return true;
+}
+
+void lifecycle_event(struct server *s, enum server_event ev, const struct event_arg *arg)
+{
+	struct daemon *d = s->d;
+	struct lifecycle_item *it;
+
+	enqueue(s, ev, arg);
+	if (d->events.running)
+		return;	/* the loop below, further up the stack, runs it next */
+	d->events.running = true;
+	while ((it = pop(d))) {
+		struct event_arg a = { .wait_status = it->wait_status, .reason = it->reason };
+
+		dispatch(it->s, it->ev, it->has_arg ? &a : NULL);
+		item_free(it);
+	}
+	d->events.running = false;
+	daemon_events_settled(d);
+}
+
+void lifecycle_forget_server(struct server *s)
+{
+	struct daemon *d = s->d;
+	struct lifecycle_item **pp = &d->events.head, *it;
+
+	d->events.tail = NULL;
+	while ((it = *pp)) {
+		if (it->s == s) {
+			*pp = it->next;
+			d->events.n--;
+			item_free(it);
+			continue;
+		}
+		d->events.tail = it;
+		pp = &it->next;
+	}
+	s->events_queued = 0;
 }

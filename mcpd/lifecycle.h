@@ -26,7 +26,19 @@ struct event_arg {
 	const char *reason;	/* SE_FAIL, SE_STOP (optional) */
 };
 
+/*
+ * Queue an event for s and, unless a transition is running further up the
+ * stack, run the queue: one transition at a time, in order, never nested.
+ * arg (and its reason) is copied. Outside an action, the event has run when
+ * this returns.
+ */
 void lifecycle_event(struct server *s, enum server_event ev, const struct event_arg *arg);
+
+/* Events queued for one server at most: a few follow-ups of one transition. */
+#define LIFECYCLE_QUEUE_PER_SERVER 8
+
+/* s is being freed: drop the events queued for it. */
+void lifecycle_forget_server(struct server *s);
 
 const char *server_event_name(enum server_event ev);
 

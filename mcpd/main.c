@@ -157,17 +157,7 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 /* Servers removed by a reload are freed here, outside their own callbacks. */
 static void on_sweep(struct ev_loop *loop, ev_check *w, int revents)
 {
-	struct daemon *d = w->data;
-
-	ev_check_stop(loop, w);
-	for (size_t i = 0; i < d->nservers;) {
-		struct server *s = d->servers[i];
-
-		if (s->removed && s->pid == 0)
-			daemon_remove_server(d, s);
-		else
-			i++;
-	}
+	daemon_sweep(w->data);
 }
 
 /*
@@ -281,16 +271,72 @@ static int setup(struct daemon *d, const struct options *o)
 	return 0;
 }
 
+/*
+ * Spawning is a fork and an exec per server: all of a big manifest in one loop
+ * iteration would hold the loop for seconds, while status, the children's
+ * pipes and their handshake timers wait. So a batch per loop iteration, and
+ * no more handshakes at once than the machine can answer within their budget.
+ */
+#define AUTOSTART_BATCH		32	/* servers started per loop iteration */
+#define AUTOSTART_HANDSHAKES	64	/* autostart waits while this many are in the handshake */
+
+static void on_autostart(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *d = w->data;
+	size_t busy = 0, left = 0;
+	unsigned n = 0;
+
+	for (size_t i = 0; i < d->nservers; i++)
+		if (d->servers[i]->state == ST_STARTING && d->servers[i]->pid > 0)
+			busy++;
+	for (size_t i = 0; i < d->nservers; i++) {
+		struct server *s = d->servers[i];
+
+		if (!s->autostart_pending)
+			continue;
+		if (n >= AUTOSTART_BATCH || busy >= AUTOSTART_HANDSHAKES) {
+			left++;
+			continue;
+		}
+		s->autostart_pending = false;
+		if (s->state == ST_STOPPED) {
+			lifecycle_event(s, SE_START, NULL);
+			n++;
+			busy += s->state == ST_STARTING && s->pid > 0;
+		}
+	}
+	if (left == 0) {
+		d->autostart_paused = false;
+		if (!d->autostart_done) {
+			/* The manifest's servers; later ones come from reloads, framed by their own READY=1. */
+			d->autostart_done = true;
+			log_info(NULL, NULL, "every autostart server was started");
+			sdnotify_ready(d);
+		}
+	} else if (busy >= AUTOSTART_HANDSHAKES) {
+		/* Resumed by daemon_state_changed() when a handshake ends: pause, don't spin. */
+		d->autostart_paused = true;
+	} else {
+		/* Due at once, but only after the loop has served the fds. */
+		ev_timer_set(w, 0., 0.);
+		ev_timer_start(loop, w);
+	}
+}
+
 static void start_servers(struct daemon *d)
 {
-	for (size_t i = 0; i < d->manifest->nservers; i++)
-		daemon_add_server(d, &d->manifest->servers[i]);
+	ev_timer_init(&d->autostart_w, on_autostart, 0., 0.);
+	d->autostart_w.data = d;
+	for (size_t i = 0; i < d->manifest->nservers; i++) {
+		struct server *s = daemon_add_server(d, &d->manifest->servers[i]);
+
+		if (s->conf.autostart)
+			daemon_autostart(d, s);
+	}
 	log_notice(NULL, NULL, "mcpd %s: supervising %zu servers from %s; control socket %s", PACKAGE_VERSION,
 		   d->nservers, d->manifest_path, d->socket_path);
-	for (size_t i = 0; i < d->nservers; i++)
-		if (d->servers[i]->conf.autostart && d->servers[i]->state == ST_STOPPED)
-			lifecycle_event(d->servers[i], SE_START, NULL);
-	sdnotify_ready(d);
+	if (!ev_is_active(&d->autostart_w))
+		on_autostart(d->loop, &d->autostart_w, 0);	/* no autostart server: ready at once */
 }
 
 static void teardown(struct daemon *d)

@@ -195,10 +195,7 @@ int reload_manifest(struct daemon *d, bool dry_run, cJSON **ret_result, cJSON **
 		cJSON_ArrayForEach(it, removed) {
 			struct server *s = daemon_find_server(d, it->valuestring);
 
-			s->removed = true;
-			lifecycle_event(s, SE_STOP, &(struct event_arg){ .reason = "removed from the manifest" });
-			if (s->pid == 0)
-				daemon_remove_server(d, s);
+			daemon_remove_server(d, s);
 		}
 		cJSON_ArrayForEach(it, changed) {
 			struct server *s = daemon_find_server(d, it->valuestring);
@@ -222,7 +219,7 @@ int reload_manifest(struct daemon *d, bool dry_run, cJSON **ret_result, cJSON **
 			}
 			s = daemon_add_server(d, conf);
 			if (s->conf.autostart)
-				lifecycle_event(s, SE_START, NULL);
+				daemon_autostart(d, s);	/* in batches, like at startup */
 		}
 	}
 	manifest_free(d->manifest);

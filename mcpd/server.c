@@ -90,6 +90,7 @@ void server_free(struct server *s)
 	if (!s)
 		return;
 	server_reaped(s);
+	lifecycle_forget_server(s);
 	relay_server_removed(s);
 	relay_free(s->relay);
 	probe_http_free(s);
@@ -486,6 +487,10 @@ void server_reason(const struct server *s, char *buf, size_t size)
 			snprintf(buf, size, "probing %s", s->conf.url_sensitive ? "its URL" : s->conf.url);
 		else
 			snprintf(buf, size, "waiting for dependencies");
+		return;
+	}
+	if (s->state == ST_STOPPED && s->autostart_pending) {
+		snprintf(buf, size, "waiting for its turn to start (autostart)");
 		return;
 	}
 	if ((s->state == ST_BACKOFF || s->state == ST_FAILED) && s->next_try > 0) {

@@ -66,6 +66,10 @@ struct server {
 	char reason[256];		/* why the server is in this state */
 	bool wanted;			/* operator or autostart wants it running */
 	bool removed;			/* gone from the manifest: free once stopped */
+	bool autostart_pending;		/* autostart has not reached it yet (main.c) */
+	unsigned events_queued;		/* lifecycle events waiting for it */
+	int last_queued;		/* the last of them (enum server_event) */
+	bool events_overflowed;		/* more than LIFECYCLE_QUEUE_PER_SERVER: logged once */
 
 	/* The process. */
 	pid_t pid;			/* 0 when none */

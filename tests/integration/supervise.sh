@@ -39,9 +39,9 @@ YAML
 
 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
 
-wait_state 10 echo running && ok "echo reaches running after the MCP handshake" || not_ok "echo running" "$(ctl status)"
-wait_state 10 calc running && ok "calc (depends_on echo) reaches running" || not_ok "calc running" "$(ctl status)"
-wait_state 10 missing exited && ok "a missing program ends in exited (restart: never)" || not_ok "missing exited" "$(ctl status)"
+wait_state 30 echo running && ok "echo reaches running after the MCP handshake" || not_ok "echo running" "$(ctl status)"
+wait_state 30 calc running && ok "calc (depends_on echo) reaches running" || not_ok "calc running" "$(ctl status)"
+wait_state 30 missing exited && ok "a missing program ends in exited (restart: never)" || not_ok "missing exited" "$(ctl status)"
 like "$(field_of missing reason)" 'cannot execute.*No such file or directory' "exec failure is reported with the errno text, not as status 127"
 is "$(state_of idle)" stopped "autostart: false stays stopped"
 
@@ -63,16 +63,16 @@ for f in '"health"' '"servers"' '"name"' '"state"' '"pid"' '"uptime_s"' '"restar
 done
 
 # Logs: the server's stderr, captured line by line.
-wait_until 5 sh -c "'$MCPCTL' -s '$SOCK' logs echo | grep -q 'hello from echo'" &&
+wait_until 30 sh -c "'$MCPCTL' -s '$SOCK' logs echo | grep -q 'hello from echo'" &&
 	ok "logs shows echo's stderr" || not_ok "logs echo" "$(ctl logs echo 2>&1)"
 like "$(mcpd_log)" 'echo: .*hello from echo' "a child's stderr line reaches mcpd's log with its name"
 spawn follow "$MCPCTL" -s "$SOCK" logs -f -n 0 echo
-wait_until 6 grep -q 'hello from echo' "$T/follow.out" && ok "logs -f follows new lines" || not_ok "logs -f" "$(cat "$T/follow.out" "$T/follow.err")"
+wait_until 30 grep -q 'hello from echo' "$T/follow.out" && ok "logs -f follows new lines" || not_ok "logs -f" "$(cat "$T/follow.out" "$T/follow.err")"
 stop_spawned follow
 
 # Secrets reach the child's environment and nothing else.
-wait_state 10 secretive running && ok "a server with secrets and env_file runs" || not_ok "secretive running" "$(ctl status secretive)"
-wait_until 5 sh -c "'$MCPCTL' -s '$SOCK' logs secretive | grep -q 'secret ok'" &&
+wait_state 30 secretive running && ok "a server with secrets and env_file runs" || not_ok "secretive running" "$(ctl status secretive)"
+wait_until 30 sh -c "'$MCPCTL' -s '$SOCK' logs secretive | grep -q 'secret ok'" &&
 	ok "the secret file's content and env_file reach the child's environment" || not_ok "secret in env" "$(ctl logs secretive)"
 ! grep -q "$secret" "$T/mcpd.err" && ok "the secret never appears in mcpd's log" || not_ok "secret in log"
 ! ctl --json status | grep -q "$secret" && ok "the secret never appears in status" || not_ok "secret in status"
@@ -101,29 +101,29 @@ is "$(complete_words mcpctl -s "$SOCK" restart ca | tr '\n' ' ')" "calc " "compl
 
 # Stop, start, restart.
 check "stop calc" ctl stop calc
-wait_state 5 calc stopped && ok "calc is stopped" || not_ok "calc stopped" "$(ctl status calc)"
+wait_state 30 calc stopped && ok "calc is stopped" || not_ok "calc stopped" "$(ctl status calc)"
 is "$(field_of calc pid)" null "a stopped server has no pid"
 check "start calc" ctl start calc
-wait_state 10 calc running && ok "calc runs again after start" || not_ok "calc restart" "$(ctl status calc)"
+wait_state 30 calc running && ok "calc runs again after start" || not_ok "calc restart" "$(ctl status calc)"
 old=$(field_of echo pid)
 check "restart echo" ctl restart echo
-wait_until 10 sh -c "[ \"\$('$MCPCTL' -s '$SOCK' status echo | awk '\$1==\"echo\"{print \$2\" \"\$3}')\" != 'running $old' ] && '$MCPCTL' -s '$SOCK' status echo | grep -q ' running '"
+wait_until 30 sh -c "[ \"\$('$MCPCTL' -s '$SOCK' status echo | awk '\$1==\"echo\"{print \$2\" \"\$3}')\" != 'running $old' ] && '$MCPCTL' -s '$SOCK' status echo | grep -q ' running '"
 new=$(field_of echo pid)
 [[ $new != "$old" && -n $new && $new != null ]] && ok "restart gives echo a new pid" || not_ok "restart new pid" "old=$old new=$new"
 alive "$old" && not_ok "the old echo process is gone" || ok "the old echo process is gone"
 is "$(field_of echo restarts)" 1 "restarts counts the restart"
 
 # A server that ignores SIGTERM is killed after stop.timeout.
-wait_state 10 stubborn running
+wait_state 30 stubborn running
 spid=$(field_of stubborn pid)
 check "stop stubborn" ctl stop stubborn
-wait_state 8 stubborn stopped && ok "a server ignoring SIGTERM is stopped with SIGKILL after stop.timeout" || not_ok "stubborn stopped" "$(ctl status stubborn)"
+wait_state 30 stubborn stopped && ok "a server ignoring SIGTERM is stopped with SIGKILL after stop.timeout" || not_ok "stubborn stopped" "$(ctl status stubborn)"
 alive "$spid" && not_ok "stubborn's process is gone" || ok "stubborn's process is gone"
 like "$(mcpd_log)" 'stubborn: .*sending SIGKILL' "the escalation to SIGKILL is logged"
 
 # --all.
 check "start --all" ctl start --all
-wait_state 10 idle running && ok "start --all starts idle too" || not_ok "idle running" "$(ctl status idle)"
+wait_state 30 idle running && ok "start --all starts idle too" || not_ok "idle running" "$(ctl status idle)"
 
 pids=$(ctl --json status | grep -o '"pid": *[0-9]*' | grep -o '[0-9]*$')
 stop_mcpd
