@@ -167,9 +167,7 @@ static void on_initialize_result(struct server *s, const cJSON *msg)
 		 or_unknown(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "name"))),
 		 or_unknown(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "version"))), version);
 	send_notification(s, "notifications/initialized");
-	lifecycle_event(s, SE_READY, NULL);
-	if (s->state == ST_RUNNING)
-		health_start(s);
+	lifecycle_event(s, SE_READY, NULL);	/* entering running starts the probes */
 }
 
 /* "JSON-RPC error -32603: message" for an error response, NULL for a result. */
