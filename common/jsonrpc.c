@@ -41,9 +41,10 @@ static const cJSON *member(const cJSON *msg, const char *key)
 	return cJSON_GetObjectItemCaseSensitive(msg, key);
 }
 
+/* A raw id is never parsed from outside: it is a client's id as written (jsonrpc_raw_id). */
 static bool id_valid(const cJSON *id)
 {
-	return cJSON_IsString(id) || cJSON_IsNumber(id);
+	return cJSON_IsString(id) || cJSON_IsNumber(id) || cJSON_IsRaw(id);
 }
 
 enum jsonrpc_kind jsonrpc_classify(const cJSON *msg)

@@ -299,7 +299,10 @@ static bool sink_send(void *sink, const cJSON *msg);
 static size_t sink_pending(void *sink);
 static void sink_close(void *sink);
 
-static const struct relay_sink gateway_sink = { .send = sink_send, .pending = sink_pending, .close = sink_close };
+/* Raw ids: an id past 2^53 comes back as the client wrote it, and waiters match it by its text. */
+static const struct relay_sink gateway_sink = {
+	.send = sink_send, .pending = sink_pending, .close = sink_close, .raw_ids = true,
+};
 
 /* A waiting request gets its answer (or an error) and its connection resumes. */
 static void finish_waiter(struct gw_request *req, cJSON *answer)
@@ -754,7 +757,7 @@ static enum MHD_Result post(struct gateway *g, struct gw_request *req, const cha
 	if (kind == JSONRPC_REQUEST) {
 		double timeout = (double)d->manifest->mcpd.gateway.request_timeout_ms / 1000.;
 
-		req->id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(msg, "id"), 1);
+		req->id = jsonrpc_raw_id(req->body, req->len, cJSON_GetObjectItemCaseSensitive(msg, "id"));
 		req->waiting = true;
 		g->nwaiting++;
 		req->next_waiter = gs->waiters;

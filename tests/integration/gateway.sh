@@ -57,6 +57,11 @@ sid=$(grep -i '^mcp-session-id:' "$T/headers" | cut -d' ' -f2 | tr -d '\r')
 like "$sid" '^[0-9a-f]{32}$' "with an Mcp-Session-Id"
 is "$(post "$tok_b" '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}' -H "Mcp-Session-Id: $sid" "$url/ex")" 200 "tools/call through the gateway"
 like "$(cat "$T/body")" '"id":2,"result":\{"content":\[\{"type":"text","text":"5"\}\]' "answers with the client's id"
+# Ids past 2^53 come back as written, for a relayed call and for one mcpd answers itself.
+is "$(post "$tok_b" '{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":1}}}' -H "Mcp-Session-Id: $sid" "$url/ex")" 200 "tools/call with an id past 2^53"
+like "$(cat "$T/body")" '"id":9007199254740993,"result"' "comes back with that id, not rounded"
+is "$(post "$tok_b" '{"jsonrpc":"2.0","id":-12345678901234567890,"method":"ping"}' -H "Mcp-Session-Id: $sid" "$url/ex")" 200 "ping with a huge negative id"
+like "$(cat "$T/body")" '"id":-12345678901234567890,"result"' "comes back exact too"
 is "$(post "$tok_b" '{"jsonrpc":"2.0","id":3,"method":"ping"}' "$url/ex")" 400 "a request without a session gets 400"
 is "$(post "$tok_b" '{"jsonrpc":"2.0","id":3,"method":"ping"}' -H 'Mcp-Session-Id: 0123456789abcdef0123456789abcdef' "$url/ex")" 404 "an unknown session gets 404"
 # The GET stream carries the server's notifications for this client: progress, list_changed.
