@@ -26,6 +26,7 @@
 
 #include "duration.h"
 #include "manifest.h"
+#include "readfile.h"
 #include "strutil.h"
 #include "xmalloc.h"
 #include "yamltree.h"
@@ -1668,42 +1669,23 @@ int manifest_parse_buffer(const char *name, const char *buf, size_t len, unsigne
 int manifest_load(const char *path, unsigned flags, struct manifest **ret_manifest, struct manifest_errors *errs)
 {
 	struct parse p = { .name = path, .errs = errs };
-	size_t len = 0, cap = 64 * 1024;
+	size_t len = 0;
 	char *buf;
-	int fd, r;
+	int r;
 
 	*ret_manifest = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		problem(&p, false, 0, 0, "", "cannot open the manifest: %s", strerror(errno));
+	/* Any type: `mcpd -c <(...)` before the loop runs; reload reads with read_file alone. */
+	r = read_file(path, MANIFEST_MAX_BYTES, READ_FILE_ANY_TYPE, &buf, &len, NULL);
+	if (r == -EFBIG) {
+		problem(&p, false, 1, 1, "", "the manifest is larger than the limit of %d bytes (1 MiB)",
+			MANIFEST_MAX_BYTES);
 		return r;
 	}
-	buf = xmalloc(cap);
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			if (cap > MANIFEST_MAX_BYTES)
-				break;	/* enough to say it is too large */
-			cap *= 2;
-			buf = xrealloc(buf, cap);
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			problem(&p, false, 0, 0, "", "cannot read the manifest: %s", strerror(errno));
-			close(fd);
-			free(buf);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+	if (r < 0) {
+		problem(&p, false, 0, 0, "", "cannot %s the manifest: %s", r == -EISDIR ? "read" : "open",
+			strerror(-r));
+		return r;
 	}
-	close(fd);
 	r = manifest_parse_buffer(path, buf, len, flags, ret_manifest, errs);
 	free(buf);
 	return r;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "childenv.h"
+#include "readfile.h"
 #include "strutil.h"
 #include "xmalloc.h"
 
@@ -136,82 +137,26 @@ static void add_warning(struct childenv *e, const char *text)
 static int read_bounded(struct childenv *e, const char *path, size_t max, const char *max_text, const char *what,
 			char **ret_buf, size_t *ret_len, char **ret_error)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int fd, r;
+	mode_t mode = 0;
+	int r = read_file(path, max, READ_FILE_SECRET, ret_buf, ret_len, &mode);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		r = -errno;
+	if (r == -EINVAL)
+		xasprintf(ret_error, "cannot read %s: not a regular file", what);
+	else if (r == -EFBIG)
+		xasprintf(ret_error, "cannot read %s: larger than %s", what, max_text);
+	else if (r < 0)
 		xasprintf(ret_error, "cannot read %s: %s", what, strerror(-r));
+	if (r < 0)
 		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		xasprintf(ret_error, "cannot read %s: %s", what, strerror(-r));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		xasprintf(ret_error, "cannot read %s: %s", what,
-			  r == -EISDIR ? strerror(EISDIR) : "not a regular file");
-		goto fail;
-	}
-	if (st.st_mode & S_IROTH) {
+	if (mode & S_IROTH) {
 		char *w;
 
-		xasprintf(&w, "%s is readable by every user (mode %04o): chmod o-r %s", what,
-			  (unsigned)(st.st_mode & 07777), path);
+		xasprintf(&w, "%s is readable by every user (mode %04o): chmod o-r %s", what, (unsigned)(mode & 07777),
+			  path);
 		add_warning(e, w);
 		free(w);
 	}
-	if (st.st_size < 0 || (uintmax_t)st.st_size > max)
-		goto too_large;
-	cap = (size_t)st.st_size + 1;
-	buf = xmalloc(cap);
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			/* It grew since fstat: grow too, up to the limit, without leaving copies behind. */
-			size_t ncap = cap * 2 < max + 1 ? cap * 2 : max + 1;
-			char *nbuf;
-
-			if (cap > max)
-				goto too_large;
-			nbuf = xmalloc(ncap);
-			memcpy(nbuf, buf, len);
-			wipe_free(buf, cap);
-			buf = nbuf;
-			cap = ncap;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			xasprintf(ret_error, "cannot read %s: %s", what, strerror(-r));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > max)
-		goto too_large;
-	close(fd);
-	*ret_buf = buf;
-	*ret_len = len;
 	return 0;
-
-too_large:
-	r = -EFBIG;
-	xasprintf(ret_error, "cannot read %s: larger than %s", what, max_text);
-fail:
-	wipe_free(buf, cap);
-	close(fd);
-	return r;
 }
 
 static bool is_blank(char c)

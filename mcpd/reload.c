@@ -19,6 +19,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "manifest.h"
+#include "readfile.h"
 #include "reload.h"
 #include "server.h"
 #include "xmalloc.h"
@@ -40,80 +41,24 @@ static void global_warnings(const struct mcpd_conf *old, const struct mcpd_conf 
 				     cJSON_CreateString("mcpd.log_format/log_file changed: restart mcpd to apply it"));
 }
 
-static const char *file_type(mode_t mode)
-{
-	if (S_ISFIFO(mode))
-		return "a FIFO";
-	if (S_ISDIR(mode))
-		return "a directory";
-	if (S_ISSOCK(mode))
-		return "a socket";
-	if (S_ISCHR(mode) || S_ISBLK(mode))
-		return "a device";
-	return "not a regular file";
-}
-
 /*
- * Read the manifest on the loop without ever waiting: opened O_NONBLOCK (a
- * FIFO does not wait for a writer), anything but a regular file refused, at
- * most one byte more than the parser accepts. 0 and a malloc'd buffer, or
- * -errno and a malloc'd message.
+ * Read the manifest on the loop without ever waiting (read_file: a FIFO does
+ * not wait for a writer, anything but a regular file is refused). 0 and a
+ * malloc'd buffer, or -errno and a malloc'd message.
  */
 static int read_manifest(const char *path, char **ret_buf, size_t *ret_len, char **ret_error)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	size_t len = 0, cap = MANIFEST_MAX_BYTES + 1;
-	struct stat st;
-	char *buf;
-	int fd, r;
+	mode_t mode = 0;
+	int r = read_file(path, MANIFEST_MAX_BYTES, 0, ret_buf, ret_len, &mode);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		r = -errno;
-		xasprintf(ret_error, "cannot open %s: %s", path, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
+	if (r == -EINVAL || r == -EISDIR)
+		xasprintf(ret_error, "%s is %s, not a regular file", base, file_type_name(mode));
+	else if (r == -EFBIG)
+		xasprintf(ret_error, "%s is larger than the limit of %d bytes (1 MiB)", base, MANIFEST_MAX_BYTES);
+	else if (r < 0)
 		xasprintf(ret_error, "cannot read %s: %s", path, strerror(-r));
-		close(fd);
-		return r;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		xasprintf(ret_error, "%s is %s, not a regular file", base, file_type(st.st_mode));
-		close(fd);
-		return -EINVAL;
-	}
-	if ((uintmax_t)st.st_size < cap)
-		cap = (size_t)st.st_size + 1;
-	buf = xmalloc(cap);
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			if (cap > MANIFEST_MAX_BYTES)
-				break;	/* enough for the parser to say it is too large */
-			cap = cap * 2 > MANIFEST_MAX_BYTES + 1 ? MANIFEST_MAX_BYTES + 1 : cap * 2;
-			buf = xrealloc(buf, cap);
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			xasprintf(ret_error, "cannot read %s: %s", path, strerror(-r));
-			close(fd);
-			free(buf);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	*ret_buf = buf;
-	*ret_len = len;
-	return 0;
+	return r;
 }
 
 int reload_manifest(struct daemon *d, bool dry_run, cJSON **ret_result, cJSON **ret_errors)

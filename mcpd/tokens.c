@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "readfile.h"
 #include "tokens.h"
 #include "xmalloc.h"
 
@@ -99,31 +100,21 @@ int tokens_parse(const char *buf, size_t len, const char *path, struct token_ent
 
 int tokens_load(const char *path, struct token_entry **ret_tokens, size_t *ret_n, char **ret_error)
 {
-	char buf[TOKENS_FILE_MAX + 1];
-	struct stat st;
-	ssize_t n;
-	int fd, r;
-
+	char *buf;
+	size_t len;
 	/* Non-blocking and regular: a FIFO must not freeze the loop. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		r = -errno;
-		xasprintf(ret_error, "cannot read tokens_file %s: %s", path, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+	int r = read_file(path, TOKENS_FILE_MAX, READ_FILE_SECRET, &buf, &len, NULL);
+
+	if (r == -EINVAL)
 		xasprintf(ret_error, "cannot read tokens_file %s: not a regular file", path);
-		return -EINVAL;
-	}
-	n = read(fd, buf, sizeof(buf));
-	r = n < 0 ? -errno : 0;
-	close(fd);
-	if (n < 0) {
+	else if (r == -EFBIG)
+		xasprintf(ret_error, "cannot read tokens_file %s: larger than 64 KiB", path);
+	else if (r < 0)
 		xasprintf(ret_error, "cannot read tokens_file %s: %s", path, strerror(-r));
+	if (r < 0)
 		return r;
-	}
-	r = tokens_parse(buf, (size_t)n, path, ret_tokens, ret_n, ret_error);
-	explicit_bzero(buf, sizeof(buf));
+	r = tokens_parse(buf, len, path, ret_tokens, ret_n, ret_error);
+	explicit_bzero(buf, len);
+	free(buf);
 	return r;
 }
