@@ -99,35 +99,9 @@ _flag_like() {
 	grep -qE -- "$2" "$1" 2>/dev/null
 }
 
-_status_answers() {
-	timeout 10 "$MCPCTL" -s "$SOCK" status >/dev/null 2>&1
-}
-
 # healthy WHAT [LOG_BUDGET]: alive, answers status, RSS and log in budget, no sanitizer report.
 healthy() {
-	local rss lines budget=${2:-500}
-	if alive "$pid_mcpd" && wait_until 20 _status_answers; then
-		ok "after $1: mcpd is alive and answers status"
-	else
-		not_ok "after $1: mcpd is alive and answers status" "$(tail -n 30 "$T/mcpd.err")"
-	fi
-	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid_mcpd/status" 2>/dev/null)
-	if [[ -n $rss ]] && ((rss < RSS_BUDGET_KB)); then
-		ok "after $1: mcpd's RSS ${rss} kB is under ${RSS_BUDGET_KB} kB"
-	else
-		not_ok "after $1: mcpd's RSS '${rss}' kB is under ${RSS_BUDGET_KB} kB"
-	fi
-	lines=$(wc -l <"$T/mcpd.err")
-	if ((lines < budget)); then
-		ok "after $1: mcpd logged $lines lines, under $budget"
-	else
-		not_ok "after $1: mcpd logged $lines lines, under $budget" "$(cut -c 26- "$T/mcpd.err" | sort | uniq -c | sort -rn | head -n 5)"
-	fi
-	if grep -qE "ERROR: AddressSanitizer|runtime error|ERROR: LeakSanitizer" "$T/mcpd.err"; then
-		not_ok "after $1: no sanitizer report" "$(grep -A 30 -E "ERROR: AddressSanitizer|runtime error" "$T/mcpd.err" | head -n 40)"
-	else
-		ok "after $1: no sanitizer report"
-	fi
+	mcpd_within_budget "$1" "$RSS_BUDGET_KB" "${2:-500}"
 }
 
 # mcpd runs as root with group nogroup: the socket's group, so nobody may read status.

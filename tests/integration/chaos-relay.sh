@@ -101,41 +101,10 @@ with open(flag + ".tmp", "w") as f:
 os.rename(flag + ".tmp", flag)
 PY
 
-mcpd_rss_kb() {
-	awk '/^VmRSS:/ { print $2 }' "/proc/$pid_mcpd/status" 2>/dev/null
-}
-
-_status_answers() {
-	timeout 10 "$MCPCTL" -s "$SOCK" status >/dev/null 2>&1
-}
-
-# healthy WHAT: mcpd is alive, answers status within 10 s, stays within its RSS
-# and log budgets, and no sanitizer report is in its stderr.
+# healthy WHAT: mcpd is alive, answers status, stays within its RSS and log
+# budgets, and no sanitizer report is in its stderr.
 healthy() {
-	local rss lines
-	if alive "$pid_mcpd" && wait_until 20 _status_answers; then
-		ok "after $1: mcpd is alive and answers status"
-	else
-		not_ok "after $1: mcpd is alive and answers status" "$(tail -n 30 "$T/mcpd.err")"
-	fi
-	rss=$(mcpd_rss_kb)
-	if [[ -n $rss ]] && ((rss < RSS_BUDGET_KB)); then
-		ok "after $1: mcpd's RSS ${rss} kB is under ${RSS_BUDGET_KB} kB"
-	else
-		not_ok "after $1: mcpd's RSS '${rss}' kB is under ${RSS_BUDGET_KB} kB"
-	fi
-	# mcpd's own lines: the example server's stderr (": ex: ex: ...") has a budget of its own.
-	lines=$(grep -vc ': ex: ex: ' "$T/mcpd.err")
-	if ((lines < LOG_BUDGET_LINES)); then
-		ok "after $1: mcpd logged $lines lines, under $LOG_BUDGET_LINES"
-	else
-		not_ok "after $1: mcpd logged $lines lines, under $LOG_BUDGET_LINES" "$(sort "$T/mcpd.err" | uniq -c | sort -rn | head -n 5)"
-	fi
-	if grep -qE "ERROR: AddressSanitizer|runtime error|ERROR: LeakSanitizer" "$T/mcpd.err"; then
-		not_ok "after $1: no sanitizer report" "$(grep -A 30 -E "ERROR: AddressSanitizer|runtime error" "$T/mcpd.err" | head -n 40)"
-	else
-		ok "after $1: no sanitizer report"
-	fi
+	mcpd_within_budget "$1" "$RSS_BUDGET_KB" "$LOG_BUDGET_LINES"
 }
 
 _flag_is() {

@@ -7,6 +7,10 @@
 #   wait_state SECONDS NAME STATE  wait until NAME is in STATE
 #   field_of NAME FIELD            a field of `mcpctl --json status NAME`
 #   mcpd_log                       what mcpd logged so far
+#   mcpd_rss_kb                    mcpd's resident memory in kB
+#   mcpd_within_budget WHAT RSS_KB LOG_LINES
+#                                  alive, answers status, RSS and own log
+#                                  lines under budget, no sanitizer report
 
 SOCK=$T/control.sock
 
@@ -77,5 +81,47 @@ stop_mcpd() {
 		is "$status" 0 "mcpd exits 0 after SIGTERM"
 	else
 		not_ok "mcpd exits after SIGTERM" "$(tail -n 20 "$T/mcpd.err")"
+	fi
+}
+
+# mcpd's resident memory in kB (empty once it is gone).
+mcpd_rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$pid_mcpd/status" 2>/dev/null
+}
+
+# mcpctl status answers within 10 s.
+_status_answers() {
+	timeout 10 "$MCPCTL" -s "$SOCK" status >/dev/null 2>&1
+}
+
+# mcpd_within_budget WHAT RSS_KB LOG_LINES: after WHAT, mcpd is alive and
+# answers status, its RSS is under RSS_KB, it logged fewer than LOG_LINES lines
+# of its own (a server's stderr, "NAME: NAME: ...", has a budget of its own),
+# and its stderr holds no sanitizer report. Four TAP results.
+mcpd_within_budget() {
+	local what=$1 rss_budget=$2 log_budget=$3 rss lines
+	if alive "$pid_mcpd" && wait_until 20 _status_answers; then
+		ok "after $what: mcpd is alive and answers status"
+	else
+		not_ok "after $what: mcpd is alive and answers status" "$(tail -n 30 "$T/mcpd.err")"
+	fi
+	rss=$(mcpd_rss_kb)
+	if [[ -n $rss ]] && ((rss < rss_budget)); then
+		ok "after $what: mcpd's RSS ${rss} kB is under ${rss_budget} kB"
+	else
+		not_ok "after $what: mcpd's RSS '${rss}' kB is under ${rss_budget} kB"
+	fi
+	lines=$(grep -cvE ': ([a-z0-9_-]+): \1: ' "$T/mcpd.err")
+	if ((lines < log_budget)); then
+		ok "after $what: mcpd logged $lines lines, under $log_budget"
+	else
+		not_ok "after $what: mcpd logged $lines lines, under $log_budget" \
+			"$(cut -c 26- "$T/mcpd.err" | sort | uniq -c | sort -rn | head -n 5)"
+	fi
+	if grep -qE "ERROR: AddressSanitizer|runtime error|ERROR: LeakSanitizer" "$T/mcpd.err"; then
+		not_ok "after $what: no sanitizer report" \
+			"$(grep -A 30 -E "ERROR: AddressSanitizer|runtime error" "$T/mcpd.err" | head -n 40)"
+	else
+		ok "after $what: no sanitizer report"
 	fi
 }
