@@ -524,10 +524,14 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 	struct pending_req *p;
 	struct session *sess;
 	cJSON *copy;
+	int64_t sid;
 
 	if (!cJSON_IsNumber(id))
 		return false;
-	p = take_pending(s->relay, (int64_t)id->valuedouble);
+	/* 1e300 is no id mcpd gave, and a cast to int64_t of it would be undefined. */
+	if (jsonrpc_id_to_int64(id, &sid) < 0)
+		return true;
+	p = take_pending(s->relay, sid);
 	if (!p)
 		return true;	/* cancelled, or its client left: nobody to tell */
 	copy = cJSON_Duplicate(msg, 1);
