@@ -8,6 +8,8 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mcpd.sh"
+# ASan keeps freed memory in a quarantine (256 MB by default): measure mcpd's own.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16"
 
 PY=$(command -v python3) || {
 	skip "red-team chaos" "python3 is needed"
@@ -75,6 +77,28 @@ servers:
   ask:
     command: [$PY, $T/evil.py, ask, 3000, $T/ask.errors]
 YAML
+# Enough servers that a status reply is some 350 KiB.
+for ((i = 0; i < 1000; i++)); do
+	printf '  idle-server-with-a-longish-name-%d:\n    command: [/bin/true]\n    autostart: false\n' "$i"
+done >>"$T/m.yaml"
+
+# pipeline.py SOCK N REQUESTS FLAG: N connections each send REQUESTS status
+# requests at once and read nothing; FLAG says when all are sent; then it waits.
+cat >"$T/pipeline.py" <<'PY'
+import os, socket, sys, time
+path, n, reqs, flag = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+line = b'{"jsonrpc":"2.0","id":1,"method":"status"}\n'
+socks = []
+for _ in range(n):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(line * reqs)
+    socks.append(s)
+with open(flag + ".tmp", "w") as f:
+    f.write("sent\n")
+os.rename(flag + ".tmp", flag)
+time.sleep(600)
+PY
 
 RSS_BUDGET_KB=$((200 * 1024))
 
@@ -144,6 +168,26 @@ like "$(mcpd_log)" "ask: 1024 requests of the server wait for its MCP client's a
 	"mcpd logs that the server's requests reached their bound"
 is "$(grep -c "requests of the server wait for its MCP client's answer" "$T/mcpd.err")" 1 "... once"
 healthy "a server asking its client 3000 times"
+
+# --- 4. Clients that pipeline 300 status requests each and read nothing: reading pauses
+# at 4 MiB of replies queued, and so does handling the requests already read (each
+# client queued 96 MiB before).
+spawn pipeline "$PY" "$T/pipeline.py" "$SOCK" 10 300 "$T/pipeline.flag" </dev/null
+if wait_until 60 test -s "$T/pipeline.flag"; then
+	ok "10 clients sent 300 status requests each"
+else
+	not_ok "10 clients sent 300 status requests each" "$(cat "$T/pipeline.err")"
+fi
+_settled() { # mcpd answered what it will before it pauses: RSS no longer grows
+	local a b
+	a=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid_mcpd/status")
+	sleep 1
+	b=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid_mcpd/status")
+	((b <= a + 1024))
+}
+wait_until 60 _settled
+healthy "10 clients pipelining 300 status requests each, reading nothing"
+stop_spawned pipeline
 
 stop_mcpd
 done_testing
