@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +205,16 @@ int jsonrpc_id_to_int64(const cJSON *id, int64_t *ret)
 		return -EINVAL;
 	*ret = (int64_t)v;
 	return 0;
+}
+
+int jsonrpc_error_code(const cJSON *error)
+{
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(error, "code");
+
+	/* A peer's 1e300 or a missing code (NaN) must not reach a cast to int: that is undefined. */
+	if (!cJSON_IsNumber(code) || !(code->valuedouble >= INT_MIN && code->valuedouble <= INT_MAX))
+		return 0;
+	return (int)code->valuedouble;
 }
 
 /* ---- ids as sent ----------------------------------------------------------- */

@@ -57,6 +57,9 @@ cJSON *jsonrpc_parse(const char *line, size_t len, int *ret_code);
  */
 int jsonrpc_id_to_int64(const cJSON *id, int64_t *ret);
 
+/* The "code" of an error object as an int: 0 when it is missing, not a number or not an int. */
+int jsonrpc_error_code(const cJSON *error);
+
 /*
  * Where the top-level "id" member of the JSON object in text[0, len) is, as
  * sent: text may be cut short (the first bytes of a line too long to parse).

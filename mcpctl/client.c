@@ -174,9 +174,14 @@ static int send_all(struct client *c, const char *p, size_t len, struct client_e
 /* The next complete line in the buffer: 1 and the line (without '\n'), 0 when none yet, or -EMSGSIZE. */
 static int take_line(struct client *c, char **ret_line, size_t *ret_len)
 {
-	char *start = c->buf + c->off;
-	char *nl = c->len ? memchr(start + c->scanned, '\n', c->len - c->scanned) : NULL;
+	char *start, *nl;
 
+	if (c->len == 0) {	/* and maybe no buffer yet: NULL + 0 is undefined */
+		c->scanned = 0;
+		return 0;
+	}
+	start = c->buf + c->off;
+	nl = memchr(start + c->scanned, '\n', c->len - c->scanned);
 	if (!nl) {
 		c->scanned = c->len;
 		return c->len > CLIENT_MAX_REPLY ? -EMSGSIZE : 0;

@@ -377,6 +377,38 @@ static void dispatch(struct ctl_client *cl, const char *line, size_t len)
 		handle_line(cl, line, len);
 }
 
+/*
+ * The requests already read, until the reply queue is long: a client that
+ * pipelines hundreds of requests and reads nothing is paused like one that
+ * sends them one at a time (else each such client queued 96 MiB). The rest
+ * wait in its input buffer for on_client_write. False when the client was
+ * dropped or closes.
+ */
+static bool handle_lines(struct ctl_client *cl)
+{
+	char *line;
+	size_t len;
+	int r;
+
+	/* A handler may drop the client (its queue overflowed): its memory stays until the reaper runs. */
+	while (wbuf_pending(&cl->out) < CONTROL_FOLLOW_QUEUE && (r = linebuf_next(&cl->in, &line, &len)) != 0) {
+		if (r == -EMSGSIZE && cl->session) {
+			relay_client_oversized(cl->session, line, len, CONTROL_MAX_REQUEST);
+		} else if (r == -EMSGSIZE) {
+			cJSON *id = jsonrpc_raw_id(line, len < 65536 ? len : 65536, NULL);
+
+			ctl_error(cl, id, JSONRPC_INVALID_REQUEST, "invalid request: longer than 1 MiB, the limit of one request",
+				  NULL);
+			cJSON_Delete(id);
+		} else {
+			dispatch(cl, line, len);
+		}
+		if (cl->dead || cl->closing)
+			return false;
+	}
+	return true;
+}
+
 static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ctl_client *cl = w->data;
@@ -402,9 +434,16 @@ static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
 			malloc_trim(0);
 		}
 	}
-	/* Reading was paused while the queue was long; never again after EOF (no second EOF, no re-entry). */
-	if (!cl->closing && !cl->eof && wbuf_pending(&cl->out) < CONTROL_FOLLOW_QUEUE)
-		ev_io_start(loop, &cl->read_w);
+	/*
+	 * Reading was paused while the queue was long; never again after EOF (no second EOF, no re-entry).
+	 * The requests it had sent already go first.
+	 */
+	if (!cl->closing && !cl->eof && wbuf_pending(&cl->out) < CONTROL_FOLLOW_QUEUE) {
+		if (!handle_lines(cl))
+			return;
+		if (wbuf_pending(&cl->out) < CONTROL_FOLLOW_QUEUE)
+			ev_io_start(loop, &cl->read_w);
+	}
 }
 
 static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
@@ -413,7 +452,6 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t n = linebuf_fill(&cl->in, cl->fd);
 	char *line;
 	size_t len;
-	int r;
 
 	if (n == -EAGAIN)
 		return;
@@ -438,22 +476,8 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	cl->active = ev_now(loop);
-	/* A handler may drop the client (its queue overflowed): its memory stays until the reaper runs. */
-	while ((r = linebuf_next(&cl->in, &line, &len)) != 0) {
-		if (r == -EMSGSIZE && cl->session) {
-			relay_client_oversized(cl->session, line, len, CONTROL_MAX_REQUEST);
-		} else if (r == -EMSGSIZE) {
-			cJSON *id = jsonrpc_raw_id(line, len < 65536 ? len : 65536, NULL);
-
-			ctl_error(cl, id, JSONRPC_INVALID_REQUEST, "invalid request: longer than 1 MiB, the limit of one request",
-				  NULL);
-			cJSON_Delete(id);
-		} else {
-			dispatch(cl, line, len);
-		}
-		if (cl->dead || cl->closing)
-			return;
-	}
+	if (!handle_lines(cl))
+		return;
 	/* Back-pressure: a client that does not read its replies is not read from. */
 	if (wbuf_pending(&cl->out) >= CONTROL_FOLLOW_QUEUE)
 		ev_io_stop(loop, w);

@@ -180,7 +180,7 @@ static const char *error_text(const cJSON *msg, char *buf, size_t size)
 		return NULL;
 	text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
 	snprintf(buf, size, "JSON-RPC error %d: %.120s",
-		 (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(error, "code")), text ? text : "(no message)");
+		 jsonrpc_error_code(error), text ? text : "(no message)");
 	return buf;
 }
 

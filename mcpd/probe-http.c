@@ -527,7 +527,7 @@ static void handle_message(struct server *s, cJSON *msg)
 		const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
 
 		snprintf(reason, sizeof(reason), "JSON-RPC error %d from %s: %.100s",
-			 (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(error, "code")), step_name(p),
+			 jsonrpc_error_code(error), step_name(p),
 			 text ? text : "(no message)");
 		cJSON_Delete(msg);
 		finish(s, false, NULL, reason);

@@ -61,6 +61,8 @@ struct relay {
 	ev_idle reap_w;
 	struct pending_req **buckets;	/* BUCKETS of them, allocated with the first session */
 	struct server_req *server_reqs;
+	size_t nserver_reqs;		/* in server_reqs, at most RELAY_MAX_SERVER_REQS */
+	uint64_t refused_server_reqs;	/* since the last summary */
 	int64_t next_sid;
 };
 
@@ -214,6 +216,21 @@ static struct pending_req *find_by_client_id(struct relay *r, const struct sessi
 	return NULL;
 }
 
+/* A request of the server's is answered or forgotten: the refusals past the bound are counted once. */
+static void server_req_free(struct server *s, struct server_req *q)
+{
+	struct relay *r = s->relay;
+
+	r->nserver_reqs--;
+	if (r->refused_server_reqs && r->nserver_reqs < RELAY_MAX_SERVER_REQS / 2) {
+		log_notice(s->conf.name, NULL, "answered %" PRIu64 " requests of the server with an error while %d "
+			   "waited for its MCP client", r->refused_server_reqs, RELAY_MAX_SERVER_REQS);
+		r->refused_server_reqs = 0;
+	}
+	free(q->id);
+	free(q);
+}
+
 /* ---- sessions ------------------------------------------------------------- */
 
 struct session *relay_attach(struct server *s, const struct relay_sink *ops, void *sink)
@@ -323,8 +340,7 @@ void relay_detach(struct session *sess)
 			cJSON_Delete(msg);
 			cJSON_Delete(id);
 		}
-		free(q->id);
-		free(q);
+		server_req_free(s, q);
 	}
 	if (sess->prev)
 		sess->prev->next = sess->next;
@@ -442,8 +458,7 @@ static void forward_response(struct session *sess, const cJSON *msg)
 		if (q->sess == sess && strcmp(q->id, id) == 0) {
 			*qq = q->next;
 			server_send(sess->s, msg);
-			free(q->id);
-			free(q);
+			server_req_free(sess->s, q);
 			break;
 		}
 	}
@@ -524,10 +539,14 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 	struct pending_req *p;
 	struct session *sess;
 	cJSON *copy;
+	int64_t sid;
 
 	if (!cJSON_IsNumber(id))
 		return false;
-	p = take_pending(s->relay, (int64_t)id->valuedouble);
+	/* 1e300 is no id mcpd gave, and a cast to int64_t of it would be undefined. */
+	if (jsonrpc_id_to_int64(id, &sid) < 0)
+		return true;
+	p = take_pending(s->relay, sid);
 	if (!p)
 		return true;	/* cancelled, or its client left: nobody to tell */
 	copy = cJSON_Duplicate(msg, 1);
@@ -594,6 +613,20 @@ bool relay_server_request(struct server *s, const cJSON *msg)
 		sess = sess->next;
 	if (!sess)
 		return false;
+	if (r->nserver_reqs >= RELAY_MAX_SERVER_REQS) {
+		/* A server asking faster than its client answers would grow this list (and its scans) for ever. */
+		cJSON *reply = jsonrpc_error_new(cJSON_GetObjectItemCaseSensitive(msg, "id"), RELAY_ERR_UNAVAILABLE,
+						 "too many requests wait for the MCP client's answer", NULL);
+
+		if (r->refused_server_reqs++ == 0)
+			log_warning(s->conf.name, NULL,
+				    "%d requests of the server wait for its MCP client's answer; answering more with "
+				    "an error until the client answers", RELAY_MAX_SERVER_REQS);
+		server_send(s, reply);
+		cJSON_Delete(reply);
+		return true;
+	}
+	r->nserver_reqs++;
 	q = xcalloc(1, sizeof(*q));
 	q->id = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(msg, "id"));
 	q->sess = sess;
@@ -627,8 +660,7 @@ void relay_server_gone(struct server *s, const char *why)
 		struct server_req *q = r->server_reqs;
 
 		r->server_reqs = q->next;
-		free(q->id);
-		free(q);
+		server_req_free(s, q);
 	}
 }
 

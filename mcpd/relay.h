@@ -23,6 +23,8 @@ struct relay;
 #define RELAY_SERVER_QUEUE	(4 * 1024 * 1024)
 /* Requests in flight per session. */
 #define RELAY_MAX_PENDING	10000
+/* Requests of the server (roots/list, sampling...) waiting for a client's answer; more get an error. */
+#define RELAY_MAX_SERVER_REQS	1024
 
 struct relay *relay_new(void);
 void relay_free(struct relay *r);
