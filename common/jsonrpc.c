@@ -190,6 +190,12 @@ cJSON *jsonrpc_parse(const char *line, size_t len, int *ret_code)
 	return msg;
 }
 
+const char *jsonrpc_parse_error_text(int code)
+{
+	return code == JSONRPC_INVALID_REQUEST ? "invalid request: a JSON-RPC message is a JSON object"
+					       : "parse error: not JSON";
+}
+
 int jsonrpc_id_to_int64(const cJSON *id, int64_t *ret)
 {
 	double v;

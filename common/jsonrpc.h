@@ -51,6 +51,9 @@ char *jsonrpc_serialize(const cJSON *msg, size_t *ret_len);
  */
 cJSON *jsonrpc_parse(const char *line, size_t len, int *ret_code);
 
+/* The message for jsonrpc_parse()'s failure with code: not JSON at all, or not an object. */
+const char *jsonrpc_parse_error_text(int code);
+
 /*
  * An id that is an integer, as mcpd's own ids are: 0, -EINVAL when it is not a
  * number or not whole, -ERANGE beyond ±(2^53 - 1), where doubles stop being exact.

@@ -262,6 +262,8 @@ int ctl_servers(struct ctl_client *cl, const cJSON *id, const cJSON *params, boo
 			const char **all_names = daemon_server_names(d);
 			const char *hint = name ? str_suggest(name, all_names, d->nservers) : NULL;
 			cJSON *data = cJSON_CreateObject();
+			/* No real name is longer than 63 characters: do not echo a megabyte back. */
+			char *shown = xstrndup(name ? name : "", 64);
 			char msg[256];
 
 			if (hint)
@@ -270,7 +272,8 @@ int ctl_servers(struct ctl_client *cl, const cJSON *id, const cJSON *params, boo
 				snprintf(msg, sizeof(msg), "no server named \"%.64s\"", name);
 			else
 				snprintf(msg, sizeof(msg), "server names must be strings");
-			cJSON_AddStringToObject(data, "name", name ? name : "");
+			cJSON_AddStringToObject(data, "name", shown);
+			free(shown);
 			if (hint)
 				cJSON_AddStringToObject(data, "suggestion", hint);
 			ctl_error(cl, id, CTL_ERR_NO_SERVER, msg, data);
@@ -320,7 +323,7 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len)
 
 	if (!req) {
 		id = jsonrpc_raw_id(line, len, NULL);
-		ctl_error(cl, id, code ? code : JSONRPC_PARSE_ERROR, "parse error: the request is not JSON", NULL);
+		ctl_error(cl, id, code ? code : JSONRPC_PARSE_ERROR, jsonrpc_parse_error_text(code), NULL);
 		cJSON_Delete(id);
 		return;
 	}

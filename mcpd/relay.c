@@ -490,7 +490,7 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 	if (!msg) {
 		/* Not JSON: its id may still be readable, and the client then knows which request failed. */
 		id = answer_id(sess, line, len, NULL);
-		error_to_client(sess, id, code ? code : JSONRPC_PARSE_ERROR, "parse error: not a JSON-RPC message");
+		error_to_client(sess, id, code ? code : JSONRPC_PARSE_ERROR, jsonrpc_parse_error_text(code));
 		cJSON_Delete(id);
 		return;
 	}

@@ -35,6 +35,12 @@ if command -v socat >/dev/null; then
 	like "$out" '"code":-32700' "garbage gets a parse error"
 	like "$out" '"id":7.*"code":-32601' "an unknown method gets -32601"
 	like "$out" '"id":8.*"code":-32602' "bad params get -32602"
+	out=$(printf '[1,2]\n"text"\n{"jsonrpc":"2.0","id":10,"method":"status","params":{"names":["%s"]}}\n' "$(head -c 5000 /dev/zero | tr '\0' x)" |
+		socat -t 5 - "UNIX-CONNECT:$SOCK")
+	is "$(printf '%s\n' "$out" | grep -c '"code":-32600,"message":"invalid request: a JSON-RPC message is a JSON object"')" 2 \
+		"JSON that is not an object gets -32600, and says so"
+	like "$out" '"id":10,"error":\{"code":-32004' "a 5000-character server name is not found"
+	((${#out} < 3000)) && ok "and the error does not echo the name whole (${#out} bytes)" || not_ok "echoed ${#out} bytes"
 	out=$( { head -c $((10 * 1024 * 1024)) /dev/zero | tr '\0' 'a'; printf '\n{"jsonrpc":"2.0","id":9,"method":"version"}\n'; } |
 		socat -t 10 - "UNIX-CONNECT:$SOCK")
 	like "$out" 'longer than 1 MiB' "a 10 MiB line is refused with an error"
