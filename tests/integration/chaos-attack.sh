@@ -102,30 +102,10 @@ PY
 
 RSS_BUDGET_KB=$((200 * 1024))
 
-_status_answers() {
-	timeout 10 "$MCPCTL" -s "$SOCK" status >/dev/null 2>&1
-}
-
-# healthy WHAT: mcpd is alive, answers status, stays in its RSS budget, and
-# no sanitizer report is in its stderr.
+# healthy WHAT: mcpd is alive, answers status, stays in its RSS and log
+# budgets, and no sanitizer report is in its stderr.
 healthy() {
-	local rss
-	if alive "$pid_mcpd" && wait_until 20 _status_answers; then
-		ok "after $1: mcpd is alive and answers status"
-	else
-		not_ok "after $1: mcpd is alive and answers status" "$(tail -n 30 "$T/mcpd.err")"
-	fi
-	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid_mcpd/status" 2>/dev/null)
-	if [[ -n $rss ]] && ((rss < RSS_BUDGET_KB)); then
-		ok "after $1: mcpd's RSS ${rss} kB is under ${RSS_BUDGET_KB} kB"
-	else
-		not_ok "after $1: mcpd's RSS '${rss}' kB is under ${RSS_BUDGET_KB} kB"
-	fi
-	if grep -qE "ERROR: AddressSanitizer|runtime error|ERROR: LeakSanitizer" "$T/mcpd.err"; then
-		not_ok "after $1: no sanitizer report" "$(grep -A 30 -E "ERROR: AddressSanitizer|runtime error" "$T/mcpd.err" | head -n 40)"
-	else
-		ok "after $1: no sanitizer report"
-	fi
+	mcpd_within_budget "$1" "$RSS_BUDGET_KB" 200
 }
 
 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
