@@ -77,6 +77,9 @@ struct control {
 	bool refused_logged, idled_logged;
 	struct ctl_client *clients;
 	struct ctl_client *dead;
+	size_t queued;		/* reply bytes queued for all clients together */
+	size_t total_queue;	/* CONTROL_TOTAL_QUEUE, or $MCPD_CONTROL_TOTAL_QUEUE */
+	bool total_full;	/* queued reached total_queue: logged once until it drains */
 	size_t nclients;
 	ev_tstamp idle_timeout;
 };
@@ -99,6 +102,7 @@ static void client_drop(struct ctl_client *cl)
 		return;
 	cl->dead = true;
 	cl->closing = true;
+	c->queued -= wbuf_pending(&cl->out);
 	if (cl->session) {
 		struct session *sess = cl->session;
 
@@ -153,7 +157,8 @@ static bool client_send(struct ctl_client *cl, const cJSON *msg)
 		return false;
 	text = jsonrpc_serialize(msg, &len);
 	r = wbuf_append(&cl->out, text, len);
-
+	if (r >= 0)
+		cl->c->queued += len;
 	free(text);
 	if (r < 0) {
 		log_warning(NULL, NULL,
@@ -381,6 +386,31 @@ static void dispatch(struct ctl_client *cl, const char *line, size_t len)
 }
 
 /*
+ * A client is served (read, its requests handled) while fewer than 4 MiB of
+ * replies wait for it, and, once all clients together have
+ * CONTROL_TOTAL_QUEUE waiting, only while none does: a client paused so has
+ * replies queued, and its write watcher serves it again as they drain.
+ */
+static bool may_take_more(const struct ctl_client *cl)
+{
+	struct control *c = cl->c;
+	size_t mine = wbuf_pending(&cl->out);
+
+	if (mine >= CONTROL_FOLLOW_QUEUE)
+		return false;
+	if (mine == 0 || c->queued < c->total_queue)
+		return true;
+	if (!c->total_full) {
+		c->total_full = true;
+		log_warning(NULL, NULL,
+			    "control: %zu bytes of replies wait for their clients, the limit for all together; "
+			    "a client with replies unread is served again as it reads them",
+			    c->queued);
+	}
+	return false;
+}
+
+/*
  * The requests already read, until the reply queue is long: a client that
  * pipelines hundreds of requests and reads nothing is paused like one that
  * sends them one at a time (else each such client queued 96 MiB). The rest
@@ -394,7 +424,7 @@ static bool handle_lines(struct ctl_client *cl)
 	int r;
 
 	/* A handler may drop the client (its queue overflowed): its memory stays until the reaper runs. */
-	while (wbuf_pending(&cl->out) < CONTROL_FOLLOW_QUEUE && (r = linebuf_next(&cl->in, &line, &len)) != 0) {
+	while (may_take_more(cl) && (r = linebuf_next(&cl->in, &line, &len)) != 0) {
 		if (r == -EMSGSIZE && cl->session) {
 			relay_client_oversized(cl->session, line, len, CONTROL_MAX_REQUEST);
 		} else if (r == -EMSGSIZE) {
@@ -418,12 +448,19 @@ static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
 	size_t before = wbuf_pending(&cl->out);
 	int r = wbuf_flush(&cl->out, cl->fd);
 
+	/* Counted before a failure drops the client: the bytes written are no longer queued. */
+	if (wbuf_pending(&cl->out) < before) {
+		cl->active = ev_now(loop);
+		cl->c->queued -= before - wbuf_pending(&cl->out);
+		if (cl->c->total_full && cl->c->queued < cl->c->total_queue / 2) {
+			cl->c->total_full = false;
+			log_notice(NULL, NULL, "control: replies waiting for their clients are back under half the limit");
+		}
+	}
 	if (r < 0) {
 		client_drop(cl);
 		return;
 	}
-	if (wbuf_pending(&cl->out) < before)
-		cl->active = ev_now(loop);
 	if (r == 0) {
 		ev_io_stop(loop, w);
 		if (cl->closing) {
@@ -441,10 +478,10 @@ static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
 	 * Reading was paused while the queue was long; never again after EOF (no second EOF, no re-entry).
 	 * The requests it had sent already go first.
 	 */
-	if (!cl->closing && !cl->eof && wbuf_pending(&cl->out) < CONTROL_FOLLOW_QUEUE) {
+	if (!cl->closing && !cl->eof && may_take_more(cl)) {
 		if (!handle_lines(cl))
 			return;
-		if (wbuf_pending(&cl->out) < CONTROL_FOLLOW_QUEUE)
+		if (may_take_more(cl))
 			ev_io_start(loop, &cl->read_w);
 	}
 }
@@ -482,7 +519,7 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 	if (!handle_lines(cl))
 		return;
 	/* Back-pressure: a client that does not read its replies is not read from. */
-	if (wbuf_pending(&cl->out) >= CONTROL_FOLLOW_QUEUE)
+	if (!may_take_more(cl))
 		ev_io_stop(loop, w);
 }
 
@@ -806,6 +843,25 @@ static ev_tstamp idle_timeout(void)
 	return t;
 }
 
+/* CONTROL_TOTAL_QUEUE, or $MCPD_CONTROL_TOTAL_QUEUE bytes (tests, and hosts with little memory). */
+static size_t total_queue(void)
+{
+	const char *v = getenv("MCPD_CONTROL_TOTAL_QUEUE");
+	char *end;
+	unsigned long long n;
+
+	if (!v || !*v)
+		return CONTROL_TOTAL_QUEUE;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*end || errno || *v == '-' || n < 1024 * 1024 || n > (1ULL << 36)) {
+		log_warning(NULL, NULL, "control: ignoring MCPD_CONTROL_TOTAL_QUEUE=\"%s\": not 1048576 to 68719476736 bytes; "
+			    "using %d", v, CONTROL_TOTAL_QUEUE);
+		return CONTROL_TOTAL_QUEUE;
+	}
+	return (size_t)n;
+}
+
 struct control *control_new(struct daemon *d, const char *path, int fd, char **ret_error)
 {
 	struct control *c = xcalloc(1, sizeof(*c));
@@ -824,6 +880,7 @@ struct control *control_new(struct daemon *d, const char *path, int fd, char **r
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	c->gid = stat(path, &st) == 0 ? st.st_gid : getegid();
 	c->idle_timeout = idle_timeout();
+	c->total_queue = total_queue();
 	ev_io_init(&c->accept_w, on_accept, fd, EV_READ);
 	c->accept_w.data = c;
 	ev_io_start(d->loop, &c->accept_w);

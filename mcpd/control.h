@@ -23,6 +23,8 @@ struct ctl_client;
 #define CONTROL_MAX_REQUEST	(1024 * 1024)
 #define CONTROL_MAX_QUEUE	(96 * 1024 * 1024)	/* a `logs` reply may hold a 64 MiB buffer */
 #define CONTROL_FOLLOW_QUEUE	(4 * 1024 * 1024)	/* a `logs -f` reader that lags more is dropped */
+/* Replies of all clients together: past it, a client with replies unread is not served more. */
+#define CONTROL_TOTAL_QUEUE	(256 * 1024 * 1024)
 
 /* Error codes beyond JSON-RPC's own. */
 #define CTL_ERR_PERMISSION	-32003

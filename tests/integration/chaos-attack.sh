@@ -170,4 +170,62 @@ healthy "10 clients pipelining 300 status requests each, reading nothing"
 stop_spawned pipeline
 
 stop_mcpd
+
+# --- 5. The replies of all clients together have a bound too (2 MiB here, by
+# MCPD_CONTROL_TOTAL_QUEUE): past it, clients with replies unread are paused, and
+# each is served again, to its last reply, once it reads.
+# reader.py SOCK N REQUESTS LOGFILE FLAG: N connections send REQUESTS status requests
+# each, wait until mcpd logs that it paused them, then all read; FLAG gets the replies
+# each read (a status of 1000 servers is about 300 KB).
+cat >"$T/reader.py" <<'PY'
+import os, selectors, socket, sys, time
+path, n, reqs, log, flag = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+line = b'{"jsonrpc":"2.0","id":1,"method":"status"}\n'
+socks = []
+for _ in range(n):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(line * reqs)
+    socks.append(s)
+deadline = time.time() + 60
+while time.time() < deadline and b"the limit for all together" not in open(log, "rb").read():
+    time.sleep(0.1)
+# Then all of them read at once, as clients would.
+sel = selectors.DefaultSelector()
+got = {}
+for s in socks:
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+    got[s] = 0
+deadline = time.time() + 90
+while sel.get_map() and time.time() < deadline:
+    for key, _ in sel.select(1):
+        s = key.fileobj
+        try:
+            data = s.recv(1 << 20)
+        except BlockingIOError:
+            continue
+        got[s] += data.count(b"\n")
+        if not data or got[s] >= reqs:
+            sel.unregister(s)
+with open(flag + ".tmp", "w") as f:
+    f.write(" ".join(str(got[s]) for s in socks) + "\n")
+os.rename(flag + ".tmp", flag)
+PY
+mv "$T/mcpd.err" "$T/mcpd-1.log"
+MCPD_CONTROL_TOTAL_QUEUE=2097152 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
+spawn reader "$PY" "$T/reader.py" "$SOCK" 10 30 "$T/mcpd.err" "$T/reader.flag" </dev/null
+if wait_until 120 test -s "$T/reader.flag"; then
+	is "$(cat "$T/reader.flag")" "30 30 30 30 30 30 30 30 30 30" \
+		"10 clients paused by the bound for all clients get their 30 replies each once they read"
+else
+	not_ok "the paused clients get their replies" "$(cat "$T/reader.err")" "$(grep -E "control|client" "$T/mcpd.err" | tail -n 20)"
+fi
+n=$(grep -c 'the limit for all together' "$T/mcpd.err")
+((n >= 1 && n <= 10)) && ok "mcpd says that it reached the bound for all clients, once per episode ($n)" ||
+	not_ok "the bound for all clients is logged once per episode" "$n lines"
+like "$(mcpd_log)" "replies waiting for their clients are back under half the limit" "and when it is back under half"
+healthy "10 clients over the bound for all clients' replies"
+stop_spawned reader
+stop_mcpd
 done_testing
