@@ -1812,15 +1812,7 @@ const char *restart_policy_name(enum restart_policy r)
 	return (size_t)r < NELEM(restart_names) ? restart_names[r] : "?";
 }
 
-static const struct {
-	const char *name;
-	int sig;
-} signals[] = {
-	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
-	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "ALRM", SIGALRM },
-	{ "CONT", SIGCONT }, { "STOP", SIGSTOP }, { "WINCH", SIGWINCH }, { "PWR", SIGPWR },
-};
-
+/* The C library's names (sigabbrev_np), and RTMIN+N for real-time signals, which it leaves unnamed. */
 int signal_from_name(const char *name)
 {
 	char *end;
@@ -1828,9 +1820,19 @@ int signal_from_name(const char *name)
 
 	if (strncmp(name, "SIG", 3) == 0)
 		name += 3;
-	for (size_t i = 0; i < NELEM(signals); i++)
-		if (strcmp(name, signals[i].name) == 0)
-			return signals[i].sig;
+	for (int sig = 1; sig < NSIG; sig++) {
+		const char *abbrev = sigabbrev_np(sig);
+
+		if (abbrev && strcmp(name, abbrev) == 0)
+			return sig;
+	}
+	if (strncmp(name, "RTMIN+", 6) == 0) {
+		errno = 0;
+		n = strtol(name + 6, &end, 10);
+		if (!*end && !errno && isdigit((unsigned char)name[6]) && n >= 0 && n <= SIGRTMAX - SIGRTMIN)
+			return SIGRTMIN + (int)n;
+		return -1;
+	}
 	if (!isdigit((unsigned char)name[0]))
 		return -1;
 	errno = 0;
@@ -1842,8 +1844,16 @@ int signal_from_name(const char *name)
 
 const char *signal_to_name(int sig)
 {
-	for (size_t i = 0; i < NELEM(signals); i++)
-		if (signals[i].sig == sig)
-			return signals[i].name;
+	static char rt[32][12];
+	const char *abbrev = sig > 0 && sig < NSIG ? sigabbrev_np(sig) : NULL;
+
+	if (abbrev)
+		return abbrev;
+	if (sig >= SIGRTMIN && sig <= SIGRTMAX && sig - SIGRTMIN < 32) {
+		char *buf = rt[sig - SIGRTMIN];
+
+		snprintf(buf, sizeof(rt[0]), "RTMIN+%d", sig - SIGRTMIN);
+		return buf;
+	}
 	return "?";
 }

@@ -4,6 +4,7 @@
 #endif
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,24 @@ static void usage(FILE *out)
 		snprintf(left, sizeof(left), "%s %s", commands[i]->name, commands[i]->args);
 		fprintf(out, "  %-24s%s\n", left, commands[i]->summary);
 	}
-	fprintf(out, "  %-24s%s\n", "help", "show this help");
+	fprintf(out, "  %-24s%s\n", "help [COMMAND]", "show this help, or a command's");
+}
+
+/* `mcpctl help CMD`, `mcpctl CMD --help`: the command's usage, on stdout. */
+static int command_help(const struct cmd *cmd)
+{
+	printf("usage: mcpctl [-s SOCKET | -c FILE] [--json] %s%s%s\n\n%s\n\nSee mcpctl(1) for the details.\n",
+	       cmd->name, *cmd->args ? " " : "", cmd->args, cmd->summary);
+	return EXIT_OK;
+}
+
+/* -h or --help among a command's arguments (no server name starts with "-"). */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return true;
+	return false;
 }
 
 static const struct cmd *find_command(const char *name)
@@ -90,6 +108,8 @@ int main(int argc, char **argv)
 	char *prog;
 	int c, first, status;
 
+	/* getopt names the program by argv[0]: "mcpctl: invalid option", not its full path. */
+	argv[0] = (char *)"mcpctl";
 	/* "+": options after the command belong to the command. */
 	while ((c = getopt_long(argc, argv, "+s:c:hV", options, NULL)) != -1) {
 		switch (c) {
@@ -118,6 +138,10 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[optind], "help") == 0) {
+		if (optind + 1 < argc) {
+			cmd = find_command(argv[optind + 1]);
+			return cmd ? command_help(cmd) : EXIT_USAGE;
+		}
 		usage(stdout);
 		return EXIT_OK;
 	}
@@ -125,6 +149,8 @@ int main(int argc, char **argv)
 	if (!cmd)
 		return EXIT_USAGE;
 	first = optind;
+	if (wants_help(argc - first, argv + first))
+		return command_help(cmd);
 	optind = 0;	/* commands parse their own options from their argv: reset getopt */
 	/* getopt names the program by argv[0]: "mcpctl logs: invalid option -- 'x'". */
 	xasprintf(&prog, "mcpctl %s", cmd->name);

@@ -333,8 +333,8 @@ static void start_servers(struct daemon *d)
 		if (s->conf.autostart)
 			daemon_autostart(d, s);
 	}
-	log_notice(NULL, NULL, "mcpd %s: supervising %zu servers from %s; control socket %s", PACKAGE_VERSION,
-		   d->nservers, d->manifest_path, d->socket_path);
+	log_notice(NULL, NULL, "mcpd %s: supervising %zu server%s from %s; control socket %s", PACKAGE_VERSION,
+		   d->nservers, d->nservers == 1 ? "" : "s", d->manifest_path, d->socket_path);
 	if (!ev_is_active(&d->autostart_w))
 		on_autostart(d->loop, &d->autostart_w, 0);	/* no autostart server: ready at once */
 }

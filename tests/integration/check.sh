@@ -65,6 +65,17 @@ check "mcpd --version" sh -c "'$MCPD' --version | grep -qx 'mcpd [0-9.]*'"
 check "mcpctl --version" sh -c "'$MCPCTL' --version | grep -qx 'mcpctl [0-9.]*'"
 check "mcpd --help lists -n" sh -c "'$MCPD' --help | grep -q -- '--check'"
 check "mcpctl --help lists check" sh -c "'$MCPCTL' --help | grep -q 'check FILE'"
+# A command's own help: on stdout, exit 0, by `help CMD` or `CMD --help`.
+for form in "help status" "status --help" "status -h"; do
+	out=$("$MCPCTL" $form 2>"$T/help.err")
+	rc=$?
+	is "$rc" 0 "mcpctl $form exits 0"
+	like "$out" '^usage: mcpctl .*status \[NAME\.\.\.\]' "mcpctl $form prints the usage of status on stdout"
+	is "$(cat "$T/help.err")" "" "and nothing on stderr"
+done
+"$MCPCTL" -x >/dev/null 2>"$T/x.err"
+is "$?" 2 "an unknown option exits 2"
+like "$(head -n 1 "$T/x.err")" "^mcpctl: (invalid|unrecognized) option" "and names the program mcpctl, not its path"
 "$MCPCTL" chek >"$T/out" 2>"$T/err"
 is "$?" 2 "unknown command: exit status 2"
 like "$(cat "$T/err")" 'unknown command "chek" \(did you mean "check"\?\)' "unknown command gets a hint"

@@ -118,7 +118,7 @@ readyz() {
 # A non-critical server down does not make mcpd unready.
 kill -KILL "$(field_of extra pid)"
 # The log, not the state: a slow status call could miss a short backoff.
-wait_log 30 'extra: .*backoff: killed by signal 9' && ok "extra is in backoff after a kill" ||
+wait_log 30 'extra: .*backoff: killed by signal 9 \(KILL\)' && ok "extra is in backoff after a kill" ||
 	not_ok "extra backoff" "$(ctl status extra)" "$(grep 'extra:' "$T/mcpd.err")"
 readyz 200 && ok "/readyz stays 200 when a non-critical server is down" || not_ok "readyz 200" "$(cat "$T/readyz")"
 

@@ -98,6 +98,8 @@ complete_words() {
 }
 is "$(complete_words mcpctl sta | sort | tr '\n' ' ')" "start status " "completion of commands"
 is "$(complete_words mcpctl -s "$SOCK" restart ca | tr '\n' ' ')" "calc " "completion of server names from the running mcpd"
+is "$(complete_words mcpctl con | tr '\n' ' ')" "connect " "completion of connect"
+is "$(complete_words mcpctl -s "$SOCK" connect ca | tr '\n' ' ')" "calc " "and of the server to connect to"
 
 # Stop, start, restart.
 check "stop calc" ctl stop calc

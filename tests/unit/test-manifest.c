@@ -469,6 +469,16 @@ static void test_equal_and_names(void **state)
 	assert_int_equal(signal_from_name("0"), -1);
 	assert_int_equal(signal_from_name("BOGUS"), -1);
 	assert_string_equal(signal_to_name(SIGHUP), "HUP");
+	/* Every signal by the C library's name: a crash says which. */
+	assert_string_equal(signal_to_name(SIGSEGV), "SEGV");
+	assert_string_equal(signal_to_name(SIGABRT), "ABRT");
+	assert_string_equal(signal_to_name(SIGBUS), "BUS");
+	assert_string_equal(signal_to_name(SIGRTMIN + 2), "RTMIN+2");
+	assert_string_equal(signal_to_name(0), "?");
+	assert_int_equal(signal_from_name("SIGSEGV"), SIGSEGV);
+	assert_int_equal(signal_from_name("XCPU"), SIGXCPU);
+	assert_int_equal(signal_from_name("RTMIN+2"), SIGRTMIN + 2);
+	assert_int_equal(signal_from_name("RTMIN+x"), -1);
 	assert_string_equal(transport_name(TRANSPORT_HTTP), "http");
 	assert_string_equal(restart_policy_name(RESTART_ON_FAILURE), "on-failure");
 }
