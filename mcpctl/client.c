@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
@@ -91,8 +92,15 @@ int client_connect(const char *path, struct client **ret, struct client_error *e
 		close(fd);
 		switch (-r) {
 		case ENOENT:
-		case ECONNREFUSED:
+		case ECONNREFUSED: {
+			struct stat st;
+
+			/* connect() says "Connection refused" for a directory or a plain file too. */
+			if (stat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+				return fail(err, -ENOTSOCK, "cannot reach mcpd at %s: it is %s, not a socket (-s takes the socket's path)",
+					    path, S_ISDIR(st.st_mode) ? "a directory" : "a file");
 			return fail(err, r, "cannot reach mcpd at %s: %s (is mcpd running? see -s)", path, strerror(-r));
+		}
 		case EACCES:
 		case EPERM:
 			return fail(err, r, "cannot reach mcpd at %s: %s (run mcpctl as root, as mcpd's user or in the socket's group)",
