@@ -80,6 +80,23 @@ static struct server *blocking_dependency(const struct server *s)
 /* Spawn the process if the dependencies are running; otherwise wait for them. */
 static enum server_state begin_start(struct server *s);
 
+/*
+ * Starting again after a failure, the failure stays visible until the server
+ * runs (as systemd's "activating (auto-restart)"): the engineer sees why.
+ */
+static void reason_while_starting(struct server *s)
+{
+	char last[sizeof(s->reason)];
+
+	if ((s->state == ST_BACKOFF || s->state == ST_FAILED) && s->reason[0] &&
+	    strncmp(s->reason, "restarting after: ", 18) != 0) {
+		snprintf(last, sizeof(last), "%s", s->reason);
+		snprintf(s->reason, sizeof(s->reason), "restarting after: %.237s", last);
+	} else if (s->state != ST_BACKOFF && s->state != ST_FAILED) {
+		s->reason[0] = '\0';
+	}
+}
+
 static enum server_state after_failure(struct server *s, const char *why, bool clean_exit)
 {
 	struct daemon *d = s->d;
@@ -137,7 +154,7 @@ static enum server_state begin_start(struct server *s)
 			if (server_spawn(s) < 0)
 				return after_failure(s, s->fail_reason, false);
 		}
-		s->reason[0] = '\0';
+		s->reason[0] = '\0';	/* the probes say why it is not running yet */
 		health_http_begin(s);
 		if (s->conf.command)
 			start_timer(s);
@@ -146,7 +163,7 @@ static enum server_state begin_start(struct server *s)
 	ev_now_update(s->d->loop);
 	if (server_spawn(s) < 0)
 		return after_failure(s, s->fail_reason, false);
-	s->reason[0] = '\0';
+	reason_while_starting(s);
 	start_timer(s);
 	return ST_STARTING;
 }
