@@ -193,14 +193,15 @@ SOCK=$T/emfile.sock
 mv "$T/mcpd.err" "$T/mcpd-1.log"
 spawn mcpd bash -c 'ulimit -n 64 && exec "$@"' _ "$MCPD" -c "$T/m.yaml" -s "$SOCK"
 wait_until 10 ctl version || { not_ok "mcpd starts with 64 descriptors" "$(cat "$T/mcpd.err")"; done_testing; }
-spawn emfile "$PY" "$T/hold.py" "$SOCK" 100 "$T/emfile.flag" 5 </dev/null
-wait_until 60 _flag_like "$T/emfile.flag" "open" || not_ok "the 100 connections end" "$(cat "$T/emfile.flag" "$T/emfile.err")"
-stop_spawned emfile
-if wait_log 30 "cannot accept connections: Too many open files; pausing accepting"; then
+# The connections stay open until mcpd said it ran out (a busy machine may be slow to accept them).
+spawn emfile "$PY" "$T/hold.py" "$SOCK" 100 "$T/emfile.flag" 120 </dev/null
+if wait_log 90 "cannot accept connections: Too many open files; pausing accepting"; then
 	ok "out of descriptors, mcpd says it pauses accepting"
 else
-	not_ok "out of descriptors, mcpd says it pauses accepting" "$(cut -c 26- "$T/mcpd.err" | sort | uniq -c | sort -rn | head -n 5)"
+	not_ok "out of descriptors, mcpd says it pauses accepting" "$(cat "$T/emfile.flag" "$T/emfile.err" 2>/dev/null)" \
+		"$(cut -c 26- "$T/mcpd.err" | sort | uniq -c | sort -rn | head -n 8)"
 fi
+stop_spawned emfile
 healthy "running out of descriptors" 200
 # Once per episode: a backlog of closed connections, accepted at once, may start a second one.
 pauses=$(grep -c "pausing accepting" "$T/mcpd.err")
