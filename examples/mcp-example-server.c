@@ -1893,6 +1893,9 @@ static MHD_RESULT legacy_post(struct MHD_Connection *conn, struct http_req *r)
 	struct sink *stream = NULL;
 	if (!sid)
 		return reply_text(conn, 400, "missing sessionId\n");
+	/* --endless-sse-event: the stream never carries an answer; accept, so only its size fails a probe. */
+	if (opt.endless_sse_event && strcmp(sid, "endless") == 0)
+		return reply_text(conn, 202, "");
 	if (!session_lookup(sid, SESSION_TOUCH, &stream))
 		return reply_text(conn, 404, "unknown session\n");
 	cJSON *msg = parse_body(r);

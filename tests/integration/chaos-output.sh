@@ -25,13 +25,13 @@ servers:
     transport: http
     url: http://127.0.0.1:$port/mcp
     command: [$EXAMPLE, --legacy-sse, "127.0.0.1:$port", --name, endless, --endless-sse-event]
-    health: { interval: 2s, timeout: 1s, start_timeout: 4s }
+    health: { interval: 2s, timeout: 1s, start_timeout: 30s }
     backoff: { initial: 3s, jitter: 0 }
   huge:
     transport: http
     url: http://127.0.0.1:$((port + 1))/mcp
     command: [$EXAMPLE, --http, "127.0.0.1:$((port + 1))", --name, huge, --huge-initialize, 5000000]
-    health: { interval: 2s, timeout: 1s, start_timeout: 4s }
+    health: { interval: 2s, timeout: 1s, start_timeout: 30s }
     backoff: { initial: 3s, jitter: 0 }
   loud:
     command: [$EXAMPLE, --name, loud, --flood-stdout]
@@ -73,19 +73,19 @@ status_within() {
 
 # ---- an SSE event that never ends
 
-wait_until 30 sampling reason_has endless "larger than 4 MiB" &&
+wait_until 60 sampling reason_has endless "larger than 4 MiB" &&
 	ok "a legacy SSE event past 4 MiB fails the probe, and the reason names the bound" ||
 	not_ok "endless: reason names the bound" "$(ctl status endless)" "$(grep 'endless:' "$T/mcpd.err" | tail -n 5)"
-wait_until 30 sampling reason_has huge "response larger than 4 MiB; connection dropped" &&
+wait_until 60 sampling reason_has huge "response larger than 4 MiB; connection dropped" &&
 	ok "an HTTP answer past 4 MiB fails the probe, and the reason names the bound" ||
 	not_ok "huge: reason names the bound" "$(ctl status huge)"
-wait_until 40 sampling in_backoff_because endless "larger than 4 MiB" &&
+wait_until 60 sampling in_backoff_because endless "larger than 4 MiB" &&
 	ok "the server ends up in backoff, its reason naming the bound" ||
 	not_ok "endless in backoff" "$(ctl status endless)"
 like "$(mcpd_log)" 'endless: .*an event larger than 4 MiB; connection dropped' "mcpd logs that it dropped the stream"
 # One more start and its probes: memory must not grow with each stream.
-wait_until 40 sampling bash -c "'$MCPCTL' -s '$SOCK' --json status endless | grep -q '\"restarts\": *[1-9]'" &&
-	wait_until 30 sampling in_backoff_because endless "larger than 4 MiB" &&
+wait_until 60 sampling bash -c "'$MCPCTL' -s '$SOCK' --json status endless | grep -q '\"restarts\": *[1-9]'" &&
+	wait_until 60 sampling in_backoff_because endless "larger than 4 MiB" &&
 	ok "and again after a restart" || not_ok "endless: a second round" "$(ctl status endless)"
 diag "largest RSS of mcpd while the endless event was streamed: ${max_rss} kB (budget ${RSS_BUDGET_KB} kB)"
 ((max_rss > 0 && max_rss < RSS_BUDGET_KB)) && ok "mcpd's RSS stays under $((RSS_BUDGET_KB / 1024)) MB" ||
