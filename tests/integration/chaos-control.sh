@@ -54,18 +54,29 @@ def report(text):
     with open(flag + ".tmp", "w") as f:
         f.write(text + "\n")
     os.rename(flag + ".tmp", flag)
-socks, failed = [], 0
+socks, failed, errors = [], 0, {}
+# A connect that fails (a busy machine, a full backlog) is tried again, for 30 s in all.
+until = time.monotonic() + 30
 for i in range(n):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(path)	# blocks while the listen backlog is full
-    except OSError:
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)	# blocks while the listen backlog is full
+            break
+        except OSError as e:
+            s.close()
+            errors[e.errno] = errors.get(e.errno, 0) + 1
+            if time.monotonic() > until:
+                s = None
+                break
+            time.sleep(0.05)
+    if s is None:
         failed += 1
-        s.close()
         continue
     s.setblocking(False)
     socks.append(s)
-report("connected %d failed %d" % (len(socks), failed))
+report("connected %d failed %d" % (len(socks), failed) +
+       "".join(" errno%d:%d" % kv for kv in sorted(errors.items())))
 got = {s.fileno(): b"" for s in socks}
 open_ = {s.fileno(): s for s in socks}
 refused = idle_closed = 0
