@@ -41,17 +41,10 @@ YAML
 YAML
 }
 
-started=0
-for attempt in 1 2 3 4 5; do
-	port=$((20000 + RANDOM % 40000))
-	manifest "$port" with-gone >"$T/m.yaml"
-	if start_mcpd "$T/m.yaml" 2>/dev/null; then
-		started=1
-		break
-	fi
-	stop_spawned mcpd
-done
-((started)) || { not_ok "mcpd starts with the gateway"; done_testing; }
+manifest_with_gone() {
+	manifest "$1" with-gone >"$T/m.yaml"
+}
+start_mcpd_on_free_port manifest_with_gone || { not_ok "mcpd starts with the gateway"; done_testing; }
 url=http://127.0.0.1:$port/mcp
 wait_state 20 ex running && wait_state 20 gone running && wait_state 20 stubborn running ||
 	not_ok "the servers run" "$(mcpd_log | tail -n 20)"

@@ -13,13 +13,11 @@ have_node=1
 tok_a=agent-a-$RANDOM$RANDOM-secret-token
 tok_b=agent-b-$RANDOM$RANDOM-secret-token
 printf '# name: token\nagent-a: %s\nagent-b: %s\n' "$tok_a" "$tok_b" >"$T/tokens"
-started=0
-for attempt in 1 2 3 4 5; do
-	port=$((20000 + RANDOM % 40000))
+write_manifest() {
 	cat >"$T/m.yaml" <<YAML
 version: 1
 mcpd:
-  http: 127.0.0.1:$port
+  http: 127.0.0.1:$1
   gateway: { tokens_file: $T/tokens, rate_limit: 50/min, allowed_origins: [https://app.example.com] }
 servers:
   ex:
@@ -30,13 +28,9 @@ YAML
     command: [$bin/mcp-server-everything, stdio]
     health: { start_timeout: 60s }
 YAML
-	if start_mcpd "$T/m.yaml" 2>/dev/null; then
-		started=1
-		break
-	fi
-	stop_spawned mcpd
-done
-((started)) || { not_ok "mcpd starts with the gateway"; done_testing; }
+	return 0
+}
+start_mcpd_on_free_port write_manifest || { not_ok "mcpd starts with the gateway"; done_testing; }
 url=http://127.0.0.1:$port/mcp
 wait_state 10 ex running
 

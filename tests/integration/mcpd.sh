@@ -8,6 +8,8 @@
 #   field_of NAME FIELD            a field of `mcpctl --json status NAME`
 #   mcpd_log                       what mcpd logged so far
 #   mcpd_rss_kb                    mcpd's resident memory in kB
+#   start_mcpd_on_free_port FN     FN PORT writes $T/m.yaml; mcpd starts on a
+#                                  random free port, which is left in $port
 #   mcpd_within_budget WHAT RSS_KB LOG_LINES
 #                                  alive, answers status, RSS and own log
 #                                  lines under budget, no sanitizer report
@@ -124,4 +126,17 @@ mcpd_within_budget() {
 	else
 		ok "after $what: no sanitizer report"
 	fi
+}
+
+# start_mcpd_on_free_port FN: bounded attempts at random ports; FN PORT writes
+# $T/m.yaml for that port. Sets $port; fails when mcpd never started.
+start_mcpd_on_free_port() {
+	local attempt
+	for attempt in 1 2 3 4 5; do
+		port=$((20000 + RANDOM % 40000))
+		"$1" "$port"
+		start_mcpd "$T/m.yaml" 2>/dev/null && return 0
+		stop_spawned mcpd
+	done
+	return 1
 }
