@@ -32,12 +32,12 @@
 #include "gateway-input.h"
 #include "jsonrpc.h"
 #include "log.h"
+#include "mcp-era.h"
 #include "relay.h"
 #include "server.h"
 #include "tokens.h"
 #include "xmalloc.h"
 
-#define ERR_UNAVAILABLE		-32002	/* as relay.c answers for an unavailable server */
 #define SWEEP_SECONDS		1.	/* idle sessions and clients gone while they wait */
 #define STREAM_TIMEOUT_SECONDS	600	/* a GET stream whose client reads nothing for this long is closed */
 
@@ -364,7 +364,7 @@ static void close_session(struct gw_session *gs, const char *why)
 		char message[256];
 
 		snprintf(message, sizeof(message), "gateway session of server \"%s\" closed: %s", gs->server, why);
-		finish_waiter(req, jsonrpc_error_new(req->id, ERR_UNAVAILABLE, message, NULL));
+		finish_waiter(req, jsonrpc_error_new(req->id, MCPD_ERR_UNAVAILABLE, message, NULL));
 	}
 	if (gs->relay) {
 		struct session *r = gs->relay;
@@ -594,7 +594,7 @@ static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 				continue;
 			log_info(gs->server, NULL, "gateway: a client left before its answer; cancelling its request");
 			cancel_upstream(req, "the HTTP client disconnected");
-			finish_waiter(req, jsonrpc_error_new(req->id, ERR_UNAVAILABLE, "the HTTP client disconnected", NULL));
+			finish_waiter(req, jsonrpc_error_new(req->id, MCPD_ERR_UNAVAILABLE, "the HTTP client disconnected", NULL));
 		}
 		if (gs->refs == 0 && now - gs->last_used > idle) {
 			close_session(gs, "idle");
@@ -698,7 +698,7 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 	log_notice(req->session->server, NULL, "gateway: a request timed out after %gs "
 		   "(mcpd.gateway.request_timeout); cancelling it", after);
 	cancel_upstream(req, message);
-	finish_waiter(req, jsonrpc_error_new(req->id, GATEWAY_ERR_TIMEOUT, message, NULL));
+	finish_waiter(req, jsonrpc_error_new(req->id, MCPD_ERR_TIMEOUT, message, NULL));
 }
 
 /* A POST without a session: an initialize opens one, within the budgets. NULL in ret_gs when refused. */

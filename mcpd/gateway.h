@@ -16,7 +16,6 @@ struct gateway;
 #define GATEWAY_AUTH_WINDOW	60.
 #define GATEWAY_ADDRESSES	256	/* source addresses whose failures are counted */
 #define GATEWAY_SUMMARY_SECONDS	10.	/* refused requests are logged as one summary per interval */
-#define GATEWAY_ERR_TIMEOUT	-32001	/* the JSON-RPC error of a request past its deadline */
 
 /* run(arg) makes the HTTP server run once more (after a suspended request resumes). */
 struct gateway *gateway_new(struct daemon *d, void (*run)(void *), void *arg, char **ret_error);

@@ -27,18 +27,6 @@ struct pending {
 	struct pending *next;
 };
 
-static const char *const known_versions[] = {
-	"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05",
-};
-
-int mcp_protocol_supported(const char *version)
-{
-	for (size_t i = 0; i < sizeof(known_versions) / sizeof(*known_versions); i++)
-		if (strcmp(version, known_versions[i]) == 0)
-			return 1;
-	return 0;
-}
-
 static void fail(struct server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void fail(struct server *s, const char *fmt, ...)
@@ -104,6 +92,9 @@ void mcp_stdio_reset(struct server *s)
 	}
 	cJSON_Delete(s->init_result);
 	s->init_result = NULL;
+	cJSON_Delete(s->discover_result);
+	s->discover_result = NULL;
+	s->era = MCP_ERA_UNKNOWN;
 	s->protocol_version[0] = '\0';
 	s->in_handshake = false;
 }
@@ -154,7 +145,7 @@ static void on_initialize_result(struct server *s, const cJSON *msg)
 		fail(s, "answered initialize without a protocolVersion");
 		return;
 	}
-	if (!mcp_protocol_supported(version)) {
+	if (!mcp_version_legacy(version)) {
 		fail(s, "answered initialize with protocol version \"%.32s\", which mcpd does not speak (%s to %s)",
 		     version, MCP_PROTOCOL_OLDEST, MCP_PROTOCOL_LATEST);
 		return;

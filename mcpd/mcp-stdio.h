@@ -11,11 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mcp-era.h"
+
 struct server;
 
-/* The newest protocol version mcpd speaks, and the oldest it accepts. */
-#define MCP_PROTOCOL_LATEST	"2025-11-25"
-#define MCP_PROTOCOL_OLDEST	"2024-11-05"
 
 enum mcp_request_kind {
 	MCP_REQ_INITIALIZE,
@@ -35,7 +34,5 @@ void mcp_stdio_line(struct server *s, const char *line, size_t len);
 /* The process is gone: forget requests in flight and the session. */
 void mcp_stdio_reset(struct server *s);
 
-/* Whether mcpd can speak this protocol version. */
-int mcp_protocol_supported(const char *version);
 
 #endif

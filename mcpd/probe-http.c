@@ -537,7 +537,7 @@ static void handle_message(struct server *s, cJSON *msg)
 		const cJSON *res = cJSON_GetObjectItemCaseSensitive(msg, "result");
 		const char *version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "protocolVersion"));
 
-		if (!version || !mcp_protocol_supported(version)) {
+		if (!version || !mcp_version_legacy(version)) {
 			snprintf(reason, sizeof(reason), "protocol version \"%.32s\" is not supported",
 				 version ? version : "(none)");
 			cJSON_Delete(msg);

@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "jsonrpc.h"
 #include "log.h"
+#include "mcp-era.h"
 #include "mcp-stdio.h"
 #include "relay.h"
 #include "server.h"
@@ -21,9 +22,6 @@
 
 /* A message too long to parse is answered with the id found in this many of its first bytes. */
 #define RELAY_ID_SCAN		(64 * 1024)
-
-/* Errors mcpd answers on the server's behalf. */
-#define RELAY_ERR_UNAVAILABLE	-32002
 
 /* A client's request in flight: the server knows it as sid. */
 struct pending_req {
@@ -368,7 +366,7 @@ static bool server_available(struct session *sess, const cJSON *id)
 	server_reason(s, reason, sizeof(reason));
 	snprintf(msg, sizeof(msg), "server \"%s\" is %s%s%s", s->conf.name, server_state_name(s->state),
 		 *reason ? ": " : "", reason);
-	error_to_client(sess, id, RELAY_ERR_UNAVAILABLE, msg);
+	error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, msg);
 	return false;
 }
 
@@ -384,7 +382,7 @@ static void answer_initialize(struct session *sess, const cJSON *req, const cJSO
 		return;
 	result = cJSON_Duplicate(s->init_result, 1);
 	/* An older version the client asks for, and mcpd knows, is granted: servers stay compatible. */
-	if (asked && mcp_protocol_supported(asked) && strcmp(asked, s->protocol_version) < 0)
+	if (asked && mcp_version_legacy(asked) && strcmp(asked, s->protocol_version) < 0)
 		cJSON_ReplaceItemInObjectCaseSensitive(result, "protocolVersion", cJSON_CreateString(asked));
 	msg = jsonrpc_result_new(id, result);
 	to_client(sess, msg);
@@ -405,7 +403,7 @@ static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
 		return;
 	if (sess->npending >= RELAY_MAX_PENDING || wbuf_pending(&s->in) > RELAY_SERVER_QUEUE) {
 		snprintf(buf, sizeof(buf), "server \"%.32s\" is busy", s->conf.name);
-		error_to_client(sess, id, RELAY_ERR_UNAVAILABLE, buf);
+		error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, buf);
 		return;
 	}
 	p = xcalloc(1, sizeof(*p));
@@ -425,7 +423,7 @@ static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
 	if (!server_send(s, req)) {
 		p = take_pending(r, p->sid);
 		if (p) {
-			error_to_client(sess, p->client_id, RELAY_ERR_UNAVAILABLE, "the server does not read its input");
+			error_to_client(sess, p->client_id, MCPD_ERR_UNAVAILABLE, "the server does not read its input");
 			pending_free(p);
 		}
 	}
@@ -615,7 +613,7 @@ bool relay_server_request(struct server *s, const cJSON *msg)
 		return false;
 	if (r->nserver_reqs >= RELAY_MAX_SERVER_REQS) {
 		/* A server asking faster than its client answers would grow this list (and its scans) for ever. */
-		cJSON *reply = jsonrpc_error_new(cJSON_GetObjectItemCaseSensitive(msg, "id"), RELAY_ERR_UNAVAILABLE,
+		cJSON *reply = jsonrpc_error_new(cJSON_GetObjectItemCaseSensitive(msg, "id"), MCPD_ERR_UNAVAILABLE,
 						 "too many requests wait for the MCP client's answer", NULL);
 
 		if (r->refused_server_reqs++ == 0)
@@ -648,7 +646,7 @@ void relay_server_gone(struct server *s, const char *why)
 
 			r->buckets[b] = p->next;
 			p->sess->npending--;
-			error_to_client(p->sess, p->client_id, RELAY_ERR_UNAVAILABLE, message);
+			error_to_client(p->sess, p->client_id, MCPD_ERR_UNAVAILABLE, message);
 			pending_free(p);
 		}
 	}

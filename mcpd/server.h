@@ -17,6 +17,7 @@
 #include "linebuf.h"
 #include "lograte.h"
 #include "manifest.h"
+#include "mcp-era.h"
 #include "wbuf.h"
 
 struct daemon;
@@ -97,8 +98,11 @@ struct server {
 	/* MCP session. */
 	int64_t next_id;
 	struct pending *pending;
-	cJSON *init_result;		/* the server's InitializeResult */
-	char protocol_version[32];
+	cJSON *init_result;		/* the server's InitializeResult (legacy era) */
+	cJSON *discover_result;		/* its DiscoverResult (modern era) */
+	enum mcp_era era;		/* of this process; MCP_ERA_UNKNOWN until the probe answers */
+	enum mcp_era era_hint;		/* what the last process spoke: kept across restarts */
+	char protocol_version[32];	/* negotiated (legacy) or chosen (modern) */
 
 	struct health health;
 	struct relay *relay;		/* MCP clients attached through mcpctl connect */

@@ -55,7 +55,7 @@ like "$(cat "$T/err")" 'no server named "exx" \(did you mean "ex"\?\)' "with a d
 
 wait_state 60 down backoff || not_ok "down is in backoff" "$(ctl status down)"
 out=$(printf '%s\n' '{"jsonrpc":"2.0","id":5,"method":"tools/list"}' | timeout 60 "$MCPCTL" -s "$SOCK" connect down)
-like "$out" '"id":5,"error":\{"code":-32002,"message":"server \\"down\\" is backoff: exited with status 1' \
+like "$out" '"id":5,"error":\{"code":-31000,"message":"server \\"down\\" is backoff: exited with status 1' \
 	"a request to a server in backoff gets an immediate error with the state and reason"
 
 if ((have_node)); then
