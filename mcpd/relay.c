@@ -44,6 +44,14 @@ struct session {
 	struct server *s;
 	const struct relay_sink *ops;
 	void *sink;
+	/*
+	 * The client: legacy once it sent initialize (which fixed its version,
+	 * info and capabilities); modern requests carry their own in _meta.
+	 */
+	enum mcp_era era;
+	char protocol_version[32];
+	cJSON *client_info;
+	cJSON *client_capabilities;
 	size_t npending;
 	bool draining;		/* the client closed its side: close once answered */
 	bool closing;		/* the sink was told to close: nothing more goes to it */
@@ -67,6 +75,13 @@ struct relay {
 struct relay *relay_new(void)
 {
 	return xcalloc(1, sizeof(struct relay));
+}
+
+static void session_free(struct session *sess)
+{
+	cJSON_Delete(sess->client_info);
+	cJSON_Delete(sess->client_capabilities);
+	free(sess);
 }
 
 static void pending_free(struct pending_req *p)
@@ -96,7 +111,7 @@ void relay_free(struct relay *r)
 		struct session *sess = r->dead;
 
 		r->dead = sess->next;
-		free(sess);
+		session_free(sess);
 	}
 	while (r->server_reqs) {
 		struct server_req *q = r->server_reqs;
@@ -127,7 +142,7 @@ static void on_reap(struct ev_loop *loop, ev_idle *w, int revents)
 		struct session *sess = r->dead;
 
 		r->dead = sess->next;
-		free(sess);
+		session_free(sess);
 	}
 }
 
@@ -370,6 +385,22 @@ static bool server_available(struct session *sess, const cJSON *id)
 	return false;
 }
 
+/* A legacy client's initialize: its version, info and capabilities hold for the session. */
+static void remember_client(struct session *sess, const cJSON *req)
+{
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(req, "params");
+	const char *asked = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(params, "protocolVersion"));
+	const cJSON *info = cJSON_GetObjectItemCaseSensitive(params, "clientInfo");
+	const cJSON *caps = cJSON_GetObjectItemCaseSensitive(params, "capabilities");
+
+	sess->era = MCP_ERA_LEGACY;
+	snprintf(sess->protocol_version, sizeof(sess->protocol_version), "%s", asked ? asked : "");
+	cJSON_Delete(sess->client_info);
+	sess->client_info = cJSON_IsObject(info) ? cJSON_Duplicate(info, 1) : NULL;
+	cJSON_Delete(sess->client_capabilities);
+	sess->client_capabilities = cJSON_IsObject(caps) ? cJSON_Duplicate(caps, 1) : NULL;
+}
+
 /* initialize is answered from the server's own InitializeResult, which mcpd keeps. */
 static void answer_initialize(struct session *sess, const cJSON *req, const cJSON *id)
 {
@@ -380,6 +411,7 @@ static void answer_initialize(struct session *sess, const cJSON *req, const cJSO
 
 	if (!server_available(sess, id))
 		return;
+	remember_client(sess, req);
 	result = cJSON_Duplicate(s->init_result, 1);
 	/* An older version the client asks for, and mcpd knows, is granted: servers stay compatible. */
 	if (asked && mcp_version_legacy(asked) && strcmp(asked, s->protocol_version) < 0)
