@@ -91,7 +91,9 @@ static void vproblem(struct parse *p, bool warning, unsigned line, unsigned col,
 	e->line = line;
 	e->col = col;
 	e->warning = warning;
-	if (line == 0)
+	if (line == 0 && path && *path)
+		xasprintf(&e->text, "%s: %s%s: %s", p->name, warning ? "warning: " : "", path, msg);
+	else if (line == 0)
 		xasprintf(&e->text, "%s: %s%s", p->name, warning ? "warning: " : "", msg);
 	else if (path && *path)
 		xasprintf(&e->text, "%s:%u:%u: %s%s: %s", p->name, line, col, warning ? "warning: " : "", path, msg);
@@ -1856,4 +1858,15 @@ const char *signal_to_name(int sig)
 		return buf;
 	}
 	return "?";
+}
+
+void manifest_error_add(struct manifest_errors *errs, const char *name, bool warning, const char *path,
+			const char *fmt, ...)
+{
+	struct parse p = { .name = name, .errs = errs };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vproblem(&p, warning, 0, 0, path, fmt, ap);
+	va_end(ap);
 }

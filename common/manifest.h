@@ -186,6 +186,13 @@ int manifest_load(const char *path, unsigned flags, struct manifest **ret_manife
 void manifest_free(struct manifest *m);
 void manifest_errors_clear(struct manifest_errors *errs);
 
+/*
+ * Add a problem found outside the parser (no line): "NAME: [warning: ]PATH: message",
+ * or "NAME: [warning: ]message" when path is NULL or empty.
+ */
+void manifest_error_add(struct manifest_errors *errs, const char *name, bool warning, const char *path,
+			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* Print every error and warning, one per line, and a summary line when there are errors. */
 void manifest_errors_print(const struct manifest_errors *errs, FILE *out);
 

@@ -50,7 +50,7 @@ control_socket_default(char **ret_path)
 	if ((dir = env_dir("RUNTIME_DIRECTORY", true, &len)) != NULL)
 		xasprintf(&path, "%.*s/control.sock", (int)len, dir);
 	else if (geteuid() == 0)
-		path = xstrdup("/run/mcpd/control.sock");
+		path = xstrdup(RUNSTATEDIR "/mcpd/control.sock");
 	else if ((dir = env_dir("XDG_RUNTIME_DIR", false, &len)) != NULL)
 		xasprintf(&path, "%.*s/mcpd/control.sock", (int)len, dir);
 	else

@@ -16,7 +16,8 @@
 /*
  * The default control socket: $RUNTIME_DIRECTORY/control.sock (the first
  * directory when systemd lists several, separated by ':'); else
- * /run/mcpd/control.sock for root; else $XDG_RUNTIME_DIR/mcpd/control.sock;
+ * RUNSTATEDIR/mcpd/control.sock for root (/run unless configure was given
+ * --runstatedir); else $XDG_RUNTIME_DIR/mcpd/control.sock;
  * else /tmp/mcpd-UID/control.sock. Empty or relative variables are ignored.
  * Returns 0 and a string the caller frees, or -ENAMETOOLONG when the path
  * does not fit in a sockaddr_un.

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "cmd.h"
+#include "hostcheck.h"
 #include "manifest.h"
 
 static void print_json(const char *path, const struct manifest *m, const struct manifest_errors *errs)
@@ -47,6 +48,9 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 	if (argc != 2)
 		return cmd_usage(&cmd_check);
 	manifest_load(argv[1], MANIFEST_LENIENT_ENV, &m, &errs);
+	/* Users, groups and files as this host has them: warnings, mcpd may run elsewhere. */
+	if (m)
+		manifest_check_host(m, false, &errs);
 	if (ctl->json) {
 		print_json(argv[1], m, &errs);
 	} else {

@@ -20,6 +20,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "guard.h"
+#include "hostcheck.h"
 #include "http.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -382,11 +383,20 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o) < 0)
 		return 2;
-	manifest_load(o.config, 0, &d.manifest, &errs);
+	r = manifest_load(o.config, 0, &d.manifest, &errs);
+	/* -n checks where mcpd runs: a missing user or secret file is an error, as it would be at start. */
+	if (d.manifest && o.check && manifest_check_host(d.manifest, true, &errs) > 0) {
+		manifest_free(d.manifest);
+		d.manifest = NULL;
+		r = -EINVAL;
+	}
 	manifest_errors_print(&errs, stderr);
 	manifest_errors_clear(&errs);
 	if (!d.manifest) {
-		fprintf(stderr, "mcpd: %s is not valid; nothing started\n", o.config);
+		if (r == -EINVAL)
+			fprintf(stderr, "mcpd: %s is not valid; %s\n", o.config, o.check ? "it would start nothing" : "nothing started");
+		else
+			fprintf(stderr, "mcpd: cannot read %s; nothing started\n", o.config);
 		return 1;
 	}
 	if (o.check) {

@@ -5,7 +5,45 @@ set -u
 
 check "mcpctl check accepts examples/production.yaml" "$MCPCTL" check "$top_srcdir/examples/production.yaml"
 check "mcpctl check accepts examples/demo.yaml" "$MCPCTL" check "$top_srcdir/examples/demo.yaml"
-SEARCH_TOKEN=x check "mcpd -n accepts examples/production.yaml" "$MCPD" -n -c "$top_srcdir/examples/production.yaml"
+# production.yaml names a user and secret files this host has not: -n checks the host, so it says so.
+SEARCH_TOKEN=x "$MCPD" -n -c "$top_srcdir/examples/production.yaml" >"$T/out" 2>"$T/err"
+is "$?" 1 "mcpd -n refuses examples/production.yaml on a host without its user and secret files"
+like "$(cat "$T/err")" 'production.yaml: servers.db.secrets.DATABASE_URL: cannot use /run/secrets/db_url: No such file or directory' \
+	"and names each missing file"
+SEARCH_TOKEN=x check "mcpd -n accepts examples/demo.yaml" "$MCPD" -n -c "$top_srcdir/examples/demo.yaml"
+
+# What the host lacks: warnings for mcpctl check (it may run elsewhere), errors for mcpd -n.
+printf 'KEY=value\n' >"$T/good.env"
+cat >"$T/host.yaml" <<YAML
+version: 1
+servers:
+  a:
+    command: [/bin/true]
+    user: nosuchuser-mcpd
+    group: nosuchgroup-mcpd
+    env_file: $T/missing.env
+    secrets: { TOKEN: $T, OTHER: $T/missing-secret }
+  b:
+    command: [/bin/true]
+    user: "0"
+    env_file: $T/good.env
+YAML
+"$MCPCTL" check "$T/host.yaml" >"$T/out" 2>"$T/err"
+is "$?" 0 "mcpctl check: what this host lacks does not make a manifest invalid"
+is "$(grep -c ': warning: servers\.a\.' "$T/err")" 5 "five warnings, one per missing user, group and file" || diag "$(cat "$T/err")"
+like "$(cat "$T/err")" 'warning: servers.a.user: no user "nosuchuser-mcpd" on this host' "a missing user is named"
+like "$(cat "$T/err")" 'warning: servers.a.secrets.TOKEN: .* is not a regular file' "a directory as a secret file is named"
+like "$(cat "$T/err")" 'warning: servers.a.env_file: cannot use .*missing.env: No such file or directory' "a missing env_file is named"
+grep -q 'servers\.b\.' "$T/err" && not_ok "a numeric user and a readable env_file pass" "$(cat "$T/err")" ||
+	ok "a numeric user and a readable env_file pass"
+"$MCPD" -n -c "$T/host.yaml" >"$T/out" 2>"$T/err"
+is "$?" 1 "mcpd -n: the same problems are errors"
+like "$(cat "$T/err")" 'servers.a.group: no group "nosuchgroup-mcpd" on this host; the server would fail at every start' \
+	"the error names the key, the cause and the consequence"
+like "$(tail -n 1 "$T/err")" 'is not valid; it would start nothing' "and the last line says nothing would start"
+"$MCPD" -n -c "$T/no-such-manifest.yaml" >"$T/out" 2>"$T/err"
+like "$(tail -n 1 "$T/err")" '^mcpd: cannot read .*no-such-manifest.yaml; nothing started$' \
+	"a missing manifest is \"cannot read\", not \"not valid\""
 
 # An unset ${VAR}: a warning for mcpctl check, an error for the daemon.
 env -u SEARCH_TOKEN "$MCPCTL" check "$top_srcdir/examples/production.yaml" >"$T/out" 2>"$T/err"
@@ -61,6 +99,14 @@ like "$(cat "$T/err")" 'document expands to more than 200000 nodes' "billion lau
 "$MCPCTL" --json check "$T/three.yaml" >"$T/out" 2>"$T/err"
 like "$(cat "$T/out")" '"valid":false' "--json check reports validity"
 
+# mcpctl health is a Kubernetes exec probe: mcpctl stays lean.
+if command -v ldd >/dev/null; then
+	ldd "$MCPCTL" >"$T/ldd" 2>&1
+	grep -q 'libsystemd' "$T/ldd" && not_ok "mcpctl does not link libsystemd" "$(cat "$T/ldd")" ||
+		ok "mcpctl does not link libsystemd"
+else
+	skip "mcpctl's libraries" "ldd is not installed"
+fi
 check "mcpd --version" sh -c "'$MCPD' --version | grep -qx 'mcpd [0-9.]*'"
 check "mcpctl --version" sh -c "'$MCPCTL' --version | grep -qx 'mcpctl [0-9.]*'"
 check "mcpd --help lists -n" sh -c "'$MCPD' --help | grep -q -- '--check'"

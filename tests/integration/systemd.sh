@@ -81,8 +81,12 @@ stop_spawned logd
 
 # The units, as shipped.
 if command -v systemd-analyze >/dev/null; then
-	sed -e "s|/usr/local/sbin/mcpd|$MCPD|; s|/usr/local/bin/mcpctl|$MCPCTL|" "$top_srcdir/units/mcpd.service" >"$T/mcpd.service"
-	cp "$top_srcdir/units/mcpd.socket" "$T/mcpd.socket"
+	# As make wrote them, for the paths of this build.
+	sed -e "s|^ExecStart=[^ ]*|ExecStart=$MCPD|; s|^ExecReload=[^ ]*|ExecReload=$MCPCTL|" \
+		"$top_builddir/units/mcpd.service" >"$T/mcpd.service"
+	cp "$top_builddir/units/mcpd.socket" "$T/mcpd.socket"
+	like "$(grep ^ExecStart= "$top_builddir/units/mcpd.service")" '^ExecStart=/[^@$]*/sbin/mcpd -c /[^@$]*/mcpd/mcpd.yaml$' \
+		"the unit names mcpd and its manifest where this build installs them"
 	systemd-analyze verify --man=no "$T/mcpd.service" "$T/mcpd.socket" >"$T/verify.out" 2>&1
 	is "$?" 0 "systemd-analyze verify accepts the units" || diag "$(cat "$T/verify.out")"
 else
