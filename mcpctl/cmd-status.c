@@ -30,31 +30,21 @@ static void format_latency(double ms, char *buf, size_t size)
 		snprintf(buf, size, "%.1fs", ms / 1000);
 }
 
-/* HEALTH and LATENCY are shown only once mcpd probes something: columns of "unknown" say nothing. */
-static bool any_probe(const cJSON *servers)
-{
-	const cJSON *s;
-	double v;
-
-	cJSON_ArrayForEach(s, servers)
-		if (strcmp(json_string(s, "health", "unknown"), "unknown") != 0 || json_number(s, "latency_ms", &v))
-			return true;
-	return false;
-}
-
+/*
+ * One layout, whatever the servers do: seven columns that fit 80 characters
+ * (a name longer than 20 ends with "~"), and a server's reason, when it has
+ * one, on the lines below its row, indented and wrapped, never cut.
+ */
 static void print_table(const cJSON *servers)
 {
-	static const char *const headers[] = { "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "LATENCY", "REASON" };
-	/* Without probes: the same table less HEALTH and LATENCY. */
-	static const char *const short_headers[] = { "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "REASON" };
-	bool probes = any_probe(servers);
-	struct table *t = probes ? table_new(headers, 8) : table_new(short_headers, 6);
+	static const char *const headers[] = { "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "LATENCY" };
+	struct table *t = table_new(headers, 7);
 	const cJSON *s;
 
 	table_set_max(t, 0, NAME_MAX_WIDTH);
 	cJSON_ArrayForEach(s, servers) {
 		char pid[24] = "-", uptime[32] = "-", restarts[24] = "-", latency[32] = "-";
-		const char *cells[8];
+		const char *cells[7];
 		size_t n = 0;
 		double v;
 
@@ -71,13 +61,11 @@ static void print_table(const cJSON *servers)
 		cells[n++] = pid;
 		cells[n++] = uptime;
 		cells[n++] = restarts;
-		if (probes) {
-			cells[n++] = json_string(s, "health", "-");
-			cells[n++] = latency;
-		}
-		/* For backoff and failed, mcpd already wrote "next try in Ns" into the reason. */
-		cells[n++] = json_string(s, "reason", "");
+		cells[n++] = json_string(s, "health", "-");
+		cells[n++] = latency;
 		table_add(t, cells);
+		/* For backoff and failed, mcpd already wrote "next try in Ns" into the reason. */
+		table_add_note(t, json_string(s, "reason", ""));
 	}
 	table_print(t, stdout, OUTPUT_WIDTH);
 	table_free(t);

@@ -18,6 +18,7 @@ struct table {
 	char **headers;
 	size_t *max;			/* 0: no limit */
 	char **cells;			/* nrows * ncols */
+	char **notes;			/* one per row, NULL when none */
 	size_t nrows;
 };
 
@@ -80,7 +81,17 @@ void table_add(struct table *t, const char *const *cells)
 	t->cells = xreallocarray(t->cells, (t->nrows + 1) * t->ncols, sizeof(*t->cells));
 	for (size_t i = 0; i < t->ncols; i++)
 		t->cells[t->nrows * t->ncols + i] = cell_dup(cells[i]);
+	t->notes = xreallocarray(t->notes, t->nrows + 1, sizeof(*t->notes));
+	t->notes[t->nrows] = NULL;
 	t->nrows++;
+}
+
+void table_add_note(struct table *t, const char *note)
+{
+	if (t->nrows == 0 || !note || !*note)
+		return;
+	free(t->notes[t->nrows - 1]);
+	t->notes[t->nrows - 1] = xstrdup(note);
 }
 
 /* Print s in at most width characters, ending a cut one with mark; returns the characters printed. */
@@ -108,6 +119,8 @@ static size_t print_cut(FILE *out, const char *s, size_t width, const char *mark
 /* A last column narrower than this puts a long value on lines of its own, indented. */
 #define REASON_OWN_LINE 30
 #define REASON_INDENT 4
+/* A row's note, on the lines below it. */
+#define NOTE_INDENT 4
 
 static void print_wrapped(FILE *out, const char *s, size_t width, size_t indent)
 {
@@ -193,8 +206,14 @@ void table_print(const struct table *t, FILE *out, size_t width)
 	if (widths[last] > (width > used ? width - used : 0))
 		widths[last] = width > used + LAST_MIN ? width - used : LAST_MIN;
 	print_row(t, t->headers, widths, width, out);
-	for (size_t r = 0; r < t->nrows; r++)
+	for (size_t r = 0; r < t->nrows; r++) {
 		print_row(t, t->cells + r * t->ncols, widths, width, out);
+		if (t->notes[r]) {
+			fprintf(out, "%*s", NOTE_INDENT, "");
+			print_wrapped(out, t->notes[r], width - NOTE_INDENT, NOTE_INDENT);
+			fputc('\n', out);
+		}
+	}
 	free(widths);
 }
 
@@ -206,6 +225,9 @@ void table_free(struct table *t)
 		free(t->headers[i]);
 	for (size_t i = 0; i < t->nrows * t->ncols; i++)
 		free(t->cells[i]);
+	for (size_t r = 0; r < t->nrows; r++)
+		free(t->notes[r]);
+	free(t->notes);
 	free(t->headers);
 	free(t->max);
 	free(t->cells);

@@ -26,6 +26,13 @@ void table_set_max(struct table *t, size_t col, size_t max);
 void table_add(struct table *t, const char *const *cells);
 
 /*
+ * A note for the row added last (copied): printed on the lines below the row,
+ * indented by four spaces and wrapped at the table's width, so that a row's
+ * layout never depends on the note's length. NULL or "" adds none.
+ */
+void table_add_note(struct table *t, const char *note);
+
+/*
  * Print the header and the rows, columns two spaces apart and sized to their
  * content; the last column is cut with "..." so that a line fits in width
  * (but it keeps at least a few characters).

@@ -38,7 +38,7 @@ wait_until 30 bash -c "'$MCPCTL' -s '$SOCK' --json status good | grep -q '\"late
 is "$(ctl --json status good | jq -r '.servers[] | select(.name == "good") | .health')" ok "good is healthy"
 wait_until 30 bash -c "'$MCPCTL' -s '$SOCK' --json status good | grep -q '\"tools_hash\"'"
 out=$(ctl status)
-like "$out" 'NAME +STATE +PID +UPTIME +RESTARTS +HEALTH +LATENCY +REASON' "status gains HEALTH and LATENCY columns"
+like "$out" 'NAME +STATE +PID +UPTIME +RESTARTS +HEALTH +LATENCY' "status has HEALTH and LATENCY columns"
 out=$(ctl tools good)
 like "$out" 'echo +Returns the given text' "mcpctl tools lists echo with its description"
 like "$out" 'add ' "mcpctl tools lists add"

@@ -17,6 +17,10 @@ servers:
     command: [$EXAMPLE, --name, slow, --slow-initialize, 3s]
     restart: always
     health: { start_timeout: 30s }
+  a-server-name-longer-than-twenty:
+    command: [$EXAMPLE, --exit-after, "0"]
+    backoff: { initial: 1s, jitter: 0 }
+    circuit: { failures: 100, window: 5m }
 YAML
 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
 
@@ -29,9 +33,23 @@ wait_until 60 _starting_after_failure &&
 	ok "starting again after a failure, the reason says which failure" ||
 	not_ok "reason while starting after a failure" "$(ctl status mute)"
 _table_shows() {
-	ctl status mute 2>/dev/null | grep -qE 'mute +starting .*restarting after: no answer'
+	ctl status mute >"$T/table" 2>/dev/null &&
+		grep -qE '^mute +starting ' "$T/table" && grep -qE '^    restarting after: no answer' "$T/table"
 }
-wait_until 60 _table_shows && ok "the status table shows it too" || not_ok "status table" "$(ctl status mute)"
+wait_until 60 _table_shows && ok "the status table shows it too, on the line below the server's row" ||
+	not_ok "status table" "$(ctl status mute)"
+
+# One layout whatever the reasons: every line fits 80 columns, the row never
+# holds the reason, a long name ends with "~", a long reason wraps, never cut.
+_layout() {
+	ctl status >"$T/all" 2>/dev/null || return 1
+	awk 'length($0) > 80 { bad = 1 } END { exit bad }' "$T/all" &&
+		head -n 2 "$T/all" | tail -n 1 | grep -qE '^NAME +STATE +PID +UPTIME +RESTARTS +HEALTH +LATENCY$' &&
+		grep -qE '^a-server-name-longe~ ' "$T/all" &&
+		grep -qE '^    .*exited with status 1' "$T/all" && grep -qE '^    .*next try in' "$T/all"
+}
+wait_until 60 _layout && ok "the status table fits 80 columns, with its reasons on lines of their own" ||
+	not_ok "status layout" "$(cat "$T/all")"
 
 # A first start has no failure to show; once running, the reason is empty.
 wait_state 30 slow running || not_ok "slow runs" "$(ctl status slow)"
