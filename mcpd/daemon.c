@@ -232,7 +232,8 @@ void daemon_shutdown(struct daemon *d)
 		return;
 	d->shutting_down = true;
 	sdnotify_stopping(d);
-	log_notice(NULL, NULL, "shutting down: stopping %zu servers in reverse dependency order", d->nservers);
+	log_notice(NULL, NULL, "shutting down: stopping %zu server%s in reverse dependency order", d->nservers,
+		   d->nservers == 1 ? "" : "s");
 	ev_timer_init(&d->shutdown_timer, on_shutdown_timeout, (double)d->manifest->mcpd.shutdown_timeout_ms / 1000., 0.);
 	d->shutdown_timer.data = d;
 	ev_timer_start(d->loop, &d->shutdown_timer);

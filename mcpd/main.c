@@ -311,7 +311,8 @@ static void on_autostart(struct ev_loop *loop, ev_timer *w, int revents)
 		if (!d->autostart_done) {
 			/* The manifest's servers; later ones come from reloads, framed by their own READY=1. */
 			d->autostart_done = true;
-			log_info(NULL, NULL, "every autostart server was started");
+			/* Told to start, not running yet: those waiting for a dependency start once it runs. */
+			log_info(NULL, NULL, "every autostart server was told to start");
 			sdnotify_ready(d);
 		}
 	} else if (busy >= AUTOSTART_HANDSHAKES) {
