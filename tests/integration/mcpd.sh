@@ -20,11 +20,16 @@ ctl() {
 	"$MCPCTL" -s "$SOCK" "$@"
 }
 
+_status_up() {
+	ctl status >/dev/null 2>&1
+}
+
 start_mcpd() {
 	local manifest=$1
 	shift
 	spawn mcpd "$MCPD" -c "$manifest" -s "$SOCK" "$@"
-	if ! wait_until 10 ctl version; then
+	# `mcpctl version` answers without mcpd: status is what needs it to be up.
+	if ! wait_until 30 _status_up; then
 		not_ok "mcpd starts on $manifest" "$(cat "$T/mcpd.err")"
 		return 1
 	fi
