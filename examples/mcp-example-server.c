@@ -1719,6 +1719,10 @@ static void m_subscribe(const struct call *c)
 	if (!sub) {
 		prune_closed();
 		if (g_nsubscriptions >= MAX_SUBSCRIPTIONS) {
+			static unsigned refused;
+			if (refused++ == 0)
+				logmsg("resources/subscribe: %d subscriptions already; refusing more (logged once)",
+				       MAX_SUBSCRIPTIONS);
 			send_error(c->sink, c->id, -32603, "Internal error: too many subscriptions (%d)",
 				   MAX_SUBSCRIPTIONS);
 			return;
@@ -1784,6 +1788,9 @@ static void m_listen(const struct call *c)
 	}
 	prune_closed();
 	if (g_nlisteners >= MAX_LISTENERS) {
+		static unsigned refused;
+		if (refused++ == 0)
+			logmsg("subscriptions/listen: %d streams open already; refusing more (logged once)", MAX_LISTENERS);
 		send_error(c->sink, c->id, -32603, "Internal error: too many subscriptions/listen streams (%d)",
 			   MAX_LISTENERS);
 		return;
