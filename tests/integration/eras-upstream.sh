@@ -108,6 +108,15 @@ wait_until 30 bash -c "'$MCPCTL' -s '$SOCK' tools dual | grep -q '^echo '" &&
 like "$(requests_of dual | grep '"tools/list"' | head -n 1)" '"_meta":\{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":\{"name":"mcpd"' \
 	"mcpd's own tools/list carries the _meta"
 
+# SIGUSR1 toggles the tool "time": the notification comes on mcpd's own
+# subscriptions/listen (ttlMs is 60 s, longer than the deadline).
+wait_until 30 bash -c "grep -q 'dual: request: .*\"method\":\"subscriptions/listen\"' '$T/mcpd.err'"
+like "$(requests_of dual | grep '"subscriptions/listen"')" '"notifications":\{"toolsListChanged":true\}' \
+	"mcpd listens for tool list changes of a modern server"
+kill -USR1 "$(cat "$T/dual.pid")"
+wait_until 30 bash -c "'$MCPCTL' -s '$SOCK' tools dual | grep -q '^time '" &&
+	ok "its list_changed on that subscription refreshes the tool list" || not_ok "dual tools refreshed" "$(ctl tools dual)"
+
 # ---- a modern-only server: running, not a failed circuit
 wait_state 60 modern running && ok "a modern-only server runs" || not_ok "modern-only runs" "$(ctl status modern)"
 is "$(field_of modern protocol_version)" 2026-07-28 "on 2026-07-28"
