@@ -216,8 +216,8 @@ void mcp_stdio_handshake_note(const struct server *s, char *buf, size_t size)
 	const struct pending *p = handshake_pending(s);
 
 	if (p && p->probe)
-		snprintf(buf, size, " on mcpd's server/discover (the era probe): the next process is asked initialize "
-			 "first");
+		snprintf(buf, size, " before it answered server/discover (mcpd's era probe); its next process is asked "
+			 "initialize first");
 	else
 		snprintf(buf, size, " during the MCP handshake");
 }

@@ -139,7 +139,7 @@ wait_state 60 dies running && ok "a server that exits on server/discover runs af
 	not_ok "dies runs" "$(ctl status dies)" "$(grep dies: "$T/mcpd.err")"
 like "$(field_of dies restarts)" '^[1-9]' "on its second process"
 is "$(field_of dies protocol_version)" 2025-11-25 "speaking legacy"
-like "$(grep 'dies: ' "$T/mcpd.err")" 'exited with status 3 on mcpd.s server/discover \(the era probe\): the next process is asked initialize first' \
+like "$(grep 'dies: ' "$T/mcpd.err")" 'exited with status 3 before it answered server/discover \(mcpd.s era probe\); its next process is asked initialize first' \
 	"the reason of its first exit says what mcpd does next"
 
 # ---- a silent probe: initialize after a third of start_timeout, -32022, then discover
