@@ -62,7 +62,16 @@ static void fetch_tools(struct server *s, const char *cursor)
 
 	if (s->conf.transport == TRANSPORT_HTTP) {
 		/* One page over HTTP: the probe session sends bare requests. */
-		probe_http_request(s, "tools/list");
+		if (probe_http_request(s, "tools/list") < 0) {
+			/* The session is busy with a probe: try again in a second rather than never. */
+			cJSON_Delete(s->health.tools_partial);
+			s->health.tools_partial = NULL;
+			if (s->health.probing) {
+				ev_timer_stop(s->d->loop, &s->health.ttl_w);
+				ev_timer_set(&s->health.ttl_w, ms(HEALTH_TTL_MIN_MS), 0.);
+				ev_timer_start(s->d->loop, &s->health.ttl_w);
+			}
+		}
 		return;
 	}
 	if (cursor) {
