@@ -549,8 +549,12 @@ cJSON *server_status_json(const struct server *s)
 	else
 		cJSON_AddNullToObject(o, "latency_ms");
 	if (s->protocol_version[0]) {
+		/* An http server's probe may know the version before it sets the era: the version says it. */
+		enum mcp_era era = s->era != MCP_ERA_UNKNOWN ? s->era
+				   : mcp_version_modern(s->protocol_version) ? MCP_ERA_MODERN : MCP_ERA_LEGACY;
+
 		cJSON_AddStringToObject(o, "protocol_version", s->protocol_version);
-		cJSON_AddStringToObject(o, "era", mcp_era_name(s->era));
+		cJSON_AddStringToObject(o, "era", mcp_era_name(era));
 	}
 	if (s->conf.protocol != PROTOCOL_AUTO)
 		cJSON_AddStringToObject(o, "protocol_pin", protocol_pin_name(s->conf.protocol));
