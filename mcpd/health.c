@@ -73,7 +73,10 @@ static void fetch_tools(struct server *s, const char *cursor)
 void health_start(struct server *s)
 {
 	struct health *h = &s->health;
-	const cJSON *info = cJSON_GetObjectItemCaseSensitive(s->init_result, "serverInfo");
+	/* A modern server's DiscoverResult stands for the InitializeResult (serverInfo in its _meta). */
+	const cJSON *ready = s->init_result ? s->init_result : s->discover_result;
+	const cJSON *info = s->init_result ? cJSON_GetObjectItemCaseSensitive(ready, "serverInfo")
+		: cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ready, "_meta"), MCP_META_SERVER_INFO);
 	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "name"));
 	const char *version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "version"));
 
@@ -87,7 +90,7 @@ void health_start(struct server *s)
 	snprintf(h->server_version, sizeof(h->server_version), "%s", version ? version : "");
 	schedule(s);
 	/* Only servers that say they have tools are asked for them. */
-	if (cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s->init_result, "capabilities"), "tools")) {
+	if (cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ready, "capabilities"), "tools")) {
 		cJSON_Delete(h->tools_partial);
 		h->tools_partial = cJSON_CreateArray();
 		h->pages = 0;
