@@ -134,8 +134,30 @@ like "$(mcpd_log)" 'remote: .*session expired \(HTTP 400 from ping\); opening a 
 like "$(grep -E 'rpc=' "$T/remote2.err" | head -n 2 | tr '\n' ' ')" 'session=[0-9a-f-]+ rpc=ping .*rpc=initialize' \
 	"the restarted server saw the old session, then a fresh initialize"
 
+
+# The remote is replaced by a server of the other era on the same port: its era is probed again.
+_remote_speaks() {
+	[[ $(state_of remote) == running && $(field_of remote protocol_version) == "$1" ]]
+}
+stop_spawned remote2
+spawn remote3 node "$fixture" --modern-only "$((p + 3))"
+if wait_until 30 _remote_speaks 2026-07-28; then
+	ok "a legacy remote replaced by a modern-only server runs again, in the modern era"
+else
+	not_ok "a legacy remote replaced by a modern-only server runs again, in the modern era" "$(ctl status remote)" "$(grep remote: "$T/mcpd.err" | tail -n 10)"
+fi
+like "$(mcpd_log)" 'remote: .*legacy ping got the modern error -32022; probing its protocol era again' "the modern error on the legacy session is the evidence"
+stop_spawned remote3
+spawn remote4 node "$fixture" --legacy-stateful "$((p + 3))"
+if wait_until 30 _remote_speaks 2025-11-25; then
+	ok "and replaced by the legacy server again, it runs in the legacy era"
+else
+	not_ok "and replaced by the legacy server again, it runs in the legacy era" "$(ctl status remote)" "$(grep remote: "$T/mcpd.err" | tail -n 10)"
+fi
+like "$(mcpd_log)" 'remote: .*server/discover got HTTP 400 without a modern error; probing its protocol era again' "a 400 without a modern error to a modern probe is the evidence"
+
 stop_mcpd
 stop_spawned future
-stop_spawned remote2
+stop_spawned remote4
 no_leftovers "$T" "no process is left behind"
 done_testing
