@@ -225,19 +225,6 @@ static const char *wire_method(const struct probe_http *p)
 	return p->method;
 }
 
-/* What mcpd declares it can serve as a client, in both eras. */
-static cJSON *client_capabilities(void)
-{
-	cJSON *caps = cJSON_CreateObject(), *elicitation;
-
-	cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "roots"), "listChanged", true);
-	cJSON_AddObjectToObject(caps, "sampling");
-	elicitation = cJSON_AddObjectToObject(caps, "elicitation");
-	cJSON_AddObjectToObject(elicitation, "form");
-	cJSON_AddObjectToObject(elicitation, "url");
-	return caps;
-}
-
 static cJSON *client_info(void)
 {
 	cJSON *info = cJSON_CreateObject();
@@ -295,7 +282,7 @@ static void send_step(struct server *s)
 headers_done:
 	snprintf(idbuf, sizeof(idbuf), "mcpd-probe-%lld", (long long)++p->next_id);
 	if (modern_step(p)) {
-		cJSON *info = client_info(), *caps = client_capabilities();
+		cJSON *info = client_info(), *caps = mcp_client_capabilities();
 
 		id = cJSON_CreateString(idbuf);
 		msg = jsonrpc_request_new(id, wire_method(p), NULL);
@@ -305,7 +292,7 @@ headers_done:
 	} else if (p->step == STEP_INIT) {
 		params = cJSON_CreateObject();
 		cJSON_AddStringToObject(params, "protocolVersion", p->init_version[0] ? p->init_version : MCP_PROTOCOL_LATEST);
-		cJSON_AddItemToObject(params, "capabilities", client_capabilities());
+		cJSON_AddItemToObject(params, "capabilities", mcp_client_capabilities());
 		cJSON_AddItemToObject(params, "clientInfo", client_info());
 		id = cJSON_CreateString(idbuf);
 		msg = jsonrpc_request_new(id, "initialize", params);
@@ -665,12 +652,27 @@ static void become_legacy(struct server *s, const char *version, bool no_sse)
 	send_step(s);
 }
 
+/* server/discover says legacy (why): initialize, unless the manifest pins the modern era. */
+static void discover_says_legacy(struct server *s, const char *version, bool no_sse, const char *why)
+{
+	char reason[256];
+
+	if (s->conf.protocol == PROTOCOL_MODERN) {
+		snprintf(reason, sizeof(reason), "server/discover: %.160s, but protocol: modern allows only %s",
+			 why, MCP_VERSION_MODERN);
+		finish(s, false, NULL, reason);
+		return;
+	}
+	log_debug(s->conf.name, NULL, "server/discover: %s: legacy era, initialize", why);
+	become_legacy(s, version, no_sse);
+}
+
 /* A monitor-only server answered in the other era (it was replaced): find its era again, once per probe. */
 static bool reprobe(struct server *s, const char *why)
 {
 	struct probe_http *p = s->http;
 
-	if (!monitor_only(s) || p->reprobed)
+	if (!monitor_only(s) || p->reprobed || s->conf.protocol != PROTOCOL_AUTO)
 		return false;
 	log_info(s->conf.name, NULL, "%s; probing its protocol era again (server/discover first)", why);
 	p->reprobed = true;
@@ -713,12 +715,13 @@ static void handle_discover(struct server *s, long status, cJSON *msg)
 					return;
 				}
 			}
+			versions_text(versions, list, sizeof(list));
 			if (legacy_in(versions)) {
-				become_legacy(s, legacy_in(versions), true);
+				snprintf(reason, sizeof(reason), "the server speaks only legacy versions (%s)", list);
+				discover_says_legacy(s, legacy_in(versions), true, reason);
 				cJSON_Delete(msg);
 				return;
 			}
-			versions_text(versions, list, sizeof(list));
 			snprintf(reason, sizeof(reason), "server/discover: the server speaks only protocol %.100s; mcpd speaks %s and %s to %s",
 				 list, MCP_VERSION_MODERN, MCP_PROTOCOL_OLDEST, MCP_PROTOCOL_LATEST);
 			cJSON_Delete(msg);
@@ -731,13 +734,14 @@ static void handle_discover(struct server *s, long status, cJSON *msg)
 		const cJSON *supported = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(error, "data"), "supported");
 		const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
 
+		versions_text(supported, list, sizeof(list));
 		if (jsonrpc_error_code(error) == MCP_ERR_UNSUPPORTED_VERSION && legacy_in(supported)) {
-			become_legacy(s, legacy_in(supported), true);
+			snprintf(reason, sizeof(reason), "error %d names only legacy versions (%s)", MCP_ERR_UNSUPPORTED_VERSION, list);
+			discover_says_legacy(s, legacy_in(supported), true, reason);
 			cJSON_Delete(msg);
 			return;
 		}
 		if (jsonrpc_error_code(error) == MCP_ERR_UNSUPPORTED_VERSION) {
-			versions_text(supported, list, sizeof(list));
 			snprintf(reason, sizeof(reason), "server/discover: the server speaks only protocol %.100s (error %d); mcpd speaks %s and %s to %s",
 				 list, MCP_ERR_UNSUPPORTED_VERSION, MCP_VERSION_MODERN, MCP_PROTOCOL_OLDEST, MCP_PROTOCOL_LATEST);
 		} else {
@@ -751,8 +755,8 @@ static void handle_discover(struct server *s, long status, cJSON *msg)
 	cJSON_Delete(msg);
 	if ((status >= 200 && status <= 299) || (status >= 400 && status <= 499)) {
 		/* No modern answer: an older server, which wants initialize first. */
-		log_debug(s->conf.name, NULL, "server/discover got HTTP %ld without a modern answer: legacy era, initialize", status);
-		become_legacy(s, NULL, false);
+		snprintf(reason, sizeof(reason), "HTTP %ld without a modern answer", status);
+		discover_says_legacy(s, NULL, false, reason);
 		return;
 	}
 	snprintf(reason, sizeof(reason), "HTTP %ld from server/discover", status);
@@ -963,6 +967,8 @@ int probe_http_request(struct server *s, const char *method)
 		p->step = STEP_REQUEST;
 	else if (p->era == MCP_ERA_LEGACY)
 		p->step = p->initialized ? STEP_REQUEST : STEP_INIT;
+	else if (s->conf.protocol == PROTOCOL_LEGACY)
+		p->step = STEP_INIT;	/* pinned by the manifest: no server/discover */
 	else
 		p->step = STEP_DISCOVER;
 	send_step(s);
