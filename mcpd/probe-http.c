@@ -55,6 +55,7 @@ struct probe_http {
 	bool busy;
 	enum step step;
 	char method[32];		/* the request the caller asked for */
+	char queued[32];		/* another one asked for meanwhile: sent after it, "" if none */
 	enum mcp_era era;		/* UNKNOWN until server/discover or initialize tells */
 	bool reprobed;			/* this probe asked for the era again already */
 	bool no_sse;			/* a modern error named a legacy version: never HTTP+SSE */
@@ -200,6 +201,12 @@ static void finish(struct server *s, bool ok, const cJSON *result, const char *r
 	p->busy = false;
 	snprintf(method, sizeof(method), "%s", p->method);
 	health_http_result(s, method, ok, latency, result, reason);
+	p = s->http;	/* the result may have reset the probe */
+	if (p && !p->busy && p->queued[0]) {
+		snprintf(method, sizeof(method), "%s", p->queued);
+		p->queued[0] = '\0';
+		probe_http_request(s, method);
+	}
 }
 
 static void add_header(struct probe_http *p, const char *name, const char *value)
@@ -957,8 +964,16 @@ int probe_http_request(struct server *s, const char *method)
 		s->http->timeout_w.data = s->http->kick_w.data = s;
 	}
 	p = s->http;
-	if (p->busy)
-		return -1;
+	if (p->busy) {
+		/*
+		 * A tool list refetched (ttlMs) while a ping is in flight, or the
+		 * reverse: one waits for the other instead of being lost.
+		 */
+		if (strcmp(method, p->method) == 0 || p->queued[0])
+			return -1;
+		snprintf(p->queued, sizeof(p->queued), "%s", method);
+		return 0;
+	}
 	p->busy = true;
 	p->started = ev_time();
 	snprintf(p->method, sizeof(p->method), "%s", method);
@@ -996,6 +1011,7 @@ void probe_http_reset(struct server *s)
 	ev_timer_stop(s->d->loop, &p->kick_w);
 	p->busy = p->awaiting = p->stream_up = p->legacy = false;
 	p->initialized = p->no_sse = false;
+	p->queued[0] = '\0';
 	p->session[0] = p->endpoint[0] = p->init_version[0] = '\0';
 	/* A new process (or a server started again): its era is found again. */
 	p->era = MCP_ERA_UNKNOWN;
