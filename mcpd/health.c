@@ -62,7 +62,16 @@ static void fetch_tools(struct server *s, const char *cursor)
 
 	if (s->conf.transport == TRANSPORT_HTTP) {
 		/* One page over HTTP: the probe session sends bare requests. */
-		probe_http_request(s, "tools/list");
+		if (probe_http_request(s, "tools/list") < 0) {
+			/* The session is busy with a probe: try again in a second rather than never. */
+			cJSON_Delete(s->health.tools_partial);
+			s->health.tools_partial = NULL;
+			if (s->health.probing) {
+				ev_timer_stop(s->d->loop, &s->health.ttl_w);
+				ev_timer_set(&s->health.ttl_w, ms(HEALTH_TTL_MIN_MS), 0.);
+				ev_timer_start(s->d->loop, &s->health.ttl_w);
+			}
+		}
 		return;
 	}
 	if (cursor) {
@@ -125,6 +134,8 @@ void health_listen_ended(struct server *s, int64_t id, const char *error)
 	else
 		log_info(s->conf.name, NULL, "the server ended mcpd's subscriptions/listen: the tool list follows its "
 			 "ttlMs only");
+	if (s->health.probing)
+		health_tools_changed(s);	/* its answer schedules the next fetch, now without a listen */
 }
 
 void health_start(struct server *s)
@@ -377,10 +388,14 @@ void health_tools_answered(struct server *s, const cJSON *result, const char *er
 		h->tools_partial = NULL;
 		h->tools_hash = hash;
 	}
-	/* ttlMs 0 (stale at once, as SDK v2 servers say) is no reason to poll: the health interval then. */
+	/*
+	 * ttlMs 0 (stale at once, as SDK v2 servers say) is no reason to poll:
+	 * the health interval then, and not at all while mcpd's own listen
+	 * tells it of changes.
+	 */
 	if (h->ttl_ms > 0)
 		schedule_refetch(s, (uint64_t)h->ttl_ms);
-	else if (h->ttl_ms == 0)
+	else if (h->ttl_ms == 0 && h->listen_id == 0)
 		schedule_refetch(s, s->conf.health.interval_ms);
 	else
 		h->refetch_ms = 0;

@@ -46,7 +46,16 @@ if [[ \$first == *'"initialize"'* ]]; then
 fi
 { printf '%s\n' "\$first"; cat; } | exec $EXAMPLE --name flip --pidfile $T/flip.pid --modern-only
 SH
-chmod +x "$T/dies-on-discover" "$T/silent-first" "$T/flip"
+# A modern server of a version mcpd does not speak: -32022 to everything.
+cat >"$T/future" <<'SH'
+#!/bin/bash
+while IFS= read -r line; do
+	[[ $line == *'"initialize"'* ]] && echo "future: got initialize" >&2
+	id=$(printf '%s' "$line" | sed -n 's/.*"id":\("[^"]*"\).*/\1/p')
+	[[ -n $id ]] && printf '{"jsonrpc":"2.0","id":%s,"error":{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2099-01-01"],"requested":"2026-07-28"}}}\n' "$id"
+done
+SH
+chmod +x "$T/dies-on-discover" "$T/silent-first" "$T/flip" "$T/future"
 
 cat >"$T/m.yaml" <<YAML
 version: 1
@@ -69,6 +78,9 @@ servers:
     health: { start_timeout: 6s }
   flip:
     command: [$T/flip]
+  future:
+    command: [$T/future]
+    backoff: { initial: 1m }
   tired:
     command: [$EXAMPLE, --name, tired, --pidfile, $T/tired.pid, --modern-only, --stop-ping-after, 1s]
     health: { interval: 300ms, timeout: 200ms, unhealthy_after: 100 }
@@ -168,6 +180,17 @@ wait_until 60 flip_modern && ok "a server remembered as legacy whose initialize 
 like "$(grep 'flip: ' "$T/mcpd.err")" 'initialize failed \(Method not found\): probing its era with server/discover' \
 	"the log says why mcpd probes again"
 is "$(field_of flip restarts)" 1 "on its second process"
+
+# ---- a modern server of another version: a clear failure, never initialize
+wait_state 60 future backoff && ok "a server that speaks only 2099-01-01 fails" ||
+	not_ok "future fails" "$(ctl status future)"
+like "$(field_of future reason)" 'speaks protocol versions \["2099-01-01"\], none of which mcpd speaks \(2026-07-28, 2025-11-25 to 2024-11-05\)' \
+	"the reason names both sides' versions"
+if grep -q 'future: got initialize' "$T/mcpd.err"; then
+	not_ok "it is never sent initialize" "$(grep future: "$T/mcpd.err")"
+else
+	ok "it is never sent initialize"
+fi
 
 # ---- a silent probe: initialize after a third of start_timeout, -32022, then discover
 wait_state 60 silent running && ok "a server silent on the probe runs" ||
