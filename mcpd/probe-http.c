@@ -1,8 +1,16 @@
 /*
- * Probes of HTTP MCP servers over Streamable HTTP: initialize once (keeping
- * Mcp-Session-Id and the negotiated MCP-Protocol-Version), then ping and
- * tools/list on the same session. A 404 on a session re-initializes once.
- * Every transfer goes through curl-ev, so nothing blocks the loop.
+ * Probes of HTTP MCP servers over Streamable HTTP, in the server's protocol
+ * era. The first probe POSTs server/discover (2026-07-28): a DiscoverResult
+ * makes the server modern, and every later probe is one sessionless POST with
+ * the _meta and the MCP-Protocol-Version and Mcp-Method headers (liveness is
+ * server/discover itself). A 4xx without a modern JSON-RPC error makes it
+ * legacy: initialize once (keeping Mcp-Session-Id and the negotiated
+ * MCP-Protocol-Version), then ping and tools/list on the same session; a 404
+ * or 400 on a session re-initializes once per probe. Only a legacy initialize
+ * refused without a modern error tries the 2024-11-05 HTTP+SSE transport.
+ * The era holds for the life of the process; a monitor-only server's is probed
+ * again when an answer shows the other era. Every transfer goes through
+ * curl-ev, so nothing blocks the loop.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -22,6 +30,7 @@
 #include "health.h"
 #include "jsonrpc.h"
 #include "log.h"
+#include "mcp-era.h"
 #include "mcp-stdio.h"
 #include "probe-http.h"
 #include "server.h"
@@ -34,6 +43,7 @@
 #define MAX_EVENT	SSE_EVENT_MAX		/* one event of the legacy SSE stream */
 
 enum step {
+	STEP_DISCOVER,		/* which era: server/discover, modern headers */
 	STEP_INIT,
 	STEP_NOTIFY,
 	STEP_REQUEST,
@@ -45,6 +55,11 @@ struct probe_http {
 	bool busy;
 	enum step step;
 	char method[32];		/* the request the caller asked for */
+	char queued[32];		/* another one asked for meanwhile: sent after it, "" if none */
+	enum mcp_era era;		/* UNKNOWN until server/discover or initialize tells */
+	bool reprobed;			/* this probe asked for the era again already */
+	bool no_sse;			/* a modern error named a legacy version: never HTTP+SSE */
+	char init_version[32];		/* the version initialize asks for */
 	bool initialized;
 	bool reinit_tried;
 	char session[256];		/* Mcp-Session-Id, empty without one */
@@ -186,6 +201,12 @@ static void finish(struct server *s, bool ok, const cJSON *result, const char *r
 	p->busy = false;
 	snprintf(method, sizeof(method), "%s", p->method);
 	health_http_result(s, method, ok, latency, result, reason);
+	p = s->http;	/* the result may have reset the probe */
+	if (p && !p->busy && p->queued[0]) {
+		snprintf(method, sizeof(method), "%s", p->queued);
+		p->queued[0] = '\0';
+		probe_http_request(s, method);
+	}
 }
 
 static void add_header(struct probe_http *p, const char *name, const char *value)
@@ -195,6 +216,29 @@ static void add_header(struct probe_http *p, const char *name, const char *value
 	xasprintf(&h, "%s: %s", name, value);
 	p->hdrs = curl_slist_append(p->hdrs, h);
 	free(h);
+}
+
+/* A modern POST: discovering the era, or a request of a modern server. */
+static bool modern_step(const struct probe_http *p)
+{
+	return p->step == STEP_DISCOVER || (p->step == STEP_REQUEST && p->era == MCP_ERA_MODERN);
+}
+
+/* The method on the wire: a modern server's liveness probe is server/discover (it has no ping). */
+static const char *wire_method(const struct probe_http *p)
+{
+	if (p->step == STEP_DISCOVER || (p->era == MCP_ERA_MODERN && strcmp(p->method, "ping") == 0))
+		return "server/discover";
+	return p->method;
+}
+
+static cJSON *client_info(void)
+{
+	cJSON *info = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(info, "name", "mcpd");
+	cJSON_AddStringToObject(info, "version", PACKAGE_VERSION);
+	return info;
 }
 
 static void send_step(struct server *s)
@@ -224,10 +268,16 @@ static void send_step(struct server *s)
 	p->hdrs = NULL;
 	add_header(p, "Content-Type", "application/json");
 	add_header(p, "Accept", "application/json, text/event-stream");
-	if (p->session[0])
-		add_header(p, "Mcp-Session-Id", p->session);
-	if (p->initialized)
-		add_header(p, "MCP-Protocol-Version", p->proto);
+	if (modern_step(p)) {
+		/* Sessionless: the version and method ride in headers and in the body. */
+		add_header(p, "MCP-Protocol-Version", MCP_VERSION_MODERN);
+		add_header(p, "Mcp-Method", wire_method(p));
+	} else {
+		if (p->session[0])
+			add_header(p, "Mcp-Session-Id", p->session);
+		if (p->initialized)
+			add_header(p, "MCP-Protocol-Version", p->proto);
+	}
 	for (size_t i = 0; i < s->conf.headers.n; i++) {
 		char *h;
 
@@ -238,15 +288,19 @@ static void send_step(struct server *s)
 	}
 headers_done:
 	snprintf(idbuf, sizeof(idbuf), "mcpd-probe-%lld", (long long)++p->next_id);
-	if (p->step == STEP_INIT) {
-		cJSON *info;
+	if (modern_step(p)) {
+		cJSON *info = client_info(), *caps = mcp_client_capabilities();
 
+		id = cJSON_CreateString(idbuf);
+		msg = jsonrpc_request_new(id, wire_method(p), NULL);
+		mcp_inject_meta(msg, MCP_VERSION_MODERN, info, caps);
+		cJSON_Delete(info);
+		cJSON_Delete(caps);
+	} else if (p->step == STEP_INIT) {
 		params = cJSON_CreateObject();
-		cJSON_AddStringToObject(params, "protocolVersion", MCP_PROTOCOL_LATEST);
-		cJSON_AddObjectToObject(params, "capabilities");
-		info = cJSON_AddObjectToObject(params, "clientInfo");
-		cJSON_AddStringToObject(info, "name", "mcpd");
-		cJSON_AddStringToObject(info, "version", PACKAGE_VERSION);
+		cJSON_AddStringToObject(params, "protocolVersion", p->init_version[0] ? p->init_version : MCP_PROTOCOL_LATEST);
+		cJSON_AddItemToObject(params, "capabilities", mcp_client_capabilities());
+		cJSON_AddItemToObject(params, "clientInfo", client_info());
 		id = cJSON_CreateString(idbuf);
 		msg = jsonrpc_request_new(id, "initialize", params);
 	} else if (p->step == STEP_NOTIFY) {
@@ -299,6 +353,8 @@ headers_done:
 
 static const char *step_name(const struct probe_http *p)
 {
+	if (modern_step(p))
+		return wire_method(p);
 	return p->step == STEP_INIT ? "initialize" : p->step == STEP_NOTIFY ? "notifications/initialized" : p->method;
 }
 
@@ -508,6 +564,212 @@ static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	finish(s, false, NULL, reason);
 }
 
+/* ---- eras ------------------------------------------------------------------ */
+
+/* Said once per era (or version) found, not on every session re-opened. */
+static void log_era(struct server *s, const cJSON *result, const char *version)
+{
+	const cJSON *info = cJSON_GetObjectItemCaseSensitive(result, "serverInfo");
+	const char *name, *ver;
+
+	if (!info)
+		info = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(result, "_meta"),
+							MCP_META_SERVER_INFO);
+	name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "name"));
+	ver = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "version"));
+	log_info(s->conf.name, NULL, "speaks MCP over HTTP: %.64s %.32s, protocol %s (%s era%s)",
+		 name ? name : "?", ver ? ver : "?", version, mcp_era_name(mcp_version_modern(version)
+		 ? MCP_ERA_MODERN : MCP_ERA_LEGACY), mcp_version_modern(version) ? ", no session" : "");
+}
+
+static bool monitor_only(const struct server *s)
+{
+	return !s->conf.command;
+}
+
+/* The first version of list that mcpd speaks, legacy ones only; NULL if none. */
+static const char *legacy_in(const cJSON *list)
+{
+	const cJSON *v;
+
+	if (!cJSON_IsArray(list))
+		return NULL;
+	cJSON_ArrayForEach(v, list)
+		if (mcp_version_legacy(cJSON_GetStringValue(v)))
+			return v->valuestring;
+	return NULL;
+}
+
+/* "a, b, c" of a version list, bounded. */
+static void versions_text(const cJSON *list, char *buf, size_t size)
+{
+	const cJSON *v;
+	size_t used = 0;
+	int n = 0;
+
+	snprintf(buf, size, "none");
+	if (!cJSON_IsArray(list))
+		return;
+	cJSON_ArrayForEach(v, list) {
+		const char *t = cJSON_GetStringValue(v);
+		int w;
+
+		if (!t)
+			continue;
+		if (++n > 4) {
+			snprintf(buf + used, size - used, ", ...");
+			return;
+		}
+		w = snprintf(buf + used, size - used, "%s%.32s", n > 1 ? ", " : "", t);
+		if (w < 0 || (size_t)w >= size - used)
+			return;
+		used += (size_t)w;
+	}
+}
+
+/* The server answered server/discover: modern from now on; the answer is its readiness. */
+static void become_modern(struct server *s, const cJSON *result)
+{
+	struct probe_http *p = s->http;
+
+	p->era = MCP_ERA_MODERN;
+	p->initialized = false;
+	p->session[0] = '\0';
+	if (s->era != MCP_ERA_MODERN)
+		log_era(s, result, MCP_VERSION_MODERN);
+	s->era = s->era_hint = MCP_ERA_MODERN;
+	snprintf(s->protocol_version, sizeof(s->protocol_version), "%s", MCP_VERSION_MODERN);
+	cJSON_Delete(s->discover_result);
+	s->discover_result = cJSON_Duplicate(result, 1);
+	cJSON_Delete(s->init_result);
+	s->init_result = NULL;
+}
+
+/* Legacy from now on: initialize (asking version, or the newest legacy one). */
+static void become_legacy(struct server *s, const char *version, bool no_sse)
+{
+	struct probe_http *p = s->http;
+
+	p->era = MCP_ERA_LEGACY;
+	p->no_sse = no_sse;
+	p->initialized = false;
+	p->session[0] = '\0';
+	snprintf(p->init_version, sizeof(p->init_version), "%s", version ? version : MCP_PROTOCOL_LATEST);
+	p->step = STEP_INIT;
+	send_step(s);
+}
+
+/* server/discover says legacy (why): initialize, unless the manifest pins the modern era. */
+static void discover_says_legacy(struct server *s, const char *version, bool no_sse, const char *why)
+{
+	char reason[256];
+
+	if (s->conf.protocol == PROTOCOL_MODERN) {
+		snprintf(reason, sizeof(reason), "server/discover: %.160s, but protocol: modern allows only %s",
+			 why, MCP_VERSION_MODERN);
+		finish(s, false, NULL, reason);
+		return;
+	}
+	log_debug(s->conf.name, NULL, "server/discover: %s: legacy era, initialize", why);
+	become_legacy(s, version, no_sse);
+}
+
+/* A monitor-only server answered in the other era (it was replaced): find its era again, once per probe. */
+static bool reprobe(struct server *s, const char *why)
+{
+	struct probe_http *p = s->http;
+
+	if (!monitor_only(s) || p->reprobed || s->conf.protocol != PROTOCOL_AUTO)
+		return false;
+	log_info(s->conf.name, NULL, "%s; probing its protocol era again (server/discover first)", why);
+	p->reprobed = true;
+	p->era = MCP_ERA_UNKNOWN;
+	p->initialized = false;
+	p->session[0] = '\0';
+	p->step = STEP_DISCOVER;
+	send_step(s);
+	return true;
+}
+
+/*
+ * The answer to server/discover (any HTTP status but a transport failure):
+ * modern, legacy, or a failed probe that decides nothing (5xx, a modern
+ * server with no version in common).
+ */
+static void handle_discover(struct server *s, long status, cJSON *msg)
+{
+	struct probe_http *p = s->http;
+	const cJSON *result = cJSON_GetObjectItemCaseSensitive(msg, "result");
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
+	const cJSON *versions;
+	char reason[256], list[128];
+
+	if (status >= 200 && status <= 299 && cJSON_IsObject(result)) {
+		versions = cJSON_GetObjectItemCaseSensitive(result, "supportedVersions");
+		if (cJSON_IsArray(versions)) {
+			const cJSON *v;
+
+			cJSON_ArrayForEach(v, versions) {
+				if (mcp_version_modern(cJSON_GetStringValue(v))) {
+					become_modern(s, result);
+					cJSON_Delete(msg);
+					if (strcmp(p->method, "ping") == 0) {
+						finish(s, true, s->discover_result, NULL);
+						return;
+					}
+					p->step = STEP_REQUEST;
+					send_step(s);
+					return;
+				}
+			}
+			versions_text(versions, list, sizeof(list));
+			if (legacy_in(versions)) {
+				snprintf(reason, sizeof(reason), "the server speaks only legacy versions (%s)", list);
+				discover_says_legacy(s, legacy_in(versions), true, reason);
+				cJSON_Delete(msg);
+				return;
+			}
+			snprintf(reason, sizeof(reason), "server/discover: the server speaks only protocol %.100s; mcpd speaks %s and %s to %s",
+				 list, MCP_VERSION_MODERN, MCP_PROTOCOL_OLDEST, MCP_PROTOCOL_LATEST);
+			cJSON_Delete(msg);
+			finish(s, false, NULL, reason);
+			return;
+		}
+	}
+	if (cJSON_IsObject(error) && mcp_error_is_modern(error)) {
+		/* A modern server: never a reason for initialize, let alone HTTP+SSE. */
+		const cJSON *supported = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(error, "data"), "supported");
+		const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
+
+		versions_text(supported, list, sizeof(list));
+		if (jsonrpc_error_code(error) == MCP_ERR_UNSUPPORTED_VERSION && legacy_in(supported)) {
+			snprintf(reason, sizeof(reason), "error %d names only legacy versions (%s)", MCP_ERR_UNSUPPORTED_VERSION, list);
+			discover_says_legacy(s, legacy_in(supported), true, reason);
+			cJSON_Delete(msg);
+			return;
+		}
+		if (jsonrpc_error_code(error) == MCP_ERR_UNSUPPORTED_VERSION) {
+			snprintf(reason, sizeof(reason), "server/discover: the server speaks only protocol %.100s (error %d); mcpd speaks %s and %s to %s",
+				 list, MCP_ERR_UNSUPPORTED_VERSION, MCP_VERSION_MODERN, MCP_PROTOCOL_OLDEST, MCP_PROTOCOL_LATEST);
+		} else {
+			snprintf(reason, sizeof(reason), "JSON-RPC error %d from server/discover (HTTP %ld): %.100s",
+				 jsonrpc_error_code(error), status, text ? text : "(no message)");
+		}
+		cJSON_Delete(msg);
+		finish(s, false, NULL, reason);
+		return;
+	}
+	cJSON_Delete(msg);
+	if ((status >= 200 && status <= 299) || (status >= 400 && status <= 499)) {
+		/* No modern answer: an older server, which wants initialize first. */
+		snprintf(reason, sizeof(reason), "HTTP %ld without a modern answer", status);
+		discover_says_legacy(s, NULL, false, reason);
+		return;
+	}
+	snprintf(reason, sizeof(reason), "HTTP %ld from server/discover", status);
+	finish(s, false, NULL, reason);
+}
+
 /* The answer to the request of the current step (NULL: none that parses). */
 static void handle_message(struct server *s, cJSON *msg)
 {
@@ -546,15 +808,20 @@ static void handle_message(struct server *s, cJSON *msg)
 		}
 		snprintf(p->proto, sizeof(p->proto), "%s", version);
 		snprintf(p->session, sizeof(p->session), "%s", p->new_session);
+		p->era = MCP_ERA_LEGACY;
+		if (s->era != MCP_ERA_LEGACY || strcmp(s->protocol_version, version) != 0)
+			log_era(s, res, version);
 		snprintf(s->protocol_version, sizeof(s->protocol_version), "%s", version);
+		s->era = s->era_hint = MCP_ERA_LEGACY;
 		cJSON_Delete(s->init_result);
 		s->init_result = cJSON_Duplicate(res, 1);
+		cJSON_Delete(s->discover_result);
+		s->discover_result = NULL;
 		cJSON_Delete(msg);
 		p->step = STEP_NOTIFY;
 		send_step(s);
 		return;
 	}
-	p->reinit_tried = false;
 	finish(s, true, cJSON_GetObjectItemCaseSensitive(msg, "result"), NULL);
 	cJSON_Delete(msg);
 }
@@ -565,6 +832,8 @@ static void on_done(CURL *easy, CURLcode result, void *userdata)
 	struct probe_http *p = s->http;
 	char reason[256], id[48];
 	long status = 0;
+	const cJSON *error;
+	bool modern_error;
 	cJSON *msg;
 
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
@@ -594,33 +863,17 @@ static void on_done(CURL *easy, CURLcode result, void *userdata)
 		return;
 	}
 	if (result != CURLE_OK) {
+		/* An outage, not an answer: the era stays what it was. */
 		curl_reason(s, result, reason, sizeof(reason));
 		finish(s, false, NULL, reason);
 		return;
 	}
-	if (status == 404 && p->session[0] && p->step == STEP_REQUEST && !p->reinit_tried) {
-		/* The session expired: one fresh initialize, then the request again. */
-		log_debug(s->conf.name, NULL, "session expired (HTTP 404 from %s); opening a new one", p->method);
-		p->reinit_tried = true;
-		p->session[0] = '\0';
-		p->initialized = false;
-		p->step = STEP_INIT;
-		send_step(s);
-		return;
-	}
-	if (!p->legacy && p->step == STEP_INIT && (status == 400 || status == 404 || status == 405)) {
-		/* No Streamable HTTP here: try the legacy HTTP+SSE transport. */
-		log_info(s->conf.name, NULL, "POST initialize got HTTP %ld: trying the legacy HTTP+SSE transport", status);
-		p->legacy = true;
-		start_stream(s);
-		return;
-	}
-	if (status < 200 || status > 299) {
-		snprintf(reason, sizeof(reason), "HTTP %ld from %s", status, step_name(p));
-		finish(s, false, NULL, reason);
-		return;
-	}
 	if (p->step == STEP_NOTIFY) {
+		if (status < 200 || status > 299) {
+			snprintf(reason, sizeof(reason), "HTTP %ld from %s", status, step_name(p));
+			finish(s, false, NULL, reason);
+			return;
+		}
 		p->initialized = true;
 		p->step = STEP_REQUEST;
 		send_step(s);
@@ -628,6 +881,72 @@ static void on_done(CURL *easy, CURLcode result, void *userdata)
 	}
 	snprintf(id, sizeof(id), "mcpd-probe-%lld", (long long)p->next_id);
 	msg = parse_response(p, id);
+	error = cJSON_IsObject(msg) ? cJSON_GetObjectItemCaseSensitive(msg, "error") : NULL;
+	modern_error = cJSON_IsObject(error) && mcp_error_is_modern(error);
+	if (p->step == STEP_DISCOVER) {
+		handle_discover(s, status, msg);
+		return;
+	}
+	if (modern_step(p)) {
+		if (status >= 400 && status <= 499 && !modern_error) {
+			snprintf(reason, sizeof(reason), "%s got HTTP %ld without a modern error", step_name(p), status);
+			if (reprobe(s, reason)) {
+				cJSON_Delete(msg);
+				return;
+			}
+		}
+	} else {
+		if (modern_error) {
+			snprintf(reason, sizeof(reason), "legacy %s got the modern error %d", step_name(p), jsonrpc_error_code(error));
+			if (reprobe(s, reason)) {
+				cJSON_Delete(msg);
+				return;
+			}
+		}
+		if ((status == 404 || status == 400) && p->session[0] && p->step == STEP_REQUEST && !p->reinit_tried) {
+			/*
+			 * The session is gone (the server restarted): 404 as the specification
+			 * says, or 400 as the reference TypeScript server answers an unknown
+			 * session. One fresh initialize, then the request again.
+			 */
+			log_debug(s->conf.name, NULL, "session expired (HTTP %ld from %s); opening a new one", status, p->method);
+			cJSON_Delete(msg);
+			p->reinit_tried = true;
+			p->session[0] = '\0';
+			p->initialized = false;
+			p->step = STEP_INIT;
+			send_step(s);
+			return;
+		}
+		if (!p->legacy && !p->no_sse && !modern_error && p->step == STEP_INIT &&
+		    (status == 400 || status == 404 || status == 405)) {
+			/* No Streamable HTTP here: try the legacy HTTP+SSE transport. */
+			log_info(s->conf.name, NULL, "POST initialize got HTTP %ld: trying the legacy HTTP+SSE transport", status);
+			cJSON_Delete(msg);
+			p->legacy = true;
+			start_stream(s);
+			return;
+		}
+	}
+	if (status < 200 || status > 299) {
+		const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
+
+		if (cJSON_IsObject(error))
+			snprintf(reason, sizeof(reason), "HTTP %ld from %s: JSON-RPC error %d: %.100s", status, step_name(p),
+				 jsonrpc_error_code(error), text ? text : "(no message)");
+		else
+			snprintf(reason, sizeof(reason), "HTTP %ld from %s", status, step_name(p));
+		cJSON_Delete(msg);
+		finish(s, false, NULL, reason);
+		return;
+	}
+	if (modern_step(p) && strcmp(wire_method(p), "server/discover") == 0 && !error) {
+		/* Liveness answered with a fresh DiscoverResult: keep it for clients. */
+		const cJSON *res = cJSON_GetObjectItemCaseSensitive(msg, "result");
+
+		if (cJSON_IsObject(res))
+			become_modern(s, res);
+	}
 	handle_message(s, msg);
 }
 
@@ -645,12 +964,28 @@ int probe_http_request(struct server *s, const char *method)
 		s->http->timeout_w.data = s->http->kick_w.data = s;
 	}
 	p = s->http;
-	if (p->busy)
-		return -1;
+	if (p->busy) {
+		/*
+		 * A tool list refetched (ttlMs) while a ping is in flight, or the
+		 * reverse: one waits for the other instead of being lost.
+		 */
+		if (strcmp(method, p->method) == 0 || p->queued[0])
+			return -1;
+		snprintf(p->queued, sizeof(p->queued), "%s", method);
+		return 0;
+	}
 	p->busy = true;
 	p->started = ev_time();
 	snprintf(p->method, sizeof(p->method), "%s", method);
-	p->step = p->initialized ? STEP_REQUEST : STEP_INIT;
+	p->reinit_tried = p->reprobed = false;	/* once per probe each: no loop */
+	if (p->era == MCP_ERA_MODERN)
+		p->step = STEP_REQUEST;
+	else if (p->era == MCP_ERA_LEGACY)
+		p->step = p->initialized ? STEP_REQUEST : STEP_INIT;
+	else if (s->conf.protocol == PROTOCOL_LEGACY)
+		p->step = STEP_INIT;	/* pinned by the manifest: no server/discover */
+	else
+		p->step = STEP_DISCOVER;
 	send_step(s);
 	return 0;
 }
@@ -675,8 +1010,17 @@ void probe_http_reset(struct server *s)
 	ev_timer_stop(s->d->loop, &p->timeout_w);
 	ev_timer_stop(s->d->loop, &p->kick_w);
 	p->busy = p->awaiting = p->stream_up = p->legacy = false;
-	p->initialized = false;
-	p->session[0] = p->endpoint[0] = '\0';
+	p->initialized = p->no_sse = false;
+	p->queued[0] = '\0';
+	p->session[0] = p->endpoint[0] = p->init_version[0] = '\0';
+	/* A new process (or a server started again): its era is found again. */
+	p->era = MCP_ERA_UNKNOWN;
+	s->era = MCP_ERA_UNKNOWN;
+	s->protocol_version[0] = '\0';
+	cJSON_Delete(s->init_result);
+	s->init_result = NULL;
+	cJSON_Delete(s->discover_result);
+	s->discover_result = NULL;
 }
 
 void probe_http_free(struct server *s)

@@ -6,9 +6,11 @@ struct server;
 struct probe_http;
 
 /*
- * Send one request ("ping", "tools/list") on the server's session, opening
- * it first when needed; the answer comes to health_http_result(). Returns
- * -1 while a request is in flight.
+ * Send one request ("ping", "tools/list") in the server's protocol era,
+ * finding the era first (server/discover) and opening a legacy session when
+ * needed; a modern server's "ping" is server/discover. The answer comes to
+ * health_http_result(). Another request in flight: this one is sent after it;
+ * returns -1 when the same request is in flight or one waits already.
  */
 int probe_http_request(struct server *s, const char *method);
 
