@@ -64,16 +64,41 @@ static void who(const cJSON *e, char *buf, size_t size)
 		snprintf(buf, size, "uid %.0f", uid);
 }
 
+/* One line, cut to OUTPUT_WIDTH with "..." (server names are ASCII: a byte is a column). */
+static void print_line(const char *mark, const char *hash, const char *when, int by_width, const char *by,
+		       const char *action, const char *diff)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), "%-1s  %-7s  %-19s  %-*s  %-8s  %s", mark, hash, when, by_width, by, action,
+			 diff);
+
+	if (n > OUTPUT_WIDTH || n >= (int)sizeof(line))
+		memcpy(line + OUTPUT_WIDTH - 3, "...", 4);
+	/* The header's last column has no trailing blanks either. */
+	for (n = (int)strlen(line); n > 0 && line[n - 1] == ' '; n--)
+		line[n - 1] = '\0';
+	puts(line);
+}
+
+/*
+ * A table of its own rather than table_print(): an entry is one line, its
+ * changes cut at 80 columns, never wrapped, so that scripts can read it.
+ */
 static void print_table(const cJSON *result)
 {
-	static const char *const headers[] = { "", "HASH", "TIME", "BY", "ACTION", "CHANGES" };
-	struct table *t = table_new(headers, 6);
-	const cJSON *e;
+	const cJSON *entries = cJSON_GetObjectItemCaseSensitive(result, "entries"), *e;
+	int by_width = 2;
+	char by[96];
 
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(result, "entries")) {
-		char when[32] = "?", by[96];
+	cJSON_ArrayForEach(e, entries) {
+		who(e, by, sizeof(by));
+		if ((int)strlen(by) > by_width)
+			by_width = strlen(by) > 24 ? 24 : (int)strlen(by);
+	}
+	print_line("", "HASH", "TIME", by_width, "BY", "ACTION", "CHANGES");
+	cJSON_ArrayForEach(e, entries) {
+		char when[32] = "?";
 		char *diff = changes(e);
-		const char *cells[6];
 		double ts;
 
 		if (json_number(e, "time", &ts)) {
@@ -84,17 +109,10 @@ static void print_table(const cJSON *result)
 				strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 		}
 		who(e, by, sizeof(by));
-		cells[0] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "running")) ? "*" : "";
-		cells[1] = json_string(e, "short", "?");
-		cells[2] = when;
-		cells[3] = by;
-		cells[4] = json_string(e, "action", "?");
-		cells[5] = diff;
-		table_add(t, cells);
+		print_line(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "running")) ? "*" : "",
+			   json_string(e, "short", "?"), when, by_width, by, json_string(e, "action", "?"), diff);
 		free(diff);
 	}
-	table_print(t, stdout, OUTPUT_WIDTH);
-	table_free(t);
 }
 
 static int run(struct mcpctl *ctl, int argc, char **argv)
