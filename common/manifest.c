@@ -1227,6 +1227,17 @@ static const struct field gateway_fields[] = {
 	GATEWAY("request_timeout", parse_positive_duration, request_timeout_ms),
 };
 
+/* How many applied manifests the history keeps. */
+static bool parse_history(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	uint64_t v;
+
+	if (!parse_uint_range(p, n, path, 1, 1000, &v))
+		return false;
+	*(unsigned *)field = (unsigned)v;
+	return true;
+}
+
 #define MCPD(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct mcpd_conf, member) }
 static const struct field mcpd_fields[] = {
 	MCPD("control", parse_control, control),
@@ -1235,6 +1246,8 @@ static const struct field mcpd_fields[] = {
 	MCPD("log_format", parse_log_format, log_format),
 	MCPD("log_file", parse_path, log_file),
 	MCPD("shutdown_timeout", parse_duration, shutdown_timeout_ms),
+	MCPD("state_dir", parse_path, state_dir),
+	MCPD("history", parse_history, history),
 };
 
 /* ---- servers ----------------------------------------------------------- */
@@ -1653,6 +1666,7 @@ int manifest_parse_buffer(const char *name, const char *buf, size_t len, unsigne
 	m->path = xstrdup(name);
 	m->dir = absolute_dir(name);
 	m->mcpd.shutdown_timeout_ms = 30000;
+	m->mcpd.history = 20;
 	m->mcpd.gateway.max_sessions_per_token = 32;
 	m->mcpd.gateway.session_idle_ms = 600000;
 	m->mcpd.gateway.request_timeout_ms = 60000;
@@ -1682,12 +1696,22 @@ int manifest_parse_buffer(const char *name, const char *buf, size_t len, unsigne
 
 int manifest_load(const char *path, unsigned flags, struct manifest **ret_manifest, struct manifest_errors *errs)
 {
+	return manifest_load_content(path, flags, ret_manifest, errs, NULL, NULL);
+}
+
+int manifest_load_content(const char *path, unsigned flags, struct manifest **ret_manifest,
+			  struct manifest_errors *errs, char **ret_buf, size_t *ret_len)
+{
 	struct parse p = { .name = path, .errs = errs };
 	size_t len = 0;
 	char *buf;
 	int r;
 
 	*ret_manifest = NULL;
+	if (ret_buf) {
+		*ret_buf = NULL;
+		*ret_len = 0;
+	}
 	/* Any type: `mcpd -c <(...)` before the loop runs; reload reads with read_file alone. */
 	r = read_file(path, MANIFEST_MAX_BYTES, READ_FILE_ANY_TYPE, &buf, &len, NULL);
 	if (r == -EFBIG) {
@@ -1701,7 +1725,12 @@ int manifest_load(const char *path, unsigned flags, struct manifest **ret_manife
 		return r;
 	}
 	r = manifest_parse_buffer(path, buf, len, flags, ret_manifest, errs);
-	free(buf);
+	if (ret_buf) {
+		*ret_buf = buf;
+		*ret_len = len;
+	} else {
+		free(buf);
+	}
 	return r;
 }
 
@@ -1718,6 +1747,7 @@ void manifest_free(struct manifest *m)
 	free(m->mcpd.gateway.tokens_file);
 	strv_free(m->mcpd.gateway.allowed_origins);
 	free(m->mcpd.log_file);
+	free(m->mcpd.state_dir);
 	free(m->path);
 	free(m->dir);
 	free(m);

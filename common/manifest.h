@@ -148,6 +148,8 @@ struct mcpd_conf {
 	enum log_format log_format;
 	char *log_file;			/* NULL: stderr */
 	uint64_t shutdown_timeout_ms;
+	char *state_dir;		/* NULL: the default rule (history.h) */
+	unsigned history;		/* applied manifests kept in state_dir */
 };
 
 struct manifest {
@@ -190,6 +192,10 @@ int manifest_parse_buffer(const char *name, const char *buf, size_t len, unsigne
 /* The same for a file; a file that cannot be read or is too large is one error. */
 int manifest_load(const char *path, unsigned flags, struct manifest **ret_manifest,
 		  struct manifest_errors *errs);
+
+/* manifest_load, and the exact bytes read when ret_buf is not NULL (the caller frees them): for the history. */
+int manifest_load_content(const char *path, unsigned flags, struct manifest **ret_manifest,
+			  struct manifest_errors *errs, char **ret_buf, size_t *ret_len);
 
 void manifest_free(struct manifest *m);
 void manifest_errors_clear(struct manifest_errors *errs);

@@ -32,7 +32,7 @@ static void print_names(const cJSON *result, const char *key)
 	putchar('\n');
 }
 
-static void print_result(const cJSON *result, bool dry_run)
+void cmd_reload_print(const cJSON *result, bool dry_run, const char *what)
 {
 	const cJSON *w;
 	double unchanged = 0;
@@ -46,11 +46,11 @@ static void print_result(const cJSON *result, bool dry_run)
 	json_number(result, "unchanged", &unchanged);
 	printf("unchanged: %.0f server%s\n", unchanged, unchanged == 1 ? "" : "s");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "applied")))
-		printf("reload applied\n");
+		printf("%s applied\n", what);
 	else if (dry_run)
 		printf("dry run: nothing changed\n");
 	else
-		printf("reload not applied\n");
+		printf("%s not applied\n", what);
 }
 
 static int run(struct mcpctl *ctl, int argc, char **argv)
@@ -78,7 +78,7 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 	if (ctl->json)
 		output_json(result);
 	else
-		print_result(result, dry_run);
+		cmd_reload_print(result, dry_run, "reload");
 	cJSON_Delete(result);
 	return EXIT_OK;
 }

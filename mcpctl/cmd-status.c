@@ -121,6 +121,9 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 		return EXIT_OK;
 	}
 	printf("health: %s\n", json_string(result, "health", "unknown"));
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(result, "manifest"), "file_differs")))
+		printf("manifest: %.7s from a rollback, not the file's; `mcpctl reload` applies the file\n",
+		       json_string(cJSON_GetObjectItemCaseSensitive(result, "manifest"), "hash", "?"));
 	servers = cJSON_GetObjectItemCaseSensitive(result, "servers");
 	if (cJSON_GetArraySize(servers) == 0)
 		printf("no servers in the manifest\n");

@@ -38,6 +38,12 @@ extern const struct cmd cmd_connect;
 extern const struct cmd cmd_tools;
 extern const struct cmd cmd_stop;
 extern const struct cmd cmd_version;
+extern const struct cmd cmd_history;
+extern const struct cmd cmd_rollback;
+
+/* A reload's or rollback's result: warnings, the diff, and "WHAT applied" or "dry run: nothing changed". */
+struct cJSON;
+void cmd_reload_print(const struct cJSON *result, bool dry_run, const char *what);
 
 /* Print "usage: mcpctl NAME ARGS" to stderr and return EXIT_USAGE. */
 int cmd_usage(const struct cmd *cmd);

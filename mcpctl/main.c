@@ -19,6 +19,8 @@ static const struct cmd *const commands[] = {
 	&cmd_stop,
 	&cmd_restart,
 	&cmd_reload,
+	&cmd_history,
+	&cmd_rollback,
 	&cmd_logs,
 	&cmd_connect,
 	&cmd_health,

@@ -29,7 +29,7 @@
 
 static const struct ctl_method *const methods[] = {
 	&ctl_version, &ctl_status, &ctl_start, &ctl_stop, &ctl_restart, &ctl_logs, &ctl_reload, &ctl_health,
-	&ctl_tools, &ctl_connect,
+	&ctl_tools, &ctl_connect, &ctl_history, &ctl_rollback,
 };
 
 #define CONTROL_KEEP_BUFFER (256 * 1024)	/* a client's output buffer kept between replies */
@@ -87,6 +87,11 @@ struct control {
 struct daemon *ctl_daemon(const struct ctl_client *c)
 {
 	return c->c->d;
+}
+
+uid_t ctl_uid(const struct ctl_client *c)
+{
+	return c->uid;
 }
 
 /*

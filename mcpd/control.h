@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct daemon;
 struct server;
@@ -30,6 +31,7 @@ struct ctl_client;
 #define CTL_ERR_PERMISSION	-32003
 #define CTL_ERR_NO_SERVER	-32004
 #define CTL_ERR_RELOAD		-32005
+#define CTL_ERR_HISTORY		-32006	/* no such manifest in the history, or the history is off */
 
 /*
  * Listen on path, or on fd when systemd passed one (fd >= 0). Refuses when a
@@ -54,6 +56,8 @@ struct ctl_method {
 };
 
 struct daemon *ctl_daemon(const struct ctl_client *c);
+/* The peer's uid (SO_PEERCRED): who applied a manifest, for the history. */
+uid_t ctl_uid(const struct ctl_client *c);
 /* Both return false when the client was dropped (its queue overflowed): do not touch it then. */
 bool ctl_reply(struct ctl_client *c, const cJSON *id, cJSON *result);
 bool ctl_error(struct ctl_client *c, const cJSON *id, int code, const char *message, cJSON *data);
@@ -85,6 +89,6 @@ int ctl_servers(struct ctl_client *c, const cJSON *id, const cJSON *params, bool
 struct server *ctl_server_named(struct ctl_client *c, const cJSON *id, const char *name);
 
 extern const struct ctl_method ctl_version, ctl_status, ctl_start, ctl_stop, ctl_restart, ctl_logs, ctl_reload,
-	ctl_health, ctl_tools, ctl_connect;
+	ctl_health, ctl_tools, ctl_connect, ctl_history, ctl_rollback;
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "control.h"
 #include "daemon.h"
+#include "history.h"
 #include "server.h"
 
 static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
@@ -15,6 +16,7 @@ static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 	size_t wanted = 0, running = 0;
 
 	cJSON_AddStringToObject(r, "health", daemon_health(d));
+	cJSON_AddItemToObject(r, "manifest", history_manifest_json(d->history));
 	problems = cJSON_AddArrayToObject(r, "problems");
 	for (size_t i = 0; i < d->nservers; i++) {
 		const struct server *s = d->servers[i];

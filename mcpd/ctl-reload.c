@@ -24,7 +24,7 @@ static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 	}
 	if (!cJSON_IsTrue(dry))
 		sdnotify_reloading(d);
-	r = reload_manifest(d, cJSON_IsTrue(dry), &result, &errors);
+	r = reload_manifest(d, &(struct reload_who){ .uid = ctl_uid(c) }, cJSON_IsTrue(dry), &result, &errors);
 	if (!cJSON_IsTrue(dry))
 		sdnotify_reloaded(d);
 	if (r < 0) {

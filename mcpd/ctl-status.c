@@ -7,6 +7,7 @@
 
 #include "control.h"
 #include "daemon.h"
+#include "history.h"
 #include "server.h"
 
 static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
@@ -19,6 +20,7 @@ static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 		return;
 	r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "health", daemon_health(ctl_daemon(c)));
+	cJSON_AddItemToObject(r, "manifest", history_manifest_json(ctl_daemon(c)->history));
 	servers = cJSON_AddArrayToObject(r, "servers");
 	for (size_t i = 0; i < n; i++)
 		cJSON_AddItemToArray(servers, server_status_json(list[i]));

@@ -16,6 +16,7 @@ struct server;
 struct control;
 struct lifecycle_item;
 struct http;
+struct history;
 
 struct daemon {
 	struct ev_loop *loop;
@@ -25,6 +26,7 @@ struct daemon {
 	size_t nservers;
 	struct control *control;
 	struct http *http;		/* mcpd.http, or NULL */
+	struct history *history;	/* applied manifests (history.h); never NULL once set up */
 	char *socket_path;
 
 	bool shutting_down;

@@ -25,6 +25,7 @@
 
 #include "daemon.h"
 #include "gateway.h"
+#include "history.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -146,6 +147,7 @@ static enum MHD_Result health(struct http *h, struct request *req, struct MHD_Co
 	char *body;
 
 	cJSON_AddStringToObject(o, "health", daemon_health(h->d));
+	cJSON_AddItemToObject(o, "manifest", history_manifest_json(h->d->history));
 	list = cJSON_AddArrayToObject(o, "servers");
 	for (size_t i = 0; i < h->d->nservers; i++)
 		cJSON_AddItemToArray(list, server_status_json(h->d->servers[i]));

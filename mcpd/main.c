@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "guard.h"
+#include "history.h"
 #include "hostcheck.h"
 #include "http.h"
 #include "lifecycle.h"
@@ -122,7 +124,7 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 
 	log_notice(NULL, NULL, "received SIGHUP: reloading %s", d->manifest_path);
 	sdnotify_reloading(d);
-	reload_manifest(d, false, &result, &errors);
+	reload_manifest(d, &(struct reload_who){ .name = "SIGHUP" }, false, &result, &errors);
 	sdnotify_reloaded(d);
 	cJSON_Delete(result);
 	cJSON_Delete(errors);
@@ -341,6 +343,55 @@ static void start_servers(struct daemon *d)
 		on_autostart(d->loop, &d->autostart_w, 0);	/* no autostart server: ready at once */
 }
 
+/*
+ * The history is opened once the loop exists (its writer is a child of the
+ * loop), and the manifest read at start is its first new entry, diffed
+ * against what ran last time.
+ */
+static void open_history(struct daemon *d, const char *content, size_t len)
+{
+	struct manifest_errors errs = { 0 };
+	struct manifest *old = NULL;
+	char *warning = NULL;
+	const char *last;
+	size_t last_len;
+	cJSON *diff;
+
+	d->history = history_open(d->loop, d->manifest->mcpd.state_dir, d->manifest->mcpd.history, &warning);
+	if (warning) {
+		log_warning(NULL, NULL, "%s", warning);
+		free(warning);
+	}
+	if (history_last(d->history, &last, &last_len))
+		manifest_parse_buffer(d->manifest_path, last, last_len, MANIFEST_LENIENT_ENV, &old, &errs);
+	manifest_errors_clear(&errs);
+	diff = history_diff(old, d->manifest);
+	history_record(d->history, content, len, "start", "start", 0, diff);
+	cJSON_Delete(diff);
+	manifest_free(old);
+}
+
+/* mcpd -n: where the history would live, and whether it can. */
+static void print_state_dir(const struct manifest *m)
+{
+	struct stat st;
+	char *dir = NULL;
+
+	if (m->mcpd.state_dir)
+		dir = xstrdup(m->mcpd.state_dir);
+	else if (history_default_dir(&dir) < 0) {
+		printf("state directory: none (set mcpd.state_dir): the manifest history would be off\n");
+		return;
+	}
+	if (stat(dir, &st) < 0 && errno == ENOENT)
+		printf("state directory: %s (created at start; history of %u manifests)\n", dir, m->mcpd.history);
+	else if (!S_ISDIR(st.st_mode) || access(dir, W_OK) < 0)
+		printf("state directory: %s is not a writable directory: the manifest history would be off\n", dir);
+	else
+		printf("state directory: %s (history of %u manifests)\n", dir, m->mcpd.history);
+	free(dir);
+}
+
 static void teardown(struct daemon *d)
 {
 	for (size_t i = 0; i < d->nservers; i++) {
@@ -364,6 +415,7 @@ static void teardown(struct daemon *d)
 		ev_timer_stop(d->loop, &d->trim_w);
 	}
 	control_free(d->control);
+	history_free(d->history);
 	manifest_free(d->manifest);
 	free(d->socket_path);
 	free(d->manifest_path);
@@ -380,11 +432,13 @@ int main(int argc, char **argv)
 	struct options o = { .config = DEFAULT_MANIFEST };
 	struct manifest_errors errs = { 0 };
 	struct daemon d = { 0 };
+	char *content = NULL;
+	size_t content_len = 0;
 	int r;
 
 	if (parse_options(argc, argv, &o) < 0)
 		return 2;
-	r = manifest_load(o.config, 0, &d.manifest, &errs);
+	r = manifest_load_content(o.config, 0, &d.manifest, &errs, &content, &content_len);
 	/* -n checks where mcpd runs: a missing user or secret file is an error, as it would be at start. */
 	if (d.manifest && o.check && manifest_check_host(d.manifest, true, &errs) > 0) {
 		manifest_free(d.manifest);
@@ -398,11 +452,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "mcpd: %s is not valid; %s\n", o.config, o.check ? "it would start nothing" : "nothing started");
 		else
 			fprintf(stderr, "mcpd: cannot read %s; nothing started\n", o.config);
+		free(content);
 		return 1;
 	}
 	if (o.check) {
 		printf("%s: valid, %zu server%s\n", o.config, d.manifest->nservers, d.manifest->nservers == 1 ? "" : "s");
+		print_state_dir(d.manifest);
 		manifest_free(d.manifest);
+		free(content);
 		return 0;
 	}
 	d.manifest_path = xstrdup(o.config);
@@ -412,12 +469,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mcpd: cannot open the log file %s: %s\n", d.manifest->mcpd.log_file, strerror(-r));
 		manifest_free(d.manifest);
 		free(d.manifest_path);
+		free(content);
 		return 1;
 	}
 	if (setup(&d, &o) < 0) {
+		free(content);
 		teardown(&d);
 		return 1;
 	}
+	open_history(&d, content, content_len);
+	free(content);
 	start_servers(&d);
 	ev_run(d.loop, 0);
 	teardown(&d);

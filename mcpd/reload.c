@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "history.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "manifest.h"
@@ -39,6 +40,8 @@ static void global_warnings(const struct mcpd_conf *old, const struct mcpd_conf 
 	if (old->log_format != new->log_format || str_differs(old->log_file, new->log_file))
 		cJSON_AddItemToArray(warnings,
 				     cJSON_CreateString("mcpd.log_format/log_file changed: restart mcpd to apply it"));
+	if (str_differs(old->state_dir, new->state_dir))
+		cJSON_AddItemToArray(warnings, cJSON_CreateString("mcpd.state_dir changed: restart mcpd to apply it"));
 }
 
 /*
@@ -61,38 +64,27 @@ static int read_manifest(const char *path, char **ret_buf, size_t *ret_len, char
 	return r;
 }
 
-int reload_manifest(struct daemon *d, bool dry_run, cJSON **ret_result, cJSON **ret_errors)
+/*
+ * Validate buf, diff it against the servers and apply the difference (or only
+ * show it). what names the operation in messages: "reload" or "rollback to
+ * HASH"; action is the history's: "reload" or "rollback".
+ */
+static int apply(struct daemon *d, const char *buf, size_t len, const char *what, const char *action,
+		 const struct reload_who *who, bool dry_run, cJSON **ret_result, cJSON **ret_errors)
 {
 	struct manifest_errors errs = { 0 };
 	struct manifest *m = NULL;
 	cJSON *result, *added, *removed, *changed, *warnings;
 	unsigned unchanged = 0;
 
-	char *buf = NULL, *error = NULL;
-	size_t len = 0;
-
-	*ret_result = NULL;
-	*ret_errors = NULL;
-	if (read_manifest(d->manifest_path, &buf, &len, &error) < 0) {
-		cJSON *list = cJSON_CreateArray();
-		char *text;
-
-		xasprintf(&text, "%s; reload refused, the running manifest stays in force", error);
-		log_error(NULL, NULL, "reload: %s", text);
-		cJSON_AddItemToArray(list, cJSON_CreateString(text));
-		free(text);
-		free(error);
-		*ret_errors = list;
-		return -EINVAL;
-	}
 	manifest_parse_buffer(d->manifest_path, buf, len, 0, &m, &errs);
-	free(buf);
 	if (!m) {
 		cJSON *list = cJSON_CreateArray();
 
-		log_error(NULL, NULL, "reload: %s is invalid; still running the previous manifest", d->manifest_path);
+		log_error(NULL, NULL, "%s: %s is invalid; still running the previous manifest", what,
+			  strcmp(action, "reload") == 0 ? d->manifest_path : "the stored manifest");
 		for (size_t i = 0; i < errs.n; i++) {
-			log_error(NULL, NULL, "reload: %s", errs.items[i].text);
+			log_error(NULL, NULL, "%s: %s", what, errs.items[i].text);
 			cJSON_AddItemToArray(list, cJSON_CreateString(errs.items[i].text));
 		}
 		manifest_errors_clear(&errs);
@@ -132,7 +124,7 @@ int reload_manifest(struct daemon *d, bool dry_run, cJSON **ret_result, cJSON **
 		return 0;
 	}
 
-	log_notice(NULL, NULL, "reload: %d added, %d removed, %d changed, %u unchanged", cJSON_GetArraySize(added),
+	log_notice(NULL, NULL, "%s: %d added, %d removed, %d changed, %u unchanged", what, cJSON_GetArraySize(added),
 		   cJSON_GetArraySize(removed), cJSON_GetArraySize(changed), unchanged);
 	{
 		const cJSON *it;
@@ -169,6 +161,69 @@ int reload_manifest(struct daemon *d, bool dry_run, cJSON **ret_result, cJSON **
 	}
 	manifest_free(d->manifest);
 	d->manifest = m;
+	history_set_keep(d->history, m->mcpd.history);
+	history_record(d->history, buf, len, action, who->name, who->uid, result);
 	*ret_result = result;
 	return 0;
+}
+
+/* A list of one message, for *ret_errors. */
+static cJSON *one_error(const char *text)
+{
+	cJSON *list = cJSON_CreateArray();
+
+	cJSON_AddItemToArray(list, cJSON_CreateString(text));
+	return list;
+}
+
+int reload_manifest(struct daemon *d, const struct reload_who *who, bool dry_run, cJSON **ret_result,
+		    cJSON **ret_errors)
+{
+	char *buf = NULL, *error = NULL;
+	size_t len = 0;
+	int r;
+
+	*ret_result = NULL;
+	*ret_errors = NULL;
+	if (read_manifest(d->manifest_path, &buf, &len, &error) < 0) {
+		char *text;
+
+		xasprintf(&text, "%s; reload refused, the running manifest stays in force", error);
+		log_error(NULL, NULL, "reload: %s", text);
+		*ret_errors = one_error(text);
+		free(text);
+		free(error);
+		return -EINVAL;
+	}
+	r = apply(d, buf, len, "reload", "reload", who, dry_run, ret_result, ret_errors);
+	free(buf);
+	return r;
+}
+
+int reload_rollback(struct daemon *d, const char *hash, const struct reload_who *who, bool dry_run,
+		    cJSON **ret_result, cJSON **ret_errors)
+{
+	char full[SHA256_HEX_LEN + 1], what[64], *error = NULL, *copy;
+	const char *buf;
+	size_t len;
+	int r;
+
+	*ret_result = NULL;
+	*ret_errors = NULL;
+	r = history_lookup(d->history, hash, &buf, &len, full, &error);
+	if (r < 0) {
+		*ret_errors = one_error(error);
+		free(error);
+		return r;
+	}
+	snprintf(what, sizeof(what), "rollback to %.*s", HISTORY_SHORT, full);
+	/* The history may prune this very content when the rollback is recorded: work on a copy. */
+	copy = xmalloc(len + 1);
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	r = apply(d, copy, len, what, "rollback", who, dry_run, ret_result, ret_errors);
+	free(copy);
+	if (r == 0)
+		cJSON_AddStringToObject(*ret_result, "hash", full);
+	return r;
 }

@@ -15,6 +15,8 @@
 #                                  lines under budget, no sanitizer report
 
 SOCK=$T/control.sock
+# The manifest history of every mcpd goes to the test's directory, not /var/lib/mcpd or ~/.local/state.
+export STATE_DIRECTORY=$T/state
 
 ctl() {
 	"$MCPCTL" -s "$SOCK" "$@"
