@@ -14,6 +14,8 @@
 #include "mcp-era.h"
 #include "mcp-stdio.h"
 #include "relay.h"
+#include "relay-internal.h"
+#include "relay-state.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -57,6 +59,7 @@ struct session {
 	bool closing;		/* the sink was told to close: nothing more goes to it */
 	bool dead;		/* detached: unlinked, freed by the reaper */
 	ev_timer drain_w;
+	struct session_state *state;	/* relay-state.c: subscriptions, log level */
 	struct session *prev, *next;	/* in sessions, or in dead (next only) */
 };
 
@@ -70,6 +73,7 @@ struct relay {
 	size_t nserver_reqs;		/* in server_reqs, at most RELAY_MAX_SERVER_REQS */
 	uint64_t refused_server_reqs;	/* since the last summary */
 	int64_t next_sid;
+	struct relay_state *state;	/* relay-state.c */
 };
 
 struct relay *relay_new(void)
@@ -81,6 +85,7 @@ static void session_free(struct session *sess)
 {
 	cJSON_Delete(sess->client_info);
 	cJSON_Delete(sess->client_capabilities);
+	relay_state_session_free(sess->state);
 	free(sess);
 }
 
@@ -120,6 +125,7 @@ void relay_free(struct relay *r)
 		free(q->id);
 		free(q);
 	}
+	relay_state_free(r->state);
 	free(r);
 }
 
@@ -188,6 +194,47 @@ static bool error_to_client(struct session *sess, const cJSON *id, int code, con
 
 	cJSON_Delete(msg);
 	return ok;
+}
+
+/* ---- for relay-state.c: see relay-internal.h ----------------------------- */
+
+struct session *relay_first_session(struct server *s)
+{
+	struct session *it = s->relay->sessions;
+
+	while (it && !alive(it))
+		it = it->next;
+	return it;
+}
+
+struct session *relay_next_session(struct session *sess)
+{
+	struct session *it = sess->dead ? NULL : sess->next;
+
+	while (it && !alive(it))
+		it = it->next;
+	return it;
+}
+
+struct server *relay_session_server(const struct session *sess) { return sess->s; }
+enum mcp_era relay_session_era(const struct session *sess) { return sess->era; }
+const cJSON *relay_session_capabilities(const struct session *sess) { return sess->client_capabilities; }
+struct session_state **relay_session_state(struct session *sess) { return &sess->state; }
+struct relay_state **relay_state_slot(struct server *s) { return &s->relay->state; }
+bool relay_session_send(struct session *sess, const cJSON *msg) { return to_client(sess, msg); }
+int64_t relay_new_sid(struct server *s) { return ++s->relay->next_sid; }
+
+struct session *relay_newest_requester(struct server *s, bool (*accept)(struct session *sess, const void *arg),
+				       const void *arg)
+{
+	struct relay *r = s->relay;
+	struct pending_req *best = NULL;
+
+	for (size_t b = 0; r->buckets && b < BUCKETS; b++)
+		for (struct pending_req *p = r->buckets[b]; p; p = p->next)
+			if ((!best || p->sid > best->sid) && alive(p->sess) && accept(p->sess, arg))
+				best = p;
+	return best ? best->sess : NULL;
 }
 
 /* ---- pending requests ----------------------------------------------------- */
@@ -361,6 +408,7 @@ void relay_detach(struct session *sess)
 		r->sessions = sess->next;
 	if (sess->next)
 		sess->next->prev = sess->prev;
+	relay_state_detach(sess);
 	log_info(s->conf.name, NULL, "an MCP client detached (%zu left)", relay_sessions(s));
 	/* Callers up the stack may still hold it (to_client, the sink): freed by the reaper. */
 	sess->prev = NULL;
@@ -536,7 +584,7 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 
 			to_client(sess, reply);
 			cJSON_Delete(reply);
-		} else {
+		} else if (!relay_state_request(sess, msg, id)) {
 			forward_request(sess, msg, id);
 		}
 		cJSON_Delete(id);
@@ -582,6 +630,7 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 	copy = cJSON_Duplicate(msg, 1);
 	cJSON_ReplaceItemInObjectCaseSensitive(copy, "id", cJSON_Duplicate(p->client_id, 1));
 	sess = p->sess;
+	relay_state_answered(sess, p->client_id_value, msg);
 	pending_free(p);
 	/* A client dropped for not reading is closing: it is not finished twice. */
 	if (to_client(sess, copy))
@@ -626,23 +675,22 @@ void relay_server_notification(struct server *s, const cJSON *msg)
 
 	if (strcmp(method, "notifications/progress") == 0 && route_progress(s, msg))
 		return;
-	/* list_changed, logging, resource updates, and the rest: every session. */
+	/* Every session, but log messages and resource updates only where relay-state.c says. */
 	for (it = s->relay->sessions; it; it = next) {
 		next = it->next;
-		to_client(it, msg);
+		if (relay_state_wants(it, msg))
+			to_client(it, msg);
 	}
 }
 
 bool relay_server_request(struct server *s, const cJSON *msg)
 {
 	struct relay *r = s->relay;
-	struct session *sess = r->sessions;	/* the oldest attached client answers */
+	struct session *sess = relay_state_pick(s, msg);	/* NULL: the server was answered already */
 	struct server_req *q;
 
-	while (sess && !alive(sess))
-		sess = sess->next;
 	if (!sess)
-		return false;
+		return true;
 	if (r->nserver_reqs >= RELAY_MAX_SERVER_REQS) {
 		/* A server asking faster than its client answers would grow this list (and its scans) for ever. */
 		cJSON *reply = jsonrpc_error_new(cJSON_GetObjectItemCaseSensitive(msg, "id"), MCPD_ERR_UNAVAILABLE,
