@@ -22,9 +22,9 @@ struct relay_state;
 #define RELAY_MAX_URI		4096
 
 /*
- * A request from a session's client (not initialize, not ping); id is the id
- * to answer with. Returns true when it was answered here; false: relay.c
- * forwards it to the server.
+ * A request from a session's client, initialize and ping included (each one
+ * counts as activity); id is the id to answer with. Returns true when it was
+ * answered here; false: relay.c handles it.
  */
 bool relay_state_request(struct session *sess, const cJSON *req, const cJSON *id);
 

@@ -577,14 +577,16 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 	case JSONRPC_REQUEST:
 		/* Answers carry the id exactly as the client wrote it (cJSON would round big numbers). */
 		id = answer_id(sess, line, len, cJSON_GetObjectItemCaseSensitive(msg, "id"));
-		if (strcmp(method, "initialize") == 0) {
+		if (relay_state_request(sess, msg, id)) {
+			/* subscriptions and log levels: answered per client by relay-state.c */
+		} else if (strcmp(method, "initialize") == 0) {
 			answer_initialize(sess, msg, id);
 		} else if (strcmp(method, "ping") == 0) {
 			cJSON *reply = jsonrpc_result_new(id, cJSON_CreateObject());
 
 			to_client(sess, reply);
 			cJSON_Delete(reply);
-		} else if (!relay_state_request(sess, msg, id)) {
+		} else {
 			forward_request(sess, msg, id);
 		}
 		cJSON_Delete(id);
