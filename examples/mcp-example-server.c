@@ -78,6 +78,21 @@ static const char *const protocol_versions[] = {
 	"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", /* newest first */
 };
 
+/* The modern era (no initialize; version, client info and capabilities in each request's _meta). */
+#define MODERN_VERSION "2026-07-28"
+#define META_PROTOCOL_VERSION "io.modelcontextprotocol/protocolVersion"
+#define META_CLIENT_CAPABILITIES "io.modelcontextprotocol/clientCapabilities"
+#define META_LOG_LEVEL "io.modelcontextprotocol/logLevel"
+#define META_SUBSCRIPTION_ID "io.modelcontextprotocol/subscriptionId"
+#define META_SERVER_INFO "io.modelcontextprotocol/serverInfo"
+#define ERR_HEADER_MISMATCH -32020
+#define ERR_MISSING_CAPABILITY -32021
+#define ERR_UNSUPPORTED_VERSION -32022
+#define MAX_LOGGED_REQUEST 1000 /* --log-requests: bytes of each message shown */
+
+/* Which protocol eras the server speaks. */
+enum eras { ERAS_LEGACY, ERAS_DUAL, ERAS_MODERN };
+
 /* ------------------------------------------------------------------ */
 /* Options                                                             */
 
@@ -103,12 +118,16 @@ static struct options {
 	int64_t session_ttl_ms; /* -1: never */
 	bool endless_sse_event;
 	bool flood_stdout;
+	enum eras eras;    /* --dual-era, --modern-only */
+	int64_t ttl_ms;    /* ttlMs of modern cacheable results */
+	bool log_requests; /* every message received, on stderr */
 } opt = {
 	.name = "example",
 	.exit_after_ms = -1,
 	.exit_status = -1,
 	.stop_ping_after_ms = -1,
 	.session_ttl_ms = -1,
+	.ttl_ms = 60000,
 };
 
 enum mode { MODE_STDIO, MODE_HTTP, MODE_LEGACY_SSE };
@@ -147,9 +166,33 @@ static void usage(FILE *f)
 		"                            with one event whose data never ends\n"
 		"  --flood-stdout            after the handshake, write non-JSON lines to\n"
 		"                            stdout as fast as possible\n"
+		"  --dual-era                also speak 2026-07-28: server/discover, and\n"
+		"                            requests with _meta protocolVersion\n"
+		"  --modern-only             speak only 2026-07-28: initialize gets -32022,\n"
+		"                            a request without _meta protocolVersion -32602\n"
+		"  --ttl-ms N                ttlMs of modern list results (60000)\n"
+		"  --log-requests            write each message received to stderr as\n"
+		"                            \"request: JSON\" (at most 1000 bytes)\n"
 		"  -h, --help                show this help\n"
 		"\n"
-		"SIGUSR1 toggles the tool \"time\" and sends tools/list_changed.\n");
+		"SIGUSR1 toggles the tool \"time\" and sends tools/list_changed.\n"
+		"With --dual-era or --modern-only, --stop-ping-after also stops server/discover,\n"
+		"and tools/list adds ask {kind: sampling|elicitation|roots}, log {level, text}\n"
+		"and touch {uri} (callable in every mode): ask sends the client the request\n"
+		"(legacy) or answers input_required until the retry brings inputResponses.q\n"
+		"(2026-07-28); log sends notifications/message at or above the level of\n"
+		"logging/setLevel (legacy; every level when none was set) or of _meta logLevel\n"
+		"(2026-07-28; nothing without it); touch sends notifications/resources/updated\n"
+		"to resources/subscribe subscribers and to subscriptions/listen streams that\n"
+		"named uri.  stderr shows \"subscribed URI\", \"unsubscribed URI\" and\n"
+		"\"log level LEVEL\".  SIGUSR1's list_changed goes, tagged, to listen streams\n"
+		"that asked for toolsListChanged, and untagged to legacy clients.\n"
+		"With --http, a 2026-07-28 POST (a _meta version in the body, or a version\n"
+		"header that is not a legacy one) is sessionless: MCP-Protocol-Version must\n"
+		"equal the body's _meta version and Mcp-Method its method, and Mcp-Name, when\n"
+		"sent, its tool name or URI (else 400, -32020); another version gets 400,\n"
+		"-32022; subscriptions/listen is always an event stream.  --modern-only\n"
+		"answers GET and DELETE with 405 and initialize with 400 (-32022).\n");
 }
 
 /* Parses a duration into milliseconds. */
@@ -225,7 +268,8 @@ enum {
 	OPT_LONG_STDERR_LINE, OPT_STDERR_MESSAGE, OPT_GARBAGE_STDOUT,
 	OPT_HUGE_INITIALIZE, OPT_IGNORE_SIGTERM, OPT_FORK_GRANDCHILD, OPT_PIDFILE,
 	OPT_HTTP, OPT_LEGACY_SSE, OPT_SSE_RESPONSES, OPT_SESSION_TTL,
-	OPT_ENDLESS_SSE_EVENT, OPT_FLOOD_STDOUT,
+	OPT_ENDLESS_SSE_EVENT, OPT_FLOOD_STDOUT, OPT_DUAL_ERA, OPT_MODERN_ONLY,
+	OPT_TTL_MS, OPT_LOG_REQUESTS,
 };
 
 static _Noreturn void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -266,6 +310,10 @@ static void parse_options(int argc, char **argv)
 		{"session-ttl", required_argument, NULL, OPT_SESSION_TTL},
 		{"endless-sse-event", no_argument, NULL, OPT_ENDLESS_SSE_EVENT},
 		{"flood-stdout", no_argument, NULL, OPT_FLOOD_STDOUT},
+		{"dual-era", no_argument, NULL, OPT_DUAL_ERA},
+		{"modern-only", no_argument, NULL, OPT_MODERN_ONLY},
+		{"ttl-ms", required_argument, NULL, OPT_TTL_MS},
+		{"log-requests", no_argument, NULL, OPT_LOG_REQUESTS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -317,6 +365,20 @@ static void parse_options(int argc, char **argv)
 		case OPT_SSE_RESPONSES: opt.sse_responses = true; break;
 		case OPT_ENDLESS_SSE_EVENT: opt.endless_sse_event = true; break;
 		case OPT_FLOOD_STDOUT: opt.flood_stdout = true; break;
+		case OPT_DUAL_ERA:
+		case OPT_MODERN_ONLY: {
+			enum eras e = c == OPT_DUAL_ERA ? ERAS_DUAL : ERAS_MODERN;
+			if (opt.eras != ERAS_LEGACY && opt.eras != e)
+				bad_usage("--dual-era and --modern-only are exclusive");
+			opt.eras = e;
+			break;
+		}
+		case OPT_TTL_MS:
+			if (!parse_count(optarg, (unsigned long long)MAX_DURATION_MS, &n))
+				bad_usage("--ttl-ms: not 0 to 30 days in milliseconds: '%s'", optarg);
+			opt.ttl_ms = (int64_t)n;
+			break;
+		case OPT_LOG_REQUESTS: opt.log_requests = true; break;
 		case OPT_SESSION_TTL:
 			if (!parse_duration(optarg, &opt.session_ttl_ms))
 				bad_usage("--session-ttl: bad duration '%s'", optarg);
@@ -341,6 +403,8 @@ static void parse_options(int argc, char **argv)
 		bad_usage("--sse-responses and --session-ttl need --http");
 	if (opt.endless_sse_event && !opt.legacy_sse)
 		bad_usage("--endless-sse-event needs --legacy-sse");
+	if (opt.eras != ERAS_LEGACY && opt.legacy_sse)
+		bad_usage("--dual-era and --modern-only need stdio or --http: HTTP+SSE is a legacy transport");
 	if (opt.exit_status < 0)
 		opt.exit_status = 1;
 	g_mode = opt.http ? MODE_HTTP : opt.legacy_sse ? MODE_LEGACY_SSE : MODE_STDIO;
@@ -409,6 +473,33 @@ static void logmsg(const char *fmt, ...)
 			buf[i] = '?';
 	buf[len++] = '\n';
 	stderr_write(buf, len);
+}
+
+/* --log-requests: "request: TEXT" on one line of stderr, TEXT cut to
+ * MAX_LOGGED_REQUEST bytes.  No name prefix: tests look for the line as is. */
+static void log_request(const char *text, size_t len)
+{
+	static const char prefix[] = "request: ";
+	char buf[sizeof prefix + MAX_LOGGED_REQUEST + 1];
+	if (!opt.log_requests)
+		return;
+	if (len > MAX_LOGGED_REQUEST)
+		len = MAX_LOGGED_REQUEST;
+	memcpy(buf, prefix, sizeof prefix - 1);
+	for (size_t i = 0; i < len; i++)
+		buf[sizeof prefix - 1 + i] = (unsigned char)text[i] < 0x20 ? '?' : text[i];
+	buf[sizeof prefix - 1 + len] = '\n';
+	stderr_write(buf, sizeof prefix + len);
+}
+
+static void log_request_json(const cJSON *msg)
+{
+	if (!opt.log_requests)
+		return;
+	char *text = cJSON_PrintUnformatted(msg);
+	if (text)
+		log_request(text, strlen(text));
+	cJSON_free(text);
 }
 
 /* Writes "PID\n" to path, through a rename so readers never see half. */
@@ -644,22 +735,44 @@ static void send_result(struct sink *s, const cJSON *id, cJSON *result)
 	cJSON_Delete(m);
 }
 
+static void send_error_v(struct sink *s, const cJSON *id, int code, cJSON *data, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+static void send_error_v(struct sink *s, const cJSON *id, int code, cJSON *data, const char *fmt, va_list ap)
+{
+	char text[512];
+	vsnprintf(text, sizeof text, fmt, ap);
+	cJSON *m = rpc_message(id);
+	cJSON *err = cJSON_AddObjectToObject(m, "error");
+	cJSON_AddNumberToObject(err, "code", code);
+	cJSON_AddStringToObject(err, "message", text);
+	if (data)
+		cJSON_AddItemToObject(err, "data", data);
+	sink_send(s, m, true);
+	cJSON_Delete(m);
+}
+
 static void send_error(struct sink *s, const cJSON *id, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 static void send_error(struct sink *s, const cJSON *id, int code, const char *fmt, ...)
 {
-	char text[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
+	send_error_v(s, id, code, NULL, fmt, ap);
 	va_end(ap);
-	cJSON *m = rpc_message(id);
-	cJSON *err = cJSON_AddObjectToObject(m, "error");
-	cJSON_AddNumberToObject(err, "code", code);
-	cJSON_AddStringToObject(err, "message", text);
-	sink_send(s, m, true);
-	cJSON_Delete(m);
+}
+
+/* An error with a data member; takes ownership of data. */
+static void send_error_data(struct sink *s, const cJSON *id, int code, cJSON *data, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void send_error_data(struct sink *s, const cJSON *id, int code, cJSON *data, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	send_error_v(s, id, code, data, fmt, ap);
+	va_end(ap);
 }
 
 /* Sends a notification; takes ownership of params (may be NULL). */
@@ -739,7 +852,46 @@ struct call {
 	struct sink *sink;
 	const cJSON *id;
 	const cJSON *params; /* NULL when absent */
+	bool modern;         /* a 2026-07-28 request: _meta carries version and capabilities */
 };
+
+static void add_server_info(cJSON *obj, const char *key)
+{
+	cJSON *info = cJSON_AddObjectToObject(obj, key);
+	cJSON_AddStringToObject(info, "name", opt.name);
+	cJSON_AddStringToObject(info, "version", SERVER_VERSION);
+}
+
+/* Completes a result for its request's era: a modern result says it is
+ * complete and names the server in _meta.  Returns r. */
+static cJSON *finish(const struct call *c, cJSON *r)
+{
+	if (!c->modern)
+		return r;
+	if (!get(r, "resultType"))
+		cJSON_AddStringToObject(r, "resultType", "complete");
+	cJSON *meta = cJSON_GetObjectItemCaseSensitive(r, "_meta");
+	if (!meta)
+		meta = cJSON_AddObjectToObject(r, "_meta");
+	if (!get(meta, META_SERVER_INFO))
+		add_server_info(meta, META_SERVER_INFO);
+	return r;
+}
+
+/* The cache hints of a modern list result (CacheableResult). */
+static void add_cache_hints(const struct call *c, cJSON *r)
+{
+	if (!c->modern)
+		return;
+	cJSON_AddNumberToObject(r, "ttlMs", (double)opt.ttl_ms);
+	cJSON_AddStringToObject(r, "cacheScope", "public");
+}
+
+/* Answers c's request with r; takes ownership of r. */
+static void answer(const struct call *c, cJSON *r)
+{
+	send_result(c->sink, c->id, finish(c, r));
+}
 
 /* A reply sent later: the sleep tool and --slow-initialize. */
 struct deferred {
@@ -749,19 +901,96 @@ struct deferred {
 	int64_t start_ms, due_ms, next_progress_ms;
 };
 
-/* A request we sent to the client (roots/list), waiting for its answer. */
+/* What the tools roots and ask can ask the client for. */
+enum ask_kind { ASK_SAMPLING, ASK_ELICITATION, ASK_ROOTS };
+
+static const struct ask {
+	const char *kind;       /* the tool ask's argument, and the client capability */
+	const char *method;
+} asks[] = {
+	[ASK_SAMPLING] = {"sampling", "sampling/createMessage"},
+	[ASK_ELICITATION] = {"elicitation", "elicitation/create"},
+	[ASK_ROOTS] = {"roots", "roots/list"},
+};
+
+/* A request we sent to the client (roots/list...), waiting for its answer. */
 struct outgoing {
 	struct outgoing *next;
 	char id[32];
 	struct sink *sink;
 	cJSON *orig_id; /* the tools/call to answer when the response arrives */
+	enum ask_kind kind;
 };
+
+/* A legacy resources/subscribe. */
+struct subscription {
+	struct subscription *next;
+	struct sink *sink;
+	char *uri;
+};
+
+/* A modern subscriptions/listen: pending until notifications/cancelled. */
+struct listener {
+	struct listener *next;
+	struct sink *sink;
+	cJSON *id;           /* the listen request's id: the subscriptionId */
+	bool tools_changed;  /* toolsListChanged */
+	bool resources_changed; /* resourcesListChanged: honoured, never happens */
+	cJSON *uris;         /* resourceSubscriptions (strings), or NULL */
+};
+
+#define MAX_SUBSCRIPTIONS 1024
+#define MAX_LISTENERS 256
+#define MAX_LISTEN_URIS 256
 
 static struct deferred *g_deferred;
 static struct outgoing *g_outgoing;
 static unsigned g_pending; /* deferred + outgoing */
 static unsigned long g_next_srv_id = 1;
 static bool g_time_tool; /* toggled by SIGUSR1 */
+
+/* The legacy client's state, from initialize and the requests after it.  One
+ * per process: stdio has one client (over HTTP the last session wins). */
+static cJSON *g_legacy_caps;   /* initialize's capabilities, or NULL */
+static bool g_legacy_seen;     /* initialize came: untagged notifications may go out */
+static int g_log_level = -1;   /* logging/setLevel; -1: none set, everything goes */
+static struct subscription *g_subscriptions;
+static unsigned g_nsubscriptions;
+static struct listener *g_listeners;
+static unsigned g_nlisteners;
+
+static const char *const log_levels[] = {
+	"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency", /* rising */
+};
+
+/* The rank of a log level name, or -1. */
+static int log_level_rank(const cJSON *v)
+{
+	if (cJSON_IsString(v))
+		for (size_t i = 0; i < sizeof log_levels / sizeof log_levels[0]; i++)
+			if (strcmp(v->valuestring, log_levels[i]) == 0)
+				return (int)i;
+	return -1;
+}
+
+static void stderr_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A line on stderr without the name prefix, for the lines tests look for as
+ * they are ("subscribed URI", "log level LEVEL"); control characters replaced. */
+static void stderr_line(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf - 1, fmt, ap);
+	va_end(ap);
+	size_t len = strlen(buf);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)buf[i] < 0x20)
+			buf[i] = '?';
+	buf[len++] = '\n';
+	stderr_write(buf, len);
+}
 
 static bool sink_closed(struct sink *s)
 {
@@ -820,7 +1049,7 @@ static void defer_reply(const struct call *c, cJSON *result, int64_t delay_ms, c
 	}
 	d->sink = sink_ref(c->sink);
 	d->id = cJSON_Duplicate(c->id, true);
-	d->result = result;
+	d->result = finish(c, result);
 	d->start_ms = now_ms();
 	d->due_ms = d->start_ms + delay_ms;
 	if (cJSON_IsString(token) || cJSON_IsNumber(token)) {
@@ -848,6 +1077,15 @@ static void outgoing_free(struct outgoing *o)
 	cJSON_Delete(o->orig_id);
 	free(o);
 	g_pending--;
+}
+
+static void listener_free(struct listener *l)
+{
+	sink_unref(l->sink);
+	cJSON_Delete(l->id);
+	cJSON_Delete(l->uris);
+	free(l);
+	g_nlisteners--;
 }
 
 /* Sends what is due; returns the next deadline, or -1 for none. */
@@ -896,6 +1134,15 @@ static void cancel_request(struct sink *sink, const cJSON *id)
 			pp = &o->next;
 		}
 	}
+	for (struct listener **pp = &g_listeners; *pp;) {
+		struct listener *l = *pp;
+		if (cJSON_Compare(l->id, id, true) && (!sink || l->sink == sink)) {
+			*pp = l->next;
+			listener_free(l); /* a cancelled listen gets no response */
+		} else {
+			pp = &l->next;
+		}
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -920,7 +1167,7 @@ static void t_echo(const struct call *c, const cJSON *args)
 		send_error(c->sink, c->id, -32602, "Invalid arguments for tool echo: text must be a string");
 		return;
 	}
-	send_result(c->sink, c->id, text_result(text->valuestring, false));
+	answer(c, text_result(text->valuestring, false));
 }
 
 static void t_add(const struct call *c, const cJSON *args)
@@ -932,7 +1179,7 @@ static void t_add(const struct call *c, const cJSON *args)
 	}
 	char text[64];
 	snprintf(text, sizeof text, "%.15g", a->valuedouble + b->valuedouble);
-	send_result(c->sink, c->id, text_result(text, false));
+	answer(c, text_result(text, false));
 }
 
 static void t_sleep(const struct call *c, const cJSON *args)
@@ -952,12 +1199,71 @@ static void t_sleep(const struct call *c, const cJSON *args)
 	defer_reply(c, text_result(text, false), n, token);
 }
 
-/* Asks the client for its roots; the answer comes in handle_response(). */
-static void t_roots(const struct call *c, const cJSON *args)
+/* The params of what ask sends the client (NULL: none). */
+static cJSON *ask_params(enum ask_kind kind)
+{
+	cJSON *p = NULL, *schema;
+	switch (kind) {
+	case ASK_SAMPLING:
+		p = cJSON_CreateObject();
+		cJSON *msg = cJSON_CreateObject();
+		cJSON_AddStringToObject(msg, "role", "user");
+		cJSON *content = cJSON_AddObjectToObject(msg, "content");
+		cJSON_AddStringToObject(content, "type", "text");
+		cJSON_AddStringToObject(content, "text", "Say something for the example server.");
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "messages"), msg);
+		cJSON_AddNumberToObject(p, "maxTokens", 100);
+		break;
+	case ASK_ELICITATION:
+		p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "message", "The example server asks for an answer.");
+		schema = cJSON_AddObjectToObject(p, "requestedSchema");
+		cJSON_AddStringToObject(schema, "type", "object");
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(schema, "properties"), "answer"),
+					"type", "string");
+		break;
+	case ASK_ROOTS:
+		break;
+	}
+	return p;
+}
+
+/* The tool result for the client's answer: sampling's text, elicitation's
+ * action and content, the roots as JSON. */
+static cJSON *ask_answer(enum ask_kind kind, const cJSON *result)
+{
+	const cJSON *content = get(result, "content");
+	char *text = NULL;
+	if (kind == ASK_ROOTS) {
+		const cJSON *roots = get(result, "roots");
+		text = cJSON_PrintUnformatted(roots ? roots : result);
+	} else if (kind == ASK_SAMPLING) {
+		if (cJSON_IsArray(content)) /* 2025-11-25: one block or several */
+			content = cJSON_GetArrayItem(content, 0);
+		const char *t = cJSON_GetStringValue(get(content, "text"));
+		text = t ? strdup(t) : cJSON_PrintUnformatted(result);
+	} else {
+		const char *action = cJSON_GetStringValue(get(result, "action"));
+		char *json = content ? cJSON_PrintUnformatted(content) : NULL;
+		size_t len = strlen(action ? action : "?") + (json ? strlen(json) : 0) + 2;
+		text = malloc(len);
+		if (text)
+			snprintf(text, len, "%s%s%s", action ? action : "?", json ? " " : "", json ? json : "");
+		cJSON_free(json);
+	}
+	cJSON *r = text_result(text ? text : "", false);
+	free(text);
+	return r;
+}
+
+/* Sends the client a request (legacy era); the tool call is answered when its
+ * response comes, in handle_response(). */
+static void send_client_request(const struct call *c, enum ask_kind kind)
 {
 	if (!sink_streams(c->sink)) {
-		send_result(c->sink, c->id,
-			    text_result("cannot ask the client for roots on a plain JSON response", true));
+		char text[128];
+		snprintf(text, sizeof text, "cannot ask the client for %s on a plain JSON response", asks[kind].kind);
+		answer(c, text_result(text, true));
 		return;
 	}
 	if (pending_full(c))
@@ -970,6 +1276,7 @@ static void t_roots(const struct call *c, const cJSON *args)
 	snprintf(o->id, sizeof o->id, "srv-%lu", g_next_srv_id++);
 	o->sink = sink_ref(c->sink);
 	o->orig_id = cJSON_Duplicate(c->id, true);
+	o->kind = kind;
 	o->next = g_outgoing;
 	g_outgoing = o;
 	g_pending++;
@@ -977,16 +1284,189 @@ static void t_roots(const struct call *c, const cJSON *args)
 	cJSON *req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "jsonrpc", "2.0");
 	cJSON_AddStringToObject(req, "id", o->id);
-	cJSON_AddStringToObject(req, "method", "roots/list");
+	cJSON_AddStringToObject(req, "method", asks[kind].method);
+	cJSON *params = ask_params(kind);
+	if (params)
+		cJSON_AddItemToObject(req, "params", params);
 	sink_send(c->sink, req, false);
 	cJSON_Delete(req);
+}
+
+/* Asks the client for its roots; the answer comes in handle_response(). */
+static void t_roots(const struct call *c, const cJSON *args)
+{
+	if (c->modern) {
+		answer(c, text_result("roots: a 2026-07-28 request cannot be answered with a server-to-client "
+				      "request; call the tool ask with {\"kind\": \"roots\"}",
+				      true));
+		return;
+	}
+	send_client_request(c, ASK_ROOTS);
+}
+
+/*
+ * ask {kind}: a server-to-client request in the legacy era; in 2026-07-28 an
+ * input_required result first (MRTR), then, on the retry that carries
+ * inputResponses.q, the answer.  Either way only when the client declared
+ * the capability.
+ */
+static void t_ask(const struct call *c, const cJSON *args)
+{
+	const char *kind_name = cJSON_GetStringValue(get(args, "kind"));
+	size_t k = 0;
+	while (k < sizeof asks / sizeof asks[0] && !(kind_name && strcmp(kind_name, asks[k].kind) == 0))
+		k++;
+	if (k == sizeof asks / sizeof asks[0]) {
+		send_error(c->sink, c->id, -32602,
+			   "Invalid arguments for tool ask: kind must be sampling, elicitation or roots");
+		return;
+	}
+	enum ask_kind kind = (enum ask_kind)k;
+	const cJSON *caps = c->modern ? get(get(c->params, "_meta"), META_CLIENT_CAPABILITIES) : g_legacy_caps;
+	if (!cJSON_IsObject(get(caps, asks[kind].kind))) {
+		if (c->modern) {
+			cJSON *data = cJSON_CreateObject();
+			cJSON_AddObjectToObject(cJSON_AddObjectToObject(data, "requiredCapabilities"), asks[kind].kind);
+			send_error_data(c->sink, c->id, ERR_MISSING_CAPABILITY, data,
+					"Missing required client capability: %s (the tool ask sends %s)",
+					asks[kind].kind, asks[kind].method);
+		} else {
+			char text[160];
+			snprintf(text, sizeof text, "ask: the client did not declare the %s capability in initialize",
+				 asks[kind].kind);
+			answer(c, text_result(text, true));
+		}
+		return;
+	}
+	if (!c->modern) {
+		send_client_request(c, kind);
+		return;
+	}
+	const cJSON *response = get(get(c->params, "inputResponses"), "q");
+	if (cJSON_IsObject(response)) {
+		answer(c, ask_answer(kind, response));
+		return;
+	}
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "resultType", "input_required");
+	cJSON *q = cJSON_AddObjectToObject(cJSON_AddObjectToObject(r, "inputRequests"), "q");
+	cJSON_AddStringToObject(q, "method", asks[kind].method);
+	cJSON *params = ask_params(kind);
+	cJSON_AddItemToObject(q, "params", params ? params : cJSON_CreateObject());
+	char state[32];
+	snprintf(state, sizeof state, "ask:%s", asks[kind].kind); /* nothing to protect: a test server */
+	cJSON_AddStringToObject(r, "requestState", state);
+	answer(c, r);
+}
+
+/* log {level, text}: notifications/message on the request's stream, when
+ * the client's level lets it through (modern: only with _meta logLevel). */
+static void t_log(const struct call *c, const cJSON *args)
+{
+	int level = log_level_rank(get(args, "level"));
+	const cJSON *text = get(args, "text");
+	if (level < 0 || !cJSON_IsString(text)) {
+		send_error(c->sink, c->id, -32602,
+			   "Invalid arguments for tool log: level must be a log level (debug to emergency), text a "
+			   "string");
+		return;
+	}
+	int threshold = c->modern ? log_level_rank(get(get(c->params, "_meta"), META_LOG_LEVEL)) : g_log_level;
+	bool send = c->modern ? threshold >= 0 && level >= threshold : level >= threshold;
+	if (send) {
+		cJSON *p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "level", log_levels[level]);
+		cJSON_AddStringToObject(p, "logger", opt.name);
+		cJSON_AddStringToObject(p, "data", text->valuestring);
+		send_notification(c->sink, "notifications/message", p);
+	}
+	answer(c, text_result(send ? "logged" : c->modern && threshold < 0 ? "not logged: no logLevel in _meta"
+									   : "not logged: below the client's level",
+			      false));
+}
+
+/* Forgets the subscriptions and listens of clients that went away. */
+static void prune_closed(void)
+{
+	for (struct subscription **pp = &g_subscriptions; *pp;) {
+		struct subscription *sub = *pp;
+		if (sink_closed(sub->sink)) {
+			*pp = sub->next;
+			sink_unref(sub->sink);
+			free(sub->uri);
+			free(sub);
+			g_nsubscriptions--;
+		} else {
+			pp = &sub->next;
+		}
+	}
+	for (struct listener **pp = &g_listeners; *pp;) {
+		struct listener *l = *pp;
+		if (sink_closed(l->sink)) {
+			*pp = l->next;
+			listener_free(l);
+		} else {
+			pp = &l->next;
+		}
+	}
+}
+
+/* A notification on a listen stream: params (owned, may be NULL) get its subscriptionId. */
+static void listener_notify(const struct listener *l, const char *method, cJSON *params)
+{
+	if (!params)
+		params = cJSON_CreateObject();
+	cJSON *meta = cJSON_AddObjectToObject(params, "_meta");
+	cJSON_AddItemToObject(meta, META_SUBSCRIPTION_ID, cJSON_Duplicate(l->id, true));
+	send_notification(l->sink, method, params);
+}
+
+static bool listener_has_uri(const struct listener *l, const char *uri)
+{
+	const cJSON *u;
+	cJSON_ArrayForEach(u, l->uris)
+		if (cJSON_IsString(u) && strcmp(u->valuestring, uri) == 0)
+			return true;
+	return false;
+}
+
+/* touch {uri}: notifications/resources/updated to its legacy subscribers and
+ * to the listen streams that named it. */
+static void t_touch(const struct call *c, const cJSON *args)
+{
+	const char *uri = cJSON_GetStringValue(get(args, "uri"));
+	if (!uri) {
+		send_error(c->sink, c->id, -32602, "Invalid arguments for tool touch: uri must be a string");
+		return;
+	}
+	prune_closed();
+	unsigned n = 0;
+	for (struct subscription *sub = g_subscriptions; sub; sub = sub->next) {
+		if (strcmp(sub->uri, uri) != 0)
+			continue;
+		cJSON *p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "uri", uri);
+		send_notification(sub->sink, "notifications/resources/updated", p);
+		n++;
+	}
+	for (struct listener *l = g_listeners; l; l = l->next) {
+		if (!listener_has_uri(l, uri))
+			continue;
+		cJSON *p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "uri", uri);
+		listener_notify(l, "notifications/resources/updated", p);
+		n++;
+	}
+	char text[400];
+	snprintf(text, sizeof text, "touched %.300s: %u subscriber%s notified", uri, n, n == 1 ? "" : "s");
+	answer(c, text_result(text, false));
 }
 
 static void t_time(const struct call *c, const cJSON *args)
 {
 	char text[32];
 	snprintf(text, sizeof text, "%lld", (long long)time(NULL));
-	send_result(c->sink, c->id, text_result(text, false));
+	answer(c, text_result(text, false));
 }
 
 static const struct tool {
@@ -995,21 +1475,35 @@ static const struct tool {
 	const char *input_schema; /* JSON */
 	void (*fn)(const struct call *c, const cJSON *args);
 	bool on_sigusr1; /* listed only once SIGUSR1 has switched it on */
+	bool era_tool;   /* listed only with --dual-era or --modern-only (the
+	                    legacy list stays what older tests expect) */
 } tools[] = {
 	{"echo", "Returns the given text unchanged.",
 	 "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},\"required\":[\"text\"]}",
-	 t_echo, false},
+	 t_echo, false, false},
 	{"add", "Adds two numbers and returns the sum as text.",
 	 "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"number\"},\"b\":{\"type\":\"number\"}},"
 	 "\"required\":[\"a\",\"b\"]}",
-	 t_add, false},
+	 t_add, false, false},
 	{"sleep", "Answers after ms milliseconds, with progress notifications when asked for.",
 	 "{\"type\":\"object\",\"properties\":{\"ms\":{\"type\":\"integer\",\"minimum\":0}},\"required\":[\"ms\"]}",
-	 t_sleep, false},
+	 t_sleep, false, false},
 	{"roots", "Asks the client for its roots (roots/list) and returns them as JSON text.",
-	 "{\"type\":\"object\",\"properties\":{}}", t_roots, false},
+	 "{\"type\":\"object\",\"properties\":{}}", t_roots, false, false},
 	{"time", "Returns the current UNIX time as text.",
-	 "{\"type\":\"object\",\"properties\":{}}", t_time, true},
+	 "{\"type\":\"object\",\"properties\":{}}", t_time, true, false},
+	{"ask", "Asks the client for sampling, an elicitation or its roots and returns the answer as text.",
+	 "{\"type\":\"object\",\"properties\":{\"kind\":{\"type\":\"string\","
+	 "\"enum\":[\"sampling\",\"elicitation\",\"roots\"]}},\"required\":[\"kind\"]}",
+	 t_ask, false, true},
+	{"log", "Sends a log message at level, if the client's log level lets it through.",
+	 "{\"type\":\"object\",\"properties\":{\"level\":{\"type\":\"string\",\"enum\":[\"debug\",\"info\","
+	 "\"notice\",\"warning\",\"error\",\"critical\",\"alert\",\"emergency\"]},\"text\":{\"type\":\"string\"}},"
+	 "\"required\":[\"level\",\"text\"]}",
+	 t_log, false, true},
+	{"touch", "Tells the subscribers of the resource uri that it changed.",
+	 "{\"type\":\"object\",\"properties\":{\"uri\":{\"type\":\"string\"}},\"required\":[\"uri\"]}",
+	 t_touch, false, true},
 };
 
 static const struct tool *find_tool(const char *name)
@@ -1046,22 +1540,76 @@ static char *instructions_text(void)
 	return s;
 }
 
+/* What initialize and server/discover say the server can do. */
+static void add_capabilities(cJSON *r)
+{
+	cJSON *caps = cJSON_AddObjectToObject(r, "capabilities");
+	cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "tools"), "listChanged", true);
+	cJSON *resources = cJSON_AddObjectToObject(caps, "resources");
+	cJSON_AddBoolToObject(resources, "subscribe", true);
+	cJSON_AddBoolToObject(resources, "listChanged", true);
+	cJSON_AddObjectToObject(caps, "prompts");
+	cJSON_AddObjectToObject(caps, "logging");
+}
+
+/* -32022 with the versions this server speaks: the only diagnostic a legacy
+ * client of a modern-only server gets, so it names them. */
+static void send_unsupported_version(const struct call *c, const cJSON *requested)
+{
+	cJSON *data = cJSON_CreateObject();
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(data, "supported"), cJSON_CreateString(MODERN_VERSION));
+	if (cJSON_IsString(requested))
+		cJSON_AddStringToObject(data, "requested", requested->valuestring);
+	send_error_data(c->sink, c->id, ERR_UNSUPPORTED_VERSION, data,
+			"Unsupported protocol version %.64s: this server speaks only " MODERN_VERSION,
+			cJSON_IsString(requested) ? requested->valuestring : "(none)");
+}
+
+/* --stop-ping-after: true (and told once) when probes go unanswered now. */
+static bool probes_stopped(void)
+{
+	static bool told;
+	if (opt.stop_ping_after_ms < 0 || now_ms() - g_start_ms < opt.stop_ping_after_ms)
+		return false;
+	if (!told)
+		logmsg("no longer answering ping%s (--stop-ping-after)",
+		       opt.eras != ERAS_LEGACY ? " and server/discover" : "");
+	told = true;
+	return true;
+}
+
+static void m_discover(const struct call *c)
+{
+	if (probes_stopped())
+		return;
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "resultType", "complete");
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(r, "supportedVersions"), cJSON_CreateString(MODERN_VERSION));
+	add_capabilities(r);
+	add_server_info(cJSON_AddObjectToObject(r, "_meta"), META_SERVER_INFO);
+	char *instructions = instructions_text();
+	if (instructions)
+		cJSON_AddStringToObject(r, "instructions", instructions);
+	free(instructions);
+	cJSON_AddNumberToObject(r, "ttlMs", (double)opt.ttl_ms);
+	cJSON_AddStringToObject(r, "cacheScope", "public");
+	send_result(c->sink, c->id, r);
+}
+
 static void m_initialize(const struct call *c)
 {
+	const cJSON *caps = get(c->params, "capabilities");
+	cJSON_Delete(g_legacy_caps);
+	g_legacy_caps = cJSON_IsObject(caps) ? cJSON_Duplicate(caps, true) : NULL;
+	g_legacy_seen = true;
 	if (opt.no_initialize) {
 		logmsg("not answering initialize (--no-initialize)");
 		return;
 	}
 	cJSON *r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "protocolVersion", negotiate_version(get(c->params, "protocolVersion")));
-	cJSON *caps = cJSON_AddObjectToObject(r, "capabilities");
-	cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "tools"), "listChanged", true);
-	cJSON_AddObjectToObject(caps, "resources");
-	cJSON_AddObjectToObject(caps, "prompts");
-	cJSON_AddObjectToObject(caps, "logging");
-	cJSON *info = cJSON_AddObjectToObject(r, "serverInfo");
-	cJSON_AddStringToObject(info, "name", opt.name);
-	cJSON_AddStringToObject(info, "version", SERVER_VERSION);
+	add_capabilities(r);
+	add_server_info(r, "serverInfo");
 	char *instructions = instructions_text();
 	if (instructions)
 		cJSON_AddStringToObject(r, "instructions", instructions);
@@ -1070,23 +1618,18 @@ static void m_initialize(const struct call *c)
 	if (opt.slow_initialize_ms > 0)
 		defer_reply(c, r, opt.slow_initialize_ms, NULL);
 	else
-		send_result(c->sink, c->id, r);
+		answer(c, r);
 }
 
 static void m_ping(const struct call *c)
 {
-	static bool told;
-	if (opt.stop_ping_after_ms >= 0 && now_ms() - g_start_ms >= opt.stop_ping_after_ms) {
-		if (!told)
-			logmsg("no longer answering ping (--stop-ping-after)");
-		told = true;
+	if (probes_stopped())
 		return;
-	}
 	if (opt.ping_error) {
 		send_error(c->sink, c->id, -32603, "Internal error: ping failed (--ping-error)");
 		return;
 	}
-	send_result(c->sink, c->id, cJSON_CreateObject());
+	answer(c, cJSON_CreateObject());
 }
 
 static void m_tools_list(const struct call *c)
@@ -1094,7 +1637,7 @@ static void m_tools_list(const struct call *c)
 	cJSON *r = cJSON_CreateObject();
 	cJSON *list = cJSON_AddArrayToObject(r, "tools");
 	for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
-		if (tools[i].on_sigusr1 && !g_time_tool)
+		if ((tools[i].on_sigusr1 && !g_time_tool) || (tools[i].era_tool && opt.eras == ERAS_LEGACY))
 			continue;
 		cJSON *t = cJSON_CreateObject();
 		cJSON_AddStringToObject(t, "name", tools[i].name);
@@ -1102,7 +1645,8 @@ static void m_tools_list(const struct call *c)
 		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(tools[i].input_schema));
 		cJSON_AddItemToArray(list, t);
 	}
-	send_result(c->sink, c->id, r);
+	add_cache_hints(c, r);
+	answer(c, r);
 }
 
 static void m_tools_call(const struct call *c)
@@ -1128,44 +1672,217 @@ static void m_resources_list(const struct call *c)
 {
 	cJSON *r = cJSON_CreateObject();
 	cJSON_AddArrayToObject(r, "resources");
-	send_result(c->sink, c->id, r);
+	add_cache_hints(c, r);
+	answer(c, r);
 }
 
 static void m_resource_templates_list(const struct call *c)
 {
 	cJSON *r = cJSON_CreateObject();
 	cJSON_AddArrayToObject(r, "resourceTemplates");
-	send_result(c->sink, c->id, r);
+	add_cache_hints(c, r);
+	answer(c, r);
 }
 
 static void m_prompts_list(const struct call *c)
 {
 	cJSON *r = cJSON_CreateObject();
 	cJSON_AddArrayToObject(r, "prompts");
-	send_result(c->sink, c->id, r);
+	add_cache_hints(c, r);
+	answer(c, r);
 }
 
-static void m_empty(const struct call *c)
+static void m_set_level(const struct call *c)
 {
-	send_result(c->sink, c->id, cJSON_CreateObject());
+	const cJSON *level = get(c->params, "level");
+	int rank = log_level_rank(level);
+	if (rank < 0) {
+		send_error(c->sink, c->id, -32602, "Invalid params: level must be a log level (debug to emergency)");
+		return;
+	}
+	g_log_level = rank;
+	stderr_line("log level %s", level->valuestring);
+	answer(c, cJSON_CreateObject());
 }
+
+static void m_subscribe(const struct call *c)
+{
+	const char *uri = cJSON_GetStringValue(get(c->params, "uri"));
+	if (!uri) {
+		send_error(c->sink, c->id, -32602, "Invalid params: uri must be a string");
+		return;
+	}
+	struct subscription *sub = g_subscriptions;
+	while (sub && !(strcmp(sub->uri, uri) == 0 && sub->sink == c->sink))
+		sub = sub->next;
+	if (!sub) {
+		prune_closed();
+		if (g_nsubscriptions >= MAX_SUBSCRIPTIONS) {
+			send_error(c->sink, c->id, -32603, "Internal error: too many subscriptions (%d)",
+				   MAX_SUBSCRIPTIONS);
+			return;
+		}
+		sub = calloc(1, sizeof *sub);
+		if (!sub || !(sub->uri = strdup(uri))) {
+			free(sub);
+			send_error(c->sink, c->id, -32603, "Internal error: out of memory");
+			return;
+		}
+		sub->sink = sink_ref(c->sink);
+		sub->next = g_subscriptions;
+		g_subscriptions = sub;
+		g_nsubscriptions++;
+	}
+	stderr_line("subscribed %.300s", uri);
+	answer(c, cJSON_CreateObject());
+}
+
+static void m_unsubscribe(const struct call *c)
+{
+	const char *uri = cJSON_GetStringValue(get(c->params, "uri"));
+	if (!uri) {
+		send_error(c->sink, c->id, -32602, "Invalid params: uri must be a string");
+		return;
+	}
+	for (struct subscription **pp = &g_subscriptions; *pp;) {
+		struct subscription *sub = *pp;
+		if (strcmp(sub->uri, uri) == 0) {
+			*pp = sub->next;
+			sink_unref(sub->sink);
+			free(sub->uri);
+			free(sub);
+			g_nsubscriptions--;
+		} else {
+			pp = &sub->next;
+		}
+	}
+	stderr_line("unsubscribed %.300s", uri);
+	answer(c, cJSON_CreateObject());
+}
+
+/* subscriptions/listen: acknowledged at once, answered only if the server
+ * ends it (at exit); notifications/cancelled ends it without an answer. */
+static void m_listen(const struct call *c)
+{
+	const cJSON *filter = get(c->params, "notifications");
+	const cJSON *uris = get(filter, "resourceSubscriptions"), *u;
+	if (!cJSON_IsObject(filter)) {
+		send_error(c->sink, c->id, -32602, "Invalid params: notifications must be an object");
+		return;
+	}
+	if (uris && (!cJSON_IsArray(uris) || cJSON_GetArraySize(uris) > MAX_LISTEN_URIS)) {
+		send_error(c->sink, c->id, -32602, "Invalid params: resourceSubscriptions must be an array of at most %d URIs",
+			   MAX_LISTEN_URIS);
+		return;
+	}
+	cJSON_ArrayForEach(u, uris) {
+		if (!cJSON_IsString(u)) {
+			send_error(c->sink, c->id, -32602, "Invalid params: resourceSubscriptions must hold strings");
+			return;
+		}
+	}
+	prune_closed();
+	if (g_nlisteners >= MAX_LISTENERS) {
+		send_error(c->sink, c->id, -32603, "Internal error: too many subscriptions/listen streams (%d)",
+			   MAX_LISTENERS);
+		return;
+	}
+	struct listener *l = calloc(1, sizeof *l);
+	if (!l) {
+		send_error(c->sink, c->id, -32603, "Internal error: out of memory");
+		return;
+	}
+	l->sink = sink_ref(c->sink);
+	l->id = cJSON_Duplicate(c->id, true);
+	l->tools_changed = cJSON_IsTrue(get(filter, "toolsListChanged"));
+	l->resources_changed = cJSON_IsTrue(get(filter, "resourcesListChanged"));
+	l->uris = uris ? cJSON_Duplicate(uris, true) : NULL;
+	l->next = g_listeners;
+	g_listeners = l;
+	g_nlisteners++;
+
+	/* The ack names what will be honoured: promptsListChanged never is (no listChanged for prompts). */
+	cJSON *p = cJSON_CreateObject();
+	cJSON *agreed = cJSON_AddObjectToObject(p, "notifications");
+	if (l->tools_changed)
+		cJSON_AddBoolToObject(agreed, "toolsListChanged", true);
+	if (l->resources_changed)
+		cJSON_AddBoolToObject(agreed, "resourcesListChanged", true);
+	if (l->uris)
+		cJSON_AddItemToObject(agreed, "resourceSubscriptions", cJSON_Duplicate(l->uris, true));
+	listener_notify(l, "notifications/subscriptions/acknowledged", p);
+}
+
+/* In which era a method exists. */
+enum method_era { IN_BOTH, IN_LEGACY, IN_MODERN };
 
 static const struct method {
 	const char *name;
 	void (*fn)(const struct call *c);
+	enum method_era era;
 } methods[] = {
-	{"initialize", m_initialize},
-	{"ping", m_ping},
-	{"tools/list", m_tools_list},
-	{"tools/call", m_tools_call},
-	{"resources/list", m_resources_list},
-	{"resources/templates/list", m_resource_templates_list},
-	{"prompts/list", m_prompts_list},
-	{"logging/setLevel", m_empty},
+	{"initialize", m_initialize, IN_LEGACY},
+	{"server/discover", m_discover, IN_MODERN},
+	{"ping", m_ping, IN_BOTH}, /* gone from 2026-07-28; harmless to answer */
+	{"tools/list", m_tools_list, IN_BOTH},
+	{"tools/call", m_tools_call, IN_BOTH},
+	{"resources/list", m_resources_list, IN_BOTH},
+	{"resources/templates/list", m_resource_templates_list, IN_BOTH},
+	{"prompts/list", m_prompts_list, IN_BOTH},
+	{"logging/setLevel", m_set_level, IN_LEGACY},
+	{"resources/subscribe", m_subscribe, IN_LEGACY},
+	{"resources/unsubscribe", m_unsubscribe, IN_LEGACY},
+	{"subscriptions/listen", m_listen, IN_MODERN},
 };
 
 /* ------------------------------------------------------------------ */
 /* Dispatch                                                            */
+
+/*
+ * Decides the era of a request for --dual-era and --modern-only: modern when
+ * its _meta names a protocol version (always, with --modern-only), which must
+ * then be ours and come with the client's capabilities.  Answers the request
+ * with an error and returns false when it cannot be served.
+ */
+static bool era_check(struct call *c, const char *method)
+{
+	if (strcmp(method, "initialize") == 0) {
+		if (opt.eras == ERAS_MODERN) {
+			send_unsupported_version(c, get(c->params, "protocolVersion"));
+			return false;
+		}
+		return true; /* legacy, whatever its _meta says */
+	}
+	const cJSON *meta = get(c->params, "_meta");
+	const cJSON *version = get(meta, META_PROTOCOL_VERSION);
+	if (!version && opt.eras == ERAS_DUAL)
+		return true;
+	if (!cJSON_IsString(version)) {
+		send_error(c->sink, c->id, -32602,
+			   "Invalid params: _meta \"" META_PROTOCOL_VERSION "\" is missing or not a string "
+			   "(this server speaks " MODERN_VERSION "%s)",
+			   opt.eras == ERAS_DUAL ? ", and legacy versions after initialize" : " only");
+		return false;
+	}
+	if (strcmp(version->valuestring, MODERN_VERSION) != 0) {
+		send_unsupported_version(c, version);
+		return false;
+	}
+	if (!cJSON_IsObject(get(meta, META_CLIENT_CAPABILITIES))) {
+		send_error(c->sink, c->id, -32602,
+			   "Invalid params: a " MODERN_VERSION " request needs _meta \"" META_CLIENT_CAPABILITIES
+			   "\" (an object)");
+		return false;
+	}
+	const cJSON *level = get(meta, META_LOG_LEVEL);
+	if (level && log_level_rank(level) < 0) {
+		send_error(c->sink, c->id, -32602,
+			   "Invalid params: _meta \"" META_LOG_LEVEL "\" must be a log level (debug to emergency)");
+		return false;
+	}
+	c->modern = true;
+	return true;
+}
 
 static void handle_request(struct sink *sink, const cJSON *msg)
 {
@@ -1176,10 +1893,20 @@ static void handle_request(struct sink *sink, const cJSON *msg)
 	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
 		if (strcmp(methods[i].name, method) != 0)
 			continue;
-		if (c.params && !cJSON_IsObject(c.params))
+		if (methods[i].era == IN_MODERN && opt.eras == ERAS_LEGACY)
+			break; /* a legacy server knows no such method */
+		if (c.params && !cJSON_IsObject(c.params)) {
 			send_error(sink, c.id, -32602, "Invalid params: params must be an object");
-		else
-			methods[i].fn(&c);
+			return;
+		}
+		if (opt.eras != ERAS_LEGACY && !era_check(&c, method))
+			return;
+		if (c.modern && methods[i].era == IN_LEGACY) {
+			send_error(sink, c.id, -32601, "Method not found: %.200s is not part of " MODERN_VERSION,
+				   method);
+			return;
+		}
+		methods[i].fn(&c);
 		return;
 	}
 	send_error(sink, c.id, -32601, "Method not found: %.200s", method);
@@ -1208,7 +1935,7 @@ static void handle_notification(struct sink *sink, const cJSON *msg)
 	/* notifications/initialized and the others need nothing. */
 }
 
-/* A response from the client to one of our requests (roots/list). */
+/* A response from the client to one of our requests (roots/list...). */
 static void handle_response(const cJSON *msg)
 {
 	const cJSON *id = get(msg, "id");
@@ -1223,20 +1950,17 @@ static void handle_response(const cJSON *msg)
 	*pp = o->next;
 
 	const cJSON *result = get(msg, "result");
-	cJSON *answer;
+	cJSON *r;
 	if (result) {
-		const cJSON *roots = get(result, "roots");
-		char *text = cJSON_PrintUnformatted(roots ? roots : result);
-		answer = text_result(text ? text : "[]", false);
-		cJSON_free(text);
+		r = ask_answer(o->kind, result);
 	} else {
 		const cJSON *m = get(get(msg, "error"), "message");
 		char text[512];
-		snprintf(text, sizeof text, "roots/list failed: %.400s",
+		snprintf(text, sizeof text, "%s failed: %.400s", asks[o->kind].method,
 			 cJSON_IsString(m) ? m->valuestring : "unknown error");
-		answer = text_result(text, true);
+		r = text_result(text, true);
 	}
-	send_result(o->sink, o->orig_id, answer);
+	send_result(o->sink, o->orig_id, r);
 	outgoing_free(o);
 }
 
@@ -1244,6 +1968,8 @@ static void handle_response(const cJSON *msg)
 static void core_handle(struct sink *sink, cJSON *msg)
 {
 	const char *why = "";
+	if (g_mode == MODE_STDIO) /* HTTP logs at the transport, before its own checks */
+		log_request_json(msg);
 	switch (classify(msg, &why)) {
 	case MSG_INVALID:
 		send_error(sink, cJSON_IsObject(msg) ? get(msg, "id") : NULL, -32600, "Invalid Request: %s", why);
@@ -1282,6 +2008,7 @@ static void stdio_line(const char *line, size_t len)
 		return; /* blank line */
 	cJSON *msg = parse_json(line, len);
 	if (!msg) {
+		log_request(line + i, len - i);
 		send_error(&g_stdout_sink, NULL, -32700, "Parse error");
 		return;
 	}
@@ -1539,12 +2266,24 @@ static void inbound_run(bool handle)
 	}
 }
 
-/* Sends a notification that belongs to no request, e.g. list_changed. */
+/* Sends a notification that belongs to no request, e.g. list_changed: to
+ * legacy clients as it is, to modern ones on the listen streams that asked
+ * for it (tools only), tagged with their subscriptionId. */
 static void broadcast_notification(const char *method)
 {
+	unsigned tagged = 0;
+	prune_closed();
+	for (struct listener *l = g_listeners; l; l = l->next) {
+		if (l->tools_changed && strcmp(method, "notifications/tools/list_changed") == 0) {
+			listener_notify(l, method, NULL);
+			tagged++;
+		}
+	}
 	switch (g_mode) {
 	case MODE_STDIO:
-		send_notification(&g_stdout_sink, method, NULL);
+		/* A modern client gets only what it asked for in subscriptions/listen. */
+		if (opt.eras == ERAS_LEGACY || g_legacy_seen)
+			send_notification(&g_stdout_sink, method, NULL);
 		break;
 	case MODE_LEGACY_SSE:
 		pthread_mutex_lock(&g_sessions.mu);
@@ -1553,7 +2292,8 @@ static void broadcast_notification(const char *method)
 		pthread_mutex_unlock(&g_sessions.mu);
 		break;
 	case MODE_HTTP:
-		logmsg("%s not sent: this server offers no GET stream", method);
+		if (!tagged)
+			logmsg("%s not sent: this server offers no GET stream and no listen asked for it", method);
 		break;
 	}
 }
@@ -1591,18 +2331,27 @@ static MHD_RESULT reply_text(struct MHD_Connection *conn, unsigned status, const
 	return reply(conn, status, "text/plain", text, NULL, NULL);
 }
 
-static MHD_RESULT reply_rpc_error(struct MHD_Connection *conn, unsigned status, const cJSON *id,
-				  int code, const char *message)
+/* An HTTP error with a JSON-RPC error body; takes ownership of data (may be NULL). */
+static MHD_RESULT reply_rpc_error_data(struct MHD_Connection *conn, unsigned status, const cJSON *id,
+				       int code, const char *message, cJSON *data)
 {
 	cJSON *m = rpc_message(id);
 	cJSON *err = cJSON_AddObjectToObject(m, "error");
 	cJSON_AddNumberToObject(err, "code", code);
 	cJSON_AddStringToObject(err, "message", message);
+	if (data)
+		cJSON_AddItemToObject(err, "data", data);
 	char *text = cJSON_PrintUnformatted(m);
 	cJSON_Delete(m);
 	MHD_RESULT ret = text ? reply(conn, status, "application/json", text, NULL, NULL) : MHD_NO;
 	cJSON_free(text);
 	return ret;
+}
+
+static MHD_RESULT reply_rpc_error(struct MHD_Connection *conn, unsigned status, const cJSON *id,
+				  int code, const char *message)
+{
+	return reply_rpc_error_data(conn, status, id, code, message, NULL);
 }
 
 /* Has the client closed the connection?  A client waiting for a response
@@ -1732,9 +2481,169 @@ static bool header_has(struct MHD_Connection *conn, const char *name, const char
 	return false;
 }
 
+/* Parses a POST body, and shows it with --log-requests. */
 static cJSON *parse_body(const struct http_req *r)
 {
-	return r->body ? parse_json(r->body, r->len) : NULL;
+	cJSON *msg = r->body ? parse_json(r->body, r->len) : NULL;
+	if (msg)
+		log_request_json(msg);
+	else if (r->body)
+		log_request(r->body, r->len);
+	return msg;
+}
+
+/* The data of an UnsupportedProtocolVersionError. */
+static cJSON *unsupported_data(const char *requested)
+{
+	cJSON *data = cJSON_CreateObject();
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(data, "supported"), cJSON_CreateString(MODERN_VERSION));
+	if (requested)
+		cJSON_AddStringToObject(data, "requested", requested);
+	return data;
+}
+
+static bool legacy_version(const char *v)
+{
+	for (size_t i = 0; i < sizeof protocol_versions / sizeof protocol_versions[0]; i++)
+		if (strcmp(v, protocol_versions[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Decodes an Mcp-Name "=?base64?...?=" value in place; false if it is not valid base64. */
+static bool base64_sentinel_decode(char *v)
+{
+	size_t len = strlen(v);
+	if (len < 11 || strncmp(v, "=?base64?", 9) != 0 || strcmp(v + len - 2, "?=") != 0)
+		return true; /* plain */
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned acc = 0, bits = 0;
+	size_t out = 0;
+	for (const char *p = v + 9; p < v + len - 2 && *p != '='; p++) {
+		const char *at = strchr(alphabet, *p);
+		if (!at || !*p)
+			return false;
+		acc = (acc << 6) | (unsigned)(at - alphabet);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			v[out++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	v[out] = '\0';
+	return true;
+}
+
+/* The JSON final response's HTTP status for a modern POST: its errors are 400 (404 for -32601). */
+static unsigned modern_status(const struct chunk *c)
+{
+	cJSON *m = parse_json(c->data, c->len);
+	int code = (int)cJSON_GetNumberValue(get(get(m, "error"), "code"));
+	cJSON_Delete(m);
+	switch (code) {
+	case -32601: return 404;
+	case -32602: case ERR_HEADER_MISMATCH: case ERR_MISSING_CAPABILITY: case ERR_UNSUPPORTED_VERSION:
+		return 400;
+	default: return 200;
+	}
+}
+
+/*
+ * A 2026-07-28 POST: sessionless (an Mcp-Session-Id is ignored, none is
+ * minted), with MCP-Protocol-Version, Mcp-Method and, when sent, Mcp-Name
+ * matching the body.  Takes ownership of msg.
+ */
+static MHD_RESULT modern_post(struct MHD_Connection *conn, cJSON *msg, enum msg_kind kind)
+{
+	const cJSON *id = get(msg, "id");
+	char text[400];
+	unsigned status = 400;
+	int code = ERR_HEADER_MISMATCH;
+	cJSON *data = NULL;
+
+	if (kind == MSG_RESPONSE) {
+		code = -32600;
+		snprintf(text, sizeof text, "Invalid Request: a " MODERN_VERSION " client sends no responses");
+		goto refuse;
+	}
+	if (kind == MSG_NOTIFICATION) { /* e.g. notifications/cancelled */
+		if (!inbound_push(msg, NULL))
+			return reply_text(conn, 503, "busy\n");
+		return reply(conn, 202, NULL, "", NULL, NULL);
+	}
+	const char *method = get(msg, "method")->valuestring;
+	const char *hv = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "MCP-Protocol-Version");
+	const char *bv = cJSON_GetStringValue(get(get(get(msg, "params"), "_meta"), META_PROTOCOL_VERSION));
+	const char *hm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Mcp-Method");
+	const char *hn = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Mcp-Name");
+	if (!hv) {
+		snprintf(text, sizeof text, "Header mismatch: the MCP-Protocol-Version header is required");
+		goto refuse;
+	}
+	if (strcmp(hv, MODERN_VERSION) != 0) {
+		code = ERR_UNSUPPORTED_VERSION;
+		data = unsupported_data(hv);
+		snprintf(text, sizeof text, "Unsupported protocol version %.64s: this server speaks " MODERN_VERSION "%s",
+			 hv, opt.eras == ERAS_DUAL ? ", and legacy versions after initialize" : " only");
+		goto refuse;
+	}
+	if (!bv || strcmp(bv, hv) != 0) {
+		snprintf(text, sizeof text,
+			 "Header mismatch: MCP-Protocol-Version header value '%.64s' does not match body value '%.64s'",
+			 hv, bv ? bv : "(none)");
+		goto refuse;
+	}
+	if (!hm || strcmp(hm, method) != 0) {
+		snprintf(text, sizeof text, "Header mismatch: Mcp-Method header value '%.100s' does not match body value '%.100s'",
+			 hm ? hm : "(none)", method);
+		goto refuse;
+	}
+	const cJSON *params = get(msg, "params");
+	const char *name = cJSON_GetStringValue(get(params, strcmp(method, "resources/read") == 0 ? "uri" : "name"));
+	bool named = strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0 ||
+		     strcmp(method, "resources/read") == 0;
+	if (named && hn) { /* required by the specification, checked only when sent */
+		char decoded[1024];
+		snprintf(decoded, sizeof decoded, "%s", hn);
+		if (!base64_sentinel_decode(decoded) || !name || strcmp(decoded, name) != 0) {
+			snprintf(text, sizeof text, "Header mismatch: Mcp-Name header value '%.100s' does not match body value '%.100s'",
+				 hn, name ? name : "(none)");
+			goto refuse;
+		}
+	}
+
+	/* Streams: with --sse-responses, and always for subscriptions/listen. */
+	bool stream = opt.sse_responses || strcmp(method, "subscriptions/listen") == 0;
+	struct sink *s = sink_new(stream ? SINK_HTTP_SSE : SINK_HTTP_JSON);
+	if (!s) {
+		cJSON_Delete(msg);
+		return MHD_NO;
+	}
+	if (!inbound_push(msg, sink_ref(s))) {
+		sink_unref(s);
+		return reply_text(conn, 503, "busy\n");
+	}
+	if (stream)
+		return reply_stream(conn, s, NULL);
+	sink_watch(s, conn);
+	struct chunk *c = sink_wait_final(s);
+	sink_unref(s);
+	if (!c)
+		return reply_text(conn, 503, "shutting down\n");
+	status = modern_status(c);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(c->len, c->data, MHD_RESPMEM_MUST_COPY);
+	free(c);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_RESULT ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+
+refuse:;
+	MHD_RESULT r = reply_rpc_error_data(conn, status, id, code, text, data);
+	cJSON_Delete(msg);
+	return r;
 }
 
 /* POST /mcp (Streamable HTTP). */
@@ -1762,6 +2671,23 @@ static MHD_RESULT mcp_post(struct MHD_Connection *conn, struct http_req *r)
 
 	char sid[33];
 	bool init = kind == MSG_REQUEST && strcmp(get(msg, "method")->valuestring, "initialize") == 0;
+	if (opt.eras == ERAS_MODERN && init) {
+		const char *asked = cJSON_GetStringValue(get(get(msg, "params"), "protocolVersion"));
+		char text[200];
+		snprintf(text, sizeof text, "Unsupported protocol version %.64s: this server speaks only " MODERN_VERSION,
+			 asked ? asked : "(none)");
+		MHD_RESULT ret = reply_rpc_error_data(conn, 400, get(msg, "id"), ERR_UNSUPPORTED_VERSION, text,
+						      unsupported_data(asked));
+		cJSON_Delete(msg);
+		return ret;
+	}
+	if (opt.eras != ERAS_LEGACY && !init) {
+		/* Modern: a _meta version in the body, or a version header that is not a legacy one. */
+		const char *hv = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "MCP-Protocol-Version");
+		bool body_version = get(get(get(msg, "params"), "_meta"), META_PROTOCOL_VERSION) != NULL;
+		if (opt.eras == ERAS_MODERN || body_version || (hv && !legacy_version(hv)))
+			return modern_post(conn, msg, kind);
+	}
 	if (init) {
 		if (!session_create(NULL, sid)) {
 			cJSON_Delete(msg);
@@ -1829,6 +2755,8 @@ static MHD_RESULT route_http(struct MHD_Connection *conn, const char *url, const
 		return reply_text(conn, 404, "not found\n");
 	if (strcmp(method, "POST") == 0)
 		return mcp_post(conn, r);
+	if (opt.eras == ERAS_MODERN) /* no sessions, no GET stream: 2026-07-28 */
+		return reply(conn, 405, "text/plain", "method not allowed\n", NULL, "POST");
 	if (strcmp(method, "DELETE") == 0)
 		return mcp_delete(conn);
 	return reply(conn, 405, "text/plain", "method not allowed\n", NULL, "POST, DELETE");
@@ -2252,8 +3180,33 @@ static int main_loop(void)
 	return 0;
 }
 
+/* The server ends every listen stream: a complete result, tagged (graceful closure). */
+static void listeners_end(void)
+{
+	while (g_listeners) {
+		struct listener *l = g_listeners;
+		g_listeners = l->next;
+		cJSON *r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "resultType", "complete");
+		cJSON_AddItemToObject(cJSON_AddObjectToObject(r, "_meta"), META_SUBSCRIPTION_ID,
+				      cJSON_Duplicate(l->id, true));
+		send_result(l->sink, l->id, r);
+		listener_free(l);
+	}
+}
+
 static void core_free(void)
 {
+	while (g_subscriptions) {
+		struct subscription *sub = g_subscriptions;
+		g_subscriptions = sub->next;
+		sink_unref(sub->sink);
+		free(sub->uri);
+		free(sub);
+	}
+	g_nsubscriptions = 0;
+	cJSON_Delete(g_legacy_caps);
+	g_legacy_caps = NULL;
 	while (g_deferred) {
 		struct deferred *d = g_deferred;
 		g_deferred = d->next;
@@ -2305,6 +3258,7 @@ int main(int argc, char **argv)
 	}
 
 	int rc = main_loop();
+	listeners_end();
 
 	if (d) {
 		/* Blocked HTTP threads see this within WAIT_SLICE_MS. */
