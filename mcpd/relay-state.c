@@ -30,8 +30,17 @@ static const char *const level_names[] = {
 #define LEVEL_WARNING	3
 #define NLEVELS		((int)(sizeof(level_names) / sizeof(level_names[0])))
 
-struct subscription {
+/* A URI clients hold: the server is subscribed to it once, for all of them. */
+struct held_uri {
 	char *uri;
+	size_t len;
+	uint64_t hash;
+	size_t holders;		/* sessions holding it */
+	struct held_uri *next;	/* in its bucket */
+};
+
+struct subscription {
+	struct held_uri *held;
 	cJSON *await_id;	/* the client's id of its subscribe while the server has not answered it */
 };
 
@@ -50,6 +59,8 @@ struct relay_state {
 	double burst_since;	/* the first refusal of the current burst */
 	uint64_t burst_refused;	/* refusals in it */
 	char burst_what[160];	/* the last refusal's reason, for the summary */
+	struct held_uri **table;	/* the URIs held, by hash: no scan of every client's list */
+	size_t nbuckets, nheld;
 };
 
 static struct relay_state *rstate(struct server *s)
@@ -154,44 +165,136 @@ static void notify(struct session *sess, const char *method, cJSON *params)
 
 /* ---- subscriptions ------------------------------------------------------ */
 
-static ssize_t find_sub(const struct session_state *st, const char *uri)
+/* FNV-1a: the hash of a prefix extends to the whole, which matching sub-resources needs. */
+#define HASH_SEED	UINT64_C(14695981039346656037)
+#define HASH_PRIME	UINT64_C(1099511628211)
+
+static uint64_t hash_step(uint64_t h, unsigned char c)
 {
-	for (size_t i = 0; st && i < st->nsubs; i++)
-		if (strcmp(st->subs[i].uri, uri) == 0)
+	return (h ^ c) * HASH_PRIME;
+}
+
+static uint64_t hash_uri(const char *uri, size_t len)
+{
+	uint64_t h = HASH_SEED;
+
+	for (size_t i = 0; i < len; i++)
+		h = hash_step(h, (unsigned char)uri[i]);
+	return h;
+}
+
+static struct held_uri *lookup(const struct relay_state *rs, const char *uri, size_t len, uint64_t hash)
+{
+	if (!rs->table)
+		return NULL;
+	for (struct held_uri *e = rs->table[hash % rs->nbuckets]; e; e = e->next)
+		if (e->hash == hash && e->len == len && memcmp(e->uri, uri, len) == 0)
+			return e;
+	return NULL;
+}
+
+static void grow(struct relay_state *rs)
+{
+	size_t n = rs->nbuckets ? 2 * rs->nbuckets : 64;
+	struct held_uri **table = xcalloc(n, sizeof(*table));
+
+	for (size_t b = 0; b < rs->nbuckets; b++) {
+		while (rs->table[b]) {
+			struct held_uri *e = rs->table[b];
+
+			rs->table[b] = e->next;
+			e->next = table[e->hash % n];
+			table[e->hash % n] = e;
+		}
+	}
+	free(rs->table);
+	rs->table = table;
+	rs->nbuckets = n;
+}
+
+/* One more session holds uri. */
+static struct held_uri *hold(struct relay_state *rs, const char *uri, size_t len, uint64_t hash)
+{
+	struct held_uri *e = lookup(rs, uri, len, hash);
+
+	if (!e) {
+		if (rs->nheld >= 2 * rs->nbuckets)
+			grow(rs);
+		e = xcalloc(1, sizeof(*e));
+		e->uri = xstrndup(uri, len);
+		e->len = len;
+		e->hash = hash;
+		e->next = rs->table[hash % rs->nbuckets];
+		rs->table[hash % rs->nbuckets] = e;
+		rs->nheld++;
+	}
+	e->holders++;
+	return e;
+}
+
+/* One session less holds it; the last one frees it. */
+static void release(struct relay_state *rs, struct held_uri *e)
+{
+	if (--e->holders > 0)
+		return;
+	for (struct held_uri **pp = &rs->table[e->hash % rs->nbuckets]; *pp; pp = &(*pp)->next) {
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	}
+	rs->nheld--;
+	free(e->uri);
+	free(e);
+}
+
+static ssize_t find_sub(const struct session_state *st, const struct held_uri *e)
+{
+	for (size_t i = 0; st && e && i < st->nsubs; i++)
+		if (st->subs[i].held == e)
 			return (ssize_t)i;
 	return -1;
 }
 
-static void add_sub(struct session_state *st, const char *uri, const cJSON *await_id)
+static void add_sub(struct session_state *st, struct held_uri *e, const cJSON *await_id)
 {
 	if (st->nsubs == st->cap) {
 		st->cap = st->cap ? 2 * st->cap : 8;
 		st->subs = xreallocarray(st->subs, st->cap, sizeof(*st->subs));
 	}
-	st->subs[st->nsubs].uri = xstrdup(uri);
+	st->subs[st->nsubs].held = e;
 	st->subs[st->nsubs].await_id = await_id ? cJSON_Duplicate(await_id, 1) : NULL;
 	if (await_id)
 		st->nawaiting++;
 	st->nsubs++;
 }
 
-static void drop_sub(struct session_state *st, size_t i)
+static void forget_await(struct session_state *st, struct subscription *sub)
 {
-	free(st->subs[i].uri);
-	if (st->subs[i].await_id) {
-		cJSON_Delete(st->subs[i].await_id);
+	if (sub->await_id) {
+		cJSON_Delete(sub->await_id);
+		sub->await_id = NULL;
 		st->nawaiting--;
 	}
+}
+
+static void drop_sub(struct relay_state *rs, struct session_state *st, size_t i)
+{
+	forget_await(st, &st->subs[i]);
+	release(rs, st->subs[i].held);
 	st->subs[i] = st->subs[--st->nsubs];
 }
 
-/* Does another session (a client of the 2025 era, attached) hold uri? */
-static bool held_elsewhere(struct server *s, const char *uri, const struct session *except)
+/* Unsubscribe the server from a URI no client holds any more. */
+static void unsubscribe_upstream(struct server *s, const struct held_uri *e)
 {
-	for (struct session *it = relay_first_session(s); it; it = relay_next_session(it))
-		if (it != except && legacy_session(it) && find_sub(*relay_session_state(it), uri) >= 0)
-			return true;
-	return false;
+	cJSON *params;
+
+	if (!legacy_upstream(s))
+		return;
+	params = cJSON_CreateObject();
+	cJSON_AddStringToObject(params, "uri", e->uri);
+	to_server(s, "resources/unsubscribe", params);
 }
 
 /* Ready for a request: the test relay.c makes before forwarding one. */
@@ -203,9 +306,12 @@ static bool server_usable(const struct server *s)
 static bool subscribe(struct session *sess, const cJSON *req, const cJSON *id)
 {
 	struct server *s = relay_session_server(sess);
+	struct relay_state *rs = rstate(s);
 	const char *uri = cJSON_GetStringValue(param(req, "uri"));
 	struct session_state *st = sstate(sess);
+	struct held_uri *e;
 	char text[200];
+	uint64_t hash;
 	size_t len;
 
 	if (!uri)
@@ -217,7 +323,9 @@ static bool subscribe(struct session *sess, const cJSON *req, const cJSON *id)
 		answer_error(sess, id, JSONRPC_INVALID_PARAMS, text);
 		return true;
 	}
-	if (find_sub(st, uri) >= 0) {
+	hash = hash_uri(uri, len);
+	e = lookup(rs, uri, len, hash);
+	if (find_sub(st, e) >= 0) {
 		answer(sess, id, cJSON_CreateObject());
 		return true;
 	}
@@ -230,57 +338,72 @@ static bool subscribe(struct session *sess, const cJSON *req, const cJSON *id)
 		answer_error(sess, id, MCPD_ERR_UNAVAILABLE, text);
 		return true;
 	}
-	if (held_elsewhere(s, uri, sess)) {
+	if (e) {
 		/* The server sends this URI's updates already: one subscription upstream serves both. */
-		add_sub(st, uri, NULL);
+		add_sub(st, hold(rs, uri, len, hash), NULL);
 		answer(sess, id, cJSON_CreateObject());
 		return true;
 	}
 	if (!server_usable(s))
 		return false;	/* relay.c answers with the server's state */
-	add_sub(st, uri, cJSON_GetObjectItemCaseSensitive(req, "id"));
+	add_sub(st, hold(rs, uri, len, hash), cJSON_GetObjectItemCaseSensitive(req, "id"));
 	return false;		/* forwarded: the client gets the server's answer */
 }
 
 static bool unsubscribe(struct session *sess, const cJSON *req, const cJSON *id)
 {
-	struct server *s = relay_session_server(sess);
+	struct relay_state *rs = rstate(relay_session_server(sess));
 	const char *uri = cJSON_GetStringValue(param(req, "uri"));
 	struct session_state *st = sstate(sess);
+	struct held_uri *e;
 	ssize_t i;
 
 	if (!uri)
 		return false;
-	i = find_sub(st, uri);
-	if (i >= 0)
-		drop_sub(st, (size_t)i);
-	if (held_elsewhere(s, uri, sess)) {
-		/* Others still want its updates: only the last holder's unsubscribe goes upstream. */
-		answer(sess, id, cJSON_CreateObject());
-		return true;
+	e = lookup(rs, uri, strlen(uri), hash_uri(uri, strlen(uri)));
+	if (!e)
+		return false;	/* nobody holds it: the server answers */
+	i = find_sub(st, e);
+	if (i >= 0 && e->holders == 1) {
+		drop_sub(rs, st, (size_t)i);
+		return false;	/* the last holder: its unsubscribe goes upstream */
 	}
-	return false;
+	if (i >= 0)
+		drop_sub(rs, st, (size_t)i);
+	/* Others still want its updates. */
+	answer(sess, id, cJSON_CreateObject());
+	return true;
 }
 
 /*
- * Does the updated resource fall under a subscribed URI? The spec lets the
- * server report a sub-resource of the one subscribed to.
+ * Does the session hold the updated resource, or one it is under? The spec
+ * lets the server report a sub-resource of the one subscribed to. The hashes
+ * of the URI's prefixes make each subscription one comparison.
  */
-static bool covers(const char *held, const char *uri)
-{
-	size_t n = strlen(held);
-
-	if (strncmp(held, uri, n) != 0)
-		return false;
-	return uri[n] == '\0' || (n > 0 && held[n - 1] == '/') || uri[n] == '/' || uri[n] == '#' || uri[n] == '?';
-}
-
 static bool holds_update(const struct session_state *st, const char *uri)
 {
-	for (size_t i = 0; st && i < st->nsubs; i++)
-		if (covers(st->subs[i].uri, uri))
-			return true;
-	return false;
+	size_t n, m;
+	uint64_t *prefix;
+	bool found = false;
+
+	if (!st || st->nsubs == 0)
+		return false;
+	n = strlen(uri);
+	m = n < RELAY_MAX_URI ? n : RELAY_MAX_URI;
+	prefix = xmalloc((m + 1) * sizeof(*prefix));
+	prefix[0] = HASH_SEED;
+	for (size_t i = 0; i < m; i++)
+		prefix[i + 1] = hash_step(prefix[i], (unsigned char)uri[i]);
+	for (size_t i = 0; i < st->nsubs && !found; i++) {
+		const struct held_uri *e = st->subs[i].held;
+
+		if (e->len > m || prefix[e->len] != e->hash || memcmp(e->uri, uri, e->len) != 0)
+			continue;
+		found = e->len == n || uri[e->len] == '/' || uri[e->len] == '#' || uri[e->len] == '?' ||
+			(e->len > 0 && e->uri[e->len - 1] == '/');
+	}
+	free(prefix);
+	return found;
 }
 
 /* ---- log levels --------------------------------------------------------- */
@@ -388,13 +511,10 @@ void relay_state_answered(struct session *sess, const cJSON *client_id, const cJ
 
 		if (!sub->await_id || !cJSON_Compare(sub->await_id, client_id, 1))
 			continue;
-		if (cJSON_GetObjectItemCaseSensitive(msg, "error")) {
-			drop_sub(st, i);	/* the server refused it: nothing to share, nothing to renew */
-		} else {
-			cJSON_Delete(sub->await_id);
-			sub->await_id = NULL;
-			st->nawaiting--;
-		}
+		if (cJSON_GetObjectItemCaseSensitive(msg, "error"))
+			drop_sub(rstate(relay_session_server(sess)), st, i);	/* refused: nothing to share or renew */
+		else
+			forget_await(st, sub);
 		return;
 	}
 }
@@ -478,8 +598,10 @@ static void refuse(struct server *s, const cJSON *req, const char *method, const
 		return;
 	}
 	end_burst(s, rs);
-	log_warning(s->conf.name, NULL, "answered the server's %.64s with an error: %s (the request that caused it "
-		    "fails; more within %.0fs are counted)", method ? method : "request", text, BURST_SECONDS);
+	/* With no client attached it is routine (roots/list after every start): no warning then. */
+	log_msg(relay_first_session(s) ? LOG_LVL_WARNING : LOG_LVL_INFO, s->conf.name, NULL,
+		"answered the server's %.64s with an error: %s (the request that caused it fails; more within %.0fs "
+		"are counted)", method ? method : "request", text, BURST_SECONDS);
 	rs->burst_since = now;
 	rs->burst_refused = 1;
 	snprintf(rs->burst_what, sizeof(rs->burst_what), "%s", text);
@@ -528,15 +650,9 @@ void relay_state_detach(struct session *sess)
 	if (!st)
 		return;
 	while (st->nsubs > 0) {
-		const char *uri = st->subs[st->nsubs - 1].uri;
-
-		if (legacy_upstream(s) && !held_elsewhere(s, uri, sess)) {
-			cJSON *params = cJSON_CreateObject();
-
-			cJSON_AddStringToObject(params, "uri", uri);
-			to_server(s, "resources/unsubscribe", params);
-		}
-		drop_sub(st, st->nsubs - 1);
+		if (st->subs[st->nsubs - 1].held->holders == 1)
+			unsubscribe_upstream(s, st->subs[st->nsubs - 1].held);
+		drop_sub(rstate(s), st, st->nsubs - 1);
 	}
 	if (st->refused_subs > 1)
 		log_notice(s->conf.name, NULL, "refused %" PRIu64 " subscriptions of the MCP client that left, past the "
@@ -574,34 +690,29 @@ static void tell_restarted(struct server *s, struct session *sess, const char *t
 	}
 }
 
-/* Each URI a client holds is subscribed to once, by the first session that holds it. */
-static size_t renew_subscriptions(struct server *s)
+/* Each URI a client holds is subscribed to once. */
+static size_t renew_subscriptions(struct server *s, struct relay_state *rs)
 {
 	size_t n = 0;
 
+	/* A subscribe in flight when the process died was answered with an error: not held. */
 	for (struct session *it = relay_first_session(s); it; it = relay_next_session(it)) {
 		struct session_state *st = *relay_session_state(it);
 
-		if (!st || !legacy_session(it))
-			continue;
-		for (size_t i = 0; i < st->nsubs;) {
-			bool earlier = false;
+		for (size_t i = 0; st && st->nawaiting > 0 && i < st->nsubs;) {
+			if (st->subs[i].await_id)
+				drop_sub(rs, st, i);
+			else
+				i++;
+		}
+	}
+	for (size_t b = 0; b < rs->nbuckets; b++) {
+		for (const struct held_uri *e = rs->table[b]; e; e = e->next) {
+			cJSON *params = cJSON_CreateObject();
 
-			/* A subscribe in flight when the process died was answered with an error: not held. */
-			if (st->subs[i].await_id) {
-				drop_sub(st, i);
-				continue;
-			}
-			for (struct session *e = relay_first_session(s); e != it && !earlier; e = relay_next_session(e))
-				earlier = legacy_session(e) && find_sub(*relay_session_state(e), st->subs[i].uri) >= 0;
-			if (!earlier) {
-				cJSON *params = cJSON_CreateObject();
-
-				cJSON_AddStringToObject(params, "uri", st->subs[i].uri);
-				to_server(s, "resources/subscribe", params);
-				n++;
-			}
-			i++;
+			cJSON_AddStringToObject(params, "uri", e->uri);
+			to_server(s, "resources/subscribe", params);
+			n++;
 		}
 	}
 	return n;
@@ -619,7 +730,7 @@ void relay_state_ready(struct server *s)
 	rs = rstate(s);
 	if (legacy_upstream(s)) {
 		rs->upstream_level = LEVEL_NONE;
-		renewed = renew_subscriptions(s);
+		renewed = renew_subscriptions(s, rs);
 		update_upstream_level(s);
 	}
 	snprintf(text, sizeof(text), "server %.64s restarted; its subscriptions were renewed", s->conf.name);
@@ -636,17 +747,30 @@ void relay_state_ready(struct server *s)
 			 rs->upstream_level != LEVEL_NONE ? level_names[rs->upstream_level] : "");
 }
 
+/* Its subscriptions were given up on detach; the URIs belong to the relay's table. */
 void relay_state_session_free(struct session_state *st)
 {
 	if (!st)
 		return;
-	while (st->nsubs > 0)
-		drop_sub(st, st->nsubs - 1);
+	for (size_t i = 0; i < st->nsubs; i++)
+		forget_await(st, &st->subs[i]);
 	free(st->subs);
 	free(st);
 }
 
 void relay_state_free(struct relay_state *rs)
 {
+	if (!rs)
+		return;
+	for (size_t b = 0; b < rs->nbuckets; b++) {
+		while (rs->table[b]) {
+			struct held_uri *e = rs->table[b];
+
+			rs->table[b] = e->next;
+			free(e->uri);
+			free(e);
+		}
+	}
+	free(rs->table);
 	free(rs);
 }
