@@ -267,6 +267,28 @@ call plain 52 touch '{"uri":"test://kept"}'
 got a 'notifications/resources/updated.*test://kept' && got b 'notifications/resources/updated.*test://kept'
 is "$?" 0 "both subscribers get the new process's updates"
 
+# --- bounds: 1024 subscriptions per client -------------------------------------------
+
+# d shares test://kept with a and b, then takes 1023 URIs of its own: the
+# server (which keeps 1024) holds them all, and the next one is refused by mcpd.
+client d '{}'
+{
+	printf '%s\n' '{"jsonrpc":"2.0","id":60,"method":"resources/subscribe","params":{"uri":"test://kept"}}'
+	for ((i = 1; i <= 1024; i++)); do
+		printf '{"jsonrpc":"2.0","id":"m%d","method":"resources/subscribe","params":{"uri":"test://many/%d"}}\n' "$i" "$i"
+	done
+} >&"$fd_d"
+got d '"id":"m1024",'
+is "$(grep -c '"id":"m[0-9]*","result"' "$T/d.out")" 1023 "a client's 1024 subscriptions are accepted"
+like "$(grep '"id":"m1024"' "$T/d.out")" '"error":\{"code":-31000,"message":"this client holds 1024 subscriptions' \
+	"the 1025th gets error -31000 naming the bound"
+like "$(mcpd_log)" 'an MCP client holds 1024 subscriptions, the most mcpd keeps' "mcpd logs the bound"
+stop_spawned d
+wait_until 30 server_said '^unsubscribed test://many/1023$' 1
+is "$(server_says '^unsubscribed test://many/')" 1023 "when it leaves, the server is unsubscribed from its 1023 URIs"
+is "$(server_says '^unsubscribed test://kept$')" 0 "and not from the one it shared"
+mcpd_within_budget "1024 subscriptions of one client" $((200 * 1024)) 2000
+
 for name in plain sampler a b; do
 	stop_spawned "$name"
 done
