@@ -183,6 +183,12 @@ bool relay_era_listen_wants(const cJSON *filter, const cJSON *note)
 	return false;
 }
 
+bool relay_era_input_method(const char *method)
+{
+	return method && (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0 ||
+			  strcmp(method, "resources/read") == 0);
+}
+
 bool relay_era_input_required(const cJSON *result)
 {
 	const char *type = cJSON_GetStringValue(get(result, "resultType"));

@@ -53,6 +53,9 @@ bool relay_era_listen_wants(const cJSON *filter, const cJSON *note);
  */
 void relay_era_input_methods(const cJSON *result, char *buf, size_t size);
 
+/* A method whose result may be input_required: tools/call, prompts/get, resources/read. */
+bool relay_era_input_method(const char *method);
+
 /* Is this result an InputRequiredResult (a multi-round-trip request)? */
 bool relay_era_input_required(const cJSON *result);
 
