@@ -97,6 +97,8 @@ struct session {
 	cJSON *client_capabilities;
 	char log_level[16];	/* a legacy client's logging/setLevel, for a modern server: "" if none */
 	unsigned nlog[8];	/* its modern requests in flight per _meta logLevel rank */
+	cJSON *uris;		/* a legacy client's resources/subscribe, on a modern server */
+	int64_t bridge_sid;	/* ... served by this subscriptions/listen upstream (0: none) */
 	size_t nlistens;	/* its listens: in flight, but never waited for */
 	size_t npending;
 	bool draining;		/* the client closed its side: close once answered */
@@ -122,6 +124,7 @@ struct relay {
 };
 
 static void end_listen(struct server *s, struct listen **ll, const char *error);
+static void open_bridge(struct session *sess);
 
 struct relay *relay_new(void)
 {
@@ -132,6 +135,7 @@ static void session_free(struct session *sess)
 {
 	cJSON_Delete(sess->client_info);
 	cJSON_Delete(sess->client_capabilities);
+	cJSON_Delete(sess->uris);
 	free(sess);
 }
 
@@ -286,6 +290,8 @@ static void pending_unlink(struct pending_req *p)
 {
 	if (!p->sess)
 		return;
+	if (p->sid == p->sess->bridge_sid)
+		p->sess->bridge_sid = 0;
 	if (p->flags & PF_LISTEN)
 		p->sess->nlistens--;
 	else
@@ -552,7 +558,8 @@ static void answer_initialize(struct session *sess, const cJSON *req, const cJSO
 			cJSON_ReplaceItemInObjectCaseSensitive(result, "protocolVersion", cJSON_CreateString(asked));
 	}
 	msg = jsonrpc_result_new(id, result);
-	to_client(sess, msg);
+	if (to_client(sess, msg) && !s->init_result)
+		open_bridge(sess);	/* its list_changed notifications */
 	cJSON_Delete(msg);
 }
 
@@ -594,6 +601,8 @@ static void forward_round(struct session *sess, cJSON *req, const cJSON *id, uns
 		/* A legacy client: what it said in initialize goes with each request, as the modern era asks. */
 		p->flags |= PF_BRIDGED;
 		p->round = round;
+		if (!sess->bridge_sid && sess->era == MCP_ERA_LEGACY)
+			open_bridge(sess);	/* the server restarted since: its subscriptions are gone */
 		if (relay_era_input_method(method))
 			p->request = cJSON_Duplicate(req, 1);	/* retried with the client's input */
 		mcp_inject_meta(req, s->protocol_version, sess->client_info, sess->client_capabilities);
@@ -794,13 +803,93 @@ static void modern_request(struct session *sess, cJSON *req, const cJSON *id, co
 }
 
 /*
+ * A legacy client of a modern server gets its list_changed and its
+ * resources/subscribe through one subscriptions/listen of its own upstream
+ * (its sid is the subscriptionId there), opened again whenever its URIs change.
+ */
+static void open_bridge(struct session *sess)
+{
+	struct server *s = sess->s;
+	struct relay *r = s->relay;
+	struct pending_req *p;
+	cJSON *params, *filter, *id, *msg;
+
+	if (!upstream_modern(s) || s->stdin_fd < 0 || !alive(sess))
+		return;
+	if (sess->bridge_sid) {
+		send_cancel(s, sess->bridge_sid, "the MCP client's subscriptions changed");
+		p = take_pending(r, sess->bridge_sid);
+		if (p)
+			pending_free(p);
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->sid = ++r->next_sid;
+	p->flags = PF_LISTEN | PF_BRIDGED;
+	p->log_rank = -1;
+	p->sess = sess;
+	snprintf(p->method, sizeof(p->method), "subscriptions/listen");
+	p->next = r->buckets[bucket(p->sid)];
+	r->buckets[bucket(p->sid)] = p;
+	sess->nlistens++;
+	sess->bridge_sid = p->sid;
+	params = cJSON_CreateObject();
+	filter = cJSON_AddObjectToObject(params, "notifications");
+	cJSON_AddTrueToObject(filter, "toolsListChanged");
+	cJSON_AddTrueToObject(filter, "promptsListChanged");
+	cJSON_AddTrueToObject(filter, "resourcesListChanged");
+	if (cJSON_GetArraySize(sess->uris) > 0)
+		cJSON_AddItemToObject(filter, "resourceSubscriptions", cJSON_Duplicate(sess->uris, 1));
+	id = cJSON_CreateNumber((double)p->sid);
+	msg = jsonrpc_request_new(id, "subscriptions/listen", params);
+	mcp_inject_meta(msg, s->protocol_version, sess->client_info, sess->client_capabilities);
+	server_send(s, msg);
+	cJSON_Delete(msg);
+	cJSON_Delete(id);
+}
+
+/* resources/subscribe and unsubscribe of a legacy client on a modern server: its listen changes. */
+static void bridge_subscribe(struct session *sess, const cJSON *req, const cJSON *id, bool subscribe)
+{
+	const char *uri = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(req, "params"), "uri"));
+	const cJSON *u;
+	int at = 0;
+	char text[120];
+
+	if (!uri) {
+		error_to_client(sess, id, JSONRPC_INVALID_PARAMS, "invalid params: uri must be a string");
+		return;
+	}
+	if (!sess->uris)
+		sess->uris = cJSON_CreateArray();
+	cJSON_ArrayForEach(u, sess->uris) {
+		if (strcmp(u->valuestring, uri) == 0)
+			break;
+		at++;
+	}
+	if (subscribe && !u) {
+		if (cJSON_GetArraySize(sess->uris) >= RELAY_MAX_SUBSCRIPTIONS) {
+			snprintf(text, sizeof(text), "too many resource subscriptions (at most %d per client)",
+				 RELAY_MAX_SUBSCRIPTIONS);
+			error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, text);
+			return;
+		}
+		cJSON_AddItemToArray(sess->uris, cJSON_CreateString(uri));
+		open_bridge(sess);
+	} else if (!subscribe && u) {
+		cJSON_DeleteItemFromArray(sess->uris, at);
+		open_bridge(sess);
+	}
+	answer_to_client(sess, id, cJSON_CreateObject());
+}
+
+/*
  * A legacy client's request that a modern server has no method for: answered
  * by mcpd. Returns false for the requests to forward.
  */
 static bool legacy_request(struct session *sess, const cJSON *req, const cJSON *id)
 {
 	const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "method"));
-	char msg[200];
 
 	if (!upstream_modern(sess->s))
 		return false;
@@ -818,9 +907,7 @@ static bool legacy_request(struct session *sess, const cJSON *req, const cJSON *
 		return true;
 	}
 	if (strcmp(method, "resources/subscribe") == 0 || strcmp(method, "resources/unsubscribe") == 0) {
-		snprintf(msg, sizeof(msg), "server \"%.64s\" speaks %s, which has no %s; mcpd does not bridge it to "
-			 "subscriptions/listen", sess->s->conf.name, MCP_VERSION_MODERN, method);
-		error_to_client(sess, id, MCPD_ERR_NOT_BRIDGED, msg);
+		bridge_subscribe(sess, req, id, strcmp(method, "resources/subscribe") == 0);
 		return true;
 	}
 	return false;
@@ -1132,6 +1219,17 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 		return true;
 	}
 	sess = p->sess;
+	if ((p->flags & (PF_LISTEN | PF_BRIDGED)) == (PF_LISTEN | PF_BRIDGED)) {
+		const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
+		const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
+
+		if (error)
+			log_notice(s->conf.name, NULL, "the server refused the subscriptions/listen mcpd opened for a "
+				   "legacy MCP client (%.120s); that client gets no list_changed nor resource updates",
+				   text ? text : "no message");
+		pending_free(p);
+		return true;
+	}
 	if ((p->flags & PF_BRIDGED) && relay_era_input_required(cJSON_GetObjectItemCaseSensitive(msg, "result"))) {
 		mrtr_start(s, p, cJSON_GetObjectItemCaseSensitive(msg, "result"));
 		pending_free(p);
@@ -1207,6 +1305,16 @@ static bool route_subscription(struct server *s, const cJSON *msg)
 	if (!p)
 		return true;
 	copy = cJSON_Duplicate(msg, 1);
+	if (p->flags & PF_BRIDGED) {
+		/* A legacy client's: what it knows as unsolicited notifications, untagged; no acknowledgement. */
+		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method")),
+			   "notifications/subscriptions/acknowledged") != 0) {
+			relay_era_remove_subscription_id(copy);
+			to_client(p->sess, copy);
+		}
+		cJSON_Delete(copy);
+		return true;
+	}
 	relay_era_set_subscription_id(copy, p->client_id);
 	to_client(p->sess, copy);
 	cJSON_Delete(copy);
@@ -1223,6 +1331,10 @@ static bool route_listen_end(struct server *s, const cJSON *msg)
 	if (!p)
 		return false;
 	p = take_pending(s->relay, p->sid);
+	if (p->flags & PF_BRIDGED) {
+		pending_free(p);	/* a legacy client's: opened again with its next request */
+		return true;
+	}
 	copy = cJSON_Duplicate(msg, 1);
 	cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(copy, "params"), "requestId",
 					       cJSON_Duplicate(p->client_id, 1));
@@ -1366,7 +1478,7 @@ void relay_server_gone(struct server *s, const char *why)
 
 			r->buckets[b] = p->next;
 			pending_unlink(p);
-			if (p->sess)
+			if (p->sess && p->client_id)
 				error_to_client(p->sess, p->client_id, MCPD_ERR_UNAVAILABLE, message);
 			pending_free(p);
 		}
