@@ -96,7 +96,7 @@ legacy() {
 	printf '{"jsonrpc":"2.0","id":%s,"method":"%s","params":{%s}}' "$1" "$2" "${3:-}"
 }
 init() {
-	legacy "$1" initialize '"protocolVersion":"2025-06-18","capabilities":{"roots":{}},"clientInfo":{"name":"raw-legacy","version":"0"}'
+	legacy "$1" initialize '"protocolVersion":"2025-06-18","capabilities":{"roots":{},"sampling":{},"elicitation":{}},"clientInfo":{"name":"raw-legacy","version":"0"}'
 }
 BIG=12345678901234567890
 
@@ -142,11 +142,16 @@ like "$(response m1 '"s-5"')" '"text":"str"' "modern era, legacy server: a strin
 client l1 ex
 send l1 "$(init 0)"
 response l1 0 >/dev/null
-send m1 "$(modern '"L1"' subscriptions/listen '"notifications":{"toolsListChanged":true,"promptsListChanged":true}')"
+send m1 "$(modern '"L1"' subscriptions/listen '"notifications":{"toolsListChanged":true,"promptsListChanged":true,"resourceSubscriptions":["example://b"]}')"
 r=$(line m1 'notifications/subscriptions/acknowledged')
 is "$(jget "$r" '[.params._meta["io.modelcontextprotocol/subscriptionId"], .params.notifications]')" \
-	'["L1",{"toolsListChanged":true}]' \
+	'["L1",{"toolsListChanged":true,"resourceSubscriptions":["example://b"]}]' \
 	"legacy server: subscriptions/listen is acknowledged by mcpd with what the server can honour"
+check "legacy server: the listen's resources are subscribed upstream (resources/subscribe)" seen ex '^subscribed example://b'
+send m1 "$(modern 10 tools/call '"name":"touch","arguments":{"uri":"example://b"}')"
+r=$(line m1 'notifications/resources/updated')
+is "$(jget "$r" '[.params.uri, .params._meta["io.modelcontextprotocol/subscriptionId"]]')" '["example://b","L1"]' \
+	"legacy server: resources/updated of a listed URI reaches the listen stream, tagged with its id"
 kill -USR1 "$(field_of ex pid)"
 r=$(line m1 'notifications/tools/list_changed')
 is "$(jget "$r" '.params._meta["io.modelcontextprotocol/subscriptionId"]')" '"L1"' \
@@ -158,10 +163,27 @@ response m1 6 >/dev/null
 kill -USR1 "$(field_of ex pid)"
 wait_until 30 test "$(grep -c tools/list_changed "$T/l1.out")" -ge 2 || not_ok "the legacy client gets the second list_changed"
 is "$(grep -c tools/list_changed "$T/m1.out")" 1 "legacy server: a cancelled listen gets no more notifications"
+check "legacy server: ... and its resources are unsubscribed upstream" seen ex '^unsubscribed example://b'
+
 if grep -q '"id":"L1"' "$T/m1.out"; then
 	not_ok "a cancelled listen gets no response" "$(grep '"id":"L1"' "$T/m1.out")"
 else
 	ok "a cancelled listen gets no response"
+fi
+
+# Log messages go to a modern request only at the level its _meta logLevel asked for.
+send m1 "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"tools/call\",\"params\":{\"name\":\"log\",\"arguments\":{\"level\":\"error\",\"text\":\"m-err\"},\"_meta\":{$PV:\"2026-07-28\",$CAPS:{},\"io.modelcontextprotocol/logLevel\":\"warning\"}}}" \
+	"{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"tools/call\",\"params\":{\"name\":\"log\",\"arguments\":{\"level\":\"info\",\"text\":\"m-info\"},\"_meta\":{$PV:\"2026-07-28\",$CAPS:{},\"io.modelcontextprotocol/logLevel\":\"warning\"}}}" \
+	"$(modern 13 tools/call '"name":"log","arguments":{"level":"emergency","text":"m-none"}')"
+response m1 11 >/dev/null
+response m1 12 >/dev/null
+response m1 13 >/dev/null
+like "$(grep notifications/message "$T/m1.out")" '"data":"m-err"' \
+	"legacy server: a log message at the level a modern request's _meta logLevel asked for reaches it"
+if grep -Eq '"data":"m-(info|none)"' "$T/m1.out"; then
+	not_ok "legacy server: none below that level, none for a request without logLevel" "$(grep notifications/message "$T/m1.out")"
+else
+	ok "legacy server: none below that level, none for a request without logLevel"
 fi
 
 # The legacy server's roots/list, caused by a modern client: -31002, not a hang.
@@ -189,15 +211,53 @@ is "$(jget "$r" '.result.content[0].text')" '"injected"' "modern server: a legac
 up=$(seen modern 'request: .*"tools/call".*"injected"')
 like "$up" "$PV:\"2026-07-28\"" "modern server: ... with _meta protocolVersion injected"
 like "$up" "$INFO:\\{\"name\":\"raw-legacy\"" "modern server: ... and the client's own clientInfo"
-like "$up" "$CAPS:\\{\"roots\":\\{\\}\\}" "modern server: ... and its capabilities"
+like "$up" "$CAPS:\\{\"roots\":\\{\\},\"sampling\":\\{\\},\"elicitation\":\\{\\}\\}" "modern server: ... and its capabilities"
 send l2 "$(legacy 3 logging/setLevel '"level":"warning"')" "$(legacy 4 tools/list)"
 is "$(jget "$(response l2 3)" .result)" '{}' "modern server: logging/setLevel is answered by mcpd"
 response l2 4 >/dev/null
 like "$(seen modern 'request: .*"id":[0-9]+.*"tools/list".*logLevel|request: .*logLevel.*"tools/list"')" \
 	'"io\.modelcontextprotocol/logLevel":"warning"' "modern server: ... and the level goes with its later requests as _meta logLevel"
+send l2 "$(legacy 7 tools/call '"name":"log","arguments":{"level":"info","text":"l-info"}')" \
+	"$(legacy 8 tools/call '"name":"log","arguments":{"level":"error","text":"l-err"}')"
+response l2 7 >/dev/null
+response l2 8 >/dev/null
+like "$(grep notifications/message "$T/l2.out")" '"data":"l-err"' "modern server: the legacy client gets log messages at its level"
+if grep -q '"data":"l-info"' "$T/l2.out"; then
+	not_ok "modern server: ... and none below it" "$(grep notifications/message "$T/l2.out")"
+else
+	ok "modern server: ... and none below it"
+fi
+
+# resources/subscribe: bridged to a subscriptions/listen of the client's own.
 send l2 "$(legacy 5 resources/subscribe '"uri":"example://a"')"
-r=$(response l2 5)
-is "$(jget "$r" .error.code)" -31002 "modern server: resources/subscribe of a legacy client is not bridged: -31002"
+is "$(jget "$(response l2 5)" .result)" '{}' "modern server: a legacy client's resources/subscribe is answered"
+like "$(seen modern 'request: .*subscriptions/listen.*example://a')" '"resourceSubscriptions":\["example://a"\]' \
+	"modern server: ... by a subscriptions/listen upstream with its URIs"
+send l2 "$(legacy 9 tools/call '"name":"touch","arguments":{"uri":"example://a"}')"
+r=$(line l2 'notifications/resources/updated')
+is "$(jget "$r" .params)" '{"uri":"example://a"}' "modern server: the legacy client gets resources/updated, untagged"
+kill -USR1 "$(field_of modern pid)"
+r=$(line l2 'notifications/tools/list_changed')
+is "$(jget "$r" .params._meta)" null "modern server: ... and tools/list_changed, through the same listen"
+send l2 "$(legacy 10 resources/unsubscribe '"uri":"example://a"')" "$(legacy 11 tools/call '"name":"touch","arguments":{"uri":"example://a"}')"
+is "$(jget "$(response l2 10)" .result)" '{}' "modern server: resources/unsubscribe is answered"
+like "$(response l2 11)" '0 subscribers notified' "modern server: ... and the URI leaves the listen upstream"
+
+# input_required: mcpd asks the legacy client, then retries with its answers.
+send l2 "$(legacy 12 tools/call '"name":"ask","arguments":{"kind":"elicitation"}')"
+r=$(line l2 '"id":"mcpd-in-[0-9]+","method"')
+is "$(jget "$r" .method)" '"elicitation/create"' "modern server: input_required reaches a legacy client as a request (elicitation/create)"
+send l2 "{\"jsonrpc\":\"2.0\",\"id\":$(jget "$r" .id),\"result\":{\"action\":\"accept\",\"content\":{\"answer\":\"from-l2\"}}}"
+r=$(response l2 12)
+like "$(jget "$r" '.result.content[0].text')" 'from-l2' "modern server: ... and the request is retried with its answer"
+like "$(seen modern 'request: .*"inputResponses"')" '"requestState":"ask:elicitation"' \
+	"modern server: ... as inputResponses, with the server's requestState"
+send l2 "$(legacy 13 tools/call '"name":"ask","arguments":{"kind":"sampling"}')"
+r=$(line l2 '"method":"sampling/createMessage"')
+send l2 "{\"jsonrpc\":\"2.0\",\"id\":$(jget "$r" .id),\"error\":{\"code\":-1,\"message\":\"the user declined\"}}"
+r=$(response l2 13)
+is "$(jget "$r" '[.error.code, .error.message]')" '[-1,"the user declined"]' \
+	"modern server: a legacy client's refusal fails its request with its own error"
 send l2 "$(legacy $BIG tools/call '"name":"echo","arguments":{"text":"big"}')" "$(legacy '"s-6"' tools/call '"name":"echo","arguments":{"text":"str"}')"
 like "$(response l2 $BIG)" "^\\{\"jsonrpc\":\"2.0\",\"id\":$BIG,\"result\"" "legacy era, modern server: an id past 2^53 comes back exactly"
 like "$(response l2 '"s-6"')" '"text":"str"' "legacy era, modern server: a string id comes back"
@@ -251,6 +311,18 @@ if ((have_node)); then
 		out=$(timeout 180 node "$node_dir/sdk-client.mjs" call "$MCPCTL" "$SOCK" $server echo '{"text":"sdk1"}' 2>"$T/sdk1.err")
 		is "$(jget "$out" '[(.tools | index("echo") != null), .result.content[0].text]')" '[true,"sdk1"]' \
 			"SDK v1 on $server: lists the tools and calls echo" || diag "$(tail -n 5 "$T/sdk1.err")"
+	done
+	for server in ex modern; do
+		for mode in legacy pin; do
+			out=$(timeout 180 node "$node_dir/sdk2-client.mjs" $mode connect "$MCPCTL" "$SOCK" $server \
+				--caps sampling,elicitation,roots --tool ask --args '{"kind":"elicitation"}' 2>"$T/sdk2.err")
+			case $server/$mode in
+			ex/pin) want='a 2026-07-28 client cannot be asked: -31002 to the server' re='no server-to-client requests' ;;
+			*) want='the client is asked and answers' re='elicited by sdk2-client' ;;
+			esac
+			like "$(jget "$out" .result)" "$re" "SDK v2 $mode on $server, a tool asking for an elicitation: $want" ||
+				diag "$(tail -n 5 "$T/sdk2.err")"
+		done
 	done
 else
 	skip "the TypeScript SDK clients on each server era" "tests/node/node_modules is absent (./scripts/dev deps)"
