@@ -154,7 +154,8 @@ cJSON *relay_era_listen_filter(const cJSON *asked, const cJSON *init_result)
 		const cJSON *u;
 
 		cJSON_ArrayForEach(u, uris)
-			if (cJSON_IsString(u))
+			if (cJSON_IsString(u) && strlen(u->valuestring) <= RELAY_ERA_MAX_URI &&
+			    cJSON_GetArraySize(list) < RELAY_ERA_MAX_URIS)
 				cJSON_AddItemToArray(list, cJSON_CreateString(u->valuestring));
 	}
 	return out;

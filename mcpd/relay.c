@@ -237,7 +237,7 @@ static void on_reap(struct ev_loop *loop, ev_idle *w, int revents)
 /* Is the session still one to talk to? Not once detached, nor once its sink was told to close. */
 static bool alive(const struct session *sess)
 {
-	return !sess->dead && !sess->closing;
+	return sess && !sess->dead && !sess->closing;	/* NULL: mcpd's own request (PF_INTERNAL) has none */
 }
 
 /* Tell the sink to end the client; relay_detach follows, now or later. Once only. */
@@ -723,6 +723,13 @@ static void emulate_listen(struct session *sess, const cJSON *req, const cJSON *
 	l->id = cJSON_Duplicate(id, 1);
 	l->id_value = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(req, "id"), 1);
 	l->filter = relay_era_listen_filter(asked, s->init_result);
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(asked, "resourceSubscriptions")) >
+	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l->filter, "resourceSubscriptions")) &&
+	    cJSON_GetObjectItemCaseSensitive(l->filter, "resourceSubscriptions"))
+		log_notice(s->conf.name, NULL, "an MCP client's subscriptions/listen asked for %d resources; mcpd "
+			   "subscribes at most %d of at most %d bytes each and acknowledges only those",
+			   cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(asked, "resourceSubscriptions")),
+			   RELAY_ERA_MAX_URIS, RELAY_ERA_MAX_URI);
 	listen_resources(s, l, "resources/subscribe", 0);
 	l->next = r->listens;
 	r->listens = l;
@@ -856,8 +863,9 @@ static void bridge_subscribe(struct session *sess, const cJSON *req, const cJSON
 	int at = 0;
 	char text[120];
 
-	if (!uri) {
-		error_to_client(sess, id, JSONRPC_INVALID_PARAMS, "invalid params: uri must be a string");
+	if (!uri || strlen(uri) > RELAY_ERA_MAX_URI) {
+		error_to_client(sess, id, JSONRPC_INVALID_PARAMS, "invalid params: uri must be a string of at most "
+				"4096 bytes");
 		return;
 	}
 	if (!sess->uris)
@@ -868,9 +876,9 @@ static void bridge_subscribe(struct session *sess, const cJSON *req, const cJSON
 		at++;
 	}
 	if (subscribe && !u) {
-		if (cJSON_GetArraySize(sess->uris) >= RELAY_MAX_SUBSCRIPTIONS) {
+		if (cJSON_GetArraySize(sess->uris) >= RELAY_ERA_MAX_URIS) {
 			snprintf(text, sizeof(text), "too many resource subscriptions (at most %d per client)",
-				 RELAY_MAX_SUBSCRIPTIONS);
+				 RELAY_ERA_MAX_URIS);
 			error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, text);
 			return;
 		}

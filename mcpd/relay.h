@@ -30,8 +30,6 @@ struct relay;
 /* A modern server's input_required for a legacy client: inputs per round, rounds per request. */
 #define RELAY_MAX_INPUTS	16
 #define RELAY_MAX_ROUNDS	8
-/* resources/subscribe URIs of one legacy client on a modern server. */
-#define RELAY_MAX_SUBSCRIPTIONS	256
 
 struct relay *relay_new(void);
 void relay_free(struct relay *r);
