@@ -29,7 +29,7 @@ enum {
 	PF_INTERNAL = 1 << 0,	/* mcpd's own (a listen's resources/subscribe): the answer goes nowhere */
 	PF_COMPLETE = 1 << 1,	/* a modern client's, on a legacy server: the result gets "resultType" */
 	PF_LISTEN = 1 << 2,	/* subscriptions/listen on a modern server: pending until cancelled */
-	PF_BRIDGED = 1 << 3,	/* a legacy client's, on a modern server: input_required cannot reach it */
+	PF_BRIDGED = 1 << 3,	/* a legacy client's, on a modern server: _meta added, input_required converted */
 };
 
 /* A client's request in flight: the server knows it as sid. */
@@ -39,6 +39,7 @@ struct pending_req {
 	int log_rank;		/* the modern request's _meta logLevel (relay_era_log_rank), or -1 */
 	char method[40];	/* for messages */
 	cJSON *request;		/* PF_BRIDGED tools/call, prompts/get, resources/read: as the client sent it */
+	size_t request_bytes;	/* its size, counted in its session's stored_bytes */
 	unsigned round;		/* of its multi-round-trip conversion (struct mrtr) */
 	cJSON *client_id;	/* as the client wrote it (a cJSON_Raw): for the answer */
 	cJSON *client_id_value;	/* as parsed: to match the client's cancellation */
@@ -65,6 +66,7 @@ struct mrtr {
 	struct session *sess;
 	cJSON *client_id;	/* as the client wrote it */
 	cJSON *request;		/* the client's request, as it sent it */
+	size_t request_bytes;
 	cJSON *responses;	/* inputResponses gathered so far */
 	cJSON *state;		/* requestState, or NULL */
 	unsigned round;
@@ -100,6 +102,8 @@ struct session {
 	cJSON *uris;		/* a legacy client's resources/subscribe, on a modern server */
 	int64_t bridge_sid;	/* ... served by this subscriptions/listen upstream (0: none) */
 	size_t nlistens;	/* its listens: in flight, but never waited for */
+	size_t stored_bytes;	/* its requests kept for an input_required retry, at most RELAY_MAX_STORED */
+	uint64_t unstored;	/* requests not kept for lack of room: logged at the first */
 	size_t npending;
 	bool draining;		/* the client closed its side: close once answered */
 	bool closing;		/* the sink was told to close: nothing more goes to it */
@@ -149,6 +153,7 @@ static void listen_free(struct listen *l)
 
 static void mrtr_free(struct mrtr *m)
 {
+	m->sess->stored_bytes -= m->request_bytes;
 	cJSON_Delete(m->client_id);
 	cJSON_Delete(m->request);
 	cJSON_Delete(m->responses);
@@ -161,6 +166,8 @@ static void mrtr_free(struct mrtr *m)
 
 static void pending_free(struct pending_req *p)
 {
+	if (p->request)
+		p->sess->stored_bytes -= p->request_bytes;
 	cJSON_Delete(p->request);
 	cJSON_Delete(p->client_id);
 	cJSON_Delete(p->client_id_value);
@@ -563,6 +570,29 @@ static void answer_initialize(struct session *sess, const cJSON *req, const cJSO
 	cJSON_Delete(msg);
 }
 
+/*
+ * A legacy client's request that a modern server may answer with
+ * input_required is kept, to be sent again with the client's input; within
+ * RELAY_MAX_STORED per client (one not kept gets -31002 if it needs input).
+ */
+static void keep_request(struct session *sess, struct pending_req *p, const cJSON *req)
+{
+	char *text = cJSON_PrintUnformatted(req);
+	size_t n = text ? strlen(text) : 0;
+
+	free(text);
+	if (sess->stored_bytes + n > RELAY_MAX_STORED) {
+		if (sess->unstored++ == 0)
+			log_notice(sess->s->conf.name, NULL, "an MCP client has %zu bytes of requests in flight that mcpd "
+				   "keeps to answer input_required; past %d, such a request that needs input fails "
+				   "with -31002", sess->stored_bytes, RELAY_MAX_STORED);
+		return;
+	}
+	p->request = cJSON_Duplicate(req, 1);
+	p->request_bytes = n;
+	sess->stored_bytes += n;
+}
+
 /* id is the client's id as written (jsonrpc_raw_id); req still holds it as parsed. */
 static void forward_round(struct session *sess, cJSON *req, const cJSON *id, unsigned round)
 {
@@ -604,7 +634,7 @@ static void forward_round(struct session *sess, cJSON *req, const cJSON *id, uns
 		if (!sess->bridge_sid && sess->era == MCP_ERA_LEGACY)
 			open_bridge(sess);	/* the server restarted since: its subscriptions are gone */
 		if (relay_era_input_method(method))
-			p->request = cJSON_Duplicate(req, 1);	/* retried with the client's input */
+			keep_request(sess, p, req);	/* retried with the client's input */
 		mcp_inject_meta(req, s->protocol_version, sess->client_info, sess->client_capabilities);
 		meta = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"), "_meta");
 		if (sess->log_level[0]) {
@@ -944,6 +974,8 @@ static void mrtr_retry(struct relay *r, struct mrtr *m)
 	cJSON *params = cJSON_GetObjectItemCaseSensitive(req, "params");
 
 	m->request = NULL;
+	sess->stored_bytes -= m->request_bytes;
+	m->request_bytes = 0;
 	mrtr_unlink(r, m);
 	if (!cJSON_IsObject(params)) {
 		cJSON_DeleteItemFromObjectCaseSensitive(req, "params");
@@ -983,7 +1015,7 @@ static void mrtr_start(struct server *s, struct pending_req *p, const cJSON *res
 		relay_era_input_methods(result, methods, sizeof(methods));
 		snprintf(text, sizeof(text), "server \"%.64s\" asked for %s to complete %s %s; mcpd does not bridge "
 			 "that to a client of an earlier protocol version", s->conf.name, methods, p->method,
-			 !p->request ? "(an input_required result on a method that has none)" :
+			 !p->request ? "(mcpd kept no copy of that request to send again)" :
 			 n > RELAY_MAX_INPUTS ? "(more inputs at once than mcpd relays)" :
 			 "(more rounds of input than mcpd relays)");
 		error_to_client(sess, p->client_id, MCPD_ERR_NOT_BRIDGED, text);
@@ -993,6 +1025,7 @@ static void mrtr_start(struct server *s, struct pending_req *p, const cJSON *res
 	m->sess = sess;
 	m->client_id = cJSON_Duplicate(p->client_id, 1);
 	m->request = p->request;
+	m->request_bytes = p->request_bytes;
 	p->request = NULL;
 	m->responses = cJSON_CreateObject();
 	m->state = cJSON_IsString(state) ? cJSON_Duplicate(state, 1) : NULL;

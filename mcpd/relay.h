@@ -30,6 +30,8 @@ struct relay;
 /* A modern server's input_required for a legacy client: inputs per round, rounds per request. */
 #define RELAY_MAX_INPUTS	16
 #define RELAY_MAX_ROUNDS	8
+/* Bytes of a legacy client's requests kept to retry them with its input. */
+#define RELAY_MAX_STORED	(16 * 1024 * 1024)
 
 struct relay *relay_new(void);
 void relay_free(struct relay *r);
