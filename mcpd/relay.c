@@ -1202,6 +1202,9 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 		/* The server was initialized once, by mcpd. */
 		if (strcmp(method, "notifications/initialized") == 0)
 			break;
+		/* A modern client's notification carries _meta too: a legacy server gets it without. */
+		if (mcp_request_version(msg) && !upstream_modern(sess->s))
+			relay_era_strip_meta(msg);
 		if (strcmp(method, "notifications/cancelled") == 0)
 			forward_cancel(sess, msg);
 		else if (sess->s->stdin_fd >= 0)

@@ -142,6 +142,18 @@ send m1 "$(modern $BIG tools/call '"name":"echo","arguments":{"text":"big"}')" "
 like "$(response m1 $BIG)" "^\\{\"jsonrpc\":\"2.0\",\"id\":$BIG,\"result\"" "modern era, legacy server: an id past 2^53 comes back exactly"
 like "$(response m1 '"s-5"')" '"text":"str"' "modern era, legacy server: a string id comes back"
 
+# A modern client's cancellation reaches the legacy server without the modern _meta keys.
+send m1 "$(modern 20 tools/call '"name":"sleep","arguments":{"ms":20000}')"
+wait_until 30 _seen ex 'request: .*"sleep".*"ms":20000' >/dev/null
+send m1 "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":20,\"reason\":\"strip-check\",\"_meta\":{$PV:\"2026-07-28\",$CAPS:{}}}}"
+up=$(seen ex 'request: .*notifications/cancelled.*strip-check')
+like "$up" '"requestId":[0-9]+' "legacy server: a modern client's notifications/cancelled reaches it, with the id it knows"
+if [[ $up == *io.modelcontextprotocol* ]]; then
+	not_ok "legacy server: ... without the io.modelcontextprotocol _meta keys" "$up"
+else
+	ok "legacy server: ... without the io.modelcontextprotocol _meta keys"
+fi
+
 # listen: emulated by mcpd; tools/list_changed (SIGUSR1 of the example server) on its stream only.
 client l1 ex
 send l1 "$(init 0)"
