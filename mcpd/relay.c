@@ -122,6 +122,7 @@ struct relay {
 	struct listen *listens;		/* emulated for modern clients of a legacy server */
 	struct mrtr *mrtrs;		/* legacy clients asked for a modern server's input */
 	uint64_t next_ask;		/* the last "mcpd-in-N" */
+	bool bridges_lost;		/* the process that served legacy clients' listens is gone */
 	size_t nserver_reqs;		/* in server_reqs, at most RELAY_MAX_SERVER_REQS */
 	uint64_t refused_server_reqs;	/* since the last summary */
 	int64_t next_sid;
@@ -1235,6 +1236,24 @@ static void era_response(const struct pending_req *p, cJSON *msg)
 		relay_era_set_subscription_id(msg, p->client_id);
 }
 
+/*
+ * After a restart, the legacy clients of a modern server get their listen
+ * back with the first answer of the new process once it is ready (mcpd's own
+ * tools/list or liveness probe, or a client's request): no hook of its own.
+ */
+static void reopen_bridges(struct server *s)
+{
+	struct relay *r = s->relay;
+
+	if (!r->bridges_lost || !upstream_modern(s) || s->stdin_fd < 0 ||
+	    (s->state != ST_RUNNING && s->state != ST_UNHEALTHY))
+		return;
+	r->bridges_lost = false;
+	for (struct session *it = r->sessions; it; it = it->next)
+		if (alive(it) && it->era == MCP_ERA_LEGACY && !it->bridge_sid)
+			open_bridge(it);
+}
+
 bool relay_server_response(struct server *s, const cJSON *msg)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
@@ -1243,6 +1262,7 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 	cJSON *copy;
 	int64_t sid;
 
+	reopen_bridges(s);
 	if (!cJSON_IsNumber(id))
 		return false;
 	/* 1e300 is no id mcpd gave, and a cast to int64_t of it would be undefined. */
@@ -1271,6 +1291,8 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 			log_notice(s->conf.name, NULL, "the server refused the subscriptions/listen mcpd opened for a "
 				   "legacy MCP client (%.120s); that client gets no list_changed nor resource updates",
 				   text ? text : "no message");
+		else
+			s->relay->bridges_lost = true;	/* ended by the server (stopping): opened again when ready */
 		pending_free(p);
 		return true;
 	}
@@ -1376,7 +1398,8 @@ static bool route_listen_end(struct server *s, const cJSON *msg)
 		return false;
 	p = take_pending(s->relay, p->sid);
 	if (p->flags & PF_BRIDGED) {
-		pending_free(p);	/* a legacy client's: opened again with its next request */
+		s->relay->bridges_lost = true;	/* a legacy client's: opened again with the server's next answer */
+		pending_free(p);
 		return true;
 	}
 	copy = cJSON_Duplicate(msg, 1);
@@ -1521,6 +1544,8 @@ void relay_server_gone(struct server *s, const char *why)
 			struct pending_req *p = r->buckets[b];
 
 			r->buckets[b] = p->next;
+			if ((p->flags & (PF_LISTEN | PF_BRIDGED)) == (PF_LISTEN | PF_BRIDGED))
+				r->bridges_lost = true;
 			pending_unlink(p);
 			if (p->sess && p->client_id)
 				error_to_client(p->sess, p->client_id, MCPD_ERR_UNAVAILABLE, message);

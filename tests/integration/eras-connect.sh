@@ -78,6 +78,22 @@ seen() {
 	_seen "$1" "$2"
 }
 
+_pid_changed() {
+	local now
+	now=$(field_of "$1" pid)
+	[[ -n $now && $now != 0 && $now != "$2" ]]
+}
+
+# _lines_at_least N NAME REGEX: NAME's output has at least N lines matching REGEX.
+_lines_at_least() {
+	(($(grep -Ec -- "$3" "$T/$2.out") >= $1))
+}
+
+# _count_at_least N SERVER REGEX: SERVER's stderr has at least N lines matching REGEX.
+_count_at_least() {
+	(($(ctl logs -n 1000 "$2" 2>/dev/null | grep -Ec -- "$3") >= $1))
+}
+
 jget() {
 	printf '%s' "$1" | jq -c "$2" 2>/dev/null
 }
@@ -177,7 +193,7 @@ is "$(jget "$r" '.params._meta')" null "legacy server: a legacy client gets it a
 send m1 '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"L1"}}' "$(modern 6 tools/list)"
 response m1 6 >/dev/null
 kill -USR1 "$(field_of ex pid)"
-wait_until 30 test "$(grep -c tools/list_changed "$T/l1.out")" -ge 2 || not_ok "the legacy client gets the second list_changed"
+wait_until 30 _lines_at_least 2 l1 tools/list_changed || not_ok "the legacy client gets the second list_changed"
 is "$(grep -c tools/list_changed "$T/m1.out")" 1 "legacy server: a cancelled listen gets no more notifications"
 check "legacy server: ... and its resources are unsubscribed upstream" seen ex '^unsubscribed example://b'
 
@@ -277,6 +293,18 @@ is "$(jget "$r" '[.error.code, .error.message]')" '[-1,"the user declined"]' \
 send l2 "$(legacy $BIG tools/call '"name":"echo","arguments":{"text":"big"}')" "$(legacy '"s-6"' tools/call '"name":"echo","arguments":{"text":"str"}')"
 like "$(response l2 $BIG)" "^\\{\"jsonrpc\":\"2.0\",\"id\":$BIG,\"result\"" "legacy era, modern server: an id past 2^53 comes back exactly"
 like "$(response l2 '"s-6"')" '"text":"str"' "legacy era, modern server: a string id comes back"
+# A restarted server gets the legacy client's subscriptions again, without a request of the client's.
+send l2 "$(legacy 14 resources/subscribe '"uri":"example://c"')"
+response l2 14 >/dev/null
+seen modern 'request: .*subscriptions/listen.*example://c' >/dev/null
+pid=$(field_of modern pid)
+ctl restart modern >/dev/null
+wait_until 60 _pid_changed modern "$pid" || not_ok "modern restarts" "$(ctl status modern)"
+wait_state 60 modern running || not_ok "modern running again" "$(ctl status modern)"
+check "modern server restarted: the legacy client's listen is opened again with its URIs" \
+	wait_until 60 _count_at_least 2 modern 'request: .*subscriptions/listen.*example://c'
+send l2 "$(legacy 15 tools/call '"name":"touch","arguments":{"uri":"example://c"}')"
+like "$(response l2 15)" '1 subscriber notified' "modern server restarted: ... and the client gets its updates"
 stop_spawned l2
 
 # ---------------------------------------------------------------- modern client, modern server
