@@ -307,6 +307,13 @@ send l2 "$(legacy 15 tools/call '"name":"touch","arguments":{"uri":"example://c"
 like "$(response l2 15)" '1 subscriber notified' "modern server restarted: ... and the client gets its updates"
 stop_spawned l2
 
+# A version mcpd does not know: the client gets one it knows, as before (the server's, or the newest legacy one).
+for server in ex modern; do
+	out=$(printf '%s\n' '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"1999-01-01","capabilities":{},"clientInfo":{"name":"old","version":"0"}}}' |
+		timeout 60 "$MCPCTL" -s "$SOCK" connect $server)
+	is "$(jget "$out" .result.protocolVersion)" '"2025-11-25"' "$server: initialize asking an unknown version gets 2025-11-25"
+done
+
 # ---------------------------------------------------------------- modern client, modern server
 
 client m2 modern
