@@ -186,7 +186,13 @@ static void usage(FILE *f)
 		"to resources/subscribe subscribers and to subscriptions/listen streams that\n"
 		"named uri.  stderr shows \"subscribed URI\", \"unsubscribed URI\" and\n"
 		"\"log level LEVEL\".  SIGUSR1's list_changed goes, tagged, to listen streams\n"
-		"that asked for toolsListChanged, and untagged to legacy clients.\n");
+		"that asked for toolsListChanged, and untagged to legacy clients.\n"
+		"With --http, a 2026-07-28 POST (a _meta version in the body, or a version\n"
+		"header that is not a legacy one) is sessionless: MCP-Protocol-Version must\n"
+		"equal the body's _meta version and Mcp-Method its method, and Mcp-Name, when\n"
+		"sent, its tool name or URI (else 400, -32020); another version gets 400,\n"
+		"-32022; subscriptions/listen is always an event stream.  --modern-only\n"
+		"answers GET and DELETE with 405 and initialize with 400 (-32022).\n");
 }
 
 /* Parses a duration into milliseconds. */
@@ -2325,18 +2331,27 @@ static MHD_RESULT reply_text(struct MHD_Connection *conn, unsigned status, const
 	return reply(conn, status, "text/plain", text, NULL, NULL);
 }
 
-static MHD_RESULT reply_rpc_error(struct MHD_Connection *conn, unsigned status, const cJSON *id,
-				  int code, const char *message)
+/* An HTTP error with a JSON-RPC error body; takes ownership of data (may be NULL). */
+static MHD_RESULT reply_rpc_error_data(struct MHD_Connection *conn, unsigned status, const cJSON *id,
+				       int code, const char *message, cJSON *data)
 {
 	cJSON *m = rpc_message(id);
 	cJSON *err = cJSON_AddObjectToObject(m, "error");
 	cJSON_AddNumberToObject(err, "code", code);
 	cJSON_AddStringToObject(err, "message", message);
+	if (data)
+		cJSON_AddItemToObject(err, "data", data);
 	char *text = cJSON_PrintUnformatted(m);
 	cJSON_Delete(m);
 	MHD_RESULT ret = text ? reply(conn, status, "application/json", text, NULL, NULL) : MHD_NO;
 	cJSON_free(text);
 	return ret;
+}
+
+static MHD_RESULT reply_rpc_error(struct MHD_Connection *conn, unsigned status, const cJSON *id,
+				  int code, const char *message)
+{
+	return reply_rpc_error_data(conn, status, id, code, message, NULL);
 }
 
 /* Has the client closed the connection?  A client waiting for a response
@@ -2477,6 +2492,160 @@ static cJSON *parse_body(const struct http_req *r)
 	return msg;
 }
 
+/* The data of an UnsupportedProtocolVersionError. */
+static cJSON *unsupported_data(const char *requested)
+{
+	cJSON *data = cJSON_CreateObject();
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(data, "supported"), cJSON_CreateString(MODERN_VERSION));
+	if (requested)
+		cJSON_AddStringToObject(data, "requested", requested);
+	return data;
+}
+
+static bool legacy_version(const char *v)
+{
+	for (size_t i = 0; i < sizeof protocol_versions / sizeof protocol_versions[0]; i++)
+		if (strcmp(v, protocol_versions[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Decodes an Mcp-Name "=?base64?...?=" value in place; false if it is not valid base64. */
+static bool base64_sentinel_decode(char *v)
+{
+	size_t len = strlen(v);
+	if (len < 11 || strncmp(v, "=?base64?", 9) != 0 || strcmp(v + len - 2, "?=") != 0)
+		return true; /* plain */
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned acc = 0, bits = 0;
+	size_t out = 0;
+	for (const char *p = v + 9; p < v + len - 2 && *p != '='; p++) {
+		const char *at = strchr(alphabet, *p);
+		if (!at || !*p)
+			return false;
+		acc = (acc << 6) | (unsigned)(at - alphabet);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			v[out++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	v[out] = '\0';
+	return true;
+}
+
+/* The JSON final response's HTTP status for a modern POST: its errors are 400 (404 for -32601). */
+static unsigned modern_status(const struct chunk *c)
+{
+	cJSON *m = parse_json(c->data, c->len);
+	int code = (int)cJSON_GetNumberValue(get(get(m, "error"), "code"));
+	cJSON_Delete(m);
+	switch (code) {
+	case -32601: return 404;
+	case -32602: case ERR_HEADER_MISMATCH: case ERR_MISSING_CAPABILITY: case ERR_UNSUPPORTED_VERSION:
+		return 400;
+	default: return 200;
+	}
+}
+
+/*
+ * A 2026-07-28 POST: sessionless (an Mcp-Session-Id is ignored, none is
+ * minted), with MCP-Protocol-Version, Mcp-Method and, when sent, Mcp-Name
+ * matching the body.  Takes ownership of msg.
+ */
+static MHD_RESULT modern_post(struct MHD_Connection *conn, cJSON *msg, enum msg_kind kind)
+{
+	const cJSON *id = get(msg, "id");
+	char text[400];
+	unsigned status = 400;
+	int code = ERR_HEADER_MISMATCH;
+	cJSON *data = NULL;
+
+	if (kind == MSG_RESPONSE) {
+		code = -32600;
+		snprintf(text, sizeof text, "Invalid Request: a " MODERN_VERSION " client sends no responses");
+		goto refuse;
+	}
+	if (kind == MSG_NOTIFICATION) { /* e.g. notifications/cancelled */
+		if (!inbound_push(msg, NULL))
+			return reply_text(conn, 503, "busy\n");
+		return reply(conn, 202, NULL, "", NULL, NULL);
+	}
+	const char *method = get(msg, "method")->valuestring;
+	const char *hv = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "MCP-Protocol-Version");
+	const char *bv = cJSON_GetStringValue(get(get(get(msg, "params"), "_meta"), META_PROTOCOL_VERSION));
+	const char *hm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Mcp-Method");
+	const char *hn = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Mcp-Name");
+	if (!hv) {
+		snprintf(text, sizeof text, "Header mismatch: the MCP-Protocol-Version header is required");
+		goto refuse;
+	}
+	if (strcmp(hv, MODERN_VERSION) != 0) {
+		code = ERR_UNSUPPORTED_VERSION;
+		data = unsupported_data(hv);
+		snprintf(text, sizeof text, "Unsupported protocol version %.64s: this server speaks " MODERN_VERSION "%s",
+			 hv, opt.eras == ERAS_DUAL ? ", and legacy versions after initialize" : " only");
+		goto refuse;
+	}
+	if (!bv || strcmp(bv, hv) != 0) {
+		snprintf(text, sizeof text,
+			 "Header mismatch: MCP-Protocol-Version header value '%.64s' does not match body value '%.64s'",
+			 hv, bv ? bv : "(none)");
+		goto refuse;
+	}
+	if (!hm || strcmp(hm, method) != 0) {
+		snprintf(text, sizeof text, "Header mismatch: Mcp-Method header value '%.100s' does not match body value '%.100s'",
+			 hm ? hm : "(none)", method);
+		goto refuse;
+	}
+	const cJSON *params = get(msg, "params");
+	const char *name = cJSON_GetStringValue(get(params, strcmp(method, "resources/read") == 0 ? "uri" : "name"));
+	bool named = strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0 ||
+		     strcmp(method, "resources/read") == 0;
+	if (named && hn) { /* required by the specification, checked only when sent */
+		char decoded[1024];
+		snprintf(decoded, sizeof decoded, "%s", hn);
+		if (!base64_sentinel_decode(decoded) || !name || strcmp(decoded, name) != 0) {
+			snprintf(text, sizeof text, "Header mismatch: Mcp-Name header value '%.100s' does not match body value '%.100s'",
+				 hn, name ? name : "(none)");
+			goto refuse;
+		}
+	}
+
+	/* Streams: with --sse-responses, and always for subscriptions/listen. */
+	bool stream = opt.sse_responses || strcmp(method, "subscriptions/listen") == 0;
+	struct sink *s = sink_new(stream ? SINK_HTTP_SSE : SINK_HTTP_JSON);
+	if (!s) {
+		cJSON_Delete(msg);
+		return MHD_NO;
+	}
+	if (!inbound_push(msg, sink_ref(s))) {
+		sink_unref(s);
+		return reply_text(conn, 503, "busy\n");
+	}
+	if (stream)
+		return reply_stream(conn, s, NULL);
+	sink_watch(s, conn);
+	struct chunk *c = sink_wait_final(s);
+	sink_unref(s);
+	if (!c)
+		return reply_text(conn, 503, "shutting down\n");
+	status = modern_status(c);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(c->len, c->data, MHD_RESPMEM_MUST_COPY);
+	free(c);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_RESULT ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+
+refuse:;
+	MHD_RESULT r = reply_rpc_error_data(conn, status, id, code, text, data);
+	cJSON_Delete(msg);
+	return r;
+}
+
 /* POST /mcp (Streamable HTTP). */
 static MHD_RESULT mcp_post(struct MHD_Connection *conn, struct http_req *r)
 {
@@ -2502,6 +2671,23 @@ static MHD_RESULT mcp_post(struct MHD_Connection *conn, struct http_req *r)
 
 	char sid[33];
 	bool init = kind == MSG_REQUEST && strcmp(get(msg, "method")->valuestring, "initialize") == 0;
+	if (opt.eras == ERAS_MODERN && init) {
+		const char *asked = cJSON_GetStringValue(get(get(msg, "params"), "protocolVersion"));
+		char text[200];
+		snprintf(text, sizeof text, "Unsupported protocol version %.64s: this server speaks only " MODERN_VERSION,
+			 asked ? asked : "(none)");
+		MHD_RESULT ret = reply_rpc_error_data(conn, 400, get(msg, "id"), ERR_UNSUPPORTED_VERSION, text,
+						      unsupported_data(asked));
+		cJSON_Delete(msg);
+		return ret;
+	}
+	if (opt.eras != ERAS_LEGACY && !init) {
+		/* Modern: a _meta version in the body, or a version header that is not a legacy one. */
+		const char *hv = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "MCP-Protocol-Version");
+		bool body_version = get(get(get(msg, "params"), "_meta"), META_PROTOCOL_VERSION) != NULL;
+		if (opt.eras == ERAS_MODERN || body_version || (hv && !legacy_version(hv)))
+			return modern_post(conn, msg, kind);
+	}
 	if (init) {
 		if (!session_create(NULL, sid)) {
 			cJSON_Delete(msg);
@@ -2569,6 +2755,8 @@ static MHD_RESULT route_http(struct MHD_Connection *conn, const char *url, const
 		return reply_text(conn, 404, "not found\n");
 	if (strcmp(method, "POST") == 0)
 		return mcp_post(conn, r);
+	if (opt.eras == ERAS_MODERN) /* no sessions, no GET stream: 2026-07-28 */
+		return reply(conn, 405, "text/plain", "method not allowed\n", NULL, "POST");
 	if (strcmp(method, "DELETE") == 0)
 		return mcp_delete(conn);
 	return reply(conn, 405, "text/plain", "method not allowed\n", NULL, "POST, DELETE");

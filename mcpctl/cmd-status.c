@@ -83,6 +83,36 @@ static void print_table(const cJSON *servers)
 	table_free(t);
 }
 
+/*
+ * Below the table, for the servers named on the command line: what the
+ * table has no room for (the protocol spoken, the server's identity).
+ */
+static void print_details(const cJSON *servers)
+{
+	const cJSON *s, *info;
+	double v;
+
+	cJSON_ArrayForEach(s, servers) {
+		const char *version = json_string(s, "protocol_version", NULL);
+		const char *pin = json_string(s, "protocol_pin", NULL);
+
+		printf("\n%s:\n", json_string(s, "name", "?"));
+		if (version)
+			printf("  protocol: %s (%s)%s\n", version, json_string(s, "era", "?"),
+			       pin ? ", pinned by the manifest" : "");
+		else
+			printf("  protocol: not known yet%s%s%s\n", pin ? " (the manifest pins " : "", pin ? pin : "",
+			       pin ? ")" : "");
+		info = cJSON_GetObjectItemCaseSensitive(s, "server_info");
+		if (cJSON_IsObject(info))
+			printf("  server: %s %s\n", json_string(info, "name", "?"), json_string(info, "version", "?"));
+		if (json_number(s, "tools", &v))
+			printf("  tools: %.0f (hash %s)\n", v, json_string(s, "tools_hash", "?"));
+		if (json_string(s, "last_probe_error", NULL))
+			printf("  last probe error: %s\n", json_string(s, "last_probe_error", ""));
+	}
+}
+
 static int run(struct mcpctl *ctl, int argc, char **argv)
 {
 	cJSON *params = NULL, *result;
@@ -108,6 +138,8 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 		printf("no servers in the manifest\n");
 	else
 		print_table(servers);
+	if (argc > 1)
+		print_details(servers);
 	cJSON_Delete(result);
 	return EXIT_OK;
 }

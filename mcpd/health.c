@@ -377,8 +377,11 @@ void health_tools_answered(struct server *s, const cJSON *result, const char *er
 		h->tools_partial = NULL;
 		h->tools_hash = hash;
 	}
-	if (h->ttl_ms >= 0)
+	/* ttlMs 0 (stale at once, as SDK v2 servers say) is no reason to poll: the health interval then. */
+	if (h->ttl_ms > 0)
 		schedule_refetch(s, (uint64_t)h->ttl_ms);
+	else if (h->ttl_ms == 0)
+		schedule_refetch(s, s->conf.health.interval_ms);
 	else
 		h->refetch_ms = 0;
 }

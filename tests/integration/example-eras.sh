@@ -332,6 +332,133 @@ response dl 2 >/dev/null
 is "$(count dl '"notifications/tools/list_changed"')" 3 "--dual-era after initialize: the legacy client gets it too"
 stop_spawned dl
 
+# ---------------------------------------------------------------- step 3: Streamable HTTP
+
+# http_start NAME ARGS...: the server on HTTP; sets url_NAME to the URL it prints.
+http_start() {
+	local name=$1
+	shift
+	spawn "$name" "$EXAMPLE" "$@" </dev/null
+	wait_until 10 grep -q '^listening on http://' "$T/$name.out"
+	printf -v "url_$name" '%s' "$(sed -n 's/^listening on //p' "$T/$name.out")"
+}
+
+# post NAME URL BODY [CURL-ARG...]: POSTs BODY and prints the status code;
+# the headers are in $T/NAME.hdr, the body in $T/NAME.body.
+post() {
+	local name=$1 url=$2 body=$3
+	shift 3
+	curl -sS --max-time 10 -o "$T/$name.body" -D "$T/$name.hdr" -w '%{http_code}' \
+		-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+		"$@" --data-binary "$body" "$url"
+}
+
+# mpost NAME URL METHOD BODY [CURL-ARG...]: a modern POST with its two headers.
+mpost() {
+	local name=$1 url=$2 method=$3 body=$4
+	shift 4
+	post "$name" "$url" "$body" -H 'MCP-Protocol-Version: 2026-07-28' -H "Mcp-Method: $method" "$@"
+}
+
+has_session_header() {
+	grep -qi '^Mcp-Session-Id:' "$T/$1.hdr"
+}
+
+if ! command -v curl >/dev/null; then
+	skip "Streamable HTTP in both eras" "curl is not installed"
+else
+	http_start hm --http 127.0.0.1:0 --modern-only --log-requests
+	u=$url_hm
+	is "$(mpost d "$u" server/discover "$(modern 1 server/discover)")" 200 "--http --modern-only: server/discover 200"
+	is "$(jget "$(cat "$T/d.body")" '[.result.resultType, .result.supportedVersions]')" '["complete",["2026-07-28"]]' \
+		"... a DiscoverResult"
+	like "$(cat "$T/d.hdr")" '^Content-Type: application/json' "... as application/json"
+	check_fail "... and no Mcp-Session-Id minted" has_session_header d
+	like "$(cat "$T/hm.err")" '^request: \{"jsonrpc":"2\.0","id":1,"method":"server/discover"' "--log-requests over HTTP"
+
+	is "$(post e1 "$u" "$(modern 2 tools/list)" -H 'Mcp-Method: tools/list')" 400 \
+		"no MCP-Protocol-Version header: 400"
+	is "$(jget "$(cat "$T/e1.body")" .error.code)" -32020 "... with -32020"
+	is "$(mpost e2 "$u" tools/list '{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{}}')" 400 \
+		"MCP-Protocol-Version header without the body's _meta version: 400"
+	is "$(jget "$(cat "$T/e2.body")" '[.id, .error.code]')" '[3,-32020]' "... with -32020 and the request's id"
+	is "$(mpost e3 "$u" tools/list "$(modern 4 server/discover)")" 400 "Mcp-Method unlike the body's method: 400"
+	is "$(jget "$(cat "$T/e3.body")" .error.code)" -32020 "... with -32020"
+	is "$(post e4 "$u" "$(modern 5 tools/list)" -H 'MCP-Protocol-Version: 2026-07-28')" 400 "no Mcp-Method: 400"
+	is "$(jget "$(cat "$T/e4.body")" .error.code)" -32020 "... with -32020"
+	is "$(mpost e5 "$u" tools/call "$(modern 6 tools/call '"name":"echo","arguments":{"text":"x"}')" -H 'Mcp-Name: add')" 400 \
+		"Mcp-Name unlike the body's tool name: 400"
+	is "$(jget "$(cat "$T/e5.body")" .error.code)" -32020 "... with -32020"
+	is "$(mpost ok1 "$u" tools/call "$(modern 7 tools/call '"name":"echo","arguments":{"text":"x"}')" -H 'Mcp-Name: =?base64?ZWNobw==?=')" 200 \
+		"Mcp-Name in base64 (=?base64?...?=) is decoded before the comparison"
+	is "$(jget "$(cat "$T/ok1.body")" '[.result.resultType, .result.content[0].text]')" '["complete","x"]' "... and the tool answers"
+	is "$(post e6 "$u" "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/list\",\"params\":{\"_meta\":{$PV:\"2025-11-25\",$CAPS:{}}}}" \
+		-H 'MCP-Protocol-Version: 2025-11-25' -H 'Mcp-Method: tools/list')" 400 "an unsupported version: 400"
+	is "$(jget "$(cat "$T/e6.body")" '[.error.code, .error.data.supported, .error.data.requested]')" '[-32022,["2026-07-28"],"2025-11-25"]' \
+		"... with -32022, data.supported and data.requested"
+	is "$(post e7 "$u" "$init")" 400 "--modern-only: initialize gets 400"
+	is "$(jget "$(cat "$T/e7.body")" '[.id, .error.code, .error.data.supported]')" '["init",-32022,["2026-07-28"]]' \
+		"... with a -32022 body naming the supported versions"
+	is "$(mpost e8 "$u" tools/call "$(modern 9 tools/call '"name":"ask","arguments":{"kind":"elicitation"}')")" 400 \
+		"ask without the client capability: 400"
+	is "$(jget "$(cat "$T/e8.body")" .error.code)" -32021 "... with -32021"
+	is "$(mpost e9 "$u" nope/nope "$(modern 10 nope/nope)")" 404 "an unknown method: 404"
+	is "$(jget "$(cat "$T/e9.body")" .error.code)" -32601 "... with -32601"
+	is "$(mpost e10 "$u" tools/list '{"jsonrpc":"2.0","id":11,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}')" 400 \
+		"no _meta clientCapabilities: 400"
+	is "$(jget "$(cat "$T/e10.body")" .error.code)" -32602 "... with -32602"
+	is "$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$u")" 405 "--modern-only: GET 405"
+	is "$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -X DELETE -H 'Mcp-Session-Id: abc' "$u")" 405 \
+		"--modern-only: DELETE 405"
+
+	# subscriptions/listen: a long-lived event stream, tagged notifications on it.
+	spawn listen curl -sS -N --max-time 60 -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+		-H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: subscriptions/listen' \
+		--data-binary "$(modern '"S"' subscriptions/listen '"notifications":{"toolsListChanged":true,"resourceSubscriptions":["file:///h"]}')" "$u"
+	if wait_until 10 grep -q 'notifications/subscriptions/acknowledged' "$T/listen.out"; then
+		ok "subscriptions/listen over HTTP: an event stream, acknowledged at once"
+	else
+		not_ok "subscriptions/listen over HTTP: an event stream, acknowledged at once" "$(cat "$T/listen.out")"
+	fi
+	kill -USR1 "$pid_hm"
+	is "$(mpost t1 "$u" tools/call "$(modern 12 tools/call '"name":"touch","arguments":{"uri":"file:///h"}')")" 200 "touch over HTTP"
+	wait_until 10 grep -q 'notifications/resources/updated' "$T/listen.out"
+	wait_until 10 grep -q 'notifications/tools/list_changed' "$T/listen.out"
+	like "$(grep 'notifications/tools/list_changed' "$T/listen.out")" '^data: .*subscriptionId":"S"' \
+		"SIGUSR1: tools/list_changed on the listen stream, tagged"
+	like "$(grep 'notifications/resources/updated' "$T/listen.out")" '^data: .*"uri":"file:///h".*subscriptionId":"S"|^data: .*subscriptionId":"S".*"uri":"file:///h"' \
+		"touch: resources/updated on the listen stream, tagged"
+	stop_spawned listen
+	is "$(jget "$(cat "$T/t1.body")" '.result.content[0].text')" '"touched file:///h: 1 subscriber notified"' "... one subscriber"
+	stop_spawned hm
+
+	http_start hs --http 127.0.0.1:0 --modern-only --sse-responses
+	is "$(mpost s1 "$url_hs" tools/call "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"sleep\",\"arguments\":{\"ms\":300},\"_meta\":{\"progressToken\":\"pt\",$PV:\"2026-07-28\",$CAPS:{}}}}")" 200 \
+		"--sse-responses: a modern sleep 200"
+	like "$(cat "$T/s1.hdr")" '^Content-Type: text/event-stream' "... as text/event-stream"
+	like "$(grep -c '"method":"notifications/progress"' "$T/s1.body")" '^[1-9]' "... with progress on the response stream"
+	like "$(tail -n 3 "$T/s1.body")" '"id":1,"result":\{.*"resultType":"complete"' "... ending with the result"
+	stop_spawned hs
+
+	http_start hd --http 127.0.0.1:0 --dual-era
+	is "$(post l1 "$url_hd" "$init")" 200 "--http --dual-era: initialize 200"
+	sid=$(sed -n 's/^Mcp-Session-Id: *\([0-9a-f]*\).*/\1/Ip' "$T/l1.hdr")
+	like "$sid" '^[0-9a-f]{32}$' "... with an Mcp-Session-Id (the legacy session path)"
+	is "$(post l2 "$url_hd" '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' -H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-06-18')" 200 \
+		"... a legacy request in the session: 200"
+	is "$(jget "$(cat "$T/l2.body")" '.result | has("resultType")')" false "... a legacy result"
+	is "$(post l3 "$url_hd" '{"jsonrpc":"2.0","id":3,"method":"tools/list"}')" 400 "... a legacy request without a session: 400"
+	is "$(mpost m1 "$url_hd" server/discover "$(modern 4 server/discover)")" 200 "--http --dual-era: a modern server/discover 200"
+	check_fail "... sessionless (no Mcp-Session-Id)" has_session_header m1
+	is "$(mpost m2 "$url_hd" tools/call "$(modern 5 tools/call '"name":"add","arguments":{"a":2,"b":3}')" -H "Mcp-Name: add")" 200 \
+		"--http --dual-era: a modern tools/call 200"
+	is "$(jget "$(cat "$T/m2.body")" '[.result.resultType, .result.content[0].text]')" '["complete","5"]' "... complete"
+	is "$(post m3 "$url_hd" "$(modern 6 tools/list)" -H 'Mcp-Method: tools/list')" 400 \
+		"--http --dual-era: a body with _meta but no version header: 400 (-32020)"
+	is "$(jget "$(cat "$T/m3.body")" .error.code)" -32020 "... -32020"
+	stop_spawned hd
+fi
+
 # ---------------------------------------------------------------- flags
 
 check_fail "--dual-era and --modern-only are exclusive" "$EXAMPLE" --dual-era --modern-only
