@@ -579,6 +579,7 @@ struct sink {
 	bool closed;     /* the reader went away: drop what comes */
 	int peer_fd;      /* the HTTP client's socket, or -1 */
 	int64_t last_data_ms;
+	bool keepalive;   /* long-lived: comment lines when idle (legacy SSE, listen) */
 };
 
 static struct sink g_stdout_sink = {.kind = SINK_STDOUT};
@@ -1718,6 +1719,10 @@ static void m_subscribe(const struct call *c)
 	if (!sub) {
 		prune_closed();
 		if (g_nsubscriptions >= MAX_SUBSCRIPTIONS) {
+			static unsigned refused;
+			if (refused++ == 0)
+				logmsg("resources/subscribe: %d subscriptions already; refusing more (logged once)",
+				       MAX_SUBSCRIPTIONS);
 			send_error(c->sink, c->id, -32603, "Internal error: too many subscriptions (%d)",
 				   MAX_SUBSCRIPTIONS);
 			return;
@@ -1783,6 +1788,9 @@ static void m_listen(const struct call *c)
 	}
 	prune_closed();
 	if (g_nlisteners >= MAX_LISTENERS) {
+		static unsigned refused;
+		if (refused++ == 0)
+			logmsg("subscriptions/listen: %d streams open already; refusing more (logged once)", MAX_LISTENERS);
 		send_error(c->sink, c->id, -32603, "Internal error: too many subscriptions/listen streams (%d)",
 			   MAX_LISTENERS);
 		return;
@@ -2406,7 +2414,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 			n = MHD_CONTENT_READER_END_OF_STREAM;
 			break;
 		}
-		if (s->kind == SINK_LEGACY_SSE && now_ms() - s->last_data_ms >= KEEPALIVE_MS) {
+		if ((s->kind == SINK_LEGACY_SSE || s->keepalive) && now_ms() - s->last_data_ms >= KEEPALIVE_MS) {
 			/* A comment line: lets a dead client be noticed. */
 			static const char ka[] = ": keepalive\n\n";
 			n = (ssize_t)(max < sizeof ka - 1 ? max : sizeof ka - 1);
@@ -2613,12 +2621,14 @@ static MHD_RESULT modern_post(struct MHD_Connection *conn, cJSON *msg, enum msg_
 	}
 
 	/* Streams: with --sse-responses, and always for subscriptions/listen. */
-	bool stream = opt.sse_responses || strcmp(method, "subscriptions/listen") == 0;
+	bool listen = strcmp(method, "subscriptions/listen") == 0;
+	bool stream = opt.sse_responses || listen;
 	struct sink *s = sink_new(stream ? SINK_HTTP_SSE : SINK_HTTP_JSON);
 	if (!s) {
 		cJSON_Delete(msg);
 		return MHD_NO;
 	}
+	s->keepalive = listen; /* set before any other thread sees s */
 	if (!inbound_push(msg, sink_ref(s))) {
 		sink_unref(s);
 		return reply_text(conn, 503, "busy\n");

@@ -216,8 +216,8 @@ void mcp_stdio_handshake_note(const struct server *s, char *buf, size_t size)
 	const struct pending *p = handshake_pending(s);
 
 	if (p && p->probe)
-		snprintf(buf, size, " on mcpd's server/discover (the era probe): the next process is asked initialize "
-			 "first");
+		snprintf(buf, size, " before it answered server/discover (mcpd's era probe), so its next process is asked "
+			 "initialize first");
 	else
 		snprintf(buf, size, " during the MCP handshake");
 }
@@ -413,6 +413,14 @@ static void on_initialize_result(struct server *s, const struct pending *p, cons
 				fail(s, "speaks only %s, and the manifest pins protocol: legacy (set protocol: auto)", theirs);
 				return;
 			}
+		}
+		if (s->conf.protocol == PROTOCOL_AUTO && p->switches == 0 && s->era_hint == MCP_ERA_LEGACY &&
+		    !mcp_error_is_modern(error)) {
+			/* Only the last process said legacy: a new program may not be, so probe once. */
+			log_info(s->conf.name, "starting", "initialize failed (%.120s): probing its era with server/discover",
+				 text ? text : "no message");
+			send_discover(s, p->switches + 1, true);
+			return;
 		}
 		fail(s, "initialize failed: %.160s", text ? text : "(no message)");
 		return;

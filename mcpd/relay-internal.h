@@ -31,6 +31,9 @@ struct relay_state **relay_state_slot(struct server *s);
 /* Send to the session's client; false once it is closing or gone. */
 bool relay_session_send(struct session *sess, const cJSON *msg);
 
+/* How many subscriptions/listen that mcpd emulates for 2026 clients hold uri (subscribed upstream for them). */
+size_t relay_listeners_of(struct server *s, const char *uri);
+
 /* An id for a request of mcpd's own to the server: no client waits for its answer. */
 int64_t relay_new_sid(struct server *s);
 

@@ -13,6 +13,7 @@
 #include "jsonrpc.h"
 #include "log.h"
 #include "mcp-era.h"
+#include "relay.h"
 #include "relay-internal.h"
 #include "relay-state.h"
 #include "server.h"
@@ -58,7 +59,7 @@ struct relay_state {
 	int upstream_level;	/* what mcpd set upstream for its clients; LEVEL_NONE: nothing */
 	double burst_since;	/* the first refusal of the current burst */
 	uint64_t burst_refused;	/* refusals in it */
-	char burst_what[160];	/* the last refusal's reason, for the summary */
+	char burst_what[200];	/* the last refusal's reason, for the summary */
 	struct held_uri **table;	/* the URIs held, by hash: no scan of every client's list */
 	size_t nbuckets, nheld;
 };
@@ -285,12 +286,12 @@ static void drop_sub(struct relay_state *rs, struct session_state *st, size_t i)
 	st->subs[i] = st->subs[--st->nsubs];
 }
 
-/* Unsubscribe the server from a URI no client holds any more. */
+/* Unsubscribe the server from a URI no client holds any more (nor a listen mcpd emulates). */
 static void unsubscribe_upstream(struct server *s, const struct held_uri *e)
 {
 	cJSON *params;
 
-	if (!legacy_upstream(s))
+	if (!legacy_upstream(s) || relay_listeners_of(s, e->uri) > 0)
 		return;
 	params = cJSON_CreateObject();
 	cJSON_AddStringToObject(params, "uri", e->uri);
@@ -338,8 +339,8 @@ static bool subscribe(struct session *sess, const cJSON *req, const cJSON *id)
 		answer_error(sess, id, MCPD_ERR_UNAVAILABLE, text);
 		return true;
 	}
-	if (e) {
-		/* The server sends this URI's updates already: one subscription upstream serves both. */
+	if (e || relay_listeners_of(s, uri) > 0) {
+		/* The server sends this URI's updates already: one subscription upstream serves all. */
 		add_sub(st, hold(rs, uri, len, hash), NULL);
 		answer(sess, id, cJSON_CreateObject());
 		return true;
@@ -352,7 +353,8 @@ static bool subscribe(struct session *sess, const cJSON *req, const cJSON *id)
 
 static bool unsubscribe(struct session *sess, const cJSON *req, const cJSON *id)
 {
-	struct relay_state *rs = rstate(relay_session_server(sess));
+	struct server *s = relay_session_server(sess);
+	struct relay_state *rs = rstate(s);
 	const char *uri = cJSON_GetStringValue(param(req, "uri"));
 	struct session_state *st = sstate(sess);
 	struct held_uri *e;
@@ -361,16 +363,15 @@ static bool unsubscribe(struct session *sess, const cJSON *req, const cJSON *id)
 	if (!uri)
 		return false;
 	e = lookup(rs, uri, strlen(uri), hash_uri(uri, strlen(uri)));
-	if (!e)
-		return false;	/* nobody holds it: the server answers */
 	i = find_sub(st, e);
-	if (i >= 0 && e->holders == 1) {
-		drop_sub(rs, st, (size_t)i);
-		return false;	/* the last holder: its unsubscribe goes upstream */
+	if ((!e || (i >= 0 && e->holders == 1)) && relay_listeners_of(s, uri) == 0) {
+		if (i >= 0)
+			drop_sub(rs, st, (size_t)i);
+		return false;	/* the last holder's, or nobody's: the server answers */
 	}
 	if (i >= 0)
 		drop_sub(rs, st, (size_t)i);
-	/* Others still want its updates. */
+	/* Others still want its updates: another client, or a 2026 client's listen. */
 	answer(sess, id, cJSON_CreateObject());
 	return true;
 }
@@ -404,6 +405,13 @@ static bool holds_update(const struct session_state *st, const char *uri)
 	}
 	free(prefix);
 	return found;
+}
+
+bool relay_state_holds(struct server *s, const char *uri)
+{
+	const struct relay_state *rs = *relay_state_slot(s);
+
+	return rs && lookup(rs, uri, strlen(uri), hash_uri(uri, strlen(uri)));
 }
 
 /* ---- log levels --------------------------------------------------------- */
@@ -561,10 +569,12 @@ static bool can_answer(struct session *sess, const void *arg)
 	const char *capability = arg;
 	const cJSON *declared;
 
-	if (!initialized_session(sess))
-		return false;	/* no capabilities declared; a 2026 client's server asks with input_required */
+	if (!relay_session_takes_requests(sess))
+		return false;	/* a 2026 client's server asks with input_required */
 	if (!capability)
 		return true;
+	if (!initialized_session(sess))
+		return false;	/* it declared nothing */
 	declared = cJSON_GetObjectItemCaseSensitive(relay_session_capabilities(sess), capability);
 	return declared && !cJSON_IsNull(declared) && !cJSON_IsFalse(declared);
 }
@@ -578,18 +588,33 @@ static void end_burst(struct server *s, struct relay_state *rs)
 	rs->burst_refused = 0;
 }
 
+/* Clients are attached, and none of them takes requests: 2026 clients only. */
+static bool only_modern(struct server *s)
+{
+	for (struct session *it = relay_first_session(s); it; it = relay_next_session(it))
+		if (relay_session_takes_requests(it))
+			return false;
+	return relay_first_session(s) != NULL;
+}
+
 static void refuse(struct server *s, const cJSON *req, const char *method, const char *capability)
 {
 	struct relay_state *rs = rstate(s);
 	double now = ev_now(s->d->loop);
-	char text[160];
+	int code = JSONRPC_METHOD_NOT_FOUND;
+	char text[200];
 	cJSON *reply;
 
-	if (capability)
+	if (only_modern(s)) {
+		code = MCPD_ERR_NOT_BRIDGED;
+		snprintf(text, sizeof(text), "the MCP client speaks %s, which has no server-to-client requests; "
+			 "mcpd cannot bridge this %.40s", MCP_VERSION_MODERN, method ? method : "request");
+	} else if (capability) {
 		snprintf(text, sizeof(text), "no MCP client attached to mcpd declared the %s capability", capability);
-	else
+	} else {
 		snprintf(text, sizeof(text), "no MCP client attached to mcpd can answer %.64s", method ? method : "?");
-	reply = jsonrpc_error_new(cJSON_GetObjectItemCaseSensitive(req, "id"), JSONRPC_METHOD_NOT_FOUND, text, NULL);
+	}
+	reply = jsonrpc_error_new(cJSON_GetObjectItemCaseSensitive(req, "id"), code, text, NULL);
 	server_send(s, reply);
 	cJSON_Delete(reply);
 	if (rs->burst_refused > 0 && now - rs->burst_since < BURST_SECONDS) {

@@ -40,6 +40,9 @@ bool relay_state_wants(struct session *sess, const cJSON *msg);
  */
 struct session *relay_state_pick(struct server *s, const cJSON *req);
 
+/* Does a client of the 2025 era hold uri (so the server is subscribed to it for that client)? */
+bool relay_state_holds(struct server *s, const char *uri);
+
 /* The session is detached: its subscriptions and log level are given up. */
 void relay_state_detach(struct session *sess);
 

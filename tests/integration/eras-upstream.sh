@@ -31,7 +31,22 @@ IFS= read -r first
 printf 'dropped: %s\n' "\$first" >&2
 exec $EXAMPLE "\$@"
 SH
-chmod +x "$T/dies-on-discover" "$T/silent-first"
+# First process: dies on server/discover (mcpd remembers legacy). Later ones:
+# a modern server whose initialize error names no version (-32601).
+cat >"$T/flip" <<SH
+#!/bin/bash
+n=\$(cat "$T/flip.n" 2>/dev/null || echo 0)
+echo \$((n + 1)) >"$T/flip.n"
+IFS= read -r first
+[[ \$n == 0 && \$first == *'"server/discover"'* ]] && exit 3
+if [[ \$first == *'"initialize"'* ]]; then
+	id=\$(printf '%s' "\$first" | sed -n 's/.*"id":\("[^"]*"\).*/\1/p')
+	printf '{"jsonrpc":"2.0","id":%s,"error":{"code":-32601,"message":"Method not found"}}\n' "\$id"
+	exec $EXAMPLE --name flip --pidfile $T/flip.pid --modern-only
+fi
+{ printf '%s\n' "\$first"; cat; } | exec $EXAMPLE --name flip --pidfile $T/flip.pid --modern-only
+SH
+chmod +x "$T/dies-on-discover" "$T/silent-first" "$T/flip"
 
 cat >"$T/m.yaml" <<YAML
 version: 1
@@ -52,6 +67,8 @@ servers:
   silent:
     command: [$T/silent-first, --name, silent, --pidfile, $T/silent.pid, --modern-only, --log-requests]
     health: { start_timeout: 6s }
+  flip:
+    command: [$T/flip]
   tired:
     command: [$EXAMPLE, --name, tired, --pidfile, $T/tired.pid, --modern-only, --stop-ping-after, 1s]
     health: { interval: 300ms, timeout: 200ms, unhealthy_after: 100 }
@@ -108,6 +125,15 @@ wait_until 30 bash -c "'$MCPCTL' -s '$SOCK' tools dual | grep -q '^echo '" &&
 like "$(requests_of dual | grep '"tools/list"' | head -n 1)" '"_meta":\{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":\{"name":"mcpd"' \
 	"mcpd's own tools/list carries the _meta"
 
+# SIGUSR1 toggles the tool "time": the notification comes on mcpd's own
+# subscriptions/listen (ttlMs is 60 s, longer than the deadline).
+wait_until 30 bash -c "grep -q 'dual: request: .*\"method\":\"subscriptions/listen\"' '$T/mcpd.err'"
+like "$(requests_of dual | grep '"subscriptions/listen"')" '"notifications":\{"toolsListChanged":true\}' \
+	"mcpd listens for tool list changes of a modern server"
+kill -USR1 "$(cat "$T/dual.pid")"
+wait_until 30 bash -c "'$MCPCTL' -s '$SOCK' tools dual | grep -q '^time '" &&
+	ok "its list_changed on that subscription refreshes the tool list" || not_ok "dual tools refreshed" "$(ctl tools dual)"
+
 # ---- a modern-only server: running, not a failed circuit
 wait_state 60 modern running && ok "a modern-only server runs" || not_ok "modern-only runs" "$(ctl status modern)"
 is "$(field_of modern protocol_version)" 2026-07-28 "on 2026-07-28"
@@ -130,8 +156,18 @@ wait_state 60 dies running && ok "a server that exits on server/discover runs af
 	not_ok "dies runs" "$(ctl status dies)" "$(grep dies: "$T/mcpd.err")"
 like "$(field_of dies restarts)" '^[1-9]' "on its second process"
 is "$(field_of dies protocol_version)" 2025-11-25 "speaking legacy"
-like "$(grep 'dies: ' "$T/mcpd.err")" 'exited with status 3 on mcpd.s server/discover \(the era probe\): the next process is asked initialize first' \
+like "$(grep 'dies: ' "$T/mcpd.err")" 'exited with status 3 before it answered server/discover \(mcpd.s era probe\), so its next process is asked initialize first' \
 	"the reason of its first exit says what mcpd does next"
+
+# ---- the remembered era is a hint: initialize failing on it sends mcpd back to the probe
+flip_modern() {
+	[[ $(field_of flip protocol_version) == 2026-07-28 ]]
+}
+wait_until 60 flip_modern && ok "a server remembered as legacy whose initialize fails is probed again, and runs modern" ||
+	not_ok "flip modern" "$(ctl status flip)" "$(grep flip: "$T/mcpd.err" | tail -n 8)"
+like "$(grep 'flip: ' "$T/mcpd.err")" 'initialize failed \(Method not found\): probing its era with server/discover' \
+	"the log says why mcpd probes again"
+is "$(field_of flip restarts)" 1 "on its second process"
 
 # ---- a silent probe: initialize after a third of start_timeout, -32022, then discover
 wait_state 60 silent running && ok "a server silent on the probe runs" ||

@@ -20,7 +20,8 @@ YAML
 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
 wait_state 60 ex running || not_ok "ex running" "$(ctl status)"
 
-# client NAME CAPABILITIES: a relay client on a fifo, initialized with CAPABILITIES (JSON).
+# client NAME CAPABILITIES: a relay client on a fifo, initialized with CAPABILITIES (JSON),
+# or a 2026-07-28 client that sends no initialize with CAPABILITIES "modern".
 # Its stdin is fd ${fd_NAME}; what it gets is in $T/NAME.out.
 client() {
 	local name=$1 caps=$2 fd
@@ -28,6 +29,7 @@ client() {
 	exec {fd}<>"$T/$name.in"
 	printf -v "fd_$name" '%s' "$fd"
 	spawn "$name" "$MCPCTL" -s "$SOCK" connect ex <"$T/$name.in"
+	[[ $caps == modern ]] && return 0	# a 2026-07-28 client: no initialize
 	send "$name" '{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":'"$caps"',"clientInfo":{"name":"'"$name"'","version":"1"}}}'
 	send "$name" '{"jsonrpc":"2.0","method":"notifications/initialized"}'
 	wait_until 30 grep -q '"id":"init","result"' "$T/$name.out" || not_ok "client $name initialized" "$(cat "$T/$name.out" "$T/$name.err")"
@@ -46,6 +48,15 @@ got() {
 # count NAME REGEX: lines of NAME's output matching REGEX.
 count() {
 	grep -cE -- "$2" "$T/$1.out"
+}
+
+_count_at_least() {
+	[[ $(count "$1" "$2") -ge $3 ]]
+}
+
+# got_n NAME REGEX N: NAME's output has N lines matching REGEX (within 30 s).
+got_n() {
+	wait_until 30 _count_at_least "$@"
 }
 
 # What the server wrote on stderr: "subscribed URI", "log level L", "request: ...".
@@ -90,7 +101,7 @@ is "$(count plain '"method":"sampling/createMessage"')" 0 "the client without th
 client sampler2 '{"sampling":{},"elicitation":{},"roots":{}}'
 # One after the other: on stdio nothing names the request that caused the server's.
 call sampler 11 ask '{"kind":"sampling"}'
-got sampler '"method":"sampling/createMessage"' && answer sampler sampling/createMessage "${SAMPLING_RESULT/REPLY/self-one}"
+got_n sampler '"method":"sampling/createMessage"' 2 && answer sampler sampling/createMessage "${SAMPLING_RESULT/REPLY/self-one}"
 got sampler '"id":11,"result".*self-one'
 is "$?" 0 "two clients declaring sampling: the first one's ask is answered by itself"
 call sampler2 12 ask '{"kind":"sampling"}'
@@ -186,7 +197,7 @@ send b '{"jsonrpc":"2.0","id":23,"method":"resources/unsubscribe","params":{"uri
 got b '"id":23,"result":\{\}'
 is "$?" 0 "b's unsubscribe is answered"
 call plain 24 touch '{"uri":"test://shared"}'
-wait_until 30 test "$(count a 'notifications/resources/updated')" -ge 2
+got_n a 'notifications/resources/updated' 2
 is "$(count a 'notifications/resources/updated')" 2 "a still gets updates after b unsubscribed"
 is "$(count b 'notifications/resources/updated')" 1 "b gets none after unsubscribing"
 is "$(server_says '^unsubscribed test://shared')" 0 "the server saw no unsubscribe while a holds the URI"
@@ -207,6 +218,25 @@ long=$(head -c 5000 /dev/zero | tr '\0' x)
 send a '{"jsonrpc":"2.0","id":27,"method":"resources/subscribe","params":{"uri":"test://'"$long"'"}}'
 got a '"id":27,"error":\{"code":-32602,"message":"invalid params: the URI is 5007 bytes long'
 is "$?" 0 "a URI longer than 4 KiB gets a clear error"
+
+# A 2026-07-28 client's subscriptions/listen, which mcpd emulates with resources/subscribe,
+# shares the server's subscription with the legacy clients.
+META='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"mo","version":"0"}}'
+client mo modern
+send a '{"jsonrpc":"2.0","id":28,"method":"resources/subscribe","params":{"uri":"test://mixed"}}'
+got a '"id":28,"result"'
+send mo '{"jsonrpc":"2.0","id":"L1","method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":["test://mixed"]},'"$META"'}}'
+got mo 'notifications/subscriptions/acknowledged'
+send a '{"jsonrpc":"2.0","id":29,"method":"resources/unsubscribe","params":{"uri":"test://mixed"}}'
+got a '"id":29,"result":\{\}'
+call plain 70 touch '{"uri":"test://mixed"}'
+got mo 'notifications/resources/updated.*test://mixed'
+is "$?" 0 "a legacy client's unsubscribe leaves a 2026 client's listen of the same URI subscribed"
+is "$(server_says '^subscribed test://mixed$')" 1 "the server saw one subscribe for the legacy client and the listen"
+send mo '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"L1"}}'
+wait_until 30 server_said '^unsubscribed test://mixed$' 1
+is "$(server_says '^unsubscribed test://mixed$')" 1 "the listen's end unsubscribes the server, once"
+stop_spawned mo
 
 # --- log levels -------------------------------------------------------------------
 
@@ -279,12 +309,14 @@ client d '{}'
 	done
 } >&"$fd_d"
 got d '"id":"m1024",'
+_d_answered() { [[ $(grep -c '"id":"m[0-9]*",' "$T/d.out") -ge 1024 ]]; }
+wait_until 60 _d_answered
 is "$(grep -c '"id":"m[0-9]*","result"' "$T/d.out")" 1023 "a client's 1024 subscriptions are accepted"
 like "$(grep '"id":"m1024"' "$T/d.out")" '"error":\{"code":-31000,"message":"this client holds 1024 subscriptions' \
 	"the 1025th gets error -31000 naming the bound"
 like "$(mcpd_log)" 'an MCP client holds 1024 subscriptions, the most mcpd keeps' "mcpd logs the bound"
 stop_spawned d
-wait_until 30 server_said '^unsubscribed test://many/1023$' 1
+wait_until 60 server_said '^unsubscribed test://many/' 1023
 is "$(server_says '^unsubscribed test://many/')" 1023 "when it leaves, the server is unsubscribed from its 1023 URIs"
 is "$(server_says '^unsubscribed test://kept$')" 0 "and not from the one it shared"
 mcpd_within_budget "1024 subscriptions of one client" $((200 * 1024)) 2000
