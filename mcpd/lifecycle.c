@@ -21,6 +21,7 @@
 #include "log.h"
 #include "mcp-stdio.h"
 #include "probe-http.h"
+#include "relay-state.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -281,6 +282,7 @@ static enum server_state act_ready(struct server *s, const struct event_arg *arg
 	}
 	s->reason[0] = '\0';
 	health_start(s);	/* entry action of running: probes and the tool list */
+	relay_state_ready(s);	/* and its clients' subscriptions and log level, renewed */
 	return ST_RUNNING;
 }
 

@@ -495,7 +495,7 @@ static void on_response(struct server *s, const cJSON *msg)
 	pending_free(s, p);
 }
 
-/* A request from the server (ping, roots/list, sampling...): mcpd answers alone for now. */
+/* A request from the server: mcpd answers ping; roots/list, sampling... go to the client relay-state.c picks. */
 static void on_server_request(struct server *s, const cJSON *msg)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");

@@ -13,7 +13,10 @@
 #include "log.h"
 #include "mcp-era.h"
 #include "mcp-stdio.h"
+#include "relay-era.h"
 #include "relay.h"
+#include "relay-internal.h"
+#include "relay-state.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -23,14 +26,58 @@
 /* A message too long to parse is answered with the id found in this many of its first bytes. */
 #define RELAY_ID_SCAN		(64 * 1024)
 
+/* What the relay does with a request's answer besides giving it back. */
+enum {
+	PF_INTERNAL = 1 << 0,	/* mcpd's own (a listen's resources/subscribe): the answer goes nowhere */
+	PF_COMPLETE = 1 << 1,	/* a modern client's, on a legacy server: the result gets "resultType" */
+	PF_LISTEN = 1 << 2,	/* subscriptions/listen on a modern server: pending until cancelled */
+	PF_BRIDGED = 1 << 3,	/* a legacy client's, on a modern server: _meta added, input_required converted */
+};
+
 /* A client's request in flight: the server knows it as sid. */
 struct pending_req {
 	int64_t sid;
+	unsigned flags;		/* PF_* */
+	int log_rank;		/* the modern request's _meta logLevel (relay_era_log_rank), or -1 */
+	char method[40];	/* for messages */
+	cJSON *request;		/* PF_BRIDGED tools/call, prompts/get, resources/read: as the client sent it */
+	size_t request_bytes;	/* its size, counted in its session's stored_bytes */
+	unsigned round;		/* of its multi-round-trip conversion (struct mrtr) */
 	cJSON *client_id;	/* as the client wrote it (a cJSON_Raw): for the answer */
 	cJSON *client_id_value;	/* as parsed: to match the client's cancellation */
 	cJSON *client_token;	/* the client's progressToken, rewritten to TOKEN_PREFIX<sid> */
-	struct session *sess;
+	struct session *sess;	/* NULL for PF_INTERNAL */
 	struct pending_req *next;
+};
+
+/* A modern client's subscriptions/listen that mcpd serves itself, its server being legacy. */
+struct listen {
+	struct session *sess;
+	cJSON *id;		/* as the client wrote it: the subscriptionId of its notifications */
+	cJSON *id_value;	/* as parsed: to match the client's cancellation */
+	cJSON *filter;		/* the acknowledged notifications */
+	struct listen *next;
+};
+
+/*
+ * A legacy client's request that a modern server answered with input_required:
+ * mcpd asks the client each input request ("mcpd-in-N" ids), then retries the
+ * request with the answers (inputResponses) and the server's requestState.
+ */
+struct mrtr {
+	struct session *sess;
+	cJSON *client_id;	/* as the client wrote it */
+	cJSON *request;		/* the client's request, as it sent it */
+	size_t request_bytes;
+	cJSON *responses;	/* inputResponses gathered so far */
+	cJSON *state;		/* requestState, or NULL */
+	unsigned round;
+	size_t nasks, nanswered;
+	struct mrtr_ask {
+		uint64_t n;	/* its id is "mcpd-in-<n>" */
+		char *key;	/* in inputRequests */
+	} *asks;
+	struct mrtr *next;
 };
 
 /* A request of the server's, given to one session to answer. */
@@ -52,11 +99,19 @@ struct session {
 	char protocol_version[32];
 	cJSON *client_info;
 	cJSON *client_capabilities;
+	char log_level[16];	/* a legacy client's logging/setLevel, for a modern server: "" if none */
+	unsigned nlog[8];	/* its modern requests in flight per _meta logLevel rank */
+	cJSON *uris;		/* a legacy client's resources/subscribe, on a modern server */
+	int64_t bridge_sid;	/* ... served by this subscriptions/listen upstream (0: none) */
+	size_t nlistens;	/* its listens: in flight, but never waited for */
+	size_t stored_bytes;	/* its requests kept for an input_required retry, at most RELAY_MAX_STORED */
+	uint64_t unstored;	/* requests not kept for lack of room: logged at the first */
 	size_t npending;
 	bool draining;		/* the client closed its side: close once answered */
 	bool closing;		/* the sink was told to close: nothing more goes to it */
 	bool dead;		/* detached: unlinked, freed by the reaper */
 	ev_timer drain_w;
+	struct session_state *state;	/* relay-state.c: subscriptions, log level */
 	struct session *prev, *next;	/* in sessions, or in dead (next only) */
 };
 
@@ -67,10 +122,18 @@ struct relay {
 	ev_idle reap_w;
 	struct pending_req **buckets;	/* BUCKETS of them, allocated with the first session */
 	struct server_req *server_reqs;
+	struct listen *listens;		/* emulated for modern clients of a legacy server */
+	struct mrtr *mrtrs;		/* legacy clients asked for a modern server's input */
+	uint64_t next_ask;		/* the last "mcpd-in-N" */
+	bool bridges_lost;		/* the process that served legacy clients' listens is gone */
 	size_t nserver_reqs;		/* in server_reqs, at most RELAY_MAX_SERVER_REQS */
 	uint64_t refused_server_reqs;	/* since the last summary */
 	int64_t next_sid;
+	struct relay_state *state;	/* relay-state.c */
 };
+
+static void end_listen(struct server *s, struct listen **ll, const char *error);
+static void open_bridge(struct session *sess);
 
 struct relay *relay_new(void)
 {
@@ -81,11 +144,37 @@ static void session_free(struct session *sess)
 {
 	cJSON_Delete(sess->client_info);
 	cJSON_Delete(sess->client_capabilities);
+	cJSON_Delete(sess->uris);
+	relay_state_session_free(sess->state);
 	free(sess);
+}
+
+static void listen_free(struct listen *l)
+{
+	cJSON_Delete(l->id);
+	cJSON_Delete(l->id_value);
+	cJSON_Delete(l->filter);
+	free(l);
+}
+
+static void mrtr_free(struct mrtr *m)
+{
+	m->sess->stored_bytes -= m->request_bytes;
+	cJSON_Delete(m->client_id);
+	cJSON_Delete(m->request);
+	cJSON_Delete(m->responses);
+	cJSON_Delete(m->state);
+	for (size_t i = 0; i < m->nasks; i++)
+		free(m->asks[i].key);
+	free(m->asks);
+	free(m);
 }
 
 static void pending_free(struct pending_req *p)
 {
+	if (p->request)
+		p->sess->stored_bytes -= p->request_bytes;
+	cJSON_Delete(p->request);
 	cJSON_Delete(p->client_id);
 	cJSON_Delete(p->client_id_value);
 	cJSON_Delete(p->client_token);
@@ -105,6 +194,18 @@ void relay_free(struct relay *r)
 		}
 	}
 	free(r->buckets);
+	while (r->listens) {
+		struct listen *l = r->listens;
+
+		r->listens = l->next;
+		listen_free(l);
+	}
+	while (r->mrtrs) {
+		struct mrtr *m = r->mrtrs;
+
+		r->mrtrs = m->next;
+		mrtr_free(m);
+	}
 	if (r->loop)
 		ev_idle_stop(r->loop, &r->reap_w);
 	while (r->dead) {
@@ -120,6 +221,7 @@ void relay_free(struct relay *r)
 		free(q->id);
 		free(q);
 	}
+	relay_state_free(r->state);
 	free(r);
 }
 
@@ -149,7 +251,7 @@ static void on_reap(struct ev_loop *loop, ev_idle *w, int revents)
 /* Is the session still one to talk to? Not once detached, nor once its sink was told to close. */
 static bool alive(const struct session *sess)
 {
-	return !sess->dead && !sess->closing;
+	return sess && !sess->dead && !sess->closing;	/* NULL: mcpd's own request (PF_INTERNAL) has none */
 }
 
 /* Tell the sink to end the client; relay_detach follows, now or later. Once only. */
@@ -190,11 +292,69 @@ static bool error_to_client(struct session *sess, const cJSON *id, int code, con
 	return ok;
 }
 
+/* ---- for relay-state.c: see relay-internal.h ----------------------------- */
+
+struct session *relay_first_session(struct server *s)
+{
+	struct session *it = s->relay->sessions;
+
+	while (it && !alive(it))
+		it = it->next;
+	return it;
+}
+
+struct session *relay_next_session(struct session *sess)
+{
+	struct session *it = sess->dead ? NULL : sess->next;
+
+	while (it && !alive(it))
+		it = it->next;
+	return it;
+}
+
+struct server *relay_session_server(const struct session *sess) { return sess->s; }
+enum mcp_era relay_session_era(const struct session *sess) { return sess->era; }
+const cJSON *relay_session_capabilities(const struct session *sess) { return sess->client_capabilities; }
+struct session_state **relay_session_state(struct session *sess) { return &sess->state; }
+struct relay_state **relay_state_slot(struct server *s) { return &s->relay->state; }
+bool relay_session_send(struct session *sess, const cJSON *msg) { return to_client(sess, msg); }
+int64_t relay_new_sid(struct server *s) { return ++s->relay->next_sid; }
+static size_t listeners_of(const struct relay *r, const char *uri);
+size_t relay_listeners_of(struct server *s, const char *uri) { return listeners_of(s->relay, uri); }
+
+struct session *relay_newest_requester(struct server *s, bool (*accept)(struct session *sess, const void *arg),
+				       const void *arg)
+{
+	struct relay *r = s->relay;
+	struct pending_req *best = NULL;
+
+	for (size_t b = 0; r->buckets && b < BUCKETS; b++)
+		for (struct pending_req *p = r->buckets[b]; p; p = p->next)
+			if ((!best || p->sid > best->sid) && alive(p->sess) && accept(p->sess, arg))
+				best = p;
+	return best ? best->sess : NULL;
+}
+
 /* ---- pending requests ----------------------------------------------------- */
 
 static size_t bucket(int64_t sid)
 {
 	return (size_t)((uint64_t)sid % BUCKETS);
+}
+
+/* A request leaves its session's counts (answered, cancelled, or its server gone). */
+static void pending_unlink(struct pending_req *p)
+{
+	if (!p->sess)
+		return;
+	if (p->sid == p->sess->bridge_sid)
+		p->sess->bridge_sid = 0;
+	if (p->flags & PF_LISTEN)
+		p->sess->nlistens--;
+	else
+		p->sess->npending--;
+	if (p->log_rank >= 0)
+		p->sess->nlog[p->log_rank]--;
 }
 
 static struct pending_req *take_pending(struct relay *r, int64_t sid)
@@ -206,7 +366,7 @@ static struct pending_req *take_pending(struct relay *r, int64_t sid)
 			struct pending_req *p = *pp;
 
 			*pp = p->next;
-			p->sess->npending--;
+			pending_unlink(p);
 			return p;
 		}
 	}
@@ -336,6 +496,22 @@ void relay_detach(struct session *sess)
 			pending_free(p);
 		}
 	}
+	for (struct listen **ll = &r->listens; *ll;) {
+		if ((*ll)->sess == sess)
+			end_listen(s, ll, NULL);
+		else
+			ll = &(*ll)->next;
+	}
+	for (struct mrtr **mm = &r->mrtrs; *mm;) {
+		struct mrtr *m = *mm;
+
+		if (m->sess != sess) {
+			mm = &m->next;
+			continue;
+		}
+		*mm = m->next;
+		mrtr_free(m);
+	}
 	for (struct server_req **qq = &r->server_reqs; *qq;) {
 		struct server_req *q = *qq;
 
@@ -361,6 +537,7 @@ void relay_detach(struct session *sess)
 		r->sessions = sess->next;
 	if (sess->next)
 		sess->next->prev = sess->prev;
+	relay_state_detach(sess);
 	log_info(s->conf.name, NULL, "an MCP client detached (%zu left)", relay_sessions(s));
 	/* Callers up the stack may still hold it (to_client, the sink): freed by the reaper. */
 	sess->prev = NULL;
@@ -371,12 +548,29 @@ void relay_detach(struct session *sess)
 
 /* ---- client -> server ----------------------------------------------------- */
 
+/* The server speaks 2026-07-28: its clients' requests carry _meta, it asks for input with input_required. */
+static bool upstream_modern(const struct server *s)
+{
+	return s->era == MCP_ERA_MODERN || (s->discover_result && !s->init_result);
+}
+
+static bool answer_to_client(struct session *sess, const cJSON *id, cJSON *result)
+{
+	cJSON *msg = jsonrpc_result_new(id, result);
+	bool ok = to_client(sess, msg);
+
+	cJSON_Delete(msg);
+	return ok;
+}
+
 static bool server_available(struct session *sess, const cJSON *id)
 {
 	struct server *s = sess->s;
 	char reason[320], msg[400];
 
-	if ((s->state == ST_RUNNING || s->state == ST_UNHEALTHY) && s->init_result && s->stdin_fd >= 0)
+	/* Ready once the handshake (legacy) or the discovery (modern) answered. */
+	if ((s->state == ST_RUNNING || s->state == ST_UNHEALTHY) && (s->init_result || s->discover_result) &&
+	    s->stdin_fd >= 0)
 		return true;
 	server_reason(s, reason, sizeof(reason));
 	snprintf(msg, sizeof(msg), "server \"%s\" is %s%s%s", s->conf.name, server_state_name(s->state),
@@ -412,33 +606,94 @@ static void answer_initialize(struct session *sess, const cJSON *req, const cJSO
 	if (!server_available(sess, id))
 		return;
 	remember_client(sess, req);
-	result = cJSON_Duplicate(s->init_result, 1);
-	/* An older version the client asks for, and mcpd knows, is granted: servers stay compatible. */
-	if (asked && mcp_version_legacy(asked) && strcmp(asked, s->protocol_version) < 0)
-		cJSON_ReplaceItemInObjectCaseSensitive(result, "protocolVersion", cJSON_CreateString(asked));
+	if (!s->init_result) {
+		/* A modern server: its DiscoverResult says the same, and mcpd bridges the rest. */
+		result = mcp_initialize_from_discover(s->discover_result, asked);
+	} else {
+		result = cJSON_Duplicate(s->init_result, 1);
+		/* An older version the client asks for, and mcpd knows, is granted: servers stay compatible. */
+		if (asked && mcp_version_legacy(asked) && strcmp(asked, s->protocol_version) < 0)
+			cJSON_ReplaceItemInObjectCaseSensitive(result, "protocolVersion", cJSON_CreateString(asked));
+	}
 	msg = jsonrpc_result_new(id, result);
-	to_client(sess, msg);
+	if (to_client(sess, msg) && !s->init_result)
+		open_bridge(sess);	/* its list_changed notifications */
 	cJSON_Delete(msg);
 }
 
+/*
+ * A legacy client's request that a modern server may answer with
+ * input_required is kept, to be sent again with the client's input; within
+ * RELAY_MAX_STORED per client (one not kept gets -31002 if it needs input).
+ */
+static void keep_request(struct session *sess, struct pending_req *p, const cJSON *req)
+{
+	char *text = cJSON_PrintUnformatted(req);
+	size_t n = text ? strlen(text) : 0;
+
+	free(text);
+	if (sess->stored_bytes + n > RELAY_MAX_STORED) {
+		if (sess->unstored++ == 0)
+			log_notice(sess->s->conf.name, NULL, "an MCP client has %zu bytes of requests in flight that mcpd "
+				   "keeps to answer input_required; past %d, such a request that needs input fails "
+				   "with -31002", sess->stored_bytes, RELAY_MAX_STORED);
+		return;
+	}
+	p->request = cJSON_Duplicate(req, 1);
+	p->request_bytes = n;
+	sess->stored_bytes += n;
+}
+
 /* id is the client's id as written (jsonrpc_raw_id); req still holds it as parsed. */
-static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
+static void forward_round(struct session *sess, cJSON *req, const cJSON *id, unsigned round)
 {
 	struct server *s = sess->s;
 	struct relay *r = s->relay;
 	cJSON *meta = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"), "_meta");
-	cJSON *token = cJSON_GetObjectItemCaseSensitive(meta, "progressToken");
+	cJSON *token;
 	struct pending_req *p;
 	char buf[64];
 
+	const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "method"));
+	bool modern = mcp_request_version(req) != NULL;
+	bool listen = modern && strcmp(method, "subscriptions/listen") == 0;
+
 	if (!server_available(sess, id))
 		return;
-	if (sess->npending >= RELAY_MAX_PENDING || wbuf_pending(&s->in) > RELAY_SERVER_QUEUE) {
+	if (sess->npending >= RELAY_MAX_PENDING || wbuf_pending(&s->in) > RELAY_SERVER_QUEUE ||
+	    (listen && sess->nlistens >= RELAY_MAX_LISTENS)) {
 		snprintf(buf, sizeof(buf), "server \"%.32s\" is busy", s->conf.name);
 		error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, buf);
 		return;
 	}
 	p = xcalloc(1, sizeof(*p));
+	p->log_rank = -1;
+	snprintf(p->method, sizeof(p->method), "%s", method);
+	if (modern) {
+		p->log_rank = relay_era_request_log_rank(req);
+		if (!upstream_modern(s)) {
+			p->flags |= PF_COMPLETE;
+			relay_era_strip_meta(req);
+			meta = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"), "_meta");
+		} else if (listen) {
+			p->flags |= PF_LISTEN;
+		}
+	} else if (upstream_modern(s)) {
+		/* A legacy client: what it said in initialize goes with each request, as the modern era asks. */
+		p->flags |= PF_BRIDGED;
+		p->round = round;
+		if (!sess->bridge_sid && sess->era == MCP_ERA_LEGACY)
+			open_bridge(sess);	/* the server restarted since: its subscriptions are gone */
+		if (relay_era_input_method(method))
+			keep_request(sess, p, req);	/* retried with the client's input */
+		mcp_inject_meta(req, s->protocol_version, sess->client_info, sess->client_capabilities);
+		meta = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"), "_meta");
+		if (sess->log_level[0]) {
+			cJSON_DeleteItemFromObjectCaseSensitive(meta, MCP_META_LOG_LEVEL);
+			cJSON_AddStringToObject(meta, MCP_META_LOG_LEVEL, sess->log_level);
+		}
+	}
+	token = cJSON_GetObjectItemCaseSensitive(meta, "progressToken");
 	p->sid = ++r->next_sid;
 	p->client_id = cJSON_Duplicate(id, 1);
 	p->client_id_value = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(req, "id"), 1);
@@ -450,7 +705,12 @@ static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
 	}
 	p->next = r->buckets[bucket(p->sid)];
 	r->buckets[bucket(p->sid)] = p;
-	sess->npending++;
+	if (p->flags & PF_LISTEN)
+		sess->nlistens++;
+	else
+		sess->npending++;
+	if (p->log_rank >= 0)
+		sess->nlog[p->log_rank]++;
 	cJSON_ReplaceItemInObjectCaseSensitive(req, "id", cJSON_CreateNumber((double)p->sid));
 	if (!server_send(s, req)) {
 		p = take_pending(r, p->sid);
@@ -461,12 +721,458 @@ static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
 	}
 }
 
+static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
+{
+	forward_round(sess, req, id, 0);
+}
+
+/* ---- protocol eras: what mcpd answers for the server ------------------------ */
+
+/* A request of mcpd's own to the server, whose answer goes nowhere (a listen's resources/subscribe). */
+static void internal_request(struct server *s, const char *method, cJSON *params)
+{
+	struct relay *r = s->relay;
+	struct pending_req *p = xcalloc(1, sizeof(*p));
+	cJSON *id, *msg;
+
+	p->sid = ++r->next_sid;
+	p->flags = PF_INTERNAL;
+	p->log_rank = -1;
+	snprintf(p->method, sizeof(p->method), "%s", method);
+	p->next = r->buckets[bucket(p->sid)];
+	r->buckets[bucket(p->sid)] = p;
+	id = cJSON_CreateNumber((double)p->sid);
+	msg = jsonrpc_request_new(id, method, params);
+	server_send(s, msg);
+	cJSON_Delete(msg);
+	cJSON_Delete(id);
+}
+
+/* How many emulated listens hold this URI. */
+static size_t listeners_of(const struct relay *r, const char *uri)
+{
+	size_t n = 0;
+	const cJSON *u;
+
+	for (const struct listen *l = r->listens; l; l = l->next)
+		cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(l->filter, "resourceSubscriptions"))
+			if (strcmp(u->valuestring, uri) == 0)
+				n++;
+	return n;
+}
+
+/* The URIs of a listen: subscribed upstream by the first listen holding each, unsubscribed by the last. */
+static void listen_resources(struct server *s, const struct listen *l, const char *method, size_t others)
+{
+	const cJSON *u;
+
+	if (s->stdin_fd < 0)
+		return;
+	cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(l->filter, "resourceSubscriptions")) {
+		cJSON *params;
+
+		if (listeners_of(s->relay, u->valuestring) != others || relay_state_holds(s, u->valuestring))
+			continue;	/* subscribed for others: listens, or legacy clients (relay-state.c) */
+		params = cJSON_CreateObject();
+		cJSON_AddStringToObject(params, "uri", u->valuestring);
+		internal_request(s, method, params);
+	}
+}
+
+/*
+ * subscriptions/listen of a modern client on a legacy server: mcpd serves the
+ * stream with what the server's capabilities allow (its list_changed and
+ * resources/updated notifications), acknowledged at once.
+ */
+static void emulate_listen(struct session *sess, const cJSON *req, const cJSON *id)
+{
+	struct server *s = sess->s;
+	struct relay *r = s->relay;
+	const cJSON *asked = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"),
+								"notifications");
+	struct listen *l;
+	cJSON *params, *ack;
+	char buf[80];
+
+	if (sess->nlistens >= RELAY_MAX_LISTENS) {
+		snprintf(buf, sizeof(buf), "too many subscriptions/listen streams open (at most %d)", RELAY_MAX_LISTENS);
+		error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, buf);
+		return;
+	}
+	l = xcalloc(1, sizeof(*l));
+	l->sess = sess;
+	l->id = cJSON_Duplicate(id, 1);
+	l->id_value = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(req, "id"), 1);
+	l->filter = relay_era_listen_filter(asked, s->init_result);
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(asked, "resourceSubscriptions")) >
+	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l->filter, "resourceSubscriptions")) &&
+	    cJSON_GetObjectItemCaseSensitive(l->filter, "resourceSubscriptions"))
+		log_notice(s->conf.name, NULL, "an MCP client's subscriptions/listen asked for %d resources; mcpd "
+			   "subscribes at most %d of at most %d bytes each and acknowledges only those",
+			   cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(asked, "resourceSubscriptions")),
+			   RELAY_ERA_MAX_URIS, RELAY_ERA_MAX_URI);
+	listen_resources(s, l, "resources/subscribe", 0);
+	l->next = r->listens;
+	r->listens = l;
+	sess->nlistens++;
+	params = cJSON_CreateObject();
+	cJSON_AddItemToObject(params, "notifications", cJSON_Duplicate(l->filter, 1));
+	ack = jsonrpc_notification_new("notifications/subscriptions/acknowledged", params);
+	relay_era_set_subscription_id(ack, id);
+	to_client(sess, ack);
+	cJSON_Delete(ack);
+}
+
+/* An emulated listen ends: cancelled (reply NULL), its client gone, or its server gone (reply sent). */
+static void end_listen(struct server *s, struct listen **ll, const char *error)
+{
+	struct listen *l = *ll;
+
+	*ll = l->next;
+	l->sess->nlistens--;
+	if (error)
+		error_to_client(l->sess, l->id, MCPD_ERR_UNAVAILABLE, error);
+	else
+		listen_resources(s, l, "resources/unsubscribe", 0);
+	listen_free(l);
+}
+
+static bool cancel_listen(struct session *sess, const cJSON *request_id)
+{
+	for (struct listen **ll = &sess->s->relay->listens; *ll; ll = &(*ll)->next) {
+		if ((*ll)->sess == sess && cJSON_Compare((*ll)->id_value, request_id, 1)) {
+			end_listen(sess->s, ll, NULL);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A modern request (with _meta protocolVersion): mcpd answers what a legacy server cannot. */
+static void modern_request(struct session *sess, cJSON *req, const cJSON *id, const char *version)
+{
+	struct server *s = sess->s;
+	const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "method"));
+	cJSON *result;
+
+	if (!mcp_version_modern(version)) {
+		cJSON *msg = jsonrpc_error_new(id, MCP_ERR_UNSUPPORTED_VERSION, "Unsupported protocol version",
+					       mcp_unsupported_version_data(version));
+
+		to_client(sess, msg);
+		cJSON_Delete(msg);
+		return;
+	}
+	if (sess->era == MCP_ERA_UNKNOWN)
+		sess->era = MCP_ERA_MODERN;
+	if (strcmp(method, "ping") == 0) {
+		result = cJSON_CreateObject();
+		cJSON_AddStringToObject(result, "resultType", "complete");
+		answer_to_client(sess, id, result);
+		return;
+	}
+	if (upstream_modern(s)) {
+		forward_request(sess, req, id);
+		return;
+	}
+	if (!server_available(sess, id))
+		return;
+	if (strcmp(method, "server/discover") == 0) {
+		cJSON *msg = jsonrpc_result_new(id, mcp_discover_from_initialize(s->init_result));
+
+		relay_era_mark_complete(msg, method);
+		to_client(sess, msg);
+		cJSON_Delete(msg);
+	} else if (strcmp(method, "subscriptions/listen") == 0) {
+		emulate_listen(sess, req, id);
+	} else {
+		forward_request(sess, req, id);
+	}
+}
+
+/*
+ * A legacy client of a modern server gets its list_changed and its
+ * resources/subscribe through one subscriptions/listen of its own upstream
+ * (its sid is the subscriptionId there), opened again whenever its URIs change.
+ */
+static void open_bridge(struct session *sess)
+{
+	struct server *s = sess->s;
+	struct relay *r = s->relay;
+	struct pending_req *p;
+	cJSON *params, *filter, *id, *msg;
+
+	if (!upstream_modern(s) || s->stdin_fd < 0 || !alive(sess))
+		return;
+	if (sess->bridge_sid) {
+		send_cancel(s, sess->bridge_sid, "the MCP client's subscriptions changed");
+		p = take_pending(r, sess->bridge_sid);
+		if (p)
+			pending_free(p);
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->sid = ++r->next_sid;
+	p->flags = PF_LISTEN | PF_BRIDGED;
+	p->log_rank = -1;
+	p->sess = sess;
+	snprintf(p->method, sizeof(p->method), "subscriptions/listen");
+	p->next = r->buckets[bucket(p->sid)];
+	r->buckets[bucket(p->sid)] = p;
+	sess->nlistens++;
+	sess->bridge_sid = p->sid;
+	params = cJSON_CreateObject();
+	filter = cJSON_AddObjectToObject(params, "notifications");
+	cJSON_AddTrueToObject(filter, "toolsListChanged");
+	cJSON_AddTrueToObject(filter, "promptsListChanged");
+	cJSON_AddTrueToObject(filter, "resourcesListChanged");
+	if (cJSON_GetArraySize(sess->uris) > 0)
+		cJSON_AddItemToObject(filter, "resourceSubscriptions", cJSON_Duplicate(sess->uris, 1));
+	id = cJSON_CreateNumber((double)p->sid);
+	msg = jsonrpc_request_new(id, "subscriptions/listen", params);
+	mcp_inject_meta(msg, s->protocol_version, sess->client_info, sess->client_capabilities);
+	server_send(s, msg);
+	cJSON_Delete(msg);
+	cJSON_Delete(id);
+}
+
+/* resources/subscribe and unsubscribe of a legacy client on a modern server: its listen changes. */
+static void bridge_subscribe(struct session *sess, const cJSON *req, const cJSON *id, bool subscribe)
+{
+	const char *uri = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(req, "params"), "uri"));
+	const cJSON *u;
+	int at = 0;
+	char text[120];
+
+	if (!uri || strlen(uri) > RELAY_ERA_MAX_URI) {
+		error_to_client(sess, id, JSONRPC_INVALID_PARAMS, "invalid params: uri must be a string of at most "
+				"4096 bytes");
+		return;
+	}
+	if (!sess->uris)
+		sess->uris = cJSON_CreateArray();
+	cJSON_ArrayForEach(u, sess->uris) {
+		if (strcmp(u->valuestring, uri) == 0)
+			break;
+		at++;
+	}
+	if (subscribe && !u) {
+		if (cJSON_GetArraySize(sess->uris) >= RELAY_ERA_MAX_URIS) {
+			snprintf(text, sizeof(text), "too many resource subscriptions (at most %d per client)",
+				 RELAY_ERA_MAX_URIS);
+			error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, text);
+			return;
+		}
+		cJSON_AddItemToArray(sess->uris, cJSON_CreateString(uri));
+		open_bridge(sess);
+	} else if (!subscribe && u) {
+		cJSON_DeleteItemFromArray(sess->uris, at);
+		open_bridge(sess);
+	}
+	answer_to_client(sess, id, cJSON_CreateObject());
+}
+
+/*
+ * A legacy client's request that a modern server has no method for: answered
+ * by mcpd. Returns false for the requests to forward.
+ */
+static bool legacy_request(struct session *sess, const cJSON *req, const cJSON *id)
+{
+	const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "method"));
+
+	if (!upstream_modern(sess->s))
+		return false;
+	if (strcmp(method, "logging/setLevel") == 0) {
+		const char *level = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(req, "params"), "level"));
+
+		if (relay_era_log_rank(level) < 0) {
+			error_to_client(sess, id, JSONRPC_INVALID_PARAMS, "invalid params: level is not an MCP log level");
+			return true;
+		}
+		/* Sent with each of its later requests, as the modern era's _meta logLevel. */
+		snprintf(sess->log_level, sizeof(sess->log_level), "%s", level);
+		answer_to_client(sess, id, cJSON_CreateObject());
+		return true;
+	}
+	if (strcmp(method, "resources/subscribe") == 0 || strcmp(method, "resources/unsubscribe") == 0) {
+		bridge_subscribe(sess, req, id, strcmp(method, "resources/subscribe") == 0);
+		return true;
+	}
+	return false;
+}
+
+/* ---- multi-round-trip requests for legacy clients ---------------------------- */
+
+#define ASK_PREFIX "mcpd-in-"
+
+static void mrtr_unlink(struct relay *r, struct mrtr *m)
+{
+	for (struct mrtr **mm = &r->mrtrs; *mm; mm = &(*mm)->next) {
+		if (*mm == m) {
+			*mm = m->next;
+			m->sess->npending--;
+			return;
+		}
+	}
+}
+
+/* Every input is in: the request goes again, with the answers and the server's state. */
+static void mrtr_retry(struct relay *r, struct mrtr *m)
+{
+	struct session *sess = m->sess;
+	cJSON *req = m->request;
+	cJSON *params = cJSON_GetObjectItemCaseSensitive(req, "params");
+
+	m->request = NULL;
+	sess->stored_bytes -= m->request_bytes;
+	m->request_bytes = 0;
+	mrtr_unlink(r, m);
+	if (!cJSON_IsObject(params)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(req, "params");
+		params = cJSON_AddObjectToObject(req, "params");
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(params, "inputResponses");
+	cJSON_DeleteItemFromObjectCaseSensitive(params, "requestState");
+	cJSON_AddItemToObject(params, "inputResponses", m->responses);
+	m->responses = NULL;
+	if (m->state) {
+		cJSON_AddItemToObject(params, "requestState", m->state);
+		m->state = NULL;
+	}
+	forward_round(sess, req, m->client_id, m->round);
+	cJSON_Delete(req);
+	mrtr_free(m);
+	maybe_finish(sess);
+}
+
+/*
+ * A modern server's input_required for a legacy client's request: each input
+ * request goes to the client as a request of its era; the answers come back
+ * through mrtr_answer. What cannot be converted gets -31002.
+ */
+static void mrtr_start(struct server *s, struct pending_req *p, const cJSON *result)
+{
+	struct relay *r = s->relay;
+	struct session *sess = p->sess;
+	const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(result, "inputRequests");
+	const cJSON *state = cJSON_GetObjectItemCaseSensitive(result, "requestState");
+	size_t n = cJSON_IsObject(inputs) ? (size_t)cJSON_GetArraySize(inputs) : 0;
+	char methods[160], text[512];
+	const cJSON *in;
+	struct mrtr *m;
+
+	if (!p->request || p->round + 1 >= RELAY_MAX_ROUNDS || n > RELAY_MAX_INPUTS) {
+		relay_era_input_methods(result, methods, sizeof(methods));
+		snprintf(text, sizeof(text), "server \"%.64s\" asked for %s to complete %s %s; mcpd does not bridge "
+			 "that to a client of an earlier protocol version", s->conf.name, methods, p->method,
+			 !p->request ? "(mcpd kept no copy of that request to send again)" :
+			 n > RELAY_MAX_INPUTS ? "(more inputs at once than mcpd relays)" :
+			 "(more rounds of input than mcpd relays)");
+		error_to_client(sess, p->client_id, MCPD_ERR_NOT_BRIDGED, text);
+		return;
+	}
+	m = xcalloc(1, sizeof(*m));
+	m->sess = sess;
+	m->client_id = cJSON_Duplicate(p->client_id, 1);
+	m->request = p->request;
+	m->request_bytes = p->request_bytes;
+	p->request = NULL;
+	m->responses = cJSON_CreateObject();
+	m->state = cJSON_IsString(state) ? cJSON_Duplicate(state, 1) : NULL;
+	m->round = p->round + 1;
+	m->asks = xcalloc(n ? n : 1, sizeof(*m->asks));
+	cJSON_ArrayForEach(in, inputs) {
+		struct mrtr_ask *a = &m->asks[m->nasks++];
+		char id[48];
+		cJSON *idj, *msg;
+
+		a->n = ++r->next_ask;
+		a->key = xstrdup(in->string);
+		snprintf(id, sizeof(id), ASK_PREFIX "%" PRIu64, a->n);
+		idj = cJSON_CreateString(id);
+		msg = jsonrpc_request_new(idj, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "method")),
+					  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(in, "params"), 1));
+		to_client(sess, msg);
+		cJSON_Delete(msg);
+		cJSON_Delete(idj);
+	}
+	/* Linked once sent: a client dropped meanwhile (to_client) found nothing of it to free. */
+	if (!alive(sess)) {
+		mrtr_free(m);
+		return;
+	}
+	m->next = r->mrtrs;
+	r->mrtrs = m;
+	sess->npending++;
+	/* requestState alone: the server wants the request again at once. */
+	if (m->nasks == 0)
+		mrtr_retry(r, m);
+}
+
+/* The client answers one of mcpd's "mcpd-in-N" requests. Returns false for an answer to the server's. */
+static bool mrtr_answer(struct session *sess, const cJSON *msg)
+{
+	struct relay *r = sess->s->relay;
+	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "id"));
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
+	char *end;
+	uint64_t n;
+
+	if (!id || strncmp(id, ASK_PREFIX, strlen(ASK_PREFIX)) != 0)
+		return false;
+	n = strtoull(id + strlen(ASK_PREFIX), &end, 10);
+	if (*end)
+		return true;
+	for (struct mrtr *m = r->mrtrs; m; m = m->next) {
+		for (size_t i = 0; m->sess == sess && i < m->nasks; i++) {
+			if (m->asks[i].n != n || cJSON_HasObjectItem(m->responses, m->asks[i].key))
+				continue;
+			if (error) {
+				/* The client refused: so does its request, with the client's own error. */
+				const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
+
+				mrtr_unlink(r, m);
+				error_to_client(sess, m->client_id, jsonrpc_error_code(error), text ? text : "refused");
+				mrtr_free(m);
+				maybe_finish(sess);
+				return true;
+			}
+			cJSON_AddItemToObject(m->responses, m->asks[i].key,
+					      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(msg, "result"), 1));
+			if (++m->nanswered == m->nasks)
+				mrtr_retry(r, m);
+			return true;
+		}
+	}
+	return true;	/* answered already, or its request was cancelled */
+}
+
+/* The client cancels a request mcpd is gathering input for. */
+static bool mrtr_cancel(struct session *sess, const cJSON *request_id)
+{
+	struct relay *r = sess->s->relay;
+
+	for (struct mrtr *m = r->mrtrs; m; m = m->next) {
+		if (m->sess == sess && cJSON_Compare(cJSON_GetObjectItemCaseSensitive(m->request, "id"), request_id, 1)) {
+			mrtr_unlink(r, m);
+			mrtr_free(m);
+			return true;
+		}
+	}
+	return false;
+}
+
 static void forward_cancel(struct session *sess, cJSON *note)
 {
 	struct relay *r = sess->s->relay;
 	cJSON *params = cJSON_GetObjectItemCaseSensitive(note, "params");
-	struct pending_req *p = find_by_client_id(r, sess, cJSON_GetObjectItemCaseSensitive(params, "requestId"));
+	struct pending_req *p;
 
+	if (cancel_listen(sess, cJSON_GetObjectItemCaseSensitive(params, "requestId")) ||
+	    mrtr_cancel(sess, cJSON_GetObjectItemCaseSensitive(params, "requestId")))
+		return;
+	p = find_by_client_id(r, sess, cJSON_GetObjectItemCaseSensitive(params, "requestId"));
 	if (!p)
 		return;	/* answered already, or never sent */
 	cJSON_ReplaceItemInObjectCaseSensitive(params, "requestId", cJSON_CreateNumber((double)p->sid));
@@ -529,14 +1235,18 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 	case JSONRPC_REQUEST:
 		/* Answers carry the id exactly as the client wrote it (cJSON would round big numbers). */
 		id = answer_id(sess, line, len, cJSON_GetObjectItemCaseSensitive(msg, "id"));
-		if (strcmp(method, "initialize") == 0) {
+		if (mcp_request_version(msg)) {
+			modern_request(sess, msg, id, mcp_request_version(msg));
+		} else if (relay_state_request(sess, msg, id)) {
+			/* subscriptions and log levels: answered per client by relay-state.c */
+		} else if (strcmp(method, "initialize") == 0) {
 			answer_initialize(sess, msg, id);
 		} else if (strcmp(method, "ping") == 0) {
 			cJSON *reply = jsonrpc_result_new(id, cJSON_CreateObject());
 
 			to_client(sess, reply);
 			cJSON_Delete(reply);
-		} else {
+		} else if (!legacy_request(sess, msg, id)) {
 			forward_request(sess, msg, id);
 		}
 		cJSON_Delete(id);
@@ -545,13 +1255,17 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 		/* The server was initialized once, by mcpd. */
 		if (strcmp(method, "notifications/initialized") == 0)
 			break;
+		/* A modern client's notification carries _meta too: a legacy server gets it without. */
+		if (mcp_request_version(msg) && !upstream_modern(sess->s))
+			relay_era_strip_meta(msg);
 		if (strcmp(method, "notifications/cancelled") == 0)
 			forward_cancel(sess, msg);
 		else if (sess->s->stdin_fd >= 0)
 			server_send(sess->s, msg);
 		break;
 	case JSONRPC_RESPONSE:
-		forward_response(sess, msg);
+		if (!mrtr_answer(sess, msg))
+			forward_response(sess, msg);
 		break;
 	case JSONRPC_INVALID:
 		error_to_client(sess, cJSON_GetObjectItemCaseSensitive(msg, "id"), JSONRPC_INVALID_REQUEST,
@@ -563,6 +1277,35 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 
 /* ---- server -> clients ---------------------------------------------------- */
 
+/* A result crosses eras: resultType and caching hints for a modern client of a legacy server. */
+static void era_response(const struct pending_req *p, cJSON *msg)
+{
+	cJSON *result = cJSON_GetObjectItemCaseSensitive(msg, "result");
+
+	if (p->flags & PF_COMPLETE)
+		relay_era_mark_complete(msg, p->method);
+	if ((p->flags & PF_LISTEN) && result)
+		relay_era_set_subscription_id(msg, p->client_id);
+}
+
+/*
+ * After a restart, the legacy clients of a modern server get their listen
+ * back with the first answer of the new process once it is ready (mcpd's own
+ * tools/list or liveness probe, or a client's request): no hook of its own.
+ */
+static void reopen_bridges(struct server *s)
+{
+	struct relay *r = s->relay;
+
+	if (!r->bridges_lost || !upstream_modern(s) || s->stdin_fd < 0 ||
+	    (s->state != ST_RUNNING && s->state != ST_UNHEALTHY))
+		return;
+	r->bridges_lost = false;
+	for (struct session *it = r->sessions; it; it = it->next)
+		if (alive(it) && it->era == MCP_ERA_LEGACY && !it->bridge_sid)
+			open_bridge(it);
+}
+
 bool relay_server_response(struct server *s, const cJSON *msg)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
@@ -571,6 +1314,7 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 	cJSON *copy;
 	int64_t sid;
 
+	reopen_bridges(s);
 	if (!cJSON_IsNumber(id))
 		return false;
 	/* 1e300 is no id mcpd gave, and a cast to int64_t of it would be undefined. */
@@ -579,9 +1323,41 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 	p = take_pending(s->relay, sid);
 	if (!p)
 		return true;	/* cancelled, or its client left: nobody to tell */
+	if (p->flags & PF_INTERNAL) {
+		const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
+		const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
+
+		if (error)
+			log_notice(s->conf.name, NULL, "the server refused mcpd's %s for an MCP client's "
+				   "subscriptions/listen (%.120s); the client gets no updates of that resource",
+				   p->method, text ? text : "no message");
+		pending_free(p);
+		return true;
+	}
+	sess = p->sess;
+	if ((p->flags & (PF_LISTEN | PF_BRIDGED)) == (PF_LISTEN | PF_BRIDGED)) {
+		const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
+		const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
+
+		if (error)
+			log_notice(s->conf.name, NULL, "the server refused the subscriptions/listen mcpd opened for a "
+				   "legacy MCP client (%.120s); that client gets no list_changed nor resource updates",
+				   text ? text : "no message");
+		else
+			s->relay->bridges_lost = true;	/* ended by the server (stopping): opened again when ready */
+		pending_free(p);
+		return true;
+	}
+	if ((p->flags & PF_BRIDGED) && relay_era_input_required(cJSON_GetObjectItemCaseSensitive(msg, "result"))) {
+		mrtr_start(s, p, cJSON_GetObjectItemCaseSensitive(msg, "result"));
+		pending_free(p);
+		maybe_finish(sess);
+		return true;
+	}
 	copy = cJSON_Duplicate(msg, 1);
 	cJSON_ReplaceItemInObjectCaseSensitive(copy, "id", cJSON_Duplicate(p->client_id, 1));
-	sess = p->sess;
+	era_response(p, copy);
+	relay_state_answered(sess, p->client_id_value, msg);
 	pending_free(p);
 	/* A client dropped for not reading is closing: it is not finished twice. */
 	if (to_client(sess, copy))
@@ -619,6 +1395,126 @@ static bool route_progress(struct server *s, const cJSON *msg)
 	return true;
 }
 
+/* The listen of a modern server's that mcpd relayed as sid (its subscriptionId there). */
+static struct pending_req *find_listen(struct relay *r, const cJSON *id)
+{
+	int64_t sid;
+
+	if (!r->buckets || !cJSON_IsNumber(id) || jsonrpc_id_to_int64(id, &sid) < 0)
+		return NULL;
+	for (struct pending_req *p = r->buckets[bucket(sid)]; p; p = p->next)
+		if (p->sid == sid && (p->flags & PF_LISTEN))
+			return p;
+	return NULL;
+}
+
+/*
+ * A modern server's notification on a listen stream goes to the client that
+ * opened it, with the client's own id; a stream nobody holds (cancelled) ends here.
+ */
+static bool route_subscription(struct server *s, const cJSON *msg)
+{
+	const cJSON *sub = relay_era_subscription_id(msg);
+	struct pending_req *p;
+	cJSON *copy;
+
+	if (!sub)
+		return false;
+	p = find_listen(s->relay, sub);
+	if (!p)
+		return true;
+	copy = cJSON_Duplicate(msg, 1);
+	if (p->flags & PF_BRIDGED) {
+		/* A legacy client's: what it knows as unsolicited notifications, untagged; no acknowledgement. */
+		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method")),
+			   "notifications/subscriptions/acknowledged") != 0) {
+			relay_era_remove_subscription_id(copy);
+			to_client(p->sess, copy);
+		}
+		cJSON_Delete(copy);
+		return true;
+	}
+	relay_era_set_subscription_id(copy, p->client_id);
+	to_client(p->sess, copy);
+	cJSON_Delete(copy);
+	return true;
+}
+
+/* A modern server ends a listen stream with notifications/cancelled (stdio): its client is told, by its id. */
+static bool route_listen_end(struct server *s, const cJSON *msg)
+{
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
+	struct pending_req *p = find_listen(s->relay, cJSON_GetObjectItemCaseSensitive(params, "requestId"));
+	cJSON *copy;
+
+	if (!p)
+		return false;
+	p = take_pending(s->relay, p->sid);
+	if (p->flags & PF_BRIDGED) {
+		s->relay->bridges_lost = true;	/* a legacy client's: opened again with the server's next answer */
+		pending_free(p);
+		return true;
+	}
+	copy = cJSON_Duplicate(msg, 1);
+	cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(copy, "params"), "requestId",
+					       cJSON_Duplicate(p->client_id, 1));
+	to_client(p->sess, copy);
+	cJSON_Delete(copy);
+	pending_free(p);
+	return true;
+}
+
+/* A notification no request of a modern client's asked for: the 2026-07-28 era sends none unasked. */
+static bool unsolicited(const char *method)
+{
+	static const char *const kinds[] = {
+		"notifications/tools/list_changed", "notifications/prompts/list_changed",
+		"notifications/resources/list_changed", "notifications/resources/updated",
+		"notifications/message", "notifications/cancelled",
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
+		if (strcmp(method, kinds[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * To a modern client: log messages while one of its requests in flight asked
+ * for their level, changes on the streams it listens to (mcpd's emulated
+ * listens, tagged with their ids), nothing else unasked.
+ */
+static void modern_notification(struct session *sess, const cJSON *msg, const char *method)
+{
+	if (strcmp(method, "notifications/message") == 0) {
+		int rank = relay_era_log_rank(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(msg, "params"), "level")));
+
+		for (int r = 0; r <= rank; r++) {
+			if (sess->nlog[r]) {
+				to_client(sess, msg);
+				return;
+			}
+		}
+		return;
+	}
+	for (const struct listen *l = sess->s->relay->listens; l; l = l->next) {
+		cJSON *copy;
+
+		if (l->sess != sess || !relay_era_listen_wants(l->filter, msg))
+			continue;
+		copy = cJSON_Duplicate(msg, 1);
+		relay_era_set_subscription_id(copy, l->id);
+		if (!to_client(sess, copy)) {
+			cJSON_Delete(copy);
+			return;	/* dropped: its listens are gone */
+		}
+		cJSON_Delete(copy);
+	}
+	if (!unsolicited(method))
+		to_client(sess, msg);
+}
+
 void relay_server_notification(struct server *s, const cJSON *msg)
 {
 	const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
@@ -626,23 +1522,33 @@ void relay_server_notification(struct server *s, const cJSON *msg)
 
 	if (strcmp(method, "notifications/progress") == 0 && route_progress(s, msg))
 		return;
-	/* list_changed, logging, resource updates, and the rest: every session. */
+	if (route_subscription(s, msg))
+		return;
+	if (strcmp(method, "notifications/cancelled") == 0 && route_listen_end(s, msg))
+		return;
+	/* Every session, but log messages and resource updates only where relay-state.c says. */
 	for (it = s->relay->sessions; it; it = next) {
 		next = it->next;
-		to_client(it, msg);
+		if (it->era == MCP_ERA_MODERN)
+			modern_notification(it, msg, method);
+		else if (relay_state_wants(it, msg))
+			to_client(it, msg);
 	}
+}
+
+bool relay_session_takes_requests(const struct session *sess)
+{
+	return alive(sess) && sess->era != MCP_ERA_MODERN;
 }
 
 bool relay_server_request(struct server *s, const cJSON *msg)
 {
 	struct relay *r = s->relay;
-	struct session *sess = r->sessions;	/* the oldest attached client answers */
+	struct session *sess = relay_state_pick(s, msg);	/* NULL: the server was answered already */
 	struct server_req *q;
 
-	while (sess && !alive(sess))
-		sess = sess->next;
 	if (!sess)
-		return false;
+		return true;
 	if (r->nserver_reqs >= RELAY_MAX_SERVER_REQS) {
 		/* A server asking faster than its client answers would grow this list (and its scans) for ever. */
 		cJSON *reply = jsonrpc_error_new(cJSON_GetObjectItemCaseSensitive(msg, "id"), MCPD_ERR_UNAVAILABLE,
@@ -677,11 +1583,17 @@ void relay_server_gone(struct server *s, const char *why)
 			struct pending_req *p = r->buckets[b];
 
 			r->buckets[b] = p->next;
-			p->sess->npending--;
-			error_to_client(p->sess, p->client_id, MCPD_ERR_UNAVAILABLE, message);
+			if ((p->flags & (PF_LISTEN | PF_BRIDGED)) == (PF_LISTEN | PF_BRIDGED))
+				r->bridges_lost = true;
+			pending_unlink(p);
+			if (p->sess && p->client_id)
+				error_to_client(p->sess, p->client_id, MCPD_ERR_UNAVAILABLE, message);
 			pending_free(p);
 		}
 	}
+	/* mcpd's listens end with the process that served them: their clients listen again. */
+	while (r->listens)
+		end_listen(s, &r->listens, message);
 	for (struct session *it = r->sessions, *next; it; it = next) {
 		next = it->next;
 		maybe_finish(it);

@@ -129,12 +129,14 @@ like "$out" '"id":5,"result":\{"ok":true\}' "the request is answered after respo
 healthy "responses with ids of 1e300"
 
 # --- 3. A server that sends its client 3000 requests it never answers (mcpctl connect
-# prints them and answers none): mcpd keeps 1024 waiting and answers the rest itself.
+# prints them and answers none; the client declared roots): mcpd keeps 1024 waiting and
+# answers the rest itself.
 _errors_at_least() {
 	[[ -s $T/ask.errors ]] && (($(cat "$T/ask.errors") >= $1))
 }
 out=$( (
-	printf '%s\n' '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x"}}'
+	printf '%s\n' '{"jsonrpc":"2.0","id":6,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"roots":{}},"clientInfo":{"name":"sh","version":"1"}}}' \
+		'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x"}}'
 	wait_until 60 _errors_at_least 1976
 ) | timeout 90 "$MCPCTL" -s "$SOCK" connect ask 2>&1 | grep -c '"method":"roots/list"')
 if _errors_at_least 1976; then

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mcp-stdio.h"
 #include "probe-http.h"
+#include "relay-state.h"
 #include "server.h"
 
 /* ---- stubs ---------------------------------------------------------------- */
@@ -132,6 +133,10 @@ void health_start(struct server *s)
 }
 
 void health_stop(struct server *s)
+{
+}
+
+void relay_state_ready(struct server *s)
 {
 }
 

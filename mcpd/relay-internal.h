@@ -1,0 +1,47 @@
+/*
+ * What relay-state.c sees of relay.c's sessions: a few accessors, so that
+ * struct session stays private to relay.c.
+ */
+#ifndef MCPD_RELAY_INTERNAL_H
+#define MCPD_RELAY_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mcp-era.h"
+
+struct server;
+struct session;
+struct session_state;
+struct relay_state;
+
+/* The sessions still to talk to (not detached, not closing), oldest first. */
+struct session *relay_first_session(struct server *s);
+struct session *relay_next_session(struct session *sess);
+
+struct server *relay_session_server(const struct session *sess);
+enum mcp_era relay_session_era(const struct session *sess);
+/* The capabilities of its client's initialize, NULL when it sent none. */
+const cJSON *relay_session_capabilities(const struct session *sess);
+/* Where relay-state.c keeps its per-session and per-server state (NULL until it needs one). */
+struct session_state **relay_session_state(struct session *sess);
+struct relay_state **relay_state_slot(struct server *s);
+
+/* Send to the session's client; false once it is closing or gone. */
+bool relay_session_send(struct session *sess, const cJSON *msg);
+
+/* How many subscriptions/listen that mcpd emulates for 2026 clients hold uri (subscribed upstream for them). */
+size_t relay_listeners_of(struct server *s, const char *uri);
+
+/* An id for a request of mcpd's own to the server: no client waits for its answer. */
+int64_t relay_new_sid(struct server *s);
+
+/*
+ * The session whose request in flight was forwarded last, among those accept
+ * takes; NULL when none of them has one.
+ */
+struct session *relay_newest_requester(struct server *s, bool (*accept)(struct session *sess, const void *arg),
+				       const void *arg);
+
+#endif
