@@ -353,6 +353,7 @@ static bool parse_choice(struct parse *p, const struct ynode *n, const char *pat
 static const char *const transport_names[] = { "stdio", "http" };
 static const char *const restart_names[] = { "always", "on-failure", "never" };
 static const char *const log_format_names[] = { "text", "json" };
+static const char *const protocol_names[] = { "auto", "modern", "legacy" };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -363,6 +364,16 @@ static bool parse_transport(struct parse *p, const struct ynode *n, const char *
 	if (!parse_choice(p, n, path, transport_names, NELEM(transport_names), &v))
 		return false;
 	*(enum transport *)field = (enum transport)v;
+	return true;
+}
+
+static bool parse_protocol(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	int v;
+
+	if (!parse_choice(p, n, path, protocol_names, NELEM(protocol_names), &v))
+		return false;
+	*(enum protocol_pin *)field = (enum protocol_pin)v;
 	return true;
 }
 
@@ -1031,6 +1042,7 @@ static const struct field server_fields[] = {
 	SRV_SELF("command", parse_command, F_SERVER_ONLY),
 	SRV_SELF("url", parse_url, F_SERVER_ONLY),
 	SRV("headers", parse_headers, headers, F_SERVER_ONLY),
+	SRV("protocol", parse_protocol, protocol, 0),
 	SRV("cwd", parse_path, cwd, 0),
 	SRV("env", parse_env, env, 0),
 	SRV("env_file", parse_path, env_file, 0),
@@ -1786,7 +1798,7 @@ bool server_conf_equal(const struct server_conf *a, const struct server_conf *b)
 {
 	return str_eq(a->name, b->name) && a->transport == b->transport &&
 	       strv_eq(a->command, a->argc, b->command, b->argc) && str_eq(a->url, b->url) &&
-	       kv_eq(&a->headers, &b->headers) && str_eq(a->cwd, b->cwd) && kv_eq(&a->env, &b->env) &&
+	       kv_eq(&a->headers, &b->headers) && a->protocol == b->protocol && str_eq(a->cwd, b->cwd) && kv_eq(&a->env, &b->env) &&
 	       str_eq(a->env_file, b->env_file) && kv_eq(&a->secrets, &b->secrets) && str_eq(a->user, b->user) &&
 	       str_eq(a->group, b->group) && limits_eq(&a->limits, &b->limits) && a->umask == b->umask &&
 	       a->log_buffer == b->log_buffer &&
@@ -1805,6 +1817,11 @@ bool server_conf_equal(const struct server_conf *a, const struct server_conf *b)
 const char *transport_name(enum transport t)
 {
 	return (size_t)t < NELEM(transport_names) ? transport_names[t] : "?";
+}
+
+const char *protocol_pin_name(enum protocol_pin p)
+{
+	return (size_t)p < NELEM(protocol_names) ? protocol_names[p] : "?";
 }
 
 const char *restart_policy_name(enum restart_policy r)

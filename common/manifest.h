@@ -24,6 +24,13 @@ enum transport {
 	TRANSPORT_HTTP,
 };
 
+/* Which MCP era mcpd speaks to a server: probed (auto), or pinned by the manifest. */
+enum protocol_pin {
+	PROTOCOL_AUTO,		/* server/discover first, initialize when it is not answered */
+	PROTOCOL_MODERN,	/* server/discover only (2026-07-28) */
+	PROTOCOL_LEGACY,	/* initialize only (2025-11-25 and older) */
+};
+
 enum restart_policy {
 	RESTART_ALWAYS,
 	RESTART_ON_FAILURE,
@@ -96,6 +103,7 @@ struct server_conf {
 	char *url;			/* http only, ${VAR} expanded */
 	bool url_sensitive;
 	struct kv_list headers;		/* http only, ${VAR} expanded */
+	enum protocol_pin protocol;	/* the MCP era: probed or pinned */
 
 	char *cwd;			/* absolute, or relative to the manifest's directory */
 	struct kv_list env;
@@ -206,6 +214,7 @@ bool server_conf_equal(const struct server_conf *a, const struct server_conf *b)
 
 const char *transport_name(enum transport t);
 const char *restart_policy_name(enum restart_policy p);
+const char *protocol_pin_name(enum protocol_pin p);
 
 /* "TERM", "SIGTERM" or a number -> signal number; -1 if unknown. */
 int signal_from_name(const char *name);

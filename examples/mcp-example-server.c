@@ -78,6 +78,21 @@ static const char *const protocol_versions[] = {
 	"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", /* newest first */
 };
 
+/* The modern era (no initialize; version, client info and capabilities in each request's _meta). */
+#define MODERN_VERSION "2026-07-28"
+#define META_PROTOCOL_VERSION "io.modelcontextprotocol/protocolVersion"
+#define META_CLIENT_CAPABILITIES "io.modelcontextprotocol/clientCapabilities"
+#define META_LOG_LEVEL "io.modelcontextprotocol/logLevel"
+#define META_SUBSCRIPTION_ID "io.modelcontextprotocol/subscriptionId"
+#define META_SERVER_INFO "io.modelcontextprotocol/serverInfo"
+#define ERR_HEADER_MISMATCH -32020
+#define ERR_MISSING_CAPABILITY -32021
+#define ERR_UNSUPPORTED_VERSION -32022
+#define MAX_LOGGED_REQUEST 1000 /* --log-requests: bytes of each message shown */
+
+/* Which protocol eras the server speaks. */
+enum eras { ERAS_LEGACY, ERAS_DUAL, ERAS_MODERN };
+
 /* ------------------------------------------------------------------ */
 /* Options                                                             */
 
@@ -103,12 +118,16 @@ static struct options {
 	int64_t session_ttl_ms; /* -1: never */
 	bool endless_sse_event;
 	bool flood_stdout;
+	enum eras eras;    /* --dual-era, --modern-only */
+	int64_t ttl_ms;    /* ttlMs of modern cacheable results */
+	bool log_requests; /* every message received, on stderr */
 } opt = {
 	.name = "example",
 	.exit_after_ms = -1,
 	.exit_status = -1,
 	.stop_ping_after_ms = -1,
 	.session_ttl_ms = -1,
+	.ttl_ms = 60000,
 };
 
 enum mode { MODE_STDIO, MODE_HTTP, MODE_LEGACY_SSE };
@@ -147,9 +166,17 @@ static void usage(FILE *f)
 		"                            with one event whose data never ends\n"
 		"  --flood-stdout            after the handshake, write non-JSON lines to\n"
 		"                            stdout as fast as possible\n"
+		"  --dual-era                also speak 2026-07-28: server/discover, and\n"
+		"                            requests with _meta protocolVersion\n"
+		"  --modern-only             speak only 2026-07-28: initialize gets -32022,\n"
+		"                            a request without _meta protocolVersion -32602\n"
+		"  --ttl-ms N                ttlMs of modern list results (60000)\n"
+		"  --log-requests            write each message received to stderr as\n"
+		"                            \"request: JSON\" (at most 1000 bytes)\n"
 		"  -h, --help                show this help\n"
 		"\n"
-		"SIGUSR1 toggles the tool \"time\" and sends tools/list_changed.\n");
+		"SIGUSR1 toggles the tool \"time\" and sends tools/list_changed.\n"
+		"With --dual-era or --modern-only, --stop-ping-after also stops server/discover.\n");
 }
 
 /* Parses a duration into milliseconds. */
@@ -225,7 +252,8 @@ enum {
 	OPT_LONG_STDERR_LINE, OPT_STDERR_MESSAGE, OPT_GARBAGE_STDOUT,
 	OPT_HUGE_INITIALIZE, OPT_IGNORE_SIGTERM, OPT_FORK_GRANDCHILD, OPT_PIDFILE,
 	OPT_HTTP, OPT_LEGACY_SSE, OPT_SSE_RESPONSES, OPT_SESSION_TTL,
-	OPT_ENDLESS_SSE_EVENT, OPT_FLOOD_STDOUT,
+	OPT_ENDLESS_SSE_EVENT, OPT_FLOOD_STDOUT, OPT_DUAL_ERA, OPT_MODERN_ONLY,
+	OPT_TTL_MS, OPT_LOG_REQUESTS,
 };
 
 static _Noreturn void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -266,6 +294,10 @@ static void parse_options(int argc, char **argv)
 		{"session-ttl", required_argument, NULL, OPT_SESSION_TTL},
 		{"endless-sse-event", no_argument, NULL, OPT_ENDLESS_SSE_EVENT},
 		{"flood-stdout", no_argument, NULL, OPT_FLOOD_STDOUT},
+		{"dual-era", no_argument, NULL, OPT_DUAL_ERA},
+		{"modern-only", no_argument, NULL, OPT_MODERN_ONLY},
+		{"ttl-ms", required_argument, NULL, OPT_TTL_MS},
+		{"log-requests", no_argument, NULL, OPT_LOG_REQUESTS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -317,6 +349,20 @@ static void parse_options(int argc, char **argv)
 		case OPT_SSE_RESPONSES: opt.sse_responses = true; break;
 		case OPT_ENDLESS_SSE_EVENT: opt.endless_sse_event = true; break;
 		case OPT_FLOOD_STDOUT: opt.flood_stdout = true; break;
+		case OPT_DUAL_ERA:
+		case OPT_MODERN_ONLY: {
+			enum eras e = c == OPT_DUAL_ERA ? ERAS_DUAL : ERAS_MODERN;
+			if (opt.eras != ERAS_LEGACY && opt.eras != e)
+				bad_usage("--dual-era and --modern-only are exclusive");
+			opt.eras = e;
+			break;
+		}
+		case OPT_TTL_MS:
+			if (!parse_count(optarg, (unsigned long long)MAX_DURATION_MS, &n))
+				bad_usage("--ttl-ms: not 0 to 30 days in milliseconds: '%s'", optarg);
+			opt.ttl_ms = (int64_t)n;
+			break;
+		case OPT_LOG_REQUESTS: opt.log_requests = true; break;
 		case OPT_SESSION_TTL:
 			if (!parse_duration(optarg, &opt.session_ttl_ms))
 				bad_usage("--session-ttl: bad duration '%s'", optarg);
@@ -341,6 +387,8 @@ static void parse_options(int argc, char **argv)
 		bad_usage("--sse-responses and --session-ttl need --http");
 	if (opt.endless_sse_event && !opt.legacy_sse)
 		bad_usage("--endless-sse-event needs --legacy-sse");
+	if (opt.eras != ERAS_LEGACY && opt.legacy_sse)
+		bad_usage("--dual-era and --modern-only need stdio or --http: HTTP+SSE is a legacy transport");
 	if (opt.exit_status < 0)
 		opt.exit_status = 1;
 	g_mode = opt.http ? MODE_HTTP : opt.legacy_sse ? MODE_LEGACY_SSE : MODE_STDIO;
@@ -409,6 +457,33 @@ static void logmsg(const char *fmt, ...)
 			buf[i] = '?';
 	buf[len++] = '\n';
 	stderr_write(buf, len);
+}
+
+/* --log-requests: "request: TEXT" on one line of stderr, TEXT cut to
+ * MAX_LOGGED_REQUEST bytes.  No name prefix: tests look for the line as is. */
+static void log_request(const char *text, size_t len)
+{
+	static const char prefix[] = "request: ";
+	char buf[sizeof prefix + MAX_LOGGED_REQUEST + 1];
+	if (!opt.log_requests)
+		return;
+	if (len > MAX_LOGGED_REQUEST)
+		len = MAX_LOGGED_REQUEST;
+	memcpy(buf, prefix, sizeof prefix - 1);
+	for (size_t i = 0; i < len; i++)
+		buf[sizeof prefix - 1 + i] = (unsigned char)text[i] < 0x20 ? '?' : text[i];
+	buf[sizeof prefix - 1 + len] = '\n';
+	stderr_write(buf, sizeof prefix + len);
+}
+
+static void log_request_json(const cJSON *msg)
+{
+	if (!opt.log_requests)
+		return;
+	char *text = cJSON_PrintUnformatted(msg);
+	if (text)
+		log_request(text, strlen(text));
+	cJSON_free(text);
 }
 
 /* Writes "PID\n" to path, through a rename so readers never see half. */
@@ -644,22 +719,44 @@ static void send_result(struct sink *s, const cJSON *id, cJSON *result)
 	cJSON_Delete(m);
 }
 
+static void send_error_v(struct sink *s, const cJSON *id, int code, cJSON *data, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+static void send_error_v(struct sink *s, const cJSON *id, int code, cJSON *data, const char *fmt, va_list ap)
+{
+	char text[512];
+	vsnprintf(text, sizeof text, fmt, ap);
+	cJSON *m = rpc_message(id);
+	cJSON *err = cJSON_AddObjectToObject(m, "error");
+	cJSON_AddNumberToObject(err, "code", code);
+	cJSON_AddStringToObject(err, "message", text);
+	if (data)
+		cJSON_AddItemToObject(err, "data", data);
+	sink_send(s, m, true);
+	cJSON_Delete(m);
+}
+
 static void send_error(struct sink *s, const cJSON *id, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 static void send_error(struct sink *s, const cJSON *id, int code, const char *fmt, ...)
 {
-	char text[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
+	send_error_v(s, id, code, NULL, fmt, ap);
 	va_end(ap);
-	cJSON *m = rpc_message(id);
-	cJSON *err = cJSON_AddObjectToObject(m, "error");
-	cJSON_AddNumberToObject(err, "code", code);
-	cJSON_AddStringToObject(err, "message", text);
-	sink_send(s, m, true);
-	cJSON_Delete(m);
+}
+
+/* An error with a data member; takes ownership of data. */
+static void send_error_data(struct sink *s, const cJSON *id, int code, cJSON *data, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void send_error_data(struct sink *s, const cJSON *id, int code, cJSON *data, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	send_error_v(s, id, code, data, fmt, ap);
+	va_end(ap);
 }
 
 /* Sends a notification; takes ownership of params (may be NULL). */
@@ -739,7 +836,46 @@ struct call {
 	struct sink *sink;
 	const cJSON *id;
 	const cJSON *params; /* NULL when absent */
+	bool modern;         /* a 2026-07-28 request: _meta carries version and capabilities */
 };
+
+static void add_server_info(cJSON *obj, const char *key)
+{
+	cJSON *info = cJSON_AddObjectToObject(obj, key);
+	cJSON_AddStringToObject(info, "name", opt.name);
+	cJSON_AddStringToObject(info, "version", SERVER_VERSION);
+}
+
+/* Completes a result for its request's era: a modern result says it is
+ * complete and names the server in _meta.  Returns r. */
+static cJSON *finish(const struct call *c, cJSON *r)
+{
+	if (!c->modern)
+		return r;
+	if (!get(r, "resultType"))
+		cJSON_AddStringToObject(r, "resultType", "complete");
+	cJSON *meta = cJSON_GetObjectItemCaseSensitive(r, "_meta");
+	if (!meta)
+		meta = cJSON_AddObjectToObject(r, "_meta");
+	if (!get(meta, META_SERVER_INFO))
+		add_server_info(meta, META_SERVER_INFO);
+	return r;
+}
+
+/* The cache hints of a modern list result (CacheableResult). */
+static void add_cache_hints(const struct call *c, cJSON *r)
+{
+	if (!c->modern)
+		return;
+	cJSON_AddNumberToObject(r, "ttlMs", (double)opt.ttl_ms);
+	cJSON_AddStringToObject(r, "cacheScope", "public");
+}
+
+/* Answers c's request with r; takes ownership of r. */
+static void answer(const struct call *c, cJSON *r)
+{
+	send_result(c->sink, c->id, finish(c, r));
+}
 
 /* A reply sent later: the sleep tool and --slow-initialize. */
 struct deferred {
@@ -820,7 +956,7 @@ static void defer_reply(const struct call *c, cJSON *result, int64_t delay_ms, c
 	}
 	d->sink = sink_ref(c->sink);
 	d->id = cJSON_Duplicate(c->id, true);
-	d->result = result;
+	d->result = finish(c, result);
 	d->start_ms = now_ms();
 	d->due_ms = d->start_ms + delay_ms;
 	if (cJSON_IsString(token) || cJSON_IsNumber(token)) {
@@ -920,7 +1056,7 @@ static void t_echo(const struct call *c, const cJSON *args)
 		send_error(c->sink, c->id, -32602, "Invalid arguments for tool echo: text must be a string");
 		return;
 	}
-	send_result(c->sink, c->id, text_result(text->valuestring, false));
+	answer(c, text_result(text->valuestring, false));
 }
 
 static void t_add(const struct call *c, const cJSON *args)
@@ -932,7 +1068,7 @@ static void t_add(const struct call *c, const cJSON *args)
 	}
 	char text[64];
 	snprintf(text, sizeof text, "%.15g", a->valuedouble + b->valuedouble);
-	send_result(c->sink, c->id, text_result(text, false));
+	answer(c, text_result(text, false));
 }
 
 static void t_sleep(const struct call *c, const cJSON *args)
@@ -955,6 +1091,12 @@ static void t_sleep(const struct call *c, const cJSON *args)
 /* Asks the client for its roots; the answer comes in handle_response(). */
 static void t_roots(const struct call *c, const cJSON *args)
 {
+	if (c->modern) {
+		answer(c, text_result("roots: a 2026-07-28 request cannot be answered with a server-to-client "
+				      "request; call the tool ask with {\"kind\": \"roots\"}",
+				      true));
+		return;
+	}
 	if (!sink_streams(c->sink)) {
 		send_result(c->sink, c->id,
 			    text_result("cannot ask the client for roots on a plain JSON response", true));
@@ -986,7 +1128,7 @@ static void t_time(const struct call *c, const cJSON *args)
 {
 	char text[32];
 	snprintf(text, sizeof text, "%lld", (long long)time(NULL));
-	send_result(c->sink, c->id, text_result(text, false));
+	answer(c, text_result(text, false));
 }
 
 static const struct tool {
@@ -1046,6 +1188,60 @@ static char *instructions_text(void)
 	return s;
 }
 
+/* What initialize and server/discover say the server can do. */
+static void add_capabilities(cJSON *r)
+{
+	cJSON *caps = cJSON_AddObjectToObject(r, "capabilities");
+	cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "tools"), "listChanged", true);
+	cJSON_AddObjectToObject(caps, "resources");
+	cJSON_AddObjectToObject(caps, "prompts");
+	cJSON_AddObjectToObject(caps, "logging");
+}
+
+/* -32022 with the versions this server speaks: the only diagnostic a legacy
+ * client of a modern-only server gets, so it names them. */
+static void send_unsupported_version(const struct call *c, const cJSON *requested)
+{
+	cJSON *data = cJSON_CreateObject();
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(data, "supported"), cJSON_CreateString(MODERN_VERSION));
+	if (cJSON_IsString(requested))
+		cJSON_AddStringToObject(data, "requested", requested->valuestring);
+	send_error_data(c->sink, c->id, ERR_UNSUPPORTED_VERSION, data,
+			"Unsupported protocol version %.64s: this server speaks only " MODERN_VERSION,
+			cJSON_IsString(requested) ? requested->valuestring : "(none)");
+}
+
+/* --stop-ping-after: true (and told once) when probes go unanswered now. */
+static bool probes_stopped(void)
+{
+	static bool told;
+	if (opt.stop_ping_after_ms < 0 || now_ms() - g_start_ms < opt.stop_ping_after_ms)
+		return false;
+	if (!told)
+		logmsg("no longer answering ping%s (--stop-ping-after)",
+		       opt.eras != ERAS_LEGACY ? " and server/discover" : "");
+	told = true;
+	return true;
+}
+
+static void m_discover(const struct call *c)
+{
+	if (probes_stopped())
+		return;
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "resultType", "complete");
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(r, "supportedVersions"), cJSON_CreateString(MODERN_VERSION));
+	add_capabilities(r);
+	add_server_info(cJSON_AddObjectToObject(r, "_meta"), META_SERVER_INFO);
+	char *instructions = instructions_text();
+	if (instructions)
+		cJSON_AddStringToObject(r, "instructions", instructions);
+	free(instructions);
+	cJSON_AddNumberToObject(r, "ttlMs", (double)opt.ttl_ms);
+	cJSON_AddStringToObject(r, "cacheScope", "public");
+	send_result(c->sink, c->id, r);
+}
+
 static void m_initialize(const struct call *c)
 {
 	if (opt.no_initialize) {
@@ -1054,14 +1250,8 @@ static void m_initialize(const struct call *c)
 	}
 	cJSON *r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "protocolVersion", negotiate_version(get(c->params, "protocolVersion")));
-	cJSON *caps = cJSON_AddObjectToObject(r, "capabilities");
-	cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "tools"), "listChanged", true);
-	cJSON_AddObjectToObject(caps, "resources");
-	cJSON_AddObjectToObject(caps, "prompts");
-	cJSON_AddObjectToObject(caps, "logging");
-	cJSON *info = cJSON_AddObjectToObject(r, "serverInfo");
-	cJSON_AddStringToObject(info, "name", opt.name);
-	cJSON_AddStringToObject(info, "version", SERVER_VERSION);
+	add_capabilities(r);
+	add_server_info(r, "serverInfo");
 	char *instructions = instructions_text();
 	if (instructions)
 		cJSON_AddStringToObject(r, "instructions", instructions);
@@ -1070,23 +1260,18 @@ static void m_initialize(const struct call *c)
 	if (opt.slow_initialize_ms > 0)
 		defer_reply(c, r, opt.slow_initialize_ms, NULL);
 	else
-		send_result(c->sink, c->id, r);
+		answer(c, r);
 }
 
 static void m_ping(const struct call *c)
 {
-	static bool told;
-	if (opt.stop_ping_after_ms >= 0 && now_ms() - g_start_ms >= opt.stop_ping_after_ms) {
-		if (!told)
-			logmsg("no longer answering ping (--stop-ping-after)");
-		told = true;
+	if (probes_stopped())
 		return;
-	}
 	if (opt.ping_error) {
 		send_error(c->sink, c->id, -32603, "Internal error: ping failed (--ping-error)");
 		return;
 	}
-	send_result(c->sink, c->id, cJSON_CreateObject());
+	answer(c, cJSON_CreateObject());
 }
 
 static void m_tools_list(const struct call *c)
@@ -1102,7 +1287,8 @@ static void m_tools_list(const struct call *c)
 		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(tools[i].input_schema));
 		cJSON_AddItemToArray(list, t);
 	}
-	send_result(c->sink, c->id, r);
+	add_cache_hints(c, r);
+	answer(c, r);
 }
 
 static void m_tools_call(const struct call *c)
@@ -1128,44 +1314,92 @@ static void m_resources_list(const struct call *c)
 {
 	cJSON *r = cJSON_CreateObject();
 	cJSON_AddArrayToObject(r, "resources");
-	send_result(c->sink, c->id, r);
+	add_cache_hints(c, r);
+	answer(c, r);
 }
 
 static void m_resource_templates_list(const struct call *c)
 {
 	cJSON *r = cJSON_CreateObject();
 	cJSON_AddArrayToObject(r, "resourceTemplates");
-	send_result(c->sink, c->id, r);
+	add_cache_hints(c, r);
+	answer(c, r);
 }
 
 static void m_prompts_list(const struct call *c)
 {
 	cJSON *r = cJSON_CreateObject();
 	cJSON_AddArrayToObject(r, "prompts");
-	send_result(c->sink, c->id, r);
+	add_cache_hints(c, r);
+	answer(c, r);
 }
 
 static void m_empty(const struct call *c)
 {
-	send_result(c->sink, c->id, cJSON_CreateObject());
+	answer(c, cJSON_CreateObject());
 }
+
+/* In which era a method exists. */
+enum method_era { IN_BOTH, IN_LEGACY, IN_MODERN };
 
 static const struct method {
 	const char *name;
 	void (*fn)(const struct call *c);
+	enum method_era era;
 } methods[] = {
-	{"initialize", m_initialize},
-	{"ping", m_ping},
-	{"tools/list", m_tools_list},
-	{"tools/call", m_tools_call},
-	{"resources/list", m_resources_list},
-	{"resources/templates/list", m_resource_templates_list},
-	{"prompts/list", m_prompts_list},
-	{"logging/setLevel", m_empty},
+	{"initialize", m_initialize, IN_LEGACY},
+	{"server/discover", m_discover, IN_MODERN},
+	{"ping", m_ping, IN_BOTH}, /* gone from 2026-07-28; harmless to answer */
+	{"tools/list", m_tools_list, IN_BOTH},
+	{"tools/call", m_tools_call, IN_BOTH},
+	{"resources/list", m_resources_list, IN_BOTH},
+	{"resources/templates/list", m_resource_templates_list, IN_BOTH},
+	{"prompts/list", m_prompts_list, IN_BOTH},
+	{"logging/setLevel", m_empty, IN_LEGACY},
 };
 
 /* ------------------------------------------------------------------ */
 /* Dispatch                                                            */
+
+/*
+ * Decides the era of a request for --dual-era and --modern-only: modern when
+ * its _meta names a protocol version (always, with --modern-only), which must
+ * then be ours and come with the client's capabilities.  Answers the request
+ * with an error and returns false when it cannot be served.
+ */
+static bool era_check(struct call *c, const char *method)
+{
+	if (strcmp(method, "initialize") == 0) {
+		if (opt.eras == ERAS_MODERN) {
+			send_unsupported_version(c, get(c->params, "protocolVersion"));
+			return false;
+		}
+		return true; /* legacy, whatever its _meta says */
+	}
+	const cJSON *meta = get(c->params, "_meta");
+	const cJSON *version = get(meta, META_PROTOCOL_VERSION);
+	if (!version && opt.eras == ERAS_DUAL)
+		return true;
+	if (!cJSON_IsString(version)) {
+		send_error(c->sink, c->id, -32602,
+			   "Invalid params: _meta \"" META_PROTOCOL_VERSION "\" is missing or not a string "
+			   "(this server speaks " MODERN_VERSION "%s)",
+			   opt.eras == ERAS_DUAL ? ", and legacy versions after initialize" : " only");
+		return false;
+	}
+	if (strcmp(version->valuestring, MODERN_VERSION) != 0) {
+		send_unsupported_version(c, version);
+		return false;
+	}
+	if (!cJSON_IsObject(get(meta, META_CLIENT_CAPABILITIES))) {
+		send_error(c->sink, c->id, -32602,
+			   "Invalid params: a " MODERN_VERSION " request needs _meta \"" META_CLIENT_CAPABILITIES
+			   "\" (an object)");
+		return false;
+	}
+	c->modern = true;
+	return true;
+}
 
 static void handle_request(struct sink *sink, const cJSON *msg)
 {
@@ -1176,10 +1410,20 @@ static void handle_request(struct sink *sink, const cJSON *msg)
 	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
 		if (strcmp(methods[i].name, method) != 0)
 			continue;
-		if (c.params && !cJSON_IsObject(c.params))
+		if (methods[i].era == IN_MODERN && opt.eras == ERAS_LEGACY)
+			break; /* a legacy server knows no such method */
+		if (c.params && !cJSON_IsObject(c.params)) {
 			send_error(sink, c.id, -32602, "Invalid params: params must be an object");
-		else
-			methods[i].fn(&c);
+			return;
+		}
+		if (opt.eras != ERAS_LEGACY && !era_check(&c, method))
+			return;
+		if (c.modern && methods[i].era == IN_LEGACY) {
+			send_error(sink, c.id, -32601, "Method not found: %.200s is not part of " MODERN_VERSION,
+				   method);
+			return;
+		}
+		methods[i].fn(&c);
 		return;
 	}
 	send_error(sink, c.id, -32601, "Method not found: %.200s", method);
@@ -1244,6 +1488,8 @@ static void handle_response(const cJSON *msg)
 static void core_handle(struct sink *sink, cJSON *msg)
 {
 	const char *why = "";
+	if (g_mode == MODE_STDIO) /* HTTP logs at the transport, before its own checks */
+		log_request_json(msg);
 	switch (classify(msg, &why)) {
 	case MSG_INVALID:
 		send_error(sink, cJSON_IsObject(msg) ? get(msg, "id") : NULL, -32600, "Invalid Request: %s", why);
@@ -1282,6 +1528,7 @@ static void stdio_line(const char *line, size_t len)
 		return; /* blank line */
 	cJSON *msg = parse_json(line, len);
 	if (!msg) {
+		log_request(line + i, len - i);
 		send_error(&g_stdout_sink, NULL, -32700, "Parse error");
 		return;
 	}
@@ -1732,9 +1979,15 @@ static bool header_has(struct MHD_Connection *conn, const char *name, const char
 	return false;
 }
 
+/* Parses a POST body, and shows it with --log-requests. */
 static cJSON *parse_body(const struct http_req *r)
 {
-	return r->body ? parse_json(r->body, r->len) : NULL;
+	cJSON *msg = r->body ? parse_json(r->body, r->len) : NULL;
+	if (msg)
+		log_request_json(msg);
+	else if (r->body)
+		log_request(r->body, r->len);
+	return msg;
 }
 
 /* POST /mcp (Streamable HTTP). */

@@ -28,6 +28,7 @@ static double ms(uint64_t v)
 
 static void on_interval(struct ev_loop *loop, ev_timer *w, int revents);
 static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents);
+static void on_ttl(struct ev_loop *loop, ev_timer *w, int revents);
 
 void health_init(struct server *s)
 {
@@ -37,7 +38,8 @@ void health_init(struct server *s)
 	h->last_latency_ms = -1;
 	ev_timer_init(&h->interval_w, on_interval, 0., 0.);
 	ev_timer_init(&h->timeout_w, on_timeout, 0., 0.);
-	h->interval_w.data = h->timeout_w.data = s;
+	ev_timer_init(&h->ttl_w, on_ttl, 0., 0.);
+	h->interval_w.data = h->timeout_w.data = h->ttl_w.data = s;
 }
 
 void health_free(struct server *s)
@@ -70,10 +72,65 @@ static void fetch_tools(struct server *s, const char *cursor)
 	mcp_stdio_request(s, MCP_REQ_TOOLS_LIST, "tools/list", params);
 }
 
+/* The liveness probe of the server's era. */
+static const char *probe_method(const struct server *s)
+{
+	return s->era == MCP_ERA_MODERN ? "server/discover" : "ping";
+}
+
+/* The server's capabilities and identity: from its InitializeResult (legacy) or DiscoverResult (modern). */
+static const cJSON *server_capabilities(const struct server *s)
+{
+	return cJSON_GetObjectItemCaseSensitive(s->discover_result ? s->discover_result : s->init_result,
+						"capabilities");
+}
+
+static const cJSON *server_info(const struct server *s)
+{
+	if (s->discover_result)
+		return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s->discover_result, "_meta"),
+							MCP_META_SERVER_INFO);
+	return cJSON_GetObjectItemCaseSensitive(s->init_result, "serverInfo");
+}
+
+/*
+ * A modern stdio server that announces tools.listChanged gets mcpd's own
+ * subscriptions/listen: its notifications carry mcpd's string id, so the
+ * relay never passes them to clients.
+ */
+static void listen_tools(struct server *s)
+{
+	const cJSON *tools = cJSON_GetObjectItemCaseSensitive(server_capabilities(s), "tools");
+	cJSON *params, *filter;
+
+	if (s->era != MCP_ERA_MODERN || s->conf.transport != TRANSPORT_STDIO ||
+	    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tools, "listChanged")))
+		return;
+	params = cJSON_CreateObject();
+	filter = cJSON_AddObjectToObject(params, "notifications");
+	cJSON_AddBoolToObject(filter, "toolsListChanged", true);
+	s->health.listen_id = mcp_stdio_request(s, MCP_REQ_LISTEN, "subscriptions/listen", params);
+	if (s->health.listen_id < 0)
+		s->health.listen_id = 0;
+}
+
+void health_listen_ended(struct server *s, int64_t id, const char *error)
+{
+	if (id != s->health.listen_id)
+		return;
+	s->health.listen_id = 0;
+	if (error)
+		log_info(s->conf.name, NULL, "subscriptions/listen refused (%s): the tool list follows its ttlMs only",
+			 error);
+	else
+		log_info(s->conf.name, NULL, "the server ended mcpd's subscriptions/listen: the tool list follows its "
+			 "ttlMs only");
+}
+
 void health_start(struct server *s)
 {
 	struct health *h = &s->health;
-	const cJSON *info = cJSON_GetObjectItemCaseSensitive(s->init_result, "serverInfo");
+	const cJSON *info = server_info(s);
 	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "name"));
 	const char *version = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "version"));
 
@@ -87,11 +144,13 @@ void health_start(struct server *s)
 	snprintf(h->server_version, sizeof(h->server_version), "%s", version ? version : "");
 	schedule(s);
 	/* Only servers that say they have tools are asked for them. */
-	if (cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s->init_result, "capabilities"), "tools")) {
+	if (cJSON_GetObjectItemCaseSensitive(server_capabilities(s), "tools")) {
 		cJSON_Delete(h->tools_partial);
 		h->tools_partial = cJSON_CreateArray();
 		h->pages = 0;
+		h->ttl_ms = -1;
 		fetch_tools(s, NULL);
+		listen_tools(s);
 	}
 }
 
@@ -101,6 +160,9 @@ void health_stop(struct server *s)
 
 	ev_timer_stop(s->d->loop, &h->interval_w);
 	ev_timer_stop(s->d->loop, &h->timeout_w);
+	ev_timer_stop(s->d->loop, &h->ttl_w);
+	h->refetch_ms = 0;
+	h->listen_id = 0;	/* it ends with the process */
 	h->probing = false;
 	h->in_flight = false;
 	h->fails = 0;
@@ -169,7 +231,7 @@ static void on_interval(struct ev_loop *loop, ev_timer *w, int revents)
 			schedule(s);	/* the tool list is being fetched: ping next time */
 		return;
 	}
-	h->ping_id = mcp_stdio_request(s, MCP_REQ_PING, "ping", NULL);
+	h->ping_id = mcp_stdio_request(s, MCP_REQ_PING, probe_method(s), NULL);
 	if (h->ping_id < 0)
 		return;	/* the server's stdin is gone: its exit is on its way */
 	h->in_flight = true;
@@ -181,12 +243,13 @@ static void on_interval(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct server *s = w->data;
-	char d[32], detail[48];
+	char d[32], detail[48], what[48];
 
 	s->health.in_flight = false;
 	duration_format(s->conf.health.timeout_ms, d, sizeof(d));
 	snprintf(detail, sizeof(detail), " (%s)", d);
-	probe_failed(s, "ping timed out", detail);
+	snprintf(what, sizeof(what), "%s timed out", probe_method(s));
+	probe_failed(s, what, detail);
 }
 
 void health_ping_answered(struct server *s, int64_t id, const char *error)
@@ -198,10 +261,11 @@ void health_ping_answered(struct server *s, int64_t id, const char *error)
 	h->in_flight = false;
 	ev_timer_stop(s->d->loop, &h->timeout_w);
 	if (error) {
-		char detail[200];
+		char detail[200], what[48];
 
 		snprintf(detail, sizeof(detail), ": %s", error);
-		probe_failed(s, "ping failed", detail);
+		snprintf(what, sizeof(what), "%s failed", probe_method(s));
+		probe_failed(s, what, detail);
 		return;
 	}
 	record_latency(h, (ev_time() - h->sent_at) * 1000.);
@@ -224,6 +288,49 @@ uint64_t health_tools_hash(const char *text)
 	return hash;
 }
 
+/*
+ * Fetch the tool list again in delay_ms, spread by up to a tenth later (the
+ * caching spec asks pollers for jitter): a server's ttlMs is a freshness hint.
+ */
+static void schedule_refetch(struct server *s, uint64_t delay_ms)
+{
+	struct health *h = &s->health;
+
+	if (!h->probing)
+		return;
+	if (delay_ms < HEALTH_TTL_MIN_MS)
+		delay_ms = HEALTH_TTL_MIN_MS;
+	if (delay_ms > HEALTH_TTL_MAX_MS)
+		delay_ms = HEALTH_TTL_MAX_MS;
+	h->refetch_ms = delay_ms;
+	ev_timer_stop(s->d->loop, &h->ttl_w);
+	ev_timer_set(&h->ttl_w, ms(delay_ms) * (1. + 0.1 * drand48()), 0.);
+	ev_timer_start(s->d->loop, &h->ttl_w);
+}
+
+static void on_ttl(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *s = w->data;
+
+	if (s->health.probing)
+		health_tools_changed(s);
+}
+
+/* The smallest ttlMs of the pages: each page is fresh for its own. Negative counts as 0. */
+static void note_ttl(struct health *h, const cJSON *result)
+{
+	const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(result, "ttlMs");
+	int64_t v;
+
+	if (!cJSON_IsNumber(ttl))
+		return;
+	v = ttl->valuedouble > 0 ? (ttl->valuedouble < (double)HEALTH_TTL_MAX_MS ? (int64_t)ttl->valuedouble
+										: HEALTH_TTL_MAX_MS)
+				 : 0;
+	if (h->ttl_ms < 0 || v < h->ttl_ms)
+		h->ttl_ms = v;
+}
+
 void health_tools_answered(struct server *s, const cJSON *result, const char *error)
 {
 	struct health *h = &s->health;
@@ -237,8 +344,12 @@ void health_tools_answered(struct server *s, const cJSON *result, const char *er
 		log_warning(s->conf.name, NULL, "tools/list failed: %s", error ? error : "the result has no tools list");
 		cJSON_Delete(h->tools_partial);
 		h->tools_partial = NULL;
+		/* A list that had a ttlMs is tried again, later each time: it is stale, not gone. */
+		if (h->refetch_ms > 0)
+			schedule_refetch(s, h->refetch_ms * 2);
 		return;
 	}
+	note_ttl(h, result);
 	cJSON_ArrayForEach(t, tools) {
 		if (cJSON_GetArraySize(h->tools_partial) >= HEALTH_MAX_TOOLS)
 			break;
@@ -266,6 +377,10 @@ void health_tools_answered(struct server *s, const cJSON *result, const char *er
 		h->tools_partial = NULL;
 		h->tools_hash = hash;
 	}
+	if (h->ttl_ms >= 0)
+		schedule_refetch(s, (uint64_t)h->ttl_ms);
+	else
+		h->refetch_ms = 0;
 }
 
 void health_tools_changed(struct server *s)
@@ -276,6 +391,7 @@ void health_tools_changed(struct server *s)
 		return;	/* a fetch is running already */
 	h->tools_partial = cJSON_CreateArray();
 	h->pages = 0;
+	h->ttl_ms = -1;
 	fetch_tools(s, NULL);
 }
 

@@ -1,6 +1,8 @@
 /*
- * Health checks: a ping every health.interval over the server's own MCP
- * channel, latency kept as a histogram, the tool list and its hash. Like
+ * Health checks: a liveness probe every health.interval over the server's own
+ * MCP channel (ping, or server/discover for a modern server), latency kept as
+ * a histogram, the tool list and its hash, fetched again when the server says
+ * it changed or when its ttlMs runs out. Like
  * relayd's hce.c, this file logs only when health changes, never per probe.
  */
 #ifndef MCPD_HEALTH_H
@@ -19,6 +21,8 @@ extern const double health_bucket_ms[HEALTH_BUCKETS];
 
 #define HEALTH_MAX_TOOLS	10000	/* beyond that, the list is cut (and the hash says so) */
 #define HEALTH_MAX_PAGES	50	/* tools/list pages followed through nextCursor */
+#define HEALTH_TTL_MIN_MS	1000		/* a tool list's ttlMs is fetched again no sooner */
+#define HEALTH_TTL_MAX_MS	(24 * 3600 * 1000)	/* and no later */
 
 struct health {
 	unsigned fails;			/* consecutive failed probes */
@@ -40,6 +44,10 @@ struct health {
 	cJSON *tools_partial;		/* pages gathered so far */
 	unsigned pages;
 	uint64_t tools_hash;
+	int64_t ttl_ms;			/* smallest ttlMs of the pages gathered, -1 when none had one */
+	uint64_t refetch_ms;		/* the delay of the next refetch by ttlMs, 0 if none */
+	ev_timer ttl_w;			/* fetches the tool list again when its ttlMs runs out */
+	int64_t listen_id;		/* mcpd's own subscriptions/listen (modern), 0 if none */
 	char server_name[64];
 	char server_version[32];
 };
@@ -59,6 +67,9 @@ void health_tools_answered(struct server *s, const cJSON *result, const char *er
 
 /* The server said its tools changed: fetch them again. */
 void health_tools_changed(struct server *s);
+
+/* mcpd's own subscriptions/listen was answered (the server ended it) or refused. */
+void health_listen_ended(struct server *s, int64_t id, const char *error);
 
 /* transport http: start probing (spawned, or monitor-only), until the first answer. */
 void health_http_begin(struct server *s);

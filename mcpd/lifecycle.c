@@ -19,6 +19,7 @@
 #include "lifecycle.h"
 #include "health.h"
 #include "log.h"
+#include "mcp-stdio.h"
 #include "probe-http.h"
 #include "server.h"
 #include "xmalloc.h"
@@ -295,6 +296,9 @@ static enum server_state act_exit_unexpected(struct server *s, const struct even
 	char why[256];
 	bool handshake = s->in_handshake;
 
+	char note[128];
+
+	mcp_stdio_handshake_note(s, note, sizeof(note));	/* before the reset forgets the probe */
 	stop_timer(s);
 	server_reaped(s);
 	if (s->exec_failed)
@@ -304,7 +308,7 @@ static enum server_state act_exit_unexpected(struct server *s, const struct even
 	if (handshake && !s->exec_failed) {
 		size_t n = strlen(why);
 
-		snprintf(why + n, sizeof(why) - n, " during the MCP handshake");
+		snprintf(why + n, sizeof(why) - n, "%s", note);
 	}
 	return after_failure(s, why,
 			     !handshake && WIFEXITED(arg->wait_status) && WEXITSTATUS(arg->wait_status) == 0);
@@ -345,7 +349,8 @@ static enum server_state act_handshake_timeout(struct server *s, const struct ev
 		snprintf(why, sizeof(why), "no MCP answer over HTTP within %s (%.160s)", d,
 			 s->reason[0] ? s->reason : "no answer");
 	else
-		snprintf(why, sizeof(why), "no answer to initialize within %s", d);
+		snprintf(why, sizeof(why), "no answer to %s within %s",
+			 mcp_stdio_handshake_method(s) ? mcp_stdio_handshake_method(s) : "the MCP handshake", d);
 	return act_fail(s, &(struct event_arg){ .reason = why });
 }
 

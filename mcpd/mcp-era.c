@@ -176,3 +176,16 @@ cJSON *mcp_unsupported_version_data(const char *asked)
 	cJSON_AddStringToObject(data, "requested", asked ? asked : "");
 	return data;
 }
+
+cJSON *mcp_client_capabilities(void)
+{
+	cJSON *caps = cJSON_CreateObject();
+	cJSON *elicitation;
+
+	cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "roots"), "listChanged", true);
+	cJSON_AddObjectToObject(caps, "sampling");
+	elicitation = cJSON_AddObjectToObject(caps, "elicitation");
+	cJSON_AddObjectToObject(elicitation, "form");
+	cJSON_AddObjectToObject(elicitation, "url");
+	return caps;
+}

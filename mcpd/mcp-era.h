@@ -90,4 +90,11 @@ cJSON *mcp_initialize_from_discover(const cJSON *discover_result, const char *as
 /* An UnsupportedProtocolVersionError's data: {"supported": [...], "requested": asked}. */
 cJSON *mcp_unsupported_version_data(const char *asked);
 
+/*
+ * The capabilities mcpd declares to a server as its client, in initialize and
+ * in the modern _meta: those it routes to its own clients (roots, sampling,
+ * elicitation). A new object each call.
+ */
+cJSON *mcp_client_capabilities(void);
+
 #endif

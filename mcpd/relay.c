@@ -13,6 +13,7 @@
 #include "log.h"
 #include "mcp-era.h"
 #include "mcp-stdio.h"
+#include "relay-era.h"
 #include "relay.h"
 #include "server.h"
 #include "xmalloc.h"
@@ -23,14 +24,34 @@
 /* A message too long to parse is answered with the id found in this many of its first bytes. */
 #define RELAY_ID_SCAN		(64 * 1024)
 
+/* What the relay does with a request's answer besides giving it back. */
+enum {
+	PF_INTERNAL = 1 << 0,	/* mcpd's own (a listen's resources/subscribe): the answer goes nowhere */
+	PF_COMPLETE = 1 << 1,	/* a modern client's, on a legacy server: the result gets "resultType" */
+	PF_LISTEN = 1 << 2,	/* subscriptions/listen on a modern server: pending until cancelled */
+	PF_BRIDGED = 1 << 3,	/* a legacy client's, on a modern server: input_required cannot reach it */
+};
+
 /* A client's request in flight: the server knows it as sid. */
 struct pending_req {
 	int64_t sid;
+	unsigned flags;		/* PF_* */
+	int log_rank;		/* the modern request's _meta logLevel (relay_era_log_rank), or -1 */
+	char method[40];	/* for messages */
 	cJSON *client_id;	/* as the client wrote it (a cJSON_Raw): for the answer */
 	cJSON *client_id_value;	/* as parsed: to match the client's cancellation */
 	cJSON *client_token;	/* the client's progressToken, rewritten to TOKEN_PREFIX<sid> */
-	struct session *sess;
+	struct session *sess;	/* NULL for PF_INTERNAL */
 	struct pending_req *next;
+};
+
+/* A modern client's subscriptions/listen that mcpd serves itself, its server being legacy. */
+struct listen {
+	struct session *sess;
+	cJSON *id;		/* as the client wrote it: the subscriptionId of its notifications */
+	cJSON *id_value;	/* as parsed: to match the client's cancellation */
+	cJSON *filter;		/* the acknowledged notifications */
+	struct listen *next;
 };
 
 /* A request of the server's, given to one session to answer. */
@@ -52,6 +73,9 @@ struct session {
 	char protocol_version[32];
 	cJSON *client_info;
 	cJSON *client_capabilities;
+	char log_level[16];	/* a legacy client's logging/setLevel, for a modern server: "" if none */
+	unsigned nlog[8];	/* its modern requests in flight per _meta logLevel rank */
+	size_t nlistens;	/* its listens: in flight, but never waited for */
 	size_t npending;
 	bool draining;		/* the client closed its side: close once answered */
 	bool closing;		/* the sink was told to close: nothing more goes to it */
@@ -67,10 +91,13 @@ struct relay {
 	ev_idle reap_w;
 	struct pending_req **buckets;	/* BUCKETS of them, allocated with the first session */
 	struct server_req *server_reqs;
+	struct listen *listens;		/* emulated for modern clients of a legacy server */
 	size_t nserver_reqs;		/* in server_reqs, at most RELAY_MAX_SERVER_REQS */
 	uint64_t refused_server_reqs;	/* since the last summary */
 	int64_t next_sid;
 };
+
+static void end_listen(struct server *s, struct listen **ll, const char *error);
 
 struct relay *relay_new(void)
 {
@@ -82,6 +109,14 @@ static void session_free(struct session *sess)
 	cJSON_Delete(sess->client_info);
 	cJSON_Delete(sess->client_capabilities);
 	free(sess);
+}
+
+static void listen_free(struct listen *l)
+{
+	cJSON_Delete(l->id);
+	cJSON_Delete(l->id_value);
+	cJSON_Delete(l->filter);
+	free(l);
 }
 
 static void pending_free(struct pending_req *p)
@@ -105,6 +140,12 @@ void relay_free(struct relay *r)
 		}
 	}
 	free(r->buckets);
+	while (r->listens) {
+		struct listen *l = r->listens;
+
+		r->listens = l->next;
+		listen_free(l);
+	}
 	if (r->loop)
 		ev_idle_stop(r->loop, &r->reap_w);
 	while (r->dead) {
@@ -197,6 +238,19 @@ static size_t bucket(int64_t sid)
 	return (size_t)((uint64_t)sid % BUCKETS);
 }
 
+/* A request leaves its session's counts (answered, cancelled, or its server gone). */
+static void pending_unlink(struct pending_req *p)
+{
+	if (!p->sess)
+		return;
+	if (p->flags & PF_LISTEN)
+		p->sess->nlistens--;
+	else
+		p->sess->npending--;
+	if (p->log_rank >= 0)
+		p->sess->nlog[p->log_rank]--;
+}
+
 static struct pending_req *take_pending(struct relay *r, int64_t sid)
 {
 	if (!r->buckets)
@@ -206,7 +260,7 @@ static struct pending_req *take_pending(struct relay *r, int64_t sid)
 			struct pending_req *p = *pp;
 
 			*pp = p->next;
-			p->sess->npending--;
+			pending_unlink(p);
 			return p;
 		}
 	}
@@ -336,6 +390,12 @@ void relay_detach(struct session *sess)
 			pending_free(p);
 		}
 	}
+	for (struct listen **ll = &r->listens; *ll;) {
+		if ((*ll)->sess == sess)
+			end_listen(s, ll, NULL);
+		else
+			ll = &(*ll)->next;
+	}
 	for (struct server_req **qq = &r->server_reqs; *qq;) {
 		struct server_req *q = *qq;
 
@@ -371,12 +431,29 @@ void relay_detach(struct session *sess)
 
 /* ---- client -> server ----------------------------------------------------- */
 
+/* The server speaks 2026-07-28: its clients' requests carry _meta, it asks for input with input_required. */
+static bool upstream_modern(const struct server *s)
+{
+	return s->era == MCP_ERA_MODERN || (s->discover_result && !s->init_result);
+}
+
+static bool answer_to_client(struct session *sess, const cJSON *id, cJSON *result)
+{
+	cJSON *msg = jsonrpc_result_new(id, result);
+	bool ok = to_client(sess, msg);
+
+	cJSON_Delete(msg);
+	return ok;
+}
+
 static bool server_available(struct session *sess, const cJSON *id)
 {
 	struct server *s = sess->s;
 	char reason[320], msg[400];
 
-	if ((s->state == ST_RUNNING || s->state == ST_UNHEALTHY) && s->init_result && s->stdin_fd >= 0)
+	/* Ready once the handshake (legacy) or the discovery (modern) answered. */
+	if ((s->state == ST_RUNNING || s->state == ST_UNHEALTHY) && (s->init_result || s->discover_result) &&
+	    s->stdin_fd >= 0)
 		return true;
 	server_reason(s, reason, sizeof(reason));
 	snprintf(msg, sizeof(msg), "server \"%s\" is %s%s%s", s->conf.name, server_state_name(s->state),
@@ -412,10 +489,15 @@ static void answer_initialize(struct session *sess, const cJSON *req, const cJSO
 	if (!server_available(sess, id))
 		return;
 	remember_client(sess, req);
-	result = cJSON_Duplicate(s->init_result, 1);
-	/* An older version the client asks for, and mcpd knows, is granted: servers stay compatible. */
-	if (asked && mcp_version_legacy(asked) && strcmp(asked, s->protocol_version) < 0)
-		cJSON_ReplaceItemInObjectCaseSensitive(result, "protocolVersion", cJSON_CreateString(asked));
+	if (!s->init_result) {
+		/* A modern server: its DiscoverResult says the same, and mcpd bridges the rest. */
+		result = mcp_initialize_from_discover(s->discover_result, asked);
+	} else {
+		result = cJSON_Duplicate(s->init_result, 1);
+		/* An older version the client asks for, and mcpd knows, is granted: servers stay compatible. */
+		if (asked && mcp_version_legacy(asked) && strcmp(asked, s->protocol_version) < 0)
+			cJSON_ReplaceItemInObjectCaseSensitive(result, "protocolVersion", cJSON_CreateString(asked));
+	}
 	msg = jsonrpc_result_new(id, result);
 	to_client(sess, msg);
 	cJSON_Delete(msg);
@@ -427,18 +509,43 @@ static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
 	struct server *s = sess->s;
 	struct relay *r = s->relay;
 	cJSON *meta = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"), "_meta");
-	cJSON *token = cJSON_GetObjectItemCaseSensitive(meta, "progressToken");
+	cJSON *token;
 	struct pending_req *p;
 	char buf[64];
 
+	const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "method"));
+	bool modern = mcp_request_version(req) != NULL;
+	bool listen = modern && strcmp(method, "subscriptions/listen") == 0;
+
 	if (!server_available(sess, id))
 		return;
-	if (sess->npending >= RELAY_MAX_PENDING || wbuf_pending(&s->in) > RELAY_SERVER_QUEUE) {
+	if (sess->npending >= RELAY_MAX_PENDING || wbuf_pending(&s->in) > RELAY_SERVER_QUEUE ||
+	    (listen && sess->nlistens >= RELAY_MAX_LISTENS)) {
 		snprintf(buf, sizeof(buf), "server \"%.32s\" is busy", s->conf.name);
 		error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, buf);
 		return;
 	}
 	p = xcalloc(1, sizeof(*p));
+	p->log_rank = -1;
+	snprintf(p->method, sizeof(p->method), "%s", method);
+	if (modern) {
+		p->log_rank = relay_era_request_log_rank(req);
+		if (!upstream_modern(s)) {
+			p->flags |= PF_COMPLETE;
+			relay_era_strip_meta(req);
+			meta = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"), "_meta");
+		} else if (listen) {
+			p->flags |= PF_LISTEN;
+		}
+	} else if (upstream_modern(s)) {
+		/* A legacy client: what it said in initialize goes with each request, as the modern era asks. */
+		p->flags |= PF_BRIDGED;
+		mcp_inject_meta(req, s->protocol_version, sess->client_info, sess->client_capabilities);
+		meta = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"), "_meta");
+		if (sess->log_level[0])
+			cJSON_AddStringToObject(meta, MCP_META_LOG_LEVEL, sess->log_level);
+	}
+	token = cJSON_GetObjectItemCaseSensitive(meta, "progressToken");
 	p->sid = ++r->next_sid;
 	p->client_id = cJSON_Duplicate(id, 1);
 	p->client_id_value = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(req, "id"), 1);
@@ -450,7 +557,12 @@ static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
 	}
 	p->next = r->buckets[bucket(p->sid)];
 	r->buckets[bucket(p->sid)] = p;
-	sess->npending++;
+	if (p->flags & PF_LISTEN)
+		sess->nlistens++;
+	else
+		sess->npending++;
+	if (p->log_rank >= 0)
+		sess->nlog[p->log_rank]++;
 	cJSON_ReplaceItemInObjectCaseSensitive(req, "id", cJSON_CreateNumber((double)p->sid));
 	if (!server_send(s, req)) {
 		p = take_pending(r, p->sid);
@@ -461,12 +573,205 @@ static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
 	}
 }
 
+/* ---- protocol eras: what mcpd answers for the server ------------------------ */
+
+/* A request of mcpd's own to the server, whose answer goes nowhere (a listen's resources/subscribe). */
+static void internal_request(struct server *s, const char *method, cJSON *params)
+{
+	struct relay *r = s->relay;
+	struct pending_req *p = xcalloc(1, sizeof(*p));
+	cJSON *id, *msg;
+
+	p->sid = ++r->next_sid;
+	p->flags = PF_INTERNAL;
+	p->log_rank = -1;
+	snprintf(p->method, sizeof(p->method), "%s", method);
+	p->next = r->buckets[bucket(p->sid)];
+	r->buckets[bucket(p->sid)] = p;
+	id = cJSON_CreateNumber((double)p->sid);
+	msg = jsonrpc_request_new(id, method, params);
+	server_send(s, msg);
+	cJSON_Delete(msg);
+	cJSON_Delete(id);
+}
+
+/* How many emulated listens hold this URI. */
+static size_t listeners_of(const struct relay *r, const char *uri)
+{
+	size_t n = 0;
+	const cJSON *u;
+
+	for (const struct listen *l = r->listens; l; l = l->next)
+		cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(l->filter, "resourceSubscriptions"))
+			if (strcmp(u->valuestring, uri) == 0)
+				n++;
+	return n;
+}
+
+/* The URIs of a listen: subscribed upstream by the first listen holding each, unsubscribed by the last. */
+static void listen_resources(struct server *s, const struct listen *l, const char *method, size_t others)
+{
+	const cJSON *u;
+
+	if (s->stdin_fd < 0)
+		return;
+	cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(l->filter, "resourceSubscriptions")) {
+		cJSON *params;
+
+		if (listeners_of(s->relay, u->valuestring) != others)
+			continue;
+		params = cJSON_CreateObject();
+		cJSON_AddStringToObject(params, "uri", u->valuestring);
+		internal_request(s, method, params);
+	}
+}
+
+/*
+ * subscriptions/listen of a modern client on a legacy server: mcpd serves the
+ * stream with what the server's capabilities allow (its list_changed and
+ * resources/updated notifications), acknowledged at once.
+ */
+static void emulate_listen(struct session *sess, const cJSON *req, const cJSON *id)
+{
+	struct server *s = sess->s;
+	struct relay *r = s->relay;
+	const cJSON *asked = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"),
+								"notifications");
+	struct listen *l;
+	cJSON *params, *ack;
+	char buf[80];
+
+	if (sess->nlistens >= RELAY_MAX_LISTENS) {
+		snprintf(buf, sizeof(buf), "too many subscriptions/listen streams open (at most %d)", RELAY_MAX_LISTENS);
+		error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, buf);
+		return;
+	}
+	l = xcalloc(1, sizeof(*l));
+	l->sess = sess;
+	l->id = cJSON_Duplicate(id, 1);
+	l->id_value = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(req, "id"), 1);
+	l->filter = relay_era_listen_filter(asked, s->init_result);
+	listen_resources(s, l, "resources/subscribe", 0);
+	l->next = r->listens;
+	r->listens = l;
+	sess->nlistens++;
+	params = cJSON_CreateObject();
+	cJSON_AddItemToObject(params, "notifications", cJSON_Duplicate(l->filter, 1));
+	ack = jsonrpc_notification_new("notifications/subscriptions/acknowledged", params);
+	relay_era_set_subscription_id(ack, id);
+	to_client(sess, ack);
+	cJSON_Delete(ack);
+}
+
+/* An emulated listen ends: cancelled (reply NULL), its client gone, or its server gone (reply sent). */
+static void end_listen(struct server *s, struct listen **ll, const char *error)
+{
+	struct listen *l = *ll;
+
+	*ll = l->next;
+	l->sess->nlistens--;
+	if (error)
+		error_to_client(l->sess, l->id, MCPD_ERR_UNAVAILABLE, error);
+	else
+		listen_resources(s, l, "resources/unsubscribe", 0);
+	listen_free(l);
+}
+
+static bool cancel_listen(struct session *sess, const cJSON *request_id)
+{
+	for (struct listen **ll = &sess->s->relay->listens; *ll; ll = &(*ll)->next) {
+		if ((*ll)->sess == sess && cJSON_Compare((*ll)->id_value, request_id, 1)) {
+			end_listen(sess->s, ll, NULL);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A modern request (with _meta protocolVersion): mcpd answers what a legacy server cannot. */
+static void modern_request(struct session *sess, cJSON *req, const cJSON *id, const char *version)
+{
+	struct server *s = sess->s;
+	const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "method"));
+	cJSON *result;
+
+	if (!mcp_version_modern(version)) {
+		cJSON *msg = jsonrpc_error_new(id, MCP_ERR_UNSUPPORTED_VERSION, "Unsupported protocol version",
+					       mcp_unsupported_version_data(version));
+
+		to_client(sess, msg);
+		cJSON_Delete(msg);
+		return;
+	}
+	if (sess->era == MCP_ERA_UNKNOWN)
+		sess->era = MCP_ERA_MODERN;
+	if (strcmp(method, "ping") == 0) {
+		result = cJSON_CreateObject();
+		cJSON_AddStringToObject(result, "resultType", "complete");
+		answer_to_client(sess, id, result);
+		return;
+	}
+	if (upstream_modern(s)) {
+		forward_request(sess, req, id);
+		return;
+	}
+	if (!server_available(sess, id))
+		return;
+	if (strcmp(method, "server/discover") == 0) {
+		cJSON *msg = jsonrpc_result_new(id, mcp_discover_from_initialize(s->init_result));
+
+		relay_era_mark_complete(msg, method);
+		to_client(sess, msg);
+		cJSON_Delete(msg);
+	} else if (strcmp(method, "subscriptions/listen") == 0) {
+		emulate_listen(sess, req, id);
+	} else {
+		forward_request(sess, req, id);
+	}
+}
+
+/*
+ * A legacy client's request that a modern server has no method for: answered
+ * by mcpd. Returns false for the requests to forward.
+ */
+static bool legacy_request(struct session *sess, const cJSON *req, const cJSON *id)
+{
+	const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "method"));
+	char msg[200];
+
+	if (!upstream_modern(sess->s))
+		return false;
+	if (strcmp(method, "logging/setLevel") == 0) {
+		const char *level = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(req, "params"), "level"));
+
+		if (relay_era_log_rank(level) < 0) {
+			error_to_client(sess, id, JSONRPC_INVALID_PARAMS, "invalid params: level is not an MCP log level");
+			return true;
+		}
+		/* Sent with each of its later requests, as the modern era's _meta logLevel. */
+		snprintf(sess->log_level, sizeof(sess->log_level), "%s", level);
+		answer_to_client(sess, id, cJSON_CreateObject());
+		return true;
+	}
+	if (strcmp(method, "resources/subscribe") == 0 || strcmp(method, "resources/unsubscribe") == 0) {
+		snprintf(msg, sizeof(msg), "server \"%.64s\" speaks %s, which has no %s; mcpd does not bridge it to "
+			 "subscriptions/listen", sess->s->conf.name, MCP_VERSION_MODERN, method);
+		error_to_client(sess, id, MCPD_ERR_NOT_BRIDGED, msg);
+		return true;
+	}
+	return false;
+}
+
 static void forward_cancel(struct session *sess, cJSON *note)
 {
 	struct relay *r = sess->s->relay;
 	cJSON *params = cJSON_GetObjectItemCaseSensitive(note, "params");
-	struct pending_req *p = find_by_client_id(r, sess, cJSON_GetObjectItemCaseSensitive(params, "requestId"));
+	struct pending_req *p;
 
+	if (cancel_listen(sess, cJSON_GetObjectItemCaseSensitive(params, "requestId")))
+		return;
+	p = find_by_client_id(r, sess, cJSON_GetObjectItemCaseSensitive(params, "requestId"));
 	if (!p)
 		return;	/* answered already, or never sent */
 	cJSON_ReplaceItemInObjectCaseSensitive(params, "requestId", cJSON_CreateNumber((double)p->sid));
@@ -529,14 +834,16 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 	case JSONRPC_REQUEST:
 		/* Answers carry the id exactly as the client wrote it (cJSON would round big numbers). */
 		id = answer_id(sess, line, len, cJSON_GetObjectItemCaseSensitive(msg, "id"));
-		if (strcmp(method, "initialize") == 0) {
+		if (mcp_request_version(msg)) {
+			modern_request(sess, msg, id, mcp_request_version(msg));
+		} else if (strcmp(method, "initialize") == 0) {
 			answer_initialize(sess, msg, id);
 		} else if (strcmp(method, "ping") == 0) {
 			cJSON *reply = jsonrpc_result_new(id, cJSON_CreateObject());
 
 			to_client(sess, reply);
 			cJSON_Delete(reply);
-		} else {
+		} else if (!legacy_request(sess, msg, id)) {
 			forward_request(sess, msg, id);
 		}
 		cJSON_Delete(id);
@@ -563,6 +870,26 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 
 /* ---- server -> clients ---------------------------------------------------- */
 
+/* A result crosses eras: resultType for a modern client of a legacy server, no input_required for a legacy one. */
+static void era_response(struct server *s, const struct pending_req *p, cJSON **msg)
+{
+	cJSON *result = cJSON_GetObjectItemCaseSensitive(*msg, "result");
+	char methods[160], text[512];
+
+	if (p->flags & PF_COMPLETE)
+		relay_era_mark_complete(*msg, p->method);
+	if ((p->flags & PF_LISTEN) && result)
+		relay_era_set_subscription_id(*msg, p->client_id);
+	if ((p->flags & PF_BRIDGED) && relay_era_input_required(result)) {
+		relay_era_input_methods(result, methods, sizeof(methods));
+		snprintf(text, sizeof(text), "server \"%.64s\" asked for %s to complete %s (a %s input_required "
+			 "result), which mcpd does not bridge to a client of an earlier protocol version",
+			 s->conf.name, methods, p->method, MCP_VERSION_MODERN);
+		cJSON_Delete(*msg);
+		*msg = jsonrpc_error_new(p->client_id, MCPD_ERR_NOT_BRIDGED, text, NULL);
+	}
+}
+
 bool relay_server_response(struct server *s, const cJSON *msg)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
@@ -579,8 +906,20 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 	p = take_pending(s->relay, sid);
 	if (!p)
 		return true;	/* cancelled, or its client left: nobody to tell */
+	if (p->flags & PF_INTERNAL) {
+		const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
+		const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
+
+		if (error)
+			log_notice(s->conf.name, NULL, "the server refused mcpd's %s for an MCP client's "
+				   "subscriptions/listen (%.120s); the client gets no updates of that resource",
+				   p->method, text ? text : "no message");
+		pending_free(p);
+		return true;
+	}
 	copy = cJSON_Duplicate(msg, 1);
 	cJSON_ReplaceItemInObjectCaseSensitive(copy, "id", cJSON_Duplicate(p->client_id, 1));
+	era_response(s, p, &copy);
 	sess = p->sess;
 	pending_free(p);
 	/* A client dropped for not reading is closing: it is not finished twice. */
@@ -619,6 +958,108 @@ static bool route_progress(struct server *s, const cJSON *msg)
 	return true;
 }
 
+/* The listen of a modern server's that mcpd relayed as sid (its subscriptionId there). */
+static struct pending_req *find_listen(struct relay *r, const cJSON *id)
+{
+	int64_t sid;
+
+	if (!r->buckets || !cJSON_IsNumber(id) || jsonrpc_id_to_int64(id, &sid) < 0)
+		return NULL;
+	for (struct pending_req *p = r->buckets[bucket(sid)]; p; p = p->next)
+		if (p->sid == sid && (p->flags & PF_LISTEN))
+			return p;
+	return NULL;
+}
+
+/*
+ * A modern server's notification on a listen stream goes to the client that
+ * opened it, with the client's own id; a stream nobody holds (cancelled) ends here.
+ */
+static bool route_subscription(struct server *s, const cJSON *msg)
+{
+	const cJSON *sub = relay_era_subscription_id(msg);
+	struct pending_req *p;
+	cJSON *copy;
+
+	if (!sub)
+		return false;
+	p = find_listen(s->relay, sub);
+	if (!p)
+		return true;
+	copy = cJSON_Duplicate(msg, 1);
+	relay_era_set_subscription_id(copy, p->client_id);
+	to_client(p->sess, copy);
+	cJSON_Delete(copy);
+	return true;
+}
+
+/* A modern server ends a listen stream with notifications/cancelled (stdio): its client is told, by its id. */
+static bool route_listen_end(struct server *s, const cJSON *msg)
+{
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
+	struct pending_req *p = find_listen(s->relay, cJSON_GetObjectItemCaseSensitive(params, "requestId"));
+	cJSON *copy;
+
+	if (!p)
+		return false;
+	p = take_pending(s->relay, p->sid);
+	copy = cJSON_Duplicate(msg, 1);
+	cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(copy, "params"), "requestId",
+					       cJSON_Duplicate(p->client_id, 1));
+	to_client(p->sess, copy);
+	cJSON_Delete(copy);
+	pending_free(p);
+	return true;
+}
+
+/* A notification no request of a modern client's asked for: the 2026-07-28 era sends none unasked. */
+static bool unsolicited(const char *method)
+{
+	static const char *const kinds[] = {
+		"notifications/tools/list_changed", "notifications/prompts/list_changed",
+		"notifications/resources/list_changed", "notifications/resources/updated",
+		"notifications/message", "notifications/cancelled",
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
+		if (strcmp(method, kinds[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * To a modern client: log messages while one of its requests in flight asked
+ * for their level, changes on the streams it listens to (mcpd's emulated
+ * listens, tagged with their ids), nothing else unasked.
+ */
+static void modern_notification(struct session *sess, const cJSON *msg, const char *method)
+{
+	if (strcmp(method, "notifications/message") == 0) {
+		int rank = relay_era_log_rank(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(msg, "params"), "level")));
+
+		for (int r = 0; r <= rank; r++) {
+			if (sess->nlog[r]) {
+				to_client(sess, msg);
+				return;
+			}
+		}
+		return;
+	}
+	for (const struct listen *l = sess->s->relay->listens; l && alive(sess); l = l->next) {
+		cJSON *copy;
+
+		if (l->sess != sess || !relay_era_listen_wants(l->filter, msg))
+			continue;
+		copy = cJSON_Duplicate(msg, 1);
+		relay_era_set_subscription_id(copy, l->id);
+		to_client(sess, copy);
+		cJSON_Delete(copy);
+	}
+	if (!unsolicited(method))
+		to_client(sess, msg);
+}
+
 void relay_server_notification(struct server *s, const cJSON *msg)
 {
 	const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
@@ -626,11 +1067,23 @@ void relay_server_notification(struct server *s, const cJSON *msg)
 
 	if (strcmp(method, "notifications/progress") == 0 && route_progress(s, msg))
 		return;
+	if (route_subscription(s, msg))
+		return;
+	if (strcmp(method, "notifications/cancelled") == 0 && route_listen_end(s, msg))
+		return;
 	/* list_changed, logging, resource updates, and the rest: every session. */
 	for (it = s->relay->sessions; it; it = next) {
 		next = it->next;
-		to_client(it, msg);
+		if (it->era == MCP_ERA_MODERN)
+			modern_notification(it, msg, method);
+		else
+			to_client(it, msg);
 	}
+}
+
+bool relay_session_takes_requests(const struct session *sess)
+{
+	return alive(sess) && sess->era != MCP_ERA_MODERN;
 }
 
 bool relay_server_request(struct server *s, const cJSON *msg)
@@ -638,9 +1091,21 @@ bool relay_server_request(struct server *s, const cJSON *msg)
 	struct relay *r = s->relay;
 	struct session *sess = r->sessions;	/* the oldest attached client answers */
 	struct server_req *q;
+	char text[200];
 
-	while (sess && !alive(sess))
+	while (sess && !relay_session_takes_requests(sess))
 		sess = sess->next;
+	if (!sess && r->sessions) {
+		cJSON *reply;
+
+		snprintf(text, sizeof(text), "the MCP client speaks %s, which has no server-to-client requests; "
+			 "mcpd cannot bridge this %.40s", MCP_VERSION_MODERN,
+			 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method")));
+		reply = jsonrpc_error_new(cJSON_GetObjectItemCaseSensitive(msg, "id"), MCPD_ERR_NOT_BRIDGED, text, NULL);
+		server_send(s, reply);
+		cJSON_Delete(reply);
+		return true;
+	}
 	if (!sess)
 		return false;
 	if (r->nserver_reqs >= RELAY_MAX_SERVER_REQS) {
@@ -677,11 +1142,15 @@ void relay_server_gone(struct server *s, const char *why)
 			struct pending_req *p = r->buckets[b];
 
 			r->buckets[b] = p->next;
-			p->sess->npending--;
-			error_to_client(p->sess, p->client_id, MCPD_ERR_UNAVAILABLE, message);
+			pending_unlink(p);
+			if (p->sess)
+				error_to_client(p->sess, p->client_id, MCPD_ERR_UNAVAILABLE, message);
 			pending_free(p);
 		}
 	}
+	/* mcpd's listens end with the process that served them: their clients listen again. */
+	while (r->listens)
+		end_listen(s, &r->listens, message);
 	for (struct session *it = r->sessions, *next; it; it = next) {
 		next = it->next;
 		maybe_finish(it);

@@ -25,6 +25,8 @@ struct relay;
 #define RELAY_MAX_PENDING	10000
 /* Requests of the server (roots/list, sampling...) waiting for a client's answer; more get an error. */
 #define RELAY_MAX_SERVER_REQS	1024
+/* subscriptions/listen streams per session (each stays open until the client cancels it). */
+#define RELAY_MAX_LISTENS	64
 
 struct relay *relay_new(void);
 void relay_free(struct relay *r);
@@ -86,5 +88,13 @@ void relay_server_gone(struct server *s, const char *why);
 void relay_server_removed(struct server *s);
 
 size_t relay_sessions(const struct server *s);
+
+/*
+ * Can this session's client be asked a request of the server's (sampling,
+ * elicitation, roots/list)? Not a client that speaks 2026-07-28: that era
+ * has no server-to-client requests, and mcpd answers the server with
+ * MCPD_ERR_NOT_BRIDGED instead.
+ */
+bool relay_session_takes_requests(const struct session *sess);
 
 #endif

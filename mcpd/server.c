@@ -107,8 +107,21 @@ void server_free(struct server *s)
 	free(s);
 }
 
+static bool same_command(const struct server_conf *a, const struct server_conf *b)
+{
+	if (a->argc != b->argc || !a->command != !b->command)
+		return false;
+	for (size_t i = 0; i < a->argc; i++)
+		if (strcmp(a->command[i], b->command[i]) != 0)
+			return false;
+	return true;
+}
+
 void server_set_conf(struct server *s, const struct server_conf *conf)
 {
+	/* Another program may speak another era: probe it afresh. */
+	if (!same_command(&s->conf, conf))
+		s->era_hint = MCP_ERA_UNKNOWN;
 	server_conf_release(&s->conf);
 	server_conf_copy(&s->conf, conf);
 	logbuf_set_max(s->log, conf->log_buffer);
@@ -535,8 +548,12 @@ cJSON *server_status_json(const struct server *s)
 		cJSON_AddNumberToObject(o, "latency_ms", round(s->health.last_latency_ms * 1000) / 1000);
 	else
 		cJSON_AddNullToObject(o, "latency_ms");
-	if (s->protocol_version[0])
+	if (s->protocol_version[0]) {
 		cJSON_AddStringToObject(o, "protocol_version", s->protocol_version);
+		cJSON_AddStringToObject(o, "era", mcp_era_name(s->era));
+	}
+	if (s->conf.protocol != PROTOCOL_AUTO)
+		cJSON_AddStringToObject(o, "protocol_pin", protocol_pin_name(s->conf.protocol));
 	if (s->health.server_name[0]) {
 		cJSON *info = cJSON_AddObjectToObject(o, "server_info");
 

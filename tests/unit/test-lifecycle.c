@@ -22,6 +22,7 @@
 #include "daemon.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "mcp-stdio.h"
 #include "probe-http.h"
 #include "server.h"
 
@@ -140,6 +141,16 @@ void health_http_begin(struct server *s)
 
 void probe_http_reset(struct server *s)
 {
+}
+
+const char *mcp_stdio_handshake_method(const struct server *s)
+{
+	return "initialize";
+}
+
+void mcp_stdio_handshake_note(const struct server *s, char *buf, size_t size)
+{
+	snprintf(buf, size, " during the MCP handshake");
 }
 
 /* ---- fixtures ------------------------------------------------------------- */

@@ -81,6 +81,7 @@ static void test_minimal_defaults(void **state)
 	assert_string_equal(s->command[0], "/bin/echo");
 	assert_null(s->command[2]);
 	assert_int_equal(s->restart, RESTART_ALWAYS);
+	assert_int_equal(s->protocol, PROTOCOL_AUTO);
 	assert_int_equal(s->backoff.initial_ms, 1000);
 	assert_int_equal(s->backoff.max_ms, 60000);
 	assert_true(s->backoff.factor == 2.0);
@@ -277,6 +278,8 @@ static void test_error_messages(void **state)
 		  "/etc/mcpd/m.yaml:4:5: servers.a.comand: unknown key \"comand\" (did you mean \"command\"?)" },
 		{ "version: 1\nservers:\n  a:\n    command: [x]\n    restart: sometimes\n",
 		  "/etc/mcpd/m.yaml:5:14: servers.a.restart: expected always, on-failure or never, got \"sometimes\"" },
+		{ "version: 1\nservers:\n  a:\n    command: [x]\n    protocol: 2025\n",
+		  "/etc/mcpd/m.yaml:5:15: servers.a.protocol: expected auto, modern or legacy, got \"2025\"" },
 		{ "version: 1\nservers:\n  a:\n    transport: http\n",
 		  "/etc/mcpd/m.yaml:3:3: servers.a: missing \"url\": an http server needs the URL of its MCP endpoint" },
 		{ "version: 1\nservers:\n  a:\n    autostart: maybe\n    command: [x]\n",
@@ -481,6 +484,24 @@ static void test_equal_and_names(void **state)
 	assert_int_equal(signal_from_name("RTMIN+x"), -1);
 	assert_string_equal(transport_name(TRANSPORT_HTTP), "http");
 	assert_string_equal(restart_policy_name(RESTART_ON_FAILURE), "on-failure");
+	assert_string_equal(protocol_pin_name(PROTOCOL_LEGACY), "legacy");
+}
+
+/* protocol: pins the era per server or in defaults; a change of it is a change of the server. */
+static void test_protocol(void **state)
+{
+	struct result a = parse("version: 1\ndefaults: {protocol: legacy}\nservers:\n"
+				"  a: {command: [x]}\n  b: {command: [x], protocol: modern}\n");
+	struct result b = parse("version: 1\nservers:\n  a: {command: [x]}\n  b: {command: [x], protocol: auto}\n");
+
+	(void)state;
+	assert_int_equal(valid_server(&a, "a")->protocol, PROTOCOL_LEGACY);
+	assert_int_equal(valid_server(&a, "b")->protocol, PROTOCOL_MODERN);
+	assert_int_equal(valid_server(&b, "a")->protocol, PROTOCOL_AUTO);
+	assert_false(server_conf_equal(valid_server(&a, "a"), valid_server(&b, "a")));
+	assert_false(server_conf_equal(valid_server(&a, "b"), valid_server(&b, "b")));
+	done(&a);
+	done(&b);
 }
 
 static void test_load_file(void **state)
@@ -572,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_many_errors_are_capped),
 		cmocka_unit_test(test_equal_and_names),
+		cmocka_unit_test(test_protocol),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_nul_bytes),
 	};

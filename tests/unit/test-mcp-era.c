@@ -131,6 +131,18 @@ static void test_unsupported_data(void **state)
 	cJSON_Delete(data);
 }
 
+static void test_client_capabilities(void **state)
+{
+	cJSON *caps = mcp_client_capabilities();
+	char *text = cJSON_PrintUnformatted(caps);
+
+	(void)state;
+	assert_string_equal(text, "{\"roots\":{\"listChanged\":true},\"sampling\":{},"
+			    "\"elicitation\":{\"form\":{},\"url\":{}}}");
+	free(text);
+	cJSON_Delete(caps);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -140,6 +152,7 @@ int main(void)
 		cmocka_unit_test(test_inject_meta),
 		cmocka_unit_test(test_bridges),
 		cmocka_unit_test(test_unsupported_data),
+		cmocka_unit_test(test_client_capabilities),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
