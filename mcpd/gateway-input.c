@@ -103,12 +103,12 @@ invalid:
 
 enum mcp_era gateway_post_era(const char *version_header, const cJSON *msg)
 {
-	if (version_header) {
-		if (mcp_version_modern(version_header))
-			return MCP_ERA_MODERN;
-		return mcp_version_legacy(version_header) ? MCP_ERA_LEGACY : MCP_ERA_UNKNOWN;
-	}
-	return cJSON_IsObject(msg) && mcp_request_version(msg) ? MCP_ERA_MODERN : MCP_ERA_LEGACY;
+	bool meta = cJSON_IsObject(msg) && mcp_request_version(msg);
+
+	if (version_header && !mcp_version_modern(version_header) && !mcp_version_legacy(version_header))
+		return MCP_ERA_UNKNOWN;
+	/* A legacy header on a body with a _meta version: modern, and its check tells the mismatch. */
+	return (version_header && mcp_version_modern(version_header)) || meta ? MCP_ERA_MODERN : MCP_ERA_LEGACY;
 }
 
 static int base64_value(char c)

@@ -48,8 +48,9 @@ int gateway_batch_parse(const char *body, size_t len, cJSON **ret_batch);
 
 /*
  * The era of a POST: MCP_ERA_MODERN for an MCP-Protocol-Version header of
- * 2026-07-28, or, without the header, a body whose _meta carries a protocol
- * version; MCP_ERA_LEGACY for a legacy version header or neither;
+ * 2026-07-28, or a body whose _meta carries a protocol version (whatever a
+ * legacy header says: the checks then tell the mismatch); MCP_ERA_LEGACY for
+ * a legacy version header or none, on a body without one;
  * MCP_ERA_UNKNOWN for a version header mcpd does not speak. msg may be NULL
  * or an array.
  */

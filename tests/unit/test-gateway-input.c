@@ -114,6 +114,8 @@ static void test_era(void **state)
 	assert_int_equal(gateway_post_era("2099-01-01", legacy), MCP_ERA_UNKNOWN);
 	assert_int_equal(gateway_post_era(NULL, legacy), MCP_ERA_LEGACY);
 	assert_int_equal(gateway_post_era(NULL, modern), MCP_ERA_MODERN);
+	assert_int_equal(gateway_post_era("2025-11-25", modern), MCP_ERA_MODERN);
+	assert_int_equal(gateway_post_era("2099-01-01", modern), MCP_ERA_UNKNOWN);
 	assert_int_equal(gateway_post_era(NULL, NULL), MCP_ERA_LEGACY);
 	cJSON_Delete(modern);
 	cJSON_Delete(legacy);
