@@ -179,6 +179,30 @@ is "$(mpost tools/call "$msleep" -H 'Mcp-Name: sleep' "$url/modern")" 200 "a mod
 	"streams its progress before its answer" || not_ok "modern SSE" "$(cat "$T/headers" "$T/body")"
 like "$(tr -d '\r' <"$T/body" | grep '^data: ' | tail -n 1)" '"id":8,"result"' "and ends with its answer"
 
+# A request of the server's related to a legacy call (roots/list for the roots tool) comes on
+# that call's event stream; the client POSTs its answer, and the call's answer ends the stream.
+# (Until the relay routes it by the related request, it goes to the oldest session: end the others.)
+for s in "$sid" "$sid0326"; do
+	is "$(get -X DELETE -H "Mcp-Session-Id: $s" "$url/ex")" 200 "DELETE still ends a legacy session"
+done
+init_roots='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"roots":{}},"clientInfo":{"name":"curl-roots","version":"1"}}}'
+is "$(post "$init_roots" "$url/ex")" 200 "a session that declares roots"
+sidr=$(grep -i '^mcp-session-id:' "$T/headers" | cut -d' ' -f2 | tr -d '\r')
+spawn rootscall curl -s -N --max-time 60 -H "Authorization: Bearer $tok" -H "Mcp-Session-Id: $sidr" \
+	-H 'Accept: application/json, text/event-stream' -d '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"roots","arguments":{}}}' "$url/ex"
+if wait_until 20 grep -q '"method":"roots/list"' "$T/rootscall.out"; then
+	ok "the server's roots/list comes on the call's own event stream"
+	rid=$(grep '"method":"roots/list"' "$T/rootscall.out" | head -n 1 | sed 's/^data: //' | jq -c .id)
+	is "$(post '{"jsonrpc":"2.0","id":'"$rid"',"result":{"roots":[{"uri":"file:///from-curl"}]}}' -H "Mcp-Session-Id: $sidr" "$url/ex")" 202 \
+		"the client POSTs its answer"
+	wait_until 20 grep -q '"id":11,"result"' "$T/rootscall.out" &&
+		like "$(grep '"id":11,' "$T/rootscall.out")" 'file:///from-curl' "and the call's answer, with the roots, ends the stream" ||
+		not_ok "roots call answered" "$(cat "$T/rootscall.out")"
+else
+	not_ok "the server's roots/list comes on the call's own event stream" "$(cat "$T/rootscall.out")"
+fi
+stop_spawned rootscall
+
 # --- A closed response stream cancels the upstream request ------------------------
 long='{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{'"${META%\}}"',"progressToken":"p9"},"name":"sleep","arguments":{"ms":15000}}}'
 spawn closer curl -s -N --max-time 60 -H "Authorization: Bearer $tok" -H "MCP-Protocol-Version: $V" -H 'Mcp-Method: tools/call' \
