@@ -597,8 +597,8 @@ static bool deliver_response(struct gw_session *gs, const cJSON *msg)
  * The waiting request a message from the server belongs to, when that
  * request's client takes an event stream (and no GET stream is open): progress for its progressToken;
  * a log message or a request of the server's (the oldest such request of a
- * legacy session, the one request of a modern one); anything the relay gives
- * a listen. NULL: the message is not for a response stream.
+ * legacy session, the one request of a modern one); any other notification
+ * the relay gives a listen. NULL: the message is not for a response stream.
  */
 static struct gw_request *related_request(struct gw_session *gs, const cJSON *msg)
 {
@@ -620,8 +620,10 @@ static struct gw_request *related_request(struct gw_session *gs, const cJSON *ms
 
 		if (!req || !req->sse)
 			return NULL;
+		/* A listen carries change notifications, never a request's progress or log messages. */
 		if (req->listen)
-			return req;
+			return kind == JSONRPC_NOTIFICATION && strcmp(method, "notifications/message") != 0 &&
+			       strcmp(method, "notifications/progress") != 0 ? req : NULL;
 		return kind == JSONRPC_NOTIFICATION && strcmp(method, "notifications/message") == 0 ? req : NULL;
 	}
 	if (kind == JSONRPC_NOTIFICATION && strcmp(method, "notifications/message") != 0)

@@ -226,6 +226,8 @@ wait_until 20 grep -q 'notifications/tools/list_changed' "$T/listener.out" &&
 	ok "tools/list_changed arrives on the listen stream" || not_ok "listen stream" "$(cat "$T/listener.out")"
 like "$(grep list_changed "$T/listener.out")" '"io.modelcontextprotocol/subscriptionId":"L1"' "tagged with the client's own listen id"
 ! grep -q '"id":"L1",' "$T/listener.out" && ok "and the stream stays open (no final answer)" || not_ok "listen ended" "$(cat "$T/listener.out")"
+wait_until 60 grep -qx ':' "$T/listener.out" && ok "a quiet listen stream gets a keep-alive comment line within 30 s" ||
+	not_ok "keep-alive" "$(cat "$T/listener.out")"
 stop_spawned listener
 detached_more() { (($(grep -c 'ex: an MCP client detached' "$T/mcpd.err") > n)); }
 wait_until 20 detached_more &&
