@@ -176,7 +176,17 @@ static void usage(FILE *f)
 		"  -h, --help                show this help\n"
 		"\n"
 		"SIGUSR1 toggles the tool \"time\" and sends tools/list_changed.\n"
-		"With --dual-era or --modern-only, --stop-ping-after also stops server/discover.\n");
+		"With --dual-era or --modern-only, --stop-ping-after also stops server/discover,\n"
+		"and tools/list adds ask {kind: sampling|elicitation|roots}, log {level, text}\n"
+		"and touch {uri} (callable in every mode): ask sends the client the request\n"
+		"(legacy) or answers input_required until the retry brings inputResponses.q\n"
+		"(2026-07-28); log sends notifications/message at or above the level of\n"
+		"logging/setLevel (legacy; every level when none was set) or of _meta logLevel\n"
+		"(2026-07-28; nothing without it); touch sends notifications/resources/updated\n"
+		"to resources/subscribe subscribers and to subscriptions/listen streams that\n"
+		"named uri.  stderr shows \"subscribed URI\", \"unsubscribed URI\" and\n"
+		"\"log level LEVEL\".  SIGUSR1's list_changed goes, tagged, to listen streams\n"
+		"that asked for toolsListChanged, and untagged to legacy clients.\n");
 }
 
 /* Parses a duration into milliseconds. */
@@ -885,19 +895,96 @@ struct deferred {
 	int64_t start_ms, due_ms, next_progress_ms;
 };
 
-/* A request we sent to the client (roots/list), waiting for its answer. */
+/* What the tools roots and ask can ask the client for. */
+enum ask_kind { ASK_SAMPLING, ASK_ELICITATION, ASK_ROOTS };
+
+static const struct ask {
+	const char *kind;       /* the tool ask's argument, and the client capability */
+	const char *method;
+} asks[] = {
+	[ASK_SAMPLING] = {"sampling", "sampling/createMessage"},
+	[ASK_ELICITATION] = {"elicitation", "elicitation/create"},
+	[ASK_ROOTS] = {"roots", "roots/list"},
+};
+
+/* A request we sent to the client (roots/list...), waiting for its answer. */
 struct outgoing {
 	struct outgoing *next;
 	char id[32];
 	struct sink *sink;
 	cJSON *orig_id; /* the tools/call to answer when the response arrives */
+	enum ask_kind kind;
 };
+
+/* A legacy resources/subscribe. */
+struct subscription {
+	struct subscription *next;
+	struct sink *sink;
+	char *uri;
+};
+
+/* A modern subscriptions/listen: pending until notifications/cancelled. */
+struct listener {
+	struct listener *next;
+	struct sink *sink;
+	cJSON *id;           /* the listen request's id: the subscriptionId */
+	bool tools_changed;  /* toolsListChanged */
+	bool resources_changed; /* resourcesListChanged: honoured, never happens */
+	cJSON *uris;         /* resourceSubscriptions (strings), or NULL */
+};
+
+#define MAX_SUBSCRIPTIONS 1024
+#define MAX_LISTENERS 256
+#define MAX_LISTEN_URIS 256
 
 static struct deferred *g_deferred;
 static struct outgoing *g_outgoing;
 static unsigned g_pending; /* deferred + outgoing */
 static unsigned long g_next_srv_id = 1;
 static bool g_time_tool; /* toggled by SIGUSR1 */
+
+/* The legacy client's state, from initialize and the requests after it.  One
+ * per process: stdio has one client (over HTTP the last session wins). */
+static cJSON *g_legacy_caps;   /* initialize's capabilities, or NULL */
+static bool g_legacy_seen;     /* initialize came: untagged notifications may go out */
+static int g_log_level = -1;   /* logging/setLevel; -1: none set, everything goes */
+static struct subscription *g_subscriptions;
+static unsigned g_nsubscriptions;
+static struct listener *g_listeners;
+static unsigned g_nlisteners;
+
+static const char *const log_levels[] = {
+	"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency", /* rising */
+};
+
+/* The rank of a log level name, or -1. */
+static int log_level_rank(const cJSON *v)
+{
+	if (cJSON_IsString(v))
+		for (size_t i = 0; i < sizeof log_levels / sizeof log_levels[0]; i++)
+			if (strcmp(v->valuestring, log_levels[i]) == 0)
+				return (int)i;
+	return -1;
+}
+
+static void stderr_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A line on stderr without the name prefix, for the lines tests look for as
+ * they are ("subscribed URI", "log level LEVEL"); control characters replaced. */
+static void stderr_line(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf - 1, fmt, ap);
+	va_end(ap);
+	size_t len = strlen(buf);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)buf[i] < 0x20)
+			buf[i] = '?';
+	buf[len++] = '\n';
+	stderr_write(buf, len);
+}
 
 static bool sink_closed(struct sink *s)
 {
@@ -986,6 +1073,15 @@ static void outgoing_free(struct outgoing *o)
 	g_pending--;
 }
 
+static void listener_free(struct listener *l)
+{
+	sink_unref(l->sink);
+	cJSON_Delete(l->id);
+	cJSON_Delete(l->uris);
+	free(l);
+	g_nlisteners--;
+}
+
 /* Sends what is due; returns the next deadline, or -1 for none. */
 static int64_t deferred_run(int64_t now)
 {
@@ -1030,6 +1126,15 @@ static void cancel_request(struct sink *sink, const cJSON *id)
 			outgoing_free(o);
 		} else {
 			pp = &o->next;
+		}
+	}
+	for (struct listener **pp = &g_listeners; *pp;) {
+		struct listener *l = *pp;
+		if (cJSON_Compare(l->id, id, true) && (!sink || l->sink == sink)) {
+			*pp = l->next;
+			listener_free(l); /* a cancelled listen gets no response */
+		} else {
+			pp = &l->next;
 		}
 	}
 }
@@ -1088,18 +1193,71 @@ static void t_sleep(const struct call *c, const cJSON *args)
 	defer_reply(c, text_result(text, false), n, token);
 }
 
-/* Asks the client for its roots; the answer comes in handle_response(). */
-static void t_roots(const struct call *c, const cJSON *args)
+/* The params of what ask sends the client (NULL: none). */
+static cJSON *ask_params(enum ask_kind kind)
 {
-	if (c->modern) {
-		answer(c, text_result("roots: a 2026-07-28 request cannot be answered with a server-to-client "
-				      "request; call the tool ask with {\"kind\": \"roots\"}",
-				      true));
-		return;
+	cJSON *p = NULL, *schema;
+	switch (kind) {
+	case ASK_SAMPLING:
+		p = cJSON_CreateObject();
+		cJSON *msg = cJSON_CreateObject();
+		cJSON_AddStringToObject(msg, "role", "user");
+		cJSON *content = cJSON_AddObjectToObject(msg, "content");
+		cJSON_AddStringToObject(content, "type", "text");
+		cJSON_AddStringToObject(content, "text", "Say something for the example server.");
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "messages"), msg);
+		cJSON_AddNumberToObject(p, "maxTokens", 100);
+		break;
+	case ASK_ELICITATION:
+		p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "message", "The example server asks for an answer.");
+		schema = cJSON_AddObjectToObject(p, "requestedSchema");
+		cJSON_AddStringToObject(schema, "type", "object");
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(schema, "properties"), "answer"),
+					"type", "string");
+		break;
+	case ASK_ROOTS:
+		break;
 	}
+	return p;
+}
+
+/* The tool result for the client's answer: sampling's text, elicitation's
+ * action and content, the roots as JSON. */
+static cJSON *ask_answer(enum ask_kind kind, const cJSON *result)
+{
+	const cJSON *content = get(result, "content");
+	char *text = NULL;
+	if (kind == ASK_ROOTS) {
+		const cJSON *roots = get(result, "roots");
+		text = cJSON_PrintUnformatted(roots ? roots : result);
+	} else if (kind == ASK_SAMPLING) {
+		if (cJSON_IsArray(content)) /* 2025-11-25: one block or several */
+			content = cJSON_GetArrayItem(content, 0);
+		const char *t = cJSON_GetStringValue(get(content, "text"));
+		text = t ? strdup(t) : cJSON_PrintUnformatted(result);
+	} else {
+		const char *action = cJSON_GetStringValue(get(result, "action"));
+		char *json = content ? cJSON_PrintUnformatted(content) : NULL;
+		size_t len = strlen(action ? action : "?") + (json ? strlen(json) : 0) + 2;
+		text = malloc(len);
+		if (text)
+			snprintf(text, len, "%s%s%s", action ? action : "?", json ? " " : "", json ? json : "");
+		cJSON_free(json);
+	}
+	cJSON *r = text_result(text ? text : "", false);
+	free(text);
+	return r;
+}
+
+/* Sends the client a request (legacy era); the tool call is answered when its
+ * response comes, in handle_response(). */
+static void send_client_request(const struct call *c, enum ask_kind kind)
+{
 	if (!sink_streams(c->sink)) {
-		send_result(c->sink, c->id,
-			    text_result("cannot ask the client for roots on a plain JSON response", true));
+		char text[128];
+		snprintf(text, sizeof text, "cannot ask the client for %s on a plain JSON response", asks[kind].kind);
+		answer(c, text_result(text, true));
 		return;
 	}
 	if (pending_full(c))
@@ -1112,6 +1270,7 @@ static void t_roots(const struct call *c, const cJSON *args)
 	snprintf(o->id, sizeof o->id, "srv-%lu", g_next_srv_id++);
 	o->sink = sink_ref(c->sink);
 	o->orig_id = cJSON_Duplicate(c->id, true);
+	o->kind = kind;
 	o->next = g_outgoing;
 	g_outgoing = o;
 	g_pending++;
@@ -1119,9 +1278,182 @@ static void t_roots(const struct call *c, const cJSON *args)
 	cJSON *req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "jsonrpc", "2.0");
 	cJSON_AddStringToObject(req, "id", o->id);
-	cJSON_AddStringToObject(req, "method", "roots/list");
+	cJSON_AddStringToObject(req, "method", asks[kind].method);
+	cJSON *params = ask_params(kind);
+	if (params)
+		cJSON_AddItemToObject(req, "params", params);
 	sink_send(c->sink, req, false);
 	cJSON_Delete(req);
+}
+
+/* Asks the client for its roots; the answer comes in handle_response(). */
+static void t_roots(const struct call *c, const cJSON *args)
+{
+	if (c->modern) {
+		answer(c, text_result("roots: a 2026-07-28 request cannot be answered with a server-to-client "
+				      "request; call the tool ask with {\"kind\": \"roots\"}",
+				      true));
+		return;
+	}
+	send_client_request(c, ASK_ROOTS);
+}
+
+/*
+ * ask {kind}: a server-to-client request in the legacy era; in 2026-07-28 an
+ * input_required result first (MRTR), then, on the retry that carries
+ * inputResponses.q, the answer.  Either way only when the client declared
+ * the capability.
+ */
+static void t_ask(const struct call *c, const cJSON *args)
+{
+	const char *kind_name = cJSON_GetStringValue(get(args, "kind"));
+	size_t k = 0;
+	while (k < sizeof asks / sizeof asks[0] && !(kind_name && strcmp(kind_name, asks[k].kind) == 0))
+		k++;
+	if (k == sizeof asks / sizeof asks[0]) {
+		send_error(c->sink, c->id, -32602,
+			   "Invalid arguments for tool ask: kind must be sampling, elicitation or roots");
+		return;
+	}
+	enum ask_kind kind = (enum ask_kind)k;
+	const cJSON *caps = c->modern ? get(get(c->params, "_meta"), META_CLIENT_CAPABILITIES) : g_legacy_caps;
+	if (!cJSON_IsObject(get(caps, asks[kind].kind))) {
+		if (c->modern) {
+			cJSON *data = cJSON_CreateObject();
+			cJSON_AddObjectToObject(cJSON_AddObjectToObject(data, "requiredCapabilities"), asks[kind].kind);
+			send_error_data(c->sink, c->id, ERR_MISSING_CAPABILITY, data,
+					"Missing required client capability: %s (the tool ask sends %s)",
+					asks[kind].kind, asks[kind].method);
+		} else {
+			char text[160];
+			snprintf(text, sizeof text, "ask: the client did not declare the %s capability in initialize",
+				 asks[kind].kind);
+			answer(c, text_result(text, true));
+		}
+		return;
+	}
+	if (!c->modern) {
+		send_client_request(c, kind);
+		return;
+	}
+	const cJSON *response = get(get(c->params, "inputResponses"), "q");
+	if (cJSON_IsObject(response)) {
+		answer(c, ask_answer(kind, response));
+		return;
+	}
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "resultType", "input_required");
+	cJSON *q = cJSON_AddObjectToObject(cJSON_AddObjectToObject(r, "inputRequests"), "q");
+	cJSON_AddStringToObject(q, "method", asks[kind].method);
+	cJSON *params = ask_params(kind);
+	cJSON_AddItemToObject(q, "params", params ? params : cJSON_CreateObject());
+	char state[32];
+	snprintf(state, sizeof state, "ask:%s", asks[kind].kind); /* nothing to protect: a test server */
+	cJSON_AddStringToObject(r, "requestState", state);
+	answer(c, r);
+}
+
+/* log {level, text}: notifications/message on the request's stream, when
+ * the client's level lets it through (modern: only with _meta logLevel). */
+static void t_log(const struct call *c, const cJSON *args)
+{
+	int level = log_level_rank(get(args, "level"));
+	const cJSON *text = get(args, "text");
+	if (level < 0 || !cJSON_IsString(text)) {
+		send_error(c->sink, c->id, -32602,
+			   "Invalid arguments for tool log: level must be a log level (debug to emergency), text a "
+			   "string");
+		return;
+	}
+	int threshold = c->modern ? log_level_rank(get(get(c->params, "_meta"), META_LOG_LEVEL)) : g_log_level;
+	bool send = c->modern ? threshold >= 0 && level >= threshold : level >= threshold;
+	if (send) {
+		cJSON *p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "level", log_levels[level]);
+		cJSON_AddStringToObject(p, "logger", opt.name);
+		cJSON_AddStringToObject(p, "data", text->valuestring);
+		send_notification(c->sink, "notifications/message", p);
+	}
+	answer(c, text_result(send ? "logged" : c->modern && threshold < 0 ? "not logged: no logLevel in _meta"
+									   : "not logged: below the client's level",
+			      false));
+}
+
+/* Forgets the subscriptions and listens of clients that went away. */
+static void prune_closed(void)
+{
+	for (struct subscription **pp = &g_subscriptions; *pp;) {
+		struct subscription *sub = *pp;
+		if (sink_closed(sub->sink)) {
+			*pp = sub->next;
+			sink_unref(sub->sink);
+			free(sub->uri);
+			free(sub);
+			g_nsubscriptions--;
+		} else {
+			pp = &sub->next;
+		}
+	}
+	for (struct listener **pp = &g_listeners; *pp;) {
+		struct listener *l = *pp;
+		if (sink_closed(l->sink)) {
+			*pp = l->next;
+			listener_free(l);
+		} else {
+			pp = &l->next;
+		}
+	}
+}
+
+/* A notification on a listen stream: params (owned, may be NULL) get its subscriptionId. */
+static void listener_notify(const struct listener *l, const char *method, cJSON *params)
+{
+	if (!params)
+		params = cJSON_CreateObject();
+	cJSON *meta = cJSON_AddObjectToObject(params, "_meta");
+	cJSON_AddItemToObject(meta, META_SUBSCRIPTION_ID, cJSON_Duplicate(l->id, true));
+	send_notification(l->sink, method, params);
+}
+
+static bool listener_has_uri(const struct listener *l, const char *uri)
+{
+	const cJSON *u;
+	cJSON_ArrayForEach(u, l->uris)
+		if (cJSON_IsString(u) && strcmp(u->valuestring, uri) == 0)
+			return true;
+	return false;
+}
+
+/* touch {uri}: notifications/resources/updated to its legacy subscribers and
+ * to the listen streams that named it. */
+static void t_touch(const struct call *c, const cJSON *args)
+{
+	const char *uri = cJSON_GetStringValue(get(args, "uri"));
+	if (!uri) {
+		send_error(c->sink, c->id, -32602, "Invalid arguments for tool touch: uri must be a string");
+		return;
+	}
+	prune_closed();
+	unsigned n = 0;
+	for (struct subscription *sub = g_subscriptions; sub; sub = sub->next) {
+		if (strcmp(sub->uri, uri) != 0)
+			continue;
+		cJSON *p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "uri", uri);
+		send_notification(sub->sink, "notifications/resources/updated", p);
+		n++;
+	}
+	for (struct listener *l = g_listeners; l; l = l->next) {
+		if (!listener_has_uri(l, uri))
+			continue;
+		cJSON *p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "uri", uri);
+		listener_notify(l, "notifications/resources/updated", p);
+		n++;
+	}
+	char text[400];
+	snprintf(text, sizeof text, "touched %.300s: %u subscriber%s notified", uri, n, n == 1 ? "" : "s");
+	answer(c, text_result(text, false));
 }
 
 static void t_time(const struct call *c, const cJSON *args)
@@ -1137,21 +1469,35 @@ static const struct tool {
 	const char *input_schema; /* JSON */
 	void (*fn)(const struct call *c, const cJSON *args);
 	bool on_sigusr1; /* listed only once SIGUSR1 has switched it on */
+	bool era_tool;   /* listed only with --dual-era or --modern-only (the
+	                    legacy list stays what older tests expect) */
 } tools[] = {
 	{"echo", "Returns the given text unchanged.",
 	 "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},\"required\":[\"text\"]}",
-	 t_echo, false},
+	 t_echo, false, false},
 	{"add", "Adds two numbers and returns the sum as text.",
 	 "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"number\"},\"b\":{\"type\":\"number\"}},"
 	 "\"required\":[\"a\",\"b\"]}",
-	 t_add, false},
+	 t_add, false, false},
 	{"sleep", "Answers after ms milliseconds, with progress notifications when asked for.",
 	 "{\"type\":\"object\",\"properties\":{\"ms\":{\"type\":\"integer\",\"minimum\":0}},\"required\":[\"ms\"]}",
-	 t_sleep, false},
+	 t_sleep, false, false},
 	{"roots", "Asks the client for its roots (roots/list) and returns them as JSON text.",
-	 "{\"type\":\"object\",\"properties\":{}}", t_roots, false},
+	 "{\"type\":\"object\",\"properties\":{}}", t_roots, false, false},
 	{"time", "Returns the current UNIX time as text.",
-	 "{\"type\":\"object\",\"properties\":{}}", t_time, true},
+	 "{\"type\":\"object\",\"properties\":{}}", t_time, true, false},
+	{"ask", "Asks the client for sampling, an elicitation or its roots and returns the answer as text.",
+	 "{\"type\":\"object\",\"properties\":{\"kind\":{\"type\":\"string\","
+	 "\"enum\":[\"sampling\",\"elicitation\",\"roots\"]}},\"required\":[\"kind\"]}",
+	 t_ask, false, true},
+	{"log", "Sends a log message at level, if the client's log level lets it through.",
+	 "{\"type\":\"object\",\"properties\":{\"level\":{\"type\":\"string\",\"enum\":[\"debug\",\"info\","
+	 "\"notice\",\"warning\",\"error\",\"critical\",\"alert\",\"emergency\"]},\"text\":{\"type\":\"string\"}},"
+	 "\"required\":[\"level\",\"text\"]}",
+	 t_log, false, true},
+	{"touch", "Tells the subscribers of the resource uri that it changed.",
+	 "{\"type\":\"object\",\"properties\":{\"uri\":{\"type\":\"string\"}},\"required\":[\"uri\"]}",
+	 t_touch, false, true},
 };
 
 static const struct tool *find_tool(const char *name)
@@ -1193,7 +1539,9 @@ static void add_capabilities(cJSON *r)
 {
 	cJSON *caps = cJSON_AddObjectToObject(r, "capabilities");
 	cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "tools"), "listChanged", true);
-	cJSON_AddObjectToObject(caps, "resources");
+	cJSON *resources = cJSON_AddObjectToObject(caps, "resources");
+	cJSON_AddBoolToObject(resources, "subscribe", true);
+	cJSON_AddBoolToObject(resources, "listChanged", true);
 	cJSON_AddObjectToObject(caps, "prompts");
 	cJSON_AddObjectToObject(caps, "logging");
 }
@@ -1244,6 +1592,10 @@ static void m_discover(const struct call *c)
 
 static void m_initialize(const struct call *c)
 {
+	const cJSON *caps = get(c->params, "capabilities");
+	cJSON_Delete(g_legacy_caps);
+	g_legacy_caps = cJSON_IsObject(caps) ? cJSON_Duplicate(caps, true) : NULL;
+	g_legacy_seen = true;
 	if (opt.no_initialize) {
 		logmsg("not answering initialize (--no-initialize)");
 		return;
@@ -1279,7 +1631,7 @@ static void m_tools_list(const struct call *c)
 	cJSON *r = cJSON_CreateObject();
 	cJSON *list = cJSON_AddArrayToObject(r, "tools");
 	for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
-		if (tools[i].on_sigusr1 && !g_time_tool)
+		if ((tools[i].on_sigusr1 && !g_time_tool) || (tools[i].era_tool && opt.eras == ERAS_LEGACY))
 			continue;
 		cJSON *t = cJSON_CreateObject();
 		cJSON_AddStringToObject(t, "name", tools[i].name);
@@ -1334,9 +1686,125 @@ static void m_prompts_list(const struct call *c)
 	answer(c, r);
 }
 
-static void m_empty(const struct call *c)
+static void m_set_level(const struct call *c)
 {
+	const cJSON *level = get(c->params, "level");
+	int rank = log_level_rank(level);
+	if (rank < 0) {
+		send_error(c->sink, c->id, -32602, "Invalid params: level must be a log level (debug to emergency)");
+		return;
+	}
+	g_log_level = rank;
+	stderr_line("log level %s", level->valuestring);
 	answer(c, cJSON_CreateObject());
+}
+
+static void m_subscribe(const struct call *c)
+{
+	const char *uri = cJSON_GetStringValue(get(c->params, "uri"));
+	if (!uri) {
+		send_error(c->sink, c->id, -32602, "Invalid params: uri must be a string");
+		return;
+	}
+	struct subscription *sub = g_subscriptions;
+	while (sub && !(strcmp(sub->uri, uri) == 0 && sub->sink == c->sink))
+		sub = sub->next;
+	if (!sub) {
+		prune_closed();
+		if (g_nsubscriptions >= MAX_SUBSCRIPTIONS) {
+			send_error(c->sink, c->id, -32603, "Internal error: too many subscriptions (%d)",
+				   MAX_SUBSCRIPTIONS);
+			return;
+		}
+		sub = calloc(1, sizeof *sub);
+		if (!sub || !(sub->uri = strdup(uri))) {
+			free(sub);
+			send_error(c->sink, c->id, -32603, "Internal error: out of memory");
+			return;
+		}
+		sub->sink = sink_ref(c->sink);
+		sub->next = g_subscriptions;
+		g_subscriptions = sub;
+		g_nsubscriptions++;
+	}
+	stderr_line("subscribed %.300s", uri);
+	answer(c, cJSON_CreateObject());
+}
+
+static void m_unsubscribe(const struct call *c)
+{
+	const char *uri = cJSON_GetStringValue(get(c->params, "uri"));
+	if (!uri) {
+		send_error(c->sink, c->id, -32602, "Invalid params: uri must be a string");
+		return;
+	}
+	for (struct subscription **pp = &g_subscriptions; *pp;) {
+		struct subscription *sub = *pp;
+		if (strcmp(sub->uri, uri) == 0) {
+			*pp = sub->next;
+			sink_unref(sub->sink);
+			free(sub->uri);
+			free(sub);
+			g_nsubscriptions--;
+		} else {
+			pp = &sub->next;
+		}
+	}
+	stderr_line("unsubscribed %.300s", uri);
+	answer(c, cJSON_CreateObject());
+}
+
+/* subscriptions/listen: acknowledged at once, answered only if the server
+ * ends it (at exit); notifications/cancelled ends it without an answer. */
+static void m_listen(const struct call *c)
+{
+	const cJSON *filter = get(c->params, "notifications");
+	const cJSON *uris = get(filter, "resourceSubscriptions"), *u;
+	if (!cJSON_IsObject(filter)) {
+		send_error(c->sink, c->id, -32602, "Invalid params: notifications must be an object");
+		return;
+	}
+	if (uris && (!cJSON_IsArray(uris) || cJSON_GetArraySize(uris) > MAX_LISTEN_URIS)) {
+		send_error(c->sink, c->id, -32602, "Invalid params: resourceSubscriptions must be an array of at most %d URIs",
+			   MAX_LISTEN_URIS);
+		return;
+	}
+	cJSON_ArrayForEach(u, uris) {
+		if (!cJSON_IsString(u)) {
+			send_error(c->sink, c->id, -32602, "Invalid params: resourceSubscriptions must hold strings");
+			return;
+		}
+	}
+	prune_closed();
+	if (g_nlisteners >= MAX_LISTENERS) {
+		send_error(c->sink, c->id, -32603, "Internal error: too many subscriptions/listen streams (%d)",
+			   MAX_LISTENERS);
+		return;
+	}
+	struct listener *l = calloc(1, sizeof *l);
+	if (!l) {
+		send_error(c->sink, c->id, -32603, "Internal error: out of memory");
+		return;
+	}
+	l->sink = sink_ref(c->sink);
+	l->id = cJSON_Duplicate(c->id, true);
+	l->tools_changed = cJSON_IsTrue(get(filter, "toolsListChanged"));
+	l->resources_changed = cJSON_IsTrue(get(filter, "resourcesListChanged"));
+	l->uris = uris ? cJSON_Duplicate(uris, true) : NULL;
+	l->next = g_listeners;
+	g_listeners = l;
+	g_nlisteners++;
+
+	/* The ack names what will be honoured: promptsListChanged never is (no listChanged for prompts). */
+	cJSON *p = cJSON_CreateObject();
+	cJSON *agreed = cJSON_AddObjectToObject(p, "notifications");
+	if (l->tools_changed)
+		cJSON_AddBoolToObject(agreed, "toolsListChanged", true);
+	if (l->resources_changed)
+		cJSON_AddBoolToObject(agreed, "resourcesListChanged", true);
+	if (l->uris)
+		cJSON_AddItemToObject(agreed, "resourceSubscriptions", cJSON_Duplicate(l->uris, true));
+	listener_notify(l, "notifications/subscriptions/acknowledged", p);
 }
 
 /* In which era a method exists. */
@@ -1355,7 +1823,10 @@ static const struct method {
 	{"resources/list", m_resources_list, IN_BOTH},
 	{"resources/templates/list", m_resource_templates_list, IN_BOTH},
 	{"prompts/list", m_prompts_list, IN_BOTH},
-	{"logging/setLevel", m_empty, IN_LEGACY},
+	{"logging/setLevel", m_set_level, IN_LEGACY},
+	{"resources/subscribe", m_subscribe, IN_LEGACY},
+	{"resources/unsubscribe", m_unsubscribe, IN_LEGACY},
+	{"subscriptions/listen", m_listen, IN_MODERN},
 };
 
 /* ------------------------------------------------------------------ */
@@ -1395,6 +1866,12 @@ static bool era_check(struct call *c, const char *method)
 		send_error(c->sink, c->id, -32602,
 			   "Invalid params: a " MODERN_VERSION " request needs _meta \"" META_CLIENT_CAPABILITIES
 			   "\" (an object)");
+		return false;
+	}
+	const cJSON *level = get(meta, META_LOG_LEVEL);
+	if (level && log_level_rank(level) < 0) {
+		send_error(c->sink, c->id, -32602,
+			   "Invalid params: _meta \"" META_LOG_LEVEL "\" must be a log level (debug to emergency)");
 		return false;
 	}
 	c->modern = true;
@@ -1452,7 +1929,7 @@ static void handle_notification(struct sink *sink, const cJSON *msg)
 	/* notifications/initialized and the others need nothing. */
 }
 
-/* A response from the client to one of our requests (roots/list). */
+/* A response from the client to one of our requests (roots/list...). */
 static void handle_response(const cJSON *msg)
 {
 	const cJSON *id = get(msg, "id");
@@ -1467,20 +1944,17 @@ static void handle_response(const cJSON *msg)
 	*pp = o->next;
 
 	const cJSON *result = get(msg, "result");
-	cJSON *answer;
+	cJSON *r;
 	if (result) {
-		const cJSON *roots = get(result, "roots");
-		char *text = cJSON_PrintUnformatted(roots ? roots : result);
-		answer = text_result(text ? text : "[]", false);
-		cJSON_free(text);
+		r = ask_answer(o->kind, result);
 	} else {
 		const cJSON *m = get(get(msg, "error"), "message");
 		char text[512];
-		snprintf(text, sizeof text, "roots/list failed: %.400s",
+		snprintf(text, sizeof text, "%s failed: %.400s", asks[o->kind].method,
 			 cJSON_IsString(m) ? m->valuestring : "unknown error");
-		answer = text_result(text, true);
+		r = text_result(text, true);
 	}
-	send_result(o->sink, o->orig_id, answer);
+	send_result(o->sink, o->orig_id, r);
 	outgoing_free(o);
 }
 
@@ -1786,12 +2260,24 @@ static void inbound_run(bool handle)
 	}
 }
 
-/* Sends a notification that belongs to no request, e.g. list_changed. */
+/* Sends a notification that belongs to no request, e.g. list_changed: to
+ * legacy clients as it is, to modern ones on the listen streams that asked
+ * for it (tools only), tagged with their subscriptionId. */
 static void broadcast_notification(const char *method)
 {
+	unsigned tagged = 0;
+	prune_closed();
+	for (struct listener *l = g_listeners; l; l = l->next) {
+		if (l->tools_changed && strcmp(method, "notifications/tools/list_changed") == 0) {
+			listener_notify(l, method, NULL);
+			tagged++;
+		}
+	}
 	switch (g_mode) {
 	case MODE_STDIO:
-		send_notification(&g_stdout_sink, method, NULL);
+		/* A modern client gets only what it asked for in subscriptions/listen. */
+		if (opt.eras == ERAS_LEGACY || g_legacy_seen)
+			send_notification(&g_stdout_sink, method, NULL);
 		break;
 	case MODE_LEGACY_SSE:
 		pthread_mutex_lock(&g_sessions.mu);
@@ -1800,7 +2286,8 @@ static void broadcast_notification(const char *method)
 		pthread_mutex_unlock(&g_sessions.mu);
 		break;
 	case MODE_HTTP:
-		logmsg("%s not sent: this server offers no GET stream", method);
+		if (!tagged)
+			logmsg("%s not sent: this server offers no GET stream and no listen asked for it", method);
 		break;
 	}
 }
@@ -2505,8 +2992,33 @@ static int main_loop(void)
 	return 0;
 }
 
+/* The server ends every listen stream: a complete result, tagged (graceful closure). */
+static void listeners_end(void)
+{
+	while (g_listeners) {
+		struct listener *l = g_listeners;
+		g_listeners = l->next;
+		cJSON *r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "resultType", "complete");
+		cJSON_AddItemToObject(cJSON_AddObjectToObject(r, "_meta"), META_SUBSCRIPTION_ID,
+				      cJSON_Duplicate(l->id, true));
+		send_result(l->sink, l->id, r);
+		listener_free(l);
+	}
+}
+
 static void core_free(void)
 {
+	while (g_subscriptions) {
+		struct subscription *sub = g_subscriptions;
+		g_subscriptions = sub->next;
+		sink_unref(sub->sink);
+		free(sub->uri);
+		free(sub);
+	}
+	g_nsubscriptions = 0;
+	cJSON_Delete(g_legacy_caps);
+	g_legacy_caps = NULL;
 	while (g_deferred) {
 		struct deferred *d = g_deferred;
 		g_deferred = d->next;
@@ -2558,6 +3070,7 @@ int main(int argc, char **argv)
 	}
 
 	int rc = main_loop();
+	listeners_end();
 
 	if (d) {
 		/* Blocked HTTP threads see this within WAIT_SLICE_MS. */

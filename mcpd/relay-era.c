@@ -154,7 +154,8 @@ cJSON *relay_era_listen_filter(const cJSON *asked, const cJSON *init_result)
 		const cJSON *u;
 
 		cJSON_ArrayForEach(u, uris)
-			if (cJSON_IsString(u))
+			if (cJSON_IsString(u) && strlen(u->valuestring) <= RELAY_ERA_MAX_URI &&
+			    cJSON_GetArraySize(list) < RELAY_ERA_MAX_URIS)
 				cJSON_AddItemToArray(list, cJSON_CreateString(u->valuestring));
 	}
 	return out;
@@ -181,6 +182,12 @@ bool relay_era_listen_wants(const cJSON *filter, const cJSON *note)
 		if (uri && cJSON_IsString(u) && strcmp(u->valuestring, uri) == 0)
 			return true;
 	return false;
+}
+
+bool relay_era_input_method(const char *method)
+{
+	return method && (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0 ||
+			  strcmp(method, "resources/read") == 0);
 }
 
 bool relay_era_input_required(const cJSON *result)

@@ -37,9 +37,14 @@ void relay_era_remove_subscription_id(cJSON *obj);
 /* The subscriptionId of a notification, or NULL. */
 const cJSON *relay_era_subscription_id(const cJSON *note);
 
+/* The URIs of one emulated listen (or one legacy client's subscriptions), and their length. */
+#define RELAY_ERA_MAX_URIS	256
+#define RELAY_ERA_MAX_URI	4096
+
 /*
  * An emulated subscriptions/listen on a legacy server: the filter mcpd can
- * honour with the server's capabilities (from its InitializeResult): the
+ * honour with the server's capabilities (from its InitializeResult), at most
+ * RELAY_ERA_MAX_URIS URIs of at most RELAY_ERA_MAX_URI bytes: the
  * acknowledged one, owned by the caller.
  */
 cJSON *relay_era_listen_filter(const cJSON *asked, const cJSON *init_result);
@@ -52,6 +57,9 @@ bool relay_era_listen_wants(const cJSON *filter, const cJSON *note);
  * sampling/createMessage"), for a message; at most size bytes.
  */
 void relay_era_input_methods(const cJSON *result, char *buf, size_t size);
+
+/* A method whose result may be input_required: tools/call, prompts/get, resources/read. */
+bool relay_era_input_method(const char *method);
 
 /* Is this result an InputRequiredResult (a multi-round-trip request)? */
 bool relay_era_input_required(const cJSON *result);

@@ -38,6 +38,8 @@ struct pending_req {
 	unsigned flags;		/* PF_* */
 	int log_rank;		/* the modern request's _meta logLevel (relay_era_log_rank), or -1 */
 	char method[40];	/* for messages */
+	cJSON *request;		/* PF_BRIDGED tools/call, prompts/get, resources/read: as the client sent it */
+	unsigned round;		/* of its multi-round-trip conversion (struct mrtr) */
 	cJSON *client_id;	/* as the client wrote it (a cJSON_Raw): for the answer */
 	cJSON *client_id_value;	/* as parsed: to match the client's cancellation */
 	cJSON *client_token;	/* the client's progressToken, rewritten to TOKEN_PREFIX<sid> */
@@ -52,6 +54,26 @@ struct listen {
 	cJSON *id_value;	/* as parsed: to match the client's cancellation */
 	cJSON *filter;		/* the acknowledged notifications */
 	struct listen *next;
+};
+
+/*
+ * A legacy client's request that a modern server answered with input_required:
+ * mcpd asks the client each input request ("mcpd-in-N" ids), then retries the
+ * request with the answers (inputResponses) and the server's requestState.
+ */
+struct mrtr {
+	struct session *sess;
+	cJSON *client_id;	/* as the client wrote it */
+	cJSON *request;		/* the client's request, as it sent it */
+	cJSON *responses;	/* inputResponses gathered so far */
+	cJSON *state;		/* requestState, or NULL */
+	unsigned round;
+	size_t nasks, nanswered;
+	struct mrtr_ask {
+		uint64_t n;	/* its id is "mcpd-in-<n>" */
+		char *key;	/* in inputRequests */
+	} *asks;
+	struct mrtr *next;
 };
 
 /* A request of the server's, given to one session to answer. */
@@ -75,6 +97,8 @@ struct session {
 	cJSON *client_capabilities;
 	char log_level[16];	/* a legacy client's logging/setLevel, for a modern server: "" if none */
 	unsigned nlog[8];	/* its modern requests in flight per _meta logLevel rank */
+	cJSON *uris;		/* a legacy client's resources/subscribe, on a modern server */
+	int64_t bridge_sid;	/* ... served by this subscriptions/listen upstream (0: none) */
 	size_t nlistens;	/* its listens: in flight, but never waited for */
 	size_t npending;
 	bool draining;		/* the client closed its side: close once answered */
@@ -92,12 +116,15 @@ struct relay {
 	struct pending_req **buckets;	/* BUCKETS of them, allocated with the first session */
 	struct server_req *server_reqs;
 	struct listen *listens;		/* emulated for modern clients of a legacy server */
+	struct mrtr *mrtrs;		/* legacy clients asked for a modern server's input */
+	uint64_t next_ask;		/* the last "mcpd-in-N" */
 	size_t nserver_reqs;		/* in server_reqs, at most RELAY_MAX_SERVER_REQS */
 	uint64_t refused_server_reqs;	/* since the last summary */
 	int64_t next_sid;
 };
 
 static void end_listen(struct server *s, struct listen **ll, const char *error);
+static void open_bridge(struct session *sess);
 
 struct relay *relay_new(void)
 {
@@ -108,6 +135,7 @@ static void session_free(struct session *sess)
 {
 	cJSON_Delete(sess->client_info);
 	cJSON_Delete(sess->client_capabilities);
+	cJSON_Delete(sess->uris);
 	free(sess);
 }
 
@@ -119,8 +147,21 @@ static void listen_free(struct listen *l)
 	free(l);
 }
 
+static void mrtr_free(struct mrtr *m)
+{
+	cJSON_Delete(m->client_id);
+	cJSON_Delete(m->request);
+	cJSON_Delete(m->responses);
+	cJSON_Delete(m->state);
+	for (size_t i = 0; i < m->nasks; i++)
+		free(m->asks[i].key);
+	free(m->asks);
+	free(m);
+}
+
 static void pending_free(struct pending_req *p)
 {
+	cJSON_Delete(p->request);
 	cJSON_Delete(p->client_id);
 	cJSON_Delete(p->client_id_value);
 	cJSON_Delete(p->client_token);
@@ -145,6 +186,12 @@ void relay_free(struct relay *r)
 
 		r->listens = l->next;
 		listen_free(l);
+	}
+	while (r->mrtrs) {
+		struct mrtr *m = r->mrtrs;
+
+		r->mrtrs = m->next;
+		mrtr_free(m);
 	}
 	if (r->loop)
 		ev_idle_stop(r->loop, &r->reap_w);
@@ -190,7 +237,7 @@ static void on_reap(struct ev_loop *loop, ev_idle *w, int revents)
 /* Is the session still one to talk to? Not once detached, nor once its sink was told to close. */
 static bool alive(const struct session *sess)
 {
-	return !sess->dead && !sess->closing;
+	return sess && !sess->dead && !sess->closing;	/* NULL: mcpd's own request (PF_INTERNAL) has none */
 }
 
 /* Tell the sink to end the client; relay_detach follows, now or later. Once only. */
@@ -243,6 +290,8 @@ static void pending_unlink(struct pending_req *p)
 {
 	if (!p->sess)
 		return;
+	if (p->sid == p->sess->bridge_sid)
+		p->sess->bridge_sid = 0;
 	if (p->flags & PF_LISTEN)
 		p->sess->nlistens--;
 	else
@@ -396,6 +445,16 @@ void relay_detach(struct session *sess)
 		else
 			ll = &(*ll)->next;
 	}
+	for (struct mrtr **mm = &r->mrtrs; *mm;) {
+		struct mrtr *m = *mm;
+
+		if (m->sess != sess) {
+			mm = &m->next;
+			continue;
+		}
+		*mm = m->next;
+		mrtr_free(m);
+	}
 	for (struct server_req **qq = &r->server_reqs; *qq;) {
 		struct server_req *q = *qq;
 
@@ -499,12 +558,13 @@ static void answer_initialize(struct session *sess, const cJSON *req, const cJSO
 			cJSON_ReplaceItemInObjectCaseSensitive(result, "protocolVersion", cJSON_CreateString(asked));
 	}
 	msg = jsonrpc_result_new(id, result);
-	to_client(sess, msg);
+	if (to_client(sess, msg) && !s->init_result)
+		open_bridge(sess);	/* its list_changed notifications */
 	cJSON_Delete(msg);
 }
 
 /* id is the client's id as written (jsonrpc_raw_id); req still holds it as parsed. */
-static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
+static void forward_round(struct session *sess, cJSON *req, const cJSON *id, unsigned round)
 {
 	struct server *s = sess->s;
 	struct relay *r = s->relay;
@@ -540,10 +600,17 @@ static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
 	} else if (upstream_modern(s)) {
 		/* A legacy client: what it said in initialize goes with each request, as the modern era asks. */
 		p->flags |= PF_BRIDGED;
+		p->round = round;
+		if (!sess->bridge_sid && sess->era == MCP_ERA_LEGACY)
+			open_bridge(sess);	/* the server restarted since: its subscriptions are gone */
+		if (relay_era_input_method(method))
+			p->request = cJSON_Duplicate(req, 1);	/* retried with the client's input */
 		mcp_inject_meta(req, s->protocol_version, sess->client_info, sess->client_capabilities);
 		meta = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"), "_meta");
-		if (sess->log_level[0])
+		if (sess->log_level[0]) {
+			cJSON_DeleteItemFromObjectCaseSensitive(meta, MCP_META_LOG_LEVEL);
 			cJSON_AddStringToObject(meta, MCP_META_LOG_LEVEL, sess->log_level);
+		}
 	}
 	token = cJSON_GetObjectItemCaseSensitive(meta, "progressToken");
 	p->sid = ++r->next_sid;
@@ -571,6 +638,11 @@ static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
 			pending_free(p);
 		}
 	}
+}
+
+static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
+{
+	forward_round(sess, req, id, 0);
 }
 
 /* ---- protocol eras: what mcpd answers for the server ------------------------ */
@@ -651,6 +723,13 @@ static void emulate_listen(struct session *sess, const cJSON *req, const cJSON *
 	l->id = cJSON_Duplicate(id, 1);
 	l->id_value = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(req, "id"), 1);
 	l->filter = relay_era_listen_filter(asked, s->init_result);
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(asked, "resourceSubscriptions")) >
+	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l->filter, "resourceSubscriptions")) &&
+	    cJSON_GetObjectItemCaseSensitive(l->filter, "resourceSubscriptions"))
+		log_notice(s->conf.name, NULL, "an MCP client's subscriptions/listen asked for %d resources; mcpd "
+			   "subscribes at most %d of at most %d bytes each and acknowledges only those",
+			   cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(asked, "resourceSubscriptions")),
+			   RELAY_ERA_MAX_URIS, RELAY_ERA_MAX_URI);
 	listen_resources(s, l, "resources/subscribe", 0);
 	l->next = r->listens;
 	r->listens = l;
@@ -731,13 +810,94 @@ static void modern_request(struct session *sess, cJSON *req, const cJSON *id, co
 }
 
 /*
+ * A legacy client of a modern server gets its list_changed and its
+ * resources/subscribe through one subscriptions/listen of its own upstream
+ * (its sid is the subscriptionId there), opened again whenever its URIs change.
+ */
+static void open_bridge(struct session *sess)
+{
+	struct server *s = sess->s;
+	struct relay *r = s->relay;
+	struct pending_req *p;
+	cJSON *params, *filter, *id, *msg;
+
+	if (!upstream_modern(s) || s->stdin_fd < 0 || !alive(sess))
+		return;
+	if (sess->bridge_sid) {
+		send_cancel(s, sess->bridge_sid, "the MCP client's subscriptions changed");
+		p = take_pending(r, sess->bridge_sid);
+		if (p)
+			pending_free(p);
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->sid = ++r->next_sid;
+	p->flags = PF_LISTEN | PF_BRIDGED;
+	p->log_rank = -1;
+	p->sess = sess;
+	snprintf(p->method, sizeof(p->method), "subscriptions/listen");
+	p->next = r->buckets[bucket(p->sid)];
+	r->buckets[bucket(p->sid)] = p;
+	sess->nlistens++;
+	sess->bridge_sid = p->sid;
+	params = cJSON_CreateObject();
+	filter = cJSON_AddObjectToObject(params, "notifications");
+	cJSON_AddTrueToObject(filter, "toolsListChanged");
+	cJSON_AddTrueToObject(filter, "promptsListChanged");
+	cJSON_AddTrueToObject(filter, "resourcesListChanged");
+	if (cJSON_GetArraySize(sess->uris) > 0)
+		cJSON_AddItemToObject(filter, "resourceSubscriptions", cJSON_Duplicate(sess->uris, 1));
+	id = cJSON_CreateNumber((double)p->sid);
+	msg = jsonrpc_request_new(id, "subscriptions/listen", params);
+	mcp_inject_meta(msg, s->protocol_version, sess->client_info, sess->client_capabilities);
+	server_send(s, msg);
+	cJSON_Delete(msg);
+	cJSON_Delete(id);
+}
+
+/* resources/subscribe and unsubscribe of a legacy client on a modern server: its listen changes. */
+static void bridge_subscribe(struct session *sess, const cJSON *req, const cJSON *id, bool subscribe)
+{
+	const char *uri = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(req, "params"), "uri"));
+	const cJSON *u;
+	int at = 0;
+	char text[120];
+
+	if (!uri || strlen(uri) > RELAY_ERA_MAX_URI) {
+		error_to_client(sess, id, JSONRPC_INVALID_PARAMS, "invalid params: uri must be a string of at most "
+				"4096 bytes");
+		return;
+	}
+	if (!sess->uris)
+		sess->uris = cJSON_CreateArray();
+	cJSON_ArrayForEach(u, sess->uris) {
+		if (strcmp(u->valuestring, uri) == 0)
+			break;
+		at++;
+	}
+	if (subscribe && !u) {
+		if (cJSON_GetArraySize(sess->uris) >= RELAY_ERA_MAX_URIS) {
+			snprintf(text, sizeof(text), "too many resource subscriptions (at most %d per client)",
+				 RELAY_ERA_MAX_URIS);
+			error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, text);
+			return;
+		}
+		cJSON_AddItemToArray(sess->uris, cJSON_CreateString(uri));
+		open_bridge(sess);
+	} else if (!subscribe && u) {
+		cJSON_DeleteItemFromArray(sess->uris, at);
+		open_bridge(sess);
+	}
+	answer_to_client(sess, id, cJSON_CreateObject());
+}
+
+/*
  * A legacy client's request that a modern server has no method for: answered
  * by mcpd. Returns false for the requests to forward.
  */
 static bool legacy_request(struct session *sess, const cJSON *req, const cJSON *id)
 {
 	const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "method"));
-	char msg[200];
 
 	if (!upstream_modern(sess->s))
 		return false;
@@ -755,10 +915,166 @@ static bool legacy_request(struct session *sess, const cJSON *req, const cJSON *
 		return true;
 	}
 	if (strcmp(method, "resources/subscribe") == 0 || strcmp(method, "resources/unsubscribe") == 0) {
-		snprintf(msg, sizeof(msg), "server \"%.64s\" speaks %s, which has no %s; mcpd does not bridge it to "
-			 "subscriptions/listen", sess->s->conf.name, MCP_VERSION_MODERN, method);
-		error_to_client(sess, id, MCPD_ERR_NOT_BRIDGED, msg);
+		bridge_subscribe(sess, req, id, strcmp(method, "resources/subscribe") == 0);
 		return true;
+	}
+	return false;
+}
+
+/* ---- multi-round-trip requests for legacy clients ---------------------------- */
+
+#define ASK_PREFIX "mcpd-in-"
+
+static void mrtr_unlink(struct relay *r, struct mrtr *m)
+{
+	for (struct mrtr **mm = &r->mrtrs; *mm; mm = &(*mm)->next) {
+		if (*mm == m) {
+			*mm = m->next;
+			m->sess->npending--;
+			return;
+		}
+	}
+}
+
+/* Every input is in: the request goes again, with the answers and the server's state. */
+static void mrtr_retry(struct relay *r, struct mrtr *m)
+{
+	struct session *sess = m->sess;
+	cJSON *req = m->request;
+	cJSON *params = cJSON_GetObjectItemCaseSensitive(req, "params");
+
+	m->request = NULL;
+	mrtr_unlink(r, m);
+	if (!cJSON_IsObject(params)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(req, "params");
+		params = cJSON_AddObjectToObject(req, "params");
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(params, "inputResponses");
+	cJSON_DeleteItemFromObjectCaseSensitive(params, "requestState");
+	cJSON_AddItemToObject(params, "inputResponses", m->responses);
+	m->responses = NULL;
+	if (m->state) {
+		cJSON_AddItemToObject(params, "requestState", m->state);
+		m->state = NULL;
+	}
+	forward_round(sess, req, m->client_id, m->round);
+	cJSON_Delete(req);
+	mrtr_free(m);
+	maybe_finish(sess);
+}
+
+/*
+ * A modern server's input_required for a legacy client's request: each input
+ * request goes to the client as a request of its era; the answers come back
+ * through mrtr_answer. What cannot be converted gets -31002.
+ */
+static void mrtr_start(struct server *s, struct pending_req *p, const cJSON *result)
+{
+	struct relay *r = s->relay;
+	struct session *sess = p->sess;
+	const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(result, "inputRequests");
+	const cJSON *state = cJSON_GetObjectItemCaseSensitive(result, "requestState");
+	size_t n = cJSON_IsObject(inputs) ? (size_t)cJSON_GetArraySize(inputs) : 0;
+	char methods[160], text[512];
+	const cJSON *in;
+	struct mrtr *m;
+
+	if (!p->request || p->round + 1 >= RELAY_MAX_ROUNDS || n > RELAY_MAX_INPUTS) {
+		relay_era_input_methods(result, methods, sizeof(methods));
+		snprintf(text, sizeof(text), "server \"%.64s\" asked for %s to complete %s %s; mcpd does not bridge "
+			 "that to a client of an earlier protocol version", s->conf.name, methods, p->method,
+			 !p->request ? "(an input_required result on a method that has none)" :
+			 n > RELAY_MAX_INPUTS ? "(more inputs at once than mcpd relays)" :
+			 "(more rounds of input than mcpd relays)");
+		error_to_client(sess, p->client_id, MCPD_ERR_NOT_BRIDGED, text);
+		return;
+	}
+	m = xcalloc(1, sizeof(*m));
+	m->sess = sess;
+	m->client_id = cJSON_Duplicate(p->client_id, 1);
+	m->request = p->request;
+	p->request = NULL;
+	m->responses = cJSON_CreateObject();
+	m->state = cJSON_IsString(state) ? cJSON_Duplicate(state, 1) : NULL;
+	m->round = p->round + 1;
+	m->asks = xcalloc(n ? n : 1, sizeof(*m->asks));
+	cJSON_ArrayForEach(in, inputs) {
+		struct mrtr_ask *a = &m->asks[m->nasks++];
+		char id[48];
+		cJSON *idj, *msg;
+
+		a->n = ++r->next_ask;
+		a->key = xstrdup(in->string);
+		snprintf(id, sizeof(id), ASK_PREFIX "%" PRIu64, a->n);
+		idj = cJSON_CreateString(id);
+		msg = jsonrpc_request_new(idj, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "method")),
+					  cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(in, "params"), 1));
+		to_client(sess, msg);
+		cJSON_Delete(msg);
+		cJSON_Delete(idj);
+	}
+	/* Linked once sent: a client dropped meanwhile (to_client) found nothing of it to free. */
+	if (!alive(sess)) {
+		mrtr_free(m);
+		return;
+	}
+	m->next = r->mrtrs;
+	r->mrtrs = m;
+	sess->npending++;
+	/* requestState alone: the server wants the request again at once. */
+	if (m->nasks == 0)
+		mrtr_retry(r, m);
+}
+
+/* The client answers one of mcpd's "mcpd-in-N" requests. Returns false for an answer to the server's. */
+static bool mrtr_answer(struct session *sess, const cJSON *msg)
+{
+	struct relay *r = sess->s->relay;
+	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "id"));
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
+	char *end;
+	uint64_t n;
+
+	if (!id || strncmp(id, ASK_PREFIX, strlen(ASK_PREFIX)) != 0)
+		return false;
+	n = strtoull(id + strlen(ASK_PREFIX), &end, 10);
+	if (*end)
+		return true;
+	for (struct mrtr *m = r->mrtrs; m; m = m->next) {
+		for (size_t i = 0; m->sess == sess && i < m->nasks; i++) {
+			if (m->asks[i].n != n || cJSON_HasObjectItem(m->responses, m->asks[i].key))
+				continue;
+			if (error) {
+				/* The client refused: so does its request, with the client's own error. */
+				const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
+
+				mrtr_unlink(r, m);
+				error_to_client(sess, m->client_id, jsonrpc_error_code(error), text ? text : "refused");
+				mrtr_free(m);
+				maybe_finish(sess);
+				return true;
+			}
+			cJSON_AddItemToObject(m->responses, m->asks[i].key,
+					      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(msg, "result"), 1));
+			if (++m->nanswered == m->nasks)
+				mrtr_retry(r, m);
+			return true;
+		}
+	}
+	return true;	/* answered already, or its request was cancelled */
+}
+
+/* The client cancels a request mcpd is gathering input for. */
+static bool mrtr_cancel(struct session *sess, const cJSON *request_id)
+{
+	struct relay *r = sess->s->relay;
+
+	for (struct mrtr *m = r->mrtrs; m; m = m->next) {
+		if (m->sess == sess && cJSON_Compare(cJSON_GetObjectItemCaseSensitive(m->request, "id"), request_id, 1)) {
+			mrtr_unlink(r, m);
+			mrtr_free(m);
+			return true;
+		}
 	}
 	return false;
 }
@@ -769,7 +1085,8 @@ static void forward_cancel(struct session *sess, cJSON *note)
 	cJSON *params = cJSON_GetObjectItemCaseSensitive(note, "params");
 	struct pending_req *p;
 
-	if (cancel_listen(sess, cJSON_GetObjectItemCaseSensitive(params, "requestId")))
+	if (cancel_listen(sess, cJSON_GetObjectItemCaseSensitive(params, "requestId")) ||
+	    mrtr_cancel(sess, cJSON_GetObjectItemCaseSensitive(params, "requestId")))
 		return;
 	p = find_by_client_id(r, sess, cJSON_GetObjectItemCaseSensitive(params, "requestId"));
 	if (!p)
@@ -858,7 +1175,8 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 			server_send(sess->s, msg);
 		break;
 	case JSONRPC_RESPONSE:
-		forward_response(sess, msg);
+		if (!mrtr_answer(sess, msg))
+			forward_response(sess, msg);
 		break;
 	case JSONRPC_INVALID:
 		error_to_client(sess, cJSON_GetObjectItemCaseSensitive(msg, "id"), JSONRPC_INVALID_REQUEST,
@@ -870,24 +1188,15 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 
 /* ---- server -> clients ---------------------------------------------------- */
 
-/* A result crosses eras: resultType for a modern client of a legacy server, no input_required for a legacy one. */
-static void era_response(struct server *s, const struct pending_req *p, cJSON **msg)
+/* A result crosses eras: resultType and caching hints for a modern client of a legacy server. */
+static void era_response(const struct pending_req *p, cJSON *msg)
 {
-	cJSON *result = cJSON_GetObjectItemCaseSensitive(*msg, "result");
-	char methods[160], text[512];
+	cJSON *result = cJSON_GetObjectItemCaseSensitive(msg, "result");
 
 	if (p->flags & PF_COMPLETE)
-		relay_era_mark_complete(*msg, p->method);
+		relay_era_mark_complete(msg, p->method);
 	if ((p->flags & PF_LISTEN) && result)
-		relay_era_set_subscription_id(*msg, p->client_id);
-	if ((p->flags & PF_BRIDGED) && relay_era_input_required(result)) {
-		relay_era_input_methods(result, methods, sizeof(methods));
-		snprintf(text, sizeof(text), "server \"%.64s\" asked for %s to complete %s (a %s input_required "
-			 "result), which mcpd does not bridge to a client of an earlier protocol version",
-			 s->conf.name, methods, p->method, MCP_VERSION_MODERN);
-		cJSON_Delete(*msg);
-		*msg = jsonrpc_error_new(p->client_id, MCPD_ERR_NOT_BRIDGED, text, NULL);
-	}
+		relay_era_set_subscription_id(msg, p->client_id);
 }
 
 bool relay_server_response(struct server *s, const cJSON *msg)
@@ -917,10 +1226,27 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 		pending_free(p);
 		return true;
 	}
+	sess = p->sess;
+	if ((p->flags & (PF_LISTEN | PF_BRIDGED)) == (PF_LISTEN | PF_BRIDGED)) {
+		const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
+		const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
+
+		if (error)
+			log_notice(s->conf.name, NULL, "the server refused the subscriptions/listen mcpd opened for a "
+				   "legacy MCP client (%.120s); that client gets no list_changed nor resource updates",
+				   text ? text : "no message");
+		pending_free(p);
+		return true;
+	}
+	if ((p->flags & PF_BRIDGED) && relay_era_input_required(cJSON_GetObjectItemCaseSensitive(msg, "result"))) {
+		mrtr_start(s, p, cJSON_GetObjectItemCaseSensitive(msg, "result"));
+		pending_free(p);
+		maybe_finish(sess);
+		return true;
+	}
 	copy = cJSON_Duplicate(msg, 1);
 	cJSON_ReplaceItemInObjectCaseSensitive(copy, "id", cJSON_Duplicate(p->client_id, 1));
-	era_response(s, p, &copy);
-	sess = p->sess;
+	era_response(p, copy);
 	pending_free(p);
 	/* A client dropped for not reading is closing: it is not finished twice. */
 	if (to_client(sess, copy))
@@ -987,6 +1313,16 @@ static bool route_subscription(struct server *s, const cJSON *msg)
 	if (!p)
 		return true;
 	copy = cJSON_Duplicate(msg, 1);
+	if (p->flags & PF_BRIDGED) {
+		/* A legacy client's: what it knows as unsolicited notifications, untagged; no acknowledgement. */
+		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method")),
+			   "notifications/subscriptions/acknowledged") != 0) {
+			relay_era_remove_subscription_id(copy);
+			to_client(p->sess, copy);
+		}
+		cJSON_Delete(copy);
+		return true;
+	}
 	relay_era_set_subscription_id(copy, p->client_id);
 	to_client(p->sess, copy);
 	cJSON_Delete(copy);
@@ -1003,6 +1339,10 @@ static bool route_listen_end(struct server *s, const cJSON *msg)
 	if (!p)
 		return false;
 	p = take_pending(s->relay, p->sid);
+	if (p->flags & PF_BRIDGED) {
+		pending_free(p);	/* a legacy client's: opened again with its next request */
+		return true;
+	}
 	copy = cJSON_Duplicate(msg, 1);
 	cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(copy, "params"), "requestId",
 					       cJSON_Duplicate(p->client_id, 1));
@@ -1046,14 +1386,17 @@ static void modern_notification(struct session *sess, const cJSON *msg, const ch
 		}
 		return;
 	}
-	for (const struct listen *l = sess->s->relay->listens; l && alive(sess); l = l->next) {
+	for (const struct listen *l = sess->s->relay->listens; l; l = l->next) {
 		cJSON *copy;
 
 		if (l->sess != sess || !relay_era_listen_wants(l->filter, msg))
 			continue;
 		copy = cJSON_Duplicate(msg, 1);
 		relay_era_set_subscription_id(copy, l->id);
-		to_client(sess, copy);
+		if (!to_client(sess, copy)) {
+			cJSON_Delete(copy);
+			return;	/* dropped: its listens are gone */
+		}
 		cJSON_Delete(copy);
 	}
 	if (!unsolicited(method))
@@ -1143,7 +1486,7 @@ void relay_server_gone(struct server *s, const char *why)
 
 			r->buckets[b] = p->next;
 			pending_unlink(p);
-			if (p->sess)
+			if (p->sess && p->client_id)
 				error_to_client(p->sess, p->client_id, MCPD_ERR_UNAVAILABLE, message);
 			pending_free(p);
 		}

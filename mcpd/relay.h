@@ -27,6 +27,9 @@ struct relay;
 #define RELAY_MAX_SERVER_REQS	1024
 /* subscriptions/listen streams per session (each stays open until the client cancels it). */
 #define RELAY_MAX_LISTENS	64
+/* A modern server's input_required for a legacy client: inputs per round, rounds per request. */
+#define RELAY_MAX_INPUTS	16
+#define RELAY_MAX_ROUNDS	8
 
 struct relay *relay_new(void);
 void relay_free(struct relay *r);

@@ -149,6 +149,189 @@ line=$(grep -m 1 '^request: .*"id":10,' "$T/modern.err")
 is "${#line}" $((9 + 1000)) "--log-requests: a message is cut to 1000 bytes"
 stop_spawned modern
 
+# ---------------------------------------------------------------- step 2: legacy ask, log, touch
+
+# answer NAME LINE: the server->client request's id in LINE, for a reply.
+srv_id() {
+	jget "$1" .id
+}
+
+# count NAME REGEX: how many lines of NAME's stdout match.
+count() {
+	grep -Ec -- "$2" "$T/$1.out"
+}
+
+linit='{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"sampling":{},"elicitation":{}},"clientInfo":{"name":"example-eras.sh","version":"0"}}}'
+call() { # call ID TOOL ARGS: a legacy tools/call
+	printf '{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"%s","arguments":%s}}' "$1" "$2" "$3"
+}
+
+start_stdio lg --dual-era
+send lg "$linit" '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+response lg '"init"' >/dev/null
+r=$(response lg '"init"')
+is "$(jget "$r" .result.capabilities.resources)" '{"subscribe":true,"listChanged":true}' \
+	"initialize: resources can be subscribed to"
+send lg '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+r=$(response lg 1)
+is "$(jget "$r" '[.result.tools[].name] | map(select(. == "ask" or . == "log" or . == "touch"))')" '["ask","log","touch"]' \
+	"--dual-era: tools/list has ask, log and touch"
+
+send lg "$(call 2 ask '{"kind":"sampling"}')"
+wait_until 10 grep -q '"method":"sampling/createMessage"' "$T/lg.out"
+req=$(grep -m 1 '"method":"sampling/createMessage"' "$T/lg.out")
+like "$(srv_id "$req")" '^"srv-[0-9]+"$' "legacy ask sampling: a real sampling/createMessage with a string id"
+is "$(jget "$req" '.params.messages[0].content.type')" '"text"' "... asking for a message"
+send lg "{\"jsonrpc\":\"2.0\",\"id\":$(srv_id "$req"),\"result\":{\"role\":\"assistant\",\"content\":{\"type\":\"text\",\"text\":\"sampled words\"},\"model\":\"m\"}}"
+r=$(response lg 2)
+is "$(jget "$r" '[.result.isError, .result.content[0].text]')" '[false,"sampled words"]' \
+	"legacy ask sampling: the tool returns the client's text"
+
+send lg "$(call 3 ask '{"kind":"elicitation"}')"
+wait_until 10 grep -q '"method":"elicitation/create"' "$T/lg.out"
+req=$(grep -m 1 '"method":"elicitation/create"' "$T/lg.out")
+send lg "{\"jsonrpc\":\"2.0\",\"id\":$(srv_id "$req"),\"error\":{\"code\":-1,\"message\":\"user said no\"}}"
+r=$(response lg 3)
+is "$(jget "$r" '[.result.isError, .result.content[0].text]')" '[true,"elicitation/create failed: user said no"]' \
+	"legacy ask elicitation: the client's error becomes a tool error"
+send lg "$(call 4 ask '{"kind":"roots"}')"
+r=$(response lg 4)
+is "$(jget "$r" '.result.isError')" true "legacy ask roots: the client did not declare roots: a tool error"
+like "$(jget "$r" '.result.content[0].text')" 'roots capability' "... naming the capability"
+is "$(count lg '"method":"roots/list"')" 0 "... and no roots/list sent"
+
+send lg "$(call 5 log '{"level":"debug","text":"all goes"}')"
+r=$(response lg 5)
+like "$(grep '"method":"notifications/message"' "$T/lg.out")" '"level":"debug".*"data":"all goes"' \
+	"legacy log: without logging/setLevel, every level goes out"
+send lg '{"jsonrpc":"2.0","id":6,"method":"logging/setLevel","params":{"level":"warning"}}'
+r=$(response lg 6)
+is "$(jget "$r" .result)" '{}' "logging/setLevel answered"
+wait_until 10 grep -q '^log level warning$' "$T/lg.err"
+like "$(cat "$T/lg.err")" '^log level warning$' "logging/setLevel: stderr line \"log level warning\""
+send lg "$(call 7 log '{"level":"info","text":"too quiet"}')" "$(call 8 log '{"level":"error","text":"loud"}')"
+response lg 7 >/dev/null
+response lg 8 >/dev/null
+is "$(count lg '"data":"too quiet"')" 0 "legacy log: below the level set: not sent"
+is "$(count lg '"method":"notifications/message".*"data":"loud"')" 1 "legacy log: at or above it: sent"
+
+send lg '{"jsonrpc":"2.0","id":9,"method":"resources/subscribe","params":{"uri":"file:///a"}}'
+response lg 9 >/dev/null
+wait_until 10 grep -q '^subscribed file:///a$' "$T/lg.err"
+like "$(cat "$T/lg.err")" '^subscribed file:///a$' "resources/subscribe: stderr line \"subscribed URI\""
+send lg "$(call 10 touch '{"uri":"file:///a"}')"
+r=$(response lg 10)
+is "$(count lg '"method":"notifications/resources/updated","params":\{"uri":"file:///a"\}')" 1 \
+	"legacy touch: the subscriber gets notifications/resources/updated"
+send lg '{"jsonrpc":"2.0","id":11,"method":"resources/unsubscribe","params":{"uri":"file:///a"}}' "$(call 12 touch '{"uri":"file:///a"}')"
+r=$(response lg 12)
+is "$(jget "$r" '.result.content[0].text')" '"touched file:///a: 0 subscribers notified"' \
+	"resources/unsubscribe: touch then notifies nobody"
+wait_until 10 grep -q '^unsubscribed file:///a$' "$T/lg.err"
+like "$(cat "$T/lg.err")" '^unsubscribed file:///a$' "resources/unsubscribe: stderr line \"unsubscribed URI\""
+send lg "$(call 13 sleep '{"ms":300}' | sed 's/"arguments"/"_meta":{"progressToken":7},"arguments"/')"
+response lg 13 >/dev/null
+like "$(count lg '"method":"notifications/progress","params":\{"progressToken":7')" '^[1-9]' \
+	"legacy sleep in --dual-era: progress still sent"
+stop_spawned lg
+
+# ---------------------------------------------------------------- step 2: modern ask (MRTR), log, listen
+
+MC="\"_meta\":{$PV:\"2026-07-28\",$CAPS:{\"sampling\":{},\"roots\":{}}}"
+mcall() { # mcall ID TOOL ARGS [EXTRA]: a modern tools/call with sampling and roots declared
+	printf '{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"%s","arguments":%s,%s%s}}' \
+		"$1" "$2" "$3" "${4:+$4,}" "$MC"
+}
+
+start_stdio md --modern-only
+send md "$(modern 1 tools/call '"name":"ask","arguments":{"kind":"sampling"}')"
+r=$(response md 1)
+is "$(jget "$r" '[.error.code, .error.data.requiredCapabilities]')" '[-32021,{"sampling":{}}]' \
+	"modern ask without the capability: -32021 naming it in data.requiredCapabilities"
+send md "$(mcall 2 ask '{"kind":"sampling"}')"
+r=$(response md 2)
+is "$(jget "$r" '[.result.resultType, .result.inputRequests.q.method]')" '["input_required","sampling/createMessage"]' \
+	"modern ask sampling: an input_required result with a sampling/createMessage input request"
+state=$(jget "$r" .result.requestState)
+like "$state" '^".+"$' "... and a requestState"
+is "$(count md '"method":"sampling/createMessage"')" 1 "... carried in the result only (no server-to-client request)"
+send md "$(mcall 3 ask '{"kind":"sampling"}' "\"inputResponses\":{\"q\":{\"role\":\"assistant\",\"content\":{\"type\":\"text\",\"text\":\"retried words\"},\"model\":\"m\"}},\"requestState\":$state")"
+r=$(response md 3)
+is "$(jget "$r" '[.result.resultType, .result.isError, .result.content[0].text]')" '["complete",false,"retried words"]' \
+	"modern ask sampling: the retry with inputResponses completes with the answer"
+send md "$(mcall 4 ask '{"kind":"roots"}')"
+r=$(response md 4)
+is "$(jget "$r" '.result.inputRequests.q.method')" '"roots/list"' "modern ask roots: input request roots/list"
+send md "$(mcall 5 ask '{"kind":"roots"}' "\"inputResponses\":{\"q\":{\"roots\":[{\"uri\":\"file:///r\"}]}},\"requestState\":$(jget "$r" .result.requestState)")"
+r=$(response md 5)
+is "$(jget "$r" '.result.content[0].text')" '"[{\"uri\":\"file:///r\"}]"' "modern ask roots: the retry returns the roots"
+
+send md "$(mcall 6 log '{"level":"emergency","text":"unasked"}')"
+r=$(response md 6)
+is "$(count md '"data":"unasked"')" 0 "modern log without _meta logLevel: no notifications/message"
+LL="\"_meta\":{$PV:\"2026-07-28\",$CAPS:{},\"io.modelcontextprotocol/logLevel\":\"warning\"}"
+send md "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"log\",\"arguments\":{\"level\":\"info\",\"text\":\"quiet\"},$LL}}" \
+	"{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":\"log\",\"arguments\":{\"level\":\"error\",\"text\":\"loud\"},$LL}}"
+response md 7 >/dev/null
+response md 8 >/dev/null
+is "$(count md '"data":"quiet"')" 0 "modern log below _meta logLevel: not sent"
+is "$(count md '"method":"notifications/message".*"data":"loud"')" 1 "modern log at or above _meta logLevel: sent"
+send md "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/list\",\"params\":{\"_meta\":{$PV:\"2026-07-28\",$CAPS:{},\"io.modelcontextprotocol/logLevel\":\"loud\"}}}"
+r=$(response md 9)
+is "$(jget "$r" .error.code)" -32602 "modern: an unknown _meta logLevel gets -32602"
+
+send md "$(modern '"L1"' subscriptions/listen '"notifications":{"toolsListChanged":true,"promptsListChanged":true,"resourceSubscriptions":["file:///b"]}')" \
+	"$(modern 77 subscriptions/listen '"notifications":{"resourceSubscriptions":["file:///b","file:///c"]}')"
+wait_until 10 grep -q '"notifications/subscriptions/acknowledged".*subscriptionId":77' "$T/md.out"
+ack=$(grep -m 1 '"notifications/subscriptions/acknowledged".*subscriptionId":"L1"' "$T/md.out")
+is "$(jget "$ack" '.params.notifications')" '{"toolsListChanged":true,"resourceSubscriptions":["file:///b"]}' \
+	"subscriptions/listen: acknowledged with what is honoured (no promptsListChanged)"
+is "$(jget "$ack" '.params._meta["io.modelcontextprotocol/subscriptionId"]')" '"L1"' \
+	"... tagged with the listen request's id (a string)"
+ack=$(grep -m 1 '"notifications/subscriptions/acknowledged".*subscriptionId":77' "$T/md.out")
+is "$(jget "$ack" '.params._meta["io.modelcontextprotocol/subscriptionId"]')" 77 "... or a number, exactly as sent"
+is "$(count md '"id":("L1"|77),"(result|error)"')" 0 "subscriptions/listen: no response while it is open"
+send md "$(mcall 10 touch '{"uri":"file:///b"}')"
+r=$(response md 10)
+is "$(count md '"method":"notifications/resources/updated".*subscriptionId":("L1"|77)')" 2 \
+	"modern touch: each listen stream that named the URI gets it, tagged"
+kill -USR1 "$pid_md"
+wait_until 10 grep -q '"notifications/tools/list_changed"' "$T/md.out"
+send md "$(mcall 11 echo '{"text":"sync"}')"
+response md 11 >/dev/null
+is "$(count md '"notifications/tools/list_changed".*subscriptionId":"L1"')" 1 \
+	"SIGUSR1: tools/list_changed to the listen stream that asked for it, tagged"
+is "$(count md '"notifications/tools/list_changed"')" 1 "... and to nobody else (no untagged one)"
+send md '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"L1"}}' "$(mcall 12 touch '{"uri":"file:///b"}')"
+r=$(response md 12)
+is "$(jget "$r" '.result.content[0].text')" '"touched file:///b: 1 subscriber notified"' \
+	"notifications/cancelled ends a listen: touch reaches only the other one"
+send md "$(modern 13 resources/subscribe '"uri":"file:///b"')"
+r=$(response md 13)
+is "$(jget "$r" .error.code)" -32601 "modern: resources/subscribe is not part of 2026-07-28"
+stop_spawned md
+r=$(grep -m 1 '"id":77,"result"' "$T/md.out")
+is "$(jget "$r" '[.result.resultType, .result._meta["io.modelcontextprotocol/subscriptionId"]]')" '["complete",77]' \
+	"at exit the server ends the open listen with a complete result, tagged"
+
+# dual-era: untagged list_changed only once a legacy client initialized
+start_stdio dl --dual-era
+send dl "$(modern '"L"' subscriptions/listen '"notifications":{"toolsListChanged":true}')"
+wait_until 10 grep -q '"notifications/subscriptions/acknowledged"' "$T/dl.out"
+kill -USR1 "$pid_dl"
+wait_until 10 grep -q '"notifications/tools/list_changed"' "$T/dl.out"
+send dl "$(modern 1 tools/list)"
+response dl 1 >/dev/null
+is "$(count dl '"notifications/tools/list_changed"')" 1 "--dual-era without initialize: SIGUSR1 reaches the listen stream only"
+send dl "$init"
+response dl '"init"' >/dev/null
+kill -USR1 "$pid_dl"
+wait_until 10 grep -q '"notifications/tools/list_changed"}' "$T/dl.out"
+send dl "$(modern 2 tools/list)"
+response dl 2 >/dev/null
+is "$(count dl '"notifications/tools/list_changed"')" 3 "--dual-era after initialize: the legacy client gets it too"
+stop_spawned dl
+
 # ---------------------------------------------------------------- flags
 
 check_fail "--dual-era and --modern-only are exclusive" "$EXAMPLE" --dual-era --modern-only
