@@ -179,6 +179,17 @@ is "$(mpost tools/call "$msleep" -H 'Mcp-Name: sleep' "$url/modern")" 200 "a mod
 	"streams its progress before its answer" || not_ok "modern SSE" "$(cat "$T/headers" "$T/body")"
 like "$(tr -d '\r' <"$T/body" | grep '^data: ' | tail -n 1)" '"id":8,"result"' "and ends with its answer"
 
+# Log messages of a request come on its stream too: modern (by its _meta logLevel) and legacy.
+mlog='{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{'"${META%\}}"',"io.modelcontextprotocol/logLevel":"info"},"name":"log","arguments":{"level":"warning","text":"modern-log"}}}'
+is "$(mpost tools/call "$mlog" -H 'Mcp-Name: log' "$url/modern")" 200 "a modern call that logs, with _meta logLevel"
+[[ $(ctype) == text/event-stream* ]] && like "$(tr -d '\r' <"$T/body" | grep '^data: ' | head -n 1)" '"method":"notifications/message".*"modern-log"' \
+	"streams its log message before its answer" || not_ok "modern log on stream" "$(cat "$T/headers" "$T/body")"
+like "$(tr -d '\r' <"$T/body" | grep '^data: ' | tail -n 1)" '"id":12,"result"' "and ends with its answer"
+is "$(post '{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"log","arguments":{"level":"error","text":"legacy-log"}}}' \
+	-H "Mcp-Session-Id: $sid" -H 'Accept: application/json, text/event-stream' "$url/ex")" 200 "a legacy call that logs, no GET stream open"
+[[ $(ctype) == text/event-stream* ]] && like "$(tr -d '\r' <"$T/body" | grep '^data: ' | head -n 1)" '"method":"notifications/message".*"legacy-log"' \
+	"streams its log message before its answer" || not_ok "legacy log on stream" "$(cat "$T/headers" "$T/body")"
+
 # A request of the server's related to a legacy call (roots/list for the roots tool) comes on
 # that call's event stream; the client POSTs its answer, and the call's answer ends the stream.
 # (Until the relay routes it by the related request, it goes to the oldest session: end the others.)
@@ -235,6 +246,23 @@ wait_until 20 detached_more &&
 is "$(post "$listen" -H "MCP-Protocol-Version: $V" -H 'Mcp-Method: subscriptions/listen' -H 'Accept: application/json' "$url/ex")" 406 \
 	"subscriptions/listen without Accept text/event-stream gets 406"
 json_error -32600 && ok "with a JSON-RPC error" || not_ok "406 body" "$(cat "$T/body")"
+
+# On the modern server the listen goes upstream; closing its stream cancels it there.
+listen2='{"jsonrpc":"2.0","id":"L2","method":"subscriptions/listen","params":{'"$META"',"notifications":{"toolsListChanged":true}}}'
+spawn listener2 curl -s -N --max-time 60 -H "Authorization: Bearer $tok" -H "MCP-Protocol-Version: $V" -H 'Mcp-Method: subscriptions/listen' \
+	-H 'Accept: application/json, text/event-stream' -d "$listen2" "$url/modern"
+wait_until 20 grep -q 'data: ' "$T/listener2.out" && ok "a listen on the modern server streams its acknowledgment" ||
+	not_ok "modern listen ack" "$(cat "$T/listener2.out")"
+kill -USR1 "$(field_of modern pid)"
+wait_until 20 grep -q 'notifications/tools/list_changed' "$T/listener2.out" &&
+	like "$(grep list_changed "$T/listener2.out")" '"io.modelcontextprotocol/subscriptionId":"L2"' \
+		"the modern server's list_changed arrives, tagged with the client's listen id" ||
+	not_ok "modern listen list_changed" "$(cat "$T/listener2.out")"
+n=$(grep -c 'modern: .*request: {"jsonrpc":"2.0","method":"notifications/cancelled"' "$T/mcpd.err")
+stop_spawned listener2
+cancelled_more() { (($(grep -c 'modern: .*request: {"jsonrpc":"2.0","method":"notifications/cancelled"' "$T/mcpd.err") > n)); }
+wait_until 20 cancelled_more && ok "closing it sends notifications/cancelled to the server" ||
+	not_ok "modern listen cancel" "$(grep 'modern: ' "$T/mcpd.err" | tail -n 5)"
 
 # --- SDK clients ------------------------------------------------------------------
 if ((have_node)); then
