@@ -20,7 +20,7 @@ write_manifest() {
 version: 1
 mcpd:
   http: 127.0.0.1:$1
-  gateway: { tokens_file: $T/tokens, request_timeout: 20s }
+  gateway: { tokens_file: $T/tokens, request_timeout: 20s, max_sessions_per_token: 200 }
 servers:
   ex:
     command: [$EXAMPLE, --name, ex, --log-requests]
@@ -264,6 +264,29 @@ cancelled_more() { (($(grep -c 'modern: .*request: {"jsonrpc":"2.0","method":"no
 wait_until 20 cancelled_more && ok "closing it sends notifications/cancelled to the server" ||
 	not_ok "modern listen cancel" "$(grep 'modern: ' "$T/mcpd.err" | tail -n 5)"
 
+# --- Many modern calls at once, a third of them abandoned mid-stream -------------------
+n=$(grep -c 'modern: .*request: {"jsonrpc":"2.0","method":"notifications/cancelled"' "$T/mcpd.err")
+pids=()
+for i in $(seq 1 60); do
+	ms=300 max=30
+	((i % 3 == 0)) && ms=20000 max=2
+	curl -s -N --max-time $max -o "$T/many.$i" -H "Authorization: Bearer $tok" -H "MCP-Protocol-Version: $V" -H 'Mcp-Method: tools/call' \
+		-H 'Mcp-Name: sleep' -H 'Accept: application/json, text/event-stream' \
+		-d '{"jsonrpc":"2.0","id":'"$i"',"method":"tools/call","params":{'"${META%\}}"',"progressToken":"m'"$i"'"},"name":"sleep","arguments":{"ms":'"$ms"'}}}' \
+		"$url/modern" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+answered=0
+for i in $(seq 1 60); do
+	((i % 3 == 0)) && continue
+	grep -q '"id":'"$i"',"result"' "$T/many.$i" && grep -q '"progressToken":"m'"$i"'"' "$T/many.$i" && answered=$((answered + 1))
+done
+is "$answered" 40 "40 modern calls at once each get their own progress and answer"
+cancelled20() { (($(grep -c 'modern: .*request: {"jsonrpc":"2.0","method":"notifications/cancelled"' "$T/mcpd.err") >= n + 20)); }
+wait_until 30 cancelled20 && ok "the 20 abandoned ones are cancelled upstream" ||
+	not_ok "20 cancelled" "$(($(grep -c 'modern: .*request: {"jsonrpc":"2.0","method":"notifications/cancelled"' "$T/mcpd.err") - n)) cancelled"
+
 # --- SDK clients ------------------------------------------------------------------
 if ((have_node)); then
 	out=$(timeout 90 node "$node_dir/sdk-client.mjs" http "$url/ex" "$tok" add '{"a":2,"b":3}' 2>"$T/sdk.err")
@@ -282,7 +305,7 @@ else
 	skip "the SDK clients through the gateway" "tests/node/node_modules is not installed"
 fi
 
-mcpd_within_budget "the era checks" 500000 2000
+mcpd_within_budget "the era checks" 200000 2000
 stop_mcpd
 no_leftovers "$T" "no process is left behind"
 done_testing
