@@ -76,6 +76,13 @@ like "$(cat "$T/body")" '"supportedVersions":\[[^]]*"2026-07-28"' "with the supp
 is "$(mpost tools/list "$list" -H 'Mcp-Session-Id: 0123456789abcdef0123456789abcdef' "$url/modern")" 200 \
 	"a modern POST ignores an Mcp-Session-Id header"
 
+is "$(mpost no/such '{"jsonrpc":"2.0","id":6,"method":"no/such","params":{'"$META"'}}' "$url/modern")" 404 \
+	"a modern request for a method the server lacks gets 404"
+json_error -32601 && like "$(cat "$T/body")" '"id":6' "with its -32601 error as the body" || not_ok "404 -32601" "$(cat "$T/body")"
+is "$(mpost notifications/x '{"jsonrpc":"2.0","method":"notifications/x","params":{'"$META"'}}' "$url/modern")" 202 \
+	"a modern notification gets 202"
+! grep -qi '^mcp-session-id:' "$T/headers" && ok "without an Mcp-Session-Id" || not_ok "no session id on 202" "$(cat "$T/headers")"
+
 # --- Header validation: 400 with -32020 naming the header ----------------------
 is "$(post "$list" -H "MCP-Protocol-Version: $V" "$url/modern")" 400 "a missing Mcp-Method gets 400"
 json_error -32020 && like "$(cat "$T/body")" 'Mcp-Method' "with -32020 naming Mcp-Method" || not_ok "-32020 Mcp-Method" "$(cat "$T/body")"
