@@ -4,6 +4,7 @@
 #endif
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -73,4 +74,184 @@ bool gateway_is_initialize(const cJSON *msg)
 	const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
 
 	return m && strcmp(m, "initialize") == 0 && jsonrpc_classify(msg) == JSONRPC_REQUEST;
+}
+
+int gateway_batch_parse(const char *body, size_t len, cJSON **ret_batch)
+{
+	cJSON *batch = body && len ? cJSON_ParseWithLength(body, len) : NULL;
+	const cJSON *it;
+	int n = 0;
+
+	if (!batch || !cJSON_IsArray(batch))
+		goto invalid;
+	cJSON_ArrayForEach(it, batch) {
+		if (++n > GATEWAY_MAX_BATCH) {
+			cJSON_Delete(batch);
+			return -E2BIG;
+		}
+		if (jsonrpc_classify(it) == JSONRPC_INVALID || gateway_is_initialize(it))
+			goto invalid;
+	}
+	if (n == 0)
+		goto invalid;
+	*ret_batch = batch;
+	return 0;
+invalid:
+	cJSON_Delete(batch);
+	return -EINVAL;
+}
+
+enum mcp_era gateway_post_era(const char *version_header, const cJSON *msg)
+{
+	bool meta = cJSON_IsObject(msg) && mcp_request_version(msg);
+
+	if (version_header && !mcp_version_modern(version_header) && !mcp_version_legacy(version_header))
+		return MCP_ERA_UNKNOWN;
+	/* A legacy header on a body with a _meta version: modern, and its check tells the mismatch. */
+	return (version_header && mcp_version_modern(version_header)) || meta ? MCP_ERA_MODERN : MCP_ERA_LEGACY;
+}
+
+static int base64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Padded Base64 of n bytes at in: 0 with the bytes (NUL-terminated, free them), or -EINVAL. */
+static int base64_decode(const char *in, size_t n, char **ret, size_t *ret_len)
+{
+	char *out;
+	size_t o = 0;
+
+	if (n % 4 != 0)
+		return -EINVAL;
+	out = malloc(n / 4 * 3 + 1);
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i += 4) {
+		int v[4];
+		unsigned pad = 0;
+
+		for (size_t k = 0; k < 4; k++) {
+			/* '=' only at the end of the last quantum, and at most two of them. */
+			if (in[i + k] == '=' && i + 4 == n && k >= 2 && (k == 3 || in[i + 3] == '=')) {
+				v[k] = 0;
+				pad++;
+				continue;
+			}
+			v[k] = base64_value(in[i + k]);
+			if (v[k] < 0 || pad) {
+				free(out);
+				return -EINVAL;
+			}
+		}
+		out[o++] = (char)(v[0] << 2 | v[1] >> 4);
+		if (pad < 2)
+			out[o++] = (char)((v[1] & 0xf) << 4 | v[2] >> 2);
+		if (pad < 1)
+			out[o++] = (char)((v[2] & 0x3) << 6 | v[3]);
+	}
+	out[o] = '\0';
+	*ret = out;
+	*ret_len = o;
+	return 0;
+}
+
+#define SENTINEL_OPEN	"=?base64?"
+#define SENTINEL_CLOSE	"?="
+
+int gateway_header_decode(const char *value, char **ret, size_t *ret_len)
+{
+	size_t n = strlen(value), lo = strlen(SENTINEL_OPEN), lc = strlen(SENTINEL_CLOSE);
+
+	if (n >= lo + lc && strncmp(value, SENTINEL_OPEN, lo) == 0 && strcmp(value + n - lc, SENTINEL_CLOSE) == 0)
+		return base64_decode(value + lo, n - lo - lc, ret, ret_len);
+	for (const char *p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			return -EINVAL;
+	*ret = strdup(value);
+	if (!*ret)
+		return -ENOMEM;
+	*ret_len = n;
+	return 0;
+}
+
+/* The body's value that Mcp-Name mirrors, or NULL when the method has none. */
+static const char *name_field(const char *method)
+{
+	if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0)
+		return "name";
+	if (strcmp(method, "resources/read") == 0)
+		return "uri";
+	return NULL;
+}
+
+int gateway_check_modern(const cJSON *msg, const char *version, const char *method, const char *name,
+			 char *message, size_t size)
+{
+	const char *body_version = mcp_request_version(msg);
+	const char *body_method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
+	const char *field = body_method ? name_field(body_method) : NULL;
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
+	const char *body_name = field ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(params, field)) : NULL;
+	bool request = jsonrpc_classify(msg) == JSONRPC_REQUEST;
+	char *decoded;
+	size_t len;
+	bool same;
+
+	if (!version) {
+		snprintf(message, size, "Header mismatch: the MCP-Protocol-Version header is required");
+		return MCP_ERR_HEADER_MISMATCH;
+	}
+	if (request && (!body_version || strcmp(version, body_version) != 0)) {
+		snprintf(message, size, "Header mismatch: MCP-Protocol-Version header value '%.40s' does not match "
+			 "body value '%.40s' (params._meta[\"" MCP_META_PROTOCOL_VERSION "\"])", version,
+			 body_version ? body_version : "(none)");
+		return MCP_ERR_HEADER_MISMATCH;
+	}
+	if (!mcp_version_modern(version)) {
+		snprintf(message, size, "Unsupported protocol version: %.40s", version);
+		return MCP_ERR_UNSUPPORTED_VERSION;
+	}
+	if ((request && !method) || (method && (!body_method || strcmp(method, body_method) != 0))) {
+		if (!method)
+			snprintf(message, size, "Header mismatch: the Mcp-Method header is required");
+		else
+			snprintf(message, size, "Header mismatch: Mcp-Method header value '%.60s' does not match "
+				 "body value '%.60s'", method, body_method ? body_method : "(none)");
+		return MCP_ERR_HEADER_MISMATCH;
+	}
+	if (!request || !field || (!name && !body_name))
+		return 0;
+	if (!name) {
+		snprintf(message, size, "Header mismatch: the Mcp-Name header is required for %s", body_method);
+		return MCP_ERR_HEADER_MISMATCH;
+	}
+	if (gateway_header_decode(name, &decoded, &len) < 0) {
+		snprintf(message, size, "Header mismatch: the Mcp-Name header value is malformed (printable ASCII, "
+			 "or =?base64?...?=)");
+		return MCP_ERR_HEADER_MISMATCH;
+	}
+	same = body_name && strlen(body_name) == len && memcmp(body_name, decoded, len) == 0;
+	free(decoded);
+	if (!same) {
+		snprintf(message, size, "Header mismatch: Mcp-Name header value '%.60s' does not match body value "
+			 "'%.60s' (params.%s)", name, body_name ? body_name : "(none)", field);
+		return MCP_ERR_HEADER_MISMATCH;
+	}
+	return 0;
+}
+
+bool gateway_accepts_sse(const char *accept)
+{
+	return accept && strcasestr(accept, "text/event-stream");
 }

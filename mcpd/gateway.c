@@ -58,27 +58,35 @@ struct addr_stat {
 	unsigned long failed, refused;	/* since the last summary */
 };
 
-/* A message waiting for the session's GET stream, already framed as an SSE event. */
+/* A message waiting for an event stream, already framed as an SSE event. */
 struct sse_item {
 	char *text;
 	size_t len, off;
 	struct sse_item *next;
 };
 
+/* The events waiting for one stream: a session's GET stream, or a POST's response stream. */
+struct sse_queue {
+	struct MHD_Connection *conn;	/* the stream's, NULL while none is open */
+	bool suspended;			/* nothing to send: waits for sseq_wake */
+	struct sse_item *head, **tail;
+	size_t queued;
+};
+
 struct gw_request;
 
 struct gw_session {
-	char id[33];
+	char id[33];			/* "" for a modern request's session */
 	char *server;			/* its server's name: looked up, never held */
 	struct token *token;		/* that opened it; NULL without a tokens_file */
 	double last_used;
 	struct session *relay;		/* NULL once closed */
-	struct gw_request *waiters;	/* POSTed requests waiting for their answer */
+	struct gw_request *waiters;	/* POSTed requests waiting for their answer, newest first */
+	/* One modern (2026-07-28) request's: no id, found by nobody, closed when that request is done. */
+	bool modern;
+	char version[32];		/* the version its initialize negotiated (legacy); "" before */
 	/* The GET stream: server notifications and requests for this client. */
-	struct MHD_Connection *stream;
-	bool stream_suspended;
-	struct sse_item *queue, **queue_tail;
-	size_t queued;
+	struct sse_queue get;
 	unsigned refs;			/* requests and the stream that point here */
 	bool closed;			/* freed by reap once refs is 0 */
 	struct gateway *g;
@@ -92,7 +100,7 @@ struct gateway {
 	struct gw_session *sessions;
 	size_t nsessions;		/* open ones */
 	size_t buffered;		/* bytes of request bodies held */
-	size_t queued;			/* bytes waiting for GET streams */
+	size_t queued;			/* bytes waiting for event streams */
 	unsigned long dropped;		/* messages for streams dropped since the last summary */
 	size_t nwaiting;
 	bool stopping;			/* MHD is about to stop: nothing may suspend */
@@ -115,16 +123,29 @@ struct gw_request {
 	char server[128];		/* from the URL, printable */
 	struct token *token;
 	double started;
-	bool answered;			/* a response was queued on the headers */
+	bool answered;			/* a response was queued */
 	char *body;
 	size_t len;
 	struct gw_session *session;	/* holds a reference */
+	cJSON *id;			/* the request's id as written (errors carry it), NULL before the body */
+	bool sse;			/* its client accepts text/event-stream */
+	bool initialize;		/* the answer tells the session's version */
+	bool listen;			/* subscriptions/listen: streams until its client leaves */
+	cJSON *progress_token;		/* the progress that belongs to it, for its response stream */
+	/* A batch's (2025-03-26): the ids still unanswered, and the answers so far. */
+	cJSON *batch, *answers;
 	/* While suspended, waiting for the answer to the request with this id: */
-	cJSON *id;
 	bool waiting;
 	cJSON *answer;			/* set when it arrives, or an error; then resumed */
 	ev_timer deadline_w;
+	ev_timer keepalive_w;		/* of a listen stream */
 	struct gw_request *next_waiter;
+	/*
+	 * Its response stream: a message related to it came before its answer
+	 * (or it is a listen). final: the answer is queued, the stream ends after it.
+	 */
+	bool streaming, final;
+	struct sse_queue out;
 };
 
 static void kick(struct gateway *g)
@@ -293,6 +314,107 @@ static void on_summary(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_timer_stop(loop, w);
 }
 
+/* ---- event streams ---------------------------------------------------------- */
+
+#define KEEPALIVE_SECONDS	30.	/* a comment line on a quiet listen stream */
+
+static void sseq_init(struct sse_queue *q)
+{
+	*q = (struct sse_queue){ .tail = &q->head };
+}
+
+/* A stream that waits for events goes on. */
+static void sseq_wake(struct gateway *g, struct sse_queue *q)
+{
+	if (q->conn && q->suspended) {
+		q->suspended = false;
+		MHD_resume_connection(q->conn);
+		kick(g);
+	}
+}
+
+/* Queue text (taken) for a stream; the streams of all clients together are bounded. */
+static void sseq_push_text(struct gateway *g, struct sse_queue *q, char *text, size_t len)
+{
+	struct sse_item *it;
+
+	if (g->queued + len > GATEWAY_MAX_QUEUED) {
+		free(text);
+		g->dropped++;
+		summary_start(g);
+		return;
+	}
+	it = xcalloc(1, sizeof(*it));
+	it->text = text;
+	it->len = len;
+	*q->tail = it;
+	q->tail = &it->next;
+	q->queued += len;
+	g->queued += len;
+	sseq_wake(g, q);
+}
+
+static void sseq_push(struct gateway *g, struct sse_queue *q, const cJSON *msg)
+{
+	char *json = cJSON_PrintUnformatted(msg), *text;
+	size_t len;
+
+	if (!json) {
+		g->dropped++;
+		summary_start(g);
+		return;
+	}
+	len = (size_t)xasprintf(&text, "event: message\ndata: %s\n\n", json);
+	free(json);
+	sseq_push_text(g, q, text, len);
+}
+
+/* Up to max bytes of the queue into buf. */
+static size_t sseq_read(struct gateway *g, struct sse_queue *q, char *buf, size_t max)
+{
+	size_t n = 0;
+
+	while (q->head && n < max) {
+		struct sse_item *it = q->head;
+		size_t take = it->len - it->off < max - n ? it->len - it->off : max - n;
+
+		memcpy(buf + n, it->text + it->off, take);
+		it->off += take;
+		n += take;
+		q->queued -= take;
+		g->queued -= take;
+		if (it->off == it->len) {
+			q->head = it->next;
+			if (!q->head)
+				q->tail = &q->head;
+			free(it->text);
+			free(it);
+		}
+	}
+	return n;
+}
+
+static void sseq_clear(struct gateway *g, struct sse_queue *q)
+{
+	while (q->head) {
+		struct sse_item *it = q->head;
+
+		q->head = it->next;
+		g->queued -= it->len - it->off;
+		free(it->text);
+		free(it);
+	}
+	q->tail = &q->head;
+	q->queued = 0;
+}
+
+/* Nothing to send now: MHD sleeps on the connection until sseq_wake. */
+static void sseq_wait(struct sse_queue *q)
+{
+	q->suspended = true;
+	MHD_suspend_connection(q->conn);
+}
+
 /* ---- sessions -------------------------------------------------------------- */
 
 static bool sink_send(void *sink, const cJSON *msg);
@@ -304,11 +426,8 @@ static const struct relay_sink gateway_sink = {
 	.send = sink_send, .pending = sink_pending, .close = sink_close, .raw_ids = true,
 };
 
-/* A waiting request gets its answer (or an error) and its connection resumes. */
-static void finish_waiter(struct gw_request *req, cJSON *answer)
+static void waiter_unlink(struct gw_request *req)
 {
-	struct gateway *g = req->g;
-
 	for (struct gw_request **pp = &req->session->waiters; *pp; pp = &(*pp)->next_waiter) {
 		if (*pp == req) {
 			*pp = req->next_waiter;
@@ -316,24 +435,40 @@ static void finish_waiter(struct gw_request *req, cJSON *answer)
 		}
 	}
 	req->waiting = false;
-	g->nwaiting--;
+	req->g->nwaiting--;
+	ev_timer_stop(req->g->d->loop, &req->deadline_w);
+	ev_timer_stop(req->g->d->loop, &req->keepalive_w);
+}
+
+/*
+ * A waiting request gets its answer (or an error): a streaming one as its
+ * last event, any other as its response, its connection resumed.
+ */
+static void finish_waiter(struct gw_request *req, cJSON *answer)
+{
+	struct gateway *g = req->g;
+
+	waiter_unlink(req);
+	if (req->streaming) {
+		sseq_push(g, &req->out, answer);
+		cJSON_Delete(answer);
+		req->final = true;
+		sseq_wake(g, &req->out);
+		return;
+	}
 	req->answer = answer;
-	ev_timer_stop(g->d->loop, &req->deadline_w);
 	MHD_resume_connection(req->conn);
 	kick(g);
 }
 
-/* Tell the server, through the relay, that a request's answer is no longer wanted. */
-static void cancel_upstream(struct gw_request *req, const char *why)
+/* Tell the server, through the relay, that the answer to id is no longer wanted. */
+static void cancel_id(struct session *relay, const cJSON *id, const char *why)
 {
-	struct session *relay = req->session ? req->session->relay : NULL;
-	cJSON *params, *msg;
+	cJSON *params = cJSON_CreateObject();
+	cJSON *msg;
 	char *text;
 
-	if (!relay)
-		return;	/* closed: relay_detach cancelled what was in flight */
-	params = cJSON_CreateObject();
-	cJSON_AddItemToObject(params, "requestId", cJSON_Duplicate(req->id, 1));
+	cJSON_AddItemToObject(params, "requestId", cJSON_Duplicate(id, 1));
 	cJSON_AddStringToObject(params, "reason", why);
 	msg = jsonrpc_notification_new("notifications/cancelled", params);
 	text = cJSON_PrintUnformatted(msg);
@@ -341,6 +476,37 @@ static void cancel_upstream(struct gw_request *req, const char *why)
 	if (text)
 		relay_client_line(relay, text, strlen(text));
 	free(text);
+}
+
+/* Every request of this POST (one, or a batch's unanswered ones) is cancelled upstream. */
+static void cancel_upstream(struct gw_request *req, const char *why)
+{
+	struct session *relay = req->session ? req->session->relay : NULL;
+	const cJSON *id;
+
+	if (!relay)
+		return;	/* closed: relay_detach cancelled what was in flight */
+	if (!req->batch) {
+		cancel_id(relay, req->id, why);
+		return;
+	}
+	cJSON_ArrayForEach(id, req->batch)
+		cancel_id(relay, id, why);
+}
+
+/* An error answer for every request of this POST: one, or the batch's answers with one per unanswered id. */
+static cJSON *error_answer(struct gw_request *req, int code, const char *message)
+{
+	cJSON *answers;
+	const cJSON *id;
+
+	if (!req->batch)
+		return jsonrpc_error_new(req->id, code, message, NULL);
+	answers = req->answers;
+	req->answers = NULL;
+	cJSON_ArrayForEach(id, req->batch)
+		cJSON_AddItemToArray(answers, jsonrpc_error_new(id, code, message, NULL));
+	return answers;
 }
 
 static void reap_soon(struct gateway *g)
@@ -364,7 +530,7 @@ static void close_session(struct gw_session *gs, const char *why)
 		char message[256];
 
 		snprintf(message, sizeof(message), "gateway session of server \"%s\" closed: %s", gs->server, why);
-		finish_waiter(req, jsonrpc_error_new(req->id, MCPD_ERR_UNAVAILABLE, message, NULL));
+		finish_waiter(req, error_answer(req, MCPD_ERR_UNAVAILABLE, message));
 	}
 	if (gs->relay) {
 		struct session *r = gs->relay;
@@ -372,11 +538,7 @@ static void close_session(struct gw_session *gs, const char *why)
 		gs->relay = NULL;
 		relay_detach(r);
 	}
-	if (gs->stream && gs->stream_suspended) {
-		gs->stream_suspended = false;
-		MHD_resume_connection(gs->stream);
-		kick(g);
-	}
+	sseq_wake(g, &gs->get);
 	reap_soon(g);
 }
 
@@ -388,55 +550,130 @@ static void session_unref(struct gw_session *gs)
 		reap_soon(gs->g);
 }
 
+/* A response for one of the session's waiting requests: given to it. False when none waits for it. */
+static bool deliver_response(struct gw_session *gs, const cJSON *msg)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+
+	for (struct gw_request *req = gs->waiters; req; req = req->next_waiter) {
+		cJSON *it;
+		int i = 0;
+
+		if (!req->batch) {
+			if (!cJSON_Compare(req->id, id, 1))
+				continue;
+			if (req->initialize) {
+				const cJSON *result = cJSON_GetObjectItemCaseSensitive(msg, "result");
+				const char *v = cJSON_GetStringValue(
+					cJSON_GetObjectItemCaseSensitive(result, "protocolVersion"));
+
+				if (v)
+					snprintf(gs->version, sizeof(gs->version), "%s", v);
+			}
+			finish_waiter(req, cJSON_Duplicate(msg, 1));
+			return true;
+		}
+		cJSON_ArrayForEach(it, req->batch) {
+			if (cJSON_Compare(it, id, 1))
+				break;
+			i++;
+		}
+		if (!it)
+			continue;
+		cJSON_DeleteItemFromArray(req->batch, i);
+		cJSON_AddItemToArray(req->answers, cJSON_Duplicate(msg, 1));
+		if (cJSON_GetArraySize(req->batch) == 0) {
+			cJSON *answers = req->answers;
+
+			req->answers = NULL;
+			finish_waiter(req, answers);
+		}
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The waiting request a message from the server belongs to, when that
+ * request's client takes an event stream (and no GET stream is open): progress for its progressToken;
+ * a log message or a request of the server's (the oldest such request of a
+ * legacy session, the one request of a modern one); any other notification
+ * the relay gives a listen. NULL: the message is not for a response stream.
+ */
+static struct gw_request *related_request(struct gw_session *gs, const cJSON *msg)
+{
+	enum jsonrpc_kind kind = jsonrpc_classify(msg);
+	const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
+	struct gw_request *found = NULL;
+
+	if (kind == JSONRPC_NOTIFICATION && strcmp(method, "notifications/progress") == 0) {
+		const cJSON *token = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "params"),
+								      "progressToken");
+
+		for (struct gw_request *req = gs->waiters; req; req = req->next_waiter)
+			if (req->sse && req->progress_token && cJSON_Compare(req->progress_token, token, 1))
+				return req;
+		return NULL;
+	}
+	if (gs->modern) {
+		struct gw_request *req = gs->waiters;
+
+		if (!req || !req->sse)
+			return NULL;
+		/* A listen carries change notifications, never a request's progress or log messages. */
+		if (req->listen)
+			return kind == JSONRPC_NOTIFICATION && strcmp(method, "notifications/message") != 0 &&
+			       strcmp(method, "notifications/progress") != 0 ? req : NULL;
+		return kind == JSONRPC_NOTIFICATION && strcmp(method, "notifications/message") == 0 ? req : NULL;
+	}
+	if (kind == JSONRPC_NOTIFICATION && strcmp(method, "notifications/message") != 0)
+		return NULL;
+	for (struct gw_request *req = gs->waiters; req; req = req->next_waiter)
+		if (req->sse && !req->batch)
+			found = req;	/* newest first: the last one is the oldest */
+	return found;
+}
+
+/* A waiting request answers with an event stream from now on: its connection resumes to queue it. */
+static void start_streaming(struct gw_request *req)
+{
+	if (req->streaming)
+		return;
+	req->streaming = true;
+	sseq_init(&req->out);
+	MHD_resume_connection(req->conn);
+	kick(req->g);
+}
+
 static bool sink_send(void *sink, const cJSON *msg)
 {
 	struct gw_session *gs = sink;
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+	struct gw_request *req;
 
 	if (gs->closed)
 		return true;
-	if (jsonrpc_classify(msg) == JSONRPC_RESPONSE) {
-		for (struct gw_request *req = gs->waiters; req; req = req->next_waiter) {
-			if (cJSON_Compare(req->id, id, 1)) {
-				finish_waiter(req, cJSON_Duplicate(msg, 1));
-				return true;
-			}
-		}
+	if (jsonrpc_classify(msg) == JSONRPC_RESPONSE && deliver_response(gs, msg))
+		return true;
+	/* A legacy session's GET stream, when open, takes them all, as it always did. */
+	if (!gs->get.conn && (req = related_request(gs, msg))) {
+		start_streaming(req);
+		sseq_push(gs->g, &req->out, msg);
+		return true;
 	}
-	if (gs->stream) {
-		struct sse_item *it;
-		char *json = cJSON_PrintUnformatted(msg);
-		size_t len = json ? strlen(json) : 0;
-
-		/* Each stream is bounded by the relay (RELAY_CLIENT_QUEUE); all of them together here. */
-		if (!json || gs->g->queued + len > GATEWAY_MAX_QUEUED) {
-			free(json);
-			gs->g->dropped++;
-			summary_start(gs->g);
-			return true;
-		}
-		it = xcalloc(1, sizeof(*it));
-		it->len = (size_t)xasprintf(&it->text, "event: message\ndata: %s\n\n", json);
-		free(json);
-		*gs->queue_tail = it;
-		gs->queue_tail = &it->next;
-		gs->queued += it->len;
-		gs->g->queued += it->len;
-		if (gs->stream_suspended) {
-			gs->stream_suspended = false;
-			MHD_resume_connection(gs->stream);
-			kick(gs->g);
-		}
-	}
-	/* Without a GET stream open, notifications for this client are dropped. */
+	/* Without a GET stream open, other messages for this client are dropped. */
+	if (gs->get.conn)
+		sseq_push(gs->g, &gs->get, msg);
 	return true;
 }
 
 static size_t sink_pending(void *sink)
 {
 	const struct gw_session *gs = sink;
+	size_t n = gs->get.queued;
 
-	return gs->queued;
+	for (const struct gw_request *req = gs->waiters; req; req = req->next_waiter)
+		n += req->out.queued;
+	return n;
 }
 
 /* The relay ends this client (its server is removed, or it reads too slowly). */
@@ -449,49 +686,16 @@ static void sink_close(void *sink)
 	close_session(gs, reason);
 }
 
-static void queue_clear(struct gw_session *gs)
-{
-	while (gs->queue) {
-		struct sse_item *it = gs->queue;
-
-		gs->queue = it->next;
-		free(it->text);
-		free(it);
-	}
-	gs->queue_tail = &gs->queue;
-	gs->g->queued -= gs->queued;
-	gs->queued = 0;
-}
-
-/* MHD pulls the stream's bytes; with none queued the connection sleeps until sink_send. */
+/* MHD pulls the GET stream's bytes; with none queued the connection sleeps until sink_send. */
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct gw_session *gs = cls;
-	size_t n = 0;
+	size_t n = sseq_read(gs->g, &gs->get, buf, max);
 
-	while (gs->queue && n < max) {
-		struct sse_item *it = gs->queue;
-		size_t take = it->len - it->off < max - n ? it->len - it->off : max - n;
-
-		memcpy(buf + n, it->text + it->off, take);
-		it->off += take;
-		n += take;
-		gs->queued -= take;
-		gs->g->queued -= take;
-		if (it->off == it->len) {
-			gs->queue = it->next;
-			if (!gs->queue)
-				gs->queue_tail = &gs->queue;
-			free(it->text);
-			free(it);
-		}
-	}
 	if (n == 0 && gs->closed)
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	if (n == 0) {
-		gs->stream_suspended = true;
-		MHD_suspend_connection(gs->stream);
-	}
+	if (n == 0)
+		sseq_wait(&gs->get);
 	return (ssize_t)n;
 }
 
@@ -499,10 +703,23 @@ static void stream_ended(void *cls)
 {
 	struct gw_session *gs = cls;
 
-	gs->stream = NULL;
-	gs->stream_suspended = false;
-	queue_clear(gs);
+	sseq_clear(gs->g, &gs->get);
+	gs->get.conn = NULL;
+	gs->get.suspended = false;
 	session_unref(gs);
+}
+
+/* A POST's response stream: its events, then its answer, then the end. */
+static ssize_t response_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct gw_request *req = cls;
+	size_t n = sseq_read(req->g, &req->out, buf, max);
+
+	if (n == 0 && req->final)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (n == 0)
+		sseq_wait(&req->out);
+	return (ssize_t)n;
 }
 
 /* An open session of this server that this token opened: another token's is as unknown as none. */
@@ -511,7 +728,8 @@ static struct gw_session *find_session(struct gateway *g, const char *id, const 
 	if (!id)
 		return NULL;
 	for (struct gw_session *gs = g->sessions; gs; gs = gs->next) {
-		if (!gs->closed && gs->token == t && strcmp(gs->server, server) == 0 && strcmp(gs->id, id) == 0) {
+		if (!gs->closed && !gs->modern && gs->token == t && strcmp(gs->server, server) == 0 &&
+		    strcmp(gs->id, id) == 0) {
 			gs->last_used = ev_now(g->d->loop);
 			return gs;
 		}
@@ -519,20 +737,22 @@ static struct gw_session *find_session(struct gateway *g, const char *id, const 
 	return NULL;
 }
 
-static struct gw_session *new_session(struct gateway *g, struct server *s, struct token *t)
+/* A legacy session (with a random id), or a modern request's (without). */
+static struct gw_session *new_session(struct gateway *g, struct server *s, struct token *t, bool modern)
 {
 	struct gw_session *gs;
 	unsigned char raw[16];
 
-	if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != sizeof(raw))
+	if (!modern && getrandom(raw, sizeof(raw), GRND_NONBLOCK) != sizeof(raw))
 		return NULL;
 	gs = xcalloc(1, sizeof(*gs));
-	for (size_t i = 0; i < sizeof(raw); i++)
+	for (size_t i = 0; !modern && i < sizeof(raw); i++)
 		snprintf(gs->id + 2 * i, 3, "%02x", raw[i]);
+	gs->modern = modern;
 	gs->g = g;
 	gs->server = xstrdup(s->conf.name);
 	gs->token = t;
-	gs->queue_tail = &gs->queue;
+	sseq_init(&gs->get);
 	gs->last_used = ev_now(g->d->loop);
 	gs->next = g->sessions;
 	g->sessions = gs;
@@ -559,7 +779,7 @@ static void on_reap(struct ev_loop *loop, ev_check *w, int revents)
 			continue;
 		}
 		*pp = gs->next;
-		queue_clear(gs);
+		sseq_clear(g, &gs->get);
 		free(gs->server);
 		free(gs);
 	}
@@ -594,7 +814,7 @@ static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 				continue;
 			log_info(gs->server, NULL, "gateway: a client left before its answer; cancelling its request");
 			cancel_upstream(req, "the HTTP client disconnected");
-			finish_waiter(req, jsonrpc_error_new(req->id, MCPD_ERR_UNAVAILABLE, "the HTTP client disconnected", NULL));
+			finish_waiter(req, error_answer(req, MCPD_ERR_UNAVAILABLE, "the HTTP client disconnected"));
 		}
 		if (gs->refs == 0 && now - gs->last_used > idle) {
 			close_session(gs, "idle");
@@ -611,7 +831,7 @@ static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 /* ---- requests --------------------------------------------------------------- */
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, const char *body,
-			     const char *session, unsigned retry_after)
+			     const char *session, unsigned retry_after, const char *allow)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
@@ -620,7 +840,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	if (session)
+	if (session && *session)
 		MHD_add_response_header(r, "Mcp-Session-Id", session);
 	if (retry_after) {
 		snprintf(num, sizeof(num), "%u", retry_after);
@@ -629,20 +849,51 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "POST, GET, DELETE");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow ? allow : "POST, GET, DELETE");
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
+/*
+ * Every refusal is a JSON-RPC error response, with the request's id once the
+ * body was read (null before): code and data (taken) as given.
+ */
+static enum MHD_Result rpc_error_reply(struct gw_request *req, unsigned status, int code, const char *message,
+				       cJSON *data, unsigned retry_after, const char *allow)
+{
+	cJSON *msg = jsonrpc_error_new(req->id, code, message, data);
+	char *text = cJSON_PrintUnformatted(msg);
+	enum MHD_Result ret;
+
+	cJSON_Delete(msg);	/* and data, which it took */
+	req->answered = true;
+	if (!text)
+		return MHD_NO;
+	ret = reply(req->conn, status, "application/json", text, NULL, retry_after, allow);
+	free(text);
+	return ret;
+}
+
+/* The code of a refusal by its status: mcpd cannot serve it now (-31000), or the request is wrong (-32600). */
 static enum MHD_Result error_reply(struct gw_request *req, unsigned status, const char *message,
 				   unsigned retry_after)
 {
-	char body[320];
+	bool unavailable = status >= 500 || status == MHD_HTTP_TOO_MANY_REQUESTS || status == MHD_HTTP_NOT_FOUND;
 
-	snprintf(body, sizeof(body), "%s\n", message);
-	req->answered = true;
-	return reply(req->conn, status, "text/plain; charset=utf-8", body, NULL, retry_after);
+	return rpc_error_reply(req, status, unavailable ? MCPD_ERR_UNAVAILABLE : JSONRPC_INVALID_REQUEST, message,
+			       NULL, retry_after, NULL);
+}
+
+/* 400 with an UnsupportedProtocolVersionError: the versions mcpd speaks. */
+static enum MHD_Result unsupported_version(struct gw_request *req, const char *version)
+{
+	char message[120];
+
+	snprintf(message, sizeof(message), "Unsupported protocol version: %.40s (MCP-Protocol-Version header)",
+		 version);
+	return rpc_error_reply(req, MHD_HTTP_BAD_REQUEST, MCP_ERR_UNSUPPORTED_VERSION, message,
+			       mcp_unsupported_version_data(version), 0, NULL);
 }
 
 static bool origin_allowed(const struct daemon *d, struct MHD_Connection *conn)
@@ -686,6 +937,11 @@ static void body_release(struct gw_request *req)
 	req->len = 0;
 }
 
+static const char *header(struct gw_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
 /* The request's deadline passed: the server is told to stop, the client gets a JSON-RPC error. */
 static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -698,53 +954,287 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 	log_notice(req->session->server, NULL, "gateway: a request timed out after %gs "
 		   "(mcpd.gateway.request_timeout); cancelling it", after);
 	cancel_upstream(req, message);
-	finish_waiter(req, jsonrpc_error_new(req->id, MCPD_ERR_TIMEOUT, message, NULL));
+	finish_waiter(req, error_answer(req, MCPD_ERR_TIMEOUT, message));
 }
 
-/* A POST without a session: an initialize opens one, within the budgets. NULL in ret_gs when refused. */
+/* A quiet listen stream gets a comment line, so that nothing between closes it for idleness. */
+static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gw_request *req = w->data;
+
+	sseq_push_text(req->g, &req->out, xstrdup(":\n"), 2);
+}
+
+/* The budgets of sessions: a modern request in flight counts as one. 0, or the refusal's status (queued). */
+static unsigned session_budget(struct gateway *g, struct gw_request *req, const char *method, enum MHD_Result *ret)
+{
+	unsigned cap = g->d->manifest->mcpd.gateway.max_sessions_per_token;
+	char why[200];
+
+	if (g->nsessions >= GATEWAY_MAX_SESSIONS) {
+		*ret = error_reply(req, MHD_HTTP_SERVICE_UNAVAILABLE, "too many gateway sessions", 60);
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
+	if (req->token && req->token->nsessions >= cap) {
+		snprintf(why, sizeof(why), "token %s holds %u sessions and modern requests in flight, the most allowed "
+			 "(mcpd.gateway.max_sessions_per_token): DELETE a session or wait for an answer first",
+			 req->token->name, cap);
+		access_log(req, method, MHD_HTTP_TOO_MANY_REQUESTS);
+		*ret = error_reply(req, MHD_HTTP_TOO_MANY_REQUESTS, why, 60);
+		return MHD_HTTP_TOO_MANY_REQUESTS;
+	}
+	return 0;
+}
+
+/* A legacy POST without a session: an initialize opens one, within the budgets. NULL in ret_gs when refused. */
 static enum MHD_Result open_session(struct gateway *g, struct gw_request *req, const char *sid, const cJSON *msg,
 				    const char *method, struct gw_session **ret_gs)
 {
-	struct daemon *d = g->d;
-	struct server *s = daemon_find_server(d, req->server);
-	unsigned cap = d->manifest->mcpd.gateway.max_sessions_per_token;
-	char why[200];
+	struct server *s = daemon_find_server(g->d, req->server);
+	enum MHD_Result ret = MHD_YES;
 
 	*ret_gs = NULL;
 	if (!gateway_is_initialize(msg) || sid)
 		return error_reply(req, sid ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST,
-				   sid ? "unknown or expired session" : "Mcp-Session-Id is required after initialize", 0);
+				   sid ? "unknown or expired session" : "Mcp-Session-Id is required after initialize "
+				   "(or send MCP-Protocol-Version: " MCP_VERSION_MODERN " without a session)", 0);
 	if (!s || s->conf.transport != TRANSPORT_STDIO)
 		return error_reply(req, MHD_HTTP_NOT_FOUND, "no such server", 0);
-	if (g->nsessions >= GATEWAY_MAX_SESSIONS)
-		return error_reply(req, MHD_HTTP_SERVICE_UNAVAILABLE, "too many gateway sessions", 60);
-	if (req->token && req->token->nsessions >= cap) {
-		snprintf(why, sizeof(why), "token %s holds %u sessions, the most allowed "
-			 "(mcpd.gateway.max_sessions_per_token): DELETE one first", req->token->name, cap);
-		access_log(req, method, MHD_HTTP_TOO_MANY_REQUESTS);
-		return error_reply(req, MHD_HTTP_TOO_MANY_REQUESTS, why, 60);
-	}
-	*ret_gs = new_session(g, s, req->token);
+	if (session_budget(g, req, method, &ret))
+		return ret;
+	*ret_gs = new_session(g, s, req->token, false);
 	if (!*ret_gs)
 		return error_reply(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot make a session id", 0);
 	return MHD_YES;
 }
 
-/* A POSTed JSON-RPC message, its body complete. */
-static enum MHD_Result post(struct gateway *g, struct gw_request *req, const char *method)
+/* Its response is an event stream (a listen's from the start, any other's since a related message came). */
+static enum MHD_Result start_stream(struct gw_request *req, const char *method)
+{
+	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, response_read, req,
+								     NULL);
+	enum MHD_Result ret;
+
+	req->answered = true;
+	if (!r)
+		return MHD_NO;
+	req->out.conn = req->conn;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(r, "X-Accel-Buffering", "no");
+	if (!req->session->modern)
+		MHD_add_response_header(r, "Mcp-Session-Id", req->session->id);
+	MHD_set_connection_option(req->conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)STREAM_TIMEOUT_SECONDS);
+	ret = MHD_queue_response(req->conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	access_log(req, method, MHD_HTTP_OK);
+	return ret;
+}
+
+/* The message goes to the session's relay; a request waits, suspended, for its answer (or streams). */
+static enum MHD_Result relay_post(struct gateway *g, struct gw_request *req, struct gw_session *gs, const cJSON *msg,
+				  enum jsonrpc_kind kind, const char *method)
 {
 	struct daemon *d = g->d;
-	const char *sid = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Mcp-Session-Id");
-	struct gw_session *gs = find_session(g, sid, req->server, req->token);
-	struct MHD_Connection *conn = req->conn;
+	enum MHD_Result ret;
+
+	req->session = gs;
+	gs->refs++;
+	if (kind == JSONRPC_REQUEST) {
+		double timeout = (double)d->manifest->mcpd.gateway.request_timeout_ms / 1000.;
+		const cJSON *meta = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "params"),
+								     "_meta");
+		const cJSON *token = cJSON_GetObjectItemCaseSensitive(meta, "progressToken");
+
+		req->progress_token = token ? cJSON_Duplicate(token, 1) : NULL;
+		req->initialize = gateway_is_initialize(msg);
+		req->waiting = true;
+		g->nwaiting++;
+		req->next_waiter = gs->waiters;
+		gs->waiters = req;
+		ev_timer_init(&req->deadline_w, on_deadline, timeout, 0.);
+		req->deadline_w.data = req;
+		ev_timer_init(&req->keepalive_w, on_keepalive, KEEPALIVE_SECONDS, KEEPALIVE_SECONDS);
+		req->keepalive_w.data = req;
+		if (req->listen) {
+			/* Answered at once by a stream that lasts until its client leaves: no deadline. */
+			req->streaming = true;
+			sseq_init(&req->out);
+			ev_timer_start(d->loop, &req->keepalive_w);
+			relay_client_line(gs->relay, req->body, req->len);
+			body_release(req);
+			return start_stream(req, method);
+		}
+		ev_timer_start(d->loop, &req->deadline_w);
+		MHD_suspend_connection(req->conn);
+		/* The answer may come at once (initialize, ping, an error): sink_send resumes. */
+		relay_client_line(gs->relay, req->body, req->len);
+		body_release(req);
+		return MHD_YES;
+	}
+	relay_client_line(gs->relay, req->body, req->len);
+	body_release(req);
+	access_log(req, method, MHD_HTTP_ACCEPTED);
+	req->answered = true;
+	ret = reply(req->conn, MHD_HTTP_ACCEPTED, "application/json", "", gs->id, 0, NULL);
+	return ret;
+}
+
+/*
+ * A modern POST: its headers must mirror its body; then it has a relay
+ * session of its own, for as long as it is in flight.
+ */
+static enum MHD_Result post_modern(struct gateway *g, struct gw_request *req, const cJSON *msg, enum jsonrpc_kind kind,
+				   const char *method)
+{
+	const char *version = header(req, "MCP-Protocol-Version");
+	const char *rpc_method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
+	struct server *s = daemon_find_server(g->d, req->server);
+	enum MHD_Result ret = MHD_YES;
+	struct gw_session *gs;
+	char message[300];
+	int code;
+
+	code = gateway_check_modern(msg, version, header(req, "Mcp-Method"), header(req, "Mcp-Name"), message,
+				    sizeof(message));
+	if (code == MCP_ERR_UNSUPPORTED_VERSION)
+		return unsupported_version(req, version);
+	if (code)
+		return rpc_error_reply(req, MHD_HTTP_BAD_REQUEST, code, message, NULL, 0, NULL);
+	if (kind != JSONRPC_REQUEST && kind != JSONRPC_NOTIFICATION)
+		return error_reply(req, MHD_HTTP_BAD_REQUEST, "a " MCP_VERSION_MODERN " client POSTs requests "
+				   "and notifications only", 0);
+	req->listen = kind == JSONRPC_REQUEST && strcmp(rpc_method, "subscriptions/listen") == 0;
+	if (req->listen && !req->sse)
+		return error_reply(req, MHD_HTTP_NOT_ACCEPTABLE, "subscriptions/listen answers with an event stream: "
+				   "Accept: text/event-stream", 0);
+	if (!s || s->conf.transport != TRANSPORT_STDIO)
+		return error_reply(req, MHD_HTTP_NOT_FOUND, "no such server", 0);
+	if (session_budget(g, req, method, &ret))
+		return ret;
+	gs = new_session(g, s, req->token, true);
+	return relay_post(g, req, gs, msg, kind, method);
+}
+
+/* A 2025-03-26 batch: every message is relayed; the answers to its requests come back as one array. */
+static enum MHD_Result post_batch(struct gateway *g, struct gw_request *req, struct gw_session *gs, cJSON *batch,
+				  const char *method)
+{
+	struct daemon *d = g->d;
+	size_t n = (size_t)cJSON_GetArraySize(batch), i = 0;
+	char **lines = xcalloc(n, sizeof(*lines));
+	const cJSON *it;
+
+	req->session = gs;
+	gs->refs++;
+	req->batch = cJSON_CreateArray();
+	req->answers = cJSON_CreateArray();
+	/* Every id is known before the first is relayed: answers may come at once. */
+	cJSON_ArrayForEach(it, batch) {
+		lines[i] = cJSON_PrintUnformatted(it);
+		if (lines[i] && jsonrpc_classify(it) == JSONRPC_REQUEST)
+			cJSON_AddItemToArray(req->batch, jsonrpc_raw_id(lines[i], strlen(lines[i]),
+									cJSON_GetObjectItemCaseSensitive(it, "id")));
+		i++;
+	}
+	body_release(req);
+	if (cJSON_GetArraySize(req->batch) > 0) {
+		double timeout = (double)d->manifest->mcpd.gateway.request_timeout_ms / 1000.;
+
+		req->waiting = true;
+		g->nwaiting++;
+		req->next_waiter = gs->waiters;
+		gs->waiters = req;
+		ev_timer_init(&req->deadline_w, on_deadline, timeout, 0.);
+		req->deadline_w.data = req;
+		ev_timer_init(&req->keepalive_w, on_keepalive, KEEPALIVE_SECONDS, KEEPALIVE_SECONDS);
+		req->keepalive_w.data = req;
+		ev_timer_start(d->loop, &req->deadline_w);
+		MHD_suspend_connection(req->conn);
+	}
+	for (i = 0; i < n; i++) {
+		if (lines[i] && gs->relay)
+			relay_client_line(gs->relay, lines[i], strlen(lines[i]));
+		free(lines[i]);
+	}
+	free(lines);
+	if (req->waiting || req->answer)
+		return MHD_YES;
+	access_log(req, method, MHD_HTTP_ACCEPTED);
+	req->answered = true;
+	return reply(req->conn, MHD_HTTP_ACCEPTED, "application/json", "", gs->id, 0, NULL);
+}
+
+/* A body that is not one JSON-RPC message: a batch of a 2025-03-26 session, or a refusal. */
+static enum MHD_Result post_array(struct gateway *g, struct gw_request *req, struct gw_session *gs,
+				  enum mcp_era era, const char *method)
+{
+	cJSON *batch = NULL, *probe;
+	char why[200];
+	int r = gateway_batch_parse(req->body, req->len, &batch);
+	enum MHD_Result ret;
+
+	if (r == -E2BIG)
+		return error_reply(req, MHD_HTTP_BAD_REQUEST, "a JSON-RPC batch holds at most 100 messages", 0);
+	if (r < 0) {
+		probe = cJSON_ParseWithLength(req->body, req->len);
+		cJSON_Delete(probe);
+		return rpc_error_reply(req, MHD_HTTP_BAD_REQUEST, probe ? JSONRPC_INVALID_REQUEST : JSONRPC_PARSE_ERROR,
+				       probe ? "the body must be one JSON-RPC message (or, in a 2025-03-26 session, "
+				       "a batch of them without initialize)" : "parse error: the body is not JSON",
+				       NULL, 0, NULL);
+	}
+	if (era != MCP_ERA_LEGACY || !gs || strcmp(gs->version, "2025-03-26") != 0) {
+		cJSON_Delete(batch);
+		snprintf(why, sizeof(why), "JSON-RPC batches are only for sessions of protocol version 2025-03-26 "
+			 "(this %s %s)", gs ? "session negotiated" : "request has",
+			 gs ? gs->version : era == MCP_ERA_MODERN ? MCP_VERSION_MODERN : "no session");
+		return error_reply(req, MHD_HTTP_BAD_REQUEST, why, 0);
+	}
+	ret = post_batch(g, req, gs, batch, method);
+	cJSON_Delete(batch);
+	return ret;
+}
+
+/* A POSTed body, complete: the era its headers and body speak decide the way. */
+static enum MHD_Result post(struct gateway *g, struct gw_request *req, const char *method)
+{
+	const char *sid = header(req, "Mcp-Session-Id");
+	const char *version = header(req, "MCP-Protocol-Version");
+	struct gw_session *gs = NULL;
 	enum jsonrpc_kind kind;
 	enum MHD_Result ret;
-	cJSON *msg;
+	enum mcp_era era;
+	cJSON *msg = NULL;
+	char why[200];
 
+	req->sse = gateway_accepts_sse(header(req, MHD_HTTP_HEADER_ACCEPT));
 	if (g->stopping)
 		return error_reply(req, MHD_HTTP_SERVICE_UNAVAILABLE, "mcpd is shutting down", 0);
-	if (gateway_body_parse(req->body, req->len, &msg, &kind) < 0)
-		return error_reply(req, MHD_HTTP_BAD_REQUEST, "the body must be one JSON-RPC message", 0);
+	if (gateway_body_parse(req->body, req->len, &msg, &kind) == 0)
+		req->id = kind == JSONRPC_REQUEST ? jsonrpc_raw_id(req->body, req->len,
+								    cJSON_GetObjectItemCaseSensitive(msg, "id")) : NULL;
+	era = gateway_post_era(version, msg);
+	if (era == MCP_ERA_UNKNOWN) {
+		cJSON_Delete(msg);
+		return unsupported_version(req, version);
+	}
+	/* A modern request ignores Mcp-Session-Id: there are no sessions in 2026-07-28. */
+	if (era == MCP_ERA_LEGACY)
+		gs = find_session(g, sid, req->server, req->token);
+	if (!msg)
+		return post_array(g, req, gs, era, method);
+	if (era == MCP_ERA_MODERN) {
+		ret = post_modern(g, req, msg, kind, method);
+		cJSON_Delete(msg);
+		return ret;
+	}
+	if (gs && version && gs->version[0] && strcmp(version, gs->version) != 0) {
+		cJSON_Delete(msg);
+		snprintf(why, sizeof(why), "MCP-Protocol-Version header %.32s differs from the version this session "
+			 "negotiated, %s", version, gs->version);
+		return error_reply(req, MHD_HTTP_BAD_REQUEST, why, 0);
+	}
 	if (!gs) {
 		ret = open_session(g, req, sid, msg, method, &gs);
 		if (!gs) {
@@ -752,48 +1242,52 @@ static enum MHD_Result post(struct gateway *g, struct gw_request *req, const cha
 			return ret;
 		}
 	}
-	req->session = gs;
-	gs->refs++;
-	if (kind == JSONRPC_REQUEST) {
-		double timeout = (double)d->manifest->mcpd.gateway.request_timeout_ms / 1000.;
-
-		req->id = jsonrpc_raw_id(req->body, req->len, cJSON_GetObjectItemCaseSensitive(msg, "id"));
-		req->waiting = true;
-		g->nwaiting++;
-		req->next_waiter = gs->waiters;
-		gs->waiters = req;
-		ev_timer_init(&req->deadline_w, on_deadline, timeout, 0.);
-		req->deadline_w.data = req;
-		ev_timer_start(d->loop, &req->deadline_w);
-		MHD_suspend_connection(conn);
-		/* The answer may come at once (initialize, ping, an error): sink_send resumes. */
-		relay_client_line(gs->relay, req->body, req->len);
-		body_release(req);
-		cJSON_Delete(msg);
-		return MHD_YES;
-	}
-	relay_client_line(gs->relay, req->body, req->len);
-	body_release(req);
+	ret = relay_post(g, req, gs, msg, kind, method);
 	cJSON_Delete(msg);
-	access_log(req, method, MHD_HTTP_ACCEPTED);
-	req->answered = true;
-	ret = reply(conn, MHD_HTTP_ACCEPTED, "text/plain; charset=utf-8", "", gs->id, 0);
 	return ret;
+}
+
+/*
+ * The HTTP status of a modern answer: a method the server lacks is 404, the
+ * specification's version, header and capability errors are 400.
+ */
+static unsigned answer_status(const struct gw_request *req)
+{
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(req->answer, "error");
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(error, "code");
+
+	if (!req->session->modern || !cJSON_IsNumber(code))
+		return MHD_HTTP_OK;
+	if (code->valuedouble == JSONRPC_METHOD_NOT_FOUND)
+		return MHD_HTTP_NOT_FOUND;
+	if (code->valuedouble == MCP_ERR_HEADER_MISMATCH || code->valuedouble == MCP_ERR_MISSING_CAPABILITY ||
+	    code->valuedouble == MCP_ERR_UNSUPPORTED_VERSION)
+		return MHD_HTTP_BAD_REQUEST;
+	return MHD_HTTP_OK;
 }
 
 /* Resumed: the answer is here, or an error made for it. */
 static enum MHD_Result answer(struct gw_request *req, const char *method)
 {
 	char *text = cJSON_PrintUnformatted(req->answer);
+	unsigned status = answer_status(req);
 	enum MHD_Result ret;
 
 	req->answered = true;
 	if (!text)
 		return MHD_NO;
-	ret = reply(req->conn, MHD_HTTP_OK, "application/json", text, req->session->id, 0);
-	access_log(req, method, MHD_HTTP_OK);
+	ret = reply(req->conn, status, "application/json", text, req->session->id, 0, NULL);
+	access_log(req, method, status);
 	free(text);
 	return ret;
+}
+
+/* GET and DELETE are not part of 2026-07-28: a modern version header, or no session of a modern server. */
+static bool modern_get(struct gw_request *req, const struct server *s, const char *sid)
+{
+	const char *version = header(req, "MCP-Protocol-Version");
+
+	return (version && mcp_version_modern(version)) || (!sid && s->era == MCP_ERA_MODERN);
 }
 
 /*
@@ -805,8 +1299,9 @@ static enum MHD_Result admit(struct gateway *g, struct gw_request *req, const ch
 {
 	struct daemon *d = g->d;
 	struct MHD_Connection *conn = req->conn;
-	const char *sid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Mcp-Session-Id");
-	const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *sid = header(req, "Mcp-Session-Id");
+	const char *length = header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *version = header(req, "MCP-Protocol-Version");
 	double now = ev_time();
 	char addr[INET6_ADDRSTRLEN], body[200];
 	struct server *s;
@@ -838,7 +1333,22 @@ static enum MHD_Result admit(struct gateway *g, struct gw_request *req, const ch
 	s = daemon_find_server(d, req->server);
 	if (!s || s->conf.transport != TRANSPORT_STDIO)
 		return error_reply(req, MHD_HTTP_NOT_FOUND, s ? "the gateway serves stdio servers" : "no such server", 0);
+	if (strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0)
+		return error_reply(req, MHD_HTTP_METHOD_NOT_ALLOWED, "POST, GET or DELETE", 0);
+	if (strcmp(method, "POST") != 0) {
+		if (modern_get(req, s, sid))
+			return rpc_error_reply(req, MHD_HTTP_METHOD_NOT_ALLOWED, JSONRPC_INVALID_REQUEST,
+					       "protocol version " MCP_VERSION_MODERN " has no GET or DELETE: POST each "
+					       "request (subscriptions/listen for notifications)", NULL, 0, "POST");
+		if (version && !mcp_version_legacy(version))
+			return unsupported_version(req, version);
+	}
 	gs = find_session(g, sid, req->server, req->token);
+	if (gs && version && gs->version[0] && strcmp(version, gs->version) != 0 && strcmp(method, "POST") != 0) {
+		snprintf(body, sizeof(body), "MCP-Protocol-Version header %.32s differs from the version this session "
+			 "negotiated, %s", version, gs->version);
+		return error_reply(req, MHD_HTTP_BAD_REQUEST, body, 0);
+	}
 
 	if (strcmp(method, "DELETE") == 0) {
 		if (!gs)
@@ -848,7 +1358,7 @@ static enum MHD_Result admit(struct gateway *g, struct gw_request *req, const ch
 		close_session(gs, "deleted by its client");
 		access_log(req, method, MHD_HTTP_OK);
 		req->answered = true;
-		return reply(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", "", NULL, 0);
+		return reply(conn, MHD_HTTP_OK, "application/json", "", NULL, 0, NULL);
 	}
 	if (strcmp(method, "GET") == 0) {
 		struct MHD_Response *r;
@@ -857,15 +1367,16 @@ static enum MHD_Result admit(struct gateway *g, struct gw_request *req, const ch
 		if (!gs)
 			return error_reply(req, sid ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST,
 					   "GET needs the Mcp-Session-Id of an open session", 0);
-		if (gs->stream)
+		if (gs->get.conn)
 			return error_reply(req, MHD_HTTP_CONFLICT, "this session has a stream open already", 0);
 		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, gs, stream_ended);
 		if (!r)
 			return MHD_NO;
-		gs->stream = conn;
+		gs->get.conn = conn;
 		gs->refs++;
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+		MHD_add_response_header(r, "X-Accel-Buffering", "no");
 		/* Not the short timeout of the header phase: a stream is quiet for long. */
 		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)STREAM_TIMEOUT_SECONDS);
 		ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
@@ -874,8 +1385,6 @@ static enum MHD_Result admit(struct gateway *g, struct gw_request *req, const ch
 		req->answered = true;
 		return ret;
 	}
-	if (strcmp(method, "POST") != 0)
-		return error_reply(req, MHD_HTTP_METHOD_NOT_ALLOWED, "POST, GET or DELETE", 0);
 	if (length) {
 		uint64_t n;
 
@@ -929,6 +1438,7 @@ enum MHD_Result gateway_request(struct gateway *g, struct MHD_Connection *conn, 
 		req->g = g;
 		req->conn = conn;
 		req->started = ev_time();
+		sseq_init(&req->out);
 		copy_printable(req->server, sizeof(req->server), url + strlen("/mcp/"));
 		*con_cls = req;
 		return admit(g, req, method);
@@ -939,6 +1449,8 @@ enum MHD_Result gateway_request(struct gateway *g, struct MHD_Connection *conn, 
 		return take_body(g, req, upload_data, upload_data_size);
 	if (req->answer)
 		return answer(req, method);
+	if (req->streaming)
+		return start_stream(req, method);
 	if (req->waiting)
 		return MHD_YES;	/* woken without an answer: cannot happen, but never reply twice */
 	return post(g, req, method);
@@ -951,22 +1463,24 @@ void gateway_request_done(struct gateway *g, void *con_cls)
 	if (!req)
 		return;
 	if (req->waiting) {
-		/* The client left before its answer: the server need not finish it. */
+		/* The client left before its answer (or closed its stream): the server need not finish it. */
 		cancel_upstream(req, "the HTTP client disconnected");
-		for (struct gw_request **pp = &req->session->waiters; *pp; pp = &(*pp)->next_waiter) {
-			if (*pp == req) {
-				*pp = req->next_waiter;
-				break;
-			}
-		}
-		g->nwaiting--;
-		ev_timer_stop(g->d->loop, &req->deadline_w);
+		waiter_unlink(req);
 	}
+	ev_timer_stop(g->d->loop, &req->keepalive_w);
+	sseq_clear(g, &req->out);
 	body_release(req);
-	if (req->session)
+	if (req->session) {
+		/* A modern request's session ends with it: what it still had upstream is cancelled. */
+		if (req->session->modern)
+			close_session(req->session, "its request is done");
 		session_unref(req->session);
+	}
 	cJSON_Delete(req->id);
 	cJSON_Delete(req->answer);
+	cJSON_Delete(req->progress_token);
+	cJSON_Delete(req->batch);
+	cJSON_Delete(req->answers);
 	free(req);
 }
 
@@ -1034,7 +1548,7 @@ void gateway_free(struct gateway *g)
 		struct gw_session *gs = g->sessions;
 
 		g->sessions = gs->next;
-		queue_clear(gs);
+		sseq_clear(g, &gs->get);
 		free(gs->server);
 		free(gs);
 	}

@@ -65,6 +65,8 @@ struct request {
 	void *gateway;		/* the gateway's own request context */
 	double started;		/* ev_time() */
 	unsigned status;	/* the status queued, 0 when none was */
+	bool not_found;		/* a body to a path without an endpoint: read (bounded), then a JSON 404 */
+	size_t discarded;
 	char method[16];	/* for the access log, control characters replaced */
 	char path[128];
 };
@@ -185,6 +187,30 @@ static bool has_body(struct MHD_Connection *conn)
 	       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
+/* A POST's body to a path that is not an endpoint: read and dropped, up to this much. */
+#define NOT_FOUND_BODY	(64 * 1024)
+
+/*
+ * A POST (an MCP client, most likely) to a path that is not /mcp/NAME gets a
+ * JSON-RPC error that says where the endpoints are, after its body was read:
+ * answered before, MHD would close the connection under the client's feet.
+ */
+static enum MHD_Result not_found_json(struct request *req, struct MHD_Connection *conn)
+{
+	static const char body[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":"
+				   "\"no MCP endpoint here: the gateway serves /mcp/NAME for each stdio server NAME\"}}";
+
+	return respond(req, conn, MHD_HTTP_NOT_FOUND, "application/json", xstrdup(body), strlen(body));
+}
+
+static bool is_route(const char *url)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (strcmp(url, routes[i].path) == 0)
+			return true;
+	return false;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 				  const char *version, const char *upload_data, size_t *upload_data_size,
 				  void **con_cls)
@@ -195,6 +221,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	if (req && req->is_gateway)
 		return gateway_request(h->gateway, conn, url, method, upload_data, upload_data_size, &req->gateway);
+	if (req && req->not_found) {
+		if (*upload_data_size == 0)
+			return not_found_json(req, conn);
+		req->discarded += *upload_data_size;
+		*upload_data_size = 0;
+		return req->discarded > NOT_FOUND_BODY ? MHD_NO : MHD_YES;
+	}
 	if (req) {
 		/* Answered in the first call; a body it did not announce is a broken client. */
 		if (*upload_data_size > 0)
@@ -218,6 +251,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	 * Answered at once, from the headers: MHD (0.9.75) accepts a response
 	 * only before a body is read, so a body is refused before it is read.
 	 */
+	if (strcmp(method, MHD_HTTP_METHOD_POST) == 0 && !is_route(url)) {
+		const char *len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		if (!has_body(conn) || (len && strtoull(len, NULL, 10) > NOT_FOUND_BODY))
+			return not_found_json(req, conn);
+		req->not_found = true;
+		return MHD_YES;
+	}
 	if (has_body(conn))
 		return text(req, conn, MHD_HTTP_CONTENT_TOO_LARGE, "these endpoints take no request body\n");
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
