@@ -691,6 +691,7 @@ static void forward_round(struct session *sess, cJSON *req, const cJSON *id, uns
 		if (sess->log_level[0]) {
 			cJSON_DeleteItemFromObjectCaseSensitive(meta, MCP_META_LOG_LEVEL);
 			cJSON_AddStringToObject(meta, MCP_META_LOG_LEVEL, sess->log_level);
+			p->log_rank = relay_era_log_rank(sess->log_level);
 		}
 	}
 	token = cJSON_GetObjectItemCaseSensitive(meta, "progressToken");
@@ -1484,18 +1485,24 @@ static bool unsolicited(const char *method)
  * for their level, changes on the streams it listens to (mcpd's emulated
  * listens, tagged with their ids), nothing else unasked.
  */
+/* A log message goes to a session while one of its requests in flight asked for its level. */
+static void log_to(struct session *sess, const cJSON *msg)
+{
+	int rank = relay_era_log_rank(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(msg, "params"), "level")));
+
+	for (int r = 0; r <= rank; r++) {
+		if (sess->nlog[r]) {
+			to_client(sess, msg);
+			return;
+		}
+	}
+}
+
 static void modern_notification(struct session *sess, const cJSON *msg, const char *method)
 {
 	if (strcmp(method, "notifications/message") == 0) {
-		int rank = relay_era_log_rank(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(msg, "params"), "level")));
-
-		for (int r = 0; r <= rank; r++) {
-			if (sess->nlog[r]) {
-				to_client(sess, msg);
-				return;
-			}
-		}
+		log_to(sess, msg);
 		return;
 	}
 	for (const struct listen *l = sess->s->relay->listens; l; l = l->next) {
@@ -1531,6 +1538,8 @@ void relay_server_notification(struct server *s, const cJSON *msg)
 		next = it->next;
 		if (it->era == MCP_ERA_MODERN)
 			modern_notification(it, msg, method);
+		else if (upstream_modern(s) && strcmp(method, "notifications/message") == 0)
+			log_to(it, msg);	/* asked for with the _meta logLevel of its requests only */
 		else if (relay_state_wants(it, msg))
 			to_client(it, msg);
 	}

@@ -249,6 +249,9 @@ is "$(jget "$(response l2 3)" .result)" '{}' "modern server: logging/setLevel is
 response l2 4 >/dev/null
 like "$(seen modern 'request: .*"id":[0-9]+.*"tools/list".*logLevel|request: .*logLevel.*"tools/list"')" \
 	'"io\.modelcontextprotocol/logLevel":"warning"' "modern server: ... and the level goes with its later requests as _meta logLevel"
+client l3 modern
+send l3 "$(init 0)"
+response l3 0 >/dev/null
 send l2 "$(legacy 7 tools/call '"name":"log","arguments":{"level":"info","text":"l-info"}')" \
 	"$(legacy 8 tools/call '"name":"log","arguments":{"level":"error","text":"l-err"}')"
 response l2 7 >/dev/null
@@ -259,6 +262,14 @@ if grep -q '"data":"l-info"' "$T/l2.out"; then
 else
 	ok "modern server: ... and none below it"
 fi
+send l3 "$(legacy 1 ping)"
+response l3 1 >/dev/null # after anything mcpd sent it before
+if grep -q '"data":"l-err"' "$T/l3.out"; then
+	not_ok "modern server: another legacy client, which set no level, gets none of them" "$(grep notifications/message "$T/l3.out")"
+else
+	ok "modern server: another legacy client, which set no level, gets none of them"
+fi
+stop_spawned l3
 
 # resources/subscribe: bridged to a subscriptions/listen of the client's own.
 send l2 "$(legacy 5 resources/subscribe '"uri":"example://a"')"
