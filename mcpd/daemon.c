@@ -189,7 +189,7 @@ void daemon_events_settled(struct daemon *d)
 		if (d->servers[i]->pid > 0)
 			return;
 	d->stopped_all = true;
-	log_info(NULL, NULL, "every server has stopped; exiting");
+	log_info(NULL, NULL, "every server has stopped");
 	ev_break(d->loop, EVBREAK_ALL);
 }
 

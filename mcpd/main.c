@@ -421,6 +421,9 @@ static void teardown(struct daemon *d)
 	free(d->manifest_path);
 	guard_stop();
 	orphans_kill_strays(NULL, 0);
+	/* Last: the clients and sessions closed above log before it. */
+	if (d->stopped_all)
+		log_info(NULL, NULL, "exiting");
 	log_set_pending_hook(NULL);
 	log_flush();	/* the last try: what the destination does not take now is lost */
 	if (d->loop)
