@@ -128,6 +128,9 @@ void health_listen_ended(struct server *s, int64_t id, const char *error)
 	if (id != s->health.listen_id)
 		return;
 	s->health.listen_id = 0;
+	/* A server being stopped ends its listens (the spec's graceful closure): nothing to say then. */
+	if (s->state == ST_STOPPING)
+		return;
 	if (error)
 		log_info(s->conf.name, NULL, "subscriptions/listen refused (%s): the tool list follows its ttlMs only",
 			 error);
