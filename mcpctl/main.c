@@ -55,7 +55,11 @@ static void usage(FILE *out)
 		char left[64];
 
 		snprintf(left, sizeof(left), "%s %s", commands[i]->name, commands[i]->args);
-		fprintf(out, "  %-24s%s\n", left, commands[i]->summary);
+		/* A usage too long for the column puts its summary on the next line. */
+		if (strlen(left) >= 24)
+			fprintf(out, "  %s\n  %-24s%s\n", left, "", commands[i]->summary);
+		else
+			fprintf(out, "  %-24s%s\n", left, commands[i]->summary);
 	}
 	fprintf(out, "  %-24s%s\n", "help [COMMAND]", "show this help, or a command's");
 }
@@ -140,7 +144,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[optind], "help") == 0) {
-		if (optind + 1 < argc) {
+		if (optind + 1 < argc && strcmp(argv[optind + 1], "help") != 0) {
 			cmd = find_command(argv[optind + 1]);
 			return cmd ? command_help(cmd) : EXIT_USAGE;
 		}

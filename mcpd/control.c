@@ -360,7 +360,7 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len)
 	} else if (m->writes && cl->access != ACCESS_ALL) {
 		char msg[160];
 
-		snprintf(msg, sizeof(msg), "permission denied: uid %d may only read status and logs", (int)cl->uid);
+		snprintf(msg, sizeof(msg), "permission denied: uid %d may only read (status, health, tools, logs, history)", (int)cl->uid);
 		ctl_error(cl, id, CTL_ERR_PERMISSION, msg, NULL);
 	} else {
 		log_debug(NULL, NULL, "control: %s from pid %d (uid %d)", m->name, (int)cl->pid, (int)cl->uid);

@@ -454,7 +454,7 @@ int main(int argc, char **argv)
 		if (r == -EINVAL)
 			fprintf(stderr, "mcpd: %s is not valid; %s\n", o.config, o.check ? "it would start nothing" : "nothing started");
 		else
-			fprintf(stderr, "mcpd: cannot read %s; nothing started\n", o.config);
+			fprintf(stderr, "mcpd: cannot read %s; %s\n", o.config, o.check ? "it would start nothing" : "nothing started");
 		free(content);
 		return 1;
 	}

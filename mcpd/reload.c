@@ -42,6 +42,9 @@ static void global_warnings(const struct mcpd_conf *old, const struct mcpd_conf 
 				     cJSON_CreateString("mcpd.log_format/log_file changed: restart mcpd to apply it"));
 	if (str_differs(old->state_dir, new->state_dir))
 		cJSON_AddItemToArray(warnings, cJSON_CreateString("mcpd.state_dir changed: restart mcpd to apply it"));
+	if (str_differs(old->gateway.tokens_file, new->gateway.tokens_file))
+		cJSON_AddItemToArray(warnings,
+				     cJSON_CreateString("mcpd.gateway.tokens_file changed: restart mcpd to apply it"));
 }
 
 /*

@@ -42,7 +42,7 @@ like "$(cat "$T/err")" 'servers.a.group: no group "nosuchgroup-mcpd" on this hos
 	"the error names the key, the cause and the consequence"
 like "$(tail -n 1 "$T/err")" 'is not valid; it would start nothing' "and the last line says nothing would start"
 "$MCPD" -n -c "$T/no-such-manifest.yaml" >"$T/out" 2>"$T/err"
-like "$(tail -n 1 "$T/err")" '^mcpd: cannot read .*no-such-manifest.yaml; nothing started$' \
+like "$(tail -n 1 "$T/err")" '^mcpd: cannot read .*no-such-manifest.yaml; it would start nothing$' \
 	"a missing manifest is \"cannot read\", not \"not valid\""
 
 # An unset ${VAR}: a warning for mcpctl check, an error for the daemon.
