@@ -82,9 +82,10 @@ cJSON *mcp_modern_meta(const char *version, const cJSON *client_info, const cJSO
 	return meta;
 }
 
+/* Keys match case-sensitively, as everywhere in MCP: cJSON_HasObjectItem does not, and the item leaked. */
 static void replace(cJSON *obj, const char *key, cJSON *item)
 {
-	if (cJSON_HasObjectItem(obj, key))
+	if (cJSON_GetObjectItemCaseSensitive(obj, key))
 		cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item);
 	else
 		cJSON_AddItemToObject(obj, key, item);
