@@ -1649,6 +1649,27 @@ static void log_to(struct session *sess, const cJSON *msg)
 	}
 }
 
+/*
+ * A modern server's resources/updated outside any listen (the 2026 era sends
+ * none): a legacy client gets it only for a URI it subscribed to, as it would
+ * through its listen.
+ */
+static void bridged_update(struct session *sess, const cJSON *msg)
+{
+	const char *uri = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(msg, "params"), "uri"));
+	const cJSON *u;
+
+	if (!uri)
+		return;
+	cJSON_ArrayForEach(u, sess->uris) {
+		if (strcmp(u->valuestring, uri) == 0) {
+			to_client(sess, msg);
+			return;
+		}
+	}
+}
+
 static void modern_notification(struct session *sess, const cJSON *msg, const char *method)
 {
 	if (strcmp(method, "notifications/message") == 0) {
@@ -1690,6 +1711,8 @@ void relay_server_notification(struct server *s, const cJSON *msg)
 			modern_notification(it, msg, method);
 		else if (upstream_modern(s) && strcmp(method, "notifications/message") == 0)
 			log_to(it, msg);	/* asked for with the _meta logLevel of its requests only */
+		else if (upstream_modern(s) && strcmp(method, "notifications/resources/updated") == 0)
+			bridged_update(it, msg);
 		else if (relay_state_wants(it, msg))
 			to_client(it, msg);
 	}

@@ -104,6 +104,10 @@ import json, sys
 #   collide   (legacy) tools/call asks the client sampling/createMessage with id "mcpd-in-1"
 #             and answers the call with what the client said
 #   nosub     (legacy) never answers resources/subscribe nor unsubscribe
+#   discover-caps  (modern) server/discover with capabilities an array, instructions a number;
+#             tools/call sends notifications of subscription ids never given, 3000 log
+#             messages and resources/updated, and roots/list
+#   discover-huge  (modern) a 4 MiB server/discover answer
 #   badinput  (modern) tools/call answers input_required whose inputRequests have no method
 #   dupinput  (modern) tools/call answers input_required whose inputRequests repeat a key ("a", "a", "A")
 mode = sys.argv[1]
@@ -135,7 +139,28 @@ for line in sys.stdin:
         continue
     if i is None:
         continue
-    if method == "server/discover":
+    if method == "server/discover" and mode.startswith("discover-"):
+        r = {"resultType": "complete", "supportedVersions": ["2026-07-28"], "capabilities": {"tools": {}},
+             "serverInfo": {"name": "hostile", "version": "1"}}
+        if mode == "discover-str":
+            r["supportedVersions"] = "2026-07-28"
+        elif mode == "discover-caps":
+            r["capabilities"], r["serverInfo"], r["instructions"] = [1, 2], "x", 5
+        elif mode == "discover-huge":
+            r["instructions"] = "i" * (4 << 20)
+        result(i, r)
+    elif method == "tools/call" and mode.startswith("discover-"):
+        # Notifications tagged with subscription ids mcpd never gave, then floods, then a request.
+        for sub in [1, 2, 3, "mcpd-1", {"a": 1}, 1e300, -1, None, [1], 9007199254740993]:
+            send({"jsonrpc": "2.0", "method": "notifications/resources/updated",
+                  "params": {"uri": "u", "_meta": {"io.modelcontextprotocol/subscriptionId": sub}}})
+        for k in range(3000):
+            send({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": ["debug", "error", "bogus", 5][k % 4], "data": k}})
+            send({"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": "file:///f%d" % k}})
+        send({"jsonrpc": "2.0", "id": "r1", "method": "roots/list", "params": {}})
+        send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}})
+        result(i, {"resultType": "complete", "content": [{"type": "text", "text": "flooded"}]})
+    elif method == "server/discover":
         if mode in ("dupinput", "badinput"):
             result(i, {"resultType": "complete", "supportedVersions": ["2026-07-28"],
                        "capabilities": {"tools": {}}, "serverInfo": {"name": "hostile", "version": "1"}})
@@ -185,6 +210,10 @@ servers:
     command: [$PY, $T/hostile.py, dupinput]
   bad:
     command: [$PY, $T/hostile.py, badinput]
+  dcaps:
+    command: [$PY, $T/hostile.py, discover-caps]
+  dhuge:
+    command: [$PY, $T/hostile.py, discover-huge]
 YAML
 
 healthy() {
@@ -209,7 +238,7 @@ M='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcont
 INIT='{"jsonrpc":"2.0","id":"i","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"sampling":{},"roots":{}},"clientInfo":{"name":"t","version":"1"}}}'
 
 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
-for s in ex dual collide nosub dup bad; do
+for s in ex dual collide nosub dup bad dcaps dhuge; do
 	wait_state 30 $s running || not_ok "$s running" "$(ctl status)"
 done
 
@@ -441,7 +470,41 @@ else
 fi
 healthy "clients leaving in the middle of each exchange"
 
-# --- 8. The others are unharmed: a fresh client of each server is served.
+# --- 8. Hostile modern servers: a 4 MiB discovery answer, one of wrong types,
+# notifications of subscription ids mcpd never gave (another's, "mcpd-1",
+# objects, 1e300, -1, null), floods of log messages and unsolicited updates,
+# a request of the server's while only a modern client is attached.
+like "$(mcpd_log)" "dhuge: stopping: sent a message larger than 4 MiB on stdout" "a 4 MiB server/discover answer stops that server, with the reason"
+ML='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"t","version":"1"},"io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/logLevel":"error"}'
+cat >"$T/dcaps-modern.in" <<IN
+SEND {"jsonrpc":"2.0","id":"d","method":"server/discover","params":{$ML}}
+WAIT 20 "id":"d"
+SEND {"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"x",$ML}}
+WAIT 60 "id":"c"
+IN
+peer dcaps-modern dcaps "$T/dcaps-modern.in"
+like "$(cat "$T/dcaps-modern.out")" '"id":"c","result"' "a modern client's call on a flooding modern server is answered"
+is "$(grep -c 'notifications/resources/updated' "$T/dcaps-modern.out")" 0 "it gets no update of a subscription id mcpd never gave, nor unsolicited ones"
+is "$(grep -c '"level":"error"' "$T/dcaps-modern.out")" 750 "it gets the 750 log messages of the level its call asked for"
+is "$(grep -c 'notifications/message' "$T/dcaps-modern.out")" 750 "... and no others"
+like "$(mcpd_log)" "dcaps: answered the server's roots/list with an error: the MCP client speaks 2026-07-28, which has no server-to-client requests" \
+	"a request of the server's with only a modern client attached is refused, and logged"
+cat >"$T/dcaps-legacy.in" <<IN
+SEND $INIT
+WAIT 20 "id":"i"
+SEND {"jsonrpc":"2.0","id":"s","method":"resources/subscribe","params":{"uri":"file:///f7"}}
+WAIT 20 "id":"s"
+SEND {"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"x"}}
+REPLY 60 "method":"roots/list" {"jsonrpc":"2.0","id":@ID@,"result":{"roots":[]}}
+WAIT 60 "id":"c"
+IN
+peer dcaps-legacy dcaps "$T/dcaps-legacy.in"
+like "$(cat "$T/dcaps-legacy.out")" '"id":"c","result"' "a legacy client's call on that server is answered"
+unlike "$(grep '"id":"i"' "$T/dcaps-legacy.out")" '"instructions":5' "its initialize result carries no instructions that are no string"
+is "$(grep -c 'notifications/resources/updated' "$T/dcaps-legacy.out")" 1 "of 3000 unsolicited resources/updated, it gets the one of the URI it subscribed to"
+healthy "hostile modern servers"
+
+# --- 9. The others are unharmed: a fresh client of each server is served.
 for s in ex dual; do
 	out=$(printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"still here"}}}' |
 		timeout 30 "$MCPCTL" -s "$SOCK" connect $s)
