@@ -329,6 +329,9 @@ const cJSON *relay_session_capabilities(const struct session *sess) { return ses
 struct session_state **relay_session_state(struct session *sess) { return &sess->state; }
 struct relay_state **relay_state_slot(struct server *s) { return &s->relay->state; }
 bool relay_session_send(struct session *sess, const cJSON *msg) { return to_client(sess, msg); }
+cJSON **relay_session_uris(struct session *sess) { return &sess->uris; }
+char *relay_session_log_level(struct session *sess) { return sess->log_level; }
+void relay_session_rebridge(struct session *sess) { open_bridge(sess); }
 int64_t relay_new_sid(struct server *s) { return ++s->relay->next_sid; }
 static size_t listeners_of(const struct relay *r, const char *uri);
 size_t relay_listeners_of(struct server *s, const char *uri) { return listeners_of(s->relay, uri); }

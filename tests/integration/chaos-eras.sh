@@ -23,12 +23,13 @@ LOG_BUDGET_LINES=3000
 
 # peer.py SOCK SERVER SCRIPT: a relay client driven by a script (see its header).
 cat >"$T/peer.py" <<'PY'
-import json, re, socket, sys, time
+import json, re, socket, subprocess, sys, time
 # peer.py SOCK SERVER SCRIPT: a relay client (mcpctl connect) driven by SCRIPT:
 #   SEND <json>             write one line
 #   WAIT <secs> <regex>     until a line read matches (else exit 3)
 #   REPLY <secs> <regex> <json with @ID@>  answer the matching line with its id
 #   REPEAT <n> <json with @N@>  write n lines
+#   UNTIL <secs> <shell command>  run it until it succeeds (every 0.2 s; else exit 3)
 # Every line read goes to stdout.
 path, server, script = sys.argv[1], sys.argv[2], sys.argv[3]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -89,6 +90,14 @@ for cmd in open(script).read().split("\n"):
     elif verb == "WAIT":
         secs, _, rx = rest.partition(" ")
         wait(secs, rx)
+    elif verb == "UNTIL":
+        secs, _, shell = rest.partition(" ")
+        deadline = time.monotonic() + float(secs)
+        while subprocess.run(shell, shell=True).returncode != 0:
+            if time.monotonic() > deadline:
+                sys.stderr.write("timeout: %s\n" % shell)
+                sys.exit(3)
+            read_some(0.2)
     elif verb == "REPLY":
         secs, _, rest2 = rest.partition(" ")
         rx, _, tmpl = rest2.partition(" ")
@@ -214,7 +223,23 @@ servers:
     command: [$PY, $T/hostile.py, discover-caps]
   dhuge:
     command: [$PY, $T/hostile.py, discover-huge]
+  flip:
+    command: [$T/flip.sh]
 YAML
+
+# flip.sh: the example server, its era flipping at each start (modern only,
+# legacy, both: mcpd then speaks legacy, the era the last process spoke).
+cat >"$T/flip.sh" <<SH
+#!/bin/bash
+n=\$(cat "$T/flip.n" 2>/dev/null || echo 0)
+echo \$((n + 1)) >"$T/flip.n"
+case \$((n % 3)) in
+0) exec "$EXAMPLE" --name flip --modern-only ;;
+1) exec "$EXAMPLE" --name flip ;;
+2) exec "$EXAMPLE" --name flip --dual-era ;;
+esac
+SH
+chmod +x "$T/flip.sh"
 
 healthy() {
 	mcpd_within_budget "$1" "$RSS_BUDGET_KB" "$LOG_BUDGET_LINES"
@@ -238,7 +263,7 @@ M='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcont
 INIT='{"jsonrpc":"2.0","id":"i","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"sampling":{},"roots":{}},"clientInfo":{"name":"t","version":"1"}}}'
 
 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
-for s in ex dual collide nosub dup bad dcaps dhuge; do
+for s in ex dual collide nosub dup bad dcaps dhuge flip; do
 	wait_state 30 $s running || not_ok "$s running" "$(ctl status)"
 done
 
@@ -504,7 +529,40 @@ unlike "$(grep '"id":"i"' "$T/dcaps-legacy.out")" '"instructions":5' "its initia
 is "$(grep -c 'notifications/resources/updated' "$T/dcaps-legacy.out")" 1 "of 3000 unsolicited resources/updated, it gets the one of the URI it subscribed to"
 healthy "hostile modern servers"
 
-# --- 9. The others are unharmed: a fresh client of each server is served.
+# --- 9. A server whose era flips across restarts (modern only, legacy, both,
+# modern only, legacy): a legacy client's subscription and log level held for
+# a modern process (relay.c) were lost when a legacy one followed, and the
+# other way round (relay-state.c): "0 subscribers notified".
+{
+	printf 'SEND %s\n' '{"jsonrpc":"2.0","id":"i","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}'
+	printf 'WAIT 20 "id":"i"\n'
+	printf 'SEND %s\n' '{"jsonrpc":"2.0","id":"s","method":"resources/subscribe","params":{"uri":"file:///flip"}}'
+	printf 'WAIT 20 "id":"s"\n'
+	printf 'SEND %s\n' '{"jsonrpc":"2.0","id":"lv","method":"logging/setLevel","params":{"level":"warning"}}'
+	printf 'WAIT 20 "id":"lv"\n'
+	for k in 0 1 2 3 4; do
+		if ((k > 0)); then
+			printf 'UNTIL 60 "%s" -s "%s" restart flip >/dev/null\n' "$MCPCTL" "$SOCK"
+			printf 'UNTIL 60 "%s" -s "%s" --json status flip | tr -d " \\n" | grep -q %s\n' "$MCPCTL" "$SOCK" \
+				"'\"state\":\"running\",\"pid\":[0-9]*,\"uptime_s\":[0-9]*,\"restarts\":$k,'"
+		fi
+		printf 'SEND %s\n' '{"jsonrpc":"2.0","id":"t'$k'","method":"tools/call","params":{"name":"touch","arguments":{"uri":"file:///flip"}}}'
+		printf 'WAIT 20 "id":"t%d"\n' $k
+		printf 'SEND %s\n' '{"jsonrpc":"2.0","id":"g'$k'","method":"tools/call","params":{"name":"log","arguments":{"level":"info","text":"info'$k'"}}}'
+		printf 'SEND %s\n' '{"jsonrpc":"2.0","id":"h'$k'","method":"tools/call","params":{"name":"log","arguments":{"level":"error","text":"error'$k'"}}}'
+		printf 'WAIT 20 "id":"h%d"\n' $k
+	done
+} >"$T/flip.in"
+peer flip flip "$T/flip.in"
+is "$(grep -c '"text":"touched file:///flip: 1 subscriber notified"' "$T/flip.out")" 5 \
+	"a legacy client's subscription holds across 4 restarts that flip the server's era"
+is "$(grep -c '"method":"notifications/resources/updated","params":{"uri":"file:///flip"}' "$T/flip.out")" 5 "... and it gets each update"
+is "$(grep -c '"data":"error[0-4]"' "$T/flip.out")" 5 "its log level holds too: the error messages reach it"
+is "$(grep -c '"data":"info[0-4]"' "$T/flip.out")" 0 "... and the info ones do not"
+like "$(ctl status flip)" "protocol: 2025-11-25 \(legacy\)" "the fifth process speaks the legacy era"
+healthy "a server flipping eras across restarts"
+
+# --- 10. The others are unharmed: a fresh client of each server is served.
 for s in ex dual; do
 	out=$(printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"still here"}}}' |
 		timeout 30 "$MCPCTL" -s "$SOCK" connect $s)
