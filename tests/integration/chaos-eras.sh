@@ -225,6 +225,8 @@ servers:
     command: [$PY, $T/hostile.py, discover-huge]
   flip:
     command: [$T/flip.sh]
+  modern:
+    command: [$EXAMPLE, --name, modern, --modern-only]
 YAML
 
 # flip.sh: the example server, its era flipping at each start (modern only,
@@ -263,7 +265,7 @@ M='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcont
 INIT='{"jsonrpc":"2.0","id":"i","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"sampling":{},"roots":{}},"clientInfo":{"name":"t","version":"1"}}}'
 
 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
-for s in ex dual collide nosub dup bad dcaps dhuge flip; do
+for s in ex dual collide nosub dup bad dcaps dhuge flip modern; do
 	wait_state 30 $s running || not_ok "$s running" "$(ctl status)"
 done
 
@@ -562,7 +564,46 @@ is "$(grep -c '"data":"info[0-4]"' "$T/flip.out")" 0 "... and the info ones do n
 like "$(ctl status flip)" "protocol: 2025-11-25 \(legacy\)" "the fifth process speaks the legacy era"
 healthy "a server flipping eras across restarts"
 
-# --- 10. The others are unharmed: a fresh client of each server is served.
+# --- 10. A modern server killed in the middle of each exchange: a legacy
+# client asked for its input (mcpd-in-N), subscribed, and a modern client's
+# listen open. The listen ends with -31000; the input answered after the
+# restart completes the request on the new process; the subscription holds.
+running_after() {
+	printf 'UNTIL 60 "%s" -s "%s" --json status modern | tr -d " \\n" | grep -q %s\n' "$MCPCTL" "$SOCK" \
+		"'\"state\":\"running\",\"pid\":[0-9]*,\"uptime_s\":[0-9]*,\"restarts\":$1,'"
+}
+cat >"$T/kill-listen.in" <<IN
+SEND {"jsonrpc":"2.0","id":"L","method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true},$M}}
+WAIT 20 acknowledged
+WAIT 60 "id":"L"
+IN
+spawn kill_listen "$PY" "$T/peer.py" "$SOCK" modern "$T/kill-listen.in"
+{
+	printf 'SEND %s\n' "$INIT"
+	printf 'WAIT 20 "id":"i"\n'
+	printf 'SEND %s\n' '{"jsonrpc":"2.0","id":"s","method":"resources/subscribe","params":{"uri":"file:///k"}}'
+	printf 'WAIT 20 "id":"s"\n'
+	printf 'SEND %s\n' '{"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"ask","arguments":{"kind":"roots"}}}'
+	printf 'WAIT 20 "method":"roots/list"\n'
+	printf 'UNTIL 20 grep -q acknowledged "%s"\n' "$T/kill_listen.out"
+	printf 'UNTIL 20 kill -9 %s\n' "$(field_of modern pid)"
+	running_after 1
+	printf 'SEND %s\n' '{"jsonrpc":"2.0","id":"mcpd-in-1","result":{"roots":[{"uri":"file:///r","name":"r"}]}}'
+	printf 'WAIT 20 "id":"c"\n'
+	printf 'SEND %s\n' '{"jsonrpc":"2.0","id":"t","method":"tools/call","params":{"name":"touch","arguments":{"uri":"file:///k"}}}'
+	printf 'WAIT 20 "id":"t"\n'
+} >"$T/kill.in"
+peer kill modern "$T/kill.in"
+wait_until 30 _gone "$pid_kill_listen"
+like "$(cat "$T/kill_listen.out")" '"id":"L","error":\{"code":-31000,"message":"server \\"modern\\" restarted"' "a modern client's listen ends with -31000 when its server is killed"
+like "$(cat "$T/kill.out")" '"id":"c","result":\{"content":\[\{"type":"text","text":"\[\{\\"uri\\":\\"file:///r\\"' \
+	"a legacy client's input answered after the server was killed completes its request on the new process"
+like "$(cat "$T/kill.out")" '"id":"t","result":\{"content":\[\{"type":"text","text":"touched file:///k: 1 subscriber notified"' \
+	"its subscription holds across the kill"
+stop_spawned kill_listen
+healthy "a modern server killed in the middle of each exchange"
+
+# --- 11. The others are unharmed: a fresh client of each server is served.
 for s in ex dual; do
 	out=$(printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"still here"}}}' |
 		timeout 30 "$MCPCTL" -s "$SOCK" connect $s)
