@@ -55,6 +55,8 @@ static void translations(const cJSON *msg)
 		abort();
 	if (relay_era_log_rank(method) < -1)
 		abort();
+	if (version && mcp_version_modern(version) && mcp_version_legacy(version))
+		abort();	/* one era per version */
 
 	/* A modern request for a legacy server: none of the io.modelcontextprotocol keys stay. */
 	copy = cJSON_Duplicate(msg, 1);
