@@ -30,6 +30,14 @@
  */
 #define RELAY_MAX_INTERNAL	1024
 
+/*
+ * A legacy client's answers to one request's input requests, and the
+ * server's requestState, each at most this much: the retry carrying them
+ * stays within what a server's standard input may queue (else the server,
+ * shared by all, was stopped: 16 answers of 1 MiB made a 16 MiB line).
+ */
+#define RELAY_MAX_INPUT_BYTES	(1024 * 1024)
+
 /* A message too long to parse is answered with the id found in this many of its first bytes. */
 #define RELAY_ID_SCAN		(64 * 1024)
 
@@ -80,6 +88,7 @@ struct mrtr {
 	cJSON *state;		/* requestState, or NULL */
 	unsigned round;
 	size_t nasks, nanswered;
+	size_t input_bytes;	/* of responses, at most RELAY_MAX_INPUT_BYTES (counted in request_bytes too) */
 	struct mrtr_ask {
 		uint64_t n;	/* its id is "mcpd-in-<n>" */
 		char *key;	/* in inputRequests */
@@ -1196,13 +1205,15 @@ static void mrtr_start(struct server *s, struct pending_req *p, const cJSON *res
 		error_to_client(sess, p->client_id, JSONRPC_INTERNAL_ERROR, text);
 		return;
 	}
-	if (!p->request || p->round + 1 >= RELAY_MAX_ROUNDS || n > RELAY_MAX_INPUTS) {
+	if (!p->request || p->round + 1 >= RELAY_MAX_ROUNDS || n > RELAY_MAX_INPUTS ||
+	    (cJSON_IsString(state) && strlen(state->valuestring) > RELAY_MAX_INPUT_BYTES)) {
 		relay_era_input_methods(result, methods, sizeof(methods));
 		snprintf(text, sizeof(text), "server \"%.64s\" asked for %s to complete %s %s; mcpd does not bridge "
 			 "that to a client of an earlier protocol version", s->conf.name, methods, p->method,
 			 !p->request ? "(mcpd kept no copy of that request to send again)" :
 			 n > RELAY_MAX_INPUTS ? "(more inputs at once than mcpd relays)" :
-			 "(more rounds of input than mcpd relays)");
+			 p->round + 1 >= RELAY_MAX_ROUNDS ? "(more rounds of input than mcpd relays)" :
+			 "(a requestState longer than the 1 MiB mcpd keeps)");
 		error_to_client(sess, p->client_id, MCPD_ERR_NOT_BRIDGED, text);
 		return;
 	}
@@ -1247,6 +1258,35 @@ static void mrtr_start(struct server *s, struct pending_req *p, const cJSON *res
 		mrtr_retry(r, m);
 }
 
+/*
+ * An answer to keep for the retry, within RELAY_MAX_INPUT_BYTES for the
+ * request and RELAY_MAX_STORED for the client; else the request fails
+ * with -31002 (false: m is gone then).
+ */
+static bool keep_input(struct session *sess, struct mrtr *m, const cJSON *result)
+{
+	struct relay *r = sess->s->relay;
+	char *text = cJSON_PrintUnformatted(result);
+	size_t n = text ? strlen(text) : 0;
+	char msg[300];
+
+	free(text);
+	if (m->input_bytes + n <= RELAY_MAX_INPUT_BYTES && sess->stored_bytes + n <= RELAY_MAX_STORED) {
+		m->input_bytes += n;
+		m->request_bytes += n;
+		sess->stored_bytes += n;
+		return true;
+	}
+	snprintf(msg, sizeof(msg), "the answers to server \"%.64s\"'s input requests are longer than mcpd keeps to send "
+		 "the request again (%d bytes for one request, %d for all of a client's)", sess->s->conf.name,
+		 RELAY_MAX_INPUT_BYTES, RELAY_MAX_STORED);
+	mrtr_unlink(r, m);
+	error_to_client(sess, m->client_id, MCPD_ERR_NOT_BRIDGED, msg);
+	mrtr_free(m);
+	maybe_finish(sess);
+	return false;
+}
+
 /* The client answers one of mcpd's "mcpd-in-N" requests (or an id nobody asked: ignored). */
 static void mrtr_answer(struct session *sess, const cJSON *msg)
 {
@@ -1277,6 +1317,8 @@ static void mrtr_answer(struct session *sess, const cJSON *msg)
 				maybe_finish(sess);
 				return;
 			}
+			if (!keep_input(sess, m, cJSON_GetObjectItemCaseSensitive(msg, "result")))
+				return;
 			cJSON_AddItemToObject(m->responses, m->asks[i].key,
 					      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(msg, "result"), 1));
 			if (++m->nanswered == m->nasks)

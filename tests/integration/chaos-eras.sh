@@ -117,6 +117,7 @@ import json, sys
 #             tools/call sends notifications of subscription ids never given, 3000 log
 #             messages and resources/updated, and roots/list
 #   discover-huge  (modern) a 4 MiB server/discover answer
+#   manyinputs  (modern) tools/call answers input_required with 16 input requests
 #   badinput  (modern) tools/call answers input_required whose inputRequests have no method
 #   dupinput  (modern) tools/call answers input_required whose inputRequests repeat a key ("a", "a", "A")
 mode = sys.argv[1]
@@ -170,7 +171,7 @@ for line in sys.stdin:
         send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}})
         result(i, {"resultType": "complete", "content": [{"type": "text", "text": "flooded"}]})
     elif method == "server/discover":
-        if mode in ("dupinput", "badinput"):
+        if mode in ("dupinput", "badinput", "manyinputs"):
             result(i, {"resultType": "complete", "supportedVersions": ["2026-07-28"],
                        "capabilities": {"tools": {}}, "serverInfo": {"name": "hostile", "version": "1"}})
         else:
@@ -189,6 +190,12 @@ for line in sys.stdin:
         # An input request without a method (and one that is no object at all).
         out('{"jsonrpc":"2.0","id":%s,"result":{"resultType":"input_required","inputRequests":{'
             '"a":{"params":{}},"b":5,"c":{"method":7}},"requestState":"s"}}' % json.dumps(i))
+    elif method == "tools/call" and mode == "manyinputs":
+        p = m.get("params", {})
+        if "inputResponses" in p:
+            result(i, {"resultType": "complete", "content": [{"type": "text", "text": "inputs %d bytes" % len(json.dumps(p["inputResponses"]))}]})
+        else:
+            result(i, {"resultType": "input_required", "inputRequests": {"k%d" % k: {"method": "roots/list"} for k in range(16)}})
     elif method == "tools/call" and mode == "dupinput":
         p = m.get("params", {})
         if "inputResponses" in p:
@@ -227,6 +234,8 @@ servers:
     command: [$T/flip.sh]
   modern:
     command: [$EXAMPLE, --name, modern, --modern-only]
+  many:
+    command: [$PY, $T/hostile.py, manyinputs]
 YAML
 
 # flip.sh: the example server, its era flipping at each start (modern only,
@@ -265,7 +274,7 @@ M='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcont
 INIT='{"jsonrpc":"2.0","id":"i","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"sampling":{},"roots":{}},"clientInfo":{"name":"t","version":"1"}}}'
 
 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
-for s in ex dual collide nosub dup bad dcaps dhuge flip modern; do
+for s in ex dual collide nosub dup bad dcaps dhuge flip modern many; do
 	wait_state 30 $s running || not_ok "$s running" "$(ctl status)"
 done
 
@@ -603,7 +612,34 @@ like "$(cat "$T/kill.out")" '"id":"t","result":\{"content":\[\{"type":"text","te
 stop_spawned kill_listen
 healthy "a modern server killed in the middle of each exchange"
 
-# --- 11. The others are unharmed: a fresh client of each server is served.
+# --- 11. A legacy client answers a modern server's 16 input requests with
+# 600 KB each: the retry carrying them was a 9.6 MB line, past the 8 MiB a
+# server's input may queue, and the server (shared by all) was stopped.
+{
+	printf 'SEND %s\n' "$INIT"
+	printf 'WAIT 20 "id":"i"\n'
+	printf 'SEND %s\n' '{"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"x"}}'
+	pad=$(head -c 600000 /dev/zero | tr '\0' r)
+	for k in $(seq 16); do
+		printf 'REPLY 30 "method":"roots/list" {"jsonrpc":"2.0","id":@ID@,"result":{"roots":[{"uri":"file:///%s","name":"r"}]}}\n' "$pad"
+	done
+	printf 'WAIT 60 "id":"c"\n'
+	printf 'SEND %s\n' '{"jsonrpc":"2.0","id":"c2","method":"tools/call","params":{"name":"x"}}'
+	for k in $(seq 16); do
+		printf 'REPLY 30 "method":"roots/list" {"jsonrpc":"2.0","id":@ID@,"result":{"roots":[]}}\n'
+	done
+	printf 'WAIT 60 "id":"c2"\n'
+} >"$T/many.in"
+peer many many "$T/many.in"
+like "$(cat "$T/many.out")" '"id":"c","error":\{"code":-31002,"message":"the answers to server \\"many\\"'"'"'s input requests are longer than mcpd keeps' \
+	"answers to input requests past 1 MiB for one request fail it with -31002"
+like "$(cat "$T/many.out")" '"id":"c2","result":\{"resultType":"complete","content":\[\{"type":"text","text":"inputs [0-9]+ bytes"' \
+	"the next request with small answers completes"
+unlike "$(mcpd_log)" "many: stopping: does not read its stdin" "the server is not stopped"
+is "$(field_of many restarts)" 0 "... nor restarted"
+healthy "large answers to input requests"
+
+# --- 12. The others are unharmed: a fresh client of each server is served.
 for s in ex dual; do
 	out=$(printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"still here"}}}' |
 		timeout 30 "$MCPCTL" -s "$SOCK" connect $s)
