@@ -82,9 +82,10 @@ cJSON *mcp_modern_meta(const char *version, const cJSON *client_info, const cJSO
 	return meta;
 }
 
+/* Keys match case-sensitively, as everywhere in MCP: cJSON_HasObjectItem does not, and the item leaked. */
 static void replace(cJSON *obj, const char *key, cJSON *item)
 {
-	if (cJSON_HasObjectItem(obj, key))
+	if (cJSON_GetObjectItemCaseSensitive(obj, key))
 		cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item);
 	else
 		cJSON_AddItemToObject(obj, key, item);
@@ -136,7 +137,8 @@ cJSON *mcp_discover_from_initialize(const cJSON *init_result)
 	versions = cJSON_AddArrayToObject(r, "supportedVersions");
 	cJSON_AddItemToArray(versions, cJSON_CreateString(MCP_VERSION_MODERN));
 	cJSON_AddItemToObject(r, "capabilities", cJSON_IsObject(caps) ? cJSON_Duplicate(caps, 1) : cJSON_CreateObject());
-	copy(r, "instructions", init_result, "instructions");
+	if (cJSON_IsString(get(init_result, "instructions")))	/* a string in both eras: a client may trust it */
+		copy(r, "instructions", init_result, "instructions");
 	if (get(init_result, "serverInfo")) {
 		meta = cJSON_AddObjectToObject(r, "_meta");
 		copy(meta, MCP_META_SERVER_INFO, init_result, "serverInfo");
@@ -161,7 +163,8 @@ cJSON *mcp_initialize_from_discover(const cJSON *discover_result, const char *as
 		cJSON_AddStringToObject(unknown, "name", "unknown");
 		cJSON_AddStringToObject(unknown, "version", "unknown");
 	}
-	copy(r, "instructions", discover_result, "instructions");
+	if (cJSON_IsString(get(discover_result, "instructions")))
+		copy(r, "instructions", discover_result, "instructions");
 	return r;
 }
 

@@ -20,6 +20,12 @@ static cJSON *get(const cJSON *obj, const char *key)
 	return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
 }
 
+/* Case-sensitive, as MCP keys are (cJSON_HasObjectItem is not: "ResultType" hid "resultType"). */
+static bool has(const cJSON *obj, const char *key)
+{
+	return get(obj, key) != NULL;
+}
+
 int relay_era_log_rank(const char *level)
 {
 	for (int i = 0; level && i < (int)(sizeof(log_levels) / sizeof(*log_levels)); i++)
@@ -36,18 +42,21 @@ int relay_era_request_log_rank(const cJSON *req)
 void relay_era_strip_meta(cJSON *req)
 {
 	cJSON *params = get(req, "params");
-	cJSON *meta = get(params, "_meta");
-	cJSON *it, *next;
+	cJSON *meta, *next_meta, *it, *next;
 
-	if (!cJSON_IsObject(meta))
-		return;
-	for (it = meta->child; it; it = next) {
-		next = it->next;
-		if (it->string && strncmp(it->string, MCP_META_PREFIX, strlen(MCP_META_PREFIX)) == 0)
-			cJSON_Delete(cJSON_DetachItemViaPointer(meta, it));
+	/* Every _meta: a client may write the key twice, and the server would read the one left. */
+	for (meta = cJSON_IsObject(params) ? params->child : NULL; meta; meta = next_meta) {
+		next_meta = meta->next;
+		if (!meta->string || strcmp(meta->string, "_meta") != 0 || !cJSON_IsObject(meta))
+			continue;
+		for (it = meta->child; it; it = next) {
+			next = it->next;
+			if (it->string && strncmp(it->string, MCP_META_PREFIX, strlen(MCP_META_PREFIX)) == 0)
+				cJSON_Delete(cJSON_DetachItemViaPointer(meta, it));
+		}
+		if (!meta->child)
+			cJSON_Delete(cJSON_DetachItemViaPointer(params, meta));
 	}
-	if (!meta->child)
-		cJSON_DeleteItemFromObjectCaseSensitive(params, "_meta");
 }
 
 static bool cacheable(const char *method)
@@ -69,14 +78,14 @@ void relay_era_mark_complete(cJSON *response, const char *method)
 
 	if (!cJSON_IsObject(result))
 		return;
-	if (!cJSON_HasObjectItem(result, "resultType"))
+	if (!has(result, "resultType"))
 		cJSON_AddStringToObject(result, "resultType", "complete");
 	if (!cacheable(method))
 		return;
 	/* A legacy server gives no caching hints: stale at once, and for this caller only. */
-	if (!cJSON_HasObjectItem(result, "ttlMs"))
+	if (!has(result, "ttlMs"))
 		cJSON_AddNumberToObject(result, "ttlMs", 0);
-	if (!cJSON_HasObjectItem(result, "cacheScope"))
+	if (!has(result, "cacheScope"))
 		cJSON_AddStringToObject(result, "cacheScope", "private");
 }
 
@@ -84,10 +93,13 @@ static cJSON *meta_of(cJSON *obj, bool create)
 {
 	cJSON *meta = get(obj, "_meta");
 
-	if (!cJSON_IsObject(meta) && create && cJSON_IsObject(obj)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(obj, "_meta");
-		meta = cJSON_AddObjectToObject(obj, "_meta");
+	/* Every _meta that is no object goes: a peer may send the key twice, the first one a string. */
+	while (meta && !cJSON_IsObject(meta) && create) {
+		cJSON_Delete(cJSON_DetachItemViaPointer(obj, meta));
+		meta = get(obj, "_meta");
 	}
+	if (!meta && create && cJSON_IsObject(obj))
+		meta = cJSON_AddObjectToObject(obj, "_meta");
 	return cJSON_IsObject(meta) ? meta : NULL;
 }
 
@@ -106,7 +118,7 @@ void relay_era_set_subscription_id(cJSON *msg, const cJSON *id)
 	cJSON *body = body_of(msg);
 	cJSON *meta;
 
-	if (!body && cJSON_IsObject(msg) && !cJSON_HasObjectItem(msg, "result"))
+	if (!body && cJSON_IsObject(msg) && !has(msg, "result"))
 		body = cJSON_AddObjectToObject(msg, "params");
 	meta = meta_of(body, true);
 	if (!meta)

@@ -28,6 +28,17 @@ const cJSON *relay_session_capabilities(const struct session *sess);
 struct session_state **relay_session_state(struct session *sess);
 struct relay_state **relay_state_slot(struct server *s);
 
+/*
+ * A legacy client's state kept in relay.c while its server speaks 2026-07-28:
+ * its resources/subscribe URIs (a cJSON array, NULL when none) and its
+ * logging/setLevel ("" when none, 16 bytes). relay-state.c takes them over
+ * when a process of the legacy era follows, and hands them back after.
+ */
+cJSON **relay_session_uris(struct session *sess);
+char *relay_session_log_level(struct session *sess);
+/* Open the session's subscriptions/listen upstream again (a modern server), with its URIs. */
+void relay_session_rebridge(struct session *sess);
+
 /* Send to the session's client; false once it is closing or gone. */
 bool relay_session_send(struct session *sess, const cJSON *msg);
 

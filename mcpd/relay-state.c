@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mcp-era.h"
 #include "relay.h"
+#include "relay-era.h"
 #include "relay-internal.h"
 #include "relay-state.h"
 #include "server.h"
@@ -743,6 +744,66 @@ static size_t renew_subscriptions(struct server *s, struct relay_state *rs)
 	return n;
 }
 
+/*
+ * The process speaks the legacy era, its predecessor spoke 2026-07-28 (the
+ * command changed, or it was upgraded): what relay.c kept of its legacy
+ * clients for that one, their URIs and level, is held here now.
+ */
+static void adopt_bridged(struct server *s, struct relay_state *rs)
+{
+	for (struct session *it = relay_first_session(s); it; it = relay_next_session(it)) {
+		cJSON **uris = relay_session_uris(it);
+		char *level = relay_session_log_level(it);
+		struct session_state *st;
+		const cJSON *u;
+
+		if (!initialized_session(it) || (!cJSON_GetArraySize(*uris) && !level[0]))
+			continue;
+		st = sstate(it);
+		cJSON_ArrayForEach(u, *uris) {
+			size_t len = strlen(u->valuestring);
+			uint64_t hash = hash_uri(u->valuestring, len);
+
+			if (st->nsubs < RELAY_MAX_SUBSCRIPTIONS &&
+			    find_sub(st, lookup(rs, u->valuestring, len, hash)) < 0)
+				add_sub(st, hold(rs, u->valuestring, len, hash), NULL);
+		}
+		cJSON_Delete(*uris);
+		*uris = NULL;
+		if (level[0] && st->level == LEVEL_NONE)
+			st->level = level_of(level);
+		level[0] = '\0';
+	}
+}
+
+/* The other way: a process of 2026-07-28 follows one of the legacy era. */
+static void hand_over(struct server *s, struct relay_state *rs)
+{
+	for (struct session *it = relay_first_session(s); it; it = relay_next_session(it)) {
+		struct session_state *st = *relay_session_state(it);
+		cJSON **uris = relay_session_uris(it);
+
+		if (!st || !initialized_session(it) || (st->nsubs == 0 && st->level == LEVEL_NONE))
+			continue;
+		while (st->nsubs > 0) {
+			const struct subscription *sub = &st->subs[st->nsubs - 1];
+
+			/* Its subscribe in flight failed with the process: not held. Past 256, not bridged. */
+			if (!sub->await_id && cJSON_GetArraySize(*uris) < RELAY_ERA_MAX_URIS &&
+			    sub->held->len <= RELAY_ERA_MAX_URI) {
+				if (!*uris)
+					*uris = cJSON_CreateArray();
+				cJSON_AddItemToArray(*uris, cJSON_CreateString(sub->held->uri));
+			}
+			drop_sub(rs, st, st->nsubs - 1);
+		}
+		if (st->level != LEVEL_NONE)
+			snprintf(relay_session_log_level(it), 16, "%s", level_names[st->level]);
+		st->level = LEVEL_NONE;
+		relay_session_rebridge(it);
+	}
+}
+
 void relay_state_ready(struct server *s)
 {
 	struct relay_state *rs;
@@ -753,7 +814,10 @@ void relay_state_ready(struct server *s)
 	if (!relay_first_session(s))
 		return;
 	rs = rstate(s);
+	if (!legacy_upstream(s))
+		hand_over(s, rs);
 	if (legacy_upstream(s)) {
+		adopt_bridged(s, rs);
 		rs->upstream_level = LEVEL_NONE;
 		renewed = renew_subscriptions(s, rs);
 		update_upstream_level(s);

@@ -23,6 +23,21 @@
 #define BUCKETS 1024
 #define TOKEN_PREFIX "mcpd-pt-"
 
+/*
+ * mcpd's own requests (a listen's resources/subscribe and unsubscribe) whose
+ * answer it waits for, per server; past it they go without waiting: a server
+ * that never answers them cost memory for each listen opened and cancelled.
+ */
+#define RELAY_MAX_INTERNAL	1024
+
+/*
+ * A legacy client's answers to one request's input requests, and the
+ * server's requestState, each at most this much: the retry carrying them
+ * stays within what a server's standard input may queue (else the server,
+ * shared by all, was stopped: 16 answers of 1 MiB made a 16 MiB line).
+ */
+#define RELAY_MAX_INPUT_BYTES	(1024 * 1024)
+
 /* A message too long to parse is answered with the id found in this many of its first bytes. */
 #define RELAY_ID_SCAN		(64 * 1024)
 
@@ -73,6 +88,7 @@ struct mrtr {
 	cJSON *state;		/* requestState, or NULL */
 	unsigned round;
 	size_t nasks, nanswered;
+	size_t input_bytes;	/* of responses, at most RELAY_MAX_INPUT_BYTES (counted in request_bytes too) */
 	struct mrtr_ask {
 		uint64_t n;	/* its id is "mcpd-in-<n>" */
 		char *key;	/* in inputRequests */
@@ -106,6 +122,7 @@ struct session {
 	size_t nlistens;	/* its listens: in flight, but never waited for */
 	size_t stored_bytes;	/* its requests kept for an input_required retry, at most RELAY_MAX_STORED */
 	uint64_t unstored;	/* requests not kept for lack of room: logged at the first */
+	uint64_t dropped_notes;	/* its notifications dropped while the server's input was full: logged at the first */
 	size_t npending;
 	bool draining;		/* the client closed its side: close once answered */
 	bool closing;		/* the sink was told to close: nothing more goes to it */
@@ -126,6 +143,9 @@ struct relay {
 	struct mrtr *mrtrs;		/* legacy clients asked for a modern server's input */
 	uint64_t next_ask;		/* the last "mcpd-in-N" */
 	bool bridges_lost;		/* the process that served legacy clients' listens is gone */
+	size_t ninternal;		/* PF_INTERNAL requests in buckets, at most RELAY_MAX_INTERNAL */
+	uint64_t unawaited;		/* sent past it without waiting, since the last summary */
+	uint64_t unsent_unsubscribes;	/* listens ended while the server's input was full, since the last summary */
 	size_t nserver_reqs;		/* in server_reqs, at most RELAY_MAX_SERVER_REQS */
 	uint64_t refused_server_reqs;	/* since the last summary */
 	int64_t next_sid;
@@ -318,6 +338,9 @@ const cJSON *relay_session_capabilities(const struct session *sess) { return ses
 struct session_state **relay_session_state(struct session *sess) { return &sess->state; }
 struct relay_state **relay_state_slot(struct server *s) { return &s->relay->state; }
 bool relay_session_send(struct session *sess, const cJSON *msg) { return to_client(sess, msg); }
+cJSON **relay_session_uris(struct session *sess) { return &sess->uris; }
+char *relay_session_log_level(struct session *sess) { return sess->log_level; }
+void relay_session_rebridge(struct session *sess) { open_bridge(sess); }
 int64_t relay_new_sid(struct server *s) { return ++s->relay->next_sid; }
 static size_t listeners_of(const struct relay *r, const char *uri);
 size_t relay_listeners_of(struct server *s, const char *uri) { return listeners_of(s->relay, uri); }
@@ -340,6 +363,19 @@ struct session *relay_newest_requester(struct server *s, bool (*accept)(struct s
 static size_t bucket(int64_t sid)
 {
 	return (size_t)((uint64_t)sid % BUCKETS);
+}
+
+/* One of mcpd's own requests is answered or forgotten: the ones sent past the bound are counted once. */
+static void internal_done(struct server *s)
+{
+	struct relay *r = s->relay;
+
+	r->ninternal--;
+	if (r->unawaited && r->ninternal < RELAY_MAX_INTERNAL / 2) {
+		log_notice(s->conf.name, NULL, "sent %" PRIu64 " requests for MCP clients' subscriptions/listen without "
+			   "waiting for their answer while %d waited", r->unawaited, RELAY_MAX_INTERNAL);
+		r->unawaited = 0;
+	}
 }
 
 /* A request leaves its session's counts (answered, cancelled, or its server gone). */
@@ -541,6 +577,9 @@ void relay_detach(struct session *sess)
 	if (sess->next)
 		sess->next->prev = sess->prev;
 	relay_state_detach(sess);
+	if (sess->dropped_notes)
+		log_notice(s->conf.name, NULL, "an MCP client detached; %" PRIu64 " of its notifications were dropped "
+			   "while the server's input was full", sess->dropped_notes);
 	if (sess->ops->per_request)
 		log_debug(s->conf.name, NULL, "a request's MCP session detached (%zu left)", relay_sessions(s));
 	else
@@ -553,6 +592,16 @@ void relay_detach(struct session *sess)
 }
 
 /* ---- client -> server ----------------------------------------------------- */
+
+/*
+ * More than RELAY_SERVER_QUEUE bytes wait for the server's standard input:
+ * what clients send more is refused (a request) or dropped (a notification),
+ * else one client could fill it past its bound, and the server is stopped then.
+ */
+static bool server_busy(const struct server *s)
+{
+	return wbuf_pending(&s->in) > RELAY_SERVER_QUEUE;
+}
 
 /* The server speaks 2026-07-28: its clients' requests carry _meta, it asks for input with input_required. */
 static bool upstream_modern(const struct server *s)
@@ -666,8 +715,12 @@ static void forward_round(struct session *sess, cJSON *req, const cJSON *id, uns
 
 	if (!server_available(sess, id))
 		return;
-	if (sess->npending >= RELAY_MAX_PENDING || wbuf_pending(&s->in) > RELAY_SERVER_QUEUE ||
-	    (listen && sess->nlistens >= RELAY_MAX_LISTENS)) {
+	if (listen && sess->nlistens >= RELAY_MAX_LISTENS) {
+		snprintf(buf, sizeof(buf), "too many subscriptions/listen streams open (at most %d)", RELAY_MAX_LISTENS);
+		error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, buf);
+		return;
+	}
+	if (sess->npending >= RELAY_MAX_PENDING || server_busy(s)) {
 		snprintf(buf, sizeof(buf), "server \"%.32s\" is busy", s->conf.name);
 		error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, buf);
 		return;
@@ -739,15 +792,30 @@ static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
 static void internal_request(struct server *s, const char *method, cJSON *params)
 {
 	struct relay *r = s->relay;
-	struct pending_req *p = xcalloc(1, sizeof(*p));
+	struct pending_req *p;
 	cJSON *id, *msg;
 
+	if (r->ninternal >= RELAY_MAX_INTERNAL) {
+		/* Sent all the same (the listen needs it), but its answer is not waited for. */
+		if (r->unawaited++ == 0)
+			log_notice(s->conf.name, NULL, "%d of mcpd's own requests for MCP clients' subscriptions/listen "
+				   "(resources/subscribe, unsubscribe) wait for the server's answer; more are sent without "
+				   "waiting for theirs until it answers half of them", RELAY_MAX_INTERNAL);
+		id = cJSON_CreateNumber((double)++r->next_sid);
+		msg = jsonrpc_request_new(id, method, params);
+		server_send(s, msg);
+		cJSON_Delete(msg);
+		cJSON_Delete(id);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
 	p->sid = ++r->next_sid;
 	p->flags = PF_INTERNAL;
 	p->log_rank = -1;
 	snprintf(p->method, sizeof(p->method), "%s", method);
 	p->next = r->buckets[bucket(p->sid)];
 	r->buckets[bucket(p->sid)] = p;
+	r->ninternal++;
 	id = cJSON_CreateNumber((double)p->sid);
 	msg = jsonrpc_request_new(id, method, params);
 	server_send(s, msg);
@@ -775,6 +843,19 @@ static void listen_resources(struct server *s, const struct listen *l, const cha
 
 	if (s->stdin_fd < 0)
 		return;
+	if (server_busy(s) && strcmp(method, "resources/unsubscribe") == 0) {
+		/* Updates of those URIs still come then, and reach nobody: cheaper than the server stopped. */
+		if (s->relay->unsent_unsubscribes++ == 0)
+			log_notice(s->conf.name, NULL, "more than %d bytes wait for the server's input: the "
+				   "resources/unsubscribe of ended subscriptions/listen streams are not sent (counted "
+				   "until the server reads)", RELAY_SERVER_QUEUE);
+		return;
+	}
+	if (s->relay->unsent_unsubscribes) {
+		log_notice(s->conf.name, NULL, "the server reads its input again; %" PRIu64 " subscriptions/listen "
+			   "streams ended without their resources/unsubscribe", s->relay->unsent_unsubscribes);
+		s->relay->unsent_unsubscribes = 0;
+	}
 	cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(l->filter, "resourceSubscriptions")) {
 		cJSON *params;
 
@@ -803,6 +884,12 @@ static void emulate_listen(struct session *sess, const cJSON *req, const cJSON *
 
 	if (sess->nlistens >= RELAY_MAX_LISTENS) {
 		snprintf(buf, sizeof(buf), "too many subscriptions/listen streams open (at most %d)", RELAY_MAX_LISTENS);
+		error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, buf);
+		return;
+	}
+	if (server_busy(s)) {
+		/* Its resources/subscribe (up to 1 MiB) would take the server's input past its bound. */
+		snprintf(buf, sizeof(buf), "server \"%.32s\" is busy", s->conf.name);
 		error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, buf);
 		return;
 	}
@@ -1053,6 +1140,37 @@ static void mrtr_retry(struct relay *r, struct mrtr *m)
 	maybe_finish(sess);
 }
 
+static bool asked_already(const struct mrtr *m, const char *key)
+{
+	for (size_t i = 0; i < m->nasks; i++)
+		if (strcmp(m->asks[i].key, key) == 0)
+			return true;
+	return false;
+}
+
+/* The id text of a request the server gave this session, still unanswered, is "mcpd-in-<n>"? */
+static bool server_req_uses(const struct relay *r, const struct session *sess, uint64_t n)
+{
+	char id[48];
+
+	snprintf(id, sizeof(id), "\"" ASK_PREFIX "%" PRIu64 "\"", n);
+	for (const struct server_req *q = r->server_reqs; q; q = q->next)
+		if (q->sess == sess && strcmp(q->id, id) == 0)
+			return true;
+	return false;
+}
+
+/* A "mcpd-in-N" the client cannot confuse with an id of the server's own requests to it. */
+static uint64_t new_ask(struct server *s, const struct session *sess)
+{
+	struct relay *r = s->relay;
+
+	do
+		++r->next_ask;
+	while (server_req_uses(r, sess, r->next_ask));
+	return r->next_ask;
+}
+
 /*
  * A modern server's input_required for a legacy client's request: each input
  * request goes to the client as a request of its era; the answers come back
@@ -1066,16 +1184,36 @@ static void mrtr_start(struct server *s, struct pending_req *p, const cJSON *res
 	const cJSON *state = cJSON_GetObjectItemCaseSensitive(result, "requestState");
 	size_t n = cJSON_IsObject(inputs) ? (size_t)cJSON_GetArraySize(inputs) : 0;
 	char methods[160], text[512];
-	const cJSON *in;
+	const cJSON *list = cJSON_IsObject(inputs) ? inputs : NULL;
+	const cJSON *in, *bad = NULL;
 	struct mrtr *m;
 
-	if (!p->request || p->round + 1 >= RELAY_MAX_ROUNDS || n > RELAY_MAX_INPUTS) {
+	/* Each input request is a request the client can be sent: an object with a method, params an object if any. */
+	cJSON_ArrayForEach(in, list) {
+		const cJSON *params = cJSON_GetObjectItemCaseSensitive(in, "params");
+
+		if (!cJSON_IsObject(in) || !cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "method")) ||
+		    (params && !cJSON_IsObject(params))) {
+			bad = in;
+			break;
+		}
+	}
+	if (bad) {
+		snprintf(text, sizeof(text), "server \"%.64s\" answered %s with input_required whose input request "
+			 "\"%.64s\" is not a request (an object with a method); mcpd cannot ask the client for it",
+			 s->conf.name, p->method, bad->string);
+		error_to_client(sess, p->client_id, JSONRPC_INTERNAL_ERROR, text);
+		return;
+	}
+	if (!p->request || p->round + 1 >= RELAY_MAX_ROUNDS || n > RELAY_MAX_INPUTS ||
+	    (cJSON_IsString(state) && strlen(state->valuestring) > RELAY_MAX_INPUT_BYTES)) {
 		relay_era_input_methods(result, methods, sizeof(methods));
 		snprintf(text, sizeof(text), "server \"%.64s\" asked for %s to complete %s %s; mcpd does not bridge "
 			 "that to a client of an earlier protocol version", s->conf.name, methods, p->method,
 			 !p->request ? "(mcpd kept no copy of that request to send again)" :
 			 n > RELAY_MAX_INPUTS ? "(more inputs at once than mcpd relays)" :
-			 "(more rounds of input than mcpd relays)");
+			 p->round + 1 >= RELAY_MAX_ROUNDS ? "(more rounds of input than mcpd relays)" :
+			 "(a requestState longer than the 1 MiB mcpd keeps)");
 		error_to_client(sess, p->client_id, MCPD_ERR_NOT_BRIDGED, text);
 		return;
 	}
@@ -1090,11 +1228,14 @@ static void mrtr_start(struct server *s, struct pending_req *p, const cJSON *res
 	m->round = p->round + 1;
 	m->asks = xcalloc(n ? n : 1, sizeof(*m->asks));
 	cJSON_ArrayForEach(in, inputs) {
-		struct mrtr_ask *a = &m->asks[m->nasks++];
+		struct mrtr_ask *a;
 		char id[48];
 		cJSON *idj, *msg;
 
-		a->n = ++r->next_ask;
+		if (asked_already(m, in->string))
+			continue;	/* a key twice (JSON allows it): one answer, else the request waited for ever */
+		a = &m->asks[m->nasks++];
+		a->n = new_ask(s, sess);
 		a->key = xstrdup(in->string);
 		snprintf(id, sizeof(id), ASK_PREFIX "%" PRIu64, a->n);
 		idj = cJSON_CreateString(id);
@@ -1117,8 +1258,37 @@ static void mrtr_start(struct server *s, struct pending_req *p, const cJSON *res
 		mrtr_retry(r, m);
 }
 
-/* The client answers one of mcpd's "mcpd-in-N" requests. Returns false for an answer to the server's. */
-static bool mrtr_answer(struct session *sess, const cJSON *msg)
+/*
+ * An answer to keep for the retry, within RELAY_MAX_INPUT_BYTES for the
+ * request and RELAY_MAX_STORED for the client; else the request fails
+ * with -31002 (false: m is gone then).
+ */
+static bool keep_input(struct session *sess, struct mrtr *m, const cJSON *result)
+{
+	struct relay *r = sess->s->relay;
+	char *text = cJSON_PrintUnformatted(result);
+	size_t n = text ? strlen(text) : 0;
+	char msg[300];
+
+	free(text);
+	if (m->input_bytes + n <= RELAY_MAX_INPUT_BYTES && sess->stored_bytes + n <= RELAY_MAX_STORED) {
+		m->input_bytes += n;
+		m->request_bytes += n;
+		sess->stored_bytes += n;
+		return true;
+	}
+	snprintf(msg, sizeof(msg), "the answers to server \"%.64s\"'s input requests are longer than mcpd keeps to send "
+		 "the request again (%d bytes for one request, %d for all of a client's)", sess->s->conf.name,
+		 RELAY_MAX_INPUT_BYTES, RELAY_MAX_STORED);
+	mrtr_unlink(r, m);
+	error_to_client(sess, m->client_id, MCPD_ERR_NOT_BRIDGED, msg);
+	mrtr_free(m);
+	maybe_finish(sess);
+	return false;
+}
+
+/* The client answers one of mcpd's "mcpd-in-N" requests (or an id nobody asked: ignored). */
+static void mrtr_answer(struct session *sess, const cJSON *msg)
 {
 	struct relay *r = sess->s->relay;
 	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "id"));
@@ -1127,14 +1297,16 @@ static bool mrtr_answer(struct session *sess, const cJSON *msg)
 	uint64_t n;
 
 	if (!id || strncmp(id, ASK_PREFIX, strlen(ASK_PREFIX)) != 0)
-		return false;
+		return;
 	n = strtoull(id + strlen(ASK_PREFIX), &end, 10);
 	if (*end)
-		return true;
+		return;
 	for (struct mrtr *m = r->mrtrs; m; m = m->next) {
 		for (size_t i = 0; m->sess == sess && i < m->nasks; i++) {
-			if (m->asks[i].n != n || cJSON_HasObjectItem(m->responses, m->asks[i].key))
+			if (m->asks[i].n != n)
 				continue;
+			if (cJSON_GetObjectItemCaseSensitive(m->responses, m->asks[i].key))
+				return;	/* answered twice (keys "a" and "A" differ: not cJSON_HasObjectItem) */
 			if (error) {
 				/* The client refused: so does its request, with the client's own error. */
 				const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
@@ -1143,16 +1315,18 @@ static bool mrtr_answer(struct session *sess, const cJSON *msg)
 				error_to_client(sess, m->client_id, jsonrpc_error_code(error), text ? text : "refused");
 				mrtr_free(m);
 				maybe_finish(sess);
-				return true;
+				return;
 			}
+			if (!keep_input(sess, m, cJSON_GetObjectItemCaseSensitive(msg, "result")))
+				return;
 			cJSON_AddItemToObject(m->responses, m->asks[i].key,
 					      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(msg, "result"), 1));
 			if (++m->nanswered == m->nasks)
 				mrtr_retry(r, m);
-			return true;
+			return;
 		}
 	}
-	return true;	/* answered already, or its request was cancelled */
+	/* answered already, or its request was cancelled */
 }
 
 /* The client cancels a request mcpd is gathering input for. */
@@ -1189,23 +1363,29 @@ static void forward_cancel(struct session *sess, cJSON *note)
 	pending_free(p);
 }
 
-/* The client answers a request the server sent it. */
-static void forward_response(struct session *sess, const cJSON *msg)
+/*
+ * The client answers a request the server sent it. Returns false when it
+ * gave none with that id (the answer may be to one of mcpd's "mcpd-in-N").
+ */
+static bool forward_response(struct session *sess, const cJSON *msg)
 {
 	struct relay *r = sess->s->relay;
 	char *id = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(msg, "id"));
+	bool found = false;
 
-	for (struct server_req **qq = &r->server_reqs; *qq; qq = &(*qq)->next) {
+	for (struct server_req **qq = &r->server_reqs; id && *qq; qq = &(*qq)->next) {
 		struct server_req *q = *qq;
 
 		if (q->sess == sess && strcmp(q->id, id) == 0) {
 			*qq = q->next;
 			server_send(sess->s, msg);
 			server_req_free(sess->s, q);
+			found = true;
 			break;
 		}
 	}
 	free(id);
+	return found;
 }
 
 /* The id to answer with: as written, for a sink that takes raw ids; else as parsed. */
@@ -1242,7 +1422,13 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 	case JSONRPC_REQUEST:
 		/* Answers carry the id exactly as the client wrote it (cJSON would round big numbers). */
 		id = answer_id(sess, line, len, cJSON_GetObjectItemCaseSensitive(msg, "id"));
-		if (mcp_request_version(msg)) {
+		if (server_busy(sess->s) && strcmp(method, "ping") != 0) {
+			char text[80];
+
+			/* Also those mcpd answers itself: subscriptions, listens and levels write to the server. */
+			snprintf(text, sizeof(text), "server \"%.32s\" is busy", sess->s->conf.name);
+			error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, text);
+		} else if (mcp_request_version(msg)) {
 			modern_request(sess, msg, id, mcp_request_version(msg));
 		} else if (relay_state_request(sess, msg, id)) {
 			/* subscriptions and log levels: answered per client by relay-state.c */
@@ -1265,14 +1451,21 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 		/* A modern client's notification carries _meta too: a legacy server gets it without. */
 		if (mcp_request_version(msg) && !upstream_modern(sess->s))
 			relay_era_strip_meta(msg);
-		if (strcmp(method, "notifications/cancelled") == 0)
-			forward_cancel(sess, msg);
-		else if (sess->s->stdin_fd >= 0)
+		if (strcmp(method, "notifications/cancelled") == 0) {
+			forward_cancel(sess, msg);	/* of a request in flight: as many as were let through */
+		} else if (server_busy(sess->s)) {
+			if (sess->dropped_notes++ == 0)
+				log_notice(sess->s->conf.name, NULL, "more than %d bytes wait for the server's input: an "
+					   "MCP client's notifications are dropped (%.64s; counted until it detaches)",
+					   RELAY_SERVER_QUEUE, method);
+		} else if (sess->s->stdin_fd >= 0) {
 			server_send(sess->s, msg);
+		}
 		break;
 	case JSONRPC_RESPONSE:
-		if (!mrtr_answer(sess, msg))
-			forward_response(sess, msg);
+		/* The server's own requests first: their ids may look like mcpd's "mcpd-in-N" (new_ask skips those). */
+		if (!forward_response(sess, msg))
+			mrtr_answer(sess, msg);
 		break;
 	case JSONRPC_INVALID:
 		error_to_client(sess, cJSON_GetObjectItemCaseSensitive(msg, "id"), JSONRPC_INVALID_REQUEST,
@@ -1332,6 +1525,8 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 		return true;	/* cancelled, or its client left: nobody to tell */
 	if (p->flags & PF_INTERNAL) {
 		const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
+
+		internal_done(s);
 		const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
 
 		if (error)
@@ -1505,6 +1700,27 @@ static void log_to(struct session *sess, const cJSON *msg)
 	}
 }
 
+/*
+ * A modern server's resources/updated outside any listen (the 2026 era sends
+ * none): a legacy client gets it only for a URI it subscribed to, as it would
+ * through its listen.
+ */
+static void bridged_update(struct session *sess, const cJSON *msg)
+{
+	const char *uri = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(msg, "params"), "uri"));
+	const cJSON *u;
+
+	if (!uri)
+		return;
+	cJSON_ArrayForEach(u, sess->uris) {
+		if (strcmp(u->valuestring, uri) == 0) {
+			to_client(sess, msg);
+			return;
+		}
+	}
+}
+
 static void modern_notification(struct session *sess, const cJSON *msg, const char *method)
 {
 	if (strcmp(method, "notifications/message") == 0) {
@@ -1546,6 +1762,8 @@ void relay_server_notification(struct server *s, const cJSON *msg)
 			modern_notification(it, msg, method);
 		else if (upstream_modern(s) && strcmp(method, "notifications/message") == 0)
 			log_to(it, msg);	/* asked for with the _meta logLevel of its requests only */
+		else if (upstream_modern(s) && strcmp(method, "notifications/resources/updated") == 0)
+			bridged_update(it, msg);
 		else if (relay_state_wants(it, msg))
 			to_client(it, msg);
 	}
@@ -1600,6 +1818,8 @@ void relay_server_gone(struct server *s, const char *why)
 			r->buckets[b] = p->next;
 			if ((p->flags & (PF_LISTEN | PF_BRIDGED)) == (PF_LISTEN | PF_BRIDGED))
 				r->bridges_lost = true;
+			if (p->flags & PF_INTERNAL)
+				internal_done(s);
 			pending_unlink(p);
 			if (p->sess && p->client_id)
 				error_to_client(p->sess, p->client_id, MCPD_ERR_UNAVAILABLE, message);
