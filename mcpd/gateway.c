@@ -434,6 +434,10 @@ static void sink_close(void *sink);
 static const struct relay_sink gateway_sink = {
 	.send = sink_send, .pending = sink_pending, .close = sink_close, .raw_ids = true,
 };
+/* A 2026-07-28 request's session lives as long as the request: not worth a log line at info each. */
+static const struct relay_sink gateway_request_sink = {
+	.send = sink_send, .pending = sink_pending, .close = sink_close, .raw_ids = true, .per_request = true,
+};
 
 static void waiter_unlink(struct gw_request *req)
 {
@@ -747,8 +751,9 @@ static struct gw_session *find_session(struct gateway *g, const char *id, const 
 	return NULL;
 }
 
-/* A legacy session (with a random id), or a modern request's (without). */
-static struct gw_session *new_session(struct gateway *g, struct server *s, struct token *t, bool modern)
+/* A legacy session (with a random id), or a modern request's (without); quiet: its relay session logs at debug. */
+static struct gw_session *new_session(struct gateway *g, struct server *s, struct token *t, bool modern,
+				      bool quiet)
 {
 	struct gw_session *gs;
 	unsigned char raw[16];
@@ -769,7 +774,7 @@ static struct gw_session *new_session(struct gateway *g, struct server *s, struc
 	g->nsessions++;
 	if (t)
 		t->nsessions++;
-	gs->relay = relay_attach(s, &gateway_sink, gs);
+	gs->relay = relay_attach(s, quiet ? &gateway_request_sink : &gateway_sink, gs);
 	if (!ev_is_active(&g->sweep_w))
 		ev_timer_again(g->d->loop, &g->sweep_w);
 	return gs;
@@ -1027,7 +1032,7 @@ static enum MHD_Result open_session(struct gateway *g, struct gw_request *req, c
 		return error_reply(req, MHD_HTTP_NOT_FOUND, "no such server", 0);
 	if (session_budget(g, req, method, &ret))
 		return ret;
-	*ret_gs = new_session(g, s, req->token, false);
+	*ret_gs = new_session(g, s, req->token, false, false);
 	if (!*ret_gs)
 		return error_reply(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot make a session id", 0);
 	return MHD_YES;
@@ -1143,7 +1148,8 @@ static enum MHD_Result post_modern(struct gateway *g, struct gw_request *req, co
 		req->stream_counted = true;
 		g->nstreams++;
 	}
-	gs = new_session(g, s, req->token, true);
+	/* A listen lives long and is logged like a client; other modern requests are not worth a line. */
+	gs = new_session(g, s, req->token, true, !req->listen);
 	return relay_post(g, req, gs, msg, kind, method);
 }
 

@@ -430,7 +430,10 @@ struct session *relay_attach(struct server *s, const struct relay_sink *ops, voi
 		tail = &(*tail)->next;
 	}
 	*tail = sess;
-	log_info(s->conf.name, NULL, "an MCP client attached (%zu now)", relay_sessions(s));
+	if (ops->per_request)
+		log_debug(s->conf.name, NULL, "a request's MCP session attached (%zu now)", relay_sessions(s));
+	else
+		log_info(s->conf.name, NULL, "an MCP client attached (%zu now)", relay_sessions(s));
 	return sess;
 }
 
@@ -538,7 +541,10 @@ void relay_detach(struct session *sess)
 	if (sess->next)
 		sess->next->prev = sess->prev;
 	relay_state_detach(sess);
-	log_info(s->conf.name, NULL, "an MCP client detached (%zu left)", relay_sessions(s));
+	if (sess->ops->per_request)
+		log_debug(s->conf.name, NULL, "a request's MCP session detached (%zu left)", relay_sessions(s));
+	else
+		log_info(s->conf.name, NULL, "an MCP client detached (%zu left)", relay_sessions(s));
 	/* Callers up the stack may still hold it (to_client, the sink): freed by the reaper. */
 	sess->prev = NULL;
 	sess->next = r->dead;

@@ -46,6 +46,11 @@ struct relay_sink {
 	 * 2^53 stay exact); false: as cJSON parsed it, for a sink that matches ids.
 	 */
 	bool raw_ids;
+	/*
+	 * A session for one request (a gateway's 2026-07-28 POST): its attach and
+	 * detach are logged at debug, not once per request at info.
+	 */
+	bool per_request;
 };
 
 /* A client becomes a session of server s. */

@@ -117,7 +117,7 @@ like "$(requests_of legacy | head -n 1)" '"method":"server/discover".*"io.modelc
 like "$(requests_of legacy | grep '"initialize"')" \
 	'"capabilities":\{"roots":\{"listChanged":true\},"sampling":\{\},"elicitation":\{"form":\{\},"url":\{\}\}\}' \
 	"then initialize, declaring roots, sampling and elicitation"
-like "$(ctl status)" 'NAME +STATE +PID +UPTIME +RESTARTS +HEALTH +LATENCY +REASON$' "the status table has no new column"
+like "$(ctl status)" 'NAME +STATE +PID +UPTIME +RESTARTS +HEALTH +LATENCY$' "the status table has no new column"
 
 # ---- a dual-era server: modern, and never initialized
 wait_state 60 dual running || not_ok "dual running" "$(ctl status dual)"
