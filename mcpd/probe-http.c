@@ -72,7 +72,7 @@ struct probe_http {
 	double started;
 	/* The response being received. */
 	char *body;
-	size_t len;
+	size_t len, body_size;	/* bytes in body, and its allocation (kept from one response to the next) */
 	bool too_big;
 	size_t header_bytes;
 	bool headers_too_big;
@@ -115,7 +115,17 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata)
 		p->too_big = true;
 		return 0;	/* aborts the transfer: CURLE_WRITE_ERROR */
 	}
-	p->body = xrealloc(p->body, p->len + bytes + 1);
+	if (p->len + bytes + 1 > p->body_size) {
+		/* Doubling: a body that comes in small pieces is not copied once per piece. */
+		size_t want = p->body_size ? p->body_size : 16 * 1024;
+
+		while (want < p->len + bytes + 1)
+			want *= 2;
+		if (want > MAX_BODY + 1)
+			want = MAX_BODY + 1;
+		p->body = xrealloc(p->body, want);
+		p->body_size = want;
+	}
 	memcpy(p->body + p->len, data, bytes);
 	p->len += bytes;
 	p->body[p->len] = '\0';
