@@ -25,6 +25,8 @@ servers:
     command: [$EXAMPLE, --name, ex]
   modern:
     command: [$EXAMPLE, --name, modern, --modern-only]
+  gone:
+    command: [$EXAMPLE, --name, gone, --modern-only]
   flap:
     transport: http
     url: http://127.0.0.1:$((p + 1))/mcp
@@ -46,6 +48,7 @@ spawn big python3 "$hostile" $((port + 3)) big400
 url=http://127.0.0.1:$port/mcp
 wait_state 30 ex running
 wait_state 30 modern running
+wait_state 30 gone running
 
 V=2026-07-28
 META='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"curl","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}'
@@ -111,6 +114,29 @@ is "$(curl -s -o "$T/body" -w '%{http_code}' --max-time 60 -H 'Content-Type: app
 	-H 'Mcp-Method: tools/list' --data-binary @"$T/big.json" "$url/modern")" 200 "a tools/list with 4 MiB of _meta is served"
 is "$(post "$list" -H "MCP-Protocol-Version: $V" -H 'Mcp-Method: tools/list' "$url/ex")" 200 \
 	"after the header and body games, a modern tools/list still gets 200"
+
+# --- A reload removes the server under suspended requests and open listens ------
+for i in 1 2 3; do
+	spawn "gl$i" curl -sN --max-time 60 -H 'Content-Type: application/json' -H 'Accept: text/event-stream' \
+		-H "MCP-Protocol-Version: $V" -H 'Mcp-Method: subscriptions/listen' \
+		-d '{"jsonrpc":"2.0","id":"L'$i'","method":"subscriptions/listen","params":{'"$META"',"notifications":{"toolsListChanged":true}}}' "$url/gone"
+	spawn "gs$i" curl -sN --max-time 60 -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+		-H "MCP-Protocol-Version: $V" -H 'Mcp-Method: tools/call' -H 'Mcp-Name: sleep' \
+		-d '{"jsonrpc":"2.0","id":'$i',"method":"tools/call","params":{'"${META%\}}"',"progressToken":'$i'},"name":"sleep","arguments":{"ms":30000}}}' "$url/gone"
+done
+_gone_busy() { (($(grep -c 'gone: .*attached' "$T/mcpd.err") >= 3)) && grep -q 'subscriptions/acknowledged' "$T/gl3.out"; }
+wait_until 30 _gone_busy || diag "the listens and calls on gone did not all start: $(cat "$T"/gl*.out | head -c 500)"
+sed -i '/^  gone:/,/^    command:.*gone/d' "$T/m.yaml"
+like "$(ctl reload 2>&1)" 'removed: gone' "a reload removes the server under 3 listens and 3 calls in flight"
+_curls_done() { ! alive "$pid_gl1" && ! alive "$pid_gl2" && ! alive "$pid_gl3" && ! alive "$pid_gs1" && ! alive "$pid_gs2" && ! alive "$pid_gs3"; }
+wait_until 30 _curls_done && ok "every listen stream and call response ends" || not_ok "streams end on removal" "$(tail -c 300 "$T"/gl1.out "$T"/gs1.out)"
+n=0
+for i in 1 2 3; do
+	grep -q '"id":'$i',"error":{"code":-31000' "$T/gs$i.out" && n=$((n + 1))
+done
+is "$n" 3 "each call gets error -31000 on its stream"
+is "$(post "$list" -H "MCP-Protocol-Version: $V" -H 'Mcp-Method: tools/list' "$url/gone")" 404 "the removed server's endpoint is a 404"
+is "$(post "$list" -H "MCP-Protocol-Version: $V" -H 'Mcp-Method: tools/list' "$url/modern")" 200 "another server's modern tools/list gets 200"
 
 # --- Hundreds of listen streams, then SIGTERM -----------------------------------
 cat >"$T/listen.py" <<'PY'
