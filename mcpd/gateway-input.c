@@ -185,6 +185,17 @@ int gateway_header_decode(const char *value, char **ret, size_t *ret_len)
 	return 0;
 }
 
+void gateway_printable(const char *value, char *out, size_t size)
+{
+	size_t n = 0;
+
+	if (!size)
+		return;
+	for (const char *p = value ? value : ""; *p && n + 1 < size; p++)
+		out[n++] = (unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e ? '?' : *p;
+	out[n] = '\0';
+}
+
 /* The body's value that Mcp-Name mirrors, or NULL when the method has none. */
 static const char *name_field(const char *method)
 {
@@ -207,6 +218,15 @@ int gateway_check_modern(const cJSON *msg, const char *version, const char *meth
 	char *decoded;
 	size_t len;
 	bool same;
+	/* Header values echoed in an error are printable ASCII: the answer stays valid JSON text. */
+	char hv[44], hm[64], hn[64], bv[44], bm[64], bn[64];
+
+	gateway_printable(version, hv, sizeof(hv));
+	gateway_printable(method, hm, sizeof(hm));
+	gateway_printable(name, hn, sizeof(hn));
+	gateway_printable(body_version ? body_version : "(none)", bv, sizeof(bv));
+	gateway_printable(body_method ? body_method : "(none)", bm, sizeof(bm));
+	gateway_printable(body_name ? body_name : "(none)", bn, sizeof(bn));
 
 	if (!version) {
 		snprintf(message, size, "Header mismatch: the MCP-Protocol-Version header is required");
@@ -214,12 +234,12 @@ int gateway_check_modern(const cJSON *msg, const char *version, const char *meth
 	}
 	if (request && (!body_version || strcmp(version, body_version) != 0)) {
 		snprintf(message, size, "Header mismatch: MCP-Protocol-Version header value '%.40s' does not match "
-			 "body value '%.40s' (params._meta[\"" MCP_META_PROTOCOL_VERSION "\"])", version,
-			 body_version ? body_version : "(none)");
+			 "body value '%.40s' (params._meta[\"" MCP_META_PROTOCOL_VERSION "\"])", hv,
+			 bv);
 		return MCP_ERR_HEADER_MISMATCH;
 	}
 	if (!mcp_version_modern(version)) {
-		snprintf(message, size, "Unsupported protocol version: %.40s", version);
+		snprintf(message, size, "Unsupported protocol version: %s", hv);
 		return MCP_ERR_UNSUPPORTED_VERSION;
 	}
 	if ((request && !method) || (method && (!body_method || strcmp(method, body_method) != 0))) {
@@ -227,7 +247,7 @@ int gateway_check_modern(const cJSON *msg, const char *version, const char *meth
 			snprintf(message, size, "Header mismatch: the Mcp-Method header is required");
 		else
 			snprintf(message, size, "Header mismatch: Mcp-Method header value '%.60s' does not match "
-				 "body value '%.60s'", method, body_method ? body_method : "(none)");
+				 "body value '%s'", hm, bm);
 		return MCP_ERR_HEADER_MISMATCH;
 	}
 	if (!request || !field || (!name && !body_name))
@@ -245,7 +265,7 @@ int gateway_check_modern(const cJSON *msg, const char *version, const char *meth
 	free(decoded);
 	if (!same) {
 		snprintf(message, size, "Header mismatch: Mcp-Name header value '%.60s' does not match body value "
-			 "'%.60s' (params.%s)", name, body_name ? body_name : "(none)", field);
+			 "'%s' (params.%s)", hn, bn, field);
 		return MCP_ERR_HEADER_MISMATCH;
 	}
 	return 0;

@@ -72,6 +72,13 @@ int gateway_header_decode(const char *value, char **ret, size_t *ret_len);
  * MCP_ERR_UNSUPPORTED_VERSION when they agree on a version mcpd does not
  * speak, with a message naming the header in message.
  */
+/*
+ * A header value as it may be echoed in an error message: at most size - 1
+ * bytes, each outside printable ASCII (control bytes, invalid UTF-8) made '?'.
+ * NULL gives "".
+ */
+void gateway_printable(const char *value, char *out, size_t size);
+
 int gateway_check_modern(const cJSON *msg, const char *version, const char *method, const char *name,
 			 char *message, size_t size);
 

@@ -103,6 +103,8 @@ struct gateway {
 	size_t queued;			/* bytes waiting for event streams */
 	unsigned long dropped;		/* messages for streams dropped since the last summary */
 	size_t nwaiting;
+	size_t nstreams;		/* GET and listen streams open: at most GATEWAY_MAX_STREAMS */
+	unsigned long streams_refused;	/* 503s for the stream budget since the last summary */
 	bool stopping;			/* MHD is about to stop: nothing may suspend */
 	struct addr_stat addrs[GATEWAY_ADDRESSES];
 	size_t naddrs;
@@ -131,6 +133,7 @@ struct gw_request {
 	bool sse;			/* its client accepts text/event-stream */
 	bool initialize;		/* the answer tells the session's version */
 	bool listen;			/* subscriptions/listen: streams until its client leaves */
+	bool stream_counted;		/* a listen counted in nstreams until done */
 	cJSON *progress_token;		/* the progress that belongs to it, for its response stream */
 	/* A batch's (2025-03-26): the ids still unanswered, and the answers so far. */
 	cJSON *batch, *answers;
@@ -302,6 +305,12 @@ static void on_summary(struct ev_loop *loop, ev_timer *w, int revents)
 		log_warning(NULL, NULL, "gateway: %lu requests answered 503 in the last %.0fs: %d MiB of request bodies "
 			    "held already", g->busy, GATEWAY_SUMMARY_SECONDS, GATEWAY_MAX_BUFFERED / (1024 * 1024));
 		g->busy = 0;
+	}
+	if (g->streams_refused) {
+		any = true;
+		log_warning(NULL, NULL, "gateway: %lu event streams (GET or subscriptions/listen) answered 503 in the "
+			    "last %.0fs: %d open already", g->streams_refused, GATEWAY_SUMMARY_SECONDS, GATEWAY_MAX_STREAMS);
+		g->streams_refused = 0;
 	}
 	if (g->dropped) {
 		any = true;
@@ -710,6 +719,7 @@ static void stream_ended(void *cls)
 	sseq_clear(gs->g, &gs->get);
 	gs->get.conn = NULL;
 	gs->get.suspended = false;
+	gs->g->nstreams--;
 	session_unref(gs);
 }
 
@@ -893,12 +903,14 @@ static enum MHD_Result error_reply(struct gw_request *req, unsigned status, cons
 /* 400 with an UnsupportedProtocolVersionError: the versions mcpd speaks. */
 static enum MHD_Result unsupported_version(struct gw_request *req, const char *version)
 {
-	char message[120];
+	char message[120], asked[44];
 
-	snprintf(message, sizeof(message), "Unsupported protocol version: %.40s (MCP-Protocol-Version header)",
-		 version);
+	/* Echoed printable and bounded: a header may hold any byte and be long. */
+	gateway_printable(version, asked, sizeof(asked));
+	snprintf(message, sizeof(message), "Unsupported protocol version: %s (MCP-Protocol-Version header)",
+		 asked);
 	return rpc_error_reply(req, MHD_HTTP_BAD_REQUEST, MCP_ERR_UNSUPPORTED_VERSION, message,
-			       mcp_unsupported_version_data(version), 0, NULL);
+			       mcp_unsupported_version_data(asked), 0, NULL);
 }
 
 static bool origin_allowed(const struct daemon *d, struct MHD_Connection *conn)
@@ -989,6 +1001,19 @@ static unsigned session_budget(struct gateway *g, struct gw_request *req, const 
 		return MHD_HTTP_TOO_MANY_REQUESTS;
 	}
 	return 0;
+}
+
+/* Every open event stream is a connection the HTTP endpoint never sheds: bounded. True when refused (queued). */
+static bool stream_budget(struct gateway *g, struct gw_request *req, const char *method, enum MHD_Result *ret)
+{
+	if (g->nstreams < GATEWAY_MAX_STREAMS)
+		return false;
+	g->streams_refused++;
+	summary_start(g);
+	access_log(req, method, MHD_HTTP_SERVICE_UNAVAILABLE);
+	*ret = error_reply(req, MHD_HTTP_SERVICE_UNAVAILABLE, "too many event streams open (GET and "
+			   "subscriptions/listen); retry later", 5);
+	return true;
 }
 
 /* A legacy POST without a session: an initialize opens one, within the budgets. NULL in ret_gs when refused. */
@@ -1117,6 +1142,12 @@ static enum MHD_Result post_modern(struct gateway *g, struct gw_request *req, co
 		return error_reply(req, MHD_HTTP_NOT_FOUND, "no such server", 0);
 	if (session_budget(g, req, method, &ret))
 		return ret;
+	if (req->listen) {
+		if (stream_budget(g, req, method, &ret))
+			return ret;
+		req->stream_counted = true;
+		g->nstreams++;
+	}
 	/* A listen lives long and is logged like a client; other modern requests are not worth a line. */
 	gs = new_session(g, s, req->token, true, !req->listen);
 	return relay_post(g, req, gs, msg, kind, method);
@@ -1236,9 +1267,12 @@ static enum MHD_Result post(struct gateway *g, struct gw_request *req, const cha
 		return ret;
 	}
 	if (gs && version && gs->version[0] && strcmp(version, gs->version) != 0) {
+		char asked[36];
+
 		cJSON_Delete(msg);
-		snprintf(why, sizeof(why), "MCP-Protocol-Version header %.32s differs from the version this session "
-			 "negotiated, %s", version, gs->version);
+		gateway_printable(version, asked, sizeof(asked));
+		snprintf(why, sizeof(why), "MCP-Protocol-Version header %s differs from the version this session "
+			 "negotiated, %s", asked, gs->version);
 		return error_reply(req, MHD_HTTP_BAD_REQUEST, why, 0);
 	}
 	if (!gs) {
@@ -1351,8 +1385,11 @@ static enum MHD_Result admit(struct gateway *g, struct gw_request *req, const ch
 	}
 	gs = find_session(g, sid, req->server, req->token);
 	if (gs && version && gs->version[0] && strcmp(version, gs->version) != 0 && strcmp(method, "POST") != 0) {
-		snprintf(body, sizeof(body), "MCP-Protocol-Version header %.32s differs from the version this session "
-			 "negotiated, %s", version, gs->version);
+		char asked[36];
+
+		gateway_printable(version, asked, sizeof(asked));
+		snprintf(body, sizeof(body), "MCP-Protocol-Version header %s differs from the version this session "
+			 "negotiated, %s", asked, gs->version);
 		return error_reply(req, MHD_HTTP_BAD_REQUEST, body, 0);
 	}
 
@@ -1375,11 +1412,14 @@ static enum MHD_Result admit(struct gateway *g, struct gw_request *req, const ch
 					   "GET needs the Mcp-Session-Id of an open session", 0);
 		if (gs->get.conn)
 			return error_reply(req, MHD_HTTP_CONFLICT, "this session has a stream open already", 0);
+		if (stream_budget(g, req, method, &ret))
+			return ret;
 		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, gs, stream_ended);
 		if (!r)
 			return MHD_NO;
 		gs->get.conn = conn;
 		gs->refs++;
+		g->nstreams++;
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 		MHD_add_response_header(r, "X-Accel-Buffering", "no");
@@ -1476,6 +1516,8 @@ void gateway_request_done(struct gateway *g, void *con_cls)
 	ev_timer_stop(g->d->loop, &req->keepalive_w);
 	sseq_clear(g, &req->out);
 	body_release(req);
+	if (req->stream_counted)
+		g->nstreams--;
 	if (req->session) {
 		/* A modern request's session ends with it: what it still had upstream is cancelled. */
 		if (req->session->modern)

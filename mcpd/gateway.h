@@ -12,6 +12,12 @@ struct gateway;
 #define GATEWAY_MAX_BUFFERED	(64 * 1024 * 1024)	/* bodies of all requests together */
 #define GATEWAY_MAX_SESSIONS	1024
 #define GATEWAY_MAX_QUEUED	(64 * 1024 * 1024)	/* bytes waiting for all GET streams together */
+/*
+ * Event streams open at once (GET streams and subscriptions/listen): they are
+ * requests in progress that never end by themselves, so the HTTP endpoint
+ * never sheds them; below its 192 connections, 64 stay for everything else.
+ */
+#define GATEWAY_MAX_STREAMS	128
 #define GATEWAY_AUTH_FAILURES	10	/* failed authentications per address and window, then 429 */
 #define GATEWAY_AUTH_WINDOW	60.
 #define GATEWAY_ADDRESSES	256	/* source addresses whose failures are counted */

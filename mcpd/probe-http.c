@@ -41,6 +41,7 @@
 #define MAX_BODY	(4 * 1024 * 1024)	/* one response body */
 #define MAX_HEADERS	(64 * 1024)		/* one response's header lines together */
 #define MAX_EVENT	SSE_EVENT_MAX		/* one event of the legacy SSE stream */
+#define REPROBE_LOG_SECONDS	60.	/* a server whose era flaps: its re-probes logged once a minute at most */
 
 enum step {
 	STEP_DISCOVER,		/* which era: server/discover, modern headers */
@@ -58,6 +59,9 @@ struct probe_http {
 	char queued[32];		/* another one asked for meanwhile: sent after it, "" if none */
 	enum mcp_era era;		/* UNKNOWN until server/discover or initialize tells */
 	bool reprobed;			/* this probe asked for the era again already */
+	bool reprobe_quiet;		/* ... and did not log it: nor the era it finds */
+	double reprobe_logged;		/* when a re-probe was last logged */
+	unsigned long reprobes_unlogged;	/* re-probes since, not logged */
 	bool no_sse;			/* a modern error named a legacy version: never HTTP+SSE */
 	char init_version[32];		/* the version initialize asks for */
 	bool initialized;
@@ -68,7 +72,7 @@ struct probe_http {
 	double started;
 	/* The response being received. */
 	char *body;
-	size_t len;
+	size_t len, body_size;	/* bytes in body, and its allocation (kept from one response to the next) */
 	bool too_big;
 	size_t header_bytes;
 	bool headers_too_big;
@@ -111,7 +115,17 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata)
 		p->too_big = true;
 		return 0;	/* aborts the transfer: CURLE_WRITE_ERROR */
 	}
-	p->body = xrealloc(p->body, p->len + bytes + 1);
+	if (p->len + bytes + 1 > p->body_size) {
+		/* Doubling: a body that comes in small pieces is not copied once per piece. */
+		size_t want = p->body_size ? p->body_size : 16 * 1024;
+
+		while (want < p->len + bytes + 1)
+			want *= 2;
+		if (want > MAX_BODY + 1)
+			want = MAX_BODY + 1;
+		p->body = xrealloc(p->body, want);
+		p->body_size = want;
+	}
 	memcpy(p->body + p->len, data, bytes);
 	p->len += bytes;
 	p->body[p->len] = '\0';
@@ -577,7 +591,9 @@ static void log_era(struct server *s, const cJSON *result, const char *version)
 							MCP_META_SERVER_INFO);
 	name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "name"));
 	ver = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "version"));
-	log_info(s->conf.name, NULL, "speaks MCP over HTTP: %.64s %.32s, protocol %s (%s era%s)",
+	/* Found again by a re-probe that was not logged (the era flaps): not logged either. */
+	log_msg(s->http && s->http->reprobe_quiet ? LOG_LVL_DEBUG : LOG_LVL_INFO, s->conf.name, NULL,
+		"speaks MCP over HTTP: %.64s %.32s, protocol %s (%s era%s)",
 		 name ? name : "?", ver ? ver : "?", version, mcp_era_name(mcp_version_modern(version)
 		 ? MCP_ERA_MODERN : MCP_ERA_LEGACY), mcp_version_modern(version) ? ", no session" : "");
 }
@@ -679,9 +695,26 @@ static bool reprobe(struct server *s, const char *why)
 {
 	struct probe_http *p = s->http;
 
+	double now = ev_now(s->d->loop);
+
 	if (!monitor_only(s) || p->reprobed || s->conf.protocol != PROTOCOL_AUTO)
 		return false;
-	log_info(s->conf.name, NULL, "%s; probing its protocol era again (server/discover first)", why);
+	/* Once per probe at most; a server that flaps on every probe is logged once a minute, with a count. */
+	p->reprobe_quiet = p->reprobe_logged > 0 && now - p->reprobe_logged < REPROBE_LOG_SECONDS;
+	if (p->reprobe_quiet) {
+		p->reprobes_unlogged++;
+		log_debug(s->conf.name, NULL, "%s; probing its protocol era again (server/discover first)", why);
+	} else if (p->reprobes_unlogged) {
+		log_info(s->conf.name, NULL, "%s; probing its protocol era again (server/discover first); %lu more "
+			 "such re-probes in the last %.0fs were not logged", why, p->reprobes_unlogged,
+			 now - p->reprobe_logged);
+	} else {
+		log_info(s->conf.name, NULL, "%s; probing its protocol era again (server/discover first)", why);
+	}
+	if (!p->reprobe_quiet) {
+		p->reprobe_logged = now;
+		p->reprobes_unlogged = 0;
+	}
 	p->reprobed = true;
 	p->era = MCP_ERA_UNKNOWN;
 	p->initialized = false;
@@ -977,7 +1010,7 @@ int probe_http_request(struct server *s, const char *method)
 	p->busy = true;
 	p->started = ev_time();
 	snprintf(p->method, sizeof(p->method), "%s", method);
-	p->reinit_tried = p->reprobed = false;	/* once per probe each: no loop */
+	p->reinit_tried = p->reprobed = p->reprobe_quiet = false;	/* once per probe each: no loop */
 	if (p->era == MCP_ERA_MODERN)
 		p->step = STEP_REQUEST;
 	else if (p->era == MCP_ERA_LEGACY)

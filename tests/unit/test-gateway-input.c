@@ -193,6 +193,34 @@ static void test_check_modern(void **state)
 	assert_int_equal(check(list, "2026-07-28", "tools/list", "anything"), 0);
 }
 
+static void test_printable(void **state)
+{
+	static const char call[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{" META
+				   ",\"name\":\"\xc3\xa9\xc3\xa9\"}}";
+	cJSON *msg = cJSON_Parse(call);
+	char out[8], message[300];
+
+	gateway_printable("tools/\xff\x01\x7f" "call", out, sizeof(out));
+	assert_string_equal(out, "tools/?");
+	gateway_printable("ab", out, sizeof(out));
+	assert_string_equal(out, "ab");
+	gateway_printable(NULL, out, sizeof(out));
+	assert_string_equal(out, "");
+	/* Errors echo header and body values as printable ASCII only, never cut inside a character. */
+	assert_non_null(msg);
+	assert_int_equal(gateway_check_modern(msg, "2026-07-28", "tools/\xff" "call", NULL, message, sizeof(message)),
+			 MCP_ERR_HEADER_MISMATCH);
+	assert_non_null(strstr(message, "'tools/?call'"));
+	assert_int_equal(gateway_check_modern(msg, "2026-07-28", "tools/call", "x\x80", message, sizeof(message)),
+			 MCP_ERR_HEADER_MISMATCH);
+	assert_int_equal(gateway_check_modern(msg, "2026-07-28", "tools/call", "=?base64?eA==?=", message,
+					      sizeof(message)), MCP_ERR_HEADER_MISMATCH);
+	assert_non_null(strstr(message, "body value '?" "?" "?" "?'"));
+	for (const char *p = message; *p; p++)
+		assert_true((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
+	cJSON_Delete(msg);
+}
+
 static void test_accepts_sse(void **state)
 {
 	assert_true(gateway_accepts_sse("application/json, text/event-stream"));
@@ -212,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_era),
 		cmocka_unit_test(test_header_decode),
 		cmocka_unit_test(test_check_modern),
+		cmocka_unit_test(test_printable),
 		cmocka_unit_test(test_accepts_sse),
 	};
 
