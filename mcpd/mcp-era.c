@@ -57,17 +57,32 @@ bool mcp_error_is_modern(const cJSON *error)
 	return cJSON_IsNumber(code) && code->valuedouble <= -32020 && code->valuedouble >= -32099;
 }
 
-const char *mcp_error_supported_modern(const cJSON *error)
+/* The first version of a JSON array of versions that pass keep, or NULL. */
+static const char *first_version(const cJSON *list, bool (*keep)(const char *))
 {
-	const cJSON *supported = get(get(error, "data"), "supported");
 	const cJSON *v;
 
-	if (!cJSON_IsArray(supported))
+	if (!cJSON_IsArray(list))
 		return NULL;
-	cJSON_ArrayForEach(v, supported)
-		if (mcp_version_modern(cJSON_GetStringValue(v)))
+	cJSON_ArrayForEach(v, list)
+		if (keep(cJSON_GetStringValue(v)))
 			return v->valuestring;
 	return NULL;
+}
+
+const char *mcp_versions_first_legacy(const cJSON *list)
+{
+	return first_version(list, mcp_version_legacy);
+}
+
+const char *mcp_versions_first_modern(const cJSON *list)
+{
+	return first_version(list, mcp_version_modern);
+}
+
+const char *mcp_error_supported_modern(const cJSON *error)
+{
+	return mcp_versions_first_modern(get(get(error, "data"), "supported"));
 }
 
 cJSON *mcp_modern_meta(const char *version, const cJSON *client_info, const cJSON *client_capabilities)

@@ -61,6 +61,11 @@ const char *mcp_request_version(const cJSON *msg);
  */
 bool mcp_error_is_modern(const cJSON *error);
 
+/* The first version of a JSON array of versions (supportedVersions, data.supported) that mcpd speaks as legacy, or NULL. */
+const char *mcp_versions_first_legacy(const cJSON *list);
+/* The same for the modern era. */
+const char *mcp_versions_first_modern(const cJSON *list);
+
 /* The first version of an UnsupportedProtocolVersionError's data.supported that mcpd speaks, or NULL. */
 const char *mcp_error_supported_modern(const cJSON *error);
 

@@ -279,31 +279,6 @@ static void format_versions(const cJSON *list, char *buf, size_t size)
 	free(text);
 }
 
-/* The first version of list mcpd speaks as a legacy one, or NULL. */
-static const char *legacy_in(const cJSON *list)
-{
-	const cJSON *v;
-
-	if (!cJSON_IsArray(list))
-		return NULL;
-	cJSON_ArrayForEach(v, list)
-		if (mcp_version_legacy(cJSON_GetStringValue(v)))
-			return v->valuestring;
-	return NULL;
-}
-
-static bool modern_in(const cJSON *list)
-{
-	const cJSON *v;
-
-	if (!cJSON_IsArray(list))
-		return false;
-	cJSON_ArrayForEach(v, list)
-		if (mcp_version_modern(cJSON_GetStringValue(v)))
-			return true;
-	return false;
-}
-
 #define MCPD_VERSIONS MCP_VERSION_MODERN ", " MCP_PROTOCOL_LATEST " to " MCP_PROTOCOL_OLDEST
 
 static void ready_modern(struct server *s, const cJSON *result)
@@ -333,12 +308,12 @@ static void on_discover_result(struct server *s, const struct pending *p, const 
 	if (!error && cJSON_IsObject(result)) {
 		const cJSON *versions = cJSON_GetObjectItemCaseSensitive(result, "supportedVersions");
 
-		if (modern_in(versions)) {
+		if (mcp_versions_first_modern(versions)) {
 			ready_modern(s, result);
 			return;
 		}
 		format_versions(versions, theirs, sizeof(theirs));
-		if (!pinned && legacy_in(versions)) {
+		if (!pinned && mcp_versions_first_legacy(versions)) {
 			log_info(s->conf.name, "starting", "server/discover lists versions %s: speaking the legacy era "
 				 "(initialize)", theirs);
 			send_initialize(s, p->switches + 1);
@@ -359,7 +334,7 @@ static void on_discover_result(struct server *s, const struct pending *p, const 
 
 		/* A modern server: never fall back to initialize unless it lists a legacy version itself. */
 		format_versions(supported, theirs, sizeof(theirs));
-		if (!pinned && !mcp_error_supported_modern(error) && legacy_in(supported) &&
+		if (!pinned && !mcp_error_supported_modern(error) && mcp_versions_first_legacy(supported) &&
 		    p->switches < MAX_HANDSHAKE_SWITCHES) {
 			log_info(s->conf.name, "starting", "server/discover: it supports %s: speaking the legacy era "
 				 "(initialize)", theirs);

@@ -603,19 +603,6 @@ static bool monitor_only(const struct server *s)
 	return !s->conf.command;
 }
 
-/* The first version of list that mcpd speaks, legacy ones only; NULL if none. */
-static const char *legacy_in(const cJSON *list)
-{
-	const cJSON *v;
-
-	if (!cJSON_IsArray(list))
-		return NULL;
-	cJSON_ArrayForEach(v, list)
-		if (mcp_version_legacy(cJSON_GetStringValue(v)))
-			return v->valuestring;
-	return NULL;
-}
-
 /* "a, b, c" of a version list, bounded. */
 static void versions_text(const cJSON *list, char *buf, size_t size)
 {
@@ -756,9 +743,9 @@ static void handle_discover(struct server *s, long status, cJSON *msg)
 				}
 			}
 			versions_text(versions, list, sizeof(list));
-			if (legacy_in(versions)) {
+			if (mcp_versions_first_legacy(versions)) {
 				snprintf(reason, sizeof(reason), "the server speaks only legacy versions (%s)", list);
-				discover_says_legacy(s, legacy_in(versions), true, reason);
+				discover_says_legacy(s, mcp_versions_first_legacy(versions), true, reason);
 				cJSON_Delete(msg);
 				return;
 			}
@@ -775,9 +762,9 @@ static void handle_discover(struct server *s, long status, cJSON *msg)
 		const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
 
 		versions_text(supported, list, sizeof(list));
-		if (jsonrpc_error_code(error) == MCP_ERR_UNSUPPORTED_VERSION && legacy_in(supported)) {
+		if (jsonrpc_error_code(error) == MCP_ERR_UNSUPPORTED_VERSION && mcp_versions_first_legacy(supported)) {
 			snprintf(reason, sizeof(reason), "error %d names only legacy versions (%s)", MCP_ERR_UNSUPPORTED_VERSION, list);
-			discover_says_legacy(s, legacy_in(supported), true, reason);
+			discover_says_legacy(s, mcp_versions_first_legacy(supported), true, reason);
 			cJSON_Delete(msg);
 			return;
 		}

@@ -56,6 +56,7 @@ static void test_modern_errors(void **state)
 	cJSON *ours = parse("{\"code\":-32002}");
 
 	(void)state;
+	assert_null(mcp_versions_first_legacy(cJSON_GetObjectItem(cJSON_GetObjectItem(unsupported, "data"), "supported")));
 	assert_true(mcp_error_is_modern(unsupported));
 	assert_string_equal(mcp_error_supported_modern(unsupported), "2026-07-28");
 	assert_false(mcp_error_is_modern(legacy));
@@ -65,6 +66,22 @@ static void test_modern_errors(void **state)
 	cJSON_Delete(unsupported);
 	cJSON_Delete(legacy);
 	cJSON_Delete(ours);
+}
+
+static void test_version_lists(void **state)
+{
+	cJSON *list = parse("[\"1999-01-01\",7,\"2025-06-18\",\"2026-07-28\",\"2024-11-05\"]");
+	cJSON *none = parse("[\"x\"]");
+
+	(void)state;
+	assert_string_equal(mcp_versions_first_legacy(list), "2025-06-18");
+	assert_string_equal(mcp_versions_first_modern(list), "2026-07-28");
+	assert_null(mcp_versions_first_legacy(none));
+	assert_null(mcp_versions_first_modern(none));
+	assert_null(mcp_versions_first_legacy(NULL));
+	assert_null(mcp_versions_first_modern(cJSON_GetArrayItem(list, 0)));	/* not an array */
+	cJSON_Delete(list);
+	cJSON_Delete(none);
 }
 
 static void test_inject_meta(void **state)
@@ -149,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_request_version),
 		cmocka_unit_test(test_modern_errors),
+		cmocka_unit_test(test_version_lists),
 		cmocka_unit_test(test_inject_meta),
 		cmocka_unit_test(test_bridges),
 		cmocka_unit_test(test_unsupported_data),
