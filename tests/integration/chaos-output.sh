@@ -17,7 +17,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16"
 RSS_BUDGET_KB=$((100 * 1024))	# mcpd, while a server streams an endless event at it
 LOG_RATE=200 LOG_BURST=1000	# lines per second, and at once: lograte.h
 
-port=$((20000 + RANDOM % 20000))
+port=$(test_port)
 cat >"$T/m.yaml" <<YAML
 version: 1
 servers:

@@ -24,7 +24,7 @@ requests_of() {
 	grep -E " $1: ($1: )?request: " "$T/mcpd.err"
 }
 
-p=$((20000 + RANDOM % 30000))
+p=$(test_port)
 cat >"$T/m.yaml" <<YAML
 version: 1
 defaults:

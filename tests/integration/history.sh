@@ -45,7 +45,7 @@ _up_or_dead() {
 launch() {
 	local attempt
 	for attempt in 1 2 3 4 5; do
-		port=$((20000 + RANDOM % 40000))
+		port=$(test_port)
 		write_manifest "$port"
 		start_mcpd "$T/m.yaml" 2>/dev/null
 		wait_until 30 _up_or_dead

@@ -10,7 +10,7 @@ bin=$top_srcdir/tests/node/node_modules/.bin
 have_node=1
 [[ -x $bin/mcp-server-everything ]] && command -v node >/dev/null || have_node=0
 
-p1=$((20000 + RANDOM % 20000))
+p1=$(test_port)
 p2=$((p1 + 1))
 p3=$((p1 + 2))
 cat >"$T/m.yaml" <<YAML

@@ -32,7 +32,7 @@ _up_or_gone() {
 # A free port: bounded attempts at random ones, until mcpd starts on one.
 started=0
 for attempt in 1 2 3 4 5 6 7 8; do
-	port=$((20000 + RANDOM % 40000))
+	port=$(test_port)
 	write_manifest "$port"
 	spawn mcpd "$MCPD" -v -c "$T/m.yaml" -s "$SOCK"
 	wait_until 30 _up_or_gone

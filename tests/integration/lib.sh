@@ -150,6 +150,13 @@ done_testing() {
 # ---------------------------------------------------------------- waiting
 
 # Microseconds since the epoch (EPOCHREALTIME has a locale's decimal point).
+# test_port: a TCP port for a test's listeners (it may use the next 10 too). Below
+# Linux's ephemeral range (32768-60999): a client socket of another test, which
+# takes its local port from that range, can never hold it.
+test_port() {
+	echo $((20000 + RANDOM % 12000))
+}
+
 _now_us() {
 	printf '%s' "${EPOCHREALTIME/[.,]/}"
 }

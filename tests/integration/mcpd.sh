@@ -140,7 +140,7 @@ mcpd_within_budget() {
 start_mcpd_on_free_port() {
 	local attempt
 	for attempt in 1 2 3 4 5; do
-		port=$((20000 + RANDOM % 40000))
+		port=$(test_port)
 		"$1" "$port"
 		start_mcpd "$T/m.yaml" 2>/dev/null && return 0
 		stop_spawned mcpd
