@@ -424,6 +424,21 @@ static void sseq_wait(struct sse_queue *q)
 	MHD_suspend_connection(q->conn);
 }
 
+/*
+ * MHD's reader of an event stream: what is queued; else the end once done,
+ * or sleep until more comes.
+ */
+static ssize_t sseq_pull(struct gateway *g, struct sse_queue *q, char *buf, size_t max, bool done)
+{
+	size_t n = sseq_read(g, q, buf, max);
+
+	if (n == 0 && done)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (n == 0)
+		sseq_wait(q);
+	return (ssize_t)n;
+}
+
 /* ---- sessions -------------------------------------------------------------- */
 
 static bool sink_send(void *sink, const cJSON *msg);
@@ -703,13 +718,8 @@ static void sink_close(void *sink)
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct gw_session *gs = cls;
-	size_t n = sseq_read(gs->g, &gs->get, buf, max);
 
-	if (n == 0 && gs->closed)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	if (n == 0)
-		sseq_wait(&gs->get);
-	return (ssize_t)n;
+	return sseq_pull(gs->g, &gs->get, buf, max, gs->closed);
 }
 
 static void stream_ended(void *cls)
@@ -727,13 +737,8 @@ static void stream_ended(void *cls)
 static ssize_t response_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct gw_request *req = cls;
-	size_t n = sseq_read(req->g, &req->out, buf, max);
 
-	if (n == 0 && req->final)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	if (n == 0)
-		sseq_wait(&req->out);
-	return (ssize_t)n;
+	return sseq_pull(req->g, &req->out, buf, max, req->final);
 }
 
 /* An open session of this server that this token opened: another token's is as unknown as none. */
