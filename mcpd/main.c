@@ -30,6 +30,7 @@
 #include "orphans.h"
 #include "paths.h"
 #include "reload.h"
+#include "resources.h"
 #include "sdnotify.h"
 #include "server.h"
 #include "xmalloc.h"
@@ -482,8 +483,10 @@ int main(int argc, char **argv)
 	}
 	open_history(&d, content, content_len);
 	free(content);
+	resources_start(&d);
 	start_servers(&d);
 	ev_run(d.loop, 0);
+	resources_stop(&d);
 	teardown(&d);
 	return d.exit_status;
 }

@@ -19,6 +19,7 @@
 #include "cgroup.h"
 #include "control.h"
 #include "daemon.h"
+#include "deep-check.h"
 #include "guard.h"
 #include "duration.h"
 #include "jsonrpc.h"
@@ -27,10 +28,12 @@
 #include "logbuf.h"
 #include "mcp-stdio.h"
 #include "relay.h"
+#include "resources.h"
 #include "orphans.h"
 #include "probe-http.h"
 #include "server.h"
 #include "spawn.h"
+#include "traffic.h"
 #include "xmalloc.h"
 
 /* Read at most this much from one pipe per loop iteration: fairness between servers. */
@@ -95,6 +98,9 @@ void server_free(struct server *s)
 	relay_free(s->relay);
 	probe_http_free(s);
 	health_free(s);
+	traffic_free(s);
+	resources_free(s);
+	deep_check_free(s);
 	ev_timer_stop(s->d->loop, &s->timer);
 	ev_timer_stop(s->d->loop, &s->lograte_w);
 	log_summary(s);		/* the count of a window cut short is not lost */
@@ -573,5 +579,8 @@ cJSON *server_status_json(const struct server *s)
 	}
 	if (s->health.last_error[0])
 		cJSON_AddStringToObject(o, "last_probe_error", s->health.last_error);
+	traffic_status_json(s, o);
+	resources_status_json(s, o);
+	deep_check_status_json(s, o);
 	return o;
 }

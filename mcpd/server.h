@@ -105,6 +105,9 @@ struct server {
 	char protocol_version[32];	/* negotiated (legacy) or chosen (modern) */
 
 	struct health health;
+	struct deep_check *checks;	/* health.call and health.exec (deep-check.c), NULL without */
+	struct traffic *traffic;	/* relayed requests counted (traffic.c), NULL before the first */
+	struct resources *res;		/* what its processes consume (resources.c), NULL before sampled */
 	struct relay *relay;		/* MCP clients attached through mcpctl connect */
 	struct probe_http *http;	/* transport http: the probing session */
 
