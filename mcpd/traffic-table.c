@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "metrics.h"
 #include "traffic-table.h"
@@ -348,6 +349,36 @@ static void reserve(struct metrics_buf *b, size_t n)
 	b->data = xrealloc(b->data, b->cap);
 }
 
+/* Room for one line: the name, the labels, one more label and a value. */
+#define LINE_ROOM(se) (64 + (se)->labels_len + 40 + 24)
+
+size_t traffic_render_size(const struct traffic_table *t)
+{
+	size_t n = 4 * (strlen(t->server_label) + 96);
+
+	for (size_t i = 0; i < t->nseries; i++)
+		n += (TRAFFIC__OUTCOMES + TRAFFIC_BUCKETS + 2) * LINE_ROOM(t->series[i]);
+	return n;
+}
+
+void traffic_render_reserve(struct metrics_buf *b, size_t n)
+{
+	if (b->len + n < b->cap)
+		return;
+	/* One growth for the whole exposition: no copy per doubling, and the kernel may back it with huge pages. */
+	b->cap = b->len + n + 1;
+	b->data = xrealloc(b->data, b->cap);
+#ifdef MADV_HUGEPAGE
+	if (n >= (8u << 20)) {
+		uintptr_t start = ((uintptr_t)(b->data + b->len) + 4095) & ~(uintptr_t)4095;
+		uintptr_t end = ((uintptr_t)(b->data + b->cap)) & ~(uintptr_t)4095;
+
+		if (end > start)
+			(void)madvise((void *)start, end - start, MADV_HUGEPAGE);	/* advice only: ignored where unsupported */
+	}
+#endif
+}
+
 static inline char *put(char *p, const char *s, size_t n)
 {
 	memcpy(p, s, n);
@@ -385,9 +416,6 @@ static inline char *put_us_nl(char *p, uint64_t us)
 	*p++ = '\n';
 	return p;
 }
-
-/* Room for one line: the name, the labels, one more label and a value. */
-#define LINE_ROOM(se) (64 + (se)->labels_len + 40 + 24)
 
 void traffic_render_requests(const struct traffic_table *t, struct metrics_buf *b)
 {

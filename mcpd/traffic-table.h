@@ -118,6 +118,13 @@ void traffic_table_window(const struct traffic_table *t, double now, struct traf
 /* Like Prometheus' histogram_quantile: linear within the bucket; the +Inf bucket gives the last bound. */
 double traffic_quantile(double q, const uint32_t *buckets, const double *bounds, size_t nbounds);
 
+/*
+ * At most how many bytes the table's lines take, and room for n more in b
+ * made at once (for all tables, before the first family).
+ */
+size_t traffic_render_size(const struct traffic_table *t);
+void traffic_render_reserve(struct metrics_buf *b, size_t n);
+
 /* The table's lines of each family (their HELP and TYPE are the caller's). */
 void traffic_render_requests(const struct traffic_table *t, struct metrics_buf *b);
 void traffic_render_durations(const struct traffic_table *t, struct metrics_buf *b);
