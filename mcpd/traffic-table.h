@@ -74,6 +74,7 @@ struct traffic_table {
 	uint64_t bytes_in, bytes_out;
 	uint64_t requests, errors;	/* finished, since the table exists; errors: not ok */
 	uint64_t folded;		/* requests counted in the overflow series past the cap */
+	size_t render_size;		/* at most what its series take in the exposition */
 	/* The server's last tool list, as a set of names. */
 	uint64_t tools_hash;
 	bool tools_known;
