@@ -157,7 +157,6 @@ void health_start(struct server *s)
 	h->in_flight = false;
 	h->last_error[0] = '\0';
 	h->probe_status = 3;
-	deep_check_begin(s);
 	snprintf(h->server_name, sizeof(h->server_name), "%s", name ? name : "");
 	snprintf(h->server_version, sizeof(h->server_version), "%s", version ? version : "");
 	schedule(s);

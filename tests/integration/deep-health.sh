@@ -26,7 +26,11 @@ cat >"$T/hang.sh" <<SH
 echo "hanging"
 exec -a $MARK-main sleep 1000
 SH
-chmod +x "$T/check.sh" "$T/hang.sh"
+cat >"$T/slow.sh" <<SH
+#!/bin/bash
+exec -a $MARK-slow sleep 2.5
+SH
+chmod +x "$T/check.sh" "$T/hang.sh" "$T/slow.sh"
 
 # servers: NAME HEALTH-EXTRA
 write_manifest() {
@@ -68,6 +72,9 @@ servers:
   hang:
     command: [$EXAMPLE, --name, hang]
     health: { interval: 2s, exec: [$T/hang.sh], exec_timeout: 1s }
+  slow:
+    command: [$EXAMPLE, --name, slow]
+    health: { exec: [$T/slow.sh], exec_timeout: 20s }
   webok:
     transport: http
     url: http://127.0.0.1:$h1/mcp
@@ -119,7 +126,7 @@ wait_until 30 _restarted missing &&
 like "$(grep 'missing: stopping' "$T/mcpd.err" | head -n 1)" 'health.call no_such_tool failed 2 times' \
 	"the restart's reason names the check, the tool and the count"
 wait_until 30 _check_is missing call failed
-like "$(check_of missing call detail)" 'Unknown tool: no_such_tool' "status --json: the call check's detail"
+like "$(check_of missing call detail)" 'Unknown tool: no_such_tool' "status --json: the call check's detail (kept across its restarts)"
 is "$(check_of missing call tool)" no_such_tool "status --json: the call check names its tool"
 out=$(ctl health)
 like "$out" 'missing: call no_such_tool failed .*Unknown tool: no_such_tool' "mcpctl health has a line for the failed call"
@@ -159,6 +166,24 @@ _no_hang_left() {
 }
 wait_until 30 _no_hang_left && ok "the hanging exec and its child are gone after the timeout" ||
 	not_ok "hang leftovers" "$(pgrep -af -- "$MARK")"
+
+# An exec that outlasts the interval is not started again while it runs.
+most=0
+_slow_sample() {
+	local n
+	n=$(pgrep -fc -- "$MARK-slow")
+	((n > most)) && most=$n
+}
+_slow_skipped() {
+	_slow_sample
+	(($(check_of slow exec skipped | sed 's/null/0/') >= ${1:-1}))
+}
+wait_until 30 _slow_skipped && ok "a round that finds the exec still running skips it (counted)" ||
+	not_ok "slow skipped" "$(ctl --json status slow)"
+# Sampled over two more skipped rounds, a whole run of it.
+wait_until 30 _slow_skipped "$(($(check_of slow exec skipped) + 2))"
+is "$most" 1 "one exec of a server runs at a time (the most seen at once)"
+wait_until 30 _check_is slow exec ok && ok "the slow exec passes when it ends" || not_ok "slow ok" "$(ctl --json status slow)"
 
 # Over HTTP too.
 wait_until 30 _check_is webok call ok && ok "a call over HTTP passes" || not_ok "webok call" "$(ctl --json status webok)"
