@@ -112,9 +112,11 @@ int procstat_parse_stat(const char *buf, size_t len, struct procstat *ret)
 			return -EINVAL;
 	if ((r = number_field(buf, len, &p, &st.starttime)) < 0 || (r = number_field(buf, len, &p, &st.vsize)) < 0)
 		return r;
-	/* Field 24, rss: a long, which a kernel never makes negative. */
+	/* Field 24, rss: a long, which a kernel never makes negative; more fields follow, so a cut one is seen. */
 	if ((r = parse_u64(buf, len, &p, &v)) < 0)
 		return r;
+	if (p >= len)
+		return -EINVAL;
 	st.rss = v;
 	*ret = st;
 	return 0;
@@ -216,7 +218,7 @@ long procstat_count_fds(pid_t pid)
 		return (long)st.st_size;
 	n = procstat_count_dir(path);
 	/* Our own walk holds one fd of its own, in the directory it counts. */
-	if (pid <= 0 && n > 0)
+	if ((pid <= 0 || pid == getpid()) && n > 0)
 		n--;
 	return n;
 }
