@@ -185,7 +185,7 @@ static void print_summary(const struct top *t, const struct row *rows, size_t n,
 	if (localtime_r(&now, &tm))
 		strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
 	if (!t->status) {
-		fprintf(out, "%s  mcpd unreachable: %s; trying again every %gs\n", clock, t->why, t->delay);
+		fprintf(out, "%s  mcpd unreachable (trying again every %gs): %s\n", clock, t->delay, t->why);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -202,9 +202,9 @@ static void print_summary(const struct top *t, const struct row *rows, size_t n,
 	}
 	output_rate(total, rate, sizeof(rate));
 	output_percent(total > 0 ? failed / total : 0, errors, sizeof(errors));
-	fprintf(out, "%s  health: %s  running: %zu/%zu  requests: %s/s, %s errors  sort: %s%s\n", clock,
+	fprintf(out, "%s  health: %s  running: %zu/%zu  %s req/s, %s errors  sort: %s%s\n", clock,
 		json_string(t->status, "health", "unknown"), running, n, rate, errors, columns[t->sort].sort,
-		t->reverse ? " (reversed)" : "");
+		t->reverse ? " reversed" : "");
 }
 
 static void print_table(const struct row *rows, size_t n, size_t width, FILE *out)
@@ -295,7 +295,7 @@ static void draw(const char *text, size_t cols, size_t rows)
 			text++;
 		/* No newline after the bottom line: the screen would scroll. */
 		if (*text && line + 1 < rows)
-			fputs("\r\n", stdout);
+			fputc('\n', stdout);	/* the terminal (ONLCR) adds the \r */
 	}
 	fputs("\x1b[J", stdout);
 	fflush(stdout);
