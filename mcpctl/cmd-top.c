@@ -105,6 +105,7 @@ struct top {
 static volatile sig_atomic_t got_stop, got_winch, got_tstp;
 
 static void on_signal(int sig);
+static void catch_signal(int sig);
 
 /* ---- sorting ---------------------------------------------------------- */
 
@@ -343,13 +344,13 @@ static void suspend(struct top *t)
 
 	got_tstp = 0;
 	terminal_leave(t);
-	signal(SIGTSTP, SIG_DFL);
+	signal(SIGTSTP, SIG_DFL);	/* the default action: stop */
 	sigemptyset(&tstp);
 	sigaddset(&tstp, SIGTSTP);
 	raise(SIGTSTP);
 	sigprocmask(SIG_UNBLOCK, &tstp, NULL);	/* stops here until SIGCONT */
 	sigprocmask(SIG_BLOCK, &tstp, NULL);
-	signal(SIGTSTP, on_signal);
+	catch_signal(SIGTSTP);
 	terminal_enter(t);
 }
 
@@ -365,42 +366,53 @@ static void on_signal(int sig)
 		got_stop = sig;
 }
 
-static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-static const int live_signals[] = { SIGWINCH, SIGTSTP };
+/* The signals top catches: those that end it, and on a terminal those that change its screen. */
+static const struct {
+	int sig;
+	bool live;
+} caught[] = {
+	{ SIGINT, false }, { SIGTERM, false }, { SIGHUP, false }, { SIGQUIT, false },
+	{ SIGWINCH, true }, { SIGTSTP, true },
+};
+
+#define NCAUGHT (sizeof(caught) / sizeof(caught[0]))
+
+static void catch_signal(int sig)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
 
 /*
  * The signals that end top or change its screen are blocked but while it
  * waits (ppoll), so that none slips in between a check and the wait. A
  * signal ignored when top started (nohup) stays ignored.
  */
-static void signals_catch(struct top *t, struct sigaction *old, sigset_t *old_mask)
+static void signals_catch(struct top *t, struct sigaction old[NCAUGHT], sigset_t *old_mask)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t set;
 
-	sigemptyset(&sa.sa_mask);
 	sigemptyset(&set);
-	for (size_t i = 0; i < 4; i++)
-		sigaddset(&set, stop_signals[i]);
-	for (size_t i = 0; i < 2 && t->live; i++)
-		sigaddset(&set, live_signals[i]);
+	for (size_t i = 0; i < NCAUGHT; i++)
+		if (!caught[i].live || t->live)
+			sigaddset(&set, caught[i].sig);
 	sigprocmask(SIG_BLOCK, &set, old_mask);
 	t->wait_mask = *old_mask;
-	for (size_t i = 0; i < 6; i++) {
-		int sig = i < 4 ? stop_signals[i] : live_signals[i - 4];
-
-		sigaction(sig, NULL, &old[i]);
-		if (!sigismember(&set, sig) || old[i].sa_handler == SIG_IGN)
+	for (size_t i = 0; i < NCAUGHT; i++) {
+		sigaction(caught[i].sig, NULL, &old[i]);
+		if (!sigismember(&set, caught[i].sig) || old[i].sa_handler == SIG_IGN)
 			continue;
-		sigaction(sig, &sa, NULL);
-		sigdelset(&t->wait_mask, sig);
+		catch_signal(caught[i].sig);
+		sigdelset(&t->wait_mask, caught[i].sig);
 	}
 }
 
-static void signals_restore(const struct sigaction *old, const sigset_t *old_mask)
+static void signals_restore(const struct sigaction old[NCAUGHT], const sigset_t *old_mask)
 {
-	for (size_t i = 0; i < 6; i++)
-		sigaction(i < 4 ? stop_signals[i] : live_signals[i - 4], &old[i], NULL);
+	for (size_t i = 0; i < NCAUGHT; i++)
+		sigaction(caught[i].sig, &old[i], NULL);
 	sigprocmask(SIG_SETMASK, old_mask, NULL);
 }
 
@@ -677,7 +689,7 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct top t = { .ctl = ctl, .delay = DEFAULT_DELAY, .sort = COL_CPU };
-	struct sigaction old[6];
+	struct sigaction old[NCAUGHT];
 	sigset_t old_mask;
 	int c, status;
 

@@ -123,17 +123,43 @@ if ! command -v script >/dev/null || ! script -qec true /dev/null >/dev/null 2>&
 	done_testing
 	exit
 fi
+# fg.py PIDFILE CMD...: CMD as a foreground job of its own, as a shell with job control runs
+# it (sh -c would leave it in an orphaned process group, where ^Z does not stop).
+PY=$(command -v python3)
+cat >"$T/fg.py" <<'PY'
+import os, signal, sys
+pid = os.fork()
+if pid == 0:
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    os.tcsetpgrp(0, os.getpid())
+    signal.signal(signal.SIGTTOU, signal.SIG_DFL)
+    os.execvp(sys.argv[2], sys.argv[2:])
+with open(sys.argv[1], "w") as f:
+    f.write("%d\n" % pid)
+while True:
+    _, st = os.waitpid(pid, os.WUNTRACED)
+    if not os.WIFSTOPPED(st):
+        break
+signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+os.tcsetpgrp(0, os.getpgrp())
+sys.exit(os.waitstatus_to_exitcode(st))
+PY
 # tty.sh DIR [ROWS COLS]: under the pty, mcpctl top's pid, exit status and the terminal's settings before and after.
 cat >"$T/tty.sh" <<'SH'
 d=$1
 [ -n "${2:-}" ] && stty rows "$2" cols "$3"
 tty >"$d/tty"
 stty -g >"$d/before"
-sh -c 'echo $$ >"$0/pid"; exec "$MCPCTL" -s "$SOCK" top -d 0.3' "$d"
+if [ -n "$PY" ]; then
+	"$PY" "$T/fg.py" "$d/pid" "$MCPCTL" -s "$SOCK" top -d 0.3
+else
+	sh -c 'echo $$ >"$0/pid"; exec "$MCPCTL" -s "$SOCK" top -d 0.3' "$d"
+fi
 echo "rc=$?" >"$d/rc"
 stty -g >"$d/after"
 SH
-export SOCK
+export SOCK PY T
 # live NAME [ROWS COLS]: start a session in $T/NAME; keys go to fd 7 (NAME's FIFO).
 live() {
 	mkdir -p "$T/$1"
@@ -169,6 +195,24 @@ wait_until 30 screen_has keys 'sort: name' && ok "the key n sorts by name" || no
 printf '<' >&7
 wait_until 30 screen_has keys 'sort: restarts' && ok "< steps to the sort column on the left (from name: around to restarts)" ||
 	not_ok "key <" "$(cat -v "$T/keys/typescript" | tail -n 3)"
+# ^Z: the terminal back while stopped, the view again once continued.
+alt_screens() { grep -o $'\e\\[?1049h' "$T/keys/typescript" | wc -l; }
+n=$(alt_screens)
+[[ -n $PY ]] || skip "SIGTSTP stops top" "python3 is missing (to run top as a job of its own)"
+[[ -n $PY ]] && kill -TSTP "$(cat "$T/keys/pid")"
+if [[ -z $PY ]]; then
+	:
+elif wait_until 30 eval '[[ $(_proc_state $(cat "$T/keys/pid")) == T ]]'; then
+	ts=$(cat "$T/keys/typescript")
+	[[ ${ts##*$'\e[?1049h'} == *$'\e[?1049l'* ]] && ok "SIGTSTP: top leaves the alternate screen and stops" ||
+		not_ok "SIGTSTP leaves the screen" "$(printf '%s' "$ts" | cat -v | tail -c 300)"
+else
+	not_ok "SIGTSTP stops top" "state $(_proc_state "$(cat "$T/keys/pid")")"
+fi
+if [[ -n $PY ]]; then
+	kill -CONT "$(cat "$T/keys/pid")"
+	wait_until 30 eval '(($(alt_screens) > n))' && ok "SIGCONT: it takes the screen again" || not_ok "SIGCONT" "$(cat -v "$T/keys/typescript" | tail -c 300)"
+fi
 printf q >&7
 restored keys
 exec 7>&-
