@@ -730,8 +730,11 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 	t.live = !ctl->json && !t.frames && isatty(STDOUT_FILENO);
 	t.keys = t.live && isatty(STDIN_FILENO);
 	signals_catch(&t, old, &old_mask);
-	if (t.live)
+	if (t.live) {
+		/* A frame in one write, not a line at a time: no flicker, no half frame on the screen. */
+		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 		terminal_enter(&t);
+	}
 	status = loop(&t);
 	if (t.live)
 		terminal_leave(&t);
