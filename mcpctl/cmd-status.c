@@ -172,7 +172,7 @@ static void print_checks(const cJSON *s)
 
 		printf("  check %s%s%s%s: %s", json_string(c, "check", "?"), what ? " (" : "", what ? what : "",
 		       what ? ")" : "", json_string(c, "status", "?"));
-		if (json_number(c, "duration_ms", &age))
+		if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c, "duration_ms")))
 			printf(" in %s", figure(c, "duration_ms", output_latency, a, sizeof(a)));
 		if (json_number(c, "age_s", &age))
 			printf(", %.0fs ago", age);
