@@ -92,7 +92,9 @@ bench_one() {
 	printf 'N=%-5s %-14s %-34s %s\n' "$n" "$src" "loop iterations per round" \
 		"$(sed -E 's/.* over ([0-9]+) loop .*/\1/' <<<"$lines" | stats)"
 	printf 'N=%-5s %-14s %-34s %s ms\n' "$n" "$src" "longest iteration (loop held)" \
-		"$(sed -E 's/.*\(longest ([0-9.]+) ms\).*/\1/' <<<"$lines" | stats)"
+		"$(sed -E 's/.*\(longest ([0-9.]+) ms, .*/\1/' <<<"$lines" | stats)"
+	printf 'N=%-5s %-14s %-34s %s ms\n' "$n" "$src" "CPU time of the longest iteration" \
+		"$(sed -E 's/.*\(longest [0-9.]+ ms, ([0-9.]+) ms of CPU\).*/\1/' <<<"$lines" | stats)"
 	printf 'N=%-5s %-14s %-34s %s\n' "$n" "$src" "stat files read per round" \
 		"$(sed -E 's/.*processes, ([0-9]+) stat files.*/\1/' <<<"$lines" | stats)"
 	stop_mcpd

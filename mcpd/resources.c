@@ -101,7 +101,7 @@ static struct {
 	size_t procs_len, procs_cap, procs_pos;
 
 	/* The cost of the round, for the debug log and bench/resources.sh. */
-	double work_ms, cpu_work_ms, longest_ms;
+	double work_ms, cpu_work_ms, longest_ms, longest_cpu_ms;
 	unsigned steps;
 	size_t stats_read;
 	bool proc_error_logged, procs_error_logged;
@@ -466,9 +466,9 @@ static void round_end(void)
 	}
 	if (smp.nslots)
 		log_debug(NULL, NULL, "resources: sampled %zu servers (%llu processes, %zu stat files read) in %.2f ms "
-			  "(%.2f ms of CPU) over %u loop iterations (longest %.2f ms); next in %gs", sampled,
-			  (unsigned long long)procs, smp.stats_read, smp.work_ms, smp.cpu_work_ms, smp.steps, smp.longest_ms,
-			  RESOURCES_INTERVAL);
+			  "(%.2f ms of CPU) over %u loop iterations (longest %.2f ms, %.2f ms of CPU); next in %gs",
+			  sampled, (unsigned long long)procs, smp.stats_read, smp.work_ms, smp.cpu_work_ms, smp.steps,
+			  smp.longest_ms, smp.longest_cpu_ms, RESOURCES_INTERVAL);
 	free(smp.slots);
 	free(smp.leaders);
 	smp.slots = NULL;
@@ -487,7 +487,7 @@ static void round_end(void)
 
 static void on_step(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	double start = mono_ms(), cpu_start = cpu_ms(), spent;
+	double start = mono_ms(), cpu_start = cpu_ms(), spent, cpu;
 	bool more = true;
 
 	while (more) {
@@ -496,11 +496,14 @@ static void on_step(struct ev_loop *loop, ev_timer *w, int revents)
 			break;
 	}
 	spent = mono_ms() - start;
+	cpu = cpu_ms() - cpu_start;
 	smp.work_ms += spent;
-	smp.cpu_work_ms += cpu_ms() - cpu_start;
+	smp.cpu_work_ms += cpu;
 	smp.steps++;
 	if (spent > smp.longest_ms)
 		smp.longest_ms = spent;
+	if (cpu > smp.longest_cpu_ms)
+		smp.longest_cpu_ms = cpu;
 	if (!more) {
 		round_end();
 		return;
@@ -562,7 +565,7 @@ static void round_begin(struct daemon *d)
 	}
 	/* This is the round's first loop iteration. */
 	smp.work_ms = smp.longest_ms = mono_ms() - start;
-	smp.cpu_work_ms = cpu_ms() - cpu_start;
+	smp.cpu_work_ms = smp.longest_cpu_ms = cpu_ms() - cpu_start;
 	smp.steps = 1;
 	if (n == 0) {
 		round_end();
