@@ -286,7 +286,8 @@ static void start_call(struct server *s)
 {
 	struct deep_check *dc = s->checks;
 
-	if (dc->call_in_flight)
+	/* Over HTTP curl ends every request; one that never came back is not waited for forever. */
+	if (dc->call_in_flight && ev_now(s->d->loop) - dc->call_sent < 2. * (double)s->conf.health.timeout_ms / 1000.)
 		return;
 	if (s->conf.transport == TRANSPORT_HTTP) {
 		/* curl times it out (health.timeout); the answer comes through health_http_result(). */

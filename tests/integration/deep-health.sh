@@ -51,6 +51,9 @@ servers:
   echo:
     command: [$EXAMPLE, --name, echo]
     health: { call: { tool: echo, arguments: { text: "hello deep" } } }
+  modern:
+    command: [$EXAMPLE, --name, modern, --modern-only]
+    health: { call: { tool: echo, arguments: { text: "modern era" } } }
   iserr:
     command: [$EXAMPLE, --name, iserr]
     protocol: legacy
@@ -69,6 +72,9 @@ servers:
     env: { FOO: bar2 }
     secrets: { TOKEN: $T/token }
     health: { exec: [$T/check.sh, "2"] }
+  noexec:
+    command: [$EXAMPLE, --name, noexec]
+    health: { exec: [$T/no-such-check, --x] }
   hang:
     command: [$EXAMPLE, --name, hang]
     health: { interval: 2s, exec: [$T/hang.sh], exec_timeout: 1s }
@@ -138,6 +144,11 @@ like "$(check_of echo call detail)" 'hello deep' "its detail shows the tool's an
 is "$(state_of echo)" running "the server with a passing call is running"
 like "$(check_of echo probe status)" '^(ok|unknown)$' "the probe is a check too"
 
+# A modern server (2026-07-28) rejects a request without _meta: the call carries it.
+wait_until 30 _check_is modern call ok && ok "a call of a modern-only server passes (its era's _meta)" ||
+	not_ok "modern call ok" "$(ctl --json status modern)"
+like "$(check_of modern call detail)" 'modern era' "its detail shows the tool's answer"
+
 # isError: a tool result that says it failed fails the check.
 wait_until 30 _check_is iserr call failed && ok "a call answered with isError: true fails" ||
 	not_ok "isError fails" "$(ctl --json status iserr)"
@@ -155,6 +166,10 @@ is "$(state_of ex1)" running "a degraded server keeps running"
 wait_until 30 _check_is ex2 exec failed && ok "exec exiting 2 is failed" || not_ok "ex2 failed" "$(ctl --json status ex2)"
 is "$(check_of ex2 exec detail)" "exit status 2: FOO=bar2 TOKEN=*** code=2" "the failed exec's detail: status and first line"
 wait_state 30 ex2 unhealthy && ok "a failed exec makes the server unhealthy" || not_ok "ex2 unhealthy" "$(ctl status ex2)"
+
+# A command that cannot be run fails, saying why.
+wait_until 30 _check_is noexec exec failed && ok "an exec that cannot be run fails" || not_ok "noexec failed" "$(ctl --json status noexec)"
+like "$(check_of noexec exec detail)" "no-such-check.*No such file or directory" "its detail says why it could not be run"
 
 # A hanging exec is killed at its timeout, with its child.
 wait_until 30 _check_is hang exec failed && ok "a hanging exec fails" || not_ok "hang failed" "$(ctl --json status hang)"
@@ -220,7 +235,7 @@ else
 fi
 
 # Reload: only ex1 and echo left; the aggregate is degraded because of ex1's exec alone.
-sed -i -e '/^  missing:/,/^  echo:/{/^  echo:/!d}' -e '/^  iserr:/,/^  ex1:/{/^  ex1:/!d}' -e '/^  ex2:/,$d' "$T/m.yaml"
+sed -i -e '/^  missing:/,/^  echo:/{/^  echo:/!d}' -e '/^  modern:/,/^  ex1:/{/^  ex1:/!d}' -e '/^  ex2:/,$d' "$T/m.yaml"
 diag "$(cat "$T/m.yaml")"
 out=$(ctl reload 2>&1)
 like "$out" 'removed' "reload removes the others" || diag "$out"
