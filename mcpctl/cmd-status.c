@@ -19,21 +19,52 @@
 
 #define NAME_MAX_WIDTH 20
 
-/* "0.4ms", "12ms", "1.5s": two significant figures are all a glance needs. */
-static void format_latency(double ms, char *buf, size_t size)
+/* o[key] formatted by fmt when it is a number, else "-". */
+static const char *figure(const cJSON *o, const char *key, void (*fmt)(double, char *, size_t), char *buf,
+			  size_t size)
 {
-	if (ms < 10)
-		snprintf(buf, size, "%.1fms", ms);
-	else if (ms < 1000)
-		snprintf(buf, size, "%.0fms", ms);
-	else
-		snprintf(buf, size, "%.1fs", ms / 1000);
+	double v;
+
+	if (!json_number(o, key, &v))
+		return "-";
+	fmt(v, buf, size);
+	return buf;
+}
+
+/*
+ * A server's figures on a line below its row (the table has no room for
+ * them in 80 columns): "12 req/s, 0.5% errors, p50 0.4ms, p99 12ms, cpu 3.4%,
+ * mem 34M". None for a server without a process and without requests.
+ */
+static void figures_note(const cJSON *s, char *buf, size_t size)
+{
+	const cJSON *traffic = cJSON_GetObjectItemCaseSensitive(s, "traffic");
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(s, "resources");
+	char a[32], b[32], c[32], d[32];
+	size_t n = 0;
+	double v;
+
+	buf[0] = '\0';
+	if (cJSON_IsObject(traffic) && (cJSON_IsObject(res) || (json_number(traffic, "requests", &v) && v > 0)))
+		n += (size_t)snprintf(buf, size, "%s req/s, %s errors, p50 %s, p99 %s",
+				      figure(traffic, "rate", output_rate, a, sizeof(a)),
+				      figure(traffic, "error_rate", output_percent, b, sizeof(b)),
+				      figure(traffic, "p50_ms", output_latency, c, sizeof(c)),
+				      figure(traffic, "p99_ms", output_latency, d, sizeof(d)));
+	if (cJSON_IsObject(res) && n < size) {
+		char cpu[32] = "-";
+
+		if (json_number(res, "cpu_percent", &v))
+			snprintf(cpu, sizeof(cpu), "%.1f%%", v);
+		snprintf(buf + n, size - n, "%scpu %s, mem %s", n ? ", " : "", cpu,
+			 figure(res, "memory_bytes", output_bytes, a, sizeof(a)));
+	}
 }
 
 /*
  * One layout, whatever the servers do: seven columns that fit 80 characters
- * (a name longer than 20 ends with "~"), and a server's reason, when it has
- * one, on the lines below its row, indented and wrapped, never cut.
+ * (a name longer than 20 ends with "~"), and below a row, indented, the
+ * server's figures and its reason, wrapped, never cut.
  */
 static void print_table(const cJSON *servers)
 {
@@ -43,7 +74,7 @@ static void print_table(const cJSON *servers)
 
 	table_set_max(t, 0, NAME_MAX_WIDTH);
 	cJSON_ArrayForEach(s, servers) {
-		char pid[24] = "-", uptime[32] = "-", restarts[24] = "-", latency[32] = "-";
+		char pid[24] = "-", uptime[32] = "-", restarts[24] = "-", latency[32] = "-", figures[256];
 		const char *cells[7];
 		size_t n = 0;
 		double v;
@@ -55,7 +86,7 @@ static void print_table(const cJSON *servers)
 		if (json_number(s, "restarts", &v))
 			snprintf(restarts, sizeof(restarts), "%.0f", v);
 		if (json_number(s, "latency_ms", &v))
-			format_latency(v, latency, sizeof(latency));
+			output_latency(v, latency, sizeof(latency));
 		cells[n++] = json_string(s, "name", "?");
 		cells[n++] = json_string(s, "state", "?");
 		cells[n++] = pid;
@@ -64,6 +95,8 @@ static void print_table(const cJSON *servers)
 		cells[n++] = json_string(s, "health", "-");
 		cells[n++] = latency;
 		table_add(t, cells);
+		figures_note(s, figures, sizeof(figures));
+		table_add_note(t, figures);
 		/* For backoff and failed, mcpd already wrote "next try in Ns" into the reason. */
 		table_add_note(t, json_string(s, "reason", ""));
 	}
@@ -71,9 +104,88 @@ static void print_table(const cJSON *servers)
 	table_free(t);
 }
 
+/* The requests mcpd relayed to s: totals since it was added, then mcpd's window. */
+static void print_traffic(const cJSON *s)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(s, "traffic");
+	char a[32], b[32], c[32], d[32];
+	double requests = 0, errors = 0, in_flight = 0, window = 0;
+
+	if (!cJSON_IsObject(t))
+		return;
+	json_number(t, "requests", &requests);
+	json_number(t, "errors", &errors);
+	json_number(t, "in_flight", &in_flight);
+	printf("  requests: %.0f since added, %.0f errors, %.0f in flight\n", requests, errors, in_flight);
+	if (json_number(t, "window_s", &window))
+		printf("  last %.0fs: %s req/s, %s errors, p50 %s, p99 %s\n", window,
+		       figure(t, "rate", output_rate, a, sizeof(a)), figure(t, "error_rate", output_percent, b, sizeof(b)),
+		       figure(t, "p50_ms", output_latency, c, sizeof(c)), figure(t, "p99_ms", output_latency, d, sizeof(d)));
+}
+
+/* What s's processes consume, as mcpd last sampled it. */
+static void print_resources(const cJSON *s)
+{
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(s, "resources");
+	char a[32], b[32];
+	double v, limit;
+
+	if (!cJSON_IsObject(r))
+		return;
+	if (json_number(r, "cpu_percent", &v))
+		printf("  cpu: %.1f%%", v);
+	else
+		printf("  cpu: -");
+	if (json_number(r, "cpu_seconds", &v))
+		printf(" (%.2fs in all)", v);
+	printf("\n  memory: %s", figure(r, "memory_bytes", output_bytes, a, sizeof(a)));
+	if (json_number(r, "memory_limit_bytes", &limit)) {
+		printf(" of %s", figure(r, "memory_limit_bytes", output_bytes, b, sizeof(b)));
+		if (json_number(r, "memory_bytes", &v) && limit > 0)
+			printf(" (%.0f%% of the limit)", 100 * v / limit);
+	}
+	printf("\n  processes: %s, fds: %s", figure(r, "processes", output_count, a, sizeof(a)),
+	       figure(r, "fds", output_count, b, sizeof(b)));
+	printf(" (%s", json_string(r, "source", "?"));
+	if (json_number(r, "sampled_s_ago", &v))
+		printf(", sampled %.1fs ago", v);
+	printf(")\n");
+}
+
+/* Text from a server's command (a check's output) on one line, without its control characters. */
+static void put_clean(const char *s)
+{
+	for (; *s; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s);
+}
+
+/* Each deep check: what it runs, its status, how long it took and when. */
+static void print_checks(const cJSON *s)
+{
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(s, "checks")) {
+		const char *what = json_string(c, "tool", json_string(c, "command", NULL));
+		const char *detail = json_string(c, "detail", "");
+		char a[32];
+		double age;
+
+		printf("  check %s%s%s%s: %s", json_string(c, "check", "?"), what ? " (" : "", what ? what : "",
+		       what ? ")" : "", json_string(c, "status", "?"));
+		if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c, "duration_ms")))
+			printf(" in %s", figure(c, "duration_ms", output_latency, a, sizeof(a)));
+		if (json_number(c, "age_s", &age))
+			printf(", %.0fs ago", age);
+		fputs(*detail ? ": " : "", stdout);
+		put_clean(detail);
+		putchar('\n');
+	}
+}
+
 /*
  * Below the table, for the servers named on the command line: what the
- * table has no room for (the protocol spoken, the server's identity).
+ * table has no room for (the protocol spoken, the server's identity, its
+ * traffic, resources and deep checks in full).
  */
 static void print_details(const cJSON *servers)
 {
@@ -98,6 +210,9 @@ static void print_details(const cJSON *servers)
 			printf("  tools: %.0f (hash %s)\n", v, json_string(s, "tools_hash", "?"));
 		if (json_string(s, "last_probe_error", NULL))
 			printf("  last probe error: %s\n", json_string(s, "last_probe_error", ""));
+		print_traffic(s);
+		print_resources(s);
+		print_checks(s);
 	}
 }
 

@@ -33,6 +33,7 @@ extern const struct cmd cmd_reload;
 extern const struct cmd cmd_restart;
 extern const struct cmd cmd_start;
 extern const struct cmd cmd_status;
+extern const struct cmd cmd_top;
 extern const struct cmd cmd_health;
 extern const struct cmd cmd_connect;
 extern const struct cmd cmd_tools;

@@ -15,6 +15,7 @@
 
 static const struct cmd *const commands[] = {
 	&cmd_status,
+	&cmd_top,
 	&cmd_start,
 	&cmd_stop,
 	&cmd_restart,

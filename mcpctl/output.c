@@ -17,8 +17,9 @@ struct table {
 	size_t ncols;
 	char **headers;
 	size_t *max;			/* 0: no limit */
+	bool *right;			/* aligned to the right */
 	char **cells;			/* nrows * ncols */
-	char **notes;			/* one per row, NULL when none */
+	char **notes;			/* one per row, its notes joined by '\n'; NULL when none */
 	size_t nrows;
 };
 
@@ -66,6 +67,7 @@ struct table *table_new(const char *const *headers, size_t ncols)
 	t->ncols = ncols;
 	t->headers = xcalloc(ncols, sizeof(*t->headers));
 	t->max = xcalloc(ncols, sizeof(*t->max));
+	t->right = xcalloc(ncols, sizeof(*t->right));
 	for (size_t i = 0; i < ncols; i++)
 		t->headers[i] = cell_dup(headers[i]);
 	return t;
@@ -74,6 +76,11 @@ struct table *table_new(const char *const *headers, size_t ncols)
 void table_set_max(struct table *t, size_t col, size_t max)
 {
 	t->max[col] = max;
+}
+
+void table_set_right(struct table *t, size_t col)
+{
+	t->right[col] = true;
 }
 
 void table_add(struct table *t, const char *const *cells)
@@ -88,10 +95,21 @@ void table_add(struct table *t, const char *const *cells)
 
 void table_add_note(struct table *t, const char *note)
 {
+	char **notes, *line;
+
 	if (t->nrows == 0 || !note || !*note)
 		return;
-	free(t->notes[t->nrows - 1]);
-	t->notes[t->nrows - 1] = xstrdup(note);
+	notes = &t->notes[t->nrows - 1];
+	line = cell_dup(note);
+	if (*notes) {
+		char *joined;
+
+		xasprintf(&joined, "%s\n%s", *notes, line);
+		free(line);
+		line = joined;
+		free(*notes);
+	}
+	*notes = line;
 }
 
 /* Print s in at most width characters, ending a cut one with mark; returns the characters printed. */
@@ -158,7 +176,7 @@ static void print_row(const struct table *t, char *const *row, const size_t *wid
 	for (size_t i = 0; i <= end; i++) {
 		size_t w;
 
-		if (i == last) {
+		if (i == last && !t->right[i]) {
 			if (text_width(row[i]) > widths[i] && widths[i] < REASON_OWN_LINE) {
 				/* Too narrow to wrap in place: the reason gets lines of its own. */
 				fprintf(out, "\n%*s", REASON_INDENT, "");
@@ -168,10 +186,14 @@ static void print_row(const struct table *t, char *const *row, const size_t *wid
 			}
 			break;
 		}
+		if (t->right[i]) {
+			w = text_width(row[i]);
+			fprintf(out, "%*s", (int)(w < widths[i] ? widths[i] - w : 0), "");
+		}
 		w = print_cut(out, row[i], widths[i], "~");
 		indent += widths[i] + 2;
 		if (i < end)
-			fprintf(out, "%*s", (int)(widths[i] - w + 2), "");
+			fprintf(out, "%*s", (int)(t->right[i] ? 2 : widths[i] - w + 2), "");
 	}
 	fputc('\n', out);
 }
@@ -208,10 +230,15 @@ void table_print(const struct table *t, FILE *out, size_t width)
 	print_row(t, t->headers, widths, width, out);
 	for (size_t r = 0; r < t->nrows; r++) {
 		print_row(t, t->cells + r * t->ncols, widths, width, out);
-		if (t->notes[r]) {
+		for (char *note = t->notes[r], *nl; note; note = nl ? nl + 1 : NULL) {
+			nl = strchr(note, '\n');
+			if (nl)
+				*nl = '\0';
 			fprintf(out, "%*s", NOTE_INDENT, "");
-			print_wrapped(out, t->notes[r], width - NOTE_INDENT, NOTE_INDENT);
+			print_wrapped(out, note, width - NOTE_INDENT, NOTE_INDENT);
 			fputc('\n', out);
+			if (nl)
+				*nl = '\n';
 		}
 	}
 	free(widths);
@@ -230,6 +257,7 @@ void table_free(struct table *t)
 	free(t->notes);
 	free(t->headers);
 	free(t->max);
+	free(t->right);
 	free(t->cells);
 	free(t);
 }
@@ -255,6 +283,71 @@ void output_duration(uint64_t seconds, char *buf, size_t size)
 		return;
 	}
 	snprintf(buf, size, "%llus", (unsigned long long)seconds);
+}
+
+void output_latency(double ms, char *buf, size_t size)
+{
+	if (ms < 10)
+		snprintf(buf, size, "%.1fms", ms);
+	else if (ms < 1000)
+		snprintf(buf, size, "%.0fms", ms);
+	else if (ms < 10000)
+		snprintf(buf, size, "%.1fs", ms / 1000);
+	else
+		snprintf(buf, size, "%.0fs", ms / 1000);
+}
+
+/* v scaled by step until below it, with a suffix from units: "950", "1.2k", "34M". */
+static void scaled(double v, double step, const char *units, char *buf, size_t size)
+{
+	size_t u = 0;
+
+	while (v >= step - 0.5 && units[u + 1]) {
+		v /= step;
+		u++;
+	}
+	/* 9.96 would print "10.0": one decimal only where it stays below 10. */
+	if (u > 0 && v < 9.95)
+		snprintf(buf, size, "%.1f%c", v, units[u]);
+	else if (units[u] == ' ')
+		snprintf(buf, size, "%.0f", v);
+	else
+		snprintf(buf, size, "%.0f%c", v, units[u]);
+}
+
+void output_count(double n, char *buf, size_t size)
+{
+	scaled(n, 1000, " kMGTP", buf, size);
+}
+
+void output_rate(double per_s, char *buf, size_t size)
+{
+	/* A request a minute is 0.02/s: the window's slowest rate still shows. */
+	if (per_s <= 0)
+		snprintf(buf, size, "0");
+	else if (per_s < 0.995)
+		snprintf(buf, size, "%.2f", per_s);
+	else if (per_s < 9.95)
+		snprintf(buf, size, "%.1f", per_s);
+	else
+		output_count(per_s, buf, size);
+}
+
+void output_percent(double fraction, char *buf, size_t size)
+{
+	double p = fraction * 100;
+
+	if (p <= 0)
+		snprintf(buf, size, "0%%");
+	else if (p < 9.95)
+		snprintf(buf, size, "%.1f%%", p);
+	else
+		snprintf(buf, size, "%.0f%%", p);
+}
+
+void output_bytes(double bytes, char *buf, size_t size)
+{
+	scaled(bytes, 1024, "BKMGTP", buf, size);
 }
 
 static char *json_text(const cJSON *v)
