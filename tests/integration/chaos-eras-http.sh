@@ -124,7 +124,11 @@ for i in 1 2 3; do
 		-H "MCP-Protocol-Version: $V" -H 'Mcp-Method: tools/call' -H 'Mcp-Name: sleep' \
 		-d '{"jsonrpc":"2.0","id":'$i',"method":"tools/call","params":{'"${META%\}}"',"progressToken":'$i'},"name":"sleep","arguments":{"ms":30000}}}' "$url/gone"
 done
-_gone_busy() { (($(grep -c 'gone: .*attached' "$T/mcpd.err") >= 3)) && grep -q 'subscriptions/acknowledged' "$T/gl3.out"; }
+# The three listens are acknowledged and the three calls have reached the server (in flight).
+_gone_busy() {
+	(($(grep -c 'gone: .*attached' "$T/mcpd.err") >= 3)) && grep -q 'subscriptions/acknowledged' "$T/gl3.out" &&
+		curl -s --max-time 5 "http://127.0.0.1:$port/metrics" | grep -qx 'mcpd_requests_in_flight{server="gone"} 3'
+}
 wait_until 30 _gone_busy || diag "the listens and calls on gone did not all start: $(cat "$T"/gl*.out | head -c 500)"
 sed -i '/^  gone:/,/^    command:.*gone/d' "$T/m.yaml"
 like "$(ctl reload 2>&1)" 'removed: gone' "a reload removes the server under 3 listens and 3 calls in flight"
