@@ -68,6 +68,7 @@
 #define MAX_INBOUND 1024                  /* HTTP messages not yet handled */
 #define MAX_CONNECTIONS 256
 #define MAX_SLEEP_MS (3600 * 1000)
+#define MAX_EXTRA_TOOLS 10000 /* --tools N */
 #define MAX_DURATION_MS (30.0 * 24 * 3600 * 1000)
 #define PROGRESS_INTERVAL_MS 250
 #define STDERR_MESSAGE_INTERVAL_MS 2000
@@ -121,6 +122,8 @@ static struct options {
 	enum eras eras;    /* --dual-era, --modern-only */
 	int64_t ttl_ms;    /* ttlMs of modern cacheable results */
 	bool log_requests; /* every message received, on stderr */
+	unsigned extra_tools; /* --tools N: tool_1..tool_N */
+	bool fail_tool;       /* --fail-tool: a tool "fail" answering isError */
 } opt = {
 	.name = "example",
 	.exit_after_ms = -1,
@@ -173,6 +176,10 @@ static void usage(FILE *f)
 		"  --ttl-ms N                ttlMs of modern list results (60000)\n"
 		"  --log-requests            write each message received to stderr as\n"
 		"                            \"request: JSON\" (at most 1000 bytes)\n"
+		"  --tools N                 list N more tools, tool_1 .. tool_N, each\n"
+		"                            answering like echo (at most 10000)\n"
+		"  --fail-tool               list a tool \"fail\" whose result has\n"
+		"                            isError: true\n"
 		"  -h, --help                show this help\n"
 		"\n"
 		"SIGUSR1 toggles the tool \"time\" and sends tools/list_changed.\n"
@@ -269,7 +276,7 @@ enum {
 	OPT_HUGE_INITIALIZE, OPT_IGNORE_SIGTERM, OPT_FORK_GRANDCHILD, OPT_PIDFILE,
 	OPT_HTTP, OPT_LEGACY_SSE, OPT_SSE_RESPONSES, OPT_SESSION_TTL,
 	OPT_ENDLESS_SSE_EVENT, OPT_FLOOD_STDOUT, OPT_DUAL_ERA, OPT_MODERN_ONLY,
-	OPT_TTL_MS, OPT_LOG_REQUESTS,
+	OPT_TTL_MS, OPT_LOG_REQUESTS, OPT_TOOLS, OPT_FAIL_TOOL,
 };
 
 static _Noreturn void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -314,6 +321,8 @@ static void parse_options(int argc, char **argv)
 		{"modern-only", no_argument, NULL, OPT_MODERN_ONLY},
 		{"ttl-ms", required_argument, NULL, OPT_TTL_MS},
 		{"log-requests", no_argument, NULL, OPT_LOG_REQUESTS},
+		{"tools", required_argument, NULL, OPT_TOOLS},
+		{"fail-tool", no_argument, NULL, OPT_FAIL_TOOL},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -379,6 +388,12 @@ static void parse_options(int argc, char **argv)
 			opt.ttl_ms = (int64_t)n;
 			break;
 		case OPT_LOG_REQUESTS: opt.log_requests = true; break;
+		case OPT_TOOLS:
+			if (!parse_count(optarg, MAX_EXTRA_TOOLS, &n))
+				bad_usage("--tools: not 0 to %d: '%s'", MAX_EXTRA_TOOLS, optarg);
+			opt.extra_tools = (unsigned)n;
+			break;
+		case OPT_FAIL_TOOL: opt.fail_tool = true; break;
 		case OPT_SESSION_TTL:
 			if (!parse_duration(optarg, &opt.session_ttl_ms))
 				bad_usage("--session-ttl: bad duration '%s'", optarg);
@@ -1507,8 +1522,39 @@ static const struct tool {
 	 t_touch, false, true},
 };
 
+static const char echo_schema[] =
+	"{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},\"required\":[\"text\"]}";
+
+/* --fail-tool: a tool that fails as tools do, with a result (not a JSON-RPC error). */
+static void t_fail(const struct call *c, const cJSON *args)
+{
+	(void)args;
+	answer(c, text_result("the tool failed on purpose (--fail-tool)", true));
+}
+
+static const struct tool fail_tool = {"fail", "Fails: its result has isError true.", "{\"type\":\"object\"}",
+				      t_fail, false, false};
+static const struct tool extra_tool = {"tool_N", "Returns the given text unchanged (--tools).", echo_schema, t_echo,
+				       false, false};
+
+/* tool_1 .. tool_N of --tools N. */
+static bool extra_tool_named(const char *name)
+{
+	char *end;
+	unsigned long k;
+
+	if (strncmp(name, "tool_", 5) != 0 || name[5] < '1' || name[5] > '9')
+		return false;
+	k = strtoul(name + 5, &end, 10);
+	return *end == '\0' && k >= 1 && k <= opt.extra_tools;
+}
+
 static const struct tool *find_tool(const char *name)
 {
+	if (opt.fail_tool && strcmp(name, "fail") == 0)
+		return &fail_tool;
+	if (extra_tool_named(name))
+		return &extra_tool;
 	for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
 		if (strcmp(tools[i].name, name) == 0 && (!tools[i].on_sigusr1 || g_time_tool))
 			return &tools[i];
@@ -1644,6 +1690,22 @@ static void m_tools_list(const struct call *c)
 		cJSON_AddStringToObject(t, "name", tools[i].name);
 		cJSON_AddStringToObject(t, "description", tools[i].description);
 		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(tools[i].input_schema));
+		cJSON_AddItemToArray(list, t);
+	}
+	if (opt.fail_tool) {
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "name", fail_tool.name);
+		cJSON_AddStringToObject(t, "description", fail_tool.description);
+		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(fail_tool.input_schema));
+		cJSON_AddItemToArray(list, t);
+	}
+	for (unsigned k = 1; k <= opt.extra_tools; k++) {
+		cJSON *t = cJSON_CreateObject();
+		char name[32];
+		snprintf(name, sizeof name, "tool_%u", k);
+		cJSON_AddStringToObject(t, "name", name);
+		cJSON_AddStringToObject(t, "description", extra_tool.description);
+		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(extra_tool.input_schema));
 		cJSON_AddItemToArray(list, t);
 	}
 	add_cache_hints(c, r);

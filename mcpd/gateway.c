@@ -132,6 +132,7 @@ struct gw_request {
 	cJSON *id;			/* the request's id as written (errors carry it), NULL before the body */
 	bool sse;			/* its client accepts text/event-stream */
 	bool initialize;		/* the answer tells the session's version */
+	bool relayed;			/* its answer is the server's: its bytes are counted (traffic.c) */
 	bool listen;			/* subscriptions/listen: streams until its client leaves */
 	bool stream_counted;		/* a listen counted in nstreams until done */
 	cJSON *progress_token;		/* the progress that belongs to it, for its response stream */
@@ -478,7 +479,11 @@ static void finish_waiter(struct gw_request *req, cJSON *answer)
 
 	waiter_unlink(req);
 	if (req->streaming) {
+		size_t before = req->out.queued;
+
 		sseq_push(g, &req->out, answer);
+		if (req->relayed && req->session->relay && req->out.queued > before)
+			relay_count_out(req->session->relay, req->out.queued - before);
 		cJSON_Delete(answer);
 		req->final = true;
 		sseq_wake(g, &req->out);
@@ -489,25 +494,11 @@ static void finish_waiter(struct gw_request *req, cJSON *answer)
 	kick(g);
 }
 
-/* Tell the server, through the relay, that the answer to id is no longer wanted. */
-static void cancel_id(struct session *relay, const cJSON *id, const char *why)
-{
-	cJSON *params = cJSON_CreateObject();
-	cJSON *msg;
-	char *text;
-
-	cJSON_AddItemToObject(params, "requestId", cJSON_Duplicate(id, 1));
-	cJSON_AddStringToObject(params, "reason", why);
-	msg = jsonrpc_notification_new("notifications/cancelled", params);
-	text = cJSON_PrintUnformatted(msg);
-	cJSON_Delete(msg);
-	if (text)
-		relay_client_line(relay, text, strlen(text));
-	free(text);
-}
-
-/* Every request of this POST (one, or a batch's unanswered ones) is cancelled upstream. */
-static void cancel_upstream(struct gw_request *req, const char *why)
+/*
+ * Every request of this POST (one, or a batch's unanswered ones) is
+ * cancelled upstream; timed_out: by request_timeout (counted apart).
+ */
+static void cancel_upstream(struct gw_request *req, const char *why, bool timed_out)
 {
 	struct session *relay = req->session ? req->session->relay : NULL;
 	const cJSON *id;
@@ -515,11 +506,11 @@ static void cancel_upstream(struct gw_request *req, const char *why)
 	if (!relay)
 		return;	/* closed: relay_detach cancelled what was in flight */
 	if (!req->batch) {
-		cancel_id(relay, req->id, why);
+		relay_cancel(relay, req->id, why, timed_out);
 		return;
 	}
 	cJSON_ArrayForEach(id, req->batch)
-		cancel_id(relay, id, why);
+		relay_cancel(relay, id, why, timed_out);
 }
 
 /* An error answer for every request of this POST: one, or the batch's answers with one per unanswered id. */
@@ -598,6 +589,7 @@ static bool deliver_response(struct gw_session *gs, const cJSON *msg)
 				if (v)
 					snprintf(gs->version, sizeof(gs->version), "%s", v);
 			}
+			req->relayed = true;
 			finish_waiter(req, cJSON_Duplicate(msg, 1));
 			return true;
 		}
@@ -614,6 +606,7 @@ static bool deliver_response(struct gw_session *gs, const cJSON *msg)
 			cJSON *answers = req->answers;
 
 			req->answers = NULL;
+			req->relayed = true;
 			finish_waiter(req, answers);
 		}
 		return true;
@@ -833,7 +826,7 @@ static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 			if (!client_left(req->conn))
 				continue;
 			log_info(gs->server, NULL, "gateway: a client left before its answer; cancelling its request");
-			cancel_upstream(req, "the HTTP client disconnected");
+			cancel_upstream(req, "the HTTP client disconnected", false);
 			finish_waiter(req, error_answer(req, MCPD_ERR_UNAVAILABLE, "the HTTP client disconnected"));
 		}
 		if (gs->refs == 0 && now - gs->last_used > idle) {
@@ -975,7 +968,7 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 		 after);
 	log_notice(req->session->server, NULL, "gateway: a request timed out after %gs "
 		   "(mcpd.gateway.request_timeout); cancelling it", after);
-	cancel_upstream(req, message);
+	cancel_upstream(req, message, true);
 	finish_waiter(req, error_answer(req, MCPD_ERR_TIMEOUT, message));
 }
 
@@ -1321,6 +1314,8 @@ static enum MHD_Result answer(struct gw_request *req, const char *method)
 	req->answered = true;
 	if (!text)
 		return MHD_NO;
+	if (req->relayed && req->session->relay)
+		relay_count_out(req->session->relay, strlen(text));
 	ret = reply(req->conn, status, "application/json", text, req->session->id, 0, NULL);
 	access_log(req, method, status);
 	free(text);
@@ -1515,7 +1510,7 @@ void gateway_request_done(struct gateway *g, void *con_cls)
 		return;
 	if (req->waiting) {
 		/* The client left before its answer (or closed its stream): the server need not finish it. */
-		cancel_upstream(req, "the HTTP client disconnected");
+		cancel_upstream(req, "the HTTP client disconnected", false);
 		waiter_unlink(req);
 	}
 	ev_timer_stop(g->d->loop, &req->keepalive_w);

@@ -18,6 +18,7 @@
 #include "relay-internal.h"
 #include "relay-state.h"
 #include "server.h"
+#include "traffic.h"
 #include "xmalloc.h"
 
 #define BUCKETS 1024
@@ -62,6 +63,7 @@ struct pending_req {
 	cJSON *client_id_value;	/* as parsed: to match the client's cancellation */
 	cJSON *client_token;	/* the client's progressToken, rewritten to TOKEN_PREFIX<sid> */
 	struct session *sess;	/* NULL for PF_INTERNAL */
+	struct traffic_req tr;	/* a client's request: counted until it ends (traffic.c) */
 	struct pending_req *next;
 };
 
@@ -87,6 +89,7 @@ struct mrtr {
 	cJSON *responses;	/* inputResponses gathered so far */
 	cJSON *state;		/* requestState, or NULL */
 	unsigned round;
+	struct traffic_req tr;	/* the client's request, counted once over all its rounds */
 	size_t nasks, nanswered;
 	size_t input_bytes;	/* of responses, at most RELAY_MAX_INPUT_BYTES (counted in request_bytes too) */
 	struct mrtr_ask {
@@ -124,6 +127,8 @@ struct session {
 	uint64_t unstored;	/* requests not kept for lack of room: logged at the first */
 	uint64_t dropped_notes;	/* its notifications dropped while the server's input was full: logged at the first */
 	size_t npending;
+	size_t line_len;	/* of the client's line being handled: a request's bytes in */
+	bool cancel_timeout;	/* its cancellations are the gateway's request_timeout (relay_cancel) */
 	bool draining;		/* the client closed its side: close once answered */
 	bool closing;		/* the sink was told to close: nothing more goes to it */
 	bool dead;		/* detached: unlinked, freed by the reaper */
@@ -301,6 +306,21 @@ static bool to_client(struct session *sess, const cJSON *msg)
 	}
 	sess->ops->send(sess->sink, msg);
 	return alive(sess);
+}
+
+/* An answer of the server's to a counted request: its serialised size is its bytes out (what the sink queued). */
+static bool answer_counted(struct session *sess, const cJSON *msg)
+{
+	size_t before;
+	bool ok;
+
+	if (!alive(sess))
+		return false;
+	before = sess->ops->pending(sess->sink);
+	ok = to_client(sess, msg);
+	if (ok && sess->ops->pending(sess->sink) > before)
+		traffic_bytes_out(sess->s, sess->ops->pending(sess->sink) - before);
+	return ok;
 }
 
 static bool error_to_client(struct session *sess, const cJSON *id, int code, const char *message)
@@ -532,6 +552,7 @@ void relay_detach(struct session *sess)
 			*pp = p->next;
 			if (live)
 				send_cancel(s, p->sid, "the MCP client disconnected");
+			traffic_end(s, &p->tr, TRAFFIC_CANCELLED);
 			pending_free(p);
 		}
 	}
@@ -549,6 +570,7 @@ void relay_detach(struct session *sess)
 			continue;
 		}
 		*mm = m->next;
+		traffic_end(s, &m->tr, TRAFFIC_CANCELLED);
 		mrtr_free(m);
 	}
 	for (struct server_req **qq = &r->server_reqs; *qq;) {
@@ -618,7 +640,8 @@ static bool answer_to_client(struct session *sess, const cJSON *id, cJSON *resul
 	return ok;
 }
 
-static bool server_available(struct session *sess, const cJSON *id)
+/* req: the client's request, counted as unavailable when refused (NULL: counted by the caller). */
+static bool server_available(struct session *sess, const cJSON *req, const cJSON *id)
 {
 	struct server *s = sess->s;
 	char reason[320], msg[400];
@@ -627,6 +650,8 @@ static bool server_available(struct session *sess, const cJSON *id)
 	if ((s->state == ST_RUNNING || s->state == ST_UNHEALTHY) && (s->init_result || s->discover_result) &&
 	    s->stdin_fd >= 0)
 		return true;
+	if (req)
+		traffic_refused(s, req, sess->line_len);
 	server_reason(s, reason, sizeof(reason));
 	snprintf(msg, sizeof(msg), "server \"%s\" is %s%s%s", s->conf.name, server_state_name(s->state),
 		 *reason ? ": " : "", reason);
@@ -658,7 +683,7 @@ static void answer_initialize(struct session *sess, const cJSON *req, const cJSO
 		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"), "protocolVersion"));
 	cJSON *result, *msg;
 
-	if (!server_available(sess, id))
+	if (!server_available(sess, req, id))
 		return;
 	remember_client(sess, req);
 	if (!s->init_result) {
@@ -699,8 +724,12 @@ static void keep_request(struct session *sess, struct pending_req *p, const cJSO
 	sess->stored_bytes += n;
 }
 
-/* id is the client's id as written (jsonrpc_raw_id); req still holds it as parsed. */
-static void forward_round(struct session *sess, cJSON *req, const cJSON *id, unsigned round)
+/*
+ * id is the client's id as written (jsonrpc_raw_id); req still holds it as
+ * parsed. carried: a retry's request, counted since its first round (NULL:
+ * a new one, counted from here).
+ */
+static void forward_round(struct session *sess, cJSON *req, const cJSON *id, unsigned round, struct traffic_req *carried)
 {
 	struct server *s = sess->s;
 	struct relay *r = s->relay;
@@ -713,19 +742,30 @@ static void forward_round(struct session *sess, cJSON *req, const cJSON *id, uns
 	bool modern = mcp_request_version(req) != NULL;
 	bool listen = modern && strcmp(method, "subscriptions/listen") == 0;
 
-	if (!server_available(sess, id))
-		return;
-	if (listen && sess->nlistens >= RELAY_MAX_LISTENS) {
-		snprintf(buf, sizeof(buf), "too many subscriptions/listen streams open (at most %d)", RELAY_MAX_LISTENS);
-		error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, buf);
+	if (!server_available(sess, carried ? NULL : req, id)) {
+		if (carried)
+			traffic_end(s, carried, TRAFFIC_UNAVAILABLE);
 		return;
 	}
-	if (sess->npending >= RELAY_MAX_PENDING || server_busy(s)) {
-		snprintf(buf, sizeof(buf), "server \"%.32s\" is busy", s->conf.name);
+	if ((listen && sess->nlistens >= RELAY_MAX_LISTENS) || sess->npending >= RELAY_MAX_PENDING || server_busy(s)) {
+		if (listen && sess->nlistens >= RELAY_MAX_LISTENS)
+			snprintf(buf, sizeof(buf), "too many subscriptions/listen streams open (at most %d)", RELAY_MAX_LISTENS);
+		else
+			snprintf(buf, sizeof(buf), "server \"%.32s\" is busy", s->conf.name);
+		if (carried)
+			traffic_end(s, carried, TRAFFIC_UNAVAILABLE);
+		else
+			traffic_refused(s, req, sess->line_len);
 		error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, buf);
 		return;
 	}
 	p = xcalloc(1, sizeof(*p));
+	if (carried) {
+		p->tr = *carried;
+		carried->series = NULL;
+	} else {
+		traffic_begin(s, &p->tr, req, sess->line_len);
+	}
 	p->log_rank = -1;
 	snprintf(p->method, sizeof(p->method), "%s", method);
 	if (modern) {
@@ -775,6 +815,7 @@ static void forward_round(struct session *sess, cJSON *req, const cJSON *id, uns
 	if (!server_send(s, req)) {
 		p = take_pending(r, p->sid);
 		if (p) {
+			traffic_end(s, &p->tr, TRAFFIC_UNAVAILABLE);
 			error_to_client(sess, p->client_id, MCPD_ERR_UNAVAILABLE, "the server does not read its input");
 			pending_free(p);
 		}
@@ -783,7 +824,7 @@ static void forward_round(struct session *sess, cJSON *req, const cJSON *id, uns
 
 static void forward_request(struct session *sess, cJSON *req, const cJSON *id)
 {
-	forward_round(sess, req, id, 0);
+	forward_round(sess, req, id, 0, NULL);
 }
 
 /* ---- protocol eras: what mcpd answers for the server ------------------------ */
@@ -969,7 +1010,7 @@ static void modern_request(struct session *sess, cJSON *req, const cJSON *id, co
 		forward_request(sess, req, id);
 		return;
 	}
-	if (!server_available(sess, id))
+	if (!server_available(sess, req, id))
 		return;
 	if (strcmp(method, "server/discover") == 0) {
 		cJSON *msg = jsonrpc_result_new(id, mcp_discover_from_initialize(s->init_result));
@@ -1134,7 +1175,7 @@ static void mrtr_retry(struct relay *r, struct mrtr *m)
 		cJSON_AddItemToObject(params, "requestState", m->state);
 		m->state = NULL;
 	}
-	forward_round(sess, req, m->client_id, m->round);
+	forward_round(sess, req, m->client_id, m->round, &m->tr);
 	cJSON_Delete(req);
 	mrtr_free(m);
 	maybe_finish(sess);
@@ -1202,6 +1243,7 @@ static void mrtr_start(struct server *s, struct pending_req *p, const cJSON *res
 		snprintf(text, sizeof(text), "server \"%.64s\" answered %s with input_required whose input request "
 			 "\"%.64s\" is not a request (an object with a method); mcpd cannot ask the client for it",
 			 s->conf.name, p->method, bad->string);
+		traffic_end(s, &p->tr, TRAFFIC_ERROR);
 		error_to_client(sess, p->client_id, JSONRPC_INTERNAL_ERROR, text);
 		return;
 	}
@@ -1214,6 +1256,7 @@ static void mrtr_start(struct server *s, struct pending_req *p, const cJSON *res
 			 n > RELAY_MAX_INPUTS ? "(more inputs at once than mcpd relays)" :
 			 p->round + 1 >= RELAY_MAX_ROUNDS ? "(more rounds of input than mcpd relays)" :
 			 "(a requestState longer than the 1 MiB mcpd keeps)");
+		traffic_end(s, &p->tr, TRAFFIC_ERROR);
 		error_to_client(sess, p->client_id, MCPD_ERR_NOT_BRIDGED, text);
 		return;
 	}
@@ -1226,6 +1269,8 @@ static void mrtr_start(struct server *s, struct pending_req *p, const cJSON *res
 	m->responses = cJSON_CreateObject();
 	m->state = cJSON_IsString(state) ? cJSON_Duplicate(state, 1) : NULL;
 	m->round = p->round + 1;
+	m->tr = p->tr;
+	p->tr.series = NULL;
 	m->asks = xcalloc(n ? n : 1, sizeof(*m->asks));
 	cJSON_ArrayForEach(in, inputs) {
 		struct mrtr_ask *a;
@@ -1247,6 +1292,7 @@ static void mrtr_start(struct server *s, struct pending_req *p, const cJSON *res
 	}
 	/* Linked once sent: a client dropped meanwhile (to_client) found nothing of it to free. */
 	if (!alive(sess)) {
+		traffic_end(s, &m->tr, TRAFFIC_CANCELLED);
 		mrtr_free(m);
 		return;
 	}
@@ -1281,6 +1327,7 @@ static bool keep_input(struct session *sess, struct mrtr *m, const cJSON *result
 		 "the request again (%d bytes for one request, %d for all of a client's)", sess->s->conf.name,
 		 RELAY_MAX_INPUT_BYTES, RELAY_MAX_STORED);
 	mrtr_unlink(r, m);
+	traffic_end(sess->s, &m->tr, TRAFFIC_ERROR);
 	error_to_client(sess, m->client_id, MCPD_ERR_NOT_BRIDGED, msg);
 	mrtr_free(m);
 	maybe_finish(sess);
@@ -1312,6 +1359,7 @@ static void mrtr_answer(struct session *sess, const cJSON *msg)
 				const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
 
 				mrtr_unlink(r, m);
+				traffic_end(sess->s, &m->tr, TRAFFIC_ERROR);
 				error_to_client(sess, m->client_id, jsonrpc_error_code(error), text ? text : "refused");
 				mrtr_free(m);
 				maybe_finish(sess);
@@ -1336,6 +1384,7 @@ static bool mrtr_cancel(struct session *sess, const cJSON *request_id)
 
 	for (struct mrtr *m = r->mrtrs; m; m = m->next) {
 		if (m->sess == sess && cJSON_Compare(cJSON_GetObjectItemCaseSensitive(m->request, "id"), request_id, 1)) {
+			traffic_end(sess->s, &m->tr, sess->cancel_timeout ? TRAFFIC_TIMEOUT : TRAFFIC_CANCELLED);
 			mrtr_unlink(r, m);
 			mrtr_free(m);
 			return true;
@@ -1360,6 +1409,7 @@ static void forward_cancel(struct session *sess, cJSON *note)
 	server_send(sess->s, note);
 	/* A cancelled request gets no response: forget it now. */
 	p = take_pending(r, p->sid);
+	traffic_end(sess->s, &p->tr, sess->cancel_timeout ? TRAFFIC_TIMEOUT : TRAFFIC_CANCELLED);
 	pending_free(p);
 }
 
@@ -1418,6 +1468,7 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 		return;
 	}
 	method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
+	sess->line_len = len;
 	switch (jsonrpc_classify(msg)) {
 	case JSONRPC_REQUEST:
 		/* Answers carry the id exactly as the client wrote it (cJSON would round big numbers). */
@@ -1425,6 +1476,7 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 		if (server_busy(sess->s) && strcmp(method, "ping") != 0) {
 			char text[80];
 
+			traffic_refused(sess->s, msg, len);
 			/* Also those mcpd answers itself: subscriptions, listens and levels write to the server. */
 			snprintf(text, sizeof(text), "server \"%.32s\" is busy", sess->s->conf.name);
 			error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, text);
@@ -1513,6 +1565,7 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 	struct session *sess;
 	cJSON *copy;
 	int64_t sid;
+	bool counted;
 
 	reopen_bridges(s);
 	if (!cJSON_IsNumber(id))
@@ -1560,9 +1613,11 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 	cJSON_ReplaceItemInObjectCaseSensitive(copy, "id", cJSON_Duplicate(p->client_id, 1));
 	era_response(p, copy);
 	relay_state_answered(sess, p->client_id_value, msg);
+	counted = p->tr.series != NULL;
+	traffic_answered(s, &p->tr, msg);
 	pending_free(p);
 	/* A client dropped for not reading is closing: it is not finished twice. */
-	if (to_client(sess, copy))
+	if (counted ? answer_counted(sess, copy) : to_client(sess, copy))
 		maybe_finish(sess);
 	cJSON_Delete(copy);
 	return true;
@@ -1662,6 +1717,7 @@ static bool route_listen_end(struct server *s, const cJSON *msg)
 					       cJSON_Duplicate(p->client_id, 1));
 	to_client(p->sess, copy);
 	cJSON_Delete(copy);
+	traffic_end(s, &p->tr, TRAFFIC_OK);	/* a stream the server ended */
 	pending_free(p);
 	return true;
 }
@@ -1821,6 +1877,7 @@ void relay_server_gone(struct server *s, const char *why)
 			if (p->flags & PF_INTERNAL)
 				internal_done(s);
 			pending_unlink(p);
+			traffic_end(s, &p->tr, TRAFFIC_UNAVAILABLE);
 			if (p->sess && p->client_id)
 				error_to_client(p->sess, p->client_id, MCPD_ERR_UNAVAILABLE, message);
 			pending_free(p);
@@ -1850,6 +1907,31 @@ void relay_server_removed(struct server *s)
 		next = it->next;
 		close_sink(it);
 	}
+}
+
+void relay_cancel(struct session *sess, const cJSON *id, const char *why, bool timed_out)
+{
+	cJSON *params = cJSON_CreateObject();
+	cJSON *msg;
+	char *text;
+
+	cJSON_AddItemToObject(params, "requestId", cJSON_Duplicate(id, 1));
+	cJSON_AddStringToObject(params, "reason", why);
+	msg = jsonrpc_notification_new("notifications/cancelled", params);
+	text = cJSON_PrintUnformatted(msg);
+	cJSON_Delete(msg);
+	if (!text)
+		return;
+	sess->cancel_timeout = timed_out;
+	relay_client_line(sess, text, strlen(text));
+	sess->cancel_timeout = false;
+	free(text);
+}
+
+void relay_count_out(struct session *sess, size_t n)
+{
+	if (!sess->dead)
+		traffic_bytes_out(sess->s, n);
 }
 
 void relay_client_oversized(struct session *sess, const char *start, size_t len, size_t limit)

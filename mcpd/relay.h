@@ -77,6 +77,17 @@ bool relay_client_eof(struct session *sess);
 void relay_client_line(struct session *sess, const char *line, size_t len);
 
 /*
+ * The client no longer wants the answer to its request id (as it wrote it):
+ * the server is told, as by the client's own notifications/cancelled.
+ * timed_out: the gateway's request_timeout ran out (counted as a timeout,
+ * not as a cancellation).
+ */
+void relay_cancel(struct session *sess, const cJSON *id, const char *why, bool timed_out);
+
+/* n bytes of an answer to a relayed request went to the session's client (a sink that serialises later). */
+void relay_count_out(struct session *sess, size_t n);
+
+/*
  * A line from a session's client longer than the limit (limit bytes): its
  * first bytes, to answer with the request's id when they hold it.
  */
