@@ -336,3 +336,16 @@ void cgroup_kill_tree(const char *dir, unsigned timeout_ms)
 		nanosleep(&tick, NULL);
 	}
 }
+
+int cgroup_open_dir(const char *name)
+{
+	char path[PATH_MAX];
+	int fd, r;
+
+	if (!enabled)
+		return -EOPNOTSUPP;
+	if ((r = server_path(name, NULL, path, sizeof(path))) < 0)
+		return r;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}

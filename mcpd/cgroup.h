@@ -51,4 +51,11 @@ int cgroup_remove(const char *name);
  */
 void cgroup_kill_tree(const char *base, unsigned timeout_ms);
 
+/*
+ * Open server name's cgroup directory (O_RDONLY|O_DIRECTORY|O_CLOEXEC) to
+ * read its files with openat() and tell it from a recreated one by its inode:
+ * an fd, or -errno (-ENOENT: it has none yet; -EOPNOTSUPP: cgroups are off).
+ */
+int cgroup_open_dir(const char *name);
+
 #endif
