@@ -24,6 +24,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "duration.h"
 #include "manifest.h"
 #include "readfile.h"
@@ -456,7 +458,7 @@ static bool walk_map(struct parse *p, const struct ynode *n, const char *path, c
 			error_at(p, key, sub, "\"%s\" cannot be set in defaults: it belongs to one server", f->key);
 			ok = false;
 		} else if (f->sub) {
-			ok = walk_map(p, n->entries[i].value, sub, f->sub, f->nsub, (char *)base + f->offset, false) && ok;
+			ok = walk_map(p, n->entries[i].value, sub, f->sub, f->nsub, (char *)base + f->offset, in_defaults) && ok;
 		} else {
 			ok = f->parse(p, n->entries[i].value, sub, (char *)base + f->offset) && ok;
 		}
@@ -1021,12 +1023,193 @@ static const struct field circuit_fields[] = {
 	CIRCUIT("cooldown", parse_duration, cooldown_ms),
 };
 
+bool tool_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > MANIFEST_TOOL_NAME_MAX)
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-' && *c != '.')
+			return false;
+	return true;
+}
+
+/*
+ * YAML to JSON for health.call.arguments: maps are objects, sequences arrays;
+ * a plain (unquoted) scalar may be null, true/false or a number, anything
+ * else (and every quoted scalar) is a string. NULL after an error.
+ */
+static cJSON *yaml_to_json(struct parse *p, const struct ynode *n, const char *path)
+{
+	cJSON *o;
+
+	if (n->type == YNODE_MAP) {
+		o = cJSON_CreateObject();
+		for (size_t i = 0; i < n->n; i++) {
+			char *sub = join_path(path, n->entries[i].key->value);
+			cJSON *v = yaml_to_json(p, n->entries[i].value, sub);
+
+			free(sub);
+			if (!v) {
+				cJSON_Delete(o);
+				return NULL;
+			}
+			cJSON_AddItemToObject(o, n->entries[i].key->value, v);
+		}
+		return o;
+	}
+	if (n->type == YNODE_SEQ) {
+		o = cJSON_CreateArray();
+		for (size_t i = 0; i < n->n; i++) {
+			char *sub = index_path(path, i);
+			cJSON *v = yaml_to_json(p, n->items[i], sub);
+
+			free(sub);
+			if (!v) {
+				cJSON_Delete(o);
+				return NULL;
+			}
+			cJSON_AddItemToArray(o, v);
+		}
+		return o;
+	}
+	if (strlen(n->value) != n->len) {
+		error_at(p, n, path, "contains a NUL byte (\\0), which mcpd does not send in a tool's arguments");
+		return NULL;
+	}
+	if (n->plain) {
+		static const char *const yes[] = { "true", "True", "TRUE" }, *const no[] = { "false", "False", "FALSE" };
+		char *end;
+		double v;
+
+		if (ynode_is_null(n))
+			return cJSON_CreateNull();
+		for (size_t i = 0; i < NELEM(yes); i++) {
+			if (strcmp(n->value, yes[i]) == 0)
+				return cJSON_CreateTrue();
+			if (strcmp(n->value, no[i]) == 0)
+				return cJSON_CreateFalse();
+		}
+		errno = 0;
+		v = strtod(n->value, &end);
+		if (n->len > 0 && *end == '\0' && !errno && isfinite(v) &&
+		    (isdigit((unsigned char)n->value[0]) || n->value[0] == '-' || n->value[0] == '.'))
+			return cJSON_CreateNumber(v);
+	}
+	return cJSON_CreateString(n->value);
+}
+
+static const struct field call_fields[] = {
+	{ .key = "tool" },
+	{ .key = "arguments" },
+};
+
+static bool hinted(const struct parse *p, const char *key);
+
+/* health.call: { tool: NAME, arguments: {...} } */
+static bool parse_call(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	struct health_conf *h = field;
+	const struct ynode *tool, *args;
+	const char *name;
+	char *sub, *text = NULL;
+	bool ok = true;
+
+	if (!expect_map(p, n, path))
+		return false;
+	for (size_t i = 0; i < n->n; i++) {
+		if (!find_field(call_fields, NELEM(call_fields), n->entries[i].key->value)) {
+			sub = join_path(path, n->entries[i].key->value);
+			unknown_key(p, n->entries[i].key, sub, call_fields, NELEM(call_fields), false);
+			free(sub);
+			ok = false;
+		}
+	}
+	tool = ymap_get(n, "tool");
+	sub = join_path(path, "tool");
+	if (!tool) {
+		if (!hinted(p, "tool"))
+			error_at(p, n, sub, "missing \"tool\": the name of the (read-only) tool to call at each probe");
+		ok = false;
+	} else if ((name = scalar(p, tool, sub, "a tool name")) && !tool_name_valid(name)) {
+		error_at(p, tool, sub, "\"%.64s%s\" is not a valid MCP tool name: 1 to %d letters, digits, '_', '-' "
+			 "or '.'", name, strlen(name) > 64 ? "..." : "", MANIFEST_TOOL_NAME_MAX);
+		ok = false;
+	} else if (!name) {
+		ok = false;
+	}
+	free(sub);
+	args = ymap_get(n, "arguments");
+	if (args && !ynode_is_null(args)) {
+		sub = join_path(path, "arguments");
+		if (args->type != YNODE_MAP) {
+			expected(p, args, sub, "a map of the tool's arguments");
+			ok = false;
+		} else if (args->weight > MANIFEST_CALL_ARGS_MAX) {
+			error_at(p, args, sub, "is larger than %d KiB as JSON", MANIFEST_CALL_ARGS_MAX / 1024);
+			ok = false;
+		} else {
+			cJSON *json = yaml_to_json(p, args, sub);
+
+			if (!json) {
+				ok = false;
+			} else {
+				text = cJSON_PrintUnformatted(json);
+				cJSON_Delete(json);
+				if (strlen(text) > MANIFEST_CALL_ARGS_MAX) {
+					error_at(p, args, sub, "is larger than %d KiB as JSON", MANIFEST_CALL_ARGS_MAX / 1024);
+					ok = false;
+				}
+			}
+		}
+		free(sub);
+	}
+	if (!ok) {
+		free(text);
+		return false;
+	}
+	free(h->call_tool);
+	free(h->call_arguments);
+	h->call_tool = xstrdup(tool->value);
+	h->call_arguments = text;
+	return true;
+}
+
+/* health.exec: like command, an argv list run without a shell. */
+static bool parse_exec(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	struct health_conf *h = field;
+	struct server_conf tmp = { 0 };
+
+	if (!parse_command(p, n, path, &tmp))
+		return false;
+	strv_free(h->exec);
+	h->exec = tmp.command;
+	h->exec_argc = tmp.argc;
+	return true;
+}
+
+static bool parse_exec_timeout(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	if (!parse_duration(p, n, path, field))
+		return false;
+	if (*(uint64_t *)field == 0) {
+		error_at(p, n, path, "must be longer than 0");
+		return false;
+	}
+	return true;
+}
+
 #define HEALTH(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct health_conf, member) }
 static const struct field health_fields[] = {
 	HEALTH("interval", parse_duration, interval_ms),
 	HEALTH("timeout", parse_duration, timeout_ms),
 	HEALTH("unhealthy_after", parse_unhealthy_after, unhealthy_after),
 	HEALTH("start_timeout", parse_duration, start_timeout_ms),
+	{ .key = "call", .parse = parse_call, .flags = F_SERVER_ONLY },
+	{ .key = "exec", .parse = parse_exec, .flags = F_SERVER_ONLY },
+	HEALTH("exec_timeout", parse_exec_timeout, exec_timeout_ms),
 };
 
 #define STOP(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct stop_conf, member) }
@@ -1281,6 +1464,9 @@ void server_conf_release(struct server_conf *s)
 	free(s->user);
 	free(s->group);
 	strv_free(s->depends_on);
+	free(s->health.call_tool);
+	free(s->health.call_arguments);
+	strv_free(s->health.exec);
 }
 
 static char **strv_dup(char *const *v, size_t n)
@@ -1325,6 +1511,9 @@ void server_conf_copy(struct server_conf *dst, const struct server_conf *src)
 	dst->user = str_dup_or_null(src->user);
 	dst->group = str_dup_or_null(src->group);
 	dst->depends_on = strv_dup(src->depends_on, src->ndepends_on);
+	dst->health.call_tool = str_dup_or_null(src->health.call_tool);
+	dst->health.call_arguments = str_dup_or_null(src->health.call_arguments);
+	dst->health.exec = strv_dup(src->health.exec, src->health.exec_argc);
 }
 
 /*
@@ -1844,6 +2033,14 @@ bool server_conf_equal(const struct server_conf *a, const struct server_conf *b)
 	       a->health.unhealthy_after == b->health.unhealthy_after &&
 	       a->health.start_timeout_ms == b->health.start_timeout_ms && a->stop.signal == b->stop.signal &&
 	       a->stop.timeout_ms == b->stop.timeout_ms;
+}
+
+bool server_conf_checks_equal(const struct server_conf *a, const struct server_conf *b)
+{
+	return str_eq(a->health.call_tool, b->health.call_tool) &&
+	       str_eq(a->health.call_arguments, b->health.call_arguments) &&
+	       strv_eq(a->health.exec, a->health.exec_argc, b->health.exec, b->health.exec_argc) &&
+	       a->health.exec_timeout_ms == b->health.exec_timeout_ms;
 }
 
 const char *transport_name(enum transport t)

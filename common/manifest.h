@@ -71,7 +71,16 @@ struct health_conf {
 	uint64_t timeout_ms;
 	unsigned unhealthy_after;
 	uint64_t start_timeout_ms;
+	/* Deep checks (per server only: a tool name belongs to one server); changing them needs no restart. */
+	char *call_tool;		/* health.call.tool, NULL without a call check */
+	char *call_arguments;		/* health.call.arguments as compact JSON (an object), NULL for none */
+	char **exec;			/* health.exec argv, NULL-terminated; NULL without an exec check */
+	size_t exec_argc;
+	uint64_t exec_timeout_ms;	/* health.exec_timeout; 0: health.timeout */
 };
+
+#define MANIFEST_TOOL_NAME_MAX	128		/* MCP tool names: 1 to 128 of [A-Za-z0-9_.-] */
+#define MANIFEST_CALL_ARGS_MAX	(64 * 1024)	/* health.call.arguments, as compact JSON */
 
 struct stop_conf {
 	int signal;
@@ -224,6 +233,12 @@ void server_conf_release(struct server_conf *s);
 
 /* Whether two servers' configurations differ in a way that needs a restart. */
 bool server_conf_equal(const struct server_conf *a, const struct server_conf *b);
+
+/* Whether their deep checks (health.call, health.exec, exec_timeout) are the same: these apply without a restart. */
+bool server_conf_checks_equal(const struct server_conf *a, const struct server_conf *b);
+
+/* Whether name is a valid MCP tool name (1 to 128 of A-Z a-z 0-9 _ - .). */
+bool tool_name_valid(const char *name);
 
 const char *transport_name(enum transport t);
 const char *restart_policy_name(enum restart_policy p);

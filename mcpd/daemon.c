@@ -12,6 +12,7 @@
 #include "cgroup.h"
 #include "control.h"
 #include "daemon.h"
+#include "deep-check.h"
 #include "guard.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -50,6 +51,8 @@ const char *daemon_health(const struct daemon *d)
 	for (size_t i = 0; i < d->nservers; i++) {
 		const struct server *s = d->servers[i];
 
+		if (s->wanted && strcmp(health_name(s), "degraded") == 0)
+			degraded = true;	/* running, and a health.exec check says degraded */
 		if (!is_down(s))
 			continue;
 		if (s->conf.critical)
@@ -144,13 +147,16 @@ void daemon_kill_strays(struct daemon *d)
 	 */
 	if (cgroup_enabled())
 		return;
-	keep = xcalloc(d->nservers + 2, sizeof(*keep));
+	keep = xcalloc(2 * d->nservers + 2, sizeof(*keep));
 
 	if (guard_pid() > 0)
 		keep[n++] = guard_pid();
-	for (size_t i = 0; i < d->nservers; i++)
+	for (size_t i = 0; i < d->nservers; i++) {
 		if (d->servers[i]->pid > 0)
 			keep[n++] = d->servers[i]->pid;
+		if (deep_check_exec_pid(d->servers[i]) > 0)
+			keep[n++] = deep_check_exec_pid(d->servers[i]);	/* a health.exec check, running */
+	}
 	killed = orphans_kill_strays(keep, n);
 	if (killed > 0)
 		log_notice(NULL, NULL, "killed %d orphaned process%s left behind by an exited server", killed,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "deep-check.h"
 #include "duration.h"
 #include "health.h"
 #include "lifecycle.h"
@@ -36,6 +37,7 @@ void health_init(struct server *s)
 
 	memset(h, 0, sizeof(*h));
 	h->last_latency_ms = -1;
+	h->probe_status = 3;
 	ev_timer_init(&h->interval_w, on_interval, 0., 0.);
 	ev_timer_init(&h->timeout_w, on_timeout, 0., 0.);
 	ev_timer_init(&h->ttl_w, on_ttl, 0., 0.);
@@ -154,6 +156,8 @@ void health_start(struct server *s)
 	h->fails = 0;
 	h->in_flight = false;
 	h->last_error[0] = '\0';
+	h->probe_status = 3;
+	deep_check_begin(s);
 	snprintf(h->server_name, sizeof(h->server_name), "%s", name ? name : "");
 	snprintf(h->server_version, sizeof(h->server_version), "%s", version ? version : "");
 	schedule(s);
@@ -182,6 +186,7 @@ void health_stop(struct server *s)
 	h->fails = 0;
 	cJSON_Delete(h->tools_partial);
 	h->tools_partial = NULL;
+	deep_check_stop(s);
 }
 
 static void record_latency(struct health *h, double latency)
@@ -196,11 +201,27 @@ static void record_latency(struct health *h, double latency)
 	h->last_latency_ms = latency;
 }
 
+/* The probe answered: recovered unless a deep check still fails; then the round's checks. */
+static void probe_passed(struct server *s)
+{
+	struct health *h = &s->health;
+
+	h->probe_status = 0;
+	h->last_probe_at = ev_now(s->d->loop);
+	if (h->fails > 0 && !deep_check_failing(s)) {
+		h->fails = 0;
+		h->last_error[0] = '\0';
+		lifecycle_event(s, SE_HEALTHY, NULL);
+	}
+	schedule(s);
+	deep_check_round(s);
+}
+
 /*
  * A probe failed: unhealthy at once, restarted once it failed unhealthy_after
  * times in a row. what is "ping timed out", detail " (5s)" or ": <error>".
  */
-static void probe_failed(struct server *s, const char *what, const char *detail)
+static void count_failure(struct server *s, const char *what, const char *detail, bool reschedule)
 {
 	struct health *h = &s->health;
 	char reason[256];
@@ -212,7 +233,8 @@ static void probe_failed(struct server *s, const char *what, const char *detail)
 		/* Monitor-only: nothing to restart; it stays unhealthy and is probed on. */
 		snprintf(reason, sizeof(reason), "%s%s%s", what, h->fails > 1 ? " (again)" : "", detail);
 		lifecycle_event(s, SE_UNHEALTHY, &(struct event_arg){ .reason = reason });
-		schedule(s);
+		if (reschedule)
+			schedule(s);
 		return;
 	}
 	if (h->fails >= s->conf.health.unhealthy_after) {
@@ -227,7 +249,34 @@ static void probe_failed(struct server *s, const char *what, const char *detail)
 	snprintf(reason, sizeof(reason), "%s%s (%u of %u before a restart)", what, detail, h->fails,
 		 s->conf.health.unhealthy_after);
 	lifecycle_event(s, SE_UNHEALTHY, &(struct event_arg){ .reason = reason });
-	schedule(s);
+	if (reschedule)
+		schedule(s);
+}
+
+/* The liveness probe failed. */
+static void probe_failed(struct server *s, const char *what, const char *detail)
+{
+	s->health.probe_status = 2;
+	s->health.last_probe_at = ev_now(s->d->loop);
+	count_failure(s, what, detail, true);
+}
+
+void health_check_failed(struct server *s, const char *what, const char *detail)
+{
+	if (!s->health.probing)
+		return;
+	count_failure(s, what, detail, false);	/* the probe's own answer scheduled the next round */
+}
+
+void health_check_passed(struct server *s)
+{
+	struct health *h = &s->health;
+
+	if (h->probing && h->fails > 0 && h->probe_status == 0 && !deep_check_failing(s)) {
+		h->fails = 0;
+		h->last_error[0] = '\0';
+		lifecycle_event(s, SE_HEALTHY, NULL);
+	}
 }
 
 static void on_interval(struct ev_loop *loop, ev_timer *w, int revents)
@@ -283,12 +332,7 @@ void health_ping_answered(struct server *s, int64_t id, const char *error)
 		return;
 	}
 	record_latency(h, (ev_time() - h->sent_at) * 1000.);
-	if (h->fails > 0) {
-		h->fails = 0;
-		h->last_error[0] = '\0';
-		lifecycle_event(s, SE_HEALTHY, NULL);
-	}
-	schedule(s);
+	probe_passed(s);
 }
 
 uint64_t health_tools_hash(const char *text)
@@ -438,6 +482,10 @@ void health_http_result(struct server *s, const char *method, bool ok, double la
 		health_tools_answered(s, result, ok ? NULL : reason);
 		return;
 	}
+	if (strcmp(method, "tools/call") == 0) {
+		deep_check_http_answered(s, ok, result, reason);
+		return;
+	}
 	h->in_flight = false;
 	if (s->state == ST_STARTING) {
 		if (!ok) {
@@ -461,12 +509,7 @@ void health_http_result(struct server *s, const char *method, bool ok, double la
 		return;
 	}
 	record_latency(h, latency_ms);
-	if (h->fails > 0) {
-		h->fails = 0;
-		h->last_error[0] = '\0';
-		lifecycle_event(s, SE_HEALTHY, NULL);
-	}
-	schedule(s);
+	probe_passed(s);
 }
 
 const char *health_name(const struct server *s)
@@ -474,6 +517,6 @@ const char *health_name(const struct server *s)
 	if (s->state == ST_UNHEALTHY)
 		return "unhealthy";
 	if (s->state == ST_RUNNING)
-		return "ok";
+		return deep_check_degraded(s) ? "degraded" : "ok";
 	return "unknown";
 }

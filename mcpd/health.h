@@ -28,6 +28,8 @@ struct health {
 	unsigned fails;			/* consecutive failed probes */
 	char last_error[160];		/* why the last probe failed */
 	double last_latency_ms;		/* -1 before the first answer */
+	double last_probe_at;		/* ev_now() of the last probe's outcome, 0 before */
+	int probe_status;		/* of the last probe: 0 ok, 2 failed, 3 unknown (none for this process) */
 	uint64_t buckets[HEALTH_BUCKETS];	/* counts, not cumulative */
 	uint64_t probes, failures;
 	double sum_ms;
@@ -78,7 +80,15 @@ void health_http_begin(struct server *s);
 void health_http_result(struct server *s, const char *method, bool ok, double latency_ms, const cJSON *result,
 			const char *reason);
 
-/* "ok", "unhealthy" or "unknown", for status. */
+/*
+ * A deep check (deep-check.c) failed: counted like a failed probe, reason
+ * "health.call lookup failed" and detail ": tool error: ...". Or it passed:
+ * the server is healthy again when its probe and every other check are.
+ */
+void health_check_failed(struct server *s, const char *what, const char *detail);
+void health_check_passed(struct server *s);
+
+/* "ok", "degraded" (a check said so), "unhealthy" or "unknown", for status. */
 const char *health_name(const struct server *s);
 
 /* 64-bit FNV-1a of the compact JSON of the tool list. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "deep-check.h"
 #include "duration.h"
 #include "health.h"
 #include "jsonrpc.h"
@@ -461,6 +462,9 @@ static void on_response(struct server *s, const cJSON *msg)
 		break;
 	case MCP_REQ_PING:
 		health_ping_answered(s, p->id, error_text(msg, buf, sizeof(buf)));
+		break;
+	case MCP_REQ_CALL:
+		deep_check_call_answered(s, p->id, msg);
 		break;
 	case MCP_REQ_TOOLS_LIST:
 		health_tools_answered(s, cJSON_GetObjectItemCaseSensitive(msg, "result"),

@@ -23,6 +23,7 @@ enum mcp_request_kind {
 	MCP_REQ_PING,		/* liveness: ping (legacy), server/discover (modern) */
 	MCP_REQ_TOOLS_LIST,
 	MCP_REQ_LISTEN,		/* mcpd's own subscriptions/listen (modern) */
+	MCP_REQ_CALL,		/* health.call: tools/call (deep-check.c) */
 };
 
 /* How long the era probe waits for server/discover before speaking legacy: a third of start_timeout. */

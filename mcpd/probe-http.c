@@ -27,6 +27,7 @@
 #include "curl-ev.h"
 #include "daemon.h"
 #include "duration.h"
+#include "deep-check.h"
 #include "health.h"
 #include "jsonrpc.h"
 #include "log.h"
@@ -255,6 +256,12 @@ static cJSON *client_info(void)
 	return info;
 }
 
+/* health.call's tools/call carries the tool and its arguments (deep-check.c); the others have none. */
+static cJSON *call_params(const struct server *s, const struct probe_http *p)
+{
+	return p->step == STEP_REQUEST && strcmp(p->method, "tools/call") == 0 ? deep_check_call_params(s) : NULL;
+}
+
 static void send_step(struct server *s)
 {
 	struct probe_http *p = s->http;
@@ -306,7 +313,7 @@ headers_done:
 		cJSON *info = client_info(), *caps = mcp_client_capabilities();
 
 		id = cJSON_CreateString(idbuf);
-		msg = jsonrpc_request_new(id, wire_method(p), NULL);
+		msg = jsonrpc_request_new(id, wire_method(p), call_params(s, p));
 		mcp_inject_meta(msg, MCP_VERSION_MODERN, info, caps);
 		cJSON_Delete(info);
 		cJSON_Delete(caps);
@@ -321,7 +328,7 @@ headers_done:
 		msg = jsonrpc_notification_new("notifications/initialized", NULL);
 	} else {
 		id = cJSON_CreateString(idbuf);
-		msg = jsonrpc_request_new(id, p->method, NULL);
+		msg = jsonrpc_request_new(id, p->method, call_params(s, p));
 	}
 	cJSON_Delete(id);
 	text = jsonrpc_serialize(msg, &len);

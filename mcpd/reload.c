@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "deep-check.h"
 #include "history.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -77,7 +78,7 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 {
 	struct manifest_errors errs = { 0 };
 	struct manifest *m = NULL;
-	cJSON *result, *added, *removed, *changed, *warnings;
+	cJSON *result, *added, *removed, *changed, *checks_changed, *warnings;
 	unsigned unchanged = 0;
 
 	manifest_parse_buffer(d->manifest_path, buf, len, 0, &m, &errs);
@@ -104,15 +105,20 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 	added = cJSON_AddArrayToObject(result, "added");
 	removed = cJSON_AddArrayToObject(result, "removed");
 	changed = cJSON_AddArrayToObject(result, "changed");
+	/* Deep checks are read at each round: a change to them alone needs no restart. */
+	checks_changed = cJSON_AddArrayToObject(result, "checks_changed");
 	for (size_t i = 0; i < m->nservers; i++) {
 		const struct server *s = daemon_find_server(d, m->servers[i].name);
 
-		if (!s || s->removed)
+		if (!s || s->removed) {
 			cJSON_AddItemToArray(added, cJSON_CreateString(m->servers[i].name));
-		else if (!server_conf_equal(&s->conf, &m->servers[i]))
+		} else if (!server_conf_equal(&s->conf, &m->servers[i])) {
 			cJSON_AddItemToArray(changed, cJSON_CreateString(m->servers[i].name));
-		else
+		} else {
+			if (!server_conf_checks_equal(&s->conf, &m->servers[i]))
+				cJSON_AddItemToArray(checks_changed, cJSON_CreateString(m->servers[i].name));
 			unchanged++;
+		}
 	}
 	for (size_t i = 0; i < d->nservers; i++)
 		if (!d->servers[i]->removed && !manifest_find_server(m, d->servers[i]->conf.name))
@@ -136,6 +142,14 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 			struct server *s = daemon_find_server(d, it->valuestring);
 
 			daemon_remove_server(d, s);
+		}
+		cJSON_ArrayForEach(it, checks_changed) {
+			struct server *s = daemon_find_server(d, it->valuestring);
+
+			server_set_conf(s, manifest_find_server(m, it->valuestring));
+			deep_check_conf_changed(s);
+			log_notice(s->conf.name, NULL, "%s: health checks changed; applied at the next probe, without a restart",
+				   what);
 		}
 		cJSON_ArrayForEach(it, changed) {
 			struct server *s = daemon_find_server(d, it->valuestring);

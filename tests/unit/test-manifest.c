@@ -580,6 +580,101 @@ static void test_nul_bytes(void **state)
 		expect_error(cases[i].yaml, cases[i].text);
 }
 
+/* health.call and health.exec: parsed per server, JSON arguments, bounded, no restart when only they change. */
+static void test_deep_checks(void **state)
+{
+	struct result a = parse("version: 1\ndefaults: {health: {exec_timeout: 3s}}\nservers:\n"
+				"  a:\n    command: [x]\n    health:\n"
+				"      call: {tool: lookup.v2, arguments: {q: \"1\", n: 1, f: -2.5, ok: true, no: null, "
+				"l: [a, 2], m: {k: v}}}\n"
+				"      exec: [/bin/check, --quick]\n"
+				"  b: {command: [x]}\n");
+	struct result b = parse("version: 1\nservers:\n  a: {command: [x], health: {call: {tool: other}}}\n"
+				"  b: {command: [x], health: {interval: 10s}}\n");
+	static const struct {
+		const char *yaml, *text;
+	} cases[] = {
+		{ "version: 1\nservers:\n  a: {command: [x], health: {call: {tool: \"a b\"}}}\n",
+		  "/etc/mcpd/m.yaml:3:43: servers.a.health.call.tool: \"a b\" is not a valid MCP tool name: 1 to 128 "
+		  "letters, digits, '_', '-' or '.'" },
+		{ "version: 1\nservers:\n  a: {command: [x], health: {call: {arguments: {}}}}\n",
+		  "/etc/mcpd/m.yaml:3:36: servers.a.health.call.tool: missing \"tool\": the name of the (read-only) "
+		  "tool to call at each probe" },
+		{ "version: 1\nservers:\n  a: {command: [x], health: {call: {tool: t, arguments: [1]}}}\n",
+		  "/etc/mcpd/m.yaml:3:57: servers.a.health.call.arguments: expected a map of the tool's arguments, "
+		  "got a list" },
+		{ "version: 1\nservers:\n  a: {command: [x], health: {call: {tool: t, argument: {}}}}\n",
+		  "/etc/mcpd/m.yaml:3:46: servers.a.health.call.argument: unknown key \"argument\" (did you mean "
+		  "\"arguments\"?)" },
+		{ "version: 1\nservers:\n  a: {command: [x], health: {exec: []}}\n",
+		  "/etc/mcpd/m.yaml:3:36: servers.a.health.exec: is empty: give the program to run and its arguments" },
+		{ "version: 1\nservers:\n  a: {command: [x], health: {exec: \"a | b\"}}\n",
+		  "/etc/mcpd/m.yaml:3:36: servers.a.health.exec: contains shell syntax ('|'); mcpd runs commands "
+		  "without a shell: write the command as a list, e.g. [sh, -c, \"...\"]" },
+		{ "version: 1\nservers:\n  a: {command: [x], health: {exec: [c], exec_timeout: 0s}}\n",
+		  "/etc/mcpd/m.yaml:3:55: servers.a.health.exec_timeout: must be longer than 0" },
+		{ "version: 1\ndefaults: {health: {call: {tool: t}}}\nservers:\n  a: {command: [x]}\n",
+		  "/etc/mcpd/m.yaml:2:21: defaults.health.call: \"call\" cannot be set in defaults: it belongs to one "
+		  "server" },
+	};
+	const struct server_conf *sa, *sb;
+	struct server_conf copy;
+	char *big;
+
+	(void)state;
+	sa = valid_server(&a, "a");
+	assert_string_equal(sa->health.call_tool, "lookup.v2");
+	assert_string_equal(sa->health.call_arguments,
+			    "{\"q\":\"1\",\"n\":1,\"f\":-2.5,\"ok\":true,\"no\":null,\"l\":[\"a\",2],\"m\":{\"k\":\"v\"}}");
+	assert_int_equal(sa->health.exec_argc, 2);
+	assert_string_equal(sa->health.exec[0], "/bin/check");
+	assert_string_equal(sa->health.exec[1], "--quick");
+	assert_null(sa->health.exec[2]);
+	assert_int_equal(sa->health.exec_timeout_ms, 3000);
+	assert_null(valid_server(&a, "b")->health.call_tool);
+	assert_null(valid_server(&a, "b")->health.exec);
+
+	/* A copy is deep and equal; a change of checks alone is no change that needs a restart. */
+	server_conf_copy(&copy, sa);
+	assert_true(server_conf_equal(&copy, sa));
+	assert_true(server_conf_checks_equal(&copy, sa));
+	assert_ptr_not_equal(copy.health.call_tool, sa->health.call_tool);
+	server_conf_release(&copy);
+	sb = valid_server(&b, "a");
+	assert_true(server_conf_equal(sa, sb));
+	assert_false(server_conf_checks_equal(sa, sb));
+	assert_false(server_conf_equal(valid_server(&a, "b"), valid_server(&b, "b")));
+	done(&a);
+	done(&b);
+
+	assert_true(tool_name_valid("a"));
+	assert_true(tool_name_valid("get_user-v1.2"));
+	assert_false(tool_name_valid(""));
+	assert_false(tool_name_valid("a/b"));
+	big = repeat("", "a", MANIFEST_TOOL_NAME_MAX, "");
+	assert_true(tool_name_valid(big));
+	free(big);
+	big = repeat("", "a", MANIFEST_TOOL_NAME_MAX + 1, "");
+	assert_false(tool_name_valid(big));
+	free(big);
+
+	/* Arguments beyond 64 KiB as JSON are refused. */
+	big = repeat("version: 1\nservers:\n  a:\n    command: [x]\n    health:\n      call:\n        tool: t\n"
+		     "        arguments:\n          k: \"", "0123456789abcdef", MANIFEST_CALL_ARGS_MAX / 16, "\"\n");
+	{
+		struct result r = parse(big);
+
+		assert_int_equal(r.r, -EINVAL);
+		assert_int_equal(r.errs.n, 1);
+		assert_non_null(strstr(r.errs.items[0].text, "servers.a.health.call.arguments: is larger than 64 KiB as JSON"));
+		done(&r);
+	}
+	free(big);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++)
+		expect_error(cases[i].yaml, cases[i].text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -596,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_protocol),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_nul_bytes),
+		cmocka_unit_test(test_deep_checks),
 	};
 
 	return cmocka_run_group_tests_name("manifest", tests, NULL, NULL);
