@@ -89,9 +89,17 @@ servers:
   ex:
     command: [$EXAMPLE, --name, ex]
     critical: true
-    health: { interval: 1s, timeout: 500ms }
+    health: { interval: 1s, timeout: 900ms, call: { tool: echo, arguments: { text: ok } } }
+  # Its exec check says degraded (exit 1): it keeps running.
   other:
     command: [$EXAMPLE, --name, other]
+    health: { interval: 1s, timeout: 900ms, exec: [/bin/sh, -c, "exit 1"] }
+  # Never started: its memory limit is in /metrics all the same. (A running
+  # one cannot have it here: RLIMIT_AS and AddressSanitizer do not mix.)
+  limited:
+    command: [$EXAMPLE, --name, limited]
+    autostart: false
+    limits: { memory: 1G }
   # Exits 0.3 s after each start: backoff, then its circuit opens (failed)
   # after 2 exits, until the test restarts it.
   crashy:
@@ -126,7 +134,16 @@ traffic() {
 }
 is "$(traffic)" " 200 200 200 200 200 200" "tools/call (add, echo, an unknown tool) and tools/list through the gateway"
 
-curl -s --max-time 30 -o "$T/metrics" "$url/metrics"
+# Resources are sampled every few seconds and a check's duration exists after
+# its first run: wait for a /metrics that has them.
+_metrics_complete() {
+	curl -s --max-time 30 -o "$T/metrics" "$url/metrics" &&
+		grep -q '^mcpd_server_memory_bytes{server="ex"}' "$T/metrics" &&
+		grep -q '^mcpd_server_check_duration_seconds{server="ex",check="call"}' "$T/metrics" &&
+		grep -q '^mcpd_server_check_duration_seconds{server="other",check="exec"}' "$T/metrics"
+}
+wait_until 60 _metrics_complete && ok "/metrics has the resources of ex and the durations of its checks" ||
+	not_ok "/metrics complete" "$(grep -E '^mcpd_server_(memory_bytes|check_duration)' "$T/metrics")"
 if ((have_promtool)); then
 	promtool check metrics <"$T/metrics" >"$T/promtool.out" 2>&1
 	rc=$?
@@ -251,8 +268,10 @@ expr_of() {
 	e=${e//\$instance/.*}
 	printf '%s' "${e//\$server/.*}"
 }
-for title in "mcpd up" "Servers up" "Request rate per tool" "Request rate per server" "Errors by outcome" \
-	"Latency per tool (p50, p90, p99)" "Restarts per server" "Probe latency (p50, p99)"; do
+for title in "mcpd up" "Servers up" "State per server" "Restarts per server" "Request rate per server" \
+	"Request rate per tool" "Errors by outcome" "Latency per tool (p50, p90, p99)" "Bytes per second" \
+	"Memory per server" "Open file descriptors" "Processes" "Probe latency (p50, p99)" "Check status" \
+	"mcpd memory" "mcpd file descriptors"; do
 	e=$(expr_of "$title")
 	if [[ -z $e ]]; then
 		not_ok "panel '$title' exists"
@@ -276,7 +295,7 @@ for v in job instance server; do
 	case $v in
 	job) is "$values" mcpd "the job variable lists the mcpd job" ;;
 	instance) is "$values" "127.0.0.1:$port" "the instance variable lists mcpd's address" ;;
-	server) is "$values" "crashy,ex,other" "the server variable lists every server" ;;
+	server) is "$values" "crashy,ex,limited,other" "the server variable lists every server" ;;
 	esac
 done
 
@@ -292,6 +311,8 @@ wait_until 60 _alert_firing MCPServerCircuitOpen crashy && ok "MCPServerCircuitO
 	not_ok "MCPServerCircuitOpen fires" "$(jq -c '.data.alerts' "$T/api.json" 2>&1 | head -c 2000)"
 wait_until 60 _alert_firing MCPServerDown crashy && ok "MCPServerDown fires for crashy" ||
 	not_ok "MCPServerDown fires" "$(jq -c '.data.alerts' "$T/api.json" 2>&1 | head -c 2000)"
+wait_until 60 _alert_firing MCPServerCheckDegraded other && ok "MCPServerCheckDegraded fires for other (its exec says degraded)" ||
+	not_ok "MCPServerCheckDegraded fires" "$(jq -c '.data.alerts' "$T/api.json" 2>&1 | head -c 2000)"
 is "$(jq -r '.data.alerts[] | select(.labels.alertname == "MCPServerCircuitOpen" and .labels.server == "crashy")
 	| "\(.labels.severity) \(.labels.job) \(.labels.instance) | \(.annotations.summary)"' "$T/api.json" | head -n 1)" \
 	"critical mcpd 127.0.0.1:$port | MCP server crashy on 127.0.0.1:$port is failed (circuit open)" \
