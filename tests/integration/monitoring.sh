@@ -258,6 +258,10 @@ is "$bad" "" "Prometheus answers each of the dashboard's $n queries with status 
 has_data() {
 	query "$1" && jq -e '[.data.result[] | .value[1] | tonumber | select(. > 0)] | length > 0' "$T/api.json" >/dev/null
 }
+# A call that stays in flight while the panels are checked (the client leaves
+# before its answer when the test stops it).
+spawn slowcall curl -s --max-time 120 -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+	-H "Mcp-Session-Id: $sid" -d '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"sleep","arguments":{"ms":100000}}}' "$url/mcp/ex"
 # expr_of TITLE: the first query of the panel titled TITLE, as the test runs it.
 expr_of() {
 	local e
@@ -269,7 +273,8 @@ expr_of() {
 	printf '%s' "${e//\$server/.*}"
 }
 for title in "mcpd up" "Servers up" "State per server" "Restarts per server" "Request rate per server" \
-	"Request rate per tool" "Errors by outcome" "Latency per tool (p50, p90, p99)" "Bytes per second" \
+	"Request rate per tool" "Errors by outcome" "Error ratio" "Error ratio per server" \
+	"Latency per tool (p50, p90, p99)" "Latency p99 per method" "Requests in flight" "Bytes per second" \
 	"Memory per server" "Open file descriptors" "Processes" "Probe latency (p50, p99)" "Check status" \
 	"mcpd memory" "mcpd file descriptors"; do
 	e=$(expr_of "$title")
@@ -284,6 +289,7 @@ done
 query "$(expr_of "Request rate per tool")"
 is "$(jq -r '[.data.result[] | .metric.tool] | sort | join(",")' "$T/api.json")" "add,echo,other" \
 	"the rate per tool names each tool called, an unknown one as other"
+stop_spawned slowcall
 
 # The template variables: label_values(SELECTOR, LABEL) through the label API.
 for v in job instance server; do
