@@ -66,6 +66,7 @@ struct resources {
 	size_t npids;
 	uint64_t cg_ino, cg_usec;	/* cgroup: which one, and its usage at the last sample */
 	bool overflow_logged;
+	bool drop_logged;
 };
 
 /* A server's process group, by the pid of its leader: the /proc scan looks members up here. */
@@ -391,8 +392,15 @@ static void publish(struct server *s, struct resources *r, struct slot *sl, doub
 			r->overflow_logged = true;
 		}
 	}
-	if (total < r->cpu_usec)
+	if (total < r->cpu_usec) {
+		/* Never expected: the accounting above lost a process's time. A counter must not drop all the same. */
+		if (!r->drop_logged)
+			log_warning(s->conf.name, NULL, "its CPU counter would have gone down from %.3fs to %.3fs (the "
+				    "time of a process was lost); it stays at %.3fs", (double)r->cpu_usec / 1e6,
+				    (double)total / 1e6, (double)r->cpu_usec / 1e6);
+		r->drop_logged = true;
 		total = r->cpu_usec;
+	}
 	if (r->sampled && r->pid == sl->pid && now > r->at)
 		r->cpu_percent = (double)(total - r->cpu_usec) / 1e4 / (now - r->at);
 	else
