@@ -30,6 +30,9 @@ chmod +x "$T/check.sh" "$T/hang.sh"
 
 # servers: NAME HEALTH-EXTRA
 write_manifest() {
+	local h1 h2
+	h1=$(test_port)
+	h2=$(test_port)
 	cat >"$T/m.yaml" <<YAML
 version: 1
 mcpd:
@@ -65,6 +68,16 @@ servers:
   hang:
     command: [$EXAMPLE, --name, hang]
     health: { interval: 2s, exec: [$T/hang.sh], exec_timeout: 1s }
+  webok:
+    transport: http
+    url: http://127.0.0.1:$h1/mcp
+    command: [$EXAMPLE, --http, "127.0.0.1:$h1", --name, webok]
+    health: { call: { tool: echo, arguments: { text: "over http" } } }
+  webbad:
+    transport: http
+    url: http://127.0.0.1:$h2/mcp
+    command: [$EXAMPLE, --http, "127.0.0.1:$h2", --name, webbad]
+    health: { call: { tool: no_such_tool } }
 YAML
 }
 
@@ -147,6 +160,14 @@ _no_hang_left() {
 wait_until 30 _no_hang_left && ok "the hanging exec and its child are gone after the timeout" ||
 	not_ok "hang leftovers" "$(pgrep -af -- "$MARK")"
 
+# Over HTTP too.
+wait_until 30 _check_is webok call ok && ok "a call over HTTP passes" || not_ok "webok call" "$(ctl --json status webok)"
+like "$(check_of webok call detail)" 'over http' "its detail shows the tool's answer"
+wait_until 30 _check_is webbad call failed && ok "a call of a missing tool over HTTP fails" ||
+	not_ok "webbad call" "$(ctl --json status webbad)"
+like "$(check_of webbad call detail)" 'no_such_tool' "its detail names the tool's error"
+wait_state 30 webbad unhealthy && ok "the http server whose call fails is unhealthy" || not_ok "webbad unhealthy" "$(ctl status webbad)"
+
 # /health and /metrics.
 body=$(curl -s --max-time 30 "$url/health")
 like "$body" '"check": *"call"' "/health has the checks"
@@ -175,6 +196,7 @@ fi
 
 # Reload: only ex1 and echo left; the aggregate is degraded because of ex1's exec alone.
 sed -i -e '/^  missing:/,/^  echo:/{/^  echo:/!d}' -e '/^  iserr:/,/^  ex1:/{/^  ex1:/!d}' -e '/^  ex2:/,$d' "$T/m.yaml"
+diag "$(cat "$T/m.yaml")"
 out=$(ctl reload 2>&1)
 like "$out" 'removed' "reload removes the others" || diag "$out"
 _only_two() {
