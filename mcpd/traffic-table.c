@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "metrics.h"
 #include "traffic-table.h"
@@ -14,8 +15,10 @@
 
 /* The exposition's le values, and the bounds in microseconds (compared without floating point). */
 static const char *const bucket_le[TRAFFIC_BUCKETS] = {
-	"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf",
+	",le=\"0.005\"} ", ",le=\"0.01\"} ", ",le=\"0.025\"} ", ",le=\"0.05\"} ", ",le=\"0.1\"} ", ",le=\"0.25\"} ",
+	",le=\"0.5\"} ", ",le=\"1\"} ", ",le=\"2.5\"} ", ",le=\"5\"} ", ",le=\"10\"} ", ",le=\"+Inf\"} ",
 };
+static unsigned char bucket_le_len[TRAFFIC_BUCKETS];	/* filled at the first table */
 static const uint64_t bucket_us[TRAFFIC_BUCKETS - 1] = {
 	5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
 };
@@ -30,6 +33,12 @@ const double traffic_wbucket_ms[TRAFFIC_WBUCKETS] = {
 static const char *const outcome_names[TRAFFIC__OUTCOMES] = {
 	"ok", "error", "tool_error", "timeout", "cancelled", "unavailable",
 };
+/* The outcome label as rendered, and its length. */
+static const char *const outcome_labels[TRAFFIC__OUTCOMES] = {
+	",outcome=\"ok\"} ", ",outcome=\"error\"} ", ",outcome=\"tool_error\"} ", ",outcome=\"timeout\"} ",
+	",outcome=\"cancelled\"} ", ",outcome=\"unavailable\"} ",
+};
+static unsigned char outcome_label_len[TRAFFIC__OUTCOMES];
 
 const char *traffic_outcome_name(enum traffic_outcome o)
 {
@@ -98,6 +107,12 @@ struct traffic_table *traffic_table_new(const char *server_name)
 {
 	struct traffic_table *t = xcalloc(1, sizeof(*t));
 
+	if (!bucket_le_len[0]) {
+		for (int k = 0; k < TRAFFIC_BUCKETS; k++)
+			bucket_le_len[k] = (unsigned char)strlen(bucket_le[k]);
+		for (int o = 0; o < TRAFFIC__OUTCOMES; o++)
+			outcome_label_len[o] = (unsigned char)strlen(outcome_labels[o]);
+	}
 	t->server_label = escape(server_name);
 	t->index_cap = 64;
 	t->index = xcalloc(t->index_cap, sizeof(*t->index));
@@ -195,6 +210,9 @@ static struct traffic_series *find(const struct traffic_table *t, uint64_t hash,
 	return NULL;
 }
 
+/* Room for one line: the name, the labels, one more label and a value. */
+#define LINE_ROOM(se) (64 + (se)->labels_len + 40 + 24)
+
 static struct traffic_series *add(struct traffic_table *t, uint64_t hash, unsigned method, const char *tool)
 {
 	struct traffic_series *se = xcalloc(1, sizeof(*se));
@@ -220,6 +238,7 @@ static struct traffic_series *add(struct traffic_table *t, uint64_t hash, unsign
 	if ((t->nseries & (t->nseries - 1)) == 0)	/* 0, 1, 2, 4...: doubled at each power of 2 */
 		t->series = xrealloc(t->series, (t->nseries ? 2 * t->nseries : 1) * sizeof(*t->series));
 	t->series[t->nseries++] = se;
+	t->render_size += (TRAFFIC__OUTCOMES + TRAFFIC_BUCKETS + 2) * LINE_ROOM(se);
 	index_put(t->index, t->index_cap, hash, (uint32_t)t->nseries);
 	return se;
 }
@@ -348,6 +367,29 @@ static void reserve(struct metrics_buf *b, size_t n)
 	b->data = xrealloc(b->data, b->cap);
 }
 
+size_t traffic_render_size(const struct traffic_table *t)
+{
+	return 4 * (strlen(t->server_label) + 96) + t->render_size;
+}
+
+void traffic_render_reserve(struct metrics_buf *b, size_t n)
+{
+	if (b->len + n < b->cap)
+		return;
+	/* One growth for the whole exposition: no copy per doubling, and the kernel may back it with huge pages. */
+	b->cap = b->len + n + 1;
+	b->data = xrealloc(b->data, b->cap);
+#ifdef MADV_HUGEPAGE
+	if (n >= (8u << 20)) {
+		uintptr_t start = ((uintptr_t)(b->data + b->len) + 4095) & ~(uintptr_t)4095;
+		uintptr_t end = ((uintptr_t)(b->data + b->cap)) & ~(uintptr_t)4095;
+
+		if (end > start)
+			(void)madvise((void *)start, end - start, MADV_HUGEPAGE);	/* advice only: ignored where unsupported */
+	}
+#endif
+}
+
 static inline char *put(char *p, const char *s, size_t n)
 {
 	memcpy(p, s, n);
@@ -386,9 +428,6 @@ static inline char *put_us_nl(char *p, uint64_t us)
 	return p;
 }
 
-/* Room for one line: the name, the labels, one more label and a value. */
-#define LINE_ROOM(se) (64 + (se)->labels_len + 40 + 24)
-
 void traffic_render_requests(const struct traffic_table *t, struct metrics_buf *b)
 {
 	for (size_t i = 0; i < t->nseries; i++) {
@@ -402,9 +441,7 @@ void traffic_render_requests(const struct traffic_table *t, struct metrics_buf *
 				continue;
 			p = PUT(p, "mcpd_requests_total{");
 			p = put(p, se->labels, se->labels_len);
-			p = PUT(p, ",outcome=\"");
-			p = put(p, outcome_names[o], strlen(outcome_names[o]));
-			p = PUT(p, "\"} ");
+			p = put(p, outcome_labels[o], outcome_label_len[o]);
 			p = put_u64_nl(p, se->outcomes[o]);
 		}
 		b->len = (size_t)(p - b->data);
@@ -426,9 +463,7 @@ void traffic_render_durations(const struct traffic_table *t, struct metrics_buf 
 			cum += se->buckets[k];
 			p = PUT(p, "mcpd_request_duration_seconds_bucket{");
 			p = put(p, se->labels, se->labels_len);
-			p = PUT(p, ",le=\"");
-			p = put(p, bucket_le[k], strlen(bucket_le[k]));
-			p = PUT(p, "\"} ");
+			p = put(p, bucket_le[k], bucket_le_len[k]);
 			p = put_u64_nl(p, cum);
 		}
 		p = PUT(p, "mcpd_request_duration_seconds_sum{");

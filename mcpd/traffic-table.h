@@ -74,6 +74,7 @@ struct traffic_table {
 	uint64_t bytes_in, bytes_out;
 	uint64_t requests, errors;	/* finished, since the table exists; errors: not ok */
 	uint64_t folded;		/* requests counted in the overflow series past the cap */
+	size_t render_size;		/* at most what its series take in the exposition */
 	/* The server's last tool list, as a set of names. */
 	uint64_t tools_hash;
 	bool tools_known;
@@ -117,6 +118,13 @@ void traffic_table_window(const struct traffic_table *t, double now, struct traf
 
 /* Like Prometheus' histogram_quantile: linear within the bucket; the +Inf bucket gives the last bound. */
 double traffic_quantile(double q, const uint32_t *buckets, const double *bounds, size_t nbounds);
+
+/*
+ * At most how many bytes the table's lines take, and room for n more in b
+ * made at once (for all tables, before the first family).
+ */
+size_t traffic_render_size(const struct traffic_table *t);
+void traffic_render_reserve(struct metrics_buf *b, size_t n);
 
 /* The table's lines of each family (their HELP and TYPE are the caller's). */
 void traffic_render_requests(const struct traffic_table *t, struct metrics_buf *b);

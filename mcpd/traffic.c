@@ -175,12 +175,17 @@ void traffic_status_json(const struct server *s, cJSON *o)
 
 void traffic_metrics(const struct daemon *d, struct metrics_buf *b)
 {
-	size_t with = 0;
+	size_t with = 0, size = 1024;
 
-	for (size_t i = 0; i < d->nservers; i++)
-		with += d->servers[i]->traffic != NULL;
+	for (size_t i = 0; i < d->nservers; i++) {
+		if (d->servers[i]->traffic) {
+			with++;
+			size += traffic_render_size(d->servers[i]->traffic->t);
+		}
+	}
 	if (!with)
 		return;	/* no traffic yet: no series, and no empty families */
+	traffic_render_reserve(b, size);
 	metrics_family(b, "mcpd_requests_total", "counter", "Client requests relayed to the server, by method, tool "
 		       "and outcome (ok, error, tool_error, timeout, cancelled, unavailable).");
 	for (size_t i = 0; i < d->nservers; i++)

@@ -2,7 +2,8 @@
 # Traffic metrics: requests relayed through mcpctl connect and the HTTP gateway
 # (both eras) show in /metrics with exact counts per method, tool and outcome
 # (ok, error, tool_error, timeout, cancelled, unavailable), requests in flight,
-# bytes in and out, bounded tool labels; and in `mcpctl status --json`.
+# bytes in and out, bounded tool labels, a multi-round request counted once;
+# and in `mcpctl status --json`.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mcpd.sh"
@@ -28,17 +29,21 @@ servers:
     command: [$EXAMPLE, --name, stopme]
   sdk:
     command: [$EXAMPLE, --name, sdk]
+  sdk2:
+    command: [$EXAMPLE, --name, sdk2, --dual-era]
+  modern:
+    command: [$EXAMPLE, --name, modern, --modern-only]
 YAML
 }
 start_mcpd_on_free_port write_manifest || { not_ok "mcpd starts with /metrics and the gateway"; done_testing; exit 1; }
 base=http://127.0.0.1:$port
-for s in ex gw stopme sdk; do
+for s in ex gw stopme sdk sdk2 modern; do
 	wait_state 60 "$s" running || not_ok "$s running" "$(ctl status)"
 done
 # Tool labels come from the server's last tool list: wait until mcpd has it.
-_has_tools() { ctl tools "$1" 2>/dev/null | grep -q fail; }
-wait_until 60 _has_tools ex || not_ok "ex's tool list is known" "$(ctl tools ex 2>&1)"
-wait_until 60 _has_tools gw || not_ok "gw's tool list is known" "$(ctl tools gw 2>&1)"
+_has_tool() { ctl tools "$1" 2>/dev/null | grep -q "^$2 "; }
+wait_until 60 _has_tool ex fail || not_ok "ex's tool list is known" "$(ctl tools ex 2>&1)"
+wait_until 60 _has_tool gw fail || not_ok "gw's tool list is known" "$(ctl tools gw 2>&1)"
 
 metrics() { curl -s --max-time 20 "$base/metrics"; }
 # metric SERIES: its value in /metrics (empty when absent); SERIES is written as exposed.
@@ -146,12 +151,38 @@ wait_until 10 _metric_is "mcpd_requests_total{$G,tool=\"sleep\",outcome=\"timeou
 is "$(metric "mcpd_requests_total{$G,tool=\"sleep\",outcome=\"cancelled\"}")" "" "no cancelled series for it"
 ((0 < $(metric 'mcpd_request_bytes_total{server="gw",direction="out"}'))) && ok "gateway answers count as bytes out" || not_ok "gateway bytes out"
 
+# --- a multi-round request (input_required for a legacy client) counts once -----
+wait_until 60 _has_tool modern ask || not_ok "modern's tool list is known" "$(ctl tools modern 2>&1)"
+mkfifo "$T/l.in"
+exec 8<>"$T/l.in"
+spawn lc "$MCPCTL" -s "$SOCK" connect modern <"$T/l.in"
+echo '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"elicitation":{}},"clientInfo":{"name":"sh","version":"1"}}}' >&8
+echo '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"ask","arguments":{"kind":"elicitation"}}}' >&8
+_asked() { grep -qE '"id":"mcpd-in-[0-9]+","method":"elicitation/create"' "$T/lc.out"; }
+if wait_until 30 _asked; then
+	is "$(metric 'mcpd_requests_in_flight{server="modern"}')" 1 "a legacy client asked for input by a 2026 server: its request is in flight while mcpd asks it"
+	ask_id=$(grep -oE '"id":"mcpd-in-[0-9]+"' "$T/lc.out" | head -n 1 | cut -d: -f2)
+	echo '{"jsonrpc":"2.0","id":'"$ask_id"',"result":{"action":"accept","content":{"answer":"yes"}}}' >&8
+	wait_until 30 grep -q '"id":7,"result"' "$T/lc.out" || not_ok "the retried request is answered" "$(cat "$T/lc.out")"
+	is "$(metric 'mcpd_requests_total{server="modern",method="tools/call",tool="ask",outcome="ok"}')" 1 \
+		"and it counts once, ok, over its two rounds"
+	is "$(metric 'mcpd_request_duration_seconds_count{server="modern",method="tools/call",tool="ask"}')" 1 "with one latency"
+	is "$(metric 'mcpd_requests_in_flight{server="modern"}')" 0 "and is no longer in flight"
+else
+	not_ok "mcpd asks the legacy client for the input" "$(cat "$T/lc.out")"
+fi
+stop_spawned lc
+exec 8>&-
+
 # --- the SDK clients ----------------------------------------------------------
 if ((have_node)); then
 	out=$(timeout 120 node "$node_dir/sdk-client.mjs" call "$MCPCTL" "$SOCK" sdk add '{"a":2,"b":3}' 2>"$T/sdk.err")
 	like "$out" '"text":"5"' "the SDK v1 client calls add through mcpctl connect" || diag "$(cat "$T/sdk.err")"
 	is "$(metric 'mcpd_requests_total{server="sdk",method="tools/call",tool="add",outcome="ok"}')" 1 "its tools/call is counted once, tool add, ok"
 	is "$(metric 'mcpd_requests_total{server="sdk",method="tools/list",tool="",outcome="ok"}')" 1 "and its tools/list"
+	out=$(timeout 120 node "$node_dir/sdk2-client.mjs" pin http "$base/mcp/sdk2" "$tok" 2>"$T/sdk2.err")
+	like "$out" '"era":"modern".*"result":"hello"' "the SDK v2 client (2026-07-28) calls echo through the gateway" || diag "$(cat "$T/sdk2.err")"
+	is "$(metric 'mcpd_requests_total{server="sdk2",method="tools/call",tool="echo",outcome="ok"}')" 1 "its tools/call is counted once, tool echo, ok"
 else
 	skip "the SDK clients" "tests/node/node_modules is not installed"
 fi
@@ -167,11 +198,14 @@ fi
 for f in mcpd_requests_total mcpd_request_duration_seconds mcpd_requests_in_flight mcpd_request_bytes_total; do
 	check "/metrics has the TYPE of $f" grep -q "^# TYPE $f " "$T/metrics"
 done
+# Five more answers now: the last 60 s (the status' window) surely hold some.
+for i in 1 2 3 4 5; do echo '{"jsonrpc":"2.0","id":'$i',"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}'; done |
+	timeout 60 "$MCPCTL" -s "$SOCK" connect ex >/dev/null
 json=$(ctl --json status ex | tr -d ' \n')
-like "$json" '"traffic":\{"requests":210,"errors":206,"in_flight":0,"window_s":60,' \
-	"mcpctl status --json: requests 210 and errors 206 (all outcomes but ok) on ex"
-like "$json" '"p50_ms":[0-9.]+,"p99_ms":[0-9.]+\}' "with p50_ms and p99_ms"
-like "$json" '"rate":[0-9.]+,"error_rate":0\.9' "and the window's rate and error rate"
+like "$json" '"traffic":\{"requests":215,"errors":206,"in_flight":0,"window_s":60,' \
+	"mcpctl status --json: requests 215 and errors 206 (all outcomes but ok) on ex"
+like "$json" '"rate":[0-9.]*[1-9][0-9.]*,"error_rate":(0|0\.[0-9]+),"p50_ms":[0-9.]+,"p99_ms":[0-9.]+\}' \
+	"with the last minute's rate, error rate, p50_ms and p99_ms"
 
 stop_mcpd
 no_leftovers "$T" "no process is left behind"
