@@ -164,6 +164,22 @@ int procstat_parse_u64(const char *buf, size_t len, uint64_t *ret)
 	return 0;
 }
 
+bool procstat_has_controller(const char *buf, size_t len, const char *controller)
+{
+	size_t clen = strlen(controller);
+
+	for (size_t p = 0; p < len;) {
+		size_t end = p;
+
+		while (end < len && buf[end] != ' ' && buf[end] != '\n')
+			end++;
+		if (end - p == clen && memcmp(buf + p, controller, clen) == 0)
+			return true;
+		p = end + 1;
+	}
+	return false;
+}
+
 int procstat_next_pid(const char *buf, size_t len, size_t *pos, pid_t *ret_pid)
 {
 	size_t p = *pos, eol;

@@ -9,6 +9,7 @@
 #ifndef MCPD_PROCSTAT_H
 #define MCPD_PROCSTAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -40,6 +41,9 @@ int procstat_parse_cpu_usage(const char *buf, size_t len, uint64_t *ret_usec);
 
 /* One unsigned number and an optional newline, as in memory.current. 0, -EINVAL, -ERANGE. */
 int procstat_parse_u64(const char *buf, size_t len, uint64_t *ret);
+
+/* Whether a cgroup.controllers or cgroup.subtree_control list ("cpu io memory\n") names controller. */
+bool procstat_has_controller(const char *buf, size_t len, const char *controller);
 
 /*
  * The next pid of a list of pids one per line (cgroup.procs), from *pos on:

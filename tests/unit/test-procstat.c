@@ -218,6 +218,19 @@ static void test_pids(void **state)
 	assert_int_equal(pid, 123);
 }
 
+static void test_controllers(void **state)
+{
+	assert_true(procstat_has_controller(S("cpuset cpu io memory hugetlb pids rdma misc\n"), "memory"));
+	assert_true(procstat_has_controller(S("memory"), "memory"));
+	assert_true(procstat_has_controller(S("cpu memory"), "memory"));
+	assert_false(procstat_has_controller(S("hugetlb\n"), "memory"));
+	assert_false(procstat_has_controller(S("memoryx cpu\n"), "memory"));
+	assert_false(procstat_has_controller(S("xmemory\n"), "memory"));
+	assert_false(procstat_has_controller(S("memor"), "memory"));
+	assert_false(procstat_has_controller(S("\n"), "memory"));
+	assert_false(procstat_has_controller("", 0, "memory"));
+}
+
 static void test_count_fds(void **state)
 {
 	char dir[] = "/tmp/test-procstat.XXXXXX", path[64];
@@ -261,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_cpu_usage),
 		cmocka_unit_test(test_u64),
 		cmocka_unit_test(test_pids),
+		cmocka_unit_test(test_controllers),
 		cmocka_unit_test(test_count_fds),
 	};
 
