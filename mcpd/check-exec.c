@@ -15,6 +15,7 @@
 #include <ev.h>
 
 #include "check-exec.h"
+#include "check-output.h"
 #include "childenv.h"
 #include "daemon.h"
 #include "duration.h"
@@ -78,61 +79,6 @@ static void exec_free(struct check_exec *x)
 	free(x);
 }
 
-size_t check_exec_redact(char *buf, size_t len, size_t size, const char *secrets, size_t secrets_len)
-{
-	for (size_t off = 0; off < secrets_len;) {
-		const char *v = secrets + off;
-		size_t vlen = strnlen(v, secrets_len - off);
-
-		off += vlen + 1;
-		if (vlen == 0)
-			continue;
-		for (size_t i = 0; i + vlen <= len;) {
-			if (memcmp(buf + i, v, vlen) != 0) {
-				i++;
-				continue;
-			}
-			/* "***" in place of the value; what no longer fits at the end is dropped. */
-			size_t tail = len - i - vlen, room = size - 1 - i - 3 < tail ? size - 1 - i - 3 : tail;
-
-			if (i + 3 >= size) {
-				len = i;
-				break;
-			}
-			memmove(buf + i + 3, buf + i + vlen, room);
-			memcpy(buf + i, "***", 3);
-			len = i + 3 + room;
-			i += 3;
-		}
-	}
-	buf[len] = '\0';
-	return len;
-}
-
-/* The first line of the output, control characters escaped, cut to CHECK_EXEC_DETAIL. */
-static void first_line(const char *text, size_t len, char *buf, size_t size)
-{
-	size_t n = 0, i = 0;
-
-	while (i < len && (text[i] == '\n' || text[i] == '\r' || text[i] == ' ' || text[i] == '\t'))
-		i++;
-	for (; i < len && text[i] != '\n' && n + 5 < size && n < CHECK_EXEC_DETAIL; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c == '\r')
-			continue;
-		if (c < 0x20 || c == 0x7f)
-			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
-		else
-			buf[n++] = (char)c;
-	}
-	if (i < len && text[i] != '\n' && n + 4 < size) {
-		memcpy(buf + n, "...", 3);
-		n += 3;
-	}
-	buf[n] = '\0';
-}
-
 static bool finished(const struct check_exec *x)
 {
 	return x->pid == 0 && x->out_fd < 0 && x->err_fd < 0 && x->status_fd < 0 && x->kpid == 0 && x->sec_fd < 0;
@@ -153,8 +99,8 @@ static void conclude(struct check_exec *x)
 		snprintf(line, sizeof(line), "(output withheld: the secrets to redact from it could not be read)");
 	} else {
 		if (x->sec)
-			len = check_exec_redact(out, len, sizeof(out), x->sec, x->seclen);
-		first_line(out, len, line, sizeof(line));
+			len = check_output_redact(out, len, sizeof(out), x->sec, x->seclen);
+		check_output_first_line(out, len, line, sizeof(line), CHECK_EXEC_DETAIL);
 	}
 	explicit_bzero(out, sizeof(out));
 	if (x->spawn_error[0]) {

@@ -45,7 +45,4 @@ void check_exec_cancel(struct check_exec *x);
 /* The command's pid (also its process group), 0 once reaped. */
 pid_t check_exec_pid(const struct check_exec *x);
 
-/* Replace every occurrence of the NUL-separated values in secrets (len bytes) in buf by "***"; returns the new length. */
-size_t check_exec_redact(char *buf, size_t len, size_t size, const char *secrets, size_t secrets_len);
-
 #endif

@@ -286,7 +286,8 @@ static void start_call(struct server *s)
 {
 	struct deep_check *dc = s->checks;
 
-	if (dc->call_in_flight)
+	/* Over HTTP curl ends every request; one that never came back is not waited for forever. */
+	if (dc->call_in_flight && ev_now(s->d->loop) - dc->call_sent < 2. * (double)s->conf.health.timeout_ms / 1000.)
 		return;
 	if (s->conf.transport == TRANSPORT_HTTP) {
 		/* curl times it out (health.timeout); the answer comes through health_http_result(). */
@@ -326,7 +327,8 @@ static void start_exec(struct server *s)
 	if (dc->exec) {
 		/* Never two at a time: this round finds it still running. */
 		if (dc->exec_skipped++ == 0)
-			log_info(s->conf.name, NULL, "health.exec is still running from the last round: not started again");
+			log_info(s->conf.name, NULL, "health.exec is still running from the last round: not started again "
+				 "(rounds skipped so are counted in status: checks[].skipped)");
 		return;
 	}
 	dc->exec = check_exec_start(s, timeout, exec_done, err, sizeof(err));
@@ -345,18 +347,6 @@ void deep_check_round(struct server *s)
 		start_exec(s);
 	if (has_call(s) && s->checks && s->health.probing)
 		start_call(s);
-}
-
-void deep_check_begin(struct server *s)
-{
-	if (!s->checks)
-		return;
-	for (size_t i = 0; i < CHECK__COUNT; i++) {
-		uint64_t failures = s->checks->st[i].failures;
-
-		reset_state(&s->checks->st[i]);
-		s->checks->st[i].failures = failures;
-	}
 }
 
 void deep_check_stop(struct server *s)
@@ -461,6 +451,8 @@ void deep_check_status_json(const struct server *s, cJSON *o)
 
 			for (size_t i = 0; i < s->conf.health.exec_argc; i++)
 				cJSON_AddItemToArray(cmd, cJSON_CreateString(s->conf.health.exec[i]));
+			if (s->checks && s->checks->exec_skipped > 0)
+				cJSON_AddNumberToObject(c, "skipped", s->checks->exec_skipped);
 		}
 		cJSON_AddItemToArray(arr, c);
 	}

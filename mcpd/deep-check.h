@@ -6,7 +6,9 @@
  * A round starts when the liveness probe answered; a failed check counts as a
  * failed probe (health.c), a degraded one leaves the server running with its
  * health "degraded". This file keeps each check's last result for status,
- * /health and /metrics, and logs only when a check's status changes.
+ * /health and /metrics (across restarts, until a new run replaces it: a
+ * check that fails at every start must not look unknown), and logs only when
+ * a check's status changes.
  */
 #ifndef MCPD_DEEP_CHECK_H
 #define MCPD_DEEP_CHECK_H
@@ -31,9 +33,6 @@ void deep_check_metrics(const struct daemon *d, struct metrics_buf *b);
 
 /* The liveness probe of a round answered: start the checks that are not running yet. */
 void deep_check_round(struct server *s);
-
-/* A new process is being probed: the last process's results are forgotten. */
-void deep_check_begin(struct server *s);
 
 /* Probing stopped (the process is gone or being restarted): abandon the call, kill a running exec. */
 void deep_check_stop(struct server *s);

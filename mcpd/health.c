@@ -157,7 +157,6 @@ void health_start(struct server *s)
 	h->in_flight = false;
 	h->last_error[0] = '\0';
 	h->probe_status = 3;
-	deep_check_begin(s);
 	snprintf(h->server_name, sizeof(h->server_name), "%s", name ? name : "");
 	snprintf(h->server_version, sizeof(h->server_version), "%s", version ? version : "");
 	schedule(s);
@@ -201,18 +200,24 @@ static void record_latency(struct health *h, double latency)
 	h->last_latency_ms = latency;
 }
 
-/* The probe answered: recovered unless a deep check still fails; then the round's checks. */
-static void probe_passed(struct server *s)
+/* Healthy again once the probe and every deep check pass. */
+static void maybe_recovered(struct server *s)
 {
 	struct health *h = &s->health;
 
-	h->probe_status = 0;
-	h->last_probe_at = ev_now(s->d->loop);
-	if (h->fails > 0 && !deep_check_failing(s)) {
+	if (h->fails > 0 && h->probe_status == 0 && !deep_check_failing(s)) {
 		h->fails = 0;
 		h->last_error[0] = '\0';
 		lifecycle_event(s, SE_HEALTHY, NULL);
 	}
+}
+
+/* The probe answered; then the round's deep checks. */
+static void probe_passed(struct server *s)
+{
+	s->health.probe_status = 0;
+	s->health.last_probe_at = ev_now(s->d->loop);
+	maybe_recovered(s);
 	schedule(s);
 	deep_check_round(s);
 }
@@ -270,13 +275,8 @@ void health_check_failed(struct server *s, const char *what, const char *detail)
 
 void health_check_passed(struct server *s)
 {
-	struct health *h = &s->health;
-
-	if (h->probing && h->fails > 0 && h->probe_status == 0 && !deep_check_failing(s)) {
-		h->fails = 0;
-		h->last_error[0] = '\0';
-		lifecycle_event(s, SE_HEALTHY, NULL);
-	}
+	if (s->health.probing)
+		maybe_recovered(s);
 }
 
 static void on_interval(struct ev_loop *loop, ev_timer *w, int revents)

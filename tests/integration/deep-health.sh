@@ -26,7 +26,11 @@ cat >"$T/hang.sh" <<SH
 echo "hanging"
 exec -a $MARK-main sleep 1000
 SH
-chmod +x "$T/check.sh" "$T/hang.sh"
+cat >"$T/slow.sh" <<SH
+#!/bin/bash
+exec -a $MARK-slow sleep 2.5
+SH
+chmod +x "$T/check.sh" "$T/hang.sh" "$T/slow.sh"
 
 # servers: NAME HEALTH-EXTRA
 write_manifest() {
@@ -47,6 +51,9 @@ servers:
   echo:
     command: [$EXAMPLE, --name, echo]
     health: { call: { tool: echo, arguments: { text: "hello deep" } } }
+  modern:
+    command: [$EXAMPLE, --name, modern, --modern-only]
+    health: { call: { tool: echo, arguments: { text: "modern era" } } }
   iserr:
     command: [$EXAMPLE, --name, iserr]
     protocol: legacy
@@ -65,9 +72,15 @@ servers:
     env: { FOO: bar2 }
     secrets: { TOKEN: $T/token }
     health: { exec: [$T/check.sh, "2"] }
+  noexec:
+    command: [$EXAMPLE, --name, noexec]
+    health: { exec: [$T/no-such-check, --x] }
   hang:
     command: [$EXAMPLE, --name, hang]
     health: { interval: 2s, exec: [$T/hang.sh], exec_timeout: 1s }
+  slow:
+    command: [$EXAMPLE, --name, slow]
+    health: { exec: [$T/slow.sh], exec_timeout: 20s }
   webok:
     transport: http
     url: http://127.0.0.1:$h1/mcp
@@ -119,7 +132,7 @@ wait_until 30 _restarted missing &&
 like "$(grep 'missing: stopping' "$T/mcpd.err" | head -n 1)" 'health.call no_such_tool failed 2 times' \
 	"the restart's reason names the check, the tool and the count"
 wait_until 30 _check_is missing call failed
-like "$(check_of missing call detail)" 'Unknown tool: no_such_tool' "status --json: the call check's detail"
+like "$(check_of missing call detail)" 'Unknown tool: no_such_tool' "status --json: the call check's detail (kept across its restarts)"
 is "$(check_of missing call tool)" no_such_tool "status --json: the call check names its tool"
 out=$(ctl health)
 like "$out" 'missing: call no_such_tool failed .*Unknown tool: no_such_tool' "mcpctl health has a line for the failed call"
@@ -130,6 +143,11 @@ wait_until 30 _check_is echo call ok && ok "a call of echo with arguments passes
 like "$(check_of echo call detail)" 'hello deep' "its detail shows the tool's answer"
 is "$(state_of echo)" running "the server with a passing call is running"
 like "$(check_of echo probe status)" '^(ok|unknown)$' "the probe is a check too"
+
+# A modern server (2026-07-28) rejects a request without _meta: the call carries it.
+wait_until 30 _check_is modern call ok && ok "a call of a modern-only server passes (its era's _meta)" ||
+	not_ok "modern call ok" "$(ctl --json status modern)"
+like "$(check_of modern call detail)" 'modern era' "its detail shows the tool's answer"
 
 # isError: a tool result that says it failed fails the check.
 wait_until 30 _check_is iserr call failed && ok "a call answered with isError: true fails" ||
@@ -149,6 +167,10 @@ wait_until 30 _check_is ex2 exec failed && ok "exec exiting 2 is failed" || not_
 is "$(check_of ex2 exec detail)" "exit status 2: FOO=bar2 TOKEN=*** code=2" "the failed exec's detail: status and first line"
 wait_state 30 ex2 unhealthy && ok "a failed exec makes the server unhealthy" || not_ok "ex2 unhealthy" "$(ctl status ex2)"
 
+# A command that cannot be run fails, saying why.
+wait_until 30 _check_is noexec exec failed && ok "an exec that cannot be run fails" || not_ok "noexec failed" "$(ctl --json status noexec)"
+like "$(check_of noexec exec detail)" "no-such-check.*No such file or directory" "its detail says why it could not be run"
+
 # A hanging exec is killed at its timeout, with its child.
 wait_until 30 _check_is hang exec failed && ok "a hanging exec fails" || not_ok "hang failed" "$(ctl --json status hang)"
 like "$(check_of hang exec detail)" '^timed out after 1s \(killed\): hanging' "its detail says it timed out and was killed"
@@ -159,6 +181,24 @@ _no_hang_left() {
 }
 wait_until 30 _no_hang_left && ok "the hanging exec and its child are gone after the timeout" ||
 	not_ok "hang leftovers" "$(pgrep -af -- "$MARK")"
+
+# An exec that outlasts the interval is not started again while it runs.
+most=0
+_slow_sample() {
+	local n
+	n=$(pgrep -fc -- "$MARK-slow")
+	((n > most)) && most=$n
+}
+_slow_skipped() {
+	_slow_sample
+	(($(check_of slow exec skipped | sed 's/null/0/') >= ${1:-1}))
+}
+wait_until 30 _slow_skipped && ok "a round that finds the exec still running skips it (counted)" ||
+	not_ok "slow skipped" "$(ctl --json status slow)"
+# Sampled over two more skipped rounds, a whole run of it.
+wait_until 30 _slow_skipped "$(($(check_of slow exec skipped) + 2))"
+is "$most" 1 "one exec of a server runs at a time (the most seen at once)"
+wait_until 30 _check_is slow exec ok && ok "the slow exec passes when it ends" || not_ok "slow ok" "$(ctl --json status slow)"
 
 # Over HTTP too.
 wait_until 30 _check_is webok call ok && ok "a call over HTTP passes" || not_ok "webok call" "$(ctl --json status webok)"
@@ -195,7 +235,7 @@ else
 fi
 
 # Reload: only ex1 and echo left; the aggregate is degraded because of ex1's exec alone.
-sed -i -e '/^  missing:/,/^  echo:/{/^  echo:/!d}' -e '/^  iserr:/,/^  ex1:/{/^  ex1:/!d}' -e '/^  ex2:/,$d' "$T/m.yaml"
+sed -i -e '/^  missing:/,/^  echo:/{/^  echo:/!d}' -e '/^  modern:/,/^  ex1:/{/^  ex1:/!d}' -e '/^  ex2:/,$d' "$T/m.yaml"
 diag "$(cat "$T/m.yaml")"
 out=$(ctl reload 2>&1)
 like "$out" 'removed' "reload removes the others" || diag "$out"
