@@ -137,7 +137,7 @@ servers:
 YAML
 spawn sink bash -c "exec sleep 1000 <'$T/log.fifo'"
 spawn mcpd bash -c 'exec "$0" "$@" 2>"'"$T"'/log.fifo"' "$MCPD" -c "$T/flood.yaml" -s "$SOCK"
-wait_until 20 ctl version && ok "mcpd starts with a log nobody reads" || not_ok "mcpd starts" "$(cat "$T/mcpd.err")"
+wait_until 30 _status_up && ok "mcpd starts with a log nobody reads" || not_ok "mcpd starts" "$(cat "$T/mcpd.err")"
 wait_state 20 calm running && ok "it supervises while its log is stalled" || not_ok "calm running" "$(ctl status 2>&1)"
 slow=0
 for i in 1 2 3 4 5; do

@@ -127,7 +127,7 @@ if [[ $(id -u) == 0 ]]; then
 else
 	spawn mcpd "$MCPD" -c "$T/m.yaml" -s "$SOCK"
 fi
-wait_until 10 ctl version || { not_ok "mcpd starts" "$(cat "$T/mcpd.err")"; done_testing; }
+wait_until 30 _status_up || { not_ok "mcpd starts" "$(cat "$T/mcpd.err")"; done_testing; }
 
 # --- Lines: blank ones are ignored, ids come back as written, 1.5 MiB is refused with its id.
 out=$(printf '\n  \n\t\r\n{"jsonrpc":"2.0","id":9007199254740993,"method":"version"}\n\n' | "$PY" "$T/ask.py" "$SOCK")
@@ -203,7 +203,7 @@ stop_mcpd
 SOCK=$T/emfile.sock
 mv "$T/mcpd.err" "$T/mcpd-1.log"
 spawn mcpd bash -c 'ulimit -n 64 && exec "$@"' _ "$MCPD" -c "$T/m.yaml" -s "$SOCK"
-wait_until 10 ctl version || { not_ok "mcpd starts with 64 descriptors" "$(cat "$T/mcpd.err")"; done_testing; }
+wait_until 30 _status_up || { not_ok "mcpd starts with 64 descriptors" "$(cat "$T/mcpd.err")"; done_testing; }
 # The connections stay open until mcpd said it ran out (a busy machine may be slow to accept them).
 spawn emfile "$PY" "$T/hold.py" "$SOCK" 100 "$T/emfile.flag" 120 </dev/null
 if wait_log 90 "cannot accept connections: Too many open files; pausing accepting"; then
