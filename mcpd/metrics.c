@@ -15,40 +15,6 @@
 #include "resources.h"
 #include "server.h"
 #include "traffic.h"
-#include "xmalloc.h"
-
-/* The buffer kept between scrapes. */
-static struct {
-	char *data;		/* NULL until the first scrape */
-	size_t cap, len;	/* len: of the last exposition rendered in it */
-	bool lent;		/* a response is sending it */
-} kept;
-
-/* Kept larger than this over the last exposition, it is shrunk when given back. */
-#define KEEP_SLACK	(1u << 20)
-
-void metrics_release(void *body)
-{
-	if (!body)
-		return;
-	if (body != kept.data) {
-		free(body);	/* rendered while the kept one was out */
-		return;
-	}
-	kept.lent = false;
-	if (kept.cap > 4 * kept.len + KEEP_SLACK) {
-		kept.cap = 2 * kept.len + KEEP_SLACK;
-		kept.data = xrealloc(kept.data, kept.cap);
-	}
-}
-
-void metrics_free(void)
-{
-	if (kept.lent)
-		return;	/* still sent: its response gives it back (and it stays kept) */
-	free(kept.data);
-	memset(&kept, 0, sizeof(kept));
-}
 
 /* The le labels of the probe histogram, as printf's %g would write them; filled at the first render. */
 static char probe_le[HEALTH_BUCKETS][32];
@@ -208,20 +174,14 @@ static void own_families(const struct daemon *d, struct metrics_buf *b)
 
 char *metrics_render(const struct daemon *d, size_t *ret_len)
 {
-	bool reuse = kept.data && !kept.lent;
-	struct metrics_buf b = { .data = reuse ? kept.data : xmalloc(4096), .cap = reuse ? kept.cap : 4096 };
+	struct metrics_buf b;
+	bool was_kept = metrics_buf_begin(&b);
 
 	own_families(d, &b);
 	traffic_metrics(d, &b);
 	resources_metrics(d, &b);
 	deep_check_metrics(d, &b);
-	if (reuse || !kept.data) {
-		/* The kept buffer (grown, maybe moved), or the first one, which becomes it. */
-		kept.data = b.data;
-		kept.cap = b.cap;
-		kept.len = b.len;
-		kept.lent = true;
-	}
+	metrics_buf_end(&b, was_kept);
 	*ret_len = b.len;
 	return b.data;
 }

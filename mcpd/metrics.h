@@ -2,6 +2,7 @@
 #ifndef MCPD_METRICS_H
 #define MCPD_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -25,6 +26,13 @@ char *metrics_render(const struct daemon *d, size_t *ret_len);
 void metrics_release(void *body);
 /* The kept buffer freed (at the end, after the HTTP server stopped). */
 void metrics_free(void);
+
+/*
+ * The buffer of one exposition (metrics-buf.c): the kept one when it is not
+ * out (true), else a fresh one; ended, the first one becomes the kept one.
+ */
+bool metrics_buf_begin(struct metrics_buf *b);
+void metrics_buf_end(const struct metrics_buf *b, bool was_kept);
 
 /* For the modules that add their families (traffic.c, resources.c, deep-check.c). */
 void metrics_printf(struct metrics_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -4,6 +4,7 @@
 #endif
 
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -100,12 +101,69 @@ static void test_reserve_and_printf(void **state)
 	free(b.data);
 }
 
+/* One exposition: "n bytes" of text, in the buffer begun. */
+static char *render(size_t n, size_t *cap, bool *was_kept)
+{
+	struct metrics_buf b;
+
+	*was_kept = metrics_buf_begin(&b);
+	metrics_reserve(&b, n);
+	memset(b.data + b.len, 'x', n);
+	b.len += n;
+	metrics_buf_end(&b, *was_kept);
+	*cap = b.cap;
+	return b.data;
+}
+
+static void test_kept_buffer(void **state)
+{
+	size_t cap, cap2;
+	bool was_kept;
+	char *first, *second, *other;
+
+	(void)state;
+	first = render(100, &cap, &was_kept);
+	assert_false(was_kept);		/* nothing kept yet: it becomes the kept one */
+	other = render(100, &cap2, &was_kept);
+	assert_false(was_kept);		/* the kept one is still out: a fresh one */
+	assert_ptr_not_equal(other, first);
+	metrics_release(other);		/* freed (the sanitizers would see a leak or a double free) */
+	metrics_release(first);
+	second = render(200, &cap2, &was_kept);
+	assert_true(was_kept);		/* given back: used again, not reallocated for 200 bytes */
+	assert_ptr_equal(second, first);
+	assert_int_equal(cap2, cap);
+	metrics_release(second);
+
+	/* A big exposition, then a small one: the buffer is shrunk when given back. */
+	second = render(8u << 20, &cap, &was_kept);
+	assert_true(was_kept);
+	assert_true(cap > (8u << 20));
+	metrics_release(second);
+	second = render(8u << 20, &cap2, &was_kept);
+	assert_int_equal(cap2, cap);	/* within 4 times the last one: kept as it is */
+	metrics_release(second);
+	second = render(1000, &cap2, &was_kept);
+	assert_true(was_kept);
+	metrics_release(second);
+	second = render(10, &cap2, &was_kept);
+	assert_int_equal(cap2, 2 * 1000 + (1u << 20));
+	metrics_free();			/* out: not freed, still kept */
+	metrics_release(second);
+	metrics_free();
+	first = render(10, &cap, &was_kept);
+	assert_false(was_kept);		/* freed: a fresh one, kept again */
+	metrics_release(first);
+	metrics_free();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_u64_as_printf),
 		cmocka_unit_test(test_us_as_printf),
 		cmocka_unit_test(test_reserve_and_printf),
+		cmocka_unit_test(test_kept_buffer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
