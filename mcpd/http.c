@@ -84,14 +84,15 @@ static void copy_printable(char *dst, size_t size, const char *src)
 }
 
 /* Queue body (malloc'd, freed by MHD) with status. */
-static enum MHD_Result respond(struct request *req, struct MHD_Connection *conn, unsigned status, const char *type,
-			       char *body, size_t len)
+/* body is given back with release(body) once sent (or not sent). */
+static enum MHD_Result respond_with(struct request *req, struct MHD_Connection *conn, unsigned status,
+				    const char *type, char *body, size_t len, void (*release)(void *body))
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, body, release);
 	enum MHD_Result ret;
 
 	if (!r) {
-		free(body);
+		release(body);
 		return MHD_NO;	/* MHD closes the connection */
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
@@ -103,6 +104,12 @@ static enum MHD_Result respond(struct request *req, struct MHD_Connection *conn,
 	if (ret == MHD_YES)
 		req->status = status;
 	return ret;
+}
+
+static enum MHD_Result respond(struct request *req, struct MHD_Connection *conn, unsigned status, const char *type,
+			       char *body, size_t len)
+{
+	return respond_with(req, conn, status, type, body, len, free);
 }
 
 static enum MHD_Result text(struct request *req, struct MHD_Connection *conn, unsigned status, const char *msg)
@@ -165,7 +172,9 @@ static enum MHD_Result metrics(struct http *h, struct request *req, struct MHD_C
 	size_t len;
 	char *body = metrics_render(h->d, &len);
 
-	return respond(req, conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);
+	/* Sent from metrics.c's buffer as it is (no copy), and given back to it. */
+	return respond_with(req, conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len,
+			    metrics_release);
 }
 
 static const struct route {
@@ -566,6 +575,7 @@ void http_stop(struct http *h)
 	gateway_wake_all(h->gateway);
 	MHD_run(h->mhd);	/* the woken connections answer and leave the suspended state */
 	MHD_stop_daemon(h->mhd);
+	metrics_free();	/* every response gave its buffer back */
 	ev_timer_stop(h->d->loop, &h->summary_w);
 	gateway_free(h->gateway);
 	free(h);

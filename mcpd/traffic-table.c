@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "metrics.h"
 #include "traffic-table.h"
@@ -359,14 +358,6 @@ void traffic_table_window(const struct traffic_table *t, double now, struct traf
 
 /* ---- exposition ------------------------------------------------------------------- */
 
-static void reserve(struct metrics_buf *b, size_t n)
-{
-	if (b->len + n < b->cap)
-		return;
-	b->cap = (b->cap + n) * 2;
-	b->data = xrealloc(b->data, b->cap);
-}
-
 size_t traffic_render_size(const struct traffic_table *t)
 {
 	return 4 * (strlen(t->server_label) + 96) + t->render_size;
@@ -375,57 +366,10 @@ size_t traffic_render_size(const struct traffic_table *t)
 void traffic_render_reserve(struct metrics_buf *b, size_t n)
 {
 	if (b->len + n < b->cap)
-		return;
-	/* One growth for the whole exposition: no copy per doubling, and the kernel may back it with huge pages. */
+		return;	/* the buffer kept from the last scrape (metrics.c) has room: the usual case */
+	/* One growth for the whole exposition: no copy per doubling. */
 	b->cap = b->len + n + 1;
 	b->data = xrealloc(b->data, b->cap);
-#ifdef MADV_HUGEPAGE
-	if (n >= (8u << 20)) {
-		uintptr_t start = ((uintptr_t)(b->data + b->len) + 4095) & ~(uintptr_t)4095;
-		uintptr_t end = ((uintptr_t)(b->data + b->cap)) & ~(uintptr_t)4095;
-
-		if (end > start)
-			(void)madvise((void *)start, end - start, MADV_HUGEPAGE);	/* advice only: ignored where unsupported */
-	}
-#endif
-}
-
-static inline char *put(char *p, const char *s, size_t n)
-{
-	memcpy(p, s, n);
-	return p + n;
-}
-#define PUT(p, lit) put((p), (lit), sizeof(lit) - 1)
-
-/* v in decimal, then a newline. */
-static inline char *put_u64_nl(char *p, uint64_t v)
-{
-	char tmp[24];
-	size_t n = 0;
-
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10));
-	while (n)
-		*p++ = tmp[--n];
-	*p++ = '\n';
-	return p;
-}
-
-/* Microseconds as seconds with 6 decimals. */
-static inline char *put_us_nl(char *p, uint64_t us)
-{
-	char frac[7];
-
-	p = put_u64_nl(p, us / 1000000) - 1;
-	*p++ = '.';
-	for (int i = 5; i >= 0; i--) {
-		frac[i] = (char)('0' + us % 10);
-		us /= 10;
-	}
-	p = put(p, frac, 6);
-	*p++ = '\n';
-	return p;
 }
 
 void traffic_render_requests(const struct traffic_table *t, struct metrics_buf *b)
@@ -434,15 +378,15 @@ void traffic_render_requests(const struct traffic_table *t, struct metrics_buf *
 		const struct traffic_series *se = t->series[i];
 		char *p;
 
-		reserve(b, TRAFFIC__OUTCOMES * LINE_ROOM(se));
+		metrics_reserve(b, TRAFFIC__OUTCOMES * LINE_ROOM(se));
 		p = b->data + b->len;
 		for (int o = 0; o < TRAFFIC__OUTCOMES; o++) {
 			if (!se->outcomes[o])
 				continue;
-			p = PUT(p, "mcpd_requests_total{");
-			p = put(p, se->labels, se->labels_len);
-			p = put(p, outcome_labels[o], outcome_label_len[o]);
-			p = put_u64_nl(p, se->outcomes[o]);
+			p = METRICS_PUT(p, "mcpd_requests_total{");
+			p = metrics_put(p, se->labels, se->labels_len);
+			p = metrics_put(p, outcome_labels[o], outcome_label_len[o]);
+			p = metrics_put_u64_nl(p, se->outcomes[o]);
 		}
 		b->len = (size_t)(p - b->data);
 	}
@@ -457,23 +401,23 @@ void traffic_render_durations(const struct traffic_table *t, struct metrics_buf 
 
 		if (!se->answered)
 			continue;
-		reserve(b, (TRAFFIC_BUCKETS + 2) * LINE_ROOM(se));
+		metrics_reserve(b, (TRAFFIC_BUCKETS + 2) * LINE_ROOM(se));
 		p = b->data + b->len;
 		for (int k = 0; k < TRAFFIC_BUCKETS; k++) {
 			cum += se->buckets[k];
-			p = PUT(p, "mcpd_request_duration_seconds_bucket{");
-			p = put(p, se->labels, se->labels_len);
-			p = put(p, bucket_le[k], bucket_le_len[k]);
-			p = put_u64_nl(p, cum);
+			p = METRICS_PUT(p, "mcpd_request_duration_seconds_bucket{");
+			p = metrics_put(p, se->labels, se->labels_len);
+			p = metrics_put(p, bucket_le[k], bucket_le_len[k]);
+			p = metrics_put_u64_nl(p, cum);
 		}
-		p = PUT(p, "mcpd_request_duration_seconds_sum{");
-		p = put(p, se->labels, se->labels_len);
-		p = PUT(p, "} ");
-		p = put_us_nl(p, se->sum_us);
-		p = PUT(p, "mcpd_request_duration_seconds_count{");
-		p = put(p, se->labels, se->labels_len);
-		p = PUT(p, "} ");
-		p = put_u64_nl(p, se->answered);
+		p = METRICS_PUT(p, "mcpd_request_duration_seconds_sum{");
+		p = metrics_put(p, se->labels, se->labels_len);
+		p = METRICS_PUT(p, "} ");
+		p = metrics_put_us_nl(p, se->sum_us);
+		p = METRICS_PUT(p, "mcpd_request_duration_seconds_count{");
+		p = metrics_put(p, se->labels, se->labels_len);
+		p = METRICS_PUT(p, "} ");
+		p = metrics_put_u64_nl(p, se->answered);
 		b->len = (size_t)(p - b->data);
 	}
 }
@@ -483,12 +427,12 @@ void traffic_render_in_flight(const struct traffic_table *t, struct metrics_buf 
 	size_t n = strlen(t->server_label);
 	char *p;
 
-	reserve(b, n + 128);
+	metrics_reserve(b, n + 128);
 	p = b->data + b->len;
-	p = PUT(p, "mcpd_requests_in_flight{server=\"");
-	p = put(p, t->server_label, n);
-	p = PUT(p, "\"} ");
-	p = put_u64_nl(p, t->in_flight);
+	p = METRICS_PUT(p, "mcpd_requests_in_flight{server=\"");
+	p = metrics_put(p, t->server_label, n);
+	p = METRICS_PUT(p, "\"} ");
+	p = metrics_put_u64_nl(p, t->in_flight);
 	b->len = (size_t)(p - b->data);
 }
 
@@ -497,15 +441,15 @@ void traffic_render_bytes(const struct traffic_table *t, struct metrics_buf *b)
 	size_t n = strlen(t->server_label);
 	char *p;
 
-	reserve(b, 2 * n + 256);
+	metrics_reserve(b, 2 * n + 256);
 	p = b->data + b->len;
-	p = PUT(p, "mcpd_request_bytes_total{server=\"");
-	p = put(p, t->server_label, n);
-	p = PUT(p, "\",direction=\"in\"} ");
-	p = put_u64_nl(p, t->bytes_in);
-	p = PUT(p, "mcpd_request_bytes_total{server=\"");
-	p = put(p, t->server_label, n);
-	p = PUT(p, "\",direction=\"out\"} ");
-	p = put_u64_nl(p, t->bytes_out);
+	p = METRICS_PUT(p, "mcpd_request_bytes_total{server=\"");
+	p = metrics_put(p, t->server_label, n);
+	p = METRICS_PUT(p, "\",direction=\"in\"} ");
+	p = metrics_put_u64_nl(p, t->bytes_in);
+	p = METRICS_PUT(p, "mcpd_request_bytes_total{server=\"");
+	p = metrics_put(p, t->server_label, n);
+	p = METRICS_PUT(p, "\",direction=\"out\"} ");
+	p = metrics_put_u64_nl(p, t->bytes_out);
 	b->len = (size_t)(p - b->data);
 }
