@@ -407,6 +407,8 @@ is "$(grep -c 'traffic metrics: 1024 series' "$T/mcpd.err")" 1 "the cap is logge
 is "$(inv "$T/snap")" ok "after the label attack: the invariants hold"
 
 # --- chaos ----------------------------------------------------------------------------
+requests_of() { ctl --json status "$1" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["servers"][0]["traffic"]["requests"])'; }
+ex_before=$(requests_of ex)
 out=$(drive chaos 2>&1) && ok "the chaos ran ($out)" || not_ok "the chaos ran" "$out"
 if wait_until 90 _inv_ok; then
 	ok "after the chaos: nothing in flight, outcomes add up, status totals match"
@@ -414,6 +416,12 @@ else
 	not_ok "after the chaos: nothing in flight, outcomes add up, status totals match" "$(inv)"
 fi
 is "$(inv "$T/snap")" ok "and no counter went down"
+# Each request begun ends in exactly one outcome.
+outcomes() { metrics | grep -aF "mcpd_requests_total{server=\"$1\",method=\"tools/call\",tool=\"$2\"," | awk '{ s += $NF } END { print s + 0 }'; }
+is "$(($(requests_of ex) - ex_before))" 20 \
+	"ex (past its series cap): 20 requests (2 sleeps cancelled, 15 with the server killed, restarted, stopped, 3 more): 20 outcomes"
+is "$(outcomes gw sleep)" 29 "gw: 29 sleeps through the gateway (batch, timeouts racing answers, clients gone): 29 outcomes"
+is "$(outcomes modern ask)" 2 "modern: 2 multi-round requests abandoned: 2 outcomes"
 is "$(metric 'mcpd_requests_in_flight{server="gone"}')" "" "the removed server's series are gone"
 ((0 < $(metric 'mcpd_requests_total{server="gw",method="tools/call",tool="sleep",outcome="timeout"}'))) &&
 	ok "gateway timeouts counted" || not_ok "gateway timeouts counted" "$(metrics | grep -a 'server="gw"' | grep -a total)"
