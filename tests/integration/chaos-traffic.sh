@@ -433,6 +433,24 @@ else
 	skip "promtool check metrics after the chaos" "promtool is not installed"
 fi
 
+# --- bytes out are the server's answers: not mcpd's refusals, through either door ---------
+ctl stop gw >/dev/null
+wait_state 30 gw stopped || not_ok "gw stopped" "$(ctl status gw)"
+out_before=$(metric 'mcpd_request_bytes_total{server="gw",direction="out"}')
+unavailable_before=$(metric 'mcpd_requests_total{server="gw",method="tools/call",tool="echo",outcome="unavailable"}')
+META='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"curl","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}'
+like "$(curl -s --max-time 30 -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
+	-H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/call' \
+	-H 'Mcp-Name: echo' -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{'"$META"',"name":"echo","arguments":{"text":"x"}}}' \
+	"$base/mcp/gw")" '"code":-31000' "the gateway: a request to a stopped server gets mcpd's -31000"
+printf '%s\n' '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}' |
+	timeout 60 "$MCPCTL" -s "$SOCK" connect gw >"$T/refused"
+like "$(cat "$T/refused")" '"code":-31000' "and so does one through mcpctl connect"
+is "$(metric 'mcpd_requests_total{server="gw",method="tools/call",tool="echo",outcome="unavailable"}')" $((unavailable_before + 2)) \
+	"both count as unavailable"
+is "$(metric 'mcpd_request_bytes_total{server="gw",direction="out"}')" "$out_before" \
+	"and neither refusal counts as bytes out (the server answered nothing)"
+
 mcpd_within_budget "the traffic chaos" "$RSS_BUDGET_KB" "$LOG_BUDGET_LINES"
 stop_mcpd
 no_leftovers "$T" "no process is left behind"
