@@ -133,6 +133,7 @@ struct gw_request {
 	bool sse;			/* its client accepts text/event-stream */
 	bool initialize;		/* the answer tells the session's version */
 	bool relayed;			/* its answer is the server's: its bytes are counted (traffic.c) */
+	bool server_answered;		/* a batch's: one of its answers so far is the server's */
 	bool listen;			/* subscriptions/listen: streams until its client leaves */
 	bool stream_counted;		/* a listen counted in nstreams until done */
 	cJSON *progress_token;		/* the progress that belongs to it, for its response stream */
@@ -589,7 +590,7 @@ static bool deliver_response(struct gw_session *gs, const cJSON *msg)
 				if (v)
 					snprintf(gs->version, sizeof(gs->version), "%s", v);
 			}
-			req->relayed = true;
+			req->relayed = gs->relay && relay_answering(gs->relay);	/* not mcpd's own refusal */
 			finish_waiter(req, cJSON_Duplicate(msg, 1));
 			return true;
 		}
@@ -602,11 +603,13 @@ static bool deliver_response(struct gw_session *gs, const cJSON *msg)
 			continue;
 		cJSON_DeleteItemFromArray(req->batch, i);
 		cJSON_AddItemToArray(req->answers, cJSON_Duplicate(msg, 1));
+		if (gs->relay && relay_answering(gs->relay))
+			req->server_answered = true;
 		if (cJSON_GetArraySize(req->batch) == 0) {
 			cJSON *answers = req->answers;
 
 			req->answers = NULL;
-			req->relayed = true;
+			req->relayed = req->server_answered;
 			finish_waiter(req, answers);
 		}
 		return true;

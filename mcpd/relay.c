@@ -128,6 +128,7 @@ struct session {
 	uint64_t dropped_notes;	/* its notifications dropped while the server's input was full: logged at the first */
 	size_t npending;
 	size_t line_len;	/* of the client's line being handled: a request's bytes in */
+	bool answering;		/* the sink is being given a counted answer of the server's (relay_answering) */
 	bool cancel_timeout;	/* its cancellations are the gateway's request_timeout (relay_cancel) */
 	bool draining;		/* the client closed its side: close once answered */
 	bool closing;		/* the sink was told to close: nothing more goes to it */
@@ -317,7 +318,9 @@ static bool answer_counted(struct session *sess, const cJSON *msg)
 	if (!alive(sess))
 		return false;
 	before = sess->ops->pending(sess->sink);
+	sess->answering = true;
 	ok = to_client(sess, msg);
+	sess->answering = false;
 	if (ok && sess->ops->pending(sess->sink) > before)
 		traffic_bytes_out(sess->s, sess->ops->pending(sess->sink) - before);
 	return ok;
@@ -1926,6 +1929,11 @@ void relay_cancel(struct session *sess, const cJSON *id, const char *why, bool t
 	relay_client_line(sess, text, strlen(text));
 	sess->cancel_timeout = false;
 	free(text);
+}
+
+bool relay_answering(const struct session *sess)
+{
+	return sess->answering;
 }
 
 void relay_count_out(struct session *sess, size_t n)

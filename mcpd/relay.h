@@ -88,6 +88,13 @@ void relay_cancel(struct session *sess, const cJSON *id, const char *why, bool t
 void relay_count_out(struct session *sess, size_t n);
 
 /*
+ * Is the message the sink is being given (its send) a counted answer of the
+ * server's? Not mcpd's own answers for it (unavailable, busy), whose bytes
+ * are not the server's.
+ */
+bool relay_answering(const struct session *sess);
+
+/*
  * A line from a session's client longer than the limit (limit bytes): its
  * first bytes, to answer with the request's id when they hold it.
  */

@@ -151,6 +151,35 @@ static uint64_t series_hash(unsigned method, const char *tool)
 	return (tool ? traffic_hash(tool) : 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)(method + 1) * 0xff51afd7ed558ccdULL);
 }
 
+/*
+ * Is s valid UTF-8 (no overlong forms, surrogates, nor anything above
+ * U+10FFFF)? The exposition must be: one invalid label value makes
+ * Prometheus refuse the whole scrape.
+ */
+static bool utf8_valid(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	while (*s) {
+		size_t len = *s < 0x80 ? 1 : *s >= 0xc2 && *s <= 0xdf ? 2 : *s >= 0xe0 && *s <= 0xef ? 3 :
+			     *s >= 0xf0 && *s <= 0xf4 ? 4 : 0;
+		unsigned cp = len == 2 ? *s & 0x1fu : len == 3 ? *s & 0x0fu : *s & 0x07u;
+
+		if (!len)
+			return false;
+		for (size_t i = 1; i < len; i++) {
+			if ((s[i] & 0xc0) != 0x80)	/* a NUL ends the string here too */
+				return false;
+			cp = cp << 6 | (s[i] & 0x3fu);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		s += len;
+	}
+	return true;
+}
+
 void traffic_table_set_tools(struct traffic_table *t, const cJSON *tools, uint64_t hash)
 {
 	const cJSON *it;
@@ -168,9 +197,10 @@ void traffic_table_set_tools(struct traffic_table *t, const cJSON *tools, uint64
 		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "name"));
 		size_t slot;
 
-		if (!name || strlen(name) > TRAFFIC_MAX_TOOL || strcmp(name, "other") == 0 ||
+		if (!name || strlen(name) > TRAFFIC_MAX_TOOL || strcmp(name, "other") == 0 || !utf8_valid(name) ||
 		    traffic_table_tool_listed(t, name, traffic_hash(name)))
-			continue;	/* "other" is the label of every unlisted tool: never one's own */
+			continue;	/* "other" is the label of every unlisted tool: never one's own; nor a name
+					 * that is not UTF-8, which no label may hold */
 		t->tools[t->ntools] = xstrdup(name);
 		for (slot = traffic_hash(name) & (cap - 1); t->tool_index[slot]; slot = (slot + 1) & (cap - 1))
 			;

@@ -9,6 +9,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "mcp-era.h"
 #include "metrics.h"
 #include "server.h"
 #include "traffic.h"
@@ -85,7 +86,9 @@ void traffic_begin(struct server *s, struct traffic_req *tr, const cJSON *req, s
 		return;
 	t = table(s);
 	tr->series = series_of(s, t, req, &method);
-	tr->stream = strcmp(traffic_method_name(method), "subscriptions/listen") == 0;
+	/* A stream only as the relay forwards one (PF_LISTEN): a 2026 request. A legacy client's
+	 * "subscriptions/listen" is an ordinary request, answered (an error) and timed. */
+	tr->stream = strcmp(traffic_method_name(method), "subscriptions/listen") == 0 && mcp_request_version(req);
 	tr->start = ev_time();
 	t->bytes_in += bytes;
 	if (!tr->stream)
