@@ -41,6 +41,7 @@ struct check_exec {
 	ev_timer timeout_w;
 	char out[CHECK_EXEC_KEEP];
 	size_t outlen;
+	bool truncated;			/* more came than was kept */
 	char spawn_error[SPAWN_TEXT_MAX];
 
 	pid_t kpid;			/* the secret reader; 0 when none or reaped */
@@ -98,6 +99,9 @@ static void conclude(struct check_exec *x)
 	if (x->sec_failed && len > 0) {
 		snprintf(line, sizeof(line), "(output withheld: the secrets to redact from it could not be read)");
 	} else {
+		/* A value the cut left a piece of is never found whole: that piece goes first. */
+		if (x->sec && x->truncated)
+			len = check_output_cut_partial(out, len, x->sec, x->seclen);
 		if (x->sec)
 			len = check_output_redact(out, len, sizeof(out), x->sec, x->seclen);
 		check_output_first_line(out, len, line, sizeof(line), CHECK_EXEC_DETAIL);
@@ -141,6 +145,8 @@ static bool drain(struct check_exec *x, int fd)
 
 			if (keep > (size_t)n)
 				keep = (size_t)n;
+			if (keep < (size_t)n)
+				x->truncated = true;
 			memcpy(x->out + x->outlen, buf, keep);
 			x->outlen += keep;
 			continue;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check-exec.h"
+#include "check-output.h"
 #include "daemon.h"
 #include "deep-check.h"
 #include "duration.h"
@@ -179,18 +180,27 @@ cJSON *deep_check_call_params(const struct server *s)
 /* text quoted, control characters and quotes escaped, cut to fit. */
 static void quote(const char *text, char *buf, size_t size)
 {
+	const unsigned char *c = (const unsigned char *)text;
 	size_t n = 0;
 
 	buf[n++] = '"';
-	for (const unsigned char *c = (const unsigned char *)text; *c && n + 8 < size; c++) {
-		if (*c < 0x20 || *c == 0x7f)
+	/* Whole characters of valid UTF-8, never one cut in two; C1 controls and bytes not UTF-8 as \xNN. */
+	for (size_t u; *c && n + 8 < size; c += u) {
+		u = check_output_utf8_len((const char *)c, strnlen((const char *)c, 4));
+		if (u > 1 && !(u == 2 && c[0] == 0xc2 && c[1] < 0xa0)) {
+			memcpy(buf + n, c, u);
+			n += u;
+			continue;
+		}
+		u = 1;
+		if (*c < 0x20 || *c >= 0x7f)
 			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", *c);
 		else if (*c == '"' || *c == '\\')
 			n += (size_t)snprintf(buf + n, size - n, "\\%c", *c);
 		else
 			buf[n++] = (char)*c;
 	}
-	if (text[0] && n + 8 >= size) {
+	if (*c) {
 		memcpy(buf + n, "...", 3);
 		n += 3;
 	}

@@ -1,0 +1,227 @@
+#!/bin/bash
+# Deep checks under attack (issue 14): health.exec commands that misbehave and
+# the secrets they print. Secrets that overlap one another, or that are cut by
+# the 1 KiB of output kept, never show a piece in a detail; a detail is valid
+# UTF-8 whatever bytes the command wrote (NUL, ANSI escapes, invalid UTF-8, a
+# 64 MB flood); a command that closes its output and hangs, ignores SIGTERM,
+# or leaves a setsid() daemon behind holding the pipe is concluded and leaves
+# nothing running; a reload removing a server and a restart during its check,
+# and mcpd's SIGTERM with checks running, leave no process behind. mcpctl
+# status answers throughout; no sanitizer report.
+set -u
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/mcpd.sh"
+
+MARK=cc-$$-$RANDOM
+# Two secrets, one a prefix of the other (listed first, in either order of keys).
+SHORT=ovl$RANDOM$RANDOM
+LONG=${SHORT}TAILPART$RANDOM
+printf '%s' "$SHORT" >"$T/short"
+printf '%s' "$LONG" >"$T/long"
+# A secret that the 1 KiB kept cuts: 1000 newlines, then it.
+EDGE=edge$RANDOM-0123456789abcdefghijklmnopqrstuvwxyz
+printf '%s' "$EDGE" >"$T/edge"
+chmod 600 "$T/short" "$T/long" "$T/edge"
+# A tool's answer of 300 two-byte characters, cut for the call's detail.
+ACCENTS=$(printf 'é%.0s' {1..300})
+
+cat >"$T/overlap.sh" <<'SH'
+#!/bin/sh
+echo "token=$B_LONG"
+SH
+cat >"$T/edge.sh" <<'SH'
+#!/bin/bash
+head -c 1000 /dev/zero | tr '\0' '\n'
+printf '%s\n' "$EDGE"
+SH
+cat >"$T/bytes.sh" <<'SH'
+#!/bin/bash
+printf 'caf\xc3\xa9 \x1b[31mred\x1b[0m bad\xff\xfe\xc3 nul\x00end \xe2\x82'
+printf '\xc3\xa9%.0s' {1..150}
+printf '\n'
+head -c 64000000 /dev/zero
+exit 1
+SH
+cat >"$T/closeout.sh" <<SH
+#!/bin/bash
+exec >&- 2>&-
+exec -a $MARK-closeout sleep 1000
+SH
+cat >"$T/noterm.sh" <<SH
+#!/bin/bash
+trap '' TERM
+echo "ignoring TERM"
+exec -a $MARK-noterm sleep 1000
+SH
+cat >"$T/daemon.sh" <<SH
+#!/bin/bash
+setsid bash -c 'exec -a $MARK-daemon sleep 1000' &
+echo "daemon started"
+exit 0
+SH
+cat >"$T/long.sh" <<SH
+#!/bin/bash
+echo "long check"
+exec -a $MARK-long sleep 1000
+SH
+chmod +x "$T"/*.sh
+
+write_manifest() {
+	cat >"$T/m.yaml" <<YAML
+version: 1
+mcpd:
+  http: 127.0.0.1:$1
+defaults:
+  health: { interval: 1s, timeout: 900ms, unhealthy_after: 1000 }
+  backoff: { initial: 200ms, jitter: 0 }
+servers:
+  overlap:
+    command: [$EXAMPLE, --name, overlap]
+    secrets: { A_SHORT: $T/short, B_LONG: $T/long }
+    health: { exec: [$T/overlap.sh] }
+  edge:
+    command: [$EXAMPLE, --name, edge]
+    secrets: { EDGE: $T/edge }
+    health: { exec: [$T/edge.sh] }
+  bytes:
+    command: [$EXAMPLE, --name, bytes]
+    health: { interval: 3s, exec: [$T/bytes.sh], exec_timeout: 20s }
+  closeout:
+    command: [$EXAMPLE, --name, closeout]
+    health: { interval: 2s, exec: [$T/closeout.sh], exec_timeout: 1s }
+  noterm:
+    command: [$EXAMPLE, --name, noterm]
+    health: { interval: 2s, exec: [$T/noterm.sh], exec_timeout: 1s }
+  daemon:
+    command: [$EXAMPLE, --name, daemon]
+    health: { interval: 1s, exec: [$T/daemon.sh] }
+  callutf:
+    command: [$EXAMPLE, --name, callutf]
+    health: { call: { tool: echo, arguments: { text: "$ACCENTS" } } }
+  gone:
+    command: [$EXAMPLE, --name, gone]
+    health: { exec: [$T/long.sh], exec_timeout: 60s }
+  again:
+    command: [$EXAMPLE, --name, again]
+    health: { exec: [$T/long.sh], exec_timeout: 60s }
+  last:
+    command: [$EXAMPLE, --name, last]
+    health: { exec: [$T/long.sh], exec_timeout: 60s }
+YAML
+}
+
+MCPD_CGROUPS=0 start_mcpd_on_free_port write_manifest || { done_testing; exit 1; }
+
+check_of() {
+	ctl --json status "$1" 2>/dev/null |
+		jq -r --arg n "$1" --arg c "$2" --arg k "$3" \
+			'.servers[] | select(.name == $n) | .checks[]? | select(.check == $c) | .[$k] | tostring'
+}
+_check_ran() {
+	[[ $(check_of "$1" exec status) != unknown && -n $(check_of "$1" exec status) ]]
+}
+_check_is() {
+	[[ $(check_of "$1" exec status) == "$2" ]]
+}
+
+# mcpctl status stays responsive: the slowest of the answers sampled.
+slowest=0
+_sample_status() {
+	local t0 t1
+	t0=$(_now_us)
+	timeout 10 "$MCPCTL" -s "$SOCK" status >/dev/null 2>&1 || return 1
+	t1=$(_now_us)
+	(((t1 - t0) > slowest)) && slowest=$((t1 - t0))
+	return 0
+}
+
+# Secrets that overlap: no piece of either shows.
+wait_until 30 _check_ran overlap && ok "overlap: the exec ran" || not_ok "overlap ran" "$(ctl --json status overlap)"
+d=$(check_of overlap exec detail)
+diag "overlap detail: $d"
+if [[ $d == *TAILPART* || $d == *"$SHORT"* ]]; then
+	not_ok "a secret that holds another secret is redacted whole (no tail shown)" "$d"
+else
+	ok "a secret that holds another secret is redacted whole (no tail shown)"
+fi
+is "$d" "token=***" "its detail is the line with one mask"
+
+# A secret cut at the 1 KiB kept: no prefix of it shows.
+wait_until 30 _check_ran edge && ok "edge: the exec ran" || not_ok "edge ran" "$(ctl --json status edge)"
+d=$(check_of edge exec detail)
+diag "edge detail: $d"
+if [[ $d == *"${EDGE:0:8}"* ]]; then
+	not_ok "a secret cut by the output kept shows no prefix of it" "$d"
+else
+	ok "a secret cut by the output kept shows no prefix of it"
+fi
+
+# Bytes of every kind, 64 MB of them: a UTF-8 detail, the loop responsive.
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	_sample_status || break
+done
+wait_until 60 _check_ran bytes && ok "bytes: the flooding exec concluded" || not_ok "bytes ran" "$(ctl --json status bytes)"
+is "$(check_of bytes exec status)" degraded "the flooding exec's exit 1 is degraded"
+d=$(check_of bytes exec detail)
+diag "bytes detail: $d"
+like "$d" '^caf' "its detail starts with its first line"
+if ctl --json status bytes | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1; then
+	ok "status --json is valid UTF-8 after invalid UTF-8 from a check"
+else
+	not_ok "status --json is valid UTF-8 after invalid UTF-8 from a check" "$(ctl --json status bytes | grep detail | od -c | head -n 20)"
+fi
+if curl -s --max-time 30 "http://127.0.0.1:$port/health" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1; then
+	ok "/health is valid UTF-8"
+else
+	not_ok "/health is valid UTF-8"
+fi
+like "$d" '\\x1b\[31m' "an ANSI escape is shown escaped"
+
+# A call's answer cut for its detail is cut between characters.
+_call_ok() {
+	[[ $(check_of callutf call status) == ok ]]
+}
+wait_until 30 _call_ok && ok "callutf: the call passes" || not_ok "callutf call" "$(ctl --json status callutf)"
+if ctl --json status callutf | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1; then
+	ok "a call's answer cut for its detail stays valid UTF-8"
+else
+	not_ok "a call's answer cut for its detail stays valid UTF-8" "$(ctl --json status callutf | grep -a '"ok:' | od -c | tail -n 5)"
+fi
+like "$(check_of callutf call detail)" '^ok: "éé+\.\.\."$' "its detail is the answer, cut, with ..."
+
+# A command that closes its output and hangs, one that ignores SIGTERM: killed at exec_timeout.
+wait_until 30 _check_is closeout failed && ok "an exec that closes its output and hangs times out" ||
+	not_ok "closeout" "$(ctl --json status closeout)"
+like "$(check_of closeout exec detail)" '^timed out after 1s' "its detail says it timed out"
+wait_until 30 _check_is noterm failed && ok "an exec that ignores SIGTERM times out" || not_ok "noterm" "$(ctl --json status noterm)"
+like "$(check_of noterm exec detail)" '^timed out after 1s \(killed\): ignoring TERM' "its detail says it was killed"
+
+# A setsid() daemon left holding the pipe: the check concludes at its exit, the daemon goes.
+wait_until 30 _check_is daemon ok && ok "an exec that leaves a daemon holding its pipe concludes at its exit" ||
+	not_ok "daemon" "$(ctl --json status daemon)"
+# Reload removing a server with its exec running; a restart during a check.
+wait_until 30 pgrep -f -- "$MARK-long" && ok "the long execs run" || not_ok "long execs run"
+sed -i '/^  gone:/,/^  again:/{/^  again:/!d}' "$T/m.yaml"
+out=$(ctl reload 2>&1)
+like "$out" 'removed' "reload removes the server whose exec runs" || diag "$out"
+ctl restart again >/dev/null 2>&1
+_long_count() {
+	(($(pgrep -fc -- "$MARK-long") <= $1))
+}
+wait_until 30 _long_count 2 && ok "the removed server's and the restarted server's execs are killed" ||
+	not_ok "long execs left" "$(pgrep -fa -- "$MARK-long")"
+
+diag "slowest mcpctl status: $((slowest / 1000)) ms"
+((slowest < 5000000)) && ok "mcpctl status answered within 5 s throughout (slowest $((slowest / 1000)) ms)" ||
+	not_ok "mcpctl status slow: $((slowest / 1000)) ms"
+
+# SIGTERM with execs running: mcpd exits in time, nothing of any check is left.
+wait_until 30 pgrep -f -- "$MARK-long"
+stop_mcpd
+no_leftovers "$MARK" "no process of any check is left after mcpd exits"
+if grep -qE "ERROR: AddressSanitizer|runtime error|LeakSanitizer" "$T/mcpd.err"; then
+	not_ok "no sanitizer report" "$(grep -A 20 -E 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' "$T/mcpd.err" | head -n 30)"
+else
+	ok "no sanitizer report"
+fi
+done_testing
