@@ -15,9 +15,11 @@
 #include <ev.h>
 
 #include "check-exec.h"
+#include "cgroup.h"
 #include "check-output.h"
 #include "childenv.h"
 #include "daemon.h"
+#include "deep-check.h"
 #include "duration.h"
 #include "guard.h"
 #include "log.h"
@@ -51,7 +53,12 @@ struct check_exec {
 	char *sec;			/* NUL-terminated values */
 	size_t seclen;
 	bool sec_failed;		/* too large, or the reader failed: output is withheld */
+
+	struct check_exec *next, **pprev;	/* on the list of running checks */
 };
+
+/* Every check running, for what a hunt for strays must keep (their commands, their readers). */
+static struct check_exec *running;
 
 static void close_watched(struct check_exec *x, ev_io *w, int *fd)
 {
@@ -77,7 +84,50 @@ static void exec_free(struct check_exec *x)
 		free(x->sec);
 	}
 	explicit_bzero(x->out, sizeof(x->out));
+	if (x->pprev) {
+		*x->pprev = x->next;
+		if (x->next)
+			x->next->pprev = x->pprev;
+	}
 	free(x);
+}
+
+/*
+ * The command exited, its output still open: a descendant that left its
+ * process group (setsid) holds it, and was re-parented to mcpd (a subreaper).
+ * Without cgroups, a child of mcpd that is no server, no check, no secret
+ * reader and not in mcpd's own group (the history writer) is such a stray:
+ * killed now, not left to pile up one per round until some server exits.
+ */
+static void kill_escaped(struct check_exec *x)
+{
+	struct daemon *d = x->s->d;
+	size_t n = 0, cap = d->nservers + 2;
+	pid_t *keep;
+	int killed;
+
+	if (cgroup_enabled())
+		return;
+	for (const struct check_exec *y = running; y; y = y->next)
+		cap += 2;
+	keep = xcalloc(cap, sizeof(*keep));
+	keep[n++] = getpid();
+	if (guard_pid() > 0)
+		keep[n++] = guard_pid();
+	for (size_t i = 0; i < d->nservers; i++) {
+		if (d->servers[i]->pid > 0)
+			keep[n++] = d->servers[i]->pid;
+	}
+	for (const struct check_exec *y = running; y; y = y->next) {
+		if (y->pid > 0)
+			keep[n++] = y->pid;
+		if (y->kpid > 0)
+			keep[n++] = y->kpid;
+	}
+	killed = orphans_kill_strays(keep, n);
+	free(keep);
+	if (killed > 0)
+		deep_check_exec_strays(x->s, killed);
 }
 
 static bool finished(const struct check_exec *x)
@@ -257,6 +307,8 @@ static void on_exit_cmd(struct ev_loop *loop, ev_child *w, int revents)
 		close_watched(x, &x->err_w, &x->err_fd);
 	if (x->status_fd >= 0 && read_status(x))
 		close_watched(x, &x->status_w, &x->status_fd);
+	if (x->out_fd >= 0 || x->err_fd >= 0)
+		kill_escaped(x);
 	/* A descendant that left the group may hold a pipe: the exit is what counts. */
 	close_watched(x, &x->out_w, &x->out_fd);
 	close_watched(x, &x->err_w, &x->err_fd);
@@ -372,6 +424,11 @@ struct check_exec *check_exec_start(struct server *s, uint64_t timeout_ms, check
 	x->err_fd = res.stderr_fd;
 	x->status_fd = res.status_fd;
 	x->sec_fd = -1;
+	x->next = running;
+	if (running)
+		running->pprev = &x->next;
+	x->pprev = &running;
+	running = x;
 	ev_io_init(&x->out_w, on_output, x->out_fd, EV_READ);
 	ev_io_init(&x->err_w, on_output, x->err_fd, EV_READ);
 	ev_io_init(&x->status_w, on_status, x->status_fd, EV_READ);

@@ -59,6 +59,7 @@ struct deep_check {
 	/* exec */
 	struct check_exec *exec;
 	unsigned exec_skipped;		/* rounds that found it still running */
+	unsigned long exec_strays;	/* processes its runs left outside their group, killed */
 };
 
 static bool has_call(const struct server *s)
@@ -404,6 +405,17 @@ pid_t deep_check_exec_pid(const struct server *s)
 	return s->checks ? check_exec_pid(s->checks->exec) : 0;
 }
 
+void deep_check_exec_strays(struct server *s, int n)
+{
+	struct deep_check *dc = checks_of(s);
+
+	if (dc->exec_strays == 0)
+		log_warning(s->conf.name, NULL, "health.exec left %d process%s running outside its process group "
+			    "(setsid?) with its output open after it exited: killed, as they will be after every run "
+			    "(counted in status: checks[].strays_killed)", n, n == 1 ? "" : "es");
+	dc->exec_strays += (unsigned long)n;
+}
+
 /* ---- status and metrics --------------------------------------------------- */
 
 static void add_optional(cJSON *o, const char *key, bool have, double v)
@@ -463,6 +475,8 @@ void deep_check_status_json(const struct server *s, cJSON *o)
 				cJSON_AddItemToArray(cmd, cJSON_CreateString(s->conf.health.exec[i]));
 			if (s->checks && s->checks->exec_skipped > 0)
 				cJSON_AddNumberToObject(c, "skipped", s->checks->exec_skipped);
+			if (s->checks && s->checks->exec_strays > 0)
+				cJSON_AddNumberToObject(c, "strays_killed", (double)s->checks->exec_strays);
 		}
 		cJSON_AddItemToArray(arr, c);
 	}

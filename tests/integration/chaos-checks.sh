@@ -199,6 +199,19 @@ like "$(check_of noterm exec detail)" '^timed out after 1s \(killed\): ignoring 
 # A setsid() daemon left holding the pipe: the check concludes at its exit, the daemon goes.
 wait_until 30 _check_is daemon ok && ok "an exec that leaves a daemon holding its pipe concludes at its exit" ||
 	not_ok "daemon" "$(ctl --json status daemon)"
+# Rounds every second: leftovers would pile up (sampled for 8 s, mcpctl status timed meanwhile).
+_pile_up() {
+	_sample_status
+	(($(pgrep -fc -- "$MARK-daemon") > 2))
+}
+if wait_until 8 _pile_up; then
+	not_ok "the setsid() daemons a check leaves do not pile up" "$(pgrep -fa -- "$MARK-daemon" | head -n 5)"
+else
+	ok "the setsid() daemons a check leaves do not pile up"
+fi
+like "$(check_of daemon exec strays_killed)" '^[1-9][0-9]*$' "status counts the processes killed (checks[].strays_killed)"
+is "$(grep -c 'daemon: health.exec left' "$T/mcpd.err")" 1 "mcpd warns once about them, naming the server"
+
 # Reload removing a server with its exec running; a restart during a check.
 wait_until 30 pgrep -f -- "$MARK-long" && ok "the long execs run" || not_ok "long execs run"
 sed -i '/^  gone:/,/^  again:/{/^  again:/!d}' "$T/m.yaml"
