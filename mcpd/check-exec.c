@@ -3,19 +3,20 @@
 #include "config.h"
 #endif
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <ev.h>
 
 #include "check-exec.h"
-#include "cgroup.h"
 #include "check-output.h"
 #include "childenv.h"
 #include "daemon.h"
@@ -57,6 +58,8 @@ struct check_exec {
 	struct check_exec *next, **pprev;	/* on the list of running checks */
 };
 
+#define ESCAPED_FDS_MAX	4096	/* fds of one process looked at for a check's pipe */
+
 /* Every check running, for what a hunt for strays must keep (their commands, their readers). */
 static struct check_exec *running;
 
@@ -92,26 +95,78 @@ static void exec_free(struct check_exec *x)
 	free(x);
 }
 
+static int pid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Whether process pid has one of the links want[0..n) ("pipe:[INO]") among its first fds. */
+static bool holds_pipe(pid_t pid, char want[][40], size_t n)
+{
+	char path[64], link[64];
+	struct dirent *de;
+	unsigned seen = 0;
+	bool found = false;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (!found && seen++ < ESCAPED_FDS_MAX && (de = readdir(dir))) {
+		ssize_t len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		len = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		for (size_t i = 0; i < n && !found; i++)
+			found = strcmp(link, want[i]) == 0;
+	}
+	closedir(dir);
+	return found;
+}
+
 /*
  * The command exited, its output still open: a descendant that left its
- * process group (setsid) holds it, and was re-parented to mcpd (a subreaper).
- * Without cgroups, a child of mcpd that is no server, no check, no secret
- * reader and not in mcpd's own group (the history writer) is such a stray:
- * killed now, not left to pile up one per round until some server exits.
+ * process group (setsid) holds it, re-parented to mcpd (a subreaper). Each
+ * child of mcpd that is no server, no check and no secret reader, and holds
+ * the write end of this check's stdout or stderr, is such a stray: killed now
+ * (with its own group), not left to pile up one per round. Only processes
+ * that hold this check's own pipe are touched, with cgroups or without.
  */
 static void kill_escaped(struct check_exec *x)
 {
 	struct daemon *d = x->s->d;
-	size_t n = 0, cap = d->nservers + 2;
+	char want[2][40], path[64], buf[65536];
+	size_t n = 0, nwant = 0, cap = d->nservers + 2, len = 0;
 	pid_t *keep;
-	int killed;
+	int fd, killed = 0;
+	ssize_t r;
+	struct stat st;
 
-	if (cgroup_enabled())
+	if (x->out_fd >= 0 && fstat(x->out_fd, &st) == 0)
+		snprintf(want[nwant++], sizeof(want[0]), "pipe:[%llu]", (unsigned long long)st.st_ino);
+	if (x->err_fd >= 0 && fstat(x->err_fd, &st) == 0)
+		snprintf(want[nwant++], sizeof(want[0]), "pipe:[%llu]", (unsigned long long)st.st_ino);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nwant == 0 || fd < 0) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
+	while (len < sizeof(buf) - 1 && (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fd);
+	buf[len] = '\0';
 	for (const struct check_exec *y = running; y; y = y->next)
 		cap += 2;
 	keep = xcalloc(cap, sizeof(*keep));
-	keep[n++] = getpid();
 	if (guard_pid() > 0)
 		keep[n++] = guard_pid();
 	for (size_t i = 0; i < d->nservers; i++) {
@@ -124,7 +179,20 @@ static void kill_escaped(struct check_exec *x)
 		if (y->kpid > 0)
 			keep[n++] = y->kpid;
 	}
-	killed = orphans_kill_strays(keep, n);
+	qsort(keep, n, sizeof(*keep), pid_cmp);
+	for (char *p = buf, *end; *p; p = end) {
+		long v = strtol(p, &end, 10);
+		pid_t pid = (pid_t)v;
+
+		if (end == p)
+			break;
+		if (v <= 0 || bsearch(&pid, keep, n, sizeof(*keep), pid_cmp) || !holds_pipe(pid, want, nwant))
+			continue;
+		/* Our child: nobody else can reap it and reuse its pid meanwhile. */
+		if (kill(pid, SIGKILL) == 0)
+			killed++;
+		kill_group(pid, SIGKILL);	/* a setsid()'d one leads a group of its own */
+	}
 	free(keep);
 	if (killed > 0)
 		deep_check_exec_strays(x->s, killed);
