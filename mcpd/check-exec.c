@@ -58,6 +58,7 @@ struct check_exec {
 	struct check_exec *next, **pprev;	/* on the list of running checks */
 };
 
+#define SECRET_LINE_MIN	4	/* bytes of a line of a secret of several lines, to be redacted alone */
 #define ESCAPED_FDS_MAX	4096	/* fds of one process looked at for a check's pipe */
 
 /* Every check running, for what a hunt for strays must keep (their commands, their readers). */
@@ -449,6 +450,20 @@ static pid_t start_reader(const struct server_conf *conf, int *ret_fd)
 
 					if (write(fds[1], val, strlen(val) + 1) < 0)
 						_exit(1);
+					/* Each line of a value of several (a key file) is a secret of its own. */
+					for (const char *l = val, *nl; strchr(val, '\n') && *l; l = nl + (*nl != '\0')) {
+						size_t llen;
+
+						nl = strchr(l, '\n');
+						if (!nl)
+							nl = l + strlen(l);
+						llen = (size_t)(nl - l);
+						if (llen > 0 && l[llen - 1] == '\r')
+							llen--;
+						if (llen >= SECRET_LINE_MIN &&
+						    (write(fds[1], l, llen) < 0 || write(fds[1], "", 1) < 0))
+							_exit(1);
+					}
 				}
 			}
 		}

@@ -21,13 +21,21 @@ printf '%s' "$LONG" >"$T/long"
 # A secret that the 1 KiB kept cuts: 1000 newlines, then it.
 EDGE=edge$RANDOM-0123456789abcdefghijklmnopqrstuvwxyz
 printf '%s' "$EDGE" >"$T/edge"
-chmod 600 "$T/short" "$T/long" "$T/edge"
+# A secret of several lines (a key file): one line of it printed alone.
+ML1=mlone$RANDOM-abcdef
+ML2=mltwo$RANDOM-ghijkl
+printf '%s\n%s\nend\n' "$ML1" "$ML2" >"$T/multi"
+chmod 600 "$T/short" "$T/long" "$T/edge" "$T/multi"
 # A tool's answer of 300 two-byte characters, cut for the call's detail.
 ACCENTS=$(printf 'é%.0s' {1..300})
 
 cat >"$T/overlap.sh" <<'SH'
 #!/bin/sh
 echo "token=$B_LONG"
+SH
+cat >"$T/multi.sh" <<'SH'
+#!/bin/sh
+printf 'line: %s\n' "$(printf '%s\n' "$KEY" | sed -n 2p)"
 SH
 cat >"$T/edge.sh" <<'SH'
 #!/bin/bash
@@ -92,6 +100,10 @@ servers:
     command: [$EXAMPLE, --name, overlap]
     secrets: { A_SHORT: $T/short, B_LONG: $T/long }
     health: { exec: [$T/overlap.sh] }
+  multi:
+    command: [$EXAMPLE, --name, multi]
+    secrets: { KEY: $T/multi }
+    health: { exec: [$T/multi.sh] }
   edge:
     command: [$EXAMPLE, --name, edge]
     secrets: { EDGE: $T/edge }
@@ -182,6 +194,10 @@ else
 	ok "a secret that holds another secret is redacted whole (no tail shown)"
 fi
 is "$d" "token=***" "its detail is the line with one mask"
+
+# One line of a secret of several lines: redacted alone too.
+wait_until 30 _check_ran multi && ok "multi: the exec ran" || not_ok "multi ran" "$(ctl --json status multi)"
+is "$(check_of multi exec detail)" "line: ***" "a line of a secret of several lines, printed alone, is redacted"
 
 # A secret cut at the 1 KiB kept: no prefix of it shows.
 wait_until 30 _check_ran edge && ok "edge: the exec ran" || not_ok "edge ran" "$(ctl --json status edge)"
