@@ -88,6 +88,8 @@ SH
 chmod +x "$T"/*.sh
 
 write_manifest() {
+	local h1
+	h1=$(test_port)
 	cat >"$T/m.yaml" <<YAML
 version: 1
 mcpd:
@@ -124,6 +126,14 @@ servers:
     command: [$T/forker.sh]
   hog:
     command: [$T/hog.sh]
+  callhang:
+    command: [$EXAMPLE, --name, callhang]
+    health: { timeout: 700ms, unhealthy_after: 3, call: { tool: sleep, arguments: { ms: 5000 } } }
+  webhang:
+    transport: http
+    url: http://127.0.0.1:$h1/mcp
+    command: [$EXAMPLE, --http, "127.0.0.1:$h1", --name, webhang]
+    health: { timeout: 700ms, unhealthy_after: 3, call: { tool: sleep, arguments: { ms: 5000 } } }
   callutf:
     command: [$EXAMPLE, --name, callutf]
     health: { call: { tool: echo, arguments: { text: "$ACCENTS" } } }
@@ -263,6 +273,39 @@ _long_count() {
 }
 wait_until 30 _long_count 2 && ok "the removed server's and the restarted server's execs are killed" ||
 	not_ok "long execs left" "$(pgrep -fa -- "$MARK-long")"
+ctl stop last >/dev/null 2>&1
+wait_state 30 last stopped
+wait_until 30 _long_count 1 && ok "mcpctl stop during a check kills its exec" ||
+	not_ok "long exec of a stopped server left" "$(pgrep -fa -- "$MARK-long")"
+
+# Calls that never answer in time, stdio and HTTP: failed, restarted after
+# unhealthy_after with a call in flight, late answers to a process ago ignored;
+# the server killed with a call in flight.
+_call_is() {
+	[[ $(check_of "$1" call status) == "$2" ]]
+}
+_restarted() {
+	(($(field_of "$1" restarts) >= ${2:-1}))
+}
+for n in callhang webhang; do
+	wait_until 30 _call_is $n failed && ok "$n: a call that does not answer in time fails" ||
+		not_ok "$n call failed" "$(ctl --json status $n)"
+	d=$(check_of $n call detail)
+	diag "$n detail: $d"
+	like "$d" 'no answer within 700ms|[Tt]ime' "$n: its detail says it timed out"
+	wait_until 60 _restarted $n && ok "$n: restarted after unhealthy_after calls without answer" ||
+		not_ok "$n restarted" "$(ctl status $n)"
+done
+wait_state 30 callhang running
+pid=$(field_of callhang pid)
+kill -KILL "$pid" 2>/dev/null
+_new_pid() {
+	[[ $(field_of callhang pid) != "$pid" && $(state_of callhang) == running ]]
+}
+wait_until 30 _new_pid && ok "callhang: killed with a call in flight, it is started again" ||
+	not_ok "callhang restarted after kill" "$(ctl status callhang)"
+wait_until 30 _restarted callhang 3 && ok "callhang: its calls go on failing and restarting it" ||
+	not_ok "callhang restarts" "$(ctl status callhang)"
 
 # Resources under a fork storm, a ") (" comm and 3000 fds: counters never drop, the loop answers.
 drops=0 samples=0 prev_cpu=0 last_ago=999
