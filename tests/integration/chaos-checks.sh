@@ -250,7 +250,7 @@ if ctl --json status callutf | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1; then
 else
 	not_ok "a call's answer cut for its detail stays valid UTF-8" "$(ctl --json status callutf | grep -a '"ok:' | od -c | tail -n 5)"
 fi
-like "$(check_of callutf call detail)" '^ok: "éé+\.\.\."$' "its detail is the answer, cut, with ..."
+like "$(check_of callutf call detail)" '^ok: "(é)+\.\.\."$' "its detail is the answer, cut, with ..."
 
 # A command that closes its output and hangs, one that ignores SIGTERM: killed at exec_timeout.
 wait_until 30 _check_is closeout failed && ok "an exec that closes its output and hangs times out" ||
