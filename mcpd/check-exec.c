@@ -3,12 +3,14 @@
 #include "config.h"
 #endif
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include "check-output.h"
 #include "childenv.h"
 #include "daemon.h"
+#include "deep-check.h"
 #include "duration.h"
 #include "guard.h"
 #include "log.h"
@@ -41,6 +44,7 @@ struct check_exec {
 	ev_timer timeout_w;
 	char out[CHECK_EXEC_KEEP];
 	size_t outlen;
+	bool truncated;			/* more came than was kept */
 	char spawn_error[SPAWN_TEXT_MAX];
 
 	pid_t kpid;			/* the secret reader; 0 when none or reaped */
@@ -50,7 +54,15 @@ struct check_exec {
 	char *sec;			/* NUL-terminated values */
 	size_t seclen;
 	bool sec_failed;		/* too large, or the reader failed: output is withheld */
+
+	struct check_exec *next, **pprev;	/* on the list of running checks */
 };
+
+#define SECRET_LINE_MIN	4	/* bytes of a line of a secret of several lines, to be redacted alone */
+#define ESCAPED_FDS_MAX	4096	/* fds of one process looked at for a check's pipe */
+
+/* Every check running, for what a hunt for strays must keep (their commands, their readers). */
+static struct check_exec *running;
 
 static void close_watched(struct check_exec *x, ev_io *w, int *fd)
 {
@@ -76,7 +88,115 @@ static void exec_free(struct check_exec *x)
 		free(x->sec);
 	}
 	explicit_bzero(x->out, sizeof(x->out));
+	if (x->pprev) {
+		*x->pprev = x->next;
+		if (x->next)
+			x->next->pprev = x->pprev;
+	}
 	free(x);
+}
+
+static int pid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Whether process pid has one of the links want[0..n) ("pipe:[INO]") among its first fds. */
+static bool holds_pipe(pid_t pid, char want[][40], size_t n)
+{
+	char path[64], link[64];
+	struct dirent *de;
+	unsigned seen = 0;
+	bool found = false;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (!found && seen++ < ESCAPED_FDS_MAX && (de = readdir(dir))) {
+		ssize_t len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		len = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		for (size_t i = 0; i < n && !found; i++)
+			found = strcmp(link, want[i]) == 0;
+	}
+	closedir(dir);
+	return found;
+}
+
+/*
+ * The command exited, its output still open: a descendant that left its
+ * process group (setsid) holds it, re-parented to mcpd (a subreaper). Each
+ * child of mcpd that is no server, no check and no secret reader, and holds
+ * the write end of this check's stdout or stderr, is such a stray: killed now
+ * (with its own group), not left to pile up one per round. Only processes
+ * that hold this check's own pipe are touched, with cgroups or without.
+ */
+static void kill_escaped(struct check_exec *x)
+{
+	struct daemon *d = x->s->d;
+	char want[2][40], path[64], buf[65536];
+	size_t n = 0, nwant = 0, cap = d->nservers + 2, len = 0;
+	pid_t *keep;
+	int fd, killed = 0;
+	ssize_t r;
+	struct stat st;
+
+	if (x->out_fd >= 0 && fstat(x->out_fd, &st) == 0)
+		snprintf(want[nwant++], sizeof(want[0]), "pipe:[%llu]", (unsigned long long)st.st_ino);
+	if (x->err_fd >= 0 && fstat(x->err_fd, &st) == 0)
+		snprintf(want[nwant++], sizeof(want[0]), "pipe:[%llu]", (unsigned long long)st.st_ino);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nwant == 0 || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while (len < sizeof(buf) - 1 && (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fd);
+	buf[len] = '\0';
+	for (const struct check_exec *y = running; y; y = y->next)
+		cap += 2;
+	keep = xcalloc(cap, sizeof(*keep));
+	if (guard_pid() > 0)
+		keep[n++] = guard_pid();
+	for (size_t i = 0; i < d->nservers; i++) {
+		if (d->servers[i]->pid > 0)
+			keep[n++] = d->servers[i]->pid;
+	}
+	for (const struct check_exec *y = running; y; y = y->next) {
+		if (y->pid > 0)
+			keep[n++] = y->pid;
+		if (y->kpid > 0)
+			keep[n++] = y->kpid;
+	}
+	qsort(keep, n, sizeof(*keep), pid_cmp);
+	for (char *p = buf, *end; *p; p = end) {
+		long v = strtol(p, &end, 10);
+		pid_t pid = (pid_t)v;
+
+		if (end == p)
+			break;
+		if (v <= 0 || bsearch(&pid, keep, n, sizeof(*keep), pid_cmp) || !holds_pipe(pid, want, nwant))
+			continue;
+		/* Our child: nobody else can reap it and reuse its pid meanwhile. */
+		if (kill(pid, SIGKILL) == 0)
+			killed++;
+		kill_group(pid, SIGKILL);	/* a setsid()'d one leads a group of its own */
+	}
+	free(keep);
+	if (killed > 0)
+		deep_check_exec_strays(x->s, killed);
 }
 
 static bool finished(const struct check_exec *x)
@@ -98,6 +218,9 @@ static void conclude(struct check_exec *x)
 	if (x->sec_failed && len > 0) {
 		snprintf(line, sizeof(line), "(output withheld: the secrets to redact from it could not be read)");
 	} else {
+		/* A value the cut left a piece of is never found whole: that piece goes first. */
+		if (x->sec && x->truncated)
+			len = check_output_cut_partial(out, len, x->sec, x->seclen);
 		if (x->sec)
 			len = check_output_redact(out, len, sizeof(out), x->sec, x->seclen);
 		check_output_first_line(out, len, line, sizeof(line), CHECK_EXEC_DETAIL);
@@ -141,6 +264,8 @@ static bool drain(struct check_exec *x, int fd)
 
 			if (keep > (size_t)n)
 				keep = (size_t)n;
+			if (keep < (size_t)n)
+				x->truncated = true;
 			memcpy(x->out + x->outlen, buf, keep);
 			x->outlen += keep;
 			continue;
@@ -251,6 +376,8 @@ static void on_exit_cmd(struct ev_loop *loop, ev_child *w, int revents)
 		close_watched(x, &x->err_w, &x->err_fd);
 	if (x->status_fd >= 0 && read_status(x))
 		close_watched(x, &x->status_w, &x->status_fd);
+	if (x->out_fd >= 0 || x->err_fd >= 0)
+		kill_escaped(x);
 	/* A descendant that left the group may hold a pipe: the exit is what counts. */
 	close_watched(x, &x->out_w, &x->out_fd);
 	close_watched(x, &x->err_w, &x->err_fd);
@@ -323,6 +450,20 @@ static pid_t start_reader(const struct server_conf *conf, int *ret_fd)
 
 					if (write(fds[1], val, strlen(val) + 1) < 0)
 						_exit(1);
+					/* Each line of a value of several (a key file) is a secret of its own. */
+					for (const char *l = val, *nl; strchr(val, '\n') && *l; l = nl + (*nl != '\0')) {
+						size_t llen;
+
+						nl = strchr(l, '\n');
+						if (!nl)
+							nl = l + strlen(l);
+						llen = (size_t)(nl - l);
+						if (llen > 0 && l[llen - 1] == '\r')
+							llen--;
+						if (llen >= SECRET_LINE_MIN &&
+						    (write(fds[1], l, llen) < 0 || write(fds[1], "", 1) < 0))
+							_exit(1);
+					}
 				}
 			}
 		}
@@ -366,6 +507,11 @@ struct check_exec *check_exec_start(struct server *s, uint64_t timeout_ms, check
 	x->err_fd = res.stderr_fd;
 	x->status_fd = res.status_fd;
 	x->sec_fd = -1;
+	x->next = running;
+	if (running)
+		running->pprev = &x->next;
+	x->pprev = &running;
+	running = x;
 	ev_io_init(&x->out_w, on_output, x->out_fd, EV_READ);
 	ev_io_init(&x->err_w, on_output, x->err_fd, EV_READ);
 	ev_io_init(&x->status_w, on_status, x->status_fd, EV_READ);

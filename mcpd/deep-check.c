@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check-exec.h"
+#include "check-output.h"
 #include "daemon.h"
 #include "deep-check.h"
 #include "duration.h"
@@ -58,6 +59,7 @@ struct deep_check {
 	/* exec */
 	struct check_exec *exec;
 	unsigned exec_skipped;		/* rounds that found it still running */
+	unsigned long exec_strays;	/* processes its runs left outside their group, killed */
 };
 
 static bool has_call(const struct server *s)
@@ -179,18 +181,27 @@ cJSON *deep_check_call_params(const struct server *s)
 /* text quoted, control characters and quotes escaped, cut to fit. */
 static void quote(const char *text, char *buf, size_t size)
 {
+	const unsigned char *c = (const unsigned char *)text;
 	size_t n = 0;
 
 	buf[n++] = '"';
-	for (const unsigned char *c = (const unsigned char *)text; *c && n + 8 < size; c++) {
-		if (*c < 0x20 || *c == 0x7f)
+	/* Whole characters of valid UTF-8, never one cut in two; C1 controls and bytes not UTF-8 as \xNN. */
+	for (size_t u; *c && n + 8 < size; c += u) {
+		u = check_output_utf8_len((const char *)c, strnlen((const char *)c, 4));
+		if (u > 1 && !(u == 2 && c[0] == 0xc2 && c[1] < 0xa0)) {
+			memcpy(buf + n, c, u);
+			n += u;
+			continue;
+		}
+		u = 1;
+		if (*c < 0x20 || *c >= 0x7f)
 			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", *c);
 		else if (*c == '"' || *c == '\\')
 			n += (size_t)snprintf(buf + n, size - n, "\\%c", *c);
 		else
 			buf[n++] = (char)*c;
 	}
-	if (text[0] && n + 8 >= size) {
+	if (*c) {
 		memcpy(buf + n, "...", 3);
 		n += 3;
 	}
@@ -394,6 +405,17 @@ pid_t deep_check_exec_pid(const struct server *s)
 	return s->checks ? check_exec_pid(s->checks->exec) : 0;
 }
 
+void deep_check_exec_strays(struct server *s, int n)
+{
+	struct deep_check *dc = checks_of(s);
+
+	if (dc->exec_strays == 0)
+		log_warning(s->conf.name, NULL, "health.exec left %d process%s running outside its process group "
+			    "(setsid?) with its output open after it exited: killed, as they will be after every run "
+			    "(counted in status: checks[].strays_killed)", n, n == 1 ? "" : "es");
+	dc->exec_strays += (unsigned long)n;
+}
+
 /* ---- status and metrics --------------------------------------------------- */
 
 static void add_optional(cJSON *o, const char *key, bool have, double v)
@@ -453,6 +475,8 @@ void deep_check_status_json(const struct server *s, cJSON *o)
 				cJSON_AddItemToArray(cmd, cJSON_CreateString(s->conf.health.exec[i]));
 			if (s->checks && s->checks->exec_skipped > 0)
 				cJSON_AddNumberToObject(c, "skipped", s->checks->exec_skipped);
+			if (s->checks && s->checks->exec_strays > 0)
+				cJSON_AddNumberToObject(c, "strays_killed", (double)s->checks->exec_strays);
 		}
 		cJSON_AddItemToArray(arr, c);
 	}

@@ -54,4 +54,7 @@ void deep_check_http_answered(struct server *s, bool ok, const cJSON *result, co
 /* The running exec's pid (its process group), 0 if none: not a stray to kill. */
 pid_t deep_check_exec_pid(const struct server *s);
 
+/* A health.exec run left n processes outside its group, which were killed: counted, logged the first time. */
+void deep_check_exec_strays(struct server *s, int n);
+
 #endif
