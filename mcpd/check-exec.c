@@ -144,7 +144,7 @@ static void kill_escaped(struct check_exec *x)
 {
 	struct daemon *d = x->s->d;
 	char want[2][40], path[64], buf[65536];
-	size_t n = 0, nwant = 0, cap = d->nservers + 2, len = 0;
+	size_t n = 0, nwant = 0, len = 0;
 	pid_t *keep;
 	int fd, killed = 0;
 	ssize_t r;
@@ -165,21 +165,7 @@ static void kill_escaped(struct check_exec *x)
 		len += (size_t)r;
 	close(fd);
 	buf[len] = '\0';
-	for (const struct check_exec *y = running; y; y = y->next)
-		cap += 2;
-	keep = xcalloc(cap, sizeof(*keep));
-	if (guard_pid() > 0)
-		keep[n++] = guard_pid();
-	for (size_t i = 0; i < d->nservers; i++) {
-		if (d->servers[i]->pid > 0)
-			keep[n++] = d->servers[i]->pid;
-	}
-	for (const struct check_exec *y = running; y; y = y->next) {
-		if (y->pid > 0)
-			keep[n++] = y->pid;
-		if (y->kpid > 0)
-			keep[n++] = y->kpid;
-	}
+	keep = daemon_own_children(d, &n);
 	qsort(keep, n, sizeof(*keep), pid_cmp);
 	for (char *p = buf, *end; *p; p = end) {
 		long v = strtol(p, &end, 10);
@@ -556,6 +542,28 @@ void check_exec_cancel(struct check_exec *x)
 		guard_remove(x->kpid);
 	}
 	exec_free(x);
+}
+
+size_t check_exec_running(void)
+{
+	size_t n = 0;
+
+	for (const struct check_exec *y = running; y; y = y->next)
+		n++;
+	return n;
+}
+
+size_t check_exec_pids(pid_t *out)
+{
+	size_t n = 0;
+
+	for (const struct check_exec *y = running; y; y = y->next) {
+		if (y->pid > 0)
+			out[n++] = y->pid;
+		if (y->kpid > 0)
+			out[n++] = y->kpid;
+	}
+	return n;
 }
 
 pid_t check_exec_pid(const struct check_exec *x)

@@ -45,4 +45,12 @@ void check_exec_cancel(struct check_exec *x);
 /* The command's pid (also its process group), 0 once reaped. */
 pid_t check_exec_pid(const struct check_exec *x);
 
+/*
+ * The processes of every running check (its command and its secret reader),
+ * into out (room for 2 per running check; check_exec_running() of them):
+ * mcpd's own children, never strays. Returns how many it wrote.
+ */
+size_t check_exec_running(void);
+size_t check_exec_pids(pid_t *out);
+
 #endif

@@ -10,10 +10,11 @@
 #include <string.h>
 
 #include "cgroup.h"
+#include "check-exec.h"
 #include "control.h"
 #include "daemon.h"
-#include "deep-check.h"
 #include "guard.h"
+#include "history.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "orphans.h"
@@ -132,10 +133,27 @@ void daemon_sweep(struct daemon *d)
 	}
 }
 
+pid_t *daemon_own_children(const struct daemon *d, size_t *ret_n)
+{
+	pid_t *keep = xcalloc(d->nservers + 2 * check_exec_running() + 2, sizeof(*keep));
+	size_t n = 0;
+
+	if (guard_pid() > 0)
+		keep[n++] = guard_pid();
+	if (history_writer_pid(d->history) > 0)
+		keep[n++] = history_writer_pid(d->history);
+	for (size_t i = 0; i < d->nservers; i++)
+		if (d->servers[i]->pid > 0)
+			keep[n++] = d->servers[i]->pid;
+	n += check_exec_pids(keep + n);	/* health.exec checks running, and their secret readers */
+	*ret_n = n;
+	return keep;
+}
+
 void daemon_kill_strays(struct daemon *d)
 {
 	pid_t *keep;
-	size_t n = 0;
+	size_t n;
 	int killed;
 
 	/*
@@ -147,16 +165,7 @@ void daemon_kill_strays(struct daemon *d)
 	 */
 	if (cgroup_enabled())
 		return;
-	keep = xcalloc(2 * d->nservers + 2, sizeof(*keep));
-
-	if (guard_pid() > 0)
-		keep[n++] = guard_pid();
-	for (size_t i = 0; i < d->nservers; i++) {
-		if (d->servers[i]->pid > 0)
-			keep[n++] = d->servers[i]->pid;
-		if (deep_check_exec_pid(d->servers[i]) > 0)
-			keep[n++] = deep_check_exec_pid(d->servers[i]);	/* a health.exec check, running */
-	}
+	keep = daemon_own_children(d, &n);
 	killed = orphans_kill_strays(keep, n);
 	if (killed > 0)
 		log_notice(NULL, NULL, "killed %d orphaned process%s left behind by an exited server", killed,

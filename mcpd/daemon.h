@@ -84,6 +84,13 @@ void daemon_sweep(struct daemon *d);
 /* The lifecycle queue ran empty: leave the loop once a shutdown has stopped everything. */
 void daemon_events_settled(struct daemon *d);
 
+/*
+ * mcpd's children that are never strays: the guard, the history writer, every
+ * server's process, every running health.exec check and its secret reader.
+ * malloc'd, *ret_n of them, unsorted.
+ */
+pid_t *daemon_own_children(const struct daemon *d, size_t *ret_n);
+
 /* Kill processes re-parented to mcpd that belong to no server (escaped orphans). */
 void daemon_kill_strays(struct daemon *d);
 

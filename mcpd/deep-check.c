@@ -400,11 +400,6 @@ bool deep_check_degraded(const struct server *s)
 	       (has_exec(s) && s->checks->st[CHECK_EXEC].status == CS_DEGRADED);
 }
 
-pid_t deep_check_exec_pid(const struct server *s)
-{
-	return s->checks ? check_exec_pid(s->checks->exec) : 0;
-}
-
 void deep_check_exec_strays(struct server *s, int n)
 {
 	struct deep_check *dc = checks_of(s);

@@ -51,9 +51,6 @@ void deep_check_call_answered(struct server *s, int64_t id, const cJSON *msg);
 cJSON *deep_check_call_params(const struct server *s);
 void deep_check_http_answered(struct server *s, bool ok, const cJSON *result, const char *reason);
 
-/* The running exec's pid (its process group), 0 if none: not a stray to kill. */
-pid_t deep_check_exec_pid(const struct server *s);
-
 /* A health.exec run left n processes outside its group, which were killed: counted, logged the first time. */
 void deep_check_exec_strays(struct server *s, int n);
 

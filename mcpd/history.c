@@ -336,6 +336,11 @@ static void mark(struct history *h, bool start, bool done)
 
 static void writer_start(struct history *h);
 
+pid_t history_writer_pid(const struct history *h)
+{
+	return h ? h->writer : 0;
+}
+
 static void on_writer_exit(struct ev_loop *loop, ev_child *w, int revents)
 {
 	struct history *h = w->data;

@@ -48,6 +48,9 @@ struct history *history_open(struct ev_loop *loop, const char *state_dir, unsign
 /* Waits for a running writer and writes what is still unsaved: at exit only. */
 void history_free(struct history *h);
 
+/* The writer process while one runs (a child of mcpd's, never a stray), else 0; h may be NULL. */
+pid_t history_writer_pid(const struct history *h);
+
 bool history_enabled(const struct history *h);
 
 /* The newest entry's content (before the start is recorded: what ran last time). False when none. */
