@@ -20,29 +20,7 @@ build=${1:-$top/build/demo}
 n=${2:-1000}
 tools=${3:-20}
 relay_n=${4:-20000}
-MCPD=$build/mcpd/mcpd
-MCPCTL=$build/mcpctl/mcpctl
-EXAMPLE=$build/examples/mcp-example-server
-for f in "$MCPD" "$MCPCTL" "$EXAMPLE"; do
-	[[ -x $f ]] || { echo "bench: $f is missing: run ./scripts/dev build first" >&2; exit 1; }
-done
-W=$(mktemp -d /tmp/mcpd-bench.XXXXXX)
-pid=
-stop_mcpd() {
-	[[ -n $pid ]] || return 0
-	kill -TERM "$pid" 2>/dev/null
-	for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	pid=
-}
-cleanup() {
-	stop_mcpd
-	pkill -KILL -f -- "--name bench$$-" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)" 2>/dev/null
+. "$top/bench/lib.sh"
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; else print "-"}'; }
 
 # wait_running COUNT: at most 300 s.
