@@ -36,7 +36,7 @@ static const struct {
 } limit_table[] = {
 	{ offsetof(struct limits_conf, nofile), RLIMIT_NOFILE, "nofile" },
 	{ offsetof(struct limits_conf, nproc), RLIMIT_NPROC, "nproc" },
-	{ offsetof(struct limits_conf, memory), RLIMIT_AS, "memory" },
+	{ offsetof(struct limits_conf, memory), RLIMIT_DATA, "memory" },
 	{ offsetof(struct limits_conf, core), RLIMIT_CORE, "core" },
 	{ offsetof(struct limits_conf, stack), RLIMIT_STACK, "stack" },
 	{ offsetof(struct limits_conf, cpu), RLIMIT_CPU, "cpu" },

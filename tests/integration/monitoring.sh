@@ -95,7 +95,8 @@ servers:
     command: [$EXAMPLE, --name, other]
     health: { interval: 1s, timeout: 900ms, exec: [/bin/sh, -c, "exit 1"] }
   # Never started: its memory limit is in /metrics all the same. (A running
-  # one cannot have it here: RLIMIT_AS and AddressSanitizer do not mix.)
+  # one cannot have it here: a memory limit and AddressSanitizer's shadow
+  # memory do not mix.)
   limited:
     command: [$EXAMPLE, --name, limited]
     autostart: false

@@ -22,17 +22,24 @@ echo "hello" >"$T/data/hello.txt"
 cat >"$T/m.yaml" <<YAML
 version: 1
 servers:
+  # limits.memory is RLIMIT_DATA: Node reserves far more address space than it
+  # uses (an RLIMIT_AS of 512M kept it from starting), not more data.
   everything:
     command: [$bin/mcp-server-everything, stdio]
     health: { start_timeout: 60s }
+    limits: { memory: 512M }
   files:
     command: [$bin/mcp-server-filesystem, $T/data]
     health: { start_timeout: 60s }
+    limits: { memory: 512M }
 YAML
 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
 
 wait_state 60 everything running && ok "server-everything (stdio) reaches running" || not_ok "everything running" "$(ctl status)" "$(tail -n 20 "$T/mcpd.err")"
 wait_state 60 files running && ok "server-filesystem reaches running" || not_ok "files running" "$(ctl status)" "$(tail -n 20 "$T/mcpd.err")"
+epid=$(field_of everything pid)
+like "$(awk '/^Max data size/ { print $4, $5 }' "/proc/$epid/limits" 2>/dev/null)" '^536870912 536870912$' \
+	"server-everything runs under limits.memory 512M (its data size limit)"
 like "$(mcpd_log)" 'everything: .*MCP handshake done: [^ ]+ [^ ]+, protocol 20[0-9-]+' "the handshake with server-everything is logged"
 like "$(mcpd_log)" 'files: .*MCP handshake done' "the handshake with server-filesystem is logged"
 

@@ -550,7 +550,7 @@ static void test_failure_messages(void **state)
 		{ { .stage = SPAWN_STAGE_EXEC, .err = ENOENT, .detail = 0 }, "cannot execute \"npx\": No such file or directory (not found in PATH)" },
 		{ { .stage = SPAWN_STAGE_EXEC, .err = EACCES, .detail = 0 }, "cannot execute \"npx\": Permission denied" },
 		{ { .stage = SPAWN_STAGE_CHDIR, .err = EACCES, .detail = 0 }, "cannot change directory to /srv: Permission denied" },
-		{ { .stage = SPAWN_STAGE_RLIMIT, .err = EPERM, .detail = RLIMIT_AS }, "cannot set resource limit memory to unlimited: "
+		{ { .stage = SPAWN_STAGE_RLIMIT, .err = EPERM, .detail = RLIMIT_DATA }, "cannot set resource limit memory to unlimited: "
 							     "Operation not permitted" },
 		{ { .stage = SPAWN_STAGE_GROUPS, .err = EPERM, .detail = 0 }, "cannot set the supplementary groups of user \"mcp\": "
 						     "Operation not permitted" },
