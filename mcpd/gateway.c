@@ -983,6 +983,19 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
 	sseq_push_text(req->g, &req->out, xstrdup(":\n"), 2);
 }
 
+/* req waits for its answers on gs: a waiter of the session, with its deadline and keepalive timers (not started). */
+static void wait_for_answer(struct gateway *g, struct gw_request *req, struct gw_session *gs, double timeout)
+{
+	req->waiting = true;
+	g->nwaiting++;
+	req->next_waiter = gs->waiters;
+	gs->waiters = req;
+	ev_timer_init(&req->deadline_w, on_deadline, timeout, 0.);
+	req->deadline_w.data = req;
+	ev_timer_init(&req->keepalive_w, on_keepalive, KEEPALIVE_SECONDS, KEEPALIVE_SECONDS);
+	req->keepalive_w.data = req;
+}
+
 /* The budgets of sessions: a modern request in flight counts as one. 0, or the refusal's status (queued). */
 static unsigned session_budget(struct gateway *g, struct gw_request *req, const char *method, enum MHD_Result *ret)
 {
@@ -1079,14 +1092,7 @@ static enum MHD_Result relay_post(struct gateway *g, struct gw_request *req, str
 
 		req->progress_token = token ? cJSON_Duplicate(token, 1) : NULL;
 		req->initialize = gateway_is_initialize(msg);
-		req->waiting = true;
-		g->nwaiting++;
-		req->next_waiter = gs->waiters;
-		gs->waiters = req;
-		ev_timer_init(&req->deadline_w, on_deadline, timeout, 0.);
-		req->deadline_w.data = req;
-		ev_timer_init(&req->keepalive_w, on_keepalive, KEEPALIVE_SECONDS, KEEPALIVE_SECONDS);
-		req->keepalive_w.data = req;
+		wait_for_answer(g, req, gs, timeout);
 		if (req->listen) {
 			/* Answered at once by a stream that lasts until its client leaves: no deadline. */
 			req->streaming = true;
@@ -1179,14 +1185,7 @@ static enum MHD_Result post_batch(struct gateway *g, struct gw_request *req, str
 	if (cJSON_GetArraySize(req->batch) > 0) {
 		double timeout = (double)d->manifest->mcpd.gateway.request_timeout_ms / 1000.;
 
-		req->waiting = true;
-		g->nwaiting++;
-		req->next_waiter = gs->waiters;
-		gs->waiters = req;
-		ev_timer_init(&req->deadline_w, on_deadline, timeout, 0.);
-		req->deadline_w.data = req;
-		ev_timer_init(&req->keepalive_w, on_keepalive, KEEPALIVE_SECONDS, KEEPALIVE_SECONDS);
-		req->keepalive_w.data = req;
+		wait_for_answer(g, req, gs, timeout);
 		ev_timer_start(d->loop, &req->deadline_w);
 		MHD_suspend_connection(req->conn);
 	}
