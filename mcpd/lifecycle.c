@@ -23,6 +23,7 @@
 #include "probe-http.h"
 #include "relay-state.h"
 #include "server.h"
+#include "server-limits.h"
 #include "xmalloc.h"
 
 typedef enum server_state (*action_fn)(struct server *s, const struct event_arg *arg);
@@ -305,7 +306,7 @@ static enum server_state act_exit_unexpected(struct server *s, const struct even
 	server_reaped(s);
 	if (s->exec_failed)
 		snprintf(why, sizeof(why), "%s", s->fail_reason);
-	else
+	else if (!limits_exit_reason(s, arg->wait_status, why, sizeof(why)))
 		describe_wait_status(arg->wait_status, why, sizeof(why));
 	if (handshake && !s->exec_failed) {
 		size_t n = strlen(why);

@@ -31,8 +31,10 @@
 #include "paths.h"
 #include "reload.h"
 #include "resources.h"
+#include "sandbox.h"
 #include "sdnotify.h"
 #include "server.h"
+#include "server-limits.h"
 #include "xmalloc.h"
 
 #define DEFAULT_MANIFEST SYSCONFDIR "/mcpd/mcpd.yaml"
@@ -224,6 +226,8 @@ static int setup(struct daemon *d, const struct options *o)
 	ev_init(&log_w, on_log_writable);
 	log_set_pending_hook(on_log_pending);
 	d->is_root = geteuid() == 0;
+	limits_setup(d);
+	sandbox_setup(d);
 	srand48((long)time(NULL) ^ (long)getpid());
 	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);

@@ -29,6 +29,8 @@
 #include "mcp-stdio.h"
 #include "relay.h"
 #include "resources.h"
+#include "sandbox.h"
+#include "server-limits.h"
 #include "orphans.h"
 #include "probe-http.h"
 #include "server.h"
@@ -101,6 +103,8 @@ void server_free(struct server *s)
 	traffic_free(s);
 	resources_free(s);
 	deep_check_free(s);
+	sandbox_plan_free(s->sandbox);
+	server_limits_free(s);
 	ev_timer_stop(s->d->loop, &s->timer);
 	ev_timer_stop(s->d->loop, &s->lograte_w);
 	log_summary(s);		/* the count of a window cut short is not lost */
@@ -349,6 +353,24 @@ static void prepare_user(struct server *s, struct spawn_req *req)
 	req->resolve_in_child = true;
 }
 
+/* A new plan at every start: a reload may have changed the sandbox or the files it hides. */
+static int prepare_sandbox(struct server *s, struct spawn_req *req)
+{
+	char *error = NULL;
+	int r;
+
+	sandbox_plan_free(s->sandbox);
+	s->sandbox = NULL;
+	r = sandbox_plan_build(s, &s->sandbox, &error);
+	if (r < 0) {
+		snprintf(s->fail_reason, sizeof(s->fail_reason), "sandbox: %s", error ? error : strerror(-r));
+		free(error);
+		return r;
+	}
+	req->sandbox = s->sandbox;
+	return 0;
+}
+
 int server_spawn(struct server *s)
 {
 	extern char **environ;
@@ -375,6 +397,11 @@ int server_spawn(struct server *s)
 		req.cgroup_fd = r;
 	} else {
 		req.subreaper = true;
+	}
+	if ((r = limits_before_spawn(s, &req)) < 0 || (r = prepare_sandbox(s, &req)) < 0) {
+		if (req.cgroup_fd >= 0)
+			close(req.cgroup_fd);
+		return r;
 	}
 	r = spawn_start(&req, &res);
 	if (req.cgroup_fd >= 0)
@@ -526,7 +553,7 @@ void server_reason(const struct server *s, char *buf, size_t size)
 cJSON *server_status_json(const struct server *s)
 {
 	double now = ev_now(s->d->loop);
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o = cJSON_CreateObject(), *confinement;
 	char reason[320];
 
 	server_reason(s, reason, sizeof(reason));
@@ -582,5 +609,8 @@ cJSON *server_status_json(const struct server *s)
 	traffic_status_json(s, o);
 	resources_status_json(s, o);
 	deep_check_status_json(s, o);
+	confinement = cJSON_AddObjectToObject(o, "confinement");
+	limits_status_json(s, confinement);
+	sandbox_status_json(s, confinement);
 	return o;
 }

@@ -108,6 +108,8 @@ struct server {
 	struct deep_check *checks;	/* health.call and health.exec (deep-check.c), NULL without */
 	struct traffic *traffic;	/* relayed requests counted (traffic.c), NULL before the first */
 	struct resources *res;		/* what its processes consume (resources.c), NULL before sampled */
+	struct sandbox_plan *sandbox;	/* its sandbox as of its last start (sandbox.c), NULL without */
+	struct server_limits *limits;	/* its limits' state (server-limits.c), NULL until it has one */
 	struct relay *relay;		/* MCP clients attached through mcpctl connect */
 	struct probe_http *http;	/* transport http: the probing session */
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "sandbox.h"
 #include "childenv.h"
 #include "spawn.h"
 #include "xmalloc.h"
@@ -61,6 +62,7 @@ static const char *const stage_names[] = {
 	[SPAWN_STAGE_ENV] = "env",
 	[SPAWN_STAGE_USER] = "user",
 	[SPAWN_STAGE_WARNING] = "warning",
+	[SPAWN_STAGE_SANDBOX] = "sandbox",
 };
 
 const char *spawn_stage_name(enum spawn_stage s)
@@ -147,6 +149,9 @@ void spawn_failure_format(const struct spawn_failure *f, const struct server_con
 	case SPAWN_STAGE_USER:
 	case SPAWN_STAGE_WARNING:
 		snprintf(buf, size, "%.*s", (int)strnlen(f->text, sizeof(f->text)), f->text);
+		break;
+	case SPAWN_STAGE_SANDBOX:
+		snprintf(buf, size, "sandbox: %.*s", (int)strnlen(f->text, sizeof(f->text)), f->text);
 		break;
 	default:
 		snprintf(buf, size, "cannot start \"%s\" (stage %d): %s", prog, f->stage, err);
@@ -297,6 +302,7 @@ struct plan {
 	bool join_cgroup;
 	int cgroup_fd;
 	bool subreaper;
+	const struct sandbox_plan *sandbox;
 	uid_t uid;
 	gid_t gid;
 	const gid_t *groups;
@@ -436,6 +442,13 @@ static void __attribute__((noreturn)) child(struct plan *p)
 		if (setrlimit(p->resource[i], &p->rl[i]) < 0)
 			child_fail(p, SPAWN_STAGE_RLIMIT, errno, p->resource[i]);
 
+	if (p->sandbox) {
+		char why[SPAWN_TEXT_MAX];
+		int r = sandbox_child_privileged(p->sandbox, why, sizeof(why));
+
+		if (r < 0)
+			child_fail_text(p, SPAWN_STAGE_SANDBOX, -r, why);
+	}
 	if (p->drop) {
 		if (setgroups(p->ngroups, p->groups) < 0)
 			child_fail(p, SPAWN_STAGE_GROUPS, errno, 0);
@@ -447,6 +460,14 @@ static void __attribute__((noreturn)) child(struct plan *p)
 			child_fail(p, SPAWN_STAGE_SETUID, EPERM, 1);
 		/* Changing credentials clears the parent-death signal: set it again. */
 		child_pdeathsig(p);
+	}
+	/* Last: no_new_privs, Landlock and filters bind what runs from here on, exec included. */
+	if (p->sandbox) {
+		char why[SPAWN_TEXT_MAX];
+		int r = sandbox_child_restrict(p->sandbox, why, sizeof(why));
+
+		if (r < 0)
+			child_fail_text(p, SPAWN_STAGE_SANDBOX, -r, why);
 	}
 
 	execvpe(p->argv[0], p->argv, p->envp);
@@ -512,6 +533,7 @@ static void plan_init(struct plan *p, const struct spawn_req *req)
 		.base_environ = req->envp ? NULL : req->base_environ,
 		.join_cgroup = req->join_cgroup,
 		.cgroup_fd = req->cgroup_fd,
+		.sandbox = req->sandbox,
 		.subreaper = req->subreaper,
 		.uid = req->uid,
 		.gid = req->gid,

@@ -15,6 +15,8 @@
 
 #include "manifest.h"
 
+struct sandbox_plan;
+
 struct spawn_req {
 	const struct server_conf *conf;
 	char **envp;			/* from childenv_build, or NULL: see base_environ */
@@ -34,6 +36,7 @@ struct spawn_req {
 	bool join_cgroup;		/* the child writes itself into cgroup_fd (cgroup_open_procs) */
 	int cgroup_fd;
 	bool subreaper;			/* the server's process adopts its orphans (no cgroups: strays stay attributable) */
+	const struct sandbox_plan *sandbox;	/* sandbox.h; NULL: none */
 };
 
 struct spawn_result {
@@ -58,6 +61,7 @@ enum spawn_stage {
 	SPAWN_STAGE_ENV,		/* env_file or a secret: text says which and why */
 	SPAWN_STAGE_USER,		/* user or group lookup: text says which and why */
 	SPAWN_STAGE_WARNING,		/* not a failure: text is a warning to log; more records may follow */
+	SPAWN_STAGE_SANDBOX,		/* setting up its sandbox: text says what and why */
 };
 
 #define SPAWN_TEXT_MAX 512
@@ -74,7 +78,7 @@ struct spawn_failure {
 	char text[SPAWN_TEXT_MAX];	/* ENV, USER, WARNING: the message, NUL-terminated; never a secret */
 };
 
-/* "chdir", "setrlimit", "setgroups", "setgid", "setuid", "exec", "pdeathsig", "dup2", "setpgid", "cgroup", "env", "user", "warning". */
+/* "chdir", "setrlimit", "setgroups", "setgid", "setuid", "exec", "pdeathsig", "dup2", "setpgid", "cgroup", "env", "user", "warning", "sandbox". */
 const char *spawn_stage_name(enum spawn_stage s);
 
 /*

@@ -26,6 +26,7 @@
 #include "probe-http.h"
 #include "relay-state.h"
 #include "server.h"
+#include "server-limits.h"
 
 /* ---- stubs ---------------------------------------------------------------- */
 
@@ -156,6 +157,15 @@ const char *mcp_stdio_handshake_method(const struct server *s)
 void mcp_stdio_handshake_note(const struct server *s, char *buf, size_t size)
 {
 	snprintf(buf, size, " during the MCP handshake");
+}
+
+bool limits_exit_reason(struct server *s, int status, char *buf, size_t size)
+{
+	(void)s;
+	(void)status;
+	(void)buf;
+	(void)size;
+	return false;
 }
 
 /* ---- fixtures ------------------------------------------------------------- */
