@@ -1400,9 +1400,118 @@ static bool parse_positive_duration(struct parse *p, const struct ynode *n, cons
 	return true;
 }
 
+/* The names of the JWT_* bits of mcpd/jwt.h, in their order: never none, never HS* (a key set is public). */
+static const char *const jwt_algorithms[] = { "RS256", "RS384", "RS512", "PS256", "ES256", "ES384" };
+
+static bool parse_jwt_algorithms(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	unsigned *bits = field, v = 0;
+	char **names = NULL;
+	size_t count = 0;
+	bool ok = parse_string_list(p, n, path, "a list of algorithms like [RS256, ES256]", &names, &count);
+
+	for (size_t i = 0; ok && i < count; i++) {
+		size_t j;
+
+		for (j = 0; j < NELEM(jwt_algorithms) && strcmp(names[i], jwt_algorithms[j]) != 0; j++)
+			;
+		if (j == NELEM(jwt_algorithms)) {
+			error_at(p, n->type == YNODE_SEQ ? n->items[i] : n, path, "algorithm \"%.16s\" is not one of "
+				 "RS256, RS384, RS512, PS256, ES256, ES384 (never none or HS*: the key set is public)",
+				 names[i]);
+			ok = false;
+		}
+		v |= 1u << j;
+	}
+	strv_free(names);
+	if (ok && v == 0) {
+		error_at(p, n, path, "needs at least one algorithm");
+		ok = false;
+	}
+	if (ok)
+		*bits = v;
+	return ok;
+}
+
+static bool parse_jwt_string(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	const char *s = scalar(p, n, path, "a string");
+
+	if (!s)
+		return false;
+	if (!*s || strlen(s) > 512) {
+		error_at(p, n, path, "must be a string of 1 to 512 bytes");
+		return false;
+	}
+	set_str(field, s);
+	return true;
+}
+
+static bool parse_jwks_url(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	const char *s = scalar(p, n, path, "a URL like \"https://issuer.example.com/.well-known/jwks.json\"");
+
+	if (!s)
+		return false;
+	if (strlen(s) > URL_MAX || !url_valid(s)) {
+		expected(p, n, path, "an http:// or https:// URL of the key set");
+		return false;
+	}
+	set_str(field, s);
+	return true;
+}
+
+#define JWT(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct gateway_jwt_conf, member) }
+static const struct field jwt_fields[] = {
+	JWT("issuer", parse_jwt_string, issuer),
+	JWT("audience", parse_jwt_string, audience),
+	JWT("jwks_file", parse_path, jwks_file),
+	JWT("jwks_url", parse_jwks_url, jwks_url),
+	JWT("agent_claim", parse_jwt_string, agent_claim),
+	JWT("algorithms", parse_jwt_algorithms, algorithms),
+	JWT("leeway", parse_duration, leeway_ms),
+};
+
+/* gateway.jwt: its keys, then what they need together. */
+static bool parse_jwt(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	struct gateway_jwt_conf *j = field;
+
+	j->enabled = true;
+	if (!j->agent_claim)
+		j->agent_claim = xstrdup("sub");
+	j->algorithms = 1u << 0 | 1u << 4;	/* RS256, ES256 */
+	j->leeway_ms = 60000;
+	if (!walk_map(p, n, path, jwt_fields, NELEM(jwt_fields), j, false))
+		return false;
+	if (!j->issuer || !j->audience) {
+		error_at(p, n, path, "needs issuer and audience (the iss and aud a token must carry)");
+		return false;
+	}
+	if ((j->jwks_file == NULL) == (j->jwks_url == NULL)) {
+		error_at(p, n, path, "needs exactly one of jwks_file and jwks_url (the issuer's public keys)");
+		return false;
+	}
+	if (j->leeway_ms > 600000) {
+		error_at(p, n, path, "leeway is longer than 10m");
+		return false;
+	}
+	return true;
+}
+
+static void jwt_conf_release(struct gateway_jwt_conf *j)
+{
+	free(j->issuer);
+	free(j->audience);
+	free(j->jwks_file);
+	free(j->jwks_url);
+	free(j->agent_claim);
+}
+
 #define GATEWAY(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct gateway_conf, member) }
 static const struct field gateway_fields[] = {
 	GATEWAY("tokens_file", parse_path, tokens_file),
+	GATEWAY("jwt", parse_jwt, jwt),
 	{ .key = "rate_limit", .parse = parse_rate_limit },
 	{ .key = "allowed_origins", .parse = parse_origins },
 	GATEWAY("max_sessions_per_token", parse_sessions_per_token, max_sessions_per_token),
@@ -1934,6 +2043,7 @@ void manifest_free(struct manifest *m)
 	free(m->mcpd.http);
 	free(m->mcpd.http_host);
 	free(m->mcpd.gateway.tokens_file);
+	jwt_conf_release(&m->mcpd.gateway.jwt);
 	strv_free(m->mcpd.gateway.allowed_origins);
 	free(m->mcpd.log_file);
 	free(m->mcpd.state_dir);

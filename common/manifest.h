@@ -137,8 +137,21 @@ struct server_conf {
 	struct stop_conf stop;
 };
 
+/* gateway.jwt: bearer tokens verified as JWTs (mcpd/jwt.c); enabled is false without the key. */
+struct gateway_jwt_conf {
+	bool enabled;
+	char *issuer;
+	char *audience;
+	char *jwks_file;		/* exactly one of jwks_file and jwks_url */
+	char *jwks_url;
+	char *agent_claim;		/* default "sub" */
+	unsigned algorithms;		/* the JWT_* bits of mcpd/jwt.h; default RS256 and ES256 */
+	uint64_t leeway_ms;		/* default 60s */
+};
+
 struct gateway_conf {
 	char *tokens_file;
+	struct gateway_jwt_conf jwt;
 	unsigned rate_limit;		/* requests per rate_period_ms; 0 = unlimited */
 	uint64_t rate_period_ms;
 	char **allowed_origins;

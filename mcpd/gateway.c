@@ -31,8 +31,11 @@
 #include "gateway.h"
 #include "gateway-input.h"
 #include "jsonrpc.h"
+#include "jwks-source.h"
+#include "jwt.h"
 #include "log.h"
 #include "mcp-era.h"
+#include "metrics.h"
 #include "relay.h"
 #include "server.h"
 #include "tokens.h"
@@ -97,6 +100,10 @@ struct gateway {
 	struct daemon *d;
 	struct token *tokens;
 	size_t ntokens;
+	/* gateway.jwt: its keys, and the agents its tokens named (kept while the gateway lives: sessions point at them). */
+	struct jwks_source *jwks;
+	struct token **agents;
+	size_t nagents;
 	struct gw_session *sessions;
 	size_t nsessions;		/* open ones */
 	size_t buffered;		/* bytes of request bodies held */
@@ -171,19 +178,156 @@ static bool secret_equal(const char *a, const char *b)
 	return diff == 0;
 }
 
-static struct token *authenticate(struct gateway *g, struct MHD_Connection *conn)
+/* Why a request was refused a 401: the JWT results (jwt.h), then these; the label of the failures metric. */
+enum {
+	AUTH_MISSING = JWT_AGENT + 1,	/* no bearer token */
+	AUTH_UNKNOWN_TOKEN,		/* not in tokens_file, and no gateway.jwt */
+	AUTH_TOO_MANY_AGENTS,
+	AUTH_REASONS
+};
+
+/* Counted for the gateway's whole life (one per mcpd), for /metrics. */
+static unsigned long auth_failures[AUTH_REASONS];
+
+static const char *auth_reason_name(unsigned r)
+{
+	return r == AUTH_MISSING ? "missing" : r == AUTH_UNKNOWN_TOKEN ? "unknown_token" :
+	       r == AUTH_TOO_MANY_AGENTS ? "too_many_agents" : jwt_result_name((enum jwt_result)r);
+}
+
+static bool auth_required(const struct gateway *g)
+{
+	return g->ntokens > 0 || g->d->manifest->mcpd.gateway.jwt.enabled;
+}
+
+/* The agent of that name: a tokens_file entry's, or one a JWT named before, or a new one (bounded). */
+static struct token *agent_of(struct gateway *g, const char *name)
+{
+	struct token *t;
+
+	for (size_t i = 0; i < g->ntokens; i++)
+		if (strcmp(g->tokens[i].name, name) == 0)
+			return &g->tokens[i];
+	for (size_t i = 0; i < g->nagents; i++)
+		if (strcmp(g->agents[i]->name, name) == 0)
+			return g->agents[i];
+	if (g->nagents >= GATEWAY_MAX_AGENTS)
+		return NULL;
+	t = xcalloc(1, sizeof(*t));
+	t->name = xstrdup(name);
+	g->agents = xrealloc(g->agents, (g->nagents + 1) * sizeof(*g->agents));
+	g->agents[g->nagents++] = t;
+	return t;
+}
+
+/* A bearer token that is no tokens_file entry, verified as a JWT: its agent, or NULL and *ret_reason. */
+static struct token *authenticate_jwt(struct gateway *g, const char *bearer, const char *addr, unsigned *ret_reason)
+{
+	const struct gateway_jwt_conf *jc = &g->d->manifest->mcpd.gateway.jwt;
+	const struct jwt_policy policy = {
+		.issuer = jc->issuer,
+		.audience = jc->audience,
+		.agent_claim = jc->agent_claim,
+		.algorithms = jc->algorithms,
+		.leeway = (int64_t)(jc->leeway_ms / 1000),
+	};
+	char agent[JWT_MAX_AGENT + 1], why[200];
+	enum jwt_result r = jwt_verify(bearer, strlen(bearer), &policy, jwks_source_keys(g->jwks), (int64_t)ev_now(g->d->loop),
+				       agent, sizeof(agent), why, sizeof(why));
+	struct token *t;
+
+	if (r == JWT_UNKNOWN_KEY)
+		jwks_source_unknown_kid(g->jwks);
+	if (r != JWT_OK) {
+		/* Never the token; bounded per address (GATEWAY_AUTH_FAILURES), then answered 429 unlogged. */
+		log_info(NULL, NULL, "gateway: bearer token from %s refused (%s): %s; answered 401", addr,
+			 jwt_result_name(r), why);
+		*ret_reason = r;
+		return NULL;
+	}
+	t = agent_of(g, agent);
+	if (!t) {
+		log_warning(NULL, NULL, "gateway: agent %s from %s refused: mcpd already knows %d agents of JWTs, the most "
+			    "it keeps until it restarts", agent, addr, GATEWAY_MAX_AGENTS);
+		*ret_reason = AUTH_TOO_MANY_AGENTS;
+	}
+	return t;
+}
+
+/* The agent of the request's bearer token: a tokens_file entry, else a verified JWT's; NULL and *ret_reason. */
+static struct token *authenticate(struct gateway *g, struct MHD_Connection *conn, const char *addr,
+				  unsigned *ret_reason)
 {
 	const char *bearer = gateway_bearer(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 									 MHD_HTTP_HEADER_AUTHORIZATION));
 	struct token *found = NULL;
 
-	if (!bearer)
+	if (!bearer || !*bearer) {
+		*ret_reason = AUTH_MISSING;
 		return NULL;
+	}
 	/* Every token is compared, so the time does not tell which one matched. */
 	for (size_t i = 0; i < g->ntokens; i++)
 		if (secret_equal(bearer, g->tokens[i].secret))
 			found = &g->tokens[i];
-	return found;
+	if (found)
+		return found;
+	if (!g->d->manifest->mcpd.gateway.jwt.enabled) {
+		*ret_reason = AUTH_UNKNOWN_TOKEN;
+		return NULL;
+	}
+	return authenticate_jwt(g, bearer, addr, ret_reason);
+}
+
+void gateway_metrics(const struct daemon *d, struct metrics_buf *b)
+{
+	if (!d->manifest->mcpd.http)
+		return;
+	metrics_family(b, "mcpd_gateway_auth_failures_total", "counter",
+		       "Gateway requests answered 401, by reason (missing, unknown_token, or why a JWT was refused).");
+	for (unsigned r = 1; r < AUTH_REASONS; r++)
+		metrics_printf(b, "mcpd_gateway_auth_failures_total{reason=\"%s\"} %lu\n", auth_reason_name(r),
+			       auth_failures[r]);
+}
+
+/* The gateway's own URL, from mcpd.http as written. */
+static void base_url(const struct daemon *d, char *buf, size_t size)
+{
+	const char *http = d->manifest->mcpd.http ? d->manifest->mcpd.http : "127.0.0.1";
+
+	snprintf(buf, size, "http://%s%s", strncmp(http, "localhost:", 10) == 0 ? "127.0.0.1" : "",
+		 strncmp(http, "localhost:", 10) == 0 ? http + 9 : http);
+}
+
+char *gateway_resource_metadata(const struct gateway *g)
+{
+	const struct gateway_jwt_conf *jc = &g->d->manifest->mcpd.gateway.jwt;
+	cJSON *o, *list;
+	char url[600], *text;
+
+	if (!jc->enabled)
+		return NULL;
+	base_url(g->d, url, sizeof(url));
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "resource", url);
+	list = cJSON_AddArrayToObject(o, "authorization_servers");
+	cJSON_AddItemToArray(list, cJSON_CreateString(jc->issuer));
+	list = cJSON_AddArrayToObject(o, "bearer_methods_supported");
+	cJSON_AddItemToArray(list, cJSON_CreateString("header"));
+	cJSON_AddStringToObject(o, "resource_name", "mcpd gateway");
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
+}
+
+void gateway_reload(struct gateway *g)
+{
+	if (!g)
+		return;
+	if (!g->jwks)
+		g->jwks = jwks_source_new(g->d);	/* gateway.jwt added by this reload */
+	else
+		jwks_source_reload(g->jwks);
 }
 
 /* ---- refusals: counted per address and token, logged as a summary ----------- */
@@ -901,6 +1045,43 @@ static enum MHD_Result error_reply(struct gw_request *req, unsigned status, cons
 			       NULL, retry_after, NULL);
 }
 
+/*
+ * 401: WWW-Authenticate names the protected resource metadata when gateway.jwt
+ * is set (RFC 9728, as MCP clients expect), and says invalid_token when a
+ * token was given (RFC 6750). Counted by reason.
+ */
+static enum MHD_Result unauthorized(struct gw_request *req, unsigned reason)
+{
+	cJSON *msg = jsonrpc_error_new(req->id, JSONRPC_INVALID_REQUEST, "a valid bearer token is required", NULL);
+	char *text = cJSON_PrintUnformatted(msg), url[600], challenge[900];
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	cJSON_Delete(msg);
+	auth_failures[reason < AUTH_REASONS ? reason : AUTH_MISSING]++;
+	req->answered = true;
+	if (!text)
+		return MHD_NO;
+	if (req->g->d->manifest->mcpd.gateway.jwt.enabled) {
+		base_url(req->g->d, url, sizeof(url));
+		snprintf(challenge, sizeof(challenge), "Bearer resource_metadata=\"%s/.well-known/oauth-protected-resource\"%s%s%s",
+			 url, reason == AUTH_MISSING ? "" : ", error=\"invalid_token\", error_description=\"",
+			 reason == AUTH_MISSING ? "" : auth_reason_name(reason), reason == AUTH_MISSING ? "" : "\"");
+	} else {
+		snprintf(challenge, sizeof(challenge), "Bearer");
+	}
+	r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, challenge);
+	ret = MHD_queue_response(req->conn, MHD_HTTP_UNAUTHORIZED, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 /* 400 with an UnsupportedProtocolVersionError: the versions mcpd speaks. */
 static enum MHD_Result unsupported_version(struct gw_request *req, const char *version)
 {
@@ -1348,7 +1529,7 @@ static enum MHD_Result admit(struct gateway *g, struct gw_request *req, const ch
 	char addr[INET6_ADDRSTRLEN], body[200];
 	struct server *s;
 	struct gw_session *gs;
-	unsigned wait;
+	unsigned wait, reason = AUTH_MISSING;
 
 	if (g->stopping)
 		return error_reply(req, MHD_HTTP_SERVICE_UNAVAILABLE, "mcpd is shutting down", 0);
@@ -1361,9 +1542,9 @@ static enum MHD_Result admit(struct gateway *g, struct gw_request *req, const ch
 		auth_failed(g, addr, now);
 		return error_reply(req, MHD_HTTP_FORBIDDEN, "origin not allowed", 0);
 	}
-	if (g->ntokens > 0 && !(req->token = authenticate(g, conn))) {
+	if (auth_required(g) && !(req->token = authenticate(g, conn, addr, &reason))) {
 		auth_failed(g, addr, now);
-		return error_reply(req, MHD_HTTP_UNAUTHORIZED, "a valid bearer token is required", 0);
+		return unauthorized(req, reason);
 	}
 	if ((wait = rate_limited(d, req->token, now))) {
 		req->token->limited++;
@@ -1572,8 +1753,9 @@ struct gateway *gateway_new(struct daemon *d, void (*run)(void *), void *arg, ch
 		g->ntokens = n;
 		free(t);	/* the strings moved to g->tokens */
 	}
-	if (g->ntokens == 0)
-		log_notice(NULL, NULL, "gateway: no tokens_file: every local client may use /mcp/NAME");
+	g->jwks = jwks_source_new(d);
+	if (!auth_required(g))
+		log_notice(NULL, NULL, "gateway: no tokens_file and no jwt: every local client may use /mcp/NAME");
 	return g;
 }
 
@@ -1608,5 +1790,11 @@ void gateway_free(struct gateway *g)
 		free(g->tokens[i].name);
 	}
 	free(g->tokens);
+	for (size_t i = 0; i < g->nagents; i++) {
+		free(g->agents[i]->name);
+		free(g->agents[i]);
+	}
+	free(g->agents);
+	jwks_source_free(g->jwks);
 	free(g);
 }

@@ -22,6 +22,9 @@ struct gateway;
 #define GATEWAY_AUTH_WINDOW	60.
 #define GATEWAY_ADDRESSES	256	/* source addresses whose failures are counted */
 #define GATEWAY_SUMMARY_SECONDS	10.	/* refused requests are logged as one summary per interval */
+#define GATEWAY_MAX_AGENTS	4096	/* agents named by JWTs, kept until mcpd restarts */
+
+struct metrics_buf;
 
 /* run(arg) makes the HTTP server run once more (after a suspended request resumes). */
 struct gateway *gateway_new(struct daemon *d, void (*run)(void *), void *arg, char **ret_error);
@@ -42,5 +45,17 @@ enum MHD_Result gateway_request(struct gateway *g, struct MHD_Connection *conn, 
 
 /* MHD is done with a request the gateway handled. */
 void gateway_request_done(struct gateway *g, void *con_cls);
+
+/*
+ * GET /.well-known/oauth-protected-resource (RFC 9728): a malloc'd JSON
+ * document naming this gateway and gateway.jwt's issuer; NULL without jwt.
+ */
+char *gateway_resource_metadata(const struct gateway *g);
+
+/* After a reload applied a manifest: gateway.jwt's keys are read or fetched again. */
+void gateway_reload(struct gateway *g);
+
+/* mcpd_gateway_auth_failures_total{reason}. */
+void gateway_metrics(const struct daemon *d, struct metrics_buf *b);
 
 #endif

@@ -177,6 +177,16 @@ static enum MHD_Result metrics(struct http *h, struct request *req, struct MHD_C
 			    metrics_release);
 }
 
+/* RFC 9728, for MCP clients that look for how to get a token: only with gateway.jwt. */
+static enum MHD_Result protected_resource(struct http *h, struct request *req, struct MHD_Connection *conn)
+{
+	char *body = gateway_resource_metadata(h->gateway);
+
+	if (!body)
+		return text(req, conn, MHD_HTTP_NOT_FOUND, "not found: the gateway has no jwt (mcpd.gateway.jwt)\n");
+	return respond(req, conn, MHD_HTTP_OK, "application/json", body, strlen(body));
+}
+
 static const struct route {
 	const char *path;
 	enum MHD_Result (*handler)(struct http *h, struct request *req, struct MHD_Connection *conn);
@@ -185,6 +195,7 @@ static const struct route {
 	{ "/readyz", readyz },
 	{ "/health", health },
 	{ "/metrics", metrics },
+	{ "/.well-known/oauth-protected-resource", protected_resource },
 };
 
 /* Content-Length other than 0, or chunked: MHD would hand us a body. */
@@ -564,6 +575,12 @@ struct http *http_start(struct daemon *d, const char *host, unsigned port, char 
 	ev_io_start(d->loop, &h->io_w);
 	log_notice(NULL, NULL, "HTTP endpoint on http://%s/ (/livez /readyz /health /metrics, /mcp/NAME)", where);
 	return h;
+}
+
+void http_reload(struct http *h)
+{
+	if (h)
+		gateway_reload(h->gateway);
 }
 
 void http_stop(struct http *h)

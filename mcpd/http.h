@@ -32,4 +32,7 @@ struct http;
 struct http *http_start(struct daemon *d, const char *host, unsigned port, char **ret_error);
 void http_stop(struct http *h);
 
+/* A reload applied a manifest: what the HTTP endpoint reads from files is read again (gateway.jwt's keys). */
+void http_reload(struct http *h);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "deep-check.h"
+#include "gateway.h"
 #include "health.h"
 #include "metrics.h"
 #include "resources.h"
@@ -181,6 +182,7 @@ char *metrics_render(const struct daemon *d, size_t *ret_len)
 	traffic_metrics(d, &b);
 	resources_metrics(d, &b);
 	deep_check_metrics(d, &b);
+	gateway_metrics(d, &b);
 	metrics_buf_end(&b, was_kept);
 	*ret_len = b.len;
 	return b.data;

@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "deep-check.h"
 #include "history.h"
+#include "http.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "manifest.h"
@@ -179,6 +180,7 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 	manifest_free(d->manifest);
 	d->manifest = m;
 	history_set_keep(d->history, m->mcpd.history);
+	http_reload(d->http);
 	history_record(d->history, buf, len, action, who->name, who->uid, result);
 	*ret_result = result;
 	return 0;
