@@ -104,6 +104,9 @@ struct gateway {
 	struct jwks_source *jwks;
 	struct token **agents;
 	size_t nagents;
+	double jwt_log_window;		/* refused JWTs: GATEWAY_JWT_LOG_BURST logged per summary interval */
+	unsigned jwt_logged;
+	unsigned long jwt_unlogged;
 	struct gw_session *sessions;
 	size_t nsessions;		/* open ones */
 	size_t buffered;		/* bytes of request bodies held */
@@ -166,6 +169,8 @@ static void kick(struct gateway *g)
 }
 
 /* ---- tokens ----------------------------------------------------------------- */
+
+static void summary_start(struct gateway *g);
 
 /* Constant time in the secret's content: no early exit on the first differing byte. */
 static bool secret_equal(const char *a, const char *b)
@@ -239,9 +244,20 @@ static struct token *authenticate_jwt(struct gateway *g, const char *bearer, con
 	if (r == JWT_UNKNOWN_KEY)
 		jwks_source_unknown_kid(g->jwks);
 	if (r != JWT_OK) {
-		/* Never the token; bounded per address (GATEWAY_AUTH_FAILURES), then answered 429 unlogged. */
-		log_info(NULL, NULL, "gateway: bearer token from %s refused (%s): %s; answered 401", addr,
-			 jwt_result_name(r), why);
+		double now = ev_now(g->d->loop);
+
+		if (now - g->jwt_log_window >= GATEWAY_SUMMARY_SECONDS) {
+			g->jwt_log_window = now;
+			g->jwt_logged = 0;
+		}
+		/* Never the token; a few lines per interval, the rest counted in the summary. */
+		if (g->jwt_logged++ < GATEWAY_JWT_LOG_BURST) {
+			log_info(NULL, NULL, "gateway: bearer token from %s refused (%s): %s; answered 401", addr,
+				 jwt_result_name(r), why);
+		} else {
+			g->jwt_unlogged++;
+			summary_start(g);
+		}
 		*ret_reason = r;
 		return NULL;
 	}
@@ -445,6 +461,21 @@ static void on_summary(struct ev_loop *loop, ev_timer *w, int revents)
 		log_warning(NULL, NULL, "gateway: %lu requests of token %s answered 429 in the last %.0fs (rate limit)",
 			    g->tokens[i].limited, g->tokens[i].name, GATEWAY_SUMMARY_SECONDS);
 		g->tokens[i].limited = 0;
+	}
+	for (size_t i = 0; i < g->nagents; i++) {
+		if (!g->agents[i]->limited)
+			continue;
+		any = true;
+		log_warning(NULL, NULL, "gateway: %lu requests of agent %s answered 429 in the last %.0fs (rate limit)",
+			    g->agents[i]->limited, g->agents[i]->name, GATEWAY_SUMMARY_SECONDS);
+		g->agents[i]->limited = 0;
+	}
+	if (g->jwt_unlogged) {
+		any = true;
+		log_warning(NULL, NULL, "gateway: %lu more bearer tokens refused in the last %.0fs, past %d logged one by one "
+			    "(mcpd_gateway_auth_failures_total counts them by reason)", g->jwt_unlogged,
+			    GATEWAY_SUMMARY_SECONDS, GATEWAY_JWT_LOG_BURST);
+		g->jwt_unlogged = 0;
 	}
 	if (g->busy) {
 		any = true;

@@ -23,6 +23,7 @@ struct gateway;
 #define GATEWAY_ADDRESSES	256	/* source addresses whose failures are counted */
 #define GATEWAY_SUMMARY_SECONDS	10.	/* refused requests are logged as one summary per interval */
 #define GATEWAY_MAX_AGENTS	4096	/* agents named by JWTs, kept until mcpd restarts */
+#define GATEWAY_JWT_LOG_BURST	20	/* refused JWTs logged with their cause per summary interval */
 
 struct metrics_buf;
 
