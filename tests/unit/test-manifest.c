@@ -675,9 +675,76 @@ static void test_deep_checks(void **state)
 		expect_error(cases[i].yaml, cases[i].text);
 }
 
+/* gateway.jwt: defaults, and what it needs together. */
+static void jwt_error_like(const char *jwt, const char *want)
+{
+	char yaml[600];
+	struct result res;
+
+	snprintf(yaml, sizeof(yaml), "version: 1\nmcpd:\n  gateway:\n    jwt: %s\nservers:\n  a:\n    command: x\n", jwt);
+	res = parse(yaml);
+	if (res.errs.n != 1 || !strstr(res.errs.items[0].text, want)) {
+		for (size_t i = 0; i < res.errs.n; i++)
+			print_error("got: %s\n", res.errs.items[i].text);
+		print_error("want: ...%s...\n", want);
+		fail();
+	}
+	assert_null(res.m);
+	done(&res);
+}
+
+static void test_gateway_jwt(void **state)
+{
+	struct result res = parse("version: 1\nmcpd:\n  gateway:\n"
+				  "    jwt: { issuer: 'https://i.example', audience: mcpd, jwks_file: keys.json }\n"
+				  "servers:\n  a:\n    command: x\n");
+	const struct gateway_jwt_conf *j;
+
+	valid_server(&res, "a");
+	j = &res.m->mcpd.gateway.jwt;
+	assert_true(j->enabled);
+	assert_string_equal(j->issuer, "https://i.example");
+	assert_string_equal(j->audience, "mcpd");
+	assert_string_equal(j->jwks_file, "/etc/mcpd/keys.json");
+	assert_null(j->jwks_url);
+	assert_string_equal(j->agent_claim, "sub");
+	assert_int_equal(j->algorithms, 1 << 0 | 1 << 4);	/* RS256, ES256 */
+	assert_int_equal(j->leeway_ms, 60000);
+	done(&res);
+
+	res = parse("version: 1\nmcpd:\n  gateway:\n"
+		    "    jwt: { issuer: i, audience: a, jwks_url: 'https://i.example/jwks', agent_claim: email,\n"
+		    "           algorithms: [PS256, ES384], leeway: 5s }\n"
+		    "servers:\n  a:\n    command: x\n");
+	valid_server(&res, "a");
+	j = &res.m->mcpd.gateway.jwt;
+	assert_string_equal(j->jwks_url, "https://i.example/jwks");
+	assert_string_equal(j->agent_claim, "email");
+	assert_int_equal(j->algorithms, 1 << 3 | 1 << 5);
+	assert_int_equal(j->leeway_ms, 5000);
+	done(&res);
+
+	res = parse("version: 1\nservers:\n  a:\n    command: x\n");
+	valid_server(&res, "a");
+	assert_false(res.m->mcpd.gateway.jwt.enabled);
+	done(&res);
+
+	jwt_error_like("{ audience: a, jwks_file: k }", "needs issuer and audience");
+	jwt_error_like("{ issuer: i, audience: a }", "needs exactly one of jwks_file and jwks_url");
+	jwt_error_like("{ issuer: i, audience: a, jwks_file: k, jwks_url: 'http://x/k' }", "exactly one of");
+	jwt_error_like("{ issuer: i, audience: a, jwks_url: 'ftp://x/k' }", "an http:// or https:// URL");
+	jwt_error_like("{ issuer: i, audience: a, jwks_file: k, algorithms: [HS256] }", "never none or HS*");
+	jwt_error_like("{ issuer: i, audience: a, jwks_file: k, algorithms: none }", "never none or HS*");
+	jwt_error_like("{ issuer: i, audience: a, jwks_file: k, algorithms: [] }", "at least one algorithm");
+	jwt_error_like("{ issuer: i, audience: a, jwks_file: k, leeway: 1h }", "leeway is longer than 10m");
+	jwt_error_like("{ issuer: '', audience: a, jwks_file: k }", "1 to 512 bytes");
+	jwt_error_like("{ issuer: i, audience: a, jwks_file: k, secret: s }", "unknown key \"secret\"");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_gateway_jwt),
 		cmocka_unit_test(test_minimal_defaults),
 		cmocka_unit_test(test_full_server),
 		cmocka_unit_test(test_defaults_merge),
