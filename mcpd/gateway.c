@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,29 @@ static struct token *agent_of(struct gateway *g, const char *name)
 	return t;
 }
 
+/* A refused JWT is logged with its cause, GATEWAY_JWT_LOG_BURST times per interval; the rest go to the summary. */
+static void jwt_refused(struct gateway *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jwt_refused(struct gateway *g, const char *fmt, ...)
+{
+	double now = ev_now(g->d->loop);
+	char line[512];
+	va_list ap;
+
+	if (now - g->jwt_log_window >= GATEWAY_SUMMARY_SECONDS) {
+		g->jwt_log_window = now;
+		g->jwt_logged = 0;
+	}
+	if (g->jwt_logged++ >= GATEWAY_JWT_LOG_BURST) {
+		g->jwt_unlogged++;
+		summary_start(g);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_info(NULL, NULL, "%s", line);
+}
+
 /* A bearer token that is no tokens_file entry, verified as a JWT: its agent, or NULL and *ret_reason. */
 static struct token *authenticate_jwt(struct gateway *g, const char *bearer, const char *addr, unsigned *ret_reason)
 {
@@ -237,34 +261,23 @@ static struct token *authenticate_jwt(struct gateway *g, const char *bearer, con
 		.leeway = (int64_t)(jc->leeway_ms / 1000),
 	};
 	char agent[JWT_MAX_AGENT + 1], why[200];
-	enum jwt_result r = jwt_verify(bearer, strlen(bearer), &policy, jwks_source_keys(g->jwks), (int64_t)ev_now(g->d->loop),
-				       agent, sizeof(agent), why, sizeof(why));
+	enum jwt_result r = jwt_verify(bearer, strlen(bearer), &policy, jwks_source_keys(g->jwks),
+				       (int64_t)ev_now(g->d->loop), agent, sizeof(agent), why, sizeof(why));
 	struct token *t;
 
 	if (r == JWT_UNKNOWN_KEY)
 		jwks_source_unknown_kid(g->jwks);
 	if (r != JWT_OK) {
-		double now = ev_now(g->d->loop);
-
-		if (now - g->jwt_log_window >= GATEWAY_SUMMARY_SECONDS) {
-			g->jwt_log_window = now;
-			g->jwt_logged = 0;
-		}
-		/* Never the token; a few lines per interval, the rest counted in the summary. */
-		if (g->jwt_logged++ < GATEWAY_JWT_LOG_BURST) {
-			log_info(NULL, NULL, "gateway: bearer token from %s refused (%s): %s; answered 401", addr,
-				 jwt_result_name(r), why);
-		} else {
-			g->jwt_unlogged++;
-			summary_start(g);
-		}
+		/* Never the token. */
+		jwt_refused(g, "gateway: bearer token from %s refused (%s): %s; answered 401", addr, jwt_result_name(r),
+			    why);
 		*ret_reason = r;
 		return NULL;
 	}
 	t = agent_of(g, agent);
 	if (!t) {
-		log_warning(NULL, NULL, "gateway: agent %s from %s refused: mcpd already knows %d agents of JWTs, the most "
-			    "it keeps until it restarts", agent, addr, GATEWAY_MAX_AGENTS);
+		jwt_refused(g, "gateway: agent %s from %s refused: mcpd already knows %d agents of JWTs, the most it keeps "
+			    "until it restarts; answered 401", agent, addr, GATEWAY_MAX_AGENTS);
 		*ret_reason = AUTH_TOO_MANY_AGENTS;
 	}
 	return t;

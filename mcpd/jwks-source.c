@@ -117,9 +117,10 @@ static void on_fetched(CURL *easy, CURLcode result, void *userdata)
 		log_error(NULL, NULL, "gateway: the JWT key set at %s is larger than 256 KiB; %s", url, keep);
 	else if (result != CURLE_OK)
 		log_error(NULL, NULL, "gateway: cannot fetch the JWT key set from %s: %s; %s; next try in %.0fs", url,
-			  curl_easy_strerror(result), keep, JWKS_MIN_INTERVAL);
+			  curl_easy_strerror(result), keep, js->keys ? JWKS_REFRESH_SECONDS : JWKS_MIN_INTERVAL);
 	else if (status != 200)
-		log_error(NULL, NULL, "gateway: fetching the JWT key set from %s answered HTTP %ld; %s", url, status, keep);
+		log_error(NULL, NULL, "gateway: fetching the JWT key set from %s answered HTTP %ld; %s; next try in %.0fs",
+			  url, status, keep, js->keys ? JWKS_REFRESH_SECONDS : JWKS_MIN_INTERVAL);
 	else if (url)
 		parse_into(js, js->body ? js->body : "", js->len, url);
 	curl_easy_cleanup(easy);

@@ -184,6 +184,11 @@ YAML
 	post "$(token r2.pem r2x RS256)" >/dev/null
 	is "$(grep -c 'names a key the set lacks; fetching' "$T/mcpd.err")" 1 \
 		"more unknown kids within 30 s fetch nothing more"
+	mv "$T/www/jwks.json" "$T/www/gone.json"
+	ctl reload >/dev/null 2>&1
+	wait_log 20 'fetching the JWT key set from http://127.0.0.1:[0-9]+/jwks.json answered HTTP 404; keeping the previous keys' &&
+		ok "a fetch that fails on reload is logged with its cause" || not_ok "failed fetch logged" "$(mcpd_log | tail -5)"
+	is "$(post "$t3")" 200 "  and the last good key set stays"
 	stop_mcpd
 	stop_spawned web
 fi
