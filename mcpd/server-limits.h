@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -37,5 +38,8 @@ void server_limits_free(struct server *s);
 
 /* Adds "user", "group", "cgroup" and "limits" to the "confinement" object c of s's status. */
 void limits_status_json(const struct server *s, cJSON *c);
+
+/* OOM kills counted at s's exits since mcpd started (mcpd_server_oom_kills_total). */
+uint64_t limits_oom_kills(const struct server *s);
 
 #endif

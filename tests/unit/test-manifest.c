@@ -119,7 +119,7 @@ static void test_full_server(void **state)
 				  "    env_file: files.env\n"
 				  "    secrets: { DB_PASSWORD: /run/secrets/db }\n"
 				  "    user: mcp\n"
-				  "    limits: { nofile: 1024, memory: 512M, cpu: 1m, core: unlimited }\n"
+				  "    limits: { nofile: 1024, memory: 512M, cpu_time: 1m, core: unlimited }\n"
 				  "    umask: '027'\n"
 				  "    log_buffer: 1M\n"
 				  "    critical: on\n"
@@ -151,7 +151,7 @@ static void test_full_server(void **state)
 	assert_true(s->limits.nofile.set);
 	assert_int_equal(s->limits.nofile.value, 1024);
 	assert_int_equal(s->limits.memory.value, 512ULL << 20);
-	assert_int_equal(s->limits.cpu.value, 60);
+	assert_int_equal(s->limits.cpu_time.value, 60);
 	assert_int_equal(s->limits.core.value, UINT64_MAX);
 	assert_false(s->limits.nproc.set);
 	assert_int_equal(s->umask, 027);
