@@ -23,6 +23,7 @@
 #include "daemon.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "metrics.h"
 #include "server-limits.h"
 #include "server.h"
 #include "spawn.h"
@@ -330,7 +331,20 @@ void limits_status_json(const struct server *s, cJSON *c)
 	add_limit(limits, "stack", &l->stack, "RLIMIT_STACK");
 }
 
-uint64_t limits_oom_kills(const struct server *s)
+void limits_metrics(const struct daemon *d, struct metrics_buf *b)
 {
-	return s->limits ? s->limits->oom_kills_total : 0;
+	char label[160];
+
+	if (!lim.on[CGROUP_MEMORY] || !d->nservers)
+		return;
+	metrics_family(b, "mcpd_server_oom_kills_total", "counter",
+		       "Processes of the server the kernel killed for lack of memory (its cgroup's memory.events), "
+		       "counted at its exits.");
+	for (size_t i = 0; i < d->nservers; i++) {
+		const struct server *s = d->servers[i];
+
+		metrics_label(s->conf.name, label, sizeof(label));
+		metrics_printf(b, "mcpd_server_oom_kills_total{server=\"%s\"} %llu\n", label,
+			       (unsigned long long)(s->limits ? s->limits->oom_kills_total : 0));
+	}
 }
