@@ -14,6 +14,7 @@
 #include "health.h"
 #include "metrics.h"
 #include "resources.h"
+#include "server-limits.h"
 #include "server.h"
 #include "traffic.h"
 
@@ -183,6 +184,7 @@ char *metrics_render(const struct daemon *d, size_t *ret_len)
 	resources_metrics(d, &b);
 	deep_check_metrics(d, &b);
 	gateway_metrics(d, &b);
+	limits_metrics(d, &b);
 	metrics_buf_end(&b, was_kept);
 	*ret_len = b.len;
 	return b.data;
