@@ -283,4 +283,101 @@ void sandbox_status_json(const struct server *s, cJSON *c)
 	cJSON_AddItemToObject(o, "hidden", string_array(p->hidden));
 	cJSON_AddItemToObject(o, "mechanisms", string_array(p->mechanisms));
 	cJSON_AddItemToObject(o, "missing", string_array(p->missing));
+	cJSON_AddNumberToObject(o, "control_refused", (double)p->control_refused);
+}
+
+/* ---- the control socket's peers ----------------------------------------------- */
+
+/* The cgroup2 path of pid ("0::PATH" in /proc/PID/cgroup), into buf; false when unknown. */
+static bool peer_cgroup(pid_t pid, char *buf, size_t size)
+{
+	char path[64], data[4096];
+	const char *line;
+	ssize_t n;
+	size_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, data, sizeof(data) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	data[n] = '\0';
+	for (line = data; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		line += 3;
+		len = strcspn(line, "\n");
+		if (len == 0 || len >= size)
+			return false;
+		memcpy(buf, line, len);
+		buf[len] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Whether the cgroup at (mount-relative) rel is dir (an absolute directory
+ * under the cgroup2 mount) or beneath it: dir ends with rel, or with a
+ * leading part of rel that ends at a '/'. At least min bytes must match:
+ * "/PARENT/NAME", so that a process in some cgroup "/NAME" elsewhere is not
+ * taken for the server's.
+ */
+static bool cgroup_within(const char *rel, const char *dir, size_t min)
+{
+	size_t dlen = strlen(dir), rlen = strlen(rel);
+
+	for (size_t cut = rlen; cut >= min && cut > 1; cut--) {
+		if (cut < rlen && rel[cut] != '/')
+			continue;
+		if (cut <= dlen && memcmp(dir + dlen - cut, rel, cut) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool peer_of(const struct server *s, pid_t pid, const char *cg)
+{
+	if (cg) {
+		const char *base = cgroup_base(), *parent = strrchr(base, '/');
+		char dir[4096];
+
+		snprintf(dir, sizeof(dir), "%s/%s", base, s->conf.name);
+		return cgroup_within(cg, dir, strlen(parent ? parent : base) + 1 + strlen(s->conf.name));
+	}
+	return pid == s->pid || getpgid(pid) == s->pid || getsid(pid) == s->pid;
+}
+
+bool sandbox_refuse_peer(struct daemon *d, pid_t pid, char *msg, size_t size)
+{
+	char cgbuf[4096];
+	const char *cg = NULL;
+	bool any = false;
+
+	for (size_t i = 0; i < d->nservers && !any; i++)
+		any = d->servers[i]->sandbox && d->servers[i]->pid > 0;
+	if (!any || pid <= 0)
+		return false;
+	if (cgroup_enabled() && peer_cgroup(pid, cgbuf, sizeof(cgbuf)))
+		cg = cgbuf;
+	for (size_t i = 0; i < d->nservers; i++) {
+		struct server *s = d->servers[i];
+		struct sandbox_plan *p = s->sandbox;
+
+		if (!p || s->pid <= 0 || !peer_of(s, pid, cg))
+			continue;
+		if (p->control_refused++ == 0)
+			log_warning(s->conf.name, NULL,
+				    "control: refused pid %d: it belongs to sandboxed server %s, which may not use mcpd's "
+				    "control socket (further refusals are counted in its status, sandbox.control_refused)",
+				    (int)pid, s->conf.name);
+		snprintf(msg, size, "permission denied: pid %d belongs to sandboxed server %s, which may not use "
+			 "mcpd's control socket", (int)pid, s->conf.name);
+		return true;
+	}
+	return false;
 }

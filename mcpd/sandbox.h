@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
@@ -46,6 +47,7 @@ struct sandbox_plan {
 
 	char **mechanisms;		/* for the status: NULL-terminated */
 	char **missing;			/* what best_effort went without */
+	unsigned long control_refused;	/* control connections refused to it (the parent's count) */
 };
 
 /*
@@ -76,6 +78,14 @@ void sandbox_plan_free(struct sandbox_plan *plan);
  */
 int sandbox_child_privileged(const struct sandbox_plan *plan, char *err, size_t size);
 int sandbox_child_restrict(const struct sandbox_plan *plan, char *err, size_t size);
+
+/*
+ * Whether a control-socket peer (its pid from SO_PEERCRED) belongs to a
+ * sandboxed server: with cgroups, its /proc/PID/cgroup is in the server's
+ * cgroup; without, its process group or session is the server's. When it
+ * does: true, the answer to give in msg, logged once per start of the server.
+ */
+bool sandbox_refuse_peer(struct daemon *d, pid_t pid, char *msg, size_t size);
 
 /* Adds "sandbox" (null without one) to the "confinement" object c of s's status. */
 void sandbox_status_json(const struct server *s, cJSON *c);
