@@ -98,11 +98,12 @@ file_has() {
 }
 
 # ---- The check can tell: under a PID 1 that reaps nothing (sleep), an orphan
-# stays a zombie.
+# stays a zombie. Each orphan here sleeps a little first, so that it exits after
+# its parent and is re-parented alive (a parent still there would reap it).
 spawn noreap unshare --pid --fork --mount-proc sleep 1000
 wait_until 10 ns_init_is_up "$pid_noreap"
 noreap=$(ns_init "$pid_noreap")
-nsenter -t "$noreap" -p -- bash -c "( bash -c 'echo done >\"$T/noreap.done\"' & ); exit 0"
+nsenter -t "$noreap" -p -- bash -c "( bash -c 'sleep 0.3; echo done >\"$T/noreap.done\"' & ); exit 0"
 if wait_until 10 file_has "$T/noreap.done" && wait_until 10 has_zombies "$noreap"; then
 	ok "control: under a PID 1 that does not reap (sleep), an orphan stays a zombie, and the test sees it"
 else
@@ -198,4 +199,56 @@ run_pid1() {
 
 run_pid1 cgroups TERM
 run_pid1 pgroups INT
+
+# ---- Two PID 1s that share a cgroup (two containers in one cgroup, or two of
+# these tests): pids repeat across namespaces, so each mcpd's cgroups must
+# still be its own, and stopping a server of one leaves the other's alone.
+cg_of() { # the directory of the server cgroups that mcpd $1 logged
+	grep -o 'one cgroup v2 per server under [^ "]*' "$T/$1.err" | head -n 1 | sed 's/.* under //'
+}
+pid_at() { # pid_at SOCKET NAME
+	"$MCPCTL" -s "$1" --json status "$2" 2>/dev/null | grep -oE '"pid": *[0-9]+' | head -n 1 | grep -oE '[0-9]+$'
+}
+state_at() { # state_at SOCKET NAME
+	"$MCPCTL" -s "$1" status "$2" 2>/dev/null | awk -v n="$2" '!/^ / && $1 == n { print $2 }'
+}
+state_is_at() {
+	[[ $(state_at "$1" "$2") == "$3" ]]
+}
+pid_changed_at() { # pid_changed_at SOCKET NAME OLD
+	[[ $(pid_at "$1" "$2") != "$3" ]]
+}
+if ! grep -q ' - cgroup2 ' /proc/self/mountinfo; then
+	skip "two PID 1s in one cgroup keep their servers' cgroups apart" "no cgroup2 hierarchy here"
+else
+	printf 'version: 1\nservers:\n  a: { command: [%s, --name, a] }\n' "$EXAMPLE" >"$T/two.yaml"
+	env=(env -u NOTIFY_SOCKET -u INVOCATION_ID)
+	spawn one "${env[@]}" unshare --pid --fork --mount-proc "$MCPD" -f -c "$T/two.yaml" -s "$T/one.sock"
+	spawn two "${env[@]}" unshare --pid --fork --mount-proc "$MCPD" -f -c "$T/two.yaml" -s "$T/two.sock"
+	if wait_until 30 state_is_at "$T/one.sock" a running && wait_until 30 state_is_at "$T/two.sock" a running; then
+		ok "two mcpds, each PID 1 of its namespace, run a server named a"
+	else
+		not_ok "two PID 1s run a" "$(tail -n 5 "$T/one.err" "$T/two.err")"
+	fi
+	cg1=$(cg_of one)
+	cg2=$(cg_of two)
+	if [[ -z $cg1 || -z $cg2 ]]; then
+		skip "two PID 1s in one cgroup keep their servers' cgroups apart" "mcpd uses no cgroups here: $(head -n 1 "$T/one.err")"
+	else
+		[[ $cg1 != "$cg2" ]] && ok "their server cgroups are apart ($cg1, $cg2)" ||
+			not_ok "their server cgroups are apart" "both: $cg1"
+		before=$(pid_at "$T/two.sock" a)
+		"$MCPCTL" -s "$T/one.sock" stop a >/dev/null 2>&1
+		wait_until 20 state_is_at "$T/one.sock" a stopped
+		# The other's server would be killed with the first's cgroup at once.
+		if wait_until 3 pid_changed_at "$T/two.sock" a "$before"; then
+			not_ok "stopping a in one mcpd leaves a of the other running" "its pid went from $before to $(pid_at "$T/two.sock" a)" \
+				"$(tail -n 5 "$T/two.err")"
+		else
+			is "$(state_at "$T/two.sock" a)" running "stopping a in one mcpd leaves a of the other running (same pid $before)"
+		fi
+	fi
+	stop_spawned one
+	stop_spawned two
+fi
 done_testing
