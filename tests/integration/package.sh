@@ -178,6 +178,62 @@ like "$(grep -E 'adduser --system' "$T/control/postinst")" '--ingroup mcp' "post
 like "$(grep -A4 '"\$1" = purge' "$T/control/postrm" | paste -sd' ' -)" 'rm -rf /var/lib/mcpd /var/log/mcpd' \
 	"postrm purge removes /var/lib/mcpd and /var/log/mcpd"
 
+# Installed and purged in a throwaway root: an overlay of / (writes go to a
+# tmpfs) in a mount namespace of its own, where dpkg runs chrooted; nothing
+# reaches this host, and no systemd runs there (a tmpfs /run), so nothing starts.
+cat >"$T/throwaway.sh" <<'SH'
+set -eu
+T=$1 deb=$2
+m=$T/tw/merged
+mkdir -p "$T/tw"
+mount -t tmpfs tmpfs "$T/tw"
+mkdir -p "$T/tw/up" "$T/tw/work" "$m"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$T/tw/up,workdir=$T/tw/work" "$m"
+mountpoint -q "$m" || { echo "no overlay"; exit 1; }
+mount -t proc proc "$m/proc"
+mount --rbind /dev "$m/dev"
+mount -t tmpfs tmpfs "$m/run"
+mount -t tmpfs tmpfs "$m/tmp"
+cp "$deb" "$m/tmp/mcpd.deb"
+inroot() { chroot "$m" "$@"; }
+say() { printf '%s=%s\n' "$1" "$2"; }
+inroot getent passwd mcp >/dev/null && { echo "mcp exists before the install"; exit 1; }
+inroot dpkg -i /tmp/mcpd.deb >"$T/dpkg-i.out" 2>&1 && say install ok || say install "failed: $(tail -n 5 "$T/dpkg-i.out")"
+say user "$(inroot getent passwd mcp | cut -d: -f3,4,6,7)"
+say group "$(inroot getent group mcp | cut -d: -f1,3)"
+say state "$(inroot stat -c '%U:%G %a' /var/lib/mcpd)"
+say logs "$(inroot stat -c '%U:%G %a' /var/log/mcpd)"
+say conffile "$(inroot stat -c '%U:%G %a' /etc/mcpd/mcpd.yaml)"
+say enabled "$(inroot sh -c 'ls /etc/systemd/system/multi-user.target.wants/mcpd.service /etc/systemd/system/sockets.target.wants/mcpd.socket' 2>&1 | xargs)"
+say check "$(inroot /usr/sbin/mcpd -n -c /etc/mcpd/mcpd.yaml 2>&1 | head -n 1)"
+say running "$(pgrep -f "^/usr/sbin/mcpd" | xargs)"
+inroot dpkg --purge mcpd >"$T/dpkg-purge.out" 2>&1 && say purge ok || say purge "failed: $(tail -n 5 "$T/dpkg-purge.out")"
+say left "$(inroot sh -c 'ls -d /etc/mcpd /var/lib/mcpd /var/log/mcpd /usr/sbin/mcpd /etc/systemd/system/multi-user.target.wants/mcpd.service 2>/dev/null' | xargs)"
+say user_after "$(inroot getent passwd mcp | cut -d: -f1)"
+SH
+tw_value() { sed -n "s/^$1=//p" "$T/throwaway.out"; }
+if ! grep -qw overlay /proc/filesystems; then
+	skip "install and purge in a throwaway root" "no overlay file system"
+elif ! unshare --mount --propagation private bash "$T/throwaway.sh" "$T" "$deb" >"$T/throwaway.out" 2>"$T/throwaway.err"; then
+	not_ok "install and purge in a throwaway root" "$(cat "$T/throwaway.out" "$T/throwaway.err")"
+else
+	is "$(tw_value install)" ok "throwaway root: dpkg -i installs the package"
+	like "$(tw_value user)" '^[0-9]+:[0-9]+:/nonexistent:/usr/sbin/nologin$' "the postinst created the mcp system user (no home, no shell)"
+	uid=$(tw_value user)
+	((${uid%%:*} < 1000)) && ok "mcp is a system user (uid ${uid%%:*})" || not_ok "mcp is a system user" "uid ${uid%%:*}"
+	like "$(tw_value group)" '^mcp:[0-9]+$' "and the mcp group"
+	is "$(tw_value state)" "root:root 750" "/var/lib/mcpd is root's, mode 0750"
+	is "$(tw_value logs)" "root:adm 750" "/var/log/mcpd is root's, group adm, mode 0750"
+	is "$(tw_value conffile)" "root:root 644" "/etc/mcpd/mcpd.yaml is installed"
+	is "$(tw_value enabled)" "/etc/systemd/system/multi-user.target.wants/mcpd.service /etc/systemd/system/sockets.target.wants/mcpd.socket" \
+		"mcpd.service and mcpd.socket are enabled"
+	like "$(tw_value check)" 'valid' "mcpd -n accepts the conffile where the package is installed (its user mcp exists)"
+	is "$(tw_value running)" "" "no mcpd was started (no systemd in the throwaway root)"
+	is "$(tw_value purge)" ok "dpkg --purge removes it"
+	is "$(tw_value left)" "" "purge leaves no /etc/mcpd, /var/lib/mcpd, /var/log/mcpd, program or enabled unit"
+	is "$(tw_value user_after)" mcp "the mcp user stays after purge, as Debian keeps system users"
+fi
+
 # The .deb unpacked in a throwaway root: its programs run, its conffile is a
 # valid manifest, its unit starts its mcpd.
 root=$T/root
