@@ -21,6 +21,9 @@
 #include "cgroup.h"
 #include "xmalloc.h"
 
+/* The inode of /proc/self/ns/pid in the initial PID namespace (the kernel's PROC_PID_INIT_INO). */
+#define PID_NS_INIT_INO 0xEFFFFFFCUL
+
 static char base[PATH_MAX];
 static char parent[PATH_MAX];	/* mcpd's own cgroup (or SERVICE): base's parent */
 static bool enabled;
@@ -163,8 +166,17 @@ int cgroup_setup(char **ret_desc)
 		}
 		r = snprintf(base, sizeof(base), "%s/servers", own_dir);
 	} else {
-		/* Beside other mcpd instances that share the cgroup: the pid keeps them apart. */
-		r = snprintf(base, sizeof(base), "%s/mcpd-%d", own_dir, (int)getpid());
+		/*
+		 * Beside other mcpd instances that share the cgroup: the pid keeps them apart, and
+		 * in a PID namespace (PID 1 of a container) the namespace too, as pids repeat there.
+		 */
+		struct stat ns;
+
+		if (stat("/proc/self/ns/pid", &ns) == 0 && ns.st_ino != PID_NS_INIT_INO)
+			r = snprintf(base, sizeof(base), "%s/mcpd-%d-ns%lu", own_dir, (int)getpid(),
+				     (unsigned long)ns.st_ino);
+		else
+			r = snprintf(base, sizeof(base), "%s/mcpd-%d", own_dir, (int)getpid());
 	}
 	if (r >= (int)sizeof(base) - 64) {	/* room for a server's name and a file in it */
 		xasprintf(ret_desc, "the path of mcpd's cgroup is too long");
