@@ -129,11 +129,13 @@ servers:
   callhang:
     command: [$EXAMPLE, --name, callhang]
     health: { timeout: 700ms, unhealthy_after: 3, call: { tool: sleep, arguments: { ms: 5000 } } }
+    circuit: { failures: 1000 }         # restarted again and again by design: never "failed"
   webhang:
     transport: http
     url: http://127.0.0.1:$h1/mcp
     command: [$EXAMPLE, --http, "127.0.0.1:$h1", --name, webhang]
     health: { timeout: 700ms, unhealthy_after: 3, call: { tool: sleep, arguments: { ms: 5000 } } }
+    circuit: { failures: 1000 }         # restarted again and again by design: never "failed"
   callutf:
     command: [$EXAMPLE, --name, callutf]
     health: { call: { tool: echo, arguments: { text: "$ACCENTS" } } }
