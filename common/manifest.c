@@ -823,6 +823,14 @@ static bool parse_secrets(struct parse *p, const struct ynode *n, const char *pa
 	return ok;
 }
 
+/* Keep the value as written, for status; a longer one is cut (the value is what counts). */
+static void limit_set(struct limit_conf *l, const char *s, uint64_t v)
+{
+	l->set = true;
+	l->value = v;
+	snprintf(l->text, sizeof(l->text), "%s", s);
+}
+
 static bool parse_limit_value(struct parse *p, const struct ynode *n, const char *path, void *field,
 			      int kind /* 0 count, 1 size, 2 seconds */)
 {
@@ -833,8 +841,7 @@ static bool parse_limit_value(struct parse *p, const struct ynode *n, const char
 	if (!s)
 		return false;
 	if (strcmp(s, "unlimited") == 0 || strcmp(s, "infinity") == 0) {
-		l->set = true;
-		l->value = UINT64_MAX;
+		limit_set(l, s, UINT64_MAX);
 		return true;
 	}
 	if (kind == 0) {
@@ -856,8 +863,7 @@ static bool parse_limit_value(struct parse *p, const struct ynode *n, const char
 		}
 		v /= 1000;
 	}
-	l->set = true;
-	l->value = v;
+	limit_set(l, s, v);
 	return true;
 }
 
@@ -871,9 +877,90 @@ static bool parse_limit_size(struct parse *p, const struct ynode *n, const char 
 	return parse_limit_value(p, n, path, field, 1);
 }
 
-static bool parse_limit_cpu(struct parse *p, const struct ynode *n, const char *path, void *field)
+static bool parse_limit_cpu_time(struct parse *p, const struct ynode *n, const char *path, void *field)
 {
 	return parse_limit_value(p, n, path, field, 2);
+}
+
+int limits_cpu_parse(const char *s, uint64_t *ret_quota)
+{
+	uint64_t ms;
+	double v;
+	char *end;
+	size_t len = strlen(s);
+
+	if (strcmp(s, "unlimited") == 0 || strcmp(s, "max") == 0) {
+		*ret_quota = UINT64_MAX;
+		return 0;
+	}
+	if (len > 0 && s[len - 1] != '%' && !isdigit((unsigned char)s[len - 1]) && duration_parse(s, &ms) == 0)
+		return -EDOM;
+	if (!(isdigit((unsigned char)s[0]) || s[0] == '.'))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno || !isfinite(v))
+		return -EINVAL;
+	if (*end == '%' && end[1] == '\0')
+		v /= 100;
+	else if (*end)
+		return -EINVAL;
+	v = round(v * LIMITS_CPU_PERIOD);
+	if (v < LIMITS_CPU_MIN || v > (double)LIMITS_CPU_MAX)
+		return -ERANGE;
+	*ret_quota = (uint64_t)v;
+	return 0;
+}
+
+static bool parse_limit_cpu(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	struct limit_conf *l = field;
+	const char *s = scalar(p, n, path, "a share of cores like 0.5, 2 or \"150%\"");
+	uint64_t quota;
+	long cpus;
+	int r;
+
+	if (!s)
+		return false;
+	r = limits_cpu_parse(s, &quota);
+	if (r == -EDOM) {
+		error_at(p, n, path, "\"%.40s\" is a duration: limits.cpu is a share of cores (0.5, 2, \"150%%\"); "
+			 "for a limit of CPU time use limits.cpu_time", s);
+		return false;
+	}
+	if (r == -ERANGE) {
+		error_at(p, n, path, "%.40s is out of range (0.01 to 1024 cores)", s);
+		return false;
+	}
+	if (r < 0) {
+		expected(p, n, path, "a share of cores like 0.5, 2 or \"150%\"");
+		return false;
+	}
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (quota != UINT64_MAX && strspn(s, "0123456789") == strlen(s) && cpus > 0 &&
+	    quota > (uint64_t)cpus * LIMITS_CPU_PERIOD)
+		problem(p, true, n->line, n->col, path,
+			"%s cores is more than this host's %ld: limits.cpu is a share of cores, no longer seconds "
+			"of CPU time (that is limits.cpu_time)", s, cpus);
+	limit_set(l, s, quota);
+	return true;
+}
+
+static bool parse_limit_pids(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	const char *s = scalar(p, n, path, "a number of processes");
+	uint64_t v;
+
+	if (!s)
+		return false;
+	if (strcmp(s, "unlimited") == 0 || strcmp(s, "max") == 0) {
+		limit_set(field, s, UINT64_MAX);
+		return true;
+	}
+	if (!parse_uint_range(p, n, path, 1, LIMITS_PIDS_MAX, &v))
+		return false;
+	limit_set(field, s, v);
+	return true;
 }
 
 #define LIMIT(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct limits_conf, member) }
@@ -881,9 +968,12 @@ static const struct field limits_fields[] = {
 	LIMIT("nofile", parse_limit_count, nofile),
 	LIMIT("nproc", parse_limit_count, nproc),
 	LIMIT("memory", parse_limit_size, memory),
+	LIMIT("memory_high", parse_limit_size, memory_high),
 	LIMIT("core", parse_limit_size, core),
 	LIMIT("stack", parse_limit_size, stack),
 	LIMIT("cpu", parse_limit_cpu, cpu),
+	LIMIT("cpu_time", parse_limit_cpu_time, cpu_time),
+	LIMIT("pids", parse_limit_pids, pids),
 };
 
 static bool parse_umask(struct parse *p, const struct ynode *n, const char *path, void *field)
@@ -1584,6 +1674,13 @@ static void check_server(struct parse *p, struct server_conf *s, const struct yn
 		n = ymap_get(srv, "health") ? ymap_get(srv, "health") : key;
 		error_at(p, n, path, "health durations must be longer than 0");
 	}
+	if (s->limits.memory_high.set && s->limits.memory.set &&
+	    s->limits.memory_high.value > s->limits.memory.value) {
+		n = locate(p, srv, "limits", "memory_high", &where, path);
+		error_at(p, n, where, "limits.memory_high (%s) is above limits.memory (%s): the process would be "
+			 "killed before it is ever throttled", s->limits.memory_high.text, s->limits.memory.text);
+		free(where);
+	}
 	if (s->stop.timeout_ms == 0) {
 		n = locate(p, srv, "stop", "timeout", &where, path);
 		error_at(p, n, where, "stop.timeout must be longer than 0");
@@ -2012,7 +2109,9 @@ static bool limits_eq(const struct limits_conf *a, const struct limits_conf *b)
 {
 	return limit_eq(&a->nofile, &b->nofile) && limit_eq(&a->nproc, &b->nproc) &&
 	       limit_eq(&a->memory, &b->memory) && limit_eq(&a->core, &b->core) &&
-	       limit_eq(&a->stack, &b->stack) && limit_eq(&a->cpu, &b->cpu);
+	       limit_eq(&a->stack, &b->stack) && limit_eq(&a->cpu_time, &b->cpu_time) &&
+	       limit_eq(&a->memory_high, &b->memory_high) && limit_eq(&a->cpu, &b->cpu) &&
+	       limit_eq(&a->pids, &b->pids);
 }
 
 bool server_conf_equal(const struct server_conf *a, const struct server_conf *b)

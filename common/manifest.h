@@ -87,20 +87,37 @@ struct stop_conf {
 	uint64_t timeout_ms;
 };
 
-/* One resource limit; RLIM_INFINITY is written "unlimited". */
+/* One resource limit; RLIM_INFINITY (UINT64_MAX) is written "unlimited". */
 struct limit_conf {
 	bool set;
 	uint64_t value;
+	char text[24];			/* as written in the manifest ("512M", "0.5", "unlimited"), for status */
 };
 
 struct limits_conf {
 	struct limit_conf nofile;	/* RLIMIT_NOFILE */
 	struct limit_conf nproc;	/* RLIMIT_NPROC */
-	struct limit_conf memory;	/* RLIMIT_AS, bytes */
+	struct limit_conf memory;	/* bytes: cgroup memory.max, else RLIMIT_DATA of each process */
 	struct limit_conf core;		/* RLIMIT_CORE, bytes */
 	struct limit_conf stack;	/* RLIMIT_STACK, bytes */
-	struct limit_conf cpu;		/* RLIMIT_CPU, seconds */
+	struct limit_conf cpu_time;	/* RLIMIT_CPU, seconds */
+	struct limit_conf memory_high;	/* bytes: cgroup memory.high (throttling); not enforced without one */
+	struct limit_conf cpu;		/* cgroup cpu.max quota in microseconds per LIMITS_CPU_PERIOD (cores x 100000) */
+	struct limit_conf pids;		/* cgroup pids.max */
 };
+
+#define LIMITS_CPU_PERIOD	100000		/* cpu.max's period in microseconds */
+#define LIMITS_CPU_MIN		1000		/* 0.01 of a core: the smallest quota the kernel takes */
+#define LIMITS_CPU_MAX		(1024ULL * LIMITS_CPU_PERIOD)
+#define LIMITS_PIDS_MAX		4194304		/* the kernel's PID_MAX_LIMIT */
+
+/*
+ * Parse limits.cpu, a share of cores: "0.5", "2", "150%" (0.01 to 1024) or
+ * "unlimited"/"max", into a cpu.max quota per LIMITS_CPU_PERIOD (UINT64_MAX
+ * for unlimited). 0, -EINVAL, -ERANGE (out of range), or -EDOM when it is a
+ * duration such as "10s" (what limits.cpu meant before: now cpu_time).
+ */
+int limits_cpu_parse(const char *s, uint64_t *ret_quota);
 
 struct server_conf {
 	char *name;

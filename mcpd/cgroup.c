@@ -22,6 +22,7 @@
 #include "xmalloc.h"
 
 static char base[PATH_MAX];
+static char parent[PATH_MAX];	/* mcpd's own cgroup (or SERVICE): base's parent */
 static bool enabled;
 
 bool cgroup_enabled(void)
@@ -176,6 +177,7 @@ int cgroup_setup(char **ret_desc)
 		return r;
 	}
 	enabled = true;
+	snprintf(parent, sizeof(parent), "%s", own_dir);
 	xasprintf(ret_desc, "one cgroup v2 per server under %s", base);
 	return 0;
 }
@@ -348,4 +350,205 @@ int cgroup_open_dir(const char *name)
 		return r;
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
+}
+
+/* ---- controllers and limit files ------------------------------------------ */
+
+static const char *const controller_names[CGROUP_NCONTROLLERS] = {
+	[CGROUP_MEMORY] = "memory",
+	[CGROUP_CPU] = "cpu",
+	[CGROUP_PIDS] = "pids",
+};
+
+const char *cgroup_controller_name(enum cgroup_controller c)
+{
+	return (unsigned)c < CGROUP_NCONTROLLERS ? controller_names[c] : "?";
+}
+
+static int read_small(const char *path, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return -errno;
+	while (len < size - 1 && ((n = read(fd, buf + len, size - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
+		len += n > 0 ? (size_t)n : 0;
+	close(fd);
+	buf[len] = '\0';
+	return (int)len;
+}
+
+/* Whether the space-separated list in path names word. */
+static bool list_has(const char *path, const char *word)
+{
+	char buf[1024];
+	size_t wl = strlen(word);
+
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return false;
+	for (char *p = buf; *p;) {
+		size_t l;
+
+		p += strspn(p, " \n");
+		l = strcspn(p, " \n");
+		if (l == wl && strncmp(p, word, wl) == 0)
+			return true;
+		p += l;
+	}
+	return false;
+}
+
+/* Where a cgroup v1 hierarchy with controller c is mounted: true with mnt set. */
+static bool v1_mount(const char *c, char *mnt, size_t size)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && getline(&line, &cap, f) > 0) {
+		char m[PATH_MAX], type[64], opts[512];
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(sep + 3, "%63s %*s %511s", type, opts) != 2 || strcmp(type, "cgroup") != 0)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", m) != 1)
+			continue;
+		for (char *tok = strtok(opts, ","); tok; tok = strtok(NULL, ","))
+			if (strcmp(tok, c) == 0 && (size_t)snprintf(mnt, size, "%s", m) < size)
+				found = true;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/* "+NAME" into dir/cgroup.subtree_control unless it is there: 0 or -errno. */
+static int enable_in(const char *dir, const char *c)
+{
+	char path[PATH_MAX + 32], text[32];
+
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
+	if (list_has(path, c))
+		return 0;
+	snprintf(text, sizeof(text), "+%s", c);
+	return write_text(path, text);
+}
+
+void cgroup_enable_controllers(bool on[CGROUP_NCONTROLLERS], char why[CGROUP_NCONTROLLERS][CGROUP_WHY_MAX])
+{
+	for (int i = 0; i < CGROUP_NCONTROLLERS; i++) {
+		const char *c = controller_names[i];
+		char path[PATH_MAX + 32], v1[PATH_MAX];
+		int r;
+
+		on[i] = false;
+		why[i][0] = '\0';
+		if (!enabled) {
+			snprintf(why[i], CGROUP_WHY_MAX, "no cgroups: servers are tracked by process group");
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/cgroup.controllers", parent);
+		if (!list_has(path, c)) {
+			if (v1_mount(c, v1, sizeof(v1)))
+				snprintf(why[i], CGROUP_WHY_MAX, "no %s controller in %.96s: it is mounted as cgroup v1 at %.96s",
+					 c, parent, v1);
+			else
+				snprintf(why[i], CGROUP_WHY_MAX, "no %s controller in %.160s/cgroup.controllers", c, parent);
+			continue;
+		}
+		if ((r = enable_in(parent, c)) < 0) {
+			snprintf(why[i], CGROUP_WHY_MAX, "cannot enable the %s controller in %.128s/cgroup.subtree_control: %s%s",
+				 c, parent, strerror(-r),
+				 r == -EBUSY ? " (a cgroup with processes of its own cannot pass controllers down: run mcpd "
+					       "in a cgroup of its own, e.g. under systemd with Delegate=yes)" : "");
+			continue;
+		}
+		if ((r = enable_in(base, c)) < 0) {
+			snprintf(why[i], CGROUP_WHY_MAX, "cannot enable the %s controller in %.128s/cgroup.subtree_control: %s",
+				 c, base, strerror(-r));
+			continue;
+		}
+		on[i] = true;
+	}
+}
+
+int cgroup_write(const char *name, const char *file, const char *text)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if (!enabled)
+		return -EOPNOTSUPP;
+	if ((r = server_path(name, file, path, sizeof(path))) < 0)
+		return r;
+	return write_text(path, text);
+}
+
+int cgroup_read(const char *name, const char *file, char *buf, size_t size)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if (!enabled)
+		return -EOPNOTSUPP;
+	if ((r = server_path(name, file, path, sizeof(path))) < 0)
+		return r;
+	return read_small(path, buf, size);
+}
+
+int cgroup_keyed_get(const char *text, size_t len, const char *key, uint64_t *ret)
+{
+	size_t kl = strlen(key);
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+
+		if ((size_t)(eol - p) > kl && memcmp(p, key, kl) == 0 && p[kl] == ' ') {
+			uint64_t v = 0;
+			const char *q = p + kl + 1;
+
+			if (q == eol || !(*q >= '0' && *q <= '9'))
+				return -EINVAL;
+			for (; q < eol && *q >= '0' && *q <= '9'; q++) {
+				if (v > (UINT64_MAX - (uint64_t)(*q - '0')) / 10)
+					return -ERANGE;
+				v = v * 10 + (uint64_t)(*q - '0');
+			}
+			if (q != eol)
+				return -EINVAL;
+			*ret = v;
+			return 0;
+		}
+		p = eol + 1;
+	}
+	return -ENOENT;
+}
+
+void cgroup_cpu_max_text(uint64_t quota, uint64_t period, char *buf, size_t size)
+{
+	if (quota == UINT64_MAX)
+		snprintf(buf, size, "max %llu", (unsigned long long)period);
+	else
+		snprintf(buf, size, "%llu %llu", (unsigned long long)quota, (unsigned long long)period);
+}
+
+bool cgroup_oom_since(const char *text, size_t len, uint64_t kills_before, uint64_t ooms_before, const char *limit,
+		      char *buf, size_t size)
+{
+	uint64_t kills, ooms;
+
+	if (cgroup_keyed_get(text, len, "oom_kill", &kills) < 0 || kills <= kills_before)
+		return false;
+	if (limit && cgroup_keyed_get(text, len, "oom", &ooms) == 0 && ooms > ooms_before)
+		snprintf(buf, size, "out of memory (limit %s)", limit);
+	else
+		snprintf(buf, size, "out of memory (the kernel's OOM killer)");
+	return true;
 }

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Find the cgroup2 mount and mcpd's own cgroup, and create the subtree for
@@ -57,5 +58,50 @@ void cgroup_kill_tree(const char *base, unsigned timeout_ms);
  * an fd, or -errno (-ENOENT: it has none yet; -EOPNOTSUPP: cgroups are off).
  */
 int cgroup_open_dir(const char *name);
+
+/* ---- controllers and limit files (server-limits.c) ---- */
+
+enum cgroup_controller { CGROUP_MEMORY, CGROUP_CPU, CGROUP_PIDS, CGROUP_NCONTROLLERS };
+
+/* "memory", "cpu", "pids". */
+const char *cgroup_controller_name(enum cgroup_controller c);
+
+#define CGROUP_WHY_MAX 512
+
+/*
+ * Enable the memory, cpu and pids controllers for the servers' cgroups, as far
+ * as the hierarchy offers them: "+NAME" into cgroup.subtree_control of mcpd's
+ * own cgroup (the servers' base's parent) and of the base. Sets on[c]; for a
+ * controller left off, why[c] says why ("no memory controller in
+ * /sys/fs/cgroup/unified (it is mounted as cgroup v1 at /sys/fs/cgroup/memory)").
+ * Once, after cgroup_setup; with cgroups off, all are off with that reason.
+ */
+void cgroup_enable_controllers(bool on[CGROUP_NCONTROLLERS], char why[CGROUP_NCONTROLLERS][CGROUP_WHY_MAX]);
+
+/* Write text into file of server name's cgroup (which exists): 0 or -errno. */
+int cgroup_write(const char *name, const char *file, const char *text);
+
+/* Read up to size-1 bytes of file of server name's cgroup, NUL-terminated: the length, or -errno. */
+int cgroup_read(const char *name, const char *file, char *buf, size_t size);
+
+/*
+ * The value of key in text of "KEY VALUE" lines (memory.events): 0 and *ret,
+ * -ENOENT when the key is absent, -ERANGE when the number does not fit.
+ * Lines may be of any length; text need not end in a newline.
+ */
+int cgroup_keyed_get(const char *text, size_t len, const char *key, uint64_t *ret);
+
+/* cpu.max's text for a quota in microseconds per period (UINT64_MAX: "max PERIOD"). */
+void cgroup_cpu_max_text(uint64_t quota, uint64_t period, char *buf, size_t size);
+
+/*
+ * Whether memory.events (text) counts an OOM kill after kills_before (its
+ * oom_kill at the start): true with buf "out of memory (limit LIMIT)" when the
+ * cgroup reached its own limit (its oom count above ooms_before and limit not
+ * NULL: the manifest's value as written), else "out of memory (the kernel's
+ * OOM killer)". False when the text lacks oom_kill or it did not grow.
+ */
+bool cgroup_oom_since(const char *text, size_t len, uint64_t kills_before, uint64_t ooms_before, const char *limit,
+		      char *buf, size_t size);
 
 #endif

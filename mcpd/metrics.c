@@ -13,6 +13,7 @@
 #include "health.h"
 #include "metrics.h"
 #include "resources.h"
+#include "server-limits.h"
 #include "server.h"
 #include "traffic.h"
 
@@ -181,6 +182,7 @@ char *metrics_render(const struct daemon *d, size_t *ret_len)
 	traffic_metrics(d, &b);
 	resources_metrics(d, &b);
 	deep_check_metrics(d, &b);
+	limits_metrics(d, &b);
 	metrics_buf_end(&b, was_kept);
 	*ret_len = b.len;
 	return b.data;

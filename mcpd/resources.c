@@ -781,6 +781,6 @@ void resources_metrics(const struct daemon *d, struct metrics_buf *b)
 		      "Resident memory of the server's processes, summed (its cgroup's memory.current where there is one).", V_MEMORY);
 	server_family(d, b, "mcpd_server_open_fds", "gauge", "Open file descriptors of the server's processes, summed.", V_FDS);
 	server_family(d, b, "mcpd_server_processes", "gauge", "Live processes of the server (its cgroup or process group).", V_PROCESSES);
-	server_family(d, b, "mcpd_server_memory_limit_bytes", "gauge", "The server's limits.memory (RLIMIT_DATA of each process).", V_MEMORY_LIMIT);
+	server_family(d, b, "mcpd_server_memory_limit_bytes", "gauge", "The server's limits.memory: its cgroup's memory.max where the memory controller is on, else RLIMIT_DATA of each process.", V_MEMORY_LIMIT);
 	self_metrics(b);
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -37,5 +38,14 @@ void server_limits_free(struct server *s);
 
 /* Adds "user", "group", "cgroup" and "limits" to the "confinement" object c of s's status. */
 void limits_status_json(const struct server *s, cJSON *c);
+
+struct metrics_buf;
+
+/*
+ * mcpd_server_oom_kills_total{server}: the OOM kills counted at each server's
+ * exits since mcpd started; only where the memory controller is on (else the
+ * kernel's kills cannot be told apart from other SIGKILLs).
+ */
+void limits_metrics(const struct daemon *d, struct metrics_buf *b);
 
 #endif

@@ -40,7 +40,7 @@ static const struct {
 	{ offsetof(struct limits_conf, memory), RLIMIT_DATA, "memory" },
 	{ offsetof(struct limits_conf, core), RLIMIT_CORE, "core" },
 	{ offsetof(struct limits_conf, stack), RLIMIT_STACK, "stack" },
-	{ offsetof(struct limits_conf, cpu), RLIMIT_CPU, "cpu" },
+	{ offsetof(struct limits_conf, cpu_time), RLIMIT_CPU, "cpu_time" },
 };
 
 static const struct limit_conf *limit_of(const struct server_conf *conf, size_t i)
@@ -546,6 +546,9 @@ static void plan_init(struct plan *p, const struct spawn_req *req)
 		const struct limit_conf *l = limit_of(c, i);
 
 		if (!l->set)
+			continue;
+		/* The server's cgroup bounds the sum of its processes' memory: no limit per process. */
+		if (limit_table[i].resource == RLIMIT_DATA && req->memory_by_cgroup)
 			continue;
 		p->rl[p->nrl].rlim_cur = p->rl[p->nrl].rlim_max =
 			l->value == UINT64_MAX ? RLIM_INFINITY : (rlim_t)l->value;

@@ -37,6 +37,7 @@ struct spawn_req {
 	int cgroup_fd;
 	bool subreaper;			/* the server's process adopts its orphans (no cgroups: strays stay attributable) */
 	const struct sandbox_plan *sandbox;	/* sandbox.h; NULL: none */
+	bool memory_by_cgroup;		/* limits.memory is the cgroup's memory.max: no RLIMIT_DATA (server-limits.c) */
 };
 
 struct spawn_result {

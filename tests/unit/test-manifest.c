@@ -119,7 +119,7 @@ static void test_full_server(void **state)
 				  "    env_file: files.env\n"
 				  "    secrets: { DB_PASSWORD: /run/secrets/db }\n"
 				  "    user: mcp\n"
-				  "    limits: { nofile: 1024, memory: 512M, cpu: 1m, core: unlimited }\n"
+				  "    limits: { nofile: 1024, memory: 512M, cpu_time: 1m, core: unlimited }\n"
 				  "    umask: '027'\n"
 				  "    log_buffer: 1M\n"
 				  "    critical: on\n"
@@ -151,7 +151,7 @@ static void test_full_server(void **state)
 	assert_true(s->limits.nofile.set);
 	assert_int_equal(s->limits.nofile.value, 1024);
 	assert_int_equal(s->limits.memory.value, 512ULL << 20);
-	assert_int_equal(s->limits.cpu.value, 60);
+	assert_int_equal(s->limits.cpu_time.value, 60);
 	assert_int_equal(s->limits.core.value, UINT64_MAX);
 	assert_false(s->limits.nproc.set);
 	assert_int_equal(s->umask, 027);
@@ -675,6 +675,73 @@ static void test_deep_checks(void **state)
 		expect_error(cases[i].yaml, cases[i].text);
 }
 
+/* limits: cpu as a share of cores, cpu_time, memory_high, pids; their errors. */
+static void test_resource_limits(void **state)
+{
+	struct result res;
+	const struct server_conf *s;
+
+	(void)state;
+	res = parse("version: 1\n"
+		    "defaults:\n"
+		    "  limits: { pids: 64 }\n"
+		    "servers:\n"
+		    "  a:\n"
+		    "    command: [x]\n"
+		    "    limits: { memory: 512M, memory_high: 400M, cpu: 0.5, cpu_time: 10m }\n"
+		    "  b:\n"
+		    "    command: [x]\n"
+		    "    limits: { cpu: 150%, pids: unlimited, memory: unlimited }\n");
+	s = valid_server(&res, "a");
+	assert_int_equal(s->limits.memory.value, 512ULL << 20);
+	assert_string_equal(s->limits.memory.text, "512M");
+	assert_int_equal(s->limits.memory_high.value, 400ULL << 20);
+	assert_true(s->limits.cpu.set);
+	assert_int_equal(s->limits.cpu.value, 50000);
+	assert_string_equal(s->limits.cpu.text, "0.5");
+	assert_int_equal(s->limits.cpu_time.value, 600);
+	assert_int_equal(s->limits.pids.value, 64);
+	assert_string_equal(s->limits.pids.text, "64");
+	s = valid_server(&res, "b");
+	assert_int_equal(s->limits.cpu.value, 150000);
+	assert_string_equal(s->limits.cpu.text, "150%");
+	assert_true(s->limits.pids.value == UINT64_MAX);
+	assert_true(s->limits.memory.value == UINT64_MAX);
+	assert_false(s->limits.memory_high.set);
+	/* Two servers that differ only in limits.cpu are not equal (a reload restarts them). */
+	assert_false(server_conf_equal(&res.m->servers[0], &res.m->servers[1]));
+	done(&res);
+
+	expect_error("version: 1\nservers:\n  a:\n    command: [x]\n    limits: { cpu: 10s }\n",
+		     "/etc/mcpd/m.yaml:5:20: servers.a.limits.cpu: \"10s\" is a duration: limits.cpu is a share of "
+		     "cores (0.5, 2, \"150%\"); for a limit of CPU time use limits.cpu_time");
+	expect_error("version: 1\nservers:\n  a:\n    command: [x]\n    limits: { cpu: 0 }\n",
+		     "/etc/mcpd/m.yaml:5:20: servers.a.limits.cpu: 0 is out of range (0.01 to 1024 cores)");
+	expect_error("version: 1\nservers:\n  a:\n    command: [x]\n    limits: { cpu: half }\n",
+		     "/etc/mcpd/m.yaml:5:20: servers.a.limits.cpu: expected a share of cores like 0.5, 2 or \"150%\", "
+		     "got \"half\"");
+	expect_error("version: 1\nservers:\n  a:\n    command: [x]\n    limits: { cpu_time: 1.5s }\n",
+		     "/etc/mcpd/m.yaml:5:25: servers.a.limits.cpu_time: CPU time is counted in whole seconds");
+	expect_error("version: 1\nservers:\n  a:\n    command: [x]\n    limits: { pids: 0 }\n",
+		     "/etc/mcpd/m.yaml:5:21: servers.a.limits.pids: 0 is out of range (1 to 4194304)");
+	expect_error("version: 1\nservers:\n  a:\n    command: [x]\n    limits: { memory: 64M, memory_high: 100M }\n",
+		     "/etc/mcpd/m.yaml:5:41: servers.a.limits.memory_high: limits.memory_high (100M) is above "
+		     "limits.memory (64M): the process would be killed before it is ever throttled");
+	/* memory_high from defaults, memory from the server: the error points at defaults. */
+	expect_error("version: 1\ndefaults:\n  limits: { memory_high: 1G }\nservers:\n  a:\n    command: [x]\n"
+		     "    limits: { memory: 64M }\n",
+		     "/etc/mcpd/m.yaml:3:26: defaults.limits.memory_high: limits.memory_high (1G) is above "
+		     "limits.memory (64M): the process would be killed before it is ever throttled");
+
+	/* A whole number of cores above this host's: a warning that limits.cpu is no longer seconds. */
+	res = parse("version: 1\nservers:\n  a:\n    command: [x]\n    limits: { cpu: 1000 }\n");
+	assert_int_equal(res.r, 0);
+	assert_int_equal(res.errs.n, 1);
+	assert_true(res.errs.items[0].warning);
+	assert_non_null(strstr(res.errs.items[0].text, "limits.cpu is a share of cores, no longer seconds of CPU time"));
+	done(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -686,6 +753,7 @@ int main(void)
 		cmocka_unit_test(test_error_messages),
 		cmocka_unit_test(test_three_errors),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_resource_limits),
 		cmocka_unit_test(test_many_errors_are_capped),
 		cmocka_unit_test(test_equal_and_names),
 		cmocka_unit_test(test_protocol),

@@ -502,7 +502,7 @@ static void test_cwd_umask_limits(void **state)
 	}
 
 	/* "unlimited" is RLIM_INFINITY (which only root may set when the hard limit is lower). */
-	c.limits = (struct limits_conf){ .cpu = { .set = true, .value = UINT64_MAX } };
+	c.limits = (struct limits_conf){ .cpu_time = { .set = true, .value = UINT64_MAX } };
 	free(c.command[2]);
 	c.command[2] = xstrdup("ulimit -t");
 	if (getrlimit(RLIMIT_CPU, &rl) == 0 && (rl.rlim_max == RLIM_INFINITY || geteuid() == 0)) {
