@@ -1291,6 +1291,85 @@ static bool parse_exec_timeout(struct parse *p, const struct ynode *n, const cha
 	return true;
 }
 
+/* ---- sandbox (issue 15) ------------------------------------------------ */
+
+/* A list of absolute paths (sandbox.writable, sandbox.readable); trailing slashes dropped. */
+static bool parse_sandbox_paths(struct parse *p, const struct ynode *n, const char *path, char ***list, size_t *count)
+{
+	char **v = NULL;
+	size_t c = 0;
+	bool ok = parse_string_list(p, n, path, "a list of absolute paths like [/srv/data]", &v, &c);
+
+	if (ok && c > MANIFEST_SANDBOX_MAX_PATHS) {
+		error_at(p, n, path, "has %zu paths, more than the limit of %d", c, MANIFEST_SANDBOX_MAX_PATHS);
+		ok = false;
+	}
+	for (size_t i = 0; ok && i < c; i++) {
+		const struct ynode *at = n->type == YNODE_SEQ && i < n->n ? n->items[i] : n;
+		size_t len = strlen(v[i]);
+
+		if (v[i][0] != '/') {
+			error_at(p, at, path, "\"%.64s\" is not an absolute path (the sandbox takes paths starting with /)", v[i]);
+			ok = false;
+		} else if (len >= PATH_MAX) {
+			error_at(p, at, path, "path is longer than %d bytes", PATH_MAX - 1);
+			ok = false;
+		}
+		while (ok && len > 1 && v[i][len - 1] == '/')
+			v[i][--len] = '\0';
+	}
+	if (!ok) {
+		strv_free(v);
+		return false;
+	}
+	strv_free(*list);
+	*list = v;
+	*count = c;
+	return true;
+}
+
+static bool parse_sandbox_writable(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	struct sandbox_conf *sb = field;
+
+	return parse_sandbox_paths(p, n, path, &sb->writable, &sb->nwritable);
+}
+
+static bool parse_sandbox_readable(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	struct sandbox_conf *sb = field;
+
+	return parse_sandbox_paths(p, n, path, &sb->readable, &sb->nreadable);
+}
+
+#define SANDBOX(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct sandbox_conf, member) }
+static const struct field sandbox_fields[] = {
+	{ .key = "writable", .parse = parse_sandbox_writable },
+	{ .key = "readable", .parse = parse_sandbox_readable },
+	SANDBOX("network", parse_bool, network),
+	SANDBOX("private_tmp", parse_bool, private_tmp),
+	SANDBOX("best_effort", parse_bool, best_effort),
+};
+
+/* sandbox: true | false | { writable, readable, network, private_tmp, best_effort }, merged onto the defaults'. */
+static bool parse_sandbox(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	struct sandbox_conf *sb = field;
+
+	if (n && n->type == YNODE_SCALAR && !ynode_is_null(n))
+		return parse_bool(p, n, path, &sb->enabled);
+	if (!n || n->type != YNODE_MAP) {
+		expected(p, n, path, "true, false or a map like { writable: [/srv/data], network: false }");
+		return false;
+	}
+	sb->enabled = true;
+	return walk_map(p, n, path, sandbox_fields, NELEM(sandbox_fields), sb, false);
+}
+
+static void sandbox_conf_copy(struct sandbox_conf *dst, const struct sandbox_conf *src);
+static bool sandbox_conf_eq(const struct sandbox_conf *a, const struct sandbox_conf *b);
+static bool strv_eq(char *const *a, size_t na, char *const *b, size_t nb);
+
 #define HEALTH(k, fn, member) { .key = k, .parse = fn, .offset = offsetof(struct health_conf, member) }
 static const struct field health_fields[] = {
 	HEALTH("interval", parse_duration, interval_ms),
@@ -1336,6 +1415,7 @@ static const struct field server_fields[] = {
 	SRV_MAP("circuit", circuit, circuit_fields),
 	SRV_MAP("health", health, health_fields),
 	SRV_MAP("stop", stop, stop_fields),
+	SRV("sandbox", parse_sandbox, sandbox, 0),
 };
 
 /* ---- mcpd section ------------------------------------------------------ */
@@ -1538,6 +1618,7 @@ void server_conf_init_defaults(struct server_conf *s)
 		.circuit = { .failures = 5, .window_ms = 5 * 60000, .cooldown_ms = 10 * 60000 },
 		.health = { .interval_ms = 30000, .timeout_ms = 5000, .unhealthy_after = 3, .start_timeout_ms = 30000 },
 		.stop = { .signal = SIGTERM, .timeout_ms = 10000 },
+		.sandbox = { .network = true },
 	};
 }
 
@@ -1557,6 +1638,8 @@ void server_conf_release(struct server_conf *s)
 	free(s->health.call_tool);
 	free(s->health.call_arguments);
 	strv_free(s->health.exec);
+	strv_free(s->sandbox.writable);
+	strv_free(s->sandbox.readable);
 }
 
 static char **strv_dup(char *const *v, size_t n)
@@ -1604,6 +1687,7 @@ void server_conf_copy(struct server_conf *dst, const struct server_conf *src)
 	dst->health.call_tool = str_dup_or_null(src->health.call_tool);
 	dst->health.call_arguments = str_dup_or_null(src->health.call_arguments);
 	dst->health.exec = strv_dup(src->health.exec, src->health.exec_argc);
+	sandbox_conf_copy(&dst->sandbox, &src->sandbox);
 }
 
 /*
@@ -1820,6 +1904,125 @@ static void check_dependency_cycles(struct parse *p)
 	free(d.stack);
 }
 
+/* ---- sandbox paths inside what every sandbox hides ------------------------ */
+
+/* Whether path is place or beneath it (lexically). */
+static bool path_within(const char *path, const char *place)
+{
+	size_t n = strlen(place);
+
+	while (n > 1 && place[n - 1] == '/')
+		n--;
+	if (strncmp(path, place, n) != 0)
+		return false;
+	return path[n] == '\0' || path[n] == '/' || (n == 1 && place[0] == '/');
+}
+
+/* The first hidden place (manifest_hidden_paths) that path is in, or NULL. */
+static const char *hidden_place(char *const *hidden, const char *path)
+{
+	for (char *const *h = hidden; h && *h; h++)
+		if (path_within(path, *h))
+			return *h;
+	return NULL;
+}
+
+static void check_sandbox_list(struct parse *p, const struct ynode *srv, const char *srv_path, const char *key,
+			       char *const *list, size_t n, char *const *hidden)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *h = hidden_place(hidden, list[i]);
+		const struct ynode *at;
+		char *where;
+
+		if (!h)
+			continue;
+		at = locate(p, srv, "sandbox", key, &where, srv_path);
+		error_at(p, at, where, "\"%.200s\" is inside %.200s, which mcpd hides from every sandboxed server "
+			 "(the manifest, tokens_file, secret and env files, mcpd.state_dir, the control socket)", list[i], h);
+		free(where);
+	}
+}
+
+static void check_sandboxes(struct parse *p, const struct ynode *servers)
+{
+	char **hidden = manifest_hidden_paths(p->m);
+
+	for (size_t i = 0; i < p->m->nservers && i < servers->n; i++) {
+		const struct server_conf *s = &p->m->servers[i];
+		char *path;
+
+		if (!s->sandbox.enabled)
+			continue;
+		path = join_path("servers", s->name);
+		check_sandbox_list(p, servers->entries[i].value, path, "writable", s->sandbox.writable,
+				   s->sandbox.nwritable, hidden);
+		check_sandbox_list(p, servers->entries[i].value, path, "readable", s->sandbox.readable,
+				   s->sandbox.nreadable, hidden);
+		free(path);
+	}
+	strv_free(hidden);
+}
+
+static void strv_push(char ***v, size_t *n, const char *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0)
+			return;
+	*v = xreallocarray(*v, *n + 2, sizeof(**v));
+	(*v)[(*n)++] = xstrdup(s);
+	(*v)[*n] = NULL;
+}
+
+char **manifest_hidden_paths(const struct manifest *m)
+{
+	char **v = xcalloc(1, sizeof(*v));
+	size_t n = 0;
+
+	if (m->path) {
+		if (m->path[0] == '/') {
+			strv_push(&v, &n, m->path);
+		} else {
+			const char *base = strrchr(m->path, '/');
+			char *abs;
+
+			xasprintf(&abs, "%s/%s", m->dir, base ? base + 1 : m->path);
+			strv_push(&v, &n, abs);
+			free(abs);
+		}
+	}
+	strv_push(&v, &n, m->mcpd.gateway.tokens_file);
+	/* Issue 16: the gateway's JWT key files go here too. */
+	strv_push(&v, &n, m->mcpd.state_dir);
+	strv_push(&v, &n, m->mcpd.control);
+	for (size_t i = 0; i < m->nservers; i++) {
+		const struct server_conf *s = &m->servers[i];
+
+		strv_push(&v, &n, s->env_file);
+		for (size_t j = 0; j < s->secrets.n; j++)
+			strv_push(&v, &n, s->secrets.items[j].value);
+	}
+	return v;
+}
+
+static void sandbox_conf_copy(struct sandbox_conf *dst, const struct sandbox_conf *src)
+{
+	*dst = *src;
+	dst->writable = strv_dup(src->writable, src->nwritable);
+	dst->readable = strv_dup(src->readable, src->nreadable);
+}
+
+static bool sandbox_conf_eq(const struct sandbox_conf *a, const struct sandbox_conf *b)
+{
+	if (!a->enabled || !b->enabled)
+		return a->enabled == b->enabled;
+	return strv_eq(a->writable, a->nwritable, b->writable, b->nwritable) && (a->readable == NULL) == (b->readable == NULL) &&
+	       strv_eq(a->readable, a->nreadable, b->readable, b->nreadable) && a->network == b->network &&
+	       a->private_tmp == b->private_tmp && a->best_effort == b->best_effort;
+}
+
 static void parse_servers(struct parse *p, const struct ynode *n)
 {
 	if (ynode_is_null(n))
@@ -1839,6 +2042,7 @@ static void parse_servers(struct parse *p, const struct ynode *n)
 	}
 	check_dependency_targets(p);
 	check_dependency_cycles(p);
+	check_sandboxes(p, n);
 }
 
 /* ---- top level --------------------------------------------------------- */
@@ -2131,7 +2335,7 @@ bool server_conf_equal(const struct server_conf *a, const struct server_conf *b)
 	       a->health.interval_ms == b->health.interval_ms && a->health.timeout_ms == b->health.timeout_ms &&
 	       a->health.unhealthy_after == b->health.unhealthy_after &&
 	       a->health.start_timeout_ms == b->health.start_timeout_ms && a->stop.signal == b->stop.signal &&
-	       a->stop.timeout_ms == b->stop.timeout_ms;
+	       a->stop.timeout_ms == b->stop.timeout_ms && sandbox_conf_eq(&a->sandbox, &b->sandbox);
 }
 
 bool server_conf_checks_equal(const struct server_conf *a, const struct server_conf *b)

@@ -119,6 +119,24 @@ struct limits_conf {
  */
 int limits_cpu_parse(const char *s, uint64_t *ret_quota);
 
+/*
+ * sandbox: (issue 15): what a server may write, read and connect to. Lists
+ * replace the defaults' lists; `sandbox: false` in a server turns off a
+ * sandbox from defaults.
+ */
+#define MANIFEST_SANDBOX_MAX_PATHS	256
+
+struct sandbox_conf {
+	bool enabled;
+	char **writable;		/* absolute paths, NULL-terminated; NULL when none */
+	size_t nwritable;
+	char **readable;		/* NULL: the whole file system except what is hidden */
+	size_t nreadable;
+	bool network;			/* default true */
+	bool private_tmp;
+	bool best_effort;
+};
+
 struct server_conf {
 	char *name;
 	unsigned line;			/* where the server is defined, for messages */
@@ -152,6 +170,7 @@ struct server_conf {
 	struct circuit_conf circuit;
 	struct health_conf health;
 	struct stop_conf stop;
+	struct sandbox_conf sandbox;
 };
 
 struct gateway_conf {
@@ -253,6 +272,14 @@ bool server_conf_equal(const struct server_conf *a, const struct server_conf *b)
 
 /* Whether their deep checks (health.call, health.exec, exec_timeout) are the same: these apply without a restart. */
 bool server_conf_checks_equal(const struct server_conf *a, const struct server_conf *b);
+
+/*
+ * What every sandboxed server is kept from (absolute, as written; the child
+ * resolves symlinks): the manifest, tokens_file, mcpd.state_dir, mcpd.control,
+ * every server's env_file and secret files. NULL-terminated; the caller frees
+ * each string and the array. mcpd adds its defaults (state dir, socket).
+ */
+char **manifest_hidden_paths(const struct manifest *m);
 
 /* Whether name is a valid MCP tool name (1 to 128 of A-Z a-z 0-9 _ - .). */
 bool tool_name_valid(const char *name);

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "paths.h"
 #include "relay.h"
+#include "sandbox.h"
 #include "server.h"
 #include "strutil.h"
 #include "wbuf.h"
@@ -706,6 +707,11 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 				 (int)cred.uid);
 			log_notice(NULL, NULL, "control: refused pid %d (uid %d): not root, mcpd's user or its group",
 				   (int)cred.pid, (int)cred.uid);
+			refuse(fd, CTL_ERR_PERMISSION, msg);
+			continue;
+		}
+		/* A sandboxed server (or anything it started) may not drive mcpd: Landlock does not govern connect(). */
+		if (sandbox_refuse_peer(c->d, cred.pid, msg, sizeof(msg))) {
 			refuse(fd, CTL_ERR_PERMISSION, msg);
 			continue;
 		}

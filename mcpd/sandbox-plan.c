@@ -1,30 +1,383 @@
-/* The sandbox of one server: see sandbox.h; the parent's side (plans, status, the probe at start). (Stub: filled in by issue 15.) */
+/*
+ * The sandbox of one server: see sandbox.h; the parent's side. The Landlock
+ * probe at start, a plan per start (which mechanisms, what to hide: no file
+ * system access here, the child resolves paths), the status, and which
+ * control-socket peers belong to a sandboxed server.
+ */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "daemon.h"
+#include "history.h"
+#include "log.h"
+#include "manifest.h"
 #include "sandbox.h"
+#include "server.h"
+#include "strutil.h"
+#include "xmalloc.h"
+
+#ifndef LANDLOCK_CREATE_RULESET_VERSION
+#define LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
+#endif
+
+static int landlock_abi = -1;		/* probed by sandbox_setup; -1 before */
+
+static int probe_landlock(char *why, size_t size)
+{
+#ifdef SYS_landlock_create_ruleset
+	long v = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+
+	if (v >= 1)
+		return (int)v;
+	if (errno == EOPNOTSUPP)
+		snprintf(why, size, "Landlock is built into the kernel but off (add landlock to lsm= on its command line)");
+	else if (errno == ENOSYS)
+		snprintf(why, size, "this kernel has no Landlock (Linux 5.13 or later with landlock in lsm=)");
+	else
+		snprintf(why, size, "probing Landlock failed: %s", strerror(errno));
+#else
+	snprintf(why, size, "mcpd was built without Landlock's system calls");
+#endif
+	return 0;
+}
+
+static const char *abi_features(int abi)
+{
+	if (abi >= 6)
+		return "files, TCP ports, scopes";
+	if (abi >= 4)
+		return "files, TCP ports";
+	return "files";
+}
 
 void sandbox_setup(struct daemon *d)
 {
+	const char *force = getenv("MCPD_LANDLOCK_ABI");
+	char why[200] = "";
+
 	(void)d;
+	landlock_abi = probe_landlock(why, sizeof(why));
+	/* For tests: pretend the kernel offers less (never more) than it does. */
+	if (force && *force) {
+		char *end;
+		long v = strtol(force, &end, 10);
+
+		if (*end || v < 0) {
+			log_warning(NULL, NULL, "sandbox: ignoring MCPD_LANDLOCK_ABI=\"%.20s\": not a number", force);
+		} else if (v < landlock_abi) {
+			landlock_abi = (int)v;
+			snprintf(why, sizeof(why), "MCPD_LANDLOCK_ABI=%ld pretends this kernel has no Landlock", v);
+		}
+	}
+	if (landlock_abi > 0)
+		log_info(NULL, NULL, "sandbox: Landlock ABI %d (%s)", landlock_abi, abi_features(landlock_abi));
+	else
+		log_info(NULL, NULL, "sandbox: no Landlock: %s; a sandbox with best_effort: false will not start", why);
 }
 
-int sandbox_plan_build(struct server *s, struct sandbox_plan **ret, char **error)
+/* ---- plans ------------------------------------------------------------------ */
+
+static void push(char ***v, size_t *n, const char *s)
 {
-	(void)s;
-	*ret = NULL;
-	*error = NULL;
-	return 0;
+	if (!s)
+		return;
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0)
+			return;
+	*v = xreallocarray(*v, *n + 2, sizeof(**v));
+	(*v)[(*n)++] = xstrdup(s);
+	(*v)[*n] = NULL;
+}
+
+static char **copy_list(char *const *src, size_t n)
+{
+	char **v = xcalloc(n + 1, sizeof(*v));
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = xstrdup(src[i]);
+	return v;
+}
+
+static void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **i = v; *i; i++)
+		free(*i);
+	free(v);
 }
 
 void sandbox_plan_free(struct sandbox_plan *plan)
 {
-	(void)plan;
+	if (!plan)
+		return;
+	free(plan->name);
+	strv_free(plan->writable);
+	strv_free(plan->readable);
+	strv_free(plan->hidden);
+	free(plan->exe);
+	strv_free(plan->mechanisms);
+	strv_free(plan->missing);
+	free(plan);
+}
+
+/* Whether the server's processes run as root: mcpd's user when it sets none. */
+static bool runs_as_root(const struct server *s)
+{
+	if (!s->d->is_root)
+		return false;
+	if (!s->conf.user)
+		return true;
+	return strcmp(s->conf.user, "root") == 0 || strcmp(s->conf.user, "0") == 0;
+}
+
+/* mcpd's files, from the manifest in force and mcpd's own defaults. */
+static void plan_hidden(const struct daemon *d, struct sandbox_plan *p)
+{
+	char **h = d->manifest ? manifest_hidden_paths(d->manifest) : xcalloc(1, sizeof(char *));
+	size_t n = 0;
+
+	while (h[n])
+		n++;
+	if (d->manifest_path && d->manifest_path[0] == '/')
+		push(&h, &n, d->manifest_path);
+	push(&h, &n, d->socket_path);
+	if (d->history)
+		push(&h, &n, history_state_dir(d->history));
+	p->hidden = h;
+}
+
+/* A missing mechanism: an error without best_effort, else one more entry in "missing". */
+static int lack(struct sandbox_plan *p, size_t *nmissing, const char *what, const char *why, char **error)
+{
+	if (!p->best_effort) {
+		xasprintf(error, "%s; set sandbox.best_effort: true to run without it", why);
+		return -EOPNOTSUPP;
+	}
+	push(&p->missing, nmissing, what);
+	log_warning(p->name, NULL, "sandbox: starting without %s (best_effort): %s", what, why);
+	return 0;
+}
+
+int sandbox_plan_build(struct server *s, struct sandbox_plan **ret, char **error)
+{
+	const struct sandbox_conf *c = &s->conf.sandbox;
+	struct sandbox_plan *p;
+	size_t nmech = 0, nmissing = 0;
+	char buf[64];
+	int r = 0;
+
+	*ret = NULL;
+	*error = NULL;
+	if (!c->enabled)
+		return 0;
+	p = xcalloc(1, sizeof(*p));
+	p->name = xstrdup(s->conf.name);
+	p->writable = copy_list(c->writable, c->nwritable);
+	p->readable = c->readable ? copy_list(c->readable, c->nreadable) : NULL;
+	p->network = c->network;
+	p->private_tmp = c->private_tmp;
+	p->best_effort = c->best_effort;
+	p->mechanisms = xcalloc(1, sizeof(char *));
+	p->missing = xcalloc(1, sizeof(char *));
+	if (p->readable && s->conf.command && strchr(s->conf.command[0], '/'))
+		p->exe = xstrdup(s->conf.command[0]);
+	plan_hidden(s->d, p);
+	p->landlock_abi = landlock_abi > 0 ? landlock_abi : 0;
+
+	push(&p->mechanisms, &nmech, "no_new_privs");
+	if (!runs_as_root(s)) {
+		p->drop_caps = s->d->is_root;
+		push(&p->mechanisms, &nmech, "capabilities dropped");
+	}
+	if (p->landlock_abi > 0) {
+		snprintf(buf, sizeof(buf), "landlock ABI %d", p->landlock_abi);
+		push(&p->mechanisms, &nmech, buf);
+		if (p->landlock_abi >= 6)
+			push(&p->mechanisms, &nmech, "landlock signal scope");
+	} else {
+		r = lack(p, &nmissing, "landlock",
+			 "this kernel has no Landlock (Linux 5.13 with landlock in lsm=), needed for writable, readable "
+			 "and hiding mcpd's files", error);
+	}
+	if (r == 0 && !p->network) {
+		if (s->d->is_root) {
+			p->netns = true;
+			push(&p->mechanisms, &nmech, "network namespace");
+		} else {
+#ifdef HAVE_SECCOMP
+			p->seccomp_net = true;
+			push(&p->mechanisms, &nmech, "seccomp socket filter");
+#else
+			if (p->landlock_abi < 4)
+				r = lack(p, &nmissing, "network: false",
+					 "network: false needs mcpd to run as root (a network namespace), or mcpd built "
+					 "with libseccomp", error);
+			else
+				r = lack(p, &nmissing, "non-TCP network filter",
+					 "network: false without root nor libseccomp only blocks TCP (Landlock)", error);
+#endif
+		}
+		if (p->landlock_abi >= 4)
+			push(&p->mechanisms, &nmech, "landlock TCP bind/connect denied");
+		if (p->landlock_abi >= 6)
+			push(&p->mechanisms, &nmech, "landlock abstract unix sockets scoped");
+	}
+	if (r == 0 && p->private_tmp) {
+		if (s->d->is_root) {
+			p->mountns = true;
+			push(&p->mechanisms, &nmech, "mount namespace");
+		} else {
+			r = lack(p, &nmissing, "private_tmp",
+				 "private_tmp needs mcpd to run as root (a mount namespace with its own /tmp and /var/tmp)",
+				 error);
+		}
+	}
+	if (r < 0) {
+		sandbox_plan_free(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+/* ---- status ------------------------------------------------------------------- */
+
+static cJSON *string_array(char *const *v)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (char *const *i = v; i && *i; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(*i));
+	return a;
 }
 
 void sandbox_status_json(const struct server *s, cJSON *c)
 {
-	(void)s;
-	cJSON_AddNullToObject(c, "sandbox");
+	const struct sandbox_plan *p = s->sandbox;
+	cJSON *o;
+
+	if (!p) {
+		cJSON_AddNullToObject(c, "sandbox");
+		return;
+	}
+	o = cJSON_AddObjectToObject(c, "sandbox");
+	cJSON_AddItemToObject(o, "writable", string_array(p->writable));
+	if (p->readable)
+		cJSON_AddItemToObject(o, "readable", string_array(p->readable));
+	else
+		cJSON_AddNullToObject(o, "readable");
+	cJSON_AddBoolToObject(o, "network", p->network);
+	cJSON_AddBoolToObject(o, "private_tmp", p->private_tmp);
+	cJSON_AddBoolToObject(o, "best_effort", p->best_effort);
+	cJSON_AddItemToObject(o, "hidden", string_array(p->hidden));
+	cJSON_AddItemToObject(o, "mechanisms", string_array(p->mechanisms));
+	cJSON_AddItemToObject(o, "missing", string_array(p->missing));
+	cJSON_AddNumberToObject(o, "control_refused", (double)p->control_refused);
+}
+
+/* ---- the control socket's peers ----------------------------------------------- */
+
+/* The cgroup2 path of pid ("0::PATH" in /proc/PID/cgroup), into buf; false when unknown. */
+static bool peer_cgroup(pid_t pid, char *buf, size_t size)
+{
+	char path[64], data[4096];
+	const char *line;
+	ssize_t n;
+	size_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, data, sizeof(data) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	data[n] = '\0';
+	for (line = data; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		line += 3;
+		len = strcspn(line, "\n");
+		if (len == 0 || len >= size)
+			return false;
+		memcpy(buf, line, len);
+		buf[len] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Whether the cgroup at (mount-relative) rel is dir (an absolute directory
+ * under the cgroup2 mount) or beneath it: dir ends with rel, or with a
+ * leading part of rel that ends at a '/'. At least min bytes must match:
+ * "/PARENT/NAME", so that a process in some cgroup "/NAME" elsewhere is not
+ * taken for the server's.
+ */
+static bool cgroup_within(const char *rel, const char *dir, size_t min)
+{
+	size_t dlen = strlen(dir), rlen = strlen(rel);
+
+	for (size_t cut = rlen; cut >= min && cut > 1; cut--) {
+		if (cut < rlen && rel[cut] != '/')
+			continue;
+		if (cut <= dlen && memcmp(dir + dlen - cut, rel, cut) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool peer_of(const struct server *s, pid_t pid, const char *cg)
+{
+	if (cg) {
+		const char *base = cgroup_base(), *parent = strrchr(base, '/');
+		char dir[4096];
+
+		snprintf(dir, sizeof(dir), "%s/%s", base, s->conf.name);
+		return cgroup_within(cg, dir, strlen(parent ? parent : base) + 1 + strlen(s->conf.name));
+	}
+	return pid == s->pid || getpgid(pid) == s->pid || getsid(pid) == s->pid;
+}
+
+bool sandbox_refuse_peer(struct daemon *d, pid_t pid, char *msg, size_t size)
+{
+	char cgbuf[4096];
+	const char *cg = NULL;
+	bool any = false;
+
+	for (size_t i = 0; i < d->nservers && !any; i++)
+		any = d->servers[i]->sandbox && d->servers[i]->pid > 0;
+	if (!any || pid <= 0)
+		return false;
+	if (cgroup_enabled() && peer_cgroup(pid, cgbuf, sizeof(cgbuf)))
+		cg = cgbuf;
+	for (size_t i = 0; i < d->nservers; i++) {
+		struct server *s = d->servers[i];
+		struct sandbox_plan *p = s->sandbox;
+
+		if (!p || s->pid <= 0 || !peer_of(s, pid, cg))
+			continue;
+		if (p->control_refused++ == 0)
+			log_warning(s->conf.name, NULL,
+				    "control: refused pid %d: it belongs to sandboxed server %s, which may not use mcpd's "
+				    "control socket (further refusals are counted in its status, sandbox.control_refused)",
+				    (int)pid, s->conf.name);
+		snprintf(msg, size, "permission denied: pid %d belongs to sandboxed server %s, which may not use "
+			 "mcpd's control socket", (int)pid, s->conf.name);
+		return true;
+	}
+	return false;
 }

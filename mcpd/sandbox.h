@@ -11,13 +11,55 @@
 #ifndef MCPD_SANDBOX_H
 #define MCPD_SANDBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
 struct daemon;
 struct server;
-struct sandbox_plan;
+
+/* At most this many Landlock rules per server (the expansion around hidden files). */
+#define SANDBOX_MAX_RULES 4096
+
+/*
+ * What the parent decided for one start (sandbox-plan.c), read by the child
+ * (sandbox.c). Paths as written; the child resolves them.
+ */
+struct sandbox_plan {
+	char *name;			/* the server's, for messages */
+	char **writable;		/* NULL-terminated */
+	char **readable;		/* NULL: "/" minus hidden */
+	char **hidden;			/* NULL-terminated: mcpd's files */
+	char *exe;			/* argv[0] when it holds a '/' (allow-list only), else NULL */
+	bool network;
+	bool private_tmp;
+	bool best_effort;
+
+	/* Mechanisms decided by the parent from the probe and its privileges. */
+	int landlock_abi;		/* 0: no Landlock (best_effort) */
+	bool drop_caps;			/* bounding set dropped, ambient cleared (mcpd root, server not) */
+	bool netns;			/* network: false, as root */
+	bool seccomp_net;		/* network: false, not root */
+	bool mountns;			/* private_tmp, as root */
+
+	char **mechanisms;		/* for the status: NULL-terminated */
+	char **missing;			/* what best_effort went without */
+	unsigned long control_refused;	/* control connections refused to it (the parent's count) */
+};
+
+/*
+ * The Landlock rules for granting rights on path while keeping the hidden
+ * paths out (the child's work, exposed for tests): path itself when no
+ * hidden path is beneath it; else READ_DIR on it (when granted) and the same
+ * for each of its entries, recursively, skipping hidden entries and symlinks.
+ * hidden must be resolved (realpath) paths. emit(path, rights, arg) is called
+ * per rule; returns 0, -E2BIG beyond *budget rules, or emit's negative value.
+ */
+int sandbox_expand(const char *path, uint64_t rights, uint64_t read_dir, char *const *hidden,
+		   int (*emit)(const char *path, uint64_t rights, void *arg), void *arg, unsigned *budget);
 
 /* Probe what the kernel offers (Landlock ABI, ...) and log it; once, at start. */
 void sandbox_setup(struct daemon *d);
@@ -36,6 +78,14 @@ void sandbox_plan_free(struct sandbox_plan *plan);
  */
 int sandbox_child_privileged(const struct sandbox_plan *plan, char *err, size_t size);
 int sandbox_child_restrict(const struct sandbox_plan *plan, char *err, size_t size);
+
+/*
+ * Whether a control-socket peer (its pid from SO_PEERCRED) belongs to a
+ * sandboxed server: with cgroups, its /proc/PID/cgroup is in the server's
+ * cgroup; without, its process group or session is the server's. When it
+ * does: true, the answer to give in msg, logged once per start of the server.
+ */
+bool sandbox_refuse_peer(struct daemon *d, pid_t pid, char *msg, size_t size);
 
 /* Adds "sandbox" (null without one) to the "confinement" object c of s's status. */
 void sandbox_status_json(const struct server *s, cJSON *c);
