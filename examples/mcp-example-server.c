@@ -41,10 +41,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -188,8 +190,11 @@ static void usage(FILE *f)
 		"                            (first 4 KiB), connect_tcp {host, port},\n"
 		"                            alloc_mb {mb} (at most 4096, touched, freed),\n"
 		"                            spawn_setsid {} (a setsid'd descendant that\n"
-		"                            sleeps; its pid) and signal {pid, sig}; a\n"
-		"                            failure is a tool error with errno's text\n"
+		"                            sleeps; its pid), signal {pid, sig},\n"
+		"                            connect_unix {path, send} (one line sent,\n"
+		"                            the answer returned) and ptrace {pid}\n"
+		"                            (PTRACE_SEIZE, then detach); a failure is a\n"
+		"                            tool error with errno's text\n"
 		"  -h, --help                show this help\n"
 		"\n"
 		"SIGUSR1 toggles the tool \"time\" and sends tools/list_changed.\n"
@@ -1788,6 +1793,76 @@ static void t_signal(const struct call *c, const cJSON *args)
 	answer(c, text_result("sent", false));
 }
 
+/* Connects to a Unix socket, sends one line, answers what came back (at
+ * most 4 KiB, within 5 s): mcpd must refuse its control socket to a
+ * sandboxed server. */
+static void t_connect_unix(const struct call *c, const cJSON *args)
+{
+	const char *path = string_arg(c, args, "connect_unix", "path", sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	const char *line = path ? string_arg(c, args, "connect_unix", "send", CONFINE_READ_BYTES) : NULL;
+	if (!line)
+		return;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		errno_result(c, "cannot create a socket for", path, errno);
+		return;
+	}
+	struct timeval tv = {.tv_sec = CONFINE_CONNECT_TIMEOUT_S};
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+		int err = errno;
+		close(fd);
+		errno_result(c, "cannot connect to", path, err);
+		return;
+	}
+	char buf[CONFINE_READ_BYTES + 64] = "connected; answer: ";
+	size_t head = strlen(buf), n = 0;
+	if (!write_all(fd, line, strlen(line)) || !write_all(fd, "\n", 1)) {
+		int err = errno;
+		close(fd);
+		errno_result(c, "connected, then cannot send to", path, err);
+		return;
+	}
+	ssize_t r;
+	while (n < CONFINE_READ_BYTES && (r = read(fd, buf + head + n, CONFINE_READ_BYTES - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		n += (size_t)r;
+		if (memchr(buf + head, '\n', n))
+			break;
+	}
+	close(fd);
+	for (size_t i = head; i < head + n; i++)
+		if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] >= 0x80)
+			buf[i] = ' ';
+	buf[head + n] = '\0';
+	answer(c, text_result(n ? buf : "connected; the peer closed without an answer", false));
+}
+
+/* PTRACE_SEIZE of pid (it does not stop it), detached at once when it worked. */
+static void t_ptrace(const struct call *c, const cJSON *args)
+{
+	long pid;
+	if (!int_arg(c, args, "ptrace", "pid", 1, INT_MAX, &pid))
+		return;
+	char subject[64];
+	snprintf(subject, sizeof subject, "pid %ld", pid);
+	if (ptrace(PTRACE_SEIZE, (pid_t)pid, NULL, NULL) != 0) {
+		errno_result(c, "cannot trace", subject, errno);
+		return;
+	}
+	/* Detaching a running tracee needs a stop first: interrupt it, wait for the stop, detach. */
+	(void)ptrace(PTRACE_INTERRUPT, (pid_t)pid, NULL, NULL);
+	(void)waitpid((pid_t)pid, NULL, __WALL);
+	(void)ptrace(PTRACE_DETACH, (pid_t)pid, NULL, NULL);
+	answer(c, text_result("attached (and detached)", false));
+}
+
 static const struct tool confine_tools[] = {
 	{"write_file", "Writes text to path (created or truncated; symlinks followed) (--confine-tools).",
 	 "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},\"text\":{\"type\":\"string\"}},"
@@ -1810,6 +1885,13 @@ static const struct tool confine_tools[] = {
 	 "{\"type\":\"object\",\"properties\":{\"pid\":{\"type\":\"integer\"},\"sig\":{\"type\":\"integer\"}},"
 	 "\"required\":[\"pid\",\"sig\"]}",
 	 t_signal, false, false},
+	{"connect_unix", "Connects to the Unix socket path, sends the line send and returns the answer (--confine-tools).",
+	 "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},\"send\":{\"type\":\"string\"}},"
+	 "\"required\":[\"path\",\"send\"]}",
+	 t_connect_unix, false, false},
+	{"ptrace", "Attaches to pid with PTRACE_SEIZE and detaches (--confine-tools).",
+	 "{\"type\":\"object\",\"properties\":{\"pid\":{\"type\":\"integer\"}},\"required\":[\"pid\"]}", t_ptrace,
+	 false, false},
 };
 #define N_CONFINE_TOOLS (sizeof confine_tools / sizeof confine_tools[0])
 
