@@ -895,7 +895,8 @@ int limits_cpu_parse(const char *s, uint64_t *ret_quota)
 	}
 	if (len > 0 && s[len - 1] != '%' && !isdigit((unsigned char)s[len - 1]) && duration_parse(s, &ms) == 0)
 		return -EDOM;
-	if (!(isdigit((unsigned char)s[0]) || s[0] == '.'))
+	/* Decimal digits with one optional point and an optional final '%': no sign, exponent or hex. */
+	if (strspn(s, "0123456789.") != len - (len > 0 && s[len - 1] == '%') || strchr(s, '.') != strrchr(s, '.'))
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);

@@ -309,7 +309,7 @@ void limits_status_json(const struct server *s, cJSON *c)
 		cJSON_AddStringToObject(c, "group", s->conf.group);
 	else
 		cJSON_AddNullToObject(c, "group");
-	if (cgroup_enabled()) {
+	if (cgroup_enabled() && s->conf.transport == TRANSPORT_STDIO) {	/* an http server has no process of mcpd's */
 		snprintf(path, sizeof(path), "%s/%s", cgroup_base(), s->conf.name);
 		cJSON_AddStringToObject(c, "cgroup", path);
 	} else {

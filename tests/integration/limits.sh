@@ -53,6 +53,10 @@ servers:
     limits: { memory: 64M, cpu: 0.5, nofile: 256, cpu_time: 1h }
   free:
     command: [$PY, $T/srv.py]
+  remote:
+    transport: http
+    url: http://127.0.0.1:9/mcp
+    backoff: { initial: 1m }
 YAML
 
 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
@@ -107,6 +111,7 @@ esc=$(cat "$T/capped.esc" 2>/dev/null)
 if [[ -n $cgroups ]]; then
 	rel=${cgroups#"$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)"}
 	is "$(jq -r '.cgroup' <<<"$conf")" "$cgroups/capped" "status shows the server's cgroup"
+	is "$(json remote '.servers[0].confinement.cgroup')" null "an http server has none"
 	is "$(grep '^0::' "/proc/$pid/cgroup")" "0::$rel/capped" "the server's process is in its cgroup (/proc/PID/cgroup)"
 	is "$(grep '^0::' "/proc/$esc/cgroup" 2>/dev/null)" "0::$rel/capped" \
 		"so is its setsid()'d, double-forked descendant"
