@@ -307,7 +307,11 @@ static bool resolve(const char *path, char out[PATH_MAX])
 	return realpath(path, out) != NULL;
 }
 
-/* The hidden paths, resolved: a symlink hides its target. */
+/*
+ * The hidden paths that exist, resolved: a symlink hides its target too.
+ * Called after sandbox_child_privileged: with private_tmp, what was in /tmp
+ * is not in this mount namespace's /tmp.
+ */
 static char **resolve_hidden(const struct sandbox_plan *plan)
 {
 	size_t n = 0, k = 0;
@@ -321,6 +325,11 @@ static char **resolve_hidden(const struct sandbox_plan *plan)
 	for (size_t i = 0; i < n; i++) {
 		char real[PATH_MAX];
 
+		struct stat st;
+
+		/* What is not there (or not in this mount namespace: private_tmp) needs no hiding. */
+		if (lstat(plan->hidden[i], &st) < 0)
+			continue;
 		v[k++] = strdup(plan->hidden[i]);
 		if (resolve(plan->hidden[i], real) && strcmp(real, plan->hidden[i]) != 0)
 			v[k++] = strdup(real);
