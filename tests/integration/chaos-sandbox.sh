@@ -4,9 +4,8 @@
 # the environment of mcpd and of another server through /proc, the control
 # socket, ptrace of mcpd and of another server; a setsid()'d descendant of a
 # sandboxed server in its cgroup and killed with a SIGKILLed mcpd. A hard link
-# to a hidden file is out of scope: only root can make one (protected_hardlinks
-# keeps others from linking files they cannot write), and a sandboxed server
-# cannot create one outside writable.
+# to a hidden file, made outside the sandbox where it may read, is out of
+# scope: Landlock's rules follow paths, not files (README, Least privilege).
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mcpd.sh"
