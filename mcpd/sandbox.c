@@ -430,15 +430,14 @@ static int landlock(const struct sandbox_plan *plan, char *err, size_t size)
 /* network: false without root: only AF_UNIX sockets, and no io_uring (it could open others). */
 static int seccomp_net(char *err, size_t size)
 {
+	const struct scmp_arg_cmp not_unix = { .arg = 0, .op = SCMP_CMP_NE, .datum_a = AF_UNIX, .datum_b = 0 };
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int r;
 
 	if (!ctx)
 		return fail(err, size, -ENOMEM, "network: false: cannot set up a seccomp filter");
-	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-				  SCMP_A0(SCMP_CMP_NE, AF_UNIX))) < 0 ||
-	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1,
-				  SCMP_A0(SCMP_CMP_NE, AF_UNIX))) < 0 ||
+	if ((r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, &not_unix)) < 0 ||
+	    (r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1, &not_unix)) < 0 ||
 	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(io_uring_setup), 0)) < 0 ||
 	    (r = seccomp_load(ctx)) < 0) {
 		seccomp_release(ctx);
