@@ -186,8 +186,9 @@ static void usage(FILE *f)
 		"  --fail-tool               list a tool \"fail\" whose result has\n"
 		"                            isError: true\n"
 		"  --confine-tools           list tools that try what a sandbox forbids:\n"
-		"                            write_file {path, text}, read_file {path}\n"
-		"                            (first 4 KiB), connect_tcp {host, port},\n"
+		"                            write_file {path, text}, read_file {path,\n"
+		"                            max} (first max bytes: 4 KiB, at most 64),\n"
+		"                            connect_tcp {host, port},\n"
 		"                            alloc_mb {mb} (at most 4096, touched, freed),\n"
 		"                            spawn_setsid {} (a setsid'd descendant that\n"
 		"                            sleeps; its pid), signal {pid, sig},\n"
@@ -1561,7 +1562,8 @@ static const struct tool extra_tool = {"tool_N", "Returns the given text unchang
 
 #define CONFINE_MAX_PATH 4096
 #define CONFINE_MAX_TEXT ((size_t)64 << 10) /* write_file */
-#define CONFINE_READ_BYTES 4096             /* read_file answers at most this */
+#define CONFINE_READ_BYTES 4096             /* read_file's default, and connect_unix's */
+#define CONFINE_MAX_READ ((size_t)64 << 10) /* read_file's max */
 #define CONFINE_MAX_MB 4096                 /* alloc_mb */
 #define CONFINE_CONNECT_TIMEOUT_S 5
 
@@ -1630,17 +1632,18 @@ static void t_write_file(const struct call *c, const cJSON *args)
 static void t_read_file(const struct call *c, const cJSON *args)
 {
 	const char *path = string_arg(c, args, "read_file", "path", CONFINE_MAX_PATH);
-	if (!path)
+	long max = CONFINE_READ_BYTES;
+	if (!path || (get(args, "max") && !int_arg(c, args, "read_file", "max", 1, (long)CONFINE_MAX_READ, &max)))
 		return;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		errno_result(c, "cannot open", path, errno);
 		return;
 	}
-	char buf[CONFINE_READ_BYTES + 1];
+	static char buf[CONFINE_MAX_READ + 1];
 	size_t n = 0;
-	while (n < CONFINE_READ_BYTES) {
-		ssize_t r = read(fd, buf + n, CONFINE_READ_BYTES - n);
+	while (n < (size_t)max) {
+		ssize_t r = read(fd, buf + n, (size_t)max - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -1868,9 +1871,10 @@ static const struct tool confine_tools[] = {
 	 "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},\"text\":{\"type\":\"string\"}},"
 	 "\"required\":[\"path\",\"text\"]}",
 	 t_write_file, false, false},
-	{"read_file", "Returns the first 4 KiB of path as text (--confine-tools).",
-	 "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"}},\"required\":[\"path\"]}", t_read_file,
-	 false, false},
+	{"read_file", "Returns the first max bytes (4096, at most 65536) of path as text (--confine-tools).",
+	 "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},"
+	 "\"max\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":65536}},\"required\":[\"path\"]}",
+	 t_read_file, false, false},
 	{"connect_tcp", "Opens a TCP connection to host:port (an IPv4 address) and closes it (--confine-tools).",
 	 "{\"type\":\"object\",\"properties\":{\"host\":{\"type\":\"string\"},\"port\":{\"type\":\"integer\"}},"
 	 "\"required\":[\"host\",\"port\"]}",

@@ -48,7 +48,7 @@ fi
 wait_state 60 box running || not_ok "box running" "$(ctl status box; mcpd_log | tail -n 10)"
 mcpd_pid=$pid_mcpd
 other_pid=$(field_of other pid)
-path() { jq -nc --arg p "$1" '{path: $p}'; }
+path() { jq -nc --arg p "$1" '{path: $p, max: 65536}'; }
 # ctl_request METHOD [PARAMS]: connect_unix's arguments for one request on the control socket.
 ctl_request() {
 	jq -nc --arg p "$SOCK" --arg m "$1" --argjson params "${2:-null}" \
