@@ -282,6 +282,7 @@ static void print_sandbox(const cJSON *c)
 {
 	const cJSON *sb = cJSON_GetObjectItemCaseSensitive(c, "sandbox");
 	const cJSON *readable, *missing;
+	double refused;
 	int hidden;
 
 	if (!sb)
@@ -311,6 +312,8 @@ static void print_sandbox(const cJSON *c)
 	printf("      network: %s, private /tmp: %s\n",
 	       cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(sb, "network")) ? "off" : "on",
 	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sb, "private_tmp")) ? "yes" : "no");
+	if (json_number(sb, "control_refused", &refused) && refused > 0)
+		printf("      control socket: %.0f connection%s refused\n", refused, refused == 1 ? "" : "s");
 	missing = cJSON_GetObjectItemCaseSensitive(sb, "missing");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sb, "best_effort")))
 		print_strings(6, "best effort, went without", missing, "nothing");

@@ -107,6 +107,7 @@ refused "$out" && ok "the control socket refuses a sandboxed server" || not_ok "
 out=$(call box connect_unix "$(ctl_request stop '{"names": ["other"]}')")
 refused "$out" && [[ $(state_of other) == running && $(field_of other pid) == "$other_pid" ]] &&
 	ok "a stop sent on it does nothing" || not_ok "the stop was refused" "$out" "$(ctl status other)"
+like "$(ctl status box)" "^      control socket: [0-9]+ connections? refused$" "mcpctl status NAME counts the refusals"
 out=$(call other connect_unix "$(ctl_request status)")
 like "$out" '"servers"' "while an unsandboxed server's status request is answered (the probe works)"
 

@@ -39,7 +39,7 @@ YAML
 # of examples/production.yaml (its data and its code readable, nothing
 # writable, no network, a private /tmp). A private /tmp hides $T: that
 # server's data lives in the build tree.
-D=$(mktemp -d "$top_builddir/tests/npm-data.XXXXXX") || exit 99
+mkdir -p "$top_builddir/tests" && D=$(mktemp -d "$top_builddir/tests/npm-data.XXXXXX") || exit 99
 trap 'rm -rf "$D"; _cleanup' EXIT
 chmod 755 "$D"
 echo "hello" >"$D/hello.txt"
