@@ -4,7 +4,8 @@
 # outside writable, reads of mcpd's files and of secrets, TCP with network:
 # false, signalling mcpd) and under limits.memory (an allocation over it); the
 # same server without a sandbox shows that each probe would work otherwise;
-# mcpctl status NAME shows each server's confinement.
+# mcpctl status NAME shows each server's confinement; a setsid()'d descendant
+# (spawn_setsid) is in its server's cgroup and ends with mcpctl stop.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mcpd.sh"
@@ -146,6 +147,24 @@ out=$(ctl status open)
 like "$out" "^    user: mcpd's own$" "a server without user: runs as mcpd's own, and status says so"
 like "$out" "^    limits: none$" "a server without limits has none"
 like "$out" "^    sandbox: none$" "a server without a sandbox has none"
+
+# ---- every process of a server: a setsid()'d descendant is in its cgroup and stops with it.
+esc=$(call open spawn_setsid '{}')
+open_pid=$(field_of open pid)
+if [[ $esc =~ ^[0-9]+$ ]] && alive "$esc"; then
+	if [[ $(ctl --json status open | jq -r '.servers[0].confinement.cgroup') == /* ]]; then
+		is "$(grep '^0::' "/proc/$esc/cgroup")" "$(grep '^0::' "/proc/$open_pid/cgroup")" \
+			"spawn_setsid's descendant is in its server's cgroup (/proc/PID/cgroup)"
+	else
+		skip "spawn_setsid's descendant is in its server's cgroup" "no cgroup v2 for the servers here"
+	fi
+	ctl stop open >/dev/null
+	wait_until 30 _gone "$esc" && ok "mcpctl stop ends it with its server" ||
+		not_ok "descendant gone after stop" "$(ps -o pid,sid,args -p "$esc")"
+	kill -KILL "$esc" 2>/dev/null
+else
+	not_ok "spawn_setsid answers a live pid" "$esc"
+fi
 
 stop_mcpd
 done_testing
