@@ -41,9 +41,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -124,6 +128,7 @@ static struct options {
 	bool log_requests; /* every message received, on stderr */
 	unsigned extra_tools; /* --tools N: tool_1..tool_N */
 	bool fail_tool;       /* --fail-tool: a tool "fail" answering isError */
+	bool confine_tools;   /* --confine-tools: write_file, read_file, connect_tcp... */
 } opt = {
 	.name = "example",
 	.exit_after_ms = -1,
@@ -180,6 +185,17 @@ static void usage(FILE *f)
 		"                            answering like echo (at most 10000)\n"
 		"  --fail-tool               list a tool \"fail\" whose result has\n"
 		"                            isError: true\n"
+		"  --confine-tools           list tools that try what a sandbox forbids:\n"
+		"                            write_file {path, text}, read_file {path,\n"
+		"                            max} (first max bytes: 4 KiB, at most 64),\n"
+		"                            connect_tcp {host, port},\n"
+		"                            alloc_mb {mb} (at most 4096, touched, freed),\n"
+		"                            spawn_setsid {} (a setsid'd descendant that\n"
+		"                            sleeps; its pid), signal {pid, sig},\n"
+		"                            connect_unix {path, send} (one line sent,\n"
+		"                            the answer returned) and ptrace {pid}\n"
+		"                            (PTRACE_SEIZE, then detach); a failure is a\n"
+		"                            tool error with errno's text\n"
 		"  -h, --help                show this help\n"
 		"\n"
 		"SIGUSR1 toggles the tool \"time\" and sends tools/list_changed.\n"
@@ -276,7 +292,7 @@ enum {
 	OPT_HUGE_INITIALIZE, OPT_IGNORE_SIGTERM, OPT_FORK_GRANDCHILD, OPT_PIDFILE,
 	OPT_HTTP, OPT_LEGACY_SSE, OPT_SSE_RESPONSES, OPT_SESSION_TTL,
 	OPT_ENDLESS_SSE_EVENT, OPT_FLOOD_STDOUT, OPT_DUAL_ERA, OPT_MODERN_ONLY,
-	OPT_TTL_MS, OPT_LOG_REQUESTS, OPT_TOOLS, OPT_FAIL_TOOL,
+	OPT_TTL_MS, OPT_LOG_REQUESTS, OPT_TOOLS, OPT_FAIL_TOOL, OPT_CONFINE_TOOLS,
 };
 
 static _Noreturn void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -323,6 +339,7 @@ static void parse_options(int argc, char **argv)
 		{"log-requests", no_argument, NULL, OPT_LOG_REQUESTS},
 		{"tools", required_argument, NULL, OPT_TOOLS},
 		{"fail-tool", no_argument, NULL, OPT_FAIL_TOOL},
+		{"confine-tools", no_argument, NULL, OPT_CONFINE_TOOLS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -394,6 +411,7 @@ static void parse_options(int argc, char **argv)
 			opt.extra_tools = (unsigned)n;
 			break;
 		case OPT_FAIL_TOOL: opt.fail_tool = true; break;
+		case OPT_CONFINE_TOOLS: opt.confine_tools = true; break;
 		case OPT_SESSION_TTL:
 			if (!parse_duration(optarg, &opt.session_ttl_ms))
 				bad_usage("--session-ttl: bad duration '%s'", optarg);
@@ -1537,6 +1555,350 @@ static const struct tool fail_tool = {"fail", "Fails: its result has isError tru
 static const struct tool extra_tool = {"tool_N", "Returns the given text unchanged (--tools).", echo_schema, t_echo,
 				       false, false};
 
+/* ------------------------------------------------------------------ */
+/* --confine-tools: what a confined server may try (mcpd's sandbox and
+ * limits tests).  Each answers what happened, an errno's text as a tool
+ * error (isError: true), so a test reads the kernel's verdict. */
+
+#define CONFINE_MAX_PATH 4096
+#define CONFINE_MAX_TEXT ((size_t)64 << 10) /* write_file */
+#define CONFINE_READ_BYTES 4096             /* read_file's default, and connect_unix's */
+#define CONFINE_MAX_READ ((size_t)64 << 10) /* read_file's max */
+#define CONFINE_MAX_MB 4096                 /* alloc_mb */
+#define CONFINE_CONNECT_TIMEOUT_S 5
+
+static void errno_result(const struct call *c, const char *what, const char *subject, int err)
+{
+	char text[CONFINE_MAX_PATH + 256];
+	snprintf(text, sizeof text, "%s %s: %s", what, subject, strerror(err));
+	answer(c, text_result(text, true));
+}
+
+/* args[key] as a string of 1..max bytes, or NULL after an invalid-params error. */
+static const char *string_arg(const struct call *c, const cJSON *args, const char *tool, const char *key, size_t max)
+{
+	const cJSON *v = get(args, key);
+	if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) > max) {
+		send_error(c->sink, c->id, -32602, "Invalid arguments for tool %s: %s must be a string of 1 to %zu bytes",
+			   tool, key, max);
+		return NULL;
+	}
+	return v->valuestring;
+}
+
+/* args[key] as an integer in [min, max], or false after an invalid-params error. */
+static bool int_arg(const struct call *c, const cJSON *args, const char *tool, const char *key, long min, long max,
+		    long *out)
+{
+	const cJSON *v = get(args, key);
+	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long)v->valuedouble || v->valuedouble < (double)min ||
+	    v->valuedouble > (double)max) {
+		send_error(c->sink, c->id, -32602, "Invalid arguments for tool %s: %s must be an integer from %ld to %ld",
+			   tool, key, min, max);
+		return false;
+	}
+	*out = (long)v->valuedouble;
+	return true;
+}
+
+static void t_write_file(const struct call *c, const cJSON *args)
+{
+	const char *path = string_arg(c, args, "write_file", "path", CONFINE_MAX_PATH);
+	const char *text = path ? string_arg(c, args, "write_file", "text", CONFINE_MAX_TEXT) : NULL;
+	if (!text)
+		return;
+	/* Symlinks are followed on purpose: the sandbox must stop a link to a forbidden file. */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		errno_result(c, "cannot open", path, errno);
+		return;
+	}
+	size_t len = strlen(text);
+	bool ok = write_all(fd, text, len);
+	int err = errno;
+	if (close(fd) != 0 && ok) {
+		ok = false;
+		err = errno;
+	}
+	if (!ok) {
+		errno_result(c, "cannot write", path, err);
+		return;
+	}
+	char reply[CONFINE_MAX_PATH + 64];
+	snprintf(reply, sizeof reply, "wrote %zu bytes to %s", len, path);
+	answer(c, text_result(reply, false));
+}
+
+static void t_read_file(const struct call *c, const cJSON *args)
+{
+	const char *path = string_arg(c, args, "read_file", "path", CONFINE_MAX_PATH);
+	long max = CONFINE_READ_BYTES;
+	if (!path || (get(args, "max") && !int_arg(c, args, "read_file", "max", 1, (long)CONFINE_MAX_READ, &max)))
+		return;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		errno_result(c, "cannot open", path, errno);
+		return;
+	}
+	static char buf[CONFINE_MAX_READ + 1];
+	size_t n = 0;
+	while (n < (size_t)max) {
+		ssize_t r = read(fd, buf + n, (size_t)max - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int err = errno;
+			close(fd);
+			errno_result(c, "cannot read", path, err);
+			return;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	/* As text: /proc/PID/environ separates with NULs, and binary bytes would not be JSON strings. */
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = '\n';
+		else if ((unsigned char)buf[i] >= 0x80 || ((unsigned char)buf[i] < 0x20 && buf[i] != '\n' && buf[i] != '\t'))
+			buf[i] = '?';
+	buf[n] = '\0';
+	answer(c, text_result(buf, false));
+}
+
+static void t_connect_tcp(const struct call *c, const cJSON *args)
+{
+	const char *host = string_arg(c, args, "connect_tcp", "host", 64);
+	long port;
+	if (!host || !int_arg(c, args, "connect_tcp", "port", 1, 65535, &port))
+		return;
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+		send_error(c->sink, c->id, -32602, "Invalid arguments for tool connect_tcp: host must be an IPv4 address");
+		return;
+	}
+	char subject[128];
+	snprintf(subject, sizeof subject, "%s:%ld", host, port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		errno_result(c, "cannot create a socket for", subject, errno);
+		return;
+	}
+	/* A bounded blocking connect: Linux applies the send timeout to connect(). */
+	struct timeval tv = {.tv_sec = CONFINE_CONNECT_TIMEOUT_S};
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	int r;
+	while ((r = connect(fd, (struct sockaddr *)&sin, sizeof sin)) != 0 && errno == EINTR)
+		;
+	int err = errno;
+	close(fd);
+	if (r != 0) {
+		errno_result(c, "cannot connect to", subject, err);
+		return;
+	}
+	answer(c, text_result("connected", false));
+}
+
+/* Allocates and touches mb MiB one MiB at a time, then frees it: the answer
+ * says how much it got.  Over a cgroup's memory.max the kernel kills the
+ * server while it touches; under RLIMIT_DATA malloc fails first. */
+static void t_alloc_mb(const struct call *c, const cJSON *args)
+{
+	long mb;
+	if (!int_arg(c, args, "alloc_mb", "mb", 1, CONFINE_MAX_MB, &mb))
+		return;
+	static char *chunks[CONFINE_MAX_MB];
+	long got = 0;
+	int err = 0;
+	for (; got < mb; got++) {
+		chunks[got] = malloc((size_t)1 << 20);
+		if (!chunks[got]) {
+			err = errno ? errno : ENOMEM;
+			break;
+		}
+		memset(chunks[got], 0xa5, (size_t)1 << 20);
+	}
+	for (long i = 0; i < got; i++)
+		free(chunks[i]);
+	char text[160];
+	if (got < mb) {
+		snprintf(text, sizeof text, "cannot allocate %ld MiB: got %ld MiB, then: %s", mb, got, strerror(err));
+		answer(c, text_result(text, true));
+		return;
+	}
+	snprintf(text, sizeof text, "allocated and touched %ld MiB", got);
+	answer(c, text_result(text, false));
+}
+
+/* A descendant that left our session and process group (setsid) and sleeps
+ * forever: only a cgroup still knows it belongs to this server. */
+static void t_spawn_setsid(const struct call *c, const cJSON *args)
+{
+	(void)args;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		errno_result(c, "cannot", "create a pipe", errno);
+		return;
+	}
+	pid_t child = fork();
+	if (child < 0) {
+		int err = errno;
+		close(p[0]);
+		close(p[1]);
+		errno_result(c, "cannot", "fork", err);
+		return;
+	}
+	if (child == 0) {
+		close(p[0]);
+		(void)setsid();
+		pid_t grandchild = fork();
+		if (grandchild == 0) {
+			int null = open("/dev/null", O_RDWR);
+			if (null >= 0) {
+				dup2(null, STDIN_FILENO);
+				dup2(null, STDOUT_FILENO);
+				dup2(null, STDERR_FILENO);
+			}
+			for (;;)
+				pause();
+		}
+		int32_t v = grandchild;
+		_exit(write(p[1], &v, sizeof v) == (ssize_t)sizeof v && grandchild > 0 ? 0 : 1);
+	}
+	close(p[1]);
+	int status;
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	int32_t v = 0;
+	ssize_t n = read(p[0], &v, sizeof v);
+	close(p[0]);
+	if (n != (ssize_t)sizeof v || v <= 0) {
+		errno_result(c, "cannot", "fork a setsid'd descendant", EAGAIN);
+		return;
+	}
+	char text[32];
+	snprintf(text, sizeof text, "%ld", (long)v);
+	answer(c, text_result(text, false));
+}
+
+static void t_signal(const struct call *c, const cJSON *args)
+{
+	long pid, sig;
+	if (!int_arg(c, args, "signal", "pid", 1, INT_MAX, &pid) || !int_arg(c, args, "signal", "sig", 0, 64, &sig))
+		return;
+	char subject[64];
+	snprintf(subject, sizeof subject, "pid %ld", pid);
+	if (kill((pid_t)pid, (int)sig) != 0) {
+		errno_result(c, "cannot signal", subject, errno);
+		return;
+	}
+	answer(c, text_result("sent", false));
+}
+
+/* Connects to a Unix socket, sends one line, answers what came back (at
+ * most 4 KiB, within 5 s): mcpd must refuse its control socket to a
+ * sandboxed server. */
+static void t_connect_unix(const struct call *c, const cJSON *args)
+{
+	const char *path = string_arg(c, args, "connect_unix", "path", sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	const char *line = path ? string_arg(c, args, "connect_unix", "send", CONFINE_READ_BYTES) : NULL;
+	if (!line)
+		return;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		errno_result(c, "cannot create a socket for", path, errno);
+		return;
+	}
+	struct timeval tv = {.tv_sec = CONFINE_CONNECT_TIMEOUT_S};
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+		int err = errno;
+		close(fd);
+		errno_result(c, "cannot connect to", path, err);
+		return;
+	}
+	char buf[CONFINE_READ_BYTES + 64] = "connected; answer: ";
+	size_t head = strlen(buf), n = 0;
+	if (!write_all(fd, line, strlen(line)) || !write_all(fd, "\n", 1)) {
+		int err = errno;
+		close(fd);
+		errno_result(c, "connected, then cannot send to", path, err);
+		return;
+	}
+	ssize_t r;
+	while (n < CONFINE_READ_BYTES && (r = read(fd, buf + head + n, CONFINE_READ_BYTES - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		n += (size_t)r;
+		if (memchr(buf + head, '\n', n))
+			break;
+	}
+	close(fd);
+	for (size_t i = head; i < head + n; i++)
+		if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] >= 0x80)
+			buf[i] = ' ';
+	buf[head + n] = '\0';
+	answer(c, text_result(n ? buf : "connected; the peer closed without an answer", false));
+}
+
+/* PTRACE_SEIZE of pid (it does not stop it), detached at once when it worked. */
+static void t_ptrace(const struct call *c, const cJSON *args)
+{
+	long pid;
+	if (!int_arg(c, args, "ptrace", "pid", 1, INT_MAX, &pid))
+		return;
+	char subject[64];
+	snprintf(subject, sizeof subject, "pid %ld", pid);
+	if (ptrace(PTRACE_SEIZE, (pid_t)pid, NULL, NULL) != 0) {
+		errno_result(c, "cannot trace", subject, errno);
+		return;
+	}
+	/* Detaching a running tracee needs a stop first: interrupt it, wait for the stop, detach. */
+	(void)ptrace(PTRACE_INTERRUPT, (pid_t)pid, NULL, NULL);
+	(void)waitpid((pid_t)pid, NULL, __WALL);
+	(void)ptrace(PTRACE_DETACH, (pid_t)pid, NULL, NULL);
+	answer(c, text_result("attached (and detached)", false));
+}
+
+static const struct tool confine_tools[] = {
+	{"write_file", "Writes text to path (created or truncated; symlinks followed) (--confine-tools).",
+	 "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},\"text\":{\"type\":\"string\"}},"
+	 "\"required\":[\"path\",\"text\"]}",
+	 t_write_file, false, false},
+	{"read_file", "Returns the first max bytes (4096, at most 65536) of path as text (--confine-tools).",
+	 "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},"
+	 "\"max\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":65536}},\"required\":[\"path\"]}",
+	 t_read_file, false, false},
+	{"connect_tcp", "Opens a TCP connection to host:port (an IPv4 address) and closes it (--confine-tools).",
+	 "{\"type\":\"object\",\"properties\":{\"host\":{\"type\":\"string\"},\"port\":{\"type\":\"integer\"}},"
+	 "\"required\":[\"host\",\"port\"]}",
+	 t_connect_tcp, false, false},
+	{"alloc_mb", "Allocates and touches mb MiB (at most 4096), then frees them (--confine-tools).",
+	 "{\"type\":\"object\",\"properties\":{\"mb\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":4096}},"
+	 "\"required\":[\"mb\"]}",
+	 t_alloc_mb, false, false},
+	{"spawn_setsid", "Leaves a setsid()'d descendant that sleeps forever; returns its pid (--confine-tools).",
+	 "{\"type\":\"object\",\"properties\":{}}", t_spawn_setsid, false, false},
+	{"signal", "Sends signal sig (0 to 64) to pid (--confine-tools).",
+	 "{\"type\":\"object\",\"properties\":{\"pid\":{\"type\":\"integer\"},\"sig\":{\"type\":\"integer\"}},"
+	 "\"required\":[\"pid\",\"sig\"]}",
+	 t_signal, false, false},
+	{"connect_unix", "Connects to the Unix socket path, sends the line send and returns the answer (--confine-tools).",
+	 "{\"type\":\"object\",\"properties\":{\"path\":{\"type\":\"string\"},\"send\":{\"type\":\"string\"}},"
+	 "\"required\":[\"path\",\"send\"]}",
+	 t_connect_unix, false, false},
+	{"ptrace", "Attaches to pid with PTRACE_SEIZE and detaches (--confine-tools).",
+	 "{\"type\":\"object\",\"properties\":{\"pid\":{\"type\":\"integer\"}},\"required\":[\"pid\"]}", t_ptrace,
+	 false, false},
+};
+#define N_CONFINE_TOOLS (sizeof confine_tools / sizeof confine_tools[0])
+
 /* tool_1 .. tool_N of --tools N. */
 static bool extra_tool_named(const char *name)
 {
@@ -1555,6 +1917,9 @@ static const struct tool *find_tool(const char *name)
 		return &fail_tool;
 	if (extra_tool_named(name))
 		return &extra_tool;
+	for (size_t i = 0; opt.confine_tools && i < N_CONFINE_TOOLS; i++)
+		if (strcmp(confine_tools[i].name, name) == 0)
+			return &confine_tools[i];
 	for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
 		if (strcmp(tools[i].name, name) == 0 && (!tools[i].on_sigusr1 || g_time_tool))
 			return &tools[i];
@@ -1697,6 +2062,13 @@ static void m_tools_list(const struct call *c)
 		cJSON_AddStringToObject(t, "name", fail_tool.name);
 		cJSON_AddStringToObject(t, "description", fail_tool.description);
 		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(fail_tool.input_schema));
+		cJSON_AddItemToArray(list, t);
+	}
+	for (size_t i = 0; opt.confine_tools && i < N_CONFINE_TOOLS; i++) {
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "name", confine_tools[i].name);
+		cJSON_AddStringToObject(t, "description", confine_tools[i].description);
+		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(confine_tools[i].input_schema));
 		cJSON_AddItemToArray(list, t);
 	}
 	for (unsigned k = 1; k <= opt.extra_tools; k++) {

@@ -183,9 +183,170 @@ static void print_checks(const cJSON *s)
 }
 
 /*
+ * Items after a label, ", " apart, wrapped at OUTPUT_WIDTH under the first
+ * item and never cut; control characters (from a manifest's paths) shown as
+ * spaces.
+ */
+struct wrap {
+	size_t col, indent;
+	bool first;
+};
+
+static void wrap_begin(struct wrap *w, int indent, const char *label)
+{
+	int n = printf("%*s%s: ", indent, "", label);
+
+	w->col = w->indent = n > 0 ? (size_t)n : 0;
+	w->first = true;
+}
+
+static void wrap_item(struct wrap *w, const char *item)
+{
+	size_t len = strlen(item);
+
+	if (!w->first) {
+		if (w->col + 2 + len > OUTPUT_WIDTH && w->col > w->indent) {
+			printf(",\n%*s", (int)w->indent, "");
+			w->col = w->indent;
+		} else {
+			fputs(", ", stdout);
+			w->col += 2;
+		}
+	}
+	put_clean(item);
+	w->col += len;
+	w->first = false;
+}
+
+static void wrap_end(struct wrap *w, const char *if_empty)
+{
+	if (w->first)
+		fputs(if_empty, stdout);
+	putchar('\n');
+}
+
+/* "user: mcp (group mcp)": the manifest's user and group when mcpd applies them. */
+static void print_identity(const cJSON *c)
+{
+	const char *user = json_string(c, "user", NULL), *group = json_string(c, "group", NULL);
+
+	if (!cJSON_GetObjectItemCaseSensitive(c, "user") && !cJSON_GetObjectItemCaseSensitive(c, "group"))
+		return;
+	printf("    user: ");
+	put_clean(user ? user : "mcpd's own");
+	if (group) {
+		fputs(" (group ", stdout);
+		put_clean(group);
+		putchar(')');
+	}
+	putchar('\n');
+}
+
+/* "limits: memory 512M (RLIMIT_DATA per process), nofile 1024 (RLIMIT_NOFILE)". */
+static void print_limits(const cJSON *c)
+{
+	const cJSON *limits = cJSON_GetObjectItemCaseSensitive(c, "limits"), *l;
+	struct wrap w;
+
+	if (!limits)
+		return;
+	wrap_begin(&w, 4, "limits");
+	cJSON_ArrayForEach(l, limits) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(l, "value");
+		char value[64] = "?", item[512];
+
+		if (cJSON_IsString(v))
+			snprintf(value, sizeof(value), "%s", v->valuestring);
+		else if (cJSON_IsNumber(v))
+			snprintf(value, sizeof(value), "%g", v->valuedouble);
+		snprintf(item, sizeof(item), "%s %s (%s)", l->string ? l->string : "?", value, json_string(l, "by", "?"));
+		wrap_item(&w, item);
+	}
+	wrap_end(&w, "none");
+}
+
+static void print_strings(int indent, const char *label, const cJSON *list, const char *if_empty)
+{
+	const cJSON *p;
+	struct wrap w;
+
+	wrap_begin(&w, indent, label);
+	cJSON_ArrayForEach(p, list)
+		if (cJSON_IsString(p))
+			wrap_item(&w, p->valuestring);
+	wrap_end(&w, if_empty);
+}
+
+/* The sandbox rules in force at the server's last start, and what enforced them. */
+static void print_sandbox(const cJSON *c)
+{
+	const cJSON *sb = cJSON_GetObjectItemCaseSensitive(c, "sandbox");
+	const cJSON *readable, *missing;
+	double refused;
+	int hidden;
+
+	if (!sb)
+		return;
+	if (!cJSON_IsObject(sb)) {
+		printf("    sandbox: none\n");
+		return;
+	}
+	print_strings(4, "sandbox", cJSON_GetObjectItemCaseSensitive(sb, "mechanisms"), "no mechanism in force");
+	print_strings(6, "writable", cJSON_GetObjectItemCaseSensitive(sb, "writable"), "nothing");
+	readable = cJSON_GetObjectItemCaseSensitive(sb, "readable");
+	hidden = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(sb, "hidden"));
+	if (cJSON_IsArray(readable)) {
+		struct wrap w;
+		const cJSON *p;
+
+		wrap_begin(&w, 6, "readable");
+		cJSON_ArrayForEach(p, readable)
+			if (cJSON_IsString(p))
+				wrap_item(&w, p->valuestring);
+		wrap_end(&w, "nothing");
+		if (hidden)
+			printf("      hidden: %d of mcpd's files\n", hidden);
+	} else {
+		printf("      readable: everything but %d hidden file%s of mcpd's\n", hidden, hidden == 1 ? "" : "s");
+	}
+	printf("      network: %s, private /tmp: %s\n",
+	       cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(sb, "network")) ? "off" : "on",
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sb, "private_tmp")) ? "yes" : "no");
+	if (json_number(sb, "control_refused", &refused) && refused > 0)
+		printf("      control socket: %.0f connection%s refused\n", refused, refused == 1 ? "" : "s");
+	missing = cJSON_GetObjectItemCaseSensitive(sb, "missing");
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sb, "best_effort")))
+		print_strings(6, "best effort, went without", missing, "nothing");
+	else if (cJSON_GetArraySize(missing) > 0)
+		print_strings(6, "went without", missing, "");
+}
+
+/*
+ * What confines the server (mcpd's "confinement" object): its user, its
+ * cgroup, each limit with the mechanism enforcing it, its sandbox. An mcpd
+ * older than confinement sends none, and nothing is printed.
+ */
+static void print_confinement(const cJSON *s)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(s, "confinement");
+
+	if (!cJSON_IsObject(c))
+		return;
+	printf("  confinement:\n");
+	print_identity(c);
+	if (cJSON_GetObjectItemCaseSensitive(c, "cgroup")) {
+		printf("    cgroup: ");
+		put_clean(json_string(c, "cgroup", "none (a process group)"));
+		putchar('\n');
+	}
+	print_limits(c);
+	print_sandbox(c);
+}
+
+/*
  * Below the table, for the servers named on the command line: what the
  * table has no room for (the protocol spoken, the server's identity, its
- * traffic, resources and deep checks in full).
+ * traffic, resources and deep checks in full, its confinement).
  */
 static void print_details(const cJSON *servers)
 {
@@ -213,6 +374,7 @@ static void print_details(const cJSON *servers)
 		print_traffic(s);
 		print_resources(s);
 		print_checks(s);
+		print_confinement(s);
 	}
 }
 

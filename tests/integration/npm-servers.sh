@@ -1,9 +1,11 @@
 #!/bin/bash
 # Real third-party MCP servers from npm, supervised over stdio:
-# @modelcontextprotocol/server-everything and server-filesystem.
+# @modelcontextprotocol/server-everything and server-filesystem, also under
+# limits.memory 512M and a sandbox (tools called through mcpctl connect).
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mcpd.sh"
+. "$(dirname "$0")/confine.sh"
 
 # scripts/dev installs them and sets MCPD_REQUIRE_NPM=1, so a missing install
 # fails there; elsewhere (make distcheck, a bare make check) it is a skip.
@@ -33,6 +35,29 @@ servers:
     health: { start_timeout: 60s }
     limits: { memory: 512M }
 YAML
+# Least privilege for Node servers: the sandbox's defaults, and the files server
+# of examples/production.yaml (its data and its code readable, nothing
+# writable, no network, a private /tmp). A private /tmp hides $T: that
+# server's data lives in the build tree.
+mkdir -p "$top_builddir/tests" && D=$(mktemp -d "$top_builddir/tests/npm-data.XXXXXX") || exit 99
+trap 'rm -rf "$D"; _cleanup' EXIT
+chmod 755 "$D"
+echo "hello" >"$D/hello.txt"
+cat >>"$T/m.yaml" <<YAML
+  everything-sandboxed:
+    command: [$bin/mcp-server-everything, stdio]
+    health: { start_timeout: 60s }
+    limits: { memory: 512M }
+    sandbox: {}
+  files-sandboxed:
+    command: [$bin/mcp-server-filesystem, $D]
+    health: { start_timeout: 60s }
+    limits: { memory: 512M }
+    sandbox:
+      readable: [$D, $top_srcdir/tests/node/node_modules]
+      network: false
+      private_tmp: $( [[ $(id -u) == 0 ]] && echo true || echo false)
+YAML
 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
 
 wait_state 60 everything running && ok "server-everything (stdio) reaches running" || not_ok "everything running" "$(ctl status)" "$(tail -n 20 "$T/mcpd.err")"
@@ -42,6 +67,45 @@ like "$(awk '/^Max data size/ { print $4, $5 }' "/proc/$epid/limits" 2>/dev/null
 	"server-everything runs under limits.memory 512M (its data size limit)"
 like "$(mcpd_log)" 'everything: .*MCP handshake done: [^ ]+ [^ ]+, protocol 20[0-9-]+' "the handshake with server-everything is logged"
 like "$(mcpd_log)" 'files: .*MCP handshake done' "the handshake with server-filesystem is logged"
+
+# Under limits.memory 512M and a sandbox, through mcpctl connect.
+# sandboxed_running NAME: ok when it runs; a TODO (and false) when an ASan
+# mcpd's child could not allocate once RLIMIT_DATA was set (the sandbox's step
+# allocates there); else not ok.
+sandboxed_running() {
+	local desc="$1 reaches running under limits.memory 512M and a sandbox"
+	if wait_state 60 "$1" running; then
+		ok "$desc"
+		return 0
+	fi
+	if grep -q " $1: ERROR: Failed to mmap" "$T/mcpd.err"; then
+		_tap_n=$((_tap_n + 1))
+		echo "not ok $_tap_n - $desc # TODO the sandbox allocates in mcpd's child after RLIMIT_DATA, which a sanitized mcpd cannot"
+	else
+		not_ok "$desc" "$(ctl status "$1")" "$(grep " $1: " "$T/mcpd.err" | tail -n 20)"
+	fi
+	return 1
+}
+if ! landlock_here; then
+	skip "Node servers under a sandbox" "mcpd found no Landlock on this kernel"
+else
+	if sandboxed_running everything-sandboxed; then
+		like "$(ctl --json status everything-sandboxed | jq -c '.servers[0].confinement.sandbox.mechanisms')" \
+			'"landlock ABI [0-9]+"' "its sandbox is in force"
+		like "$(rpc everything-sandboxed tools/list '{}')" '"name":"echo"' \
+			"server-everything answers tools/list through mcpctl connect"
+		is "$(call everything-sandboxed echo '{"message":"hi"}')" "Echo: hi" "and its echo tool"
+	fi
+	if sandboxed_running files-sandboxed; then
+		like "$(call files-sandboxed list_allowed_directories '{}')" "$D" \
+			"server-filesystem answers a tool call in its sandbox (readable: its data and code, network off)"
+		is "$(call files-sandboxed read_text_file "$(jq -nc --arg p "$D/hello.txt" '{path: $p}')")" hello \
+			"and reads its data"
+		like "$(call files-sandboxed write_file "$(jq -nc --arg p "$D/new.txt" '{path: $p, content: "x"}')")" \
+			'^error: .*(EACCES|permission denied|EROFS)' "but cannot write it (nothing writable)"
+		[[ ! -e $D/new.txt ]] && ok "and nothing was written" || not_ok "no new.txt"
+	fi
+fi
 
 # Kill the real server: mcpd restarts it.
 pid=$(field_of files pid)

@@ -1,0 +1,148 @@
+#!/bin/bash
+# A hostile sandboxed server: detours to mcpd's files (a symlink inside
+# writable pointing at the manifest, /proc/self/root/..., /proc/MCPD_PID/root),
+# the environment of mcpd and of another server through /proc, the control
+# socket, ptrace of mcpd and of another server; a setsid()'d descendant of a
+# sandboxed server in its cgroup and killed with a SIGKILLed mcpd. A hard link
+# to a hidden file, made outside the sandbox where it may read, is out of
+# scope: Landlock's rules follow paths, not files (README, Least privilege).
+set -u
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/mcpd.sh"
+. "$(dirname "$0")/confine.sh"
+
+mkdir -p "$T/work"
+other_secret=other-secret-$RANDOM$RANDOM
+printf '%s\n' "$other_secret" >"$T/other.secret"
+chmod 0600 "$T/other.secret"
+
+cat >"$T/m.yaml" <<YAML
+version: 1
+defaults:
+  stop: { timeout: 2s }
+servers:
+  box:
+    command: [$EXAMPLE, --name, box, --confine-tools]
+    sandbox: { writable: [$T/work], network: false }
+  other:
+    command: [$EXAMPLE, --name, other, --confine-tools]
+    secrets: { OTHER_TOKEN: $T/other.secret }
+YAML
+# The same sandbox under a user of its own: what Landlock leaves to the kernel's
+# same-user rules (another process's /proc/PID/environ) is then closed.
+if [[ $(id -u) == 0 ]] && id nobody >/dev/null 2>&1; then
+	cat >>"$T/m.yaml" <<YAML
+  nob:
+    command: [$EXAMPLE, --name, nob, --confine-tools]
+    user: nobody
+    sandbox: { network: false }
+YAML
+fi
+start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
+wait_state 60 other running || not_ok "other running" "$(ctl status other; mcpd_log | tail -n 10)"
+if ! landlock_here; then
+	skip "hostile sandboxed server" "mcpd found no Landlock on this kernel: $(grep -o 'sandbox: no Landlock.*' "$T/mcpd.err")"
+	stop_mcpd
+	done_testing
+fi
+wait_state 60 box running || not_ok "box running" "$(ctl status box; mcpd_log | tail -n 10)"
+mcpd_pid=$pid_mcpd
+other_pid=$(field_of other pid)
+path() { jq -nc --arg p "$1" '{path: $p, max: 65536}'; }
+# ctl_request METHOD [PARAMS]: connect_unix's arguments for one request on the control socket.
+ctl_request() {
+	jq -nc --arg p "$SOCK" --arg m "$1" --argjson params "${2:-null}" \
+		'{path: $p, send: ({jsonrpc: "2.0", id: 1, method: $m} + if $params then {params: $params} else {} end | tojson)}'
+}
+# A control request's answer is no result: refused (an error, or closed), or no connection at all.
+refused() {
+	[[ $1 != *'"result"'* && $1 != *'"servers"'* ]]
+}
+denied='^error: cannot (open|connect to|trace) .*: (Permission denied|Operation not permitted)'
+
+# ---- detours to the manifest.
+ln -s "$T/m.yaml" "$T/work/link"
+like "$(call box read_file "$(path "$T/work/link")")" "$denied" "a symlink inside writable to the manifest cannot be read"
+like "$(call box write_file "$(jq -nc --arg p "$T/work/link" '{path: $p, text: "servers: {}"}')")" "$denied" \
+	"nor written through"
+like "$(head -n 1 "$T/m.yaml")" '^version: 1$' "the manifest is as it was"
+like "$(call box read_file "$(path "/proc/self/root$T/m.yaml")")" "$denied" "/proc/self/root/... does not reach the manifest"
+like "$(call box read_file "$(path "/proc/$mcpd_pid/root$T/m.yaml")")" "$denied" "nor /proc/MCPD_PID/root/..."
+like "$(call box read_file "$(path "/proc/$mcpd_pid/cwd")")" "^error: " "nor mcpd's working directory"
+like "$(call box read_file "$(path "/proc/self/root$T/other.secret")")" "$denied" "nor another server's secret file"
+
+# ---- environments through /proc: mcpd's and another server's (which holds its secret).
+# Under the same user (root here), Landlock's ptrace rule stops /proc/PID/mem
+# but Linux 6.18 lets /proc/PID/environ through (PTRACE_MODE_READ): a known
+# limit (mcpd(8): run servers under their own user), a TAP TODO until mcpd
+# closes it (a PID namespace would).
+todo() { # todo DESC ACTUAL REGEX: like, as an expected failure while it fails
+	if printf '%s\n' "$2" | grep -Eq -- "$3"; then ok "$1"; else
+		_tap_n=$((_tap_n + 1))
+		printf 'not ok %d - %s # TODO Landlock lets a same-user /proc/PID/environ through\n' "$_tap_n" "$(_tap_desc "$1")"
+	fi
+}
+todo "same user: /proc/MCPD_PID/environ cannot be read" "$(call box read_file "$(path "/proc/$mcpd_pid/environ")")" "$denied"
+out=$(call box read_file "$(path "/proc/$other_pid/environ")")
+todo "same user: /proc/OTHER_SERVER_PID/environ cannot be read (another server's secret)" "$out" "$denied"
+like "$(call box read_file "$(path "/proc/$other_pid/mem")")" "$denied" "/proc/OTHER_SERVER_PID/mem cannot be opened"
+like "$(call box read_file "$(path "/proc/$mcpd_pid/mem")")" "$denied" "nor /proc/MCPD_PID/mem"
+if grep -q '^  nob:' "$T/m.yaml"; then
+	wait_state 60 nob running || not_ok "nob running" "$(ctl status nob; mcpd_log | tail -n 10)"
+	like "$(call nob read_file "$(path "/proc/$mcpd_pid/environ")")" "$denied" \
+		"a sandboxed server under a user of its own cannot read /proc/MCPD_PID/environ"
+	out=$(call nob read_file "$(path "/proc/$other_pid/environ")")
+	like "$out" "$denied" "nor /proc/OTHER_SERVER_PID/environ"
+	[[ $out != *"$other_secret"* ]] && ok "so another server's secret does not leak" || not_ok "no leak" "$out"
+	like "$(call nob ptrace "{\"pid\": $mcpd_pid}")" "$denied" "nor trace mcpd"
+	out=$(call nob connect_unix "$(ctl_request status)")
+	refused "$out" && ok "nor use the control socket" || not_ok "nob: control socket refused" "$out"
+else
+	skip "a sandboxed server under a user of its own cannot read /proc/MCPD_PID/environ" "needs root and a user nobody"
+fi
+
+# ---- the control socket: connecting may work (Landlock does not govern it), mcpd refuses the peer.
+out=$(call box connect_unix "$(ctl_request status)")
+refused "$out" && ok "the control socket refuses a sandboxed server" || not_ok "control socket refused" "$out"
+out=$(call box connect_unix "$(ctl_request stop '{"names": ["other"]}')")
+refused "$out" && [[ $(state_of other) == running && $(field_of other pid) == "$other_pid" ]] &&
+	ok "a stop sent on it does nothing" || not_ok "the stop was refused" "$out" "$(ctl status other)"
+like "$(ctl status box)" "^      control socket: [0-9]+ connections? refused$" "mcpctl status NAME counts the refusals"
+out=$(call other connect_unix "$(ctl_request status)")
+like "$out" '"servers"' "while an unsandboxed server's status request is answered (the probe works)"
+
+# ---- ptrace and signals.
+like "$(call box ptrace "{\"pid\": $mcpd_pid}")" "$denied" "ptrace of mcpd fails"
+like "$(call box ptrace "{\"pid\": $other_pid}")" "$denied" "ptrace of another server fails"
+spawn victim sleep 1000
+is "$(call other ptrace "{\"pid\": $pid_victim}")" "attached (and detached)" \
+	"while an unsandboxed server may trace a process (the probe works)"
+like "$(call box ptrace "{\"pid\": $pid_victim}")" "$denied" "which the sandboxed one may not"
+like "$(call box signal "{\"pid\": $pid_victim, \"sig\": 15}")" "^error: cannot signal .*: Operation not permitted" \
+	"nor signal"
+alive "$pid_victim" && ok "the process lives on" || not_ok "victim alive"
+stop_spawned victim
+
+# ---- a descendant that left the server's session: in its cgroup, killed with a SIGKILLed mcpd.
+box_pid=$(field_of box pid)
+esc=$(call box spawn_setsid '{}')
+if [[ $esc =~ ^[0-9]+$ ]] && alive "$esc"; then
+	ok "a sandboxed server leaves a setsid()'d descendant ($esc)"
+	cg=$(ctl --json status box | jq -r '.servers[0].confinement.cgroup')
+	if [[ $cg == /* ]]; then
+		is "$(grep '^0::' "/proc/$esc/cgroup" | cut -d: -f3)" "$(grep '^0::' "/proc/$box_pid/cgroup" | cut -d: -f3)" \
+			"in the server's cgroup (/proc/PID/cgroup)"
+	else
+		skip "the descendant is in the server's cgroup" "no cgroup v2 for the servers here"
+	fi
+	kill -KILL "$mcpd_pid"
+	wait_until 30 _gone "$box_pid" && ok "SIGKILL of mcpd ends the sandboxed server" ||
+		not_ok "box gone" "$(ps -o pid,args -p "$box_pid")"
+	wait_until 30 _gone "$esc" && ok "and its setsid()'d descendant" || not_ok "descendant gone" "$(ps -o pid,sid,args -p "$esc")"
+	wait_until 30 _gone "$other_pid" && ok "and the other server" || not_ok "other gone" "$(ps -o pid,args -p "$other_pid")"
+	kill -KILL "$esc" 2>/dev/null
+else
+	not_ok "spawn_setsid answers a live pid" "$esc"
+	stop_spawned mcpd
+fi
+done_testing
