@@ -401,6 +401,21 @@ static void reset_reserved_signal(int sig)
 	syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask));
 }
 
+/*
+ * The rlimits; memory (RLIMIT_DATA) apart, last before exec, as lowering it
+ * needs no privilege: the others may be raised above mcpd's own while the
+ * child is still root.
+ */
+static void child_set_limits(const struct plan *p, bool memory)
+{
+	for (size_t i = 0; i < p->nrl; i++) {
+		if ((p->resource[i] == RLIMIT_DATA) != memory)
+			continue;
+		if (setrlimit(p->resource[i], &p->rl[i]) < 0)
+			child_fail(p, SPAWN_STAGE_RLIMIT, errno, p->resource[i]);
+	}
+}
+
 static void __attribute__((noreturn)) child(struct plan *p)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -438,9 +453,7 @@ static void __attribute__((noreturn)) child(struct plan *p)
 		child_fail(p, SPAWN_STAGE_CHDIR, errno, 0);
 	if (p->umask >= 0)
 		umask((mode_t)p->umask);
-	for (size_t i = 0; i < p->nrl; i++)
-		if (setrlimit(p->resource[i], &p->rl[i]) < 0)
-			child_fail(p, SPAWN_STAGE_RLIMIT, errno, p->resource[i]);
+	child_set_limits(p, false);
 
 	if (p->sandbox) {
 		char why[SPAWN_TEXT_MAX];
@@ -469,6 +482,8 @@ static void __attribute__((noreturn)) child(struct plan *p)
 		if (r < 0)
 			child_fail_text(p, SPAWN_STAGE_SANDBOX, -r, why);
 	}
+	/* The sandbox's set-up allocates: the memory limit comes after it (an ASan build cannot allocate under it). */
+	child_set_limits(p, true);
 
 	execvpe(p->argv[0], p->argv, p->envp);
 	child_fail(p, SPAWN_STAGE_EXEC, errno, 0);

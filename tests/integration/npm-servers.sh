@@ -69,21 +69,13 @@ like "$(mcpd_log)" 'everything: .*MCP handshake done: [^ ]+ [^ ]+, protocol 20[0
 like "$(mcpd_log)" 'files: .*MCP handshake done' "the handshake with server-filesystem is logged"
 
 # Under limits.memory 512M and a sandbox, through mcpctl connect.
-# sandboxed_running NAME: ok when it runs; a TODO (and false) when an ASan
-# mcpd's child could not allocate once RLIMIT_DATA was set (the sandbox's step
-# allocates there); else not ok.
 sandboxed_running() {
 	local desc="$1 reaches running under limits.memory 512M and a sandbox"
 	if wait_state 60 "$1" running; then
 		ok "$desc"
 		return 0
 	fi
-	if grep -q " $1: ERROR: Failed to mmap" "$T/mcpd.err"; then
-		_tap_n=$((_tap_n + 1))
-		echo "not ok $_tap_n - $desc # TODO the sandbox allocates in mcpd's child after RLIMIT_DATA, which a sanitized mcpd cannot"
-	else
-		not_ok "$desc" "$(ctl status "$1")" "$(grep " $1: " "$T/mcpd.err" | tail -n 20)"
-	fi
+	not_ok "$desc" "$(ctl status "$1")" "$(grep " $1: " "$T/mcpd.err" | tail -n 20)"
 	return 1
 }
 if ! landlock_here; then
