@@ -123,11 +123,17 @@ static enum jwt_result fail(enum jwt_result r, char *why, size_t size, const cha
 	return r;
 }
 
-/* A \u0000 escape outside of an escaped backslash: cJSON would end the string there ("sub":"ops\u0000x" is "ops"). */
-static bool has_nul_escape(const unsigned char *s, size_t n)
+/*
+ * A NUL in a string cuts it short in cJSON ("sub":"ops\u0000x" is "ops"):
+ * a \u0000 escape (not an escaped backslash then u0000), or a raw control
+ * character, which JSON never allows but cJSON takes (and NUL among them).
+ */
+static bool has_nul(const unsigned char *s, size_t n)
 {
-	for (size_t i = 0; i + 1 < n; i++) {
-		if (s[i] != '\\')
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			return true;
+		if (s[i] != '\\' || i + 1 == n)
 			continue;
 		if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0)
 			return true;
@@ -160,11 +166,11 @@ static bool has_duplicate_names(const cJSON *o)
 	return false;
 }
 
-#define JSON_RULES	" (unique names, no NUL escape, nothing after it)"
+#define JSON_RULES	" (unique names, no NUL or control character, nothing after it)"
 
 /*
  * A part of the token decoded and parsed as a JSON object, nothing after it
- * but white space, without duplicate member names or \u0000 in a string;
+ * but white space, without duplicate member names or a NUL in a string;
  * NULL when it is not one.
  */
 static cJSON *json_part(const char *s, size_t len)
@@ -173,7 +179,7 @@ static cJSON *json_part(const char *s, size_t len)
 	const char *end = NULL;
 	size_t n;
 
-	if (jwt_b64url_decode(s, len, buf, sizeof(buf), &n) < 0 || has_nul_escape(buf, n))
+	if (jwt_b64url_decode(s, len, buf, sizeof(buf), &n) < 0 || has_nul(buf, n))
 		return NULL;
 	cJSON *o = cJSON_ParseWithLengthOpts((const char *)buf, n, &end, false);
 

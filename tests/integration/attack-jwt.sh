@@ -16,7 +16,7 @@ for k in r1 r2; do openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 
 
 cat >"$T/jwt.mjs" <<'JS'
 // node jwt.mjs jwks KEY.pem:KID...            a JWKS of the public keys
-// node jwt.mjs sign KEY.pem HEADER PAYLOAD     an RS256 token of these JSON texts (as written)
+// node jwt.mjs sign KEY.pem HEADER PAYLOAD     an RS256 token of these JSON texts (as written, <NUL> a NUL byte)
 // node jwt.mjs sized KEY.pem KID LEN PAYLOAD   a valid RS256 token of exactly LEN bytes (claim "x" pads it)
 import { createPrivateKey, createPublicKey, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -33,7 +33,7 @@ if (mode === "jwks") {
 	});
 	console.log(JSON.stringify({ keys }));
 } else if (mode === "sign") {
-	console.log(rs256(a[0], a[1], a[2]));
+	console.log(rs256(a[0], a[1], a[2].replaceAll("<NUL>", "\0")));
 } else {
 	const [file, kid, len, payload] = a;
 	for (let h = 0; h < 4; h++)
@@ -148,6 +148,9 @@ is "$(post "$good")" 200 "a valid token passes"
 t=$(sign "$h1" "$(claims_of 'support\u0000admin')")
 is "$(post "$t"):$(reason)" '401:error_description="malformed"' \
 	'a "sub" of support\u0000admin is refused (cJSON would have read agent "support")'
+t=$(sign "$h1" "$(claims_of 'support<NUL>admin')")
+is "$(post "$t"):$(reason)" '401:error_description="malformed"' \
+	'a "sub" of support, a raw NUL byte and admin is refused (cJSON takes it and reads "support")'
 t=$(sign "$h1" "{\"iss\":\"https://issuer.test\",\"aud\":\"mcpd-test\",\"sub\":\"support\",\"sub\":\"ops\",\"exp\":$((now + 600))}")
 is "$(post "$t"):$(reason)" '401:error_description="malformed"' \
 	'a claim given twice (sub support, then ops) is refused, not read as the first'

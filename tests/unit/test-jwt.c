@@ -103,8 +103,9 @@ static struct jwks *standard_set(void)
 	return set;
 }
 
-/* A token of header and payload (JSON texts) signed by k with alg (RS256, ES256, HS256 = HMAC with secret). */
-static char *sign(const char *header, const char *payload, const char *alg, EVP_PKEY *k, const char *secret)
+/* A token of header and payload (payload_len bytes) signed by k with alg (RS256, ES256, HS256 = HMAC with secret). */
+static char *sign_n(const char *header, const char *payload, size_t payload_len, const char *alg, EVP_PKEY *k,
+		    const char *secret)
 {
 	char *out = malloc(16384);
 	unsigned char sig[1024];
@@ -112,7 +113,7 @@ static char *sign(const char *header, const char *payload, const char *alg, EVP_
 
 	b64url((const unsigned char *)header, strlen(header), out);
 	strcat(out, ".");
-	b64url((const unsigned char *)payload, strlen(payload), out + strlen(out));
+	b64url((const unsigned char *)payload, payload_len, out + strlen(out));
 	if (strcmp(alg, "none") == 0) {
 		strcat(out, ".");
 		return out;
@@ -142,6 +143,11 @@ static char *sign(const char *header, const char *payload, const char *alg, EVP_
 	strcat(out, ".");
 	b64url(sig, len, out + strlen(out));
 	return out;
+}
+
+static char *sign(const char *header, const char *payload, const char *alg, EVP_PKEY *k, const char *secret)
+{
+	return sign_n(header, payload, strlen(payload), alg, k, secret);
 }
 
 static const struct jwt_policy policy = {
@@ -390,6 +396,18 @@ static void test_attacks(void **state)
 	expect(set, h, "{\"iss\":\"https://issuer.test\\u0000.evil\",\"aud\":\"mcpd-test\",\"sub\":\"support\","
 	       "\"exp\":1800000600}", "RS256", rsa, JWT_MALFORMED);
 	expect(set, "{\"alg\":\"RS256\",\"kid\":\"r1\\u0000x\"}", CLAIMS(""), "RS256", rsa, JWT_MALFORMED);
+	/* nor a raw NUL or control character, which JSON never allows and cJSON takes (a NUL cuts the string) */
+	{
+		static const char nul[] = "{\"iss\":\"https://issuer.test\",\"aud\":\"mcpd-test\",\"sub\":\"support\0x\","
+					  "\"exp\":1800000600}";
+
+		t = sign_n(h, nul, sizeof(nul) - 1, "RS256", rsa, NULL);
+		assert_int_equal(check(set, t, agent), JWT_MALFORMED);
+		free(t);
+	}
+	expect(set, h, CLAIMS(",\"x\":\"a\x01b\""), "RS256", rsa, JWT_MALFORMED);
+	expect(set, h, "{\"iss\":\"https://issuer.test\",\r\n\t\"aud\":\"mcpd-test\",\"sub\":\"support\","
+	       "\"exp\":1800000600}", "RS256", rsa, JWT_OK);
 	/* but an escaped backslash followed by the text u0000 is no NUL (it is a kid mcpd lacks) */
 	expect(set, "{\"alg\":\"RS256\",\"kid\":\"r1\\\\u0000\"}", CLAIMS(""), "RS256", rsa, JWT_UNKNOWN_KEY);
 	/* duplicate names (RFC 7515 §4, RFC 7519 §4: refuse, or take the last; cJSON takes the first) */
