@@ -227,13 +227,14 @@ stop_mcpd
 node "$T/jwt.mjs" jwks "$T/r1.pem:r1" >"$T/k1.json"
 node "$T/jwt.mjs" jwks "$T/r2.pem:r2" >"$T/k2.json"
 cp "$T/k1.json" "$T/jwks.json"
+jwks_path=$T/jwks.json
 write_file_manifest() {
 	cat >"$T/m.yaml" <<YAML
 version: 1
 mcpd:
   http: 127.0.0.1:$1
   gateway:
-    jwt: { issuer: "https://issuer.test", audience: mcpd-test, jwks_file: $T/jwks.json }
+    jwt: { issuer: "https://issuer.test", audience: mcpd-test, jwks_file: $jwks_path }
 servers:
   ex:
     command: [$EXAMPLE, --name, ex]
@@ -266,6 +267,21 @@ alive "$pid_mcpd" && ok "  mcpd lives" || not_ok "mcpd died"
 is "$(post "$(sign "$h1" "$(claims_of after)")")" 200 "after the last reload, the last set's key (r1) verifies"
 is "$(post "$(node "$T/jwt.mjs" sign "$T/r2.pem" '{"alg":"RS256","kid":"r2"}' "$(claims_of after)")"):$(reason)" \
 	'401:error_description="unknown_key"' "  and the other one's (r2) is refused"
+
+# --- a reload naming another key set that cannot be read: the keys of the one no longer named are dropped -----
+jwks_path=$T/moved.json
+write_file_manifest "$port"
+mark=$(($(wc -l <"$T/mcpd.err") + 1))
+ctl reload >/dev/null 2>&1
+wait_until 20 _logged_since "cannot read jwks_file $T/moved.json: .*every bearer token that is not in tokens_file is refused" &&
+	ok "a reload to a jwks_file that cannot be read is logged" || not_ok "unreadable jwks_file logged" "$(mcpd_log | tail -5)"
+like "$(tail -n "+$mark" "$T/mcpd.err")" "the JWT keys from $T/jwks.json are dropped: the key set is now $T/moved.json" \
+	"  and says the keys of the file no longer named are dropped"
+is "$(post "$(sign "$h1" "$(claims_of later)")"):$(reason)" '401:error_description="unknown_key"' \
+	"  whose tokens are refused (not kept as the last good keys: they are another source's)"
+cp "$T/k1.json" "$T/moved.json"
+ctl reload >/dev/null 2>&1
+is "$(post "$(sign "$h1" "$(claims_of later)")")" 200 "once the new file is there, a reload takes its keys"
 
 # --- no token anywhere: log, /metrics, /health, status -----------------------------------------------
 {
