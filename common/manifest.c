@@ -11,6 +11,7 @@
 #include "config.h"
 #endif
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1618,6 +1619,40 @@ static bool parse_jwt_string(struct parse *p, const struct ynode *n, const char 
 	return true;
 }
 
+/* An http:// URL's host is this machine (127.0.0.0/8, ::1, localhost), past any user@. */
+static bool url_loopback(const char *u)
+{
+	const char *host = u + strlen("http://"), *at;
+	size_t len = strcspn(host, "/?#");
+	char name[64];
+	unsigned char addr[16];
+
+	while ((at = memchr(host, '@', len))) {
+		len -= (size_t)(at + 1 - host);
+		host = at + 1;
+	}
+	if (*host == '[') {
+		const char *end = memchr(host, ']', len);
+
+		len = end ? (size_t)(end - host - 1) : 0;
+		host++;
+	} else {
+		const char *colon = memchr(host, ':', len);
+
+		if (colon)
+			len = (size_t)(colon - host);
+	}
+	if (len == 0 || len >= sizeof(name))
+		return false;
+	memcpy(name, host, len);
+	name[len] = '\0';
+	if (strcasecmp(name, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, name, addr) == 1)
+		return addr[0] == 127;
+	return inet_pton(AF_INET6, name, addr) == 1 && memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
+}
+
 static bool parse_jwks_url(struct parse *p, const struct ynode *n, const char *path, void *field)
 {
 	const char *s = scalar(p, n, path, "a URL like \"https://issuer.example.com/.well-known/jwks.json\"");
@@ -1626,6 +1661,11 @@ static bool parse_jwks_url(struct parse *p, const struct ynode *n, const char *p
 		return false;
 	if (strlen(s) > URL_MAX || !url_valid(s)) {
 		expected(p, n, path, "an http:// or https:// URL of the key set");
+		return false;
+	}
+	if (strncmp(s, "http://", 7) == 0 && !url_loopback(s)) {
+		error_at(p, n, path, "a key set over plain http:// is taken only from this machine (127.0.0.1, ::1, "
+			 "localhost): anyone on the way could replace the keys and sign any token; use https://");
 		return false;
 	}
 	set_str(field, s);

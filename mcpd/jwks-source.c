@@ -26,6 +26,7 @@ struct jwks_source {
 	bool too_large;
 	double last_kid_fetch;	/* ev_time() of the last fetch for an unknown kid */
 	ev_timer refresh_w;
+	char *source;		/* the jwks_file or jwks_url the keys are from; NULL without gateway.jwt */
 };
 
 static const struct gateway_jwt_conf *conf(const struct jwks_source *js)
@@ -157,8 +158,18 @@ static void on_refresh(struct ev_loop *loop, ev_timer *w, int revents)
 	fetch(w->data);
 }
 
+/* The file or URL the manifest names now: NULL when it has no gateway.jwt. */
+static const char *source_now(const struct jwks_source *js)
+{
+	if (!conf(js)->enabled)
+		return NULL;
+	return conf(js)->jwks_file ? conf(js)->jwks_file : conf(js)->jwks_url;
+}
+
 static void load(struct jwks_source *js)
 {
+	free(js->source);
+	js->source = xstrdup(source_now(js));
 	if (conf(js)->jwks_file)
 		read_keys_file(js);
 	else
@@ -186,6 +197,13 @@ void jwks_source_reload(struct jwks_source *js)
 		return;
 	fetch_reset(js);	/* a fetch under way may be of the previous URL */
 	ev_timer_stop(js->d->loop, &js->refresh_w);
+	/* The last good keys stay for a failed read of the same source, never for another one. */
+	if (js->keys && (!source_now(js) || strcmp(source_now(js), js->source) != 0)) {
+		log_notice(NULL, NULL, "gateway: the JWT keys from %s are dropped: %s%s", js->source,
+			   source_now(js) ? "the key set is now " : "gateway.jwt is gone", source_now(js) ? source_now(js) : "");
+		jwks_free(js->keys);
+		js->keys = NULL;
+	}
 	if (!conf(js)->enabled)
 		return;
 	load(js);
@@ -214,5 +232,6 @@ void jwks_source_free(struct jwks_source *js)
 	ev_timer_stop(js->d->loop, &js->refresh_w);
 	curl_ev_free(js->curl);
 	jwks_free(js->keys);
+	free(js->source);
 	free(js);
 }

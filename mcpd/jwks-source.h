@@ -4,7 +4,8 @@
  * (curl-ev.c) at start, on reload, every hour, and when a token names a kid
  * the set lacks (such fetches at most once per 30 s). Requests never wait for a fetch: a
  * token whose key is not there yet is refused, and its client retries. A
- * failed read or fetch is logged with its cause and keeps the last good set.
+ * failed read or fetch is logged with its cause and keeps the last good set
+ * of the same file or URL; a reload naming another one drops the old keys.
  */
 #ifndef MCPD_JWKS_SOURCE_H
 #define MCPD_JWKS_SOURCE_H

@@ -70,6 +70,8 @@ static EVP_PKEY *rsa_key(const cJSON *o, const char **why)
 		*why = "an RSA key without valid \"n\" and \"e\" (base64url)";
 	} else if (BN_num_bits(bn) < RSA_MIN_BITS) {
 		*why = "an RSA key shorter than 2048 bits";
+	} else if (BN_num_bits(bn) > JWKS_RSA_MAX_BITS) {
+		*why = "an RSA key longer than 8192 bits";
 	} else if (!BN_is_odd(be) || BN_is_one(be)) {
 		*why = "an RSA key with an invalid exponent";
 	} else if (!bld || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) ||

@@ -1,6 +1,6 @@
 /*
  * A JSON Web Key Set (RFC 7517) of public signing keys, parsed into OpenSSL
- * keys: RSA (n, e; 2048 bits or more) and EC (P-256, P-384: x, y). Keys for
+ * keys: RSA (n, e; 2048 to 8192 bits) and EC (P-256, P-384: x, y). Keys for
  * another use than "sig" and of other types are skipped; a set with two keys
  * of one kid, or without a usable key, is refused. Pure: no I/O, so it is
  * unit-tested and fuzzed.
@@ -14,6 +14,7 @@
 #define JWKS_MAX_BYTES	(256 * 1024)	/* a key set's JSON */
 #define JWKS_MAX_KEYS	64		/* usable keys kept from one set */
 #define JWKS_MAX_KID	128
+#define JWKS_RSA_MAX_BITS	8192	/* a longer RSA key is refused: jwt.c verifies signatures up to this */
 
 enum jwk_type {
 	JWK_RSA,

@@ -123,17 +123,69 @@ static enum jwt_result fail(enum jwt_result r, char *why, size_t size, const cha
 	return r;
 }
 
-/* A part of the token decoded and parsed as a JSON object; NULL when it is not one. */
+/*
+ * A NUL in a string cuts it short in cJSON ("sub":"ops\u0000x" is "ops"):
+ * a \u0000 escape (not an escaped backslash then u0000), or a raw control
+ * character, which JSON never allows but cJSON takes (and NUL among them).
+ */
+static bool has_nul(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			return true;
+		if (s[i] != '\\' || i + 1 == n)
+			continue;
+		if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0)
+			return true;
+		i++;	/* the escaped character: an escaped backslash then u0000 is text */
+	}
+	return false;
+}
+
+static int name_order(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Two members of one name: RFC 7515 §4 and RFC 7519 §4 say refuse (cJSON would take the first, others the last). */
+static bool has_duplicate_names(const cJSON *o)
+{
+	const char *names[JWT_MAX_BYTES / 4];	/* a member takes at least 4 bytes: "":0, */
+	const cJSON *it;
+	size_t n = 0;
+
+	cJSON_ArrayForEach(it, o) {
+		if (n == sizeof(names) / sizeof(names[0]))
+			return true;
+		names[n++] = it->string;
+	}
+	qsort(names, n, sizeof(names[0]), name_order);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(names[i - 1], names[i]) == 0)
+			return true;
+	return false;
+}
+
+#define JSON_RULES	" (unique names, no NUL or control character, nothing after it)"
+
+/*
+ * A part of the token decoded and parsed as a JSON object, nothing after it
+ * but white space, without duplicate member names or a NUL in a string;
+ * NULL when it is not one.
+ */
 static cJSON *json_part(const char *s, size_t len)
 {
 	unsigned char buf[JWT_MAX_BYTES];
+	const char *end = NULL;
 	size_t n;
 
-	if (jwt_b64url_decode(s, len, buf, sizeof(buf), &n) < 0)
+	if (jwt_b64url_decode(s, len, buf, sizeof(buf), &n) < 0 || has_nul(buf, n))
 		return NULL;
-	cJSON *o = cJSON_ParseWithLength((const char *)buf, n);
+	cJSON *o = cJSON_ParseWithLengthOpts((const char *)buf, n, &end, false);
 
-	if (!cJSON_IsObject(o)) {
+	while (o && end < (const char *)buf + n && *end && strchr(" \t\r\n", *end))
+		end++;
+	if (!cJSON_IsObject(o) || end != (const char *)buf + n || has_duplicate_names(o)) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -269,7 +321,7 @@ enum jwt_result jwt_verify(const char *token, size_t len, const struct jwt_polic
 	const cJSON *alg, *kid;
 	const struct algorithm *a;
 	const struct jwk *key;
-	unsigned char sig[1024];
+	unsigned char sig[JWKS_RSA_MAX_BITS / 8];	/* the longest signature: of the longest key */
 	size_t sig_len;
 	enum jwt_result r;
 
@@ -285,7 +337,7 @@ enum jwt_result jwt_verify(const char *token, size_t len, const struct jwt_polic
 		return fail(JWT_MALFORMED, why, why_size, "not a JWT (three base64url parts)");
 	header = json_part(token, (size_t)(dot1 - token));
 	if (!header) {
-		r = fail(JWT_MALFORMED, why, why_size, "the header is not base64url of a JSON object");
+		r = fail(JWT_MALFORMED, why, why_size, "the header is not base64url of one JSON object" JSON_RULES);
 		goto out;
 	}
 	alg = cJSON_GetObjectItemCaseSensitive(header, "alg");
@@ -322,7 +374,7 @@ enum jwt_result jwt_verify(const char *token, size_t len, const struct jwt_polic
 	/* Only a signed payload is read. */
 	payload = json_part(dot1 + 1, (size_t)(dot2 - dot1 - 1));
 	if (!payload) {
-		r = fail(JWT_MALFORMED, why, why_size, "the payload is not base64url of a JSON object");
+		r = fail(JWT_MALFORMED, why, why_size, "the payload is not base64url of one JSON object" JSON_RULES);
 		goto out;
 	}
 	r = claims(payload, p, now, agent, agent_size, why, why_size);

@@ -103,8 +103,9 @@ static struct jwks *standard_set(void)
 	return set;
 }
 
-/* A token of header and payload (JSON texts) signed by k with alg (RS256, ES256, HS256 = HMAC with secret). */
-static char *sign(const char *header, const char *payload, const char *alg, EVP_PKEY *k, const char *secret)
+/* A token of header and payload (payload_len bytes) signed by k with alg (RS256, ES256, HS256 = HMAC with secret). */
+static char *sign_n(const char *header, const char *payload, size_t payload_len, const char *alg, EVP_PKEY *k,
+		    const char *secret)
 {
 	char *out = malloc(16384);
 	unsigned char sig[1024];
@@ -112,7 +113,7 @@ static char *sign(const char *header, const char *payload, const char *alg, EVP_
 
 	b64url((const unsigned char *)header, strlen(header), out);
 	strcat(out, ".");
-	b64url((const unsigned char *)payload, strlen(payload), out + strlen(out));
+	b64url((const unsigned char *)payload, payload_len, out + strlen(out));
 	if (strcmp(alg, "none") == 0) {
 		strcat(out, ".");
 		return out;
@@ -142,6 +143,11 @@ static char *sign(const char *header, const char *payload, const char *alg, EVP_
 	strcat(out, ".");
 	b64url(sig, len, out + strlen(out));
 	return out;
+}
+
+static char *sign(const char *header, const char *payload, const char *alg, EVP_PKEY *k, const char *secret)
+{
+	return sign_n(header, payload, strlen(payload), alg, k, secret);
 }
 
 static const struct jwt_policy policy = {
@@ -375,6 +381,127 @@ static void test_jwks(void **state)
 	free(r2);
 }
 
+/* A hostile issuer-looking client: parser differentials, confusions and edges (attack-jwt). */
+static void test_attacks(void **state)
+{
+	struct jwks *set = standard_set();
+	const char *h = "{\"alg\":\"RS256\",\"kid\":\"r1\"}";
+	char agent[JWT_MAX_AGENT + 1], *t, *big, json[2000];
+	size_t len;
+	int seen = 0;
+
+	/* \u0000 would cut a string short in cJSON: "support\u0000admin" must not be agent "support" */
+	expect(set, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"mcpd-test\",\"sub\":\"support\\u0000x\","
+	       "\"exp\":1800000600}", "RS256", rsa, JWT_MALFORMED);
+	expect(set, h, "{\"iss\":\"https://issuer.test\\u0000.evil\",\"aud\":\"mcpd-test\",\"sub\":\"support\","
+	       "\"exp\":1800000600}", "RS256", rsa, JWT_MALFORMED);
+	expect(set, "{\"alg\":\"RS256\",\"kid\":\"r1\\u0000x\"}", CLAIMS(""), "RS256", rsa, JWT_MALFORMED);
+	/* nor a raw NUL or control character, which JSON never allows and cJSON takes (a NUL cuts the string) */
+	{
+		static const char nul[] = "{\"iss\":\"https://issuer.test\",\"aud\":\"mcpd-test\",\"sub\":\"support\0x\","
+					  "\"exp\":1800000600}";
+
+		t = sign_n(h, nul, sizeof(nul) - 1, "RS256", rsa, NULL);
+		assert_int_equal(check(set, t, agent), JWT_MALFORMED);
+		free(t);
+	}
+	expect(set, h, CLAIMS(",\"x\":\"a\x01b\""), "RS256", rsa, JWT_MALFORMED);
+	expect(set, h, "{\"iss\":\"https://issuer.test\",\r\n\t\"aud\":\"mcpd-test\",\"sub\":\"support\","
+	       "\"exp\":1800000600}", "RS256", rsa, JWT_OK);
+	/* but an escaped backslash followed by the text u0000 is no NUL (it is a kid mcpd lacks) */
+	expect(set, "{\"alg\":\"RS256\",\"kid\":\"r1\\\\u0000\"}", CLAIMS(""), "RS256", rsa, JWT_UNKNOWN_KEY);
+	/* duplicate names (RFC 7515 §4, RFC 7519 §4: refuse, or take the last; cJSON takes the first) */
+	expect(set, h, CLAIMS(",\"sub\":\"admin\""), "RS256", rsa, JWT_MALFORMED);
+	expect(set, h, CLAIMS(",\"exp\":1"), "RS256", rsa, JWT_MALFORMED);
+	expect(set, "{\"alg\":\"RS256\",\"kid\":\"r1\",\"alg\":\"none\"}", CLAIMS(""), "RS256", rsa, JWT_MALFORMED);
+	expect(set, "{\"alg\":\"RS256\",\"kid\":\"r1\",\"kid\":\"e1\"}", CLAIMS(""), "RS256", rsa, JWT_MALFORMED);
+	/* anything after the JSON object but white space */
+	expect(set, "{\"alg\":\"RS256\",\"kid\":\"r1\"}{\"alg\":\"none\"}", CLAIMS(""), "RS256", rsa, JWT_MALFORMED);
+	expect(set, h, CLAIMS("") "x", "RS256", rsa, JWT_MALFORMED);
+	expect(set, "{\"alg\":\"RS256\",\"kid\":\"r1\"} \n", CLAIMS("") "\t", "RS256", rsa, JWT_OK);
+
+	/* alg spellings of none, HS256 with the public key as a JWK (a text) */
+	expect(set, "{\"alg\":\"None\",\"kid\":\"r1\"}", CLAIMS(""), "none", NULL, JWT_ALGORITHM);
+	expect(set, "{\"alg\":\"NONE\",\"kid\":\"r1\"}", CLAIMS(""), "none", NULL, JWT_ALGORITHM);
+	expect(set, "{\"alg\":\"rs256\",\"kid\":\"r1\"}", CLAIMS(""), "RS256", rsa, JWT_ALGORITHM);
+	t = jwk(rsa, "r1", NULL);
+	big = sign("{\"alg\":\"HS256\",\"kid\":\"r1\"}", CLAIMS(""), "HS256", NULL, t);
+	assert_int_equal(check(set, big, agent), JWT_ALGORITHM);
+	free(big);
+	free(t);
+	/* ES256 with its signature in DER instead of r || s; PS256 not allowed by this policy */
+	expect(set, "{\"alg\":\"ES256\",\"kid\":\"e1\"}", CLAIMS(""), "ES256-DER", ec, JWT_SIGNATURE);
+	expect(set, "{\"alg\":\"PS256\",\"kid\":\"r1\"}", CLAIMS(""), "RS256", rsa, JWT_ALGORITHM);
+	/* kid: path text, very long, not a string; crit; b64 false goes with crit */
+	expect(set, "{\"alg\":\"RS256\",\"kid\":\"../../../../etc/passwd\"}", CLAIMS(""), "RS256", rsa, JWT_UNKNOWN_KEY);
+	memset(json, 0, sizeof(json));
+	strcpy(json, "{\"alg\":\"RS256\",\"kid\":\"");
+	memset(json + strlen(json), 'k', 1500);
+	strcat(json, "\"}");
+	expect(set, json, CLAIMS(""), "RS256", rsa, JWT_UNKNOWN_KEY);
+	expect(set, "{\"alg\":\"RS256\",\"kid\":[\"r1\"]}", CLAIMS(""), "RS256", rsa, JWT_MALFORMED);
+	expect(set, "{\"alg\":\"RS256\",\"kid\":\"r1\",\"b64\":false,\"crit\":[\"b64\"]}", CLAIMS(""), "RS256", rsa,
+	       JWT_MALFORMED);
+	/* numbers: exp of 1e400 (infinite), -1, a float, a string */
+	expect(set, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"mcpd-test\",\"sub\":\"support\",\"exp\":1e400}",
+	       "RS256", rsa, JWT_EXPIRED);
+	expect(set, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"mcpd-test\",\"sub\":\"support\",\"exp\":-1}",
+	       "RS256", rsa, JWT_EXPIRED);
+	expect(set, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"mcpd-test\",\"sub\":\"support\",\"exp\":1800000600.5}",
+	       "RS256", rsa, JWT_OK);
+	expect(set, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"mcpd-test\",\"sub\":\"support\","
+	       "\"exp\":\"1800000600\"}", "RS256", rsa, JWT_EXPIRED);
+	expect(set, h, CLAIMS(",\"nbf\":1e400"), "RS256", rsa, JWT_MALFORMED);
+	/* aud: many wrong and one right is right (RFC 7519 §4.1.3); missing is wrong; iss with a trailing slash */
+	expect(set, h, "{\"iss\":\"https://issuer.test\",\"aud\":[\"a\",1,null,\"mcpd-test\"],\"sub\":\"support\","
+	       "\"exp\":1800000600}", "RS256", rsa, JWT_OK);
+	expect(set, h, "{\"iss\":\"https://issuer.test\",\"sub\":\"support\",\"exp\":1800000600}", "RS256", rsa,
+	       JWT_AUDIENCE);
+	expect(set, h, "{\"iss\":\"https://issuer.test/\",\"aud\":\"mcpd-test\",\"sub\":\"support\",\"exp\":1800000600}",
+	       "RS256", rsa, JWT_ISSUER);
+	/* the agent: control characters, a newline, not ASCII, too long */
+	expect(set, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"mcpd-test\",\"sub\":\"a\\nb\",\"exp\":1800000600}",
+	       "RS256", rsa, JWT_AGENT);
+	expect(set, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"mcpd-test\",\"sub\":\"a\\u001bb\",\"exp\":1800000600}",
+	       "RS256", rsa, JWT_AGENT);
+	expect(set, h, "{\"iss\":\"https://issuer.test\",\"aud\":\"mcpd-test\",\"sub\":\"\\u00e9\",\"exp\":1800000600}",
+	       "RS256", rsa, JWT_AGENT);
+	snprintf(json, sizeof(json), "{\"iss\":\"https://issuer.test\",\"aud\":\"mcpd-test\",\"sub\":\"%0129d\","
+		 "\"exp\":1800000600}", 0);
+	expect(set, h, json, "RS256", rsa, JWT_AGENT);
+	/* five parts (a JWE) */
+	assert_int_equal(check(set, "e30.e30.e30.e30.e30", agent), JWT_MALFORMED);
+
+	/* 8 KiB: a valid token padded with an unused claim to exactly JWT_MAX_BYTES passes, one byte more does not */
+	/* (a header of 34 bytes: both lengths are reachable; base64url never has a length of 1 modulo 4) */
+	h = "{\"alg\":\"RS256\",\"kid\":\"r1\",\"x\":123}";
+	for (size_t pad = 5700; pad < 5800; pad++) {
+		char *claims = malloc(pad + 200);
+
+		snprintf(claims, pad + 200, "{\"iss\":\"https://issuer.test\",\"aud\":\"mcpd-test\",\"sub\":\"support\","
+			 "\"exp\":1800000600,\"x\":\"%0*d\"}", (int)pad, 0);
+		t = sign(h, claims, "RS256", rsa, NULL);
+		free(claims);
+		len = strlen(t);
+		if (len == JWT_MAX_BYTES || len == JWT_MAX_BYTES + 1) {
+			assert_int_equal(check(set, t, agent), len == JWT_MAX_BYTES ? JWT_OK : JWT_MALFORMED);
+			seen++;
+		}
+		free(t);
+	}
+	assert_int_equal(seen, 2);
+	jwks_free(set);
+
+	/* a key set with an RSA key longer than 8192 bits, whose signatures jwt.c could never hold */
+	big = malloc(4000);
+	strcpy(big, "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"huge\",\"e\":\"AQAB\",\"n\":\"");
+	len = strlen(big);
+	memset(big + len, '_', 1368);	/* 1026 bytes of 0xff: 8208 bits */
+	strcpy(big + len + 1368, "\"}]}");
+	parse_error(big, "longer than 8192 bits");
+	free(big);
+}
+
 static int setup(void **state)
 {
 	rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
@@ -400,6 +527,7 @@ int main(void)
 		cmocka_unit_test(test_claims),
 		cmocka_unit_test(test_keys_and_algorithms),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_attacks),
 	};
 
 	return cmocka_run_group_tests_name("jwt", tests, setup, teardown);

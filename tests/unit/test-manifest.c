@@ -731,7 +731,24 @@ static void test_gateway_jwt(void **state)
 
 	jwt_error_like("{ audience: a, jwks_file: k }", "needs issuer and audience");
 	jwt_error_like("{ issuer: i, audience: a }", "needs exactly one of jwks_file and jwks_url");
-	jwt_error_like("{ issuer: i, audience: a, jwks_file: k, jwks_url: 'http://x/k' }", "exactly one of");
+	jwt_error_like("{ issuer: i, audience: a, jwks_file: k, jwks_url: 'https://x/k' }", "exactly one of");
+	/* plain http:// only from this machine: else anyone on the way could swap the keys */
+	jwt_error_like("{ issuer: i, audience: a, jwks_url: 'http://x/k' }", "plain http:// is taken only from this");
+	jwt_error_like("{ issuer: i, audience: a, jwks_url: 'http://10.0.0.1:80/k' }", "plain http://");
+	jwt_error_like("{ issuer: i, audience: a, jwks_url: 'http://127.0.0.1@evil.example/k' }", "plain http://");
+	jwt_error_like("{ issuer: i, audience: a, jwks_url: 'http://127.evil.example/k' }", "plain http://");
+	jwt_error_like("{ issuer: i, audience: a, jwks_url: 'http://[::2]/k' }", "plain http://");
+	for (const char *const *u = (const char *const[]){ "http://127.0.0.1:8080/k", "http://localhost/k",
+							   "http://[::1]:9/k", "http://u@127.1.2.3/k", NULL }; *u; u++) {
+		char text[300];
+
+		snprintf(text, sizeof(text), "version: 1\nmcpd:\n  gateway:\n    jwt: { issuer: i, audience: a, "
+			 "jwks_url: '%s' }\nservers:\n  a:\n    command: x\n", *u);
+		res = parse(text);
+		valid_server(&res, "a");
+		assert_string_equal(res.m->mcpd.gateway.jwt.jwks_url, *u);
+		done(&res);
+	}
 	jwt_error_like("{ issuer: i, audience: a, jwks_url: 'ftp://x/k' }", "an http:// or https:// URL");
 	jwt_error_like("{ issuer: i, audience: a, jwks_file: k, algorithms: [HS256] }", "never none or HS*");
 	jwt_error_like("{ issuer: i, audience: a, jwks_file: k, algorithms: none }", "never none or HS*");
