@@ -93,6 +93,27 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/*
+ * A key source as logs show it: a URL without its user:password@ and its
+ * ?query or #fragment, which may carry a secret; a file as it is. Malloc'd.
+ */
+static char *shown(const char *source)
+{
+	const char *scheme = source ? strstr(source, "://") : NULL;
+	const char *host, *at, *end;
+	char *ret;
+
+	if (!scheme)
+		return xstrdup(source ? source : "");
+	host = scheme + 3;
+	end = host + strcspn(host, "?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	if (at && (size_t)(at - host) < strcspn(host, "/"))
+		host = at + 1;
+	xasprintf(&ret, "%.*s%.*s", (int)(scheme + 3 - source), source, (int)(end - host), host);
+	return ret;
+}
+
 static void fetch_reset(struct jwks_source *js)
 {
 	if (js->easy) {
@@ -109,7 +130,7 @@ static void fetch_reset(struct jwks_source *js)
 static void on_fetched(CURL *easy, CURLcode result, void *userdata)
 {
 	struct jwks_source *js = userdata;
-	const char *url = conf(js)->jwks_url;
+	char *url = conf(js)->jwks_url ? shown(conf(js)->jwks_url) : NULL;
 	const char *keep = js->keys ? "keeping the previous keys" : "bearer tokens that are not in tokens_file are refused";
 	long status = 0;
 
@@ -124,6 +145,7 @@ static void on_fetched(CURL *easy, CURLcode result, void *userdata)
 			  url, status, keep, js->keys ? JWKS_REFRESH_SECONDS : JWKS_MIN_INTERVAL);
 	else if (url)
 		parse_into(js, js->body ? js->body : "", js->len, url);
+	free(url);
 	curl_easy_cleanup(easy);
 	js->easy = NULL;
 	fetch_reset(js);
@@ -140,7 +162,10 @@ static void fetch(struct jwks_source *js)
 		return;
 	js->easy = curl_easy_init();
 	if (!js->easy) {
-		log_error(NULL, NULL, "gateway: cannot fetch the JWT key set from %s: libcurl has no handle", url);
+		char *u = shown(url);
+
+		log_error(NULL, NULL, "gateway: cannot fetch the JWT key set from %s: libcurl has no handle", u);
+		free(u);
 		return;
 	}
 	curl_easy_setopt(js->easy, CURLOPT_URL, url);
@@ -199,8 +224,12 @@ void jwks_source_reload(struct jwks_source *js)
 	ev_timer_stop(js->d->loop, &js->refresh_w);
 	/* The last good keys stay for a failed read of the same source, never for another one. */
 	if (js->keys && (!source_now(js) || strcmp(source_now(js), js->source) != 0)) {
-		log_notice(NULL, NULL, "gateway: the JWT keys from %s are dropped: %s%s", js->source,
-			   source_now(js) ? "the key set is now " : "gateway.jwt is gone", source_now(js) ? source_now(js) : "");
+		char *was = shown(js->source), *now = shown(source_now(js));
+
+		log_notice(NULL, NULL, "gateway: the JWT keys from %s are dropped: %s%s", was,
+			   source_now(js) ? "the key set is now " : "gateway.jwt is gone", now);
+		free(was);
+		free(now);
 		jwks_free(js->keys);
 		js->keys = NULL;
 	}
@@ -220,7 +249,12 @@ void jwks_source_unknown_kid(struct jwks_source *js)
 	if (!js || !conf(js)->jwks_url || js->easy || ev_time() - js->last_kid_fetch < JWKS_MIN_INTERVAL)
 		return;
 	js->last_kid_fetch = ev_time();
-	log_info(NULL, NULL, "gateway: a token names a key the set lacks; fetching %s again", conf(js)->jwks_url);
+	{
+		char *u = shown(conf(js)->jwks_url);
+
+		log_info(NULL, NULL, "gateway: a token names a key the set lacks; fetching %s again", u);
+		free(u);
+	}
 	fetch(js);
 }
 

@@ -161,7 +161,7 @@ version: 1
 mcpd:
   http: 127.0.0.1:$1
   gateway:
-    jwt: { issuer: "https://issuer.test", audience: mcpd-test, jwks_url: "http://127.0.0.1:$wport/jwks.json" }
+    jwt: { issuer: "https://issuer.test", audience: mcpd-test, jwks_url: "http://keyuser:SECRETPW@127.0.0.1:$wport/jwks.json?sig=SECRETQ#SECRETF" }
 servers:
   ex:
     command: [$EXAMPLE, --name, ex]
@@ -189,6 +189,7 @@ YAML
 	wait_log 20 'fetching the JWT key set from http://127.0.0.1:[0-9]+/jwks.json answered HTTP 404; keeping the previous keys' &&
 		ok "a fetch that fails on reload is logged with its cause" || not_ok "failed fetch logged" "$(mcpd_log | tail -5)"
 	is "$(post "$t3")" 200 "  and the last good key set stays"
+	is "$(grep -c 'SECRET' "$T/mcpd.err")" 0 "no log line shows the URL's password, query or fragment"
 	stop_mcpd
 	stop_spawned web
 fi
