@@ -131,16 +131,6 @@ void sandbox_plan_free(struct sandbox_plan *plan)
 	free(plan);
 }
 
-/* Whether the server's processes run as root: mcpd's user when it sets none. */
-static bool runs_as_root(const struct server *s)
-{
-	if (!s->d->is_root)
-		return false;
-	if (!s->conf.user)
-		return true;
-	return strcmp(s->conf.user, "root") == 0 || strcmp(s->conf.user, "0") == 0;
-}
-
 /* mcpd's files, from the manifest in force and mcpd's own defaults. */
 static void plan_hidden(const struct daemon *d, struct sandbox_plan *p)
 {
@@ -196,10 +186,9 @@ int sandbox_plan_build(struct server *s, struct sandbox_plan **ret, char **error
 	p->landlock_abi = landlock_abi > 0 ? landlock_abi : 0;
 
 	push(&p->mechanisms, &nmech, "no_new_privs");
-	if (!runs_as_root(s)) {
-		p->drop_caps = s->d->is_root;
-		push(&p->mechanisms, &nmech, "capabilities dropped");
-	}
+	/* A server that runs as root too: root's uid without root's capabilities. */
+	p->drop_caps = s->d->is_root;
+	push(&p->mechanisms, &nmech, "capabilities dropped");
 	if (p->landlock_abi > 0) {
 		snprintf(buf, sizeof(buf), "landlock ABI %d", p->landlock_abi);
 		push(&p->mechanisms, &nmech, buf);

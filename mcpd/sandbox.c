@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/landlock.h>
 
 #ifdef HAVE_SECCOMP
@@ -448,14 +449,32 @@ static int seccomp_net(char *err, size_t size)
 }
 #endif
 
+/*
+ * No capability left: ambient, inheritable, permitted, effective. With
+ * no_new_privs exec grants none back (not even to root), so a server that runs
+ * as root keeps its uid but not root's powers (modules, raw I/O, reading
+ * another root process's /proc/PID/environ, DAC override).
+ */
+static int drop_capabilities(char *err, size_t size)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (syscall(SYS_capset, &h, data) < 0)
+		return fail(err, size, -errno, "cannot drop its capabilities: %s", strerror(errno));
+	return 0;
+}
+
 int sandbox_child_restrict(const struct sandbox_plan *plan, char *err, size_t size)
 {
 	int r;
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return fail(err, size, -errno, "cannot set no_new_privs: %s", strerror(errno));
-	if (plan->drop_caps)
-		prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if ((r = drop_capabilities(err, size)) < 0)
+		return r;
 	if (plan->landlock_abi > 0 && (r = landlock(plan, err, size)) < 0)
 		return r;
 #ifdef HAVE_SECCOMP
