@@ -131,6 +131,16 @@ void sandbox_plan_free(struct sandbox_plan *plan)
 	free(plan);
 }
 
+/* Whether the server's processes run as root: mcpd's user when it sets none. */
+static bool runs_as_root(const struct server *s)
+{
+	if (!s->d->is_root)
+		return false;
+	if (!s->conf.user)
+		return true;
+	return strcmp(s->conf.user, "root") == 0 || strcmp(s->conf.user, "0") == 0;
+}
+
 /* mcpd's files, from the manifest in force and mcpd's own defaults. */
 static void plan_hidden(const struct daemon *d, struct sandbox_plan *p)
 {
@@ -189,6 +199,12 @@ int sandbox_plan_build(struct server *s, struct sandbox_plan **ret, char **error
 	/* A server that runs as root too: root's uid without root's capabilities. */
 	p->drop_caps = s->d->is_root;
 	push(&p->mechanisms, &nmech, "capabilities dropped");
+	if (runs_as_root(s) && s->restarts == 0)
+		log_warning(p->name, NULL,
+			    "sandbox: %s runs as root: it has no capabilities, but root's user ID still opens what "
+			    "Landlock lets through and root's own Unix sockets, whose services may trust it (systemd's "
+			    "/run/systemd/private, docker.sock), network: false or not; give it a user of its own (user:)",
+			    p->name);
 	if (p->landlock_abi > 0) {
 		snprintf(buf, sizeof(buf), "landlock ABI %d", p->landlock_abi);
 		push(&p->mechanisms, &nmech, buf);

@@ -309,9 +309,44 @@ static bool resolve(const char *path, char out[PATH_MAX])
 }
 
 /*
- * The hidden paths that exist, resolved: a symlink hides its target too.
- * Called after sandbox_child_privileged: with private_tmp, what was in /tmp
- * is not in this mount namespace's /tmp.
+ * A hidden path that does not exist (yet): its deepest existing ancestor
+ * resolved, with the rest appended, into out; false when too long. The
+ * directories on the way to it are then granted entry by entry, so that what
+ * appears there later (the operator creates the file) is out of reach.
+ */
+static bool resolve_missing(const char *path, char out[PATH_MAX])
+{
+	char head[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(head))
+		return false;
+	memcpy(head, path, len + 1);
+	for (char *slash = strrchr(head, '/'); slash; slash = strrchr(head, '/')) {
+		char real[PATH_MAX];
+		const char *rest = path + (slash - head);
+
+		*slash = '\0';
+		if (!resolve(slash == head ? "/" : head, real))
+			continue;
+		if (strcmp(real, "/") == 0)
+			real[0] = '\0';
+		return (size_t)snprintf(out, PATH_MAX, "%s%s", real, rest) < PATH_MAX;
+	}
+	return false;
+}
+
+/* Whether path lies in a directory private_tmp replaces (what the operator puts there, the server never sees). */
+static bool in_private_tmp(const struct sandbox_plan *plan, const char *path)
+{
+	return plan->mountns && (within(path, "/tmp") || within(path, "/var/tmp"));
+}
+
+/*
+ * The hidden paths, resolved: a symlink hides its target too, and a path that
+ * does not exist yet is hidden all the same (see resolve_missing). Called
+ * after sandbox_child_privileged: with private_tmp, what was in /tmp is not in
+ * this mount namespace's /tmp.
  */
 static char **resolve_hidden(const struct sandbox_plan *plan)
 {
@@ -328,11 +363,15 @@ static char **resolve_hidden(const struct sandbox_plan *plan)
 
 		struct stat st;
 
-		/* What is not there (or not in this mount namespace: private_tmp) needs no hiding. */
-		if (lstat(plan->hidden[i], &st) < 0)
-			continue;
+		if (lstat(plan->hidden[i], &st) < 0) {
+			/* Not there yet: hidden where it would appear (private_tmp: the server's /tmp is its own). */
+			if (in_private_tmp(plan, plan->hidden[i]) || !resolve_missing(plan->hidden[i], real))
+				continue;
+		} else if (!resolve(plan->hidden[i], real)) {
+			real[0] = '\0';
+		}
 		v[k++] = strdup(plan->hidden[i]);
-		if (resolve(plan->hidden[i], real) && strcmp(real, plan->hidden[i]) != 0)
+		if (real[0] && strcmp(real, plan->hidden[i]) != 0)
 			v[k++] = strdup(real);
 	}
 	for (size_t i = 0; i < k; i++)
