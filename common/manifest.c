@@ -2054,6 +2054,28 @@ static void check_sandbox_list(struct parse *p, const struct ynode *srv, const c
 	}
 }
 
+/* private_tmp gives the server an empty /tmp and /var/tmp: a path in them would not be there. */
+static void check_private_tmp(struct parse *p, const struct ynode *srv, const char *srv_path, const char *key,
+			      char *const *list, size_t n)
+{
+	static const char *const tmp[] = { "/tmp", "/var/tmp" };
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t t = 0; t < NELEM(tmp); t++) {
+			const struct ynode *at;
+			char *where;
+
+			if (!path_within(list[i], tmp[t]))
+				continue;
+			at = locate(p, srv, "sandbox", key, &where, srv_path);
+			error_at(p, at, where, "\"%.200s\" is inside %s, which private_tmp replaces with an empty tmpfs "
+				 "for this server (the path would not exist there): use a path elsewhere, or drop private_tmp",
+				 list[i], tmp[t]);
+			free(where);
+			break;
+		}
+}
+
 static void check_sandboxes(struct parse *p, const struct ynode *servers)
 {
 	char **hidden = manifest_hidden_paths(p->m);
@@ -2069,6 +2091,12 @@ static void check_sandboxes(struct parse *p, const struct ynode *servers)
 				   s->sandbox.nwritable, hidden);
 		check_sandbox_list(p, servers->entries[i].value, path, "readable", s->sandbox.readable,
 				   s->sandbox.nreadable, hidden);
+		if (s->sandbox.private_tmp) {
+			check_private_tmp(p, servers->entries[i].value, path, "writable", s->sandbox.writable,
+					  s->sandbox.nwritable);
+			check_private_tmp(p, servers->entries[i].value, path, "readable", s->sandbox.readable,
+					  s->sandbox.nreadable);
+		}
 		free(path);
 	}
 	strv_free(hidden);

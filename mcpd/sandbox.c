@@ -380,12 +380,37 @@ static char **resolve_hidden(const struct sandbox_plan *plan)
 	return v;
 }
 
+static bool writable_listed(const struct sandbox_plan *plan, const char *path)
+{
+	for (char **w = plan->writable; w && *w; w++)
+		if (strcmp(path, *w) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Whether path lies in one of the plan's writable paths (not merely equal to
+ * it): that writable path already grants it everything, and resolving it
+ * would follow what the server planted there (a symlink to / in place of a
+ * readable directory, made before a restart, would open the whole file system).
+ */
+static bool inside_writable(const struct sandbox_plan *plan, const char *path)
+{
+	for (char **w = plan->writable; w && *w; w++)
+		if (strcmp(path, *w) != 0 && within(path, *w))
+			return true;
+	return false;
+}
+
 /* Grant rights on a manifest path: resolved first; a missing one fails the start (best_effort: noted). */
 static int grant(const struct sandbox_plan *plan, struct ruleset *rs, const char *key, const char *path,
 		 uint64_t rights, char *const *hidden, unsigned *budget)
 {
 	char real[PATH_MAX];
 	int r;
+
+	if (inside_writable(plan, path) || (rights != fs_rights(rs->abi) && writable_listed(plan, path)))
+		return 0;
 
 	if (!resolve(path, real)) {
 		if (plan->best_effort) {
@@ -439,12 +464,8 @@ static int landlock(const struct sandbox_plan *plan, char *err, size_t size)
 		}
 		for (char **p = plan->readable; r == 0 && *p; p++)
 			r = grant(plan, &rs, "readable", *p, LL_READ, hidden, &budget);
-		if (r == 0 && plan->exe) {
-			char real[PATH_MAX];
-
-			if (resolve(plan->exe, real))
-				r = grant(plan, &rs, "command", real, LL_READ, hidden, &budget);
-		}
+		if (r == 0 && plan->exe && access(plan->exe, F_OK) == 0)
+			r = grant(plan, &rs, "command", plan->exe, LL_READ, hidden, &budget);
 	}
 	for (char **p = plan->writable; r == 0 && *p; p++)
 		r = grant(plan, &rs, "writable", *p, all, hidden, &budget);

@@ -1,0 +1,74 @@
+#!/bin/bash
+# attack-sandbox: a careless operator and a hostile server against the sandbox.
+# A readable path inside a writable one, which the server replaced with a
+# symlink to / before a restart, does not open the whole file system; a
+# writable or readable path under /tmp with private_tmp (an empty tmpfs for
+# the server) is a manifest error, not a start that fails again and again.
+set -u
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/mcpd.sh"
+. "$(dirname "$0")/confine.sh"
+
+# ---- private_tmp and paths under /tmp: the manifest says so (mcpd -n), whoever runs mcpd.
+cat >"$T/tmp.yaml" <<YAML
+version: 1
+servers:
+  box:
+    command: [$EXAMPLE]
+    sandbox: { writable: [/tmp/box-cache], private_tmp: true }
+  lib:
+    command: [$EXAMPLE]
+    sandbox: { readable: [/var/tmp/data], private_tmp: true }
+  fine:
+    command: [$EXAMPLE]
+    sandbox: { writable: [/tmp/box-cache] }
+YAML
+out=$("$MCPD" -n -c "$T/tmp.yaml" 2>&1)
+like "$out" 'servers\.box\.sandbox\.writable: "/tmp/box-cache" is inside /tmp, which private_tmp replaces with an empty tmpfs' \
+	"private_tmp: a writable path under /tmp is a manifest error"
+like "$out" 'servers\.lib\.sandbox\.readable: "/var/tmp/data" is inside /var/tmp' "so is a readable path under /var/tmp"
+[[ $out != *servers.fine.* ]] && ok "without private_tmp, /tmp paths are fine" || not_ok "fine is fine" "$out"
+
+# ---- a symlink planted in writable, in place of a readable path, before a restart.
+if [[ $(id -u) != 0 ]]; then
+	skip "a symlink planted in writable before a restart" "needs root (mcpd's Landlock probe and user: paths)"
+	done_testing
+	exit 0
+fi
+mkdir -p "$T/w/pub" "$T/state"
+echo public >"$T/w/pub/file"
+echo private >"$T/private.txt"
+cat >"$T/m.yaml" <<YAML
+version: 1
+defaults:
+  stop: { timeout: 2s }
+servers:
+  box:
+    command: [$EXAMPLE, --name, box, --confine-tools]
+    sandbox: { writable: [$T/w], readable: [$T/w/pub, $top_builddir] }
+YAML
+STATE_DIRECTORY=$T/state start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
+if ! landlock_here; then
+	skip "a symlink planted in writable before a restart" "mcpd found no Landlock on this kernel"
+	stop_mcpd
+	done_testing
+	exit 0
+fi
+wait_state 60 box running || not_ok "box running" "$(ctl status box; mcpd_log | tail -n 10)"
+path() { jq -nc --arg p "$1" '{path: $p, max: 65536}'; }
+denied='^error: cannot open .*: Permission denied'
+is "$(call box read_file "$(path "$T/w/pub/file")")" "public" "the allow-list: a readable path can be read"
+like "$(call box read_file "$(path "$T/private.txt")")" "$denied" "a path not listed cannot"
+# What the server may do itself (Landlock grants it every right in writable): rm -r pub, ln -s / pub.
+rm -r "$T/w/pub"
+ln -s / "$T/w/pub"
+ctl restart box >/dev/null
+_box_restarted() { [[ $(state_of box) == running && $(field_of box restarts) -ge 1 ]]; }
+wait_until 60 _box_restarted || not_ok "box restarted" "$(ctl status box; mcpd_log | tail -n 10)"
+out=$(call box read_file "$(path "$T/private.txt")")
+like "$out" "$denied" "after a restart, readable $T/w/pub, now a symlink to /, does not open the file system"
+[[ $out != private* ]] && ok "so the private file does not leak" || not_ok "no leak" "$out"
+echo in >"$T/w/in"
+is "$(call box read_file "$(path "$T/w/in")")" "in" "while writable works as before"
+stop_mcpd
+done_testing
