@@ -215,6 +215,13 @@ int sandbox_plan_build(struct server *s, struct sandbox_plan **ret, char **error
 			 "this kernel has no Landlock (Linux 5.13 with landlock in lsm=), needed for writable, readable "
 			 "and hiding mcpd's files", error);
 	}
+#ifdef HAVE_SECCOMP
+	/* Landlock does not govern chmod: root's uid could chmod any root file. */
+	if (runs_as_root(s)) {
+		p->seccomp_chmod = true;
+		push(&p->mechanisms, &nmech, "seccomp chmod filter");
+	}
+#endif
 	if (r == 0 && !p->network) {
 		if (s->d->is_root) {
 			p->netns = true;

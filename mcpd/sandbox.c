@@ -488,23 +488,40 @@ static int landlock(const struct sandbox_plan *plan, char *err, size_t size)
 }
 
 #ifdef HAVE_SECCOMP
-/* network: false without root: only AF_UNIX sockets, and no io_uring (it could open others). */
-static int seccomp_net(char *err, size_t size)
+/*
+ * network: false without root: only AF_UNIX sockets, and no io_uring (it could
+ * open others). A server that runs as root: no chmod, which Landlock does not
+ * govern and root's uid may do on any root file (a setuid bit on a readable
+ * program, mcpd's manifest made world-readable).
+ */
+static int seccomp_filter(const struct sandbox_plan *plan, char *err, size_t size)
 {
 	const struct scmp_arg_cmp not_unix = { .arg = 0, .op = SCMP_CMP_NE, .datum_a = AF_UNIX, .datum_b = 0 };
+	static const char *const chmods[] = { "chmod", "fchmod", "fchmodat", "fchmodat2" };
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-	int r;
+	int r = 0;
 
 	if (!ctx)
-		return fail(err, size, -ENOMEM, "network: false: cannot set up a seccomp filter");
-	if ((r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, &not_unix)) < 0 ||
-	    (r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1, &not_unix)) < 0 ||
-	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(io_uring_setup), 0)) < 0 ||
-	    (r = seccomp_load(ctx)) < 0) {
+		return fail(err, size, -ENOMEM, "cannot set up a seccomp filter");
+	if (plan->seccomp_net &&
+	    ((r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, &not_unix)) < 0 ||
+	     (r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1, &not_unix)) < 0 ||
+	     (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(io_uring_setup), 0)) < 0)) {
 		seccomp_release(ctx);
 		return fail(err, size, r, "network: false: cannot load the seccomp filter: %s", strerror(-r));
 	}
+	for (size_t i = 0; plan->seccomp_chmod && r == 0 && i < sizeof(chmods) / sizeof(*chmods); i++) {
+		int nr = seccomp_syscall_resolve_name(chmods[i]);
+
+		/* A libseccomp older than the system call (fchmodat2: Linux 6.6) cannot name it. */
+		if (nr != __NR_SCMP_ERROR)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+	}
+	if (r == 0)
+		r = seccomp_load(ctx);
 	seccomp_release(ctx);
+	if (r < 0)
+		return fail(err, size, r, "cannot load the seccomp filter: %s", strerror(-r));
 	return 0;
 }
 #endif
@@ -538,7 +555,7 @@ int sandbox_child_restrict(const struct sandbox_plan *plan, char *err, size_t si
 	if (plan->landlock_abi > 0 && (r = landlock(plan, err, size)) < 0)
 		return r;
 #ifdef HAVE_SECCOMP
-	if (plan->seccomp_net && (r = seccomp_net(err, size)) < 0)
+	if ((plan->seccomp_net || plan->seccomp_chmod) && (r = seccomp_filter(plan, err, size)) < 0)
 		return r;
 #endif
 	return 0;

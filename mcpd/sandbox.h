@@ -43,6 +43,7 @@ struct sandbox_plan {
 	bool drop_caps;			/* bounding set dropped (mcpd root; every sandboxed server loses its capabilities) */
 	bool netns;			/* network: false, as root */
 	bool seccomp_net;		/* network: false, not root */
+	bool seccomp_chmod;		/* the server runs as root: chmod denied (seccomp) */
 	bool mountns;			/* private_tmp, as root */
 
 	char **mechanisms;		/* for the status: NULL-terminated */

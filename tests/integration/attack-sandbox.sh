@@ -1,5 +1,7 @@
 #!/bin/bash
 # attack-sandbox: a careless operator and a hostile server against the sandbox.
+# A sandboxed server running as root cannot chmod root's files (the manifest,
+# a program it may read: no setuid bit).
 # A readable path inside a writable one, which the server replaced with a
 # symlink to / before a restart, does not open the whole file system; a
 # writable or readable path under /tmp with private_tmp (an empty tmpfs for
@@ -38,6 +40,19 @@ fi
 mkdir -p "$T/w/pub" "$T/state"
 echo public >"$T/w/pub/file"
 echo private >"$T/private.txt"
+mkdir -p "$T/chm-out"
+echo prog >"$T/prog"
+chmod 0755 "$T/prog"
+# A sandboxed server running as root: chmod on root's files (Landlock does not govern chmod).
+cat >"$T/chm.sh" <<SH
+#!/bin/bash
+o=\$1
+chmod 0666 "$T/m.yaml" 2>"\$o/manifest"; echo "rc=\$?" >>"\$o/manifest"
+chmod 4755 "$T/prog" 2>"\$o/prog"; echo "rc=\$?" >>"\$o/prog"
+echo done >"\$o/done"
+exec "$EXAMPLE" --name chm
+SH
+chmod 0755 "$T/chm.sh"
 cat >"$T/m.yaml" <<YAML
 version: 1
 defaults:
@@ -46,7 +61,11 @@ servers:
   box:
     command: [$EXAMPLE, --name, box, --confine-tools]
     sandbox: { writable: [$T/w], readable: [$T/w/pub, $top_builddir] }
+  chm:
+    command: [$T/chm.sh, $T/chm-out]
+    sandbox: { writable: [$T/chm-out] }
 YAML
+chmod 0644 "$T/m.yaml"
 STATE_DIRECTORY=$T/state start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
 if ! landlock_here; then
 	skip "a symlink planted in writable before a restart" "mcpd found no Landlock on this kernel"
@@ -55,6 +74,14 @@ if ! landlock_here; then
 	exit 0
 fi
 wait_state 60 box running || not_ok "box running" "$(ctl status box; mcpd_log | tail -n 10)"
+_chm_done() { [[ -e $T/chm-out/done ]]; }
+wait_until 60 _chm_done || not_ok "chm ran" "$(ctl status chm; mcpd_log | tail -n 10)"
+like "$(cat "$T/chm-out/manifest")" 'Operation not permitted' "a sandboxed server running as root cannot chmod the manifest"
+is "$(stat -c %a "$T/m.yaml")" 644 "which stays 0644"
+like "$(cat "$T/chm-out/prog")" 'Operation not permitted' "nor set the setuid bit of a root program it may read"
+is "$(stat -c %a "$T/prog")" 755 "which stays 0755"
+is "$(ctl --json status chm | jq -r '.servers[0].confinement.sandbox.mechanisms | index("seccomp chmod filter") != null')" true \
+	"status: the seccomp chmod filter is in force"
 path() { jq -nc --arg p "$1" '{path: $p, max: 65536}'; }
 denied='^error: cannot open .*: Permission denied'
 is "$(call box read_file "$(path "$T/w/pub/file")")" "public" "the allow-list: a readable path can be read"
