@@ -49,8 +49,9 @@ cat >"$T/chm.sh" <<SH
 o=\$1
 chmod 0666 "$T/m.yaml" 2>"\$o/manifest"; echo "rc=\$?" >>"\$o/manifest"
 chmod 4755 "$T/prog" 2>"\$o/prog"; echo "rc=\$?" >>"\$o/prog"
+ulimit -H -d unlimited 2>"\$o/rlimit"; echo "rc=\$?" >>"\$o/rlimit"
 echo done >"\$o/done"
-exec "$EXAMPLE" --name chm
+exec "$EXAMPLE_PLAIN" --name chm
 SH
 chmod 0755 "$T/chm.sh"
 cat >"$T/m.yaml" <<YAML
@@ -64,6 +65,7 @@ servers:
   chm:
     command: [$T/chm.sh, $T/chm-out]
     sandbox: { writable: [$T/chm-out] }
+    limits: { memory: 512M }
 YAML
 chmod 0644 "$T/m.yaml"
 STATE_DIRECTORY=$T/state start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
@@ -80,6 +82,7 @@ like "$(cat "$T/chm-out/manifest")" 'Operation not permitted' "a sandboxed serve
 is "$(stat -c %a "$T/m.yaml")" 644 "which stays 0644"
 like "$(cat "$T/chm-out/prog")" 'Operation not permitted' "nor set the setuid bit of a root program it may read"
 is "$(stat -c %a "$T/prog")" 755 "which stays 0755"
+like "$(cat "$T/chm-out/rlimit")" 'rc=1' "nor raise its hard limit on memory (limits.memory: RLIMIT_DATA here; it has no CAP_SYS_RESOURCE)"
 is "$(ctl --json status chm | jq -r '.servers[0].confinement.sandbox.mechanisms | index("seccomp chmod filter") != null')" true \
 	"status: the seccomp chmod filter is in force"
 path() { jq -nc --arg p "$1" '{path: $p, max: 65536}'; }
