@@ -1875,6 +1875,27 @@ static void check_server(struct parse *p, struct server_conf *s, const struct yn
 			 "killed before it is ever throttled", s->limits.memory_high.text, s->limits.memory.text);
 		free(where);
 	}
+	/* A limit of 0 that no process can start under (memory, nofile, stack, cpu_time). */
+	{
+		static const struct { const char *key; size_t offset; const char *why; } zero[] = {
+			{ "memory", offsetof(struct limits_conf, memory), "no process can start without memory" },
+			{ "memory_high", offsetof(struct limits_conf, memory_high), "the process would be throttled from its start" },
+			{ "nofile", offsetof(struct limits_conf, nofile), "no process can open its libraries without file descriptors" },
+			{ "stack", offsetof(struct limits_conf, stack), "no process can start without a stack" },
+			{ "cpu_time", offsetof(struct limits_conf, cpu_time), "the process would be killed at once" },
+		};
+
+		for (size_t i = 0; i < NELEM(zero); i++) {
+			const struct limit_conf *l = (const void *)((const char *)&s->limits + zero[i].offset);
+
+			if (!l->set || l->value != 0)
+				continue;
+			n = locate(p, srv, "limits", zero[i].key, &where, path);
+			error_at(p, n, where, "0 would end every start of the server (%s); leave limits.%s out for "
+				 "no limit", zero[i].why, zero[i].key);
+			free(where);
+		}
+	}
 	if (s->stop.timeout_ms == 0) {
 		n = locate(p, srv, "stop", "timeout", &where, path);
 		error_at(p, n, where, "stop.timeout must be longer than 0");

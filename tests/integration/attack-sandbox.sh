@@ -5,7 +5,8 @@
 # A readable path inside a writable one, which the server replaced with a
 # symlink to / before a restart, does not open the whole file system; a
 # writable or readable path under /tmp with private_tmp (an empty tmpfs for
-# the server) is a manifest error, not a start that fails again and again.
+# the server) is a manifest error, not a start that fails again and again; so
+# are limits of 0 under which no process starts (memory, nofile, stack...).
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mcpd.sh"
@@ -30,6 +31,24 @@ like "$out" 'servers\.box\.sandbox\.writable: "/tmp/box-cache" is inside /tmp, w
 	"private_tmp: a writable path under /tmp is a manifest error"
 like "$out" 'servers\.lib\.sandbox\.readable: "/var/tmp/data" is inside /var/tmp' "so is a readable path under /var/tmp"
 [[ $out != *servers.fine.* ]] && ok "without private_tmp, /tmp paths are fine" || not_ok "fine is fine" "$out"
+
+# ---- limits of 0 that no process starts under: manifest errors, not a server dying at every start.
+cat >"$T/zero.yaml" <<YAML
+version: 1
+servers:
+  m0: { command: [$EXAMPLE], limits: { memory: 0 } }
+  h0: { command: [$EXAMPLE], limits: { memory_high: 0 } }
+  n0: { command: [$EXAMPLE], limits: { nofile: 0 } }
+  s0: { command: [$EXAMPLE], limits: { stack: 0 } }
+  c0: { command: [$EXAMPLE], limits: { cpu_time: 0s } }
+  fine: { command: [$EXAMPLE], limits: { core: 0, nproc: 0, memory: 64M } }
+YAML
+out=$("$MCPD" -n -c "$T/zero.yaml" 2>&1)
+for k in m0.limits.memory h0.limits.memory_high n0.limits.nofile s0.limits.stack c0.limits.cpu_time; do
+	like "$out" "servers\.$k: 0 would end every start of the server \(.*\); leave limits\.${k##*.} out for no limit" \
+		"limits: ${k##*.}: 0 is a manifest error"
+done
+[[ $out != *servers.fine.* ]] && ok "core: 0 and nproc: 0 stay valid (no core dumps, no forks)" || not_ok "fine is fine" "$out"
 
 # ---- a symlink planted in writable, in place of a readable path, before a restart.
 if [[ $(id -u) != 0 ]]; then
