@@ -1915,6 +1915,27 @@ static void check_server(struct parse *p, struct server_conf *s, const struct yn
 			 "killed before it is ever throttled", s->limits.memory_high.text, s->limits.memory.text);
 		free(where);
 	}
+	/* A limit of 0 that no process can start under (memory, nofile, stack, cpu_time). */
+	{
+		static const struct { const char *key; size_t offset; const char *why; } zero[] = {
+			{ "memory", offsetof(struct limits_conf, memory), "no process can start without memory" },
+			{ "memory_high", offsetof(struct limits_conf, memory_high), "the process would be throttled from its start" },
+			{ "nofile", offsetof(struct limits_conf, nofile), "no process can open its libraries without file descriptors" },
+			{ "stack", offsetof(struct limits_conf, stack), "no process can start without a stack" },
+			{ "cpu_time", offsetof(struct limits_conf, cpu_time), "the process would be killed at once" },
+		};
+
+		for (size_t i = 0; i < NELEM(zero); i++) {
+			const struct limit_conf *l = (const void *)((const char *)&s->limits + zero[i].offset);
+
+			if (!l->set || l->value != 0)
+				continue;
+			n = locate(p, srv, "limits", zero[i].key, &where, path);
+			error_at(p, n, where, "0 would end every start of the server (%s); leave limits.%s out for "
+				 "no limit", zero[i].why, zero[i].key);
+			free(where);
+		}
+	}
 	if (s->stop.timeout_ms == 0) {
 		n = locate(p, srv, "stop", "timeout", &where, path);
 		error_at(p, n, where, "stop.timeout must be longer than 0");
@@ -2094,6 +2115,28 @@ static void check_sandbox_list(struct parse *p, const struct ynode *srv, const c
 	}
 }
 
+/* private_tmp gives the server an empty /tmp and /var/tmp: a path in them would not be there. */
+static void check_private_tmp(struct parse *p, const struct ynode *srv, const char *srv_path, const char *key,
+			      char *const *list, size_t n)
+{
+	static const char *const tmp[] = { "/tmp", "/var/tmp" };
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t t = 0; t < NELEM(tmp); t++) {
+			const struct ynode *at;
+			char *where;
+
+			if (!path_within(list[i], tmp[t]))
+				continue;
+			at = locate(p, srv, "sandbox", key, &where, srv_path);
+			error_at(p, at, where, "\"%.200s\" is inside %s, which private_tmp replaces with an empty tmpfs "
+				 "for this server (the path would not exist there): use a path elsewhere, or drop private_tmp",
+				 list[i], tmp[t]);
+			free(where);
+			break;
+		}
+}
+
 static void check_sandboxes(struct parse *p, const struct ynode *servers)
 {
 	char **hidden = manifest_hidden_paths(p->m);
@@ -2109,6 +2152,12 @@ static void check_sandboxes(struct parse *p, const struct ynode *servers)
 				   s->sandbox.nwritable, hidden);
 		check_sandbox_list(p, servers->entries[i].value, path, "readable", s->sandbox.readable,
 				   s->sandbox.nreadable, hidden);
+		if (s->sandbox.private_tmp) {
+			check_private_tmp(p, servers->entries[i].value, path, "writable", s->sandbox.writable,
+					  s->sandbox.nwritable);
+			check_private_tmp(p, servers->entries[i].value, path, "readable", s->sandbox.readable,
+					  s->sandbox.nreadable);
+		}
 		free(path);
 	}
 	strv_free(hidden);

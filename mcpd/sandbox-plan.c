@@ -196,10 +196,15 @@ int sandbox_plan_build(struct server *s, struct sandbox_plan **ret, char **error
 	p->landlock_abi = landlock_abi > 0 ? landlock_abi : 0;
 
 	push(&p->mechanisms, &nmech, "no_new_privs");
-	if (!runs_as_root(s)) {
-		p->drop_caps = s->d->is_root;
-		push(&p->mechanisms, &nmech, "capabilities dropped");
-	}
+	/* A server that runs as root too: root's uid without root's capabilities. */
+	p->drop_caps = s->d->is_root;
+	push(&p->mechanisms, &nmech, "capabilities dropped");
+	if (runs_as_root(s) && s->restarts == 0)
+		log_warning(p->name, NULL,
+			    "sandbox: %s runs as root: it has no capabilities, but root's user ID still opens what "
+			    "Landlock lets through and root's own Unix sockets, whose services may trust it (systemd's "
+			    "/run/systemd/private, docker.sock), network: false or not; give it a user of its own (user:)",
+			    p->name);
 	if (p->landlock_abi > 0) {
 		snprintf(buf, sizeof(buf), "landlock ABI %d", p->landlock_abi);
 		push(&p->mechanisms, &nmech, buf);
@@ -210,6 +215,13 @@ int sandbox_plan_build(struct server *s, struct sandbox_plan **ret, char **error
 			 "this kernel has no Landlock (Linux 5.13 with landlock in lsm=), needed for writable, readable "
 			 "and hiding mcpd's files", error);
 	}
+#ifdef HAVE_SECCOMP
+	/* Landlock does not govern chmod: root's uid could chmod any root file. */
+	if (runs_as_root(s)) {
+		p->seccomp_chmod = true;
+		push(&p->mechanisms, &nmech, "seccomp chmod filter");
+	}
+#endif
 	if (r == 0 && !p->network) {
 		if (s->d->is_root) {
 			p->netns = true;

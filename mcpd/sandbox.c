@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/landlock.h>
 
 #ifdef HAVE_SECCOMP
@@ -308,9 +309,44 @@ static bool resolve(const char *path, char out[PATH_MAX])
 }
 
 /*
- * The hidden paths that exist, resolved: a symlink hides its target too.
- * Called after sandbox_child_privileged: with private_tmp, what was in /tmp
- * is not in this mount namespace's /tmp.
+ * A hidden path that does not exist (yet): its deepest existing ancestor
+ * resolved, with the rest appended, into out; false when too long. The
+ * directories on the way to it are then granted entry by entry, so that what
+ * appears there later (the operator creates the file) is out of reach.
+ */
+static bool resolve_missing(const char *path, char out[PATH_MAX])
+{
+	char head[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(head))
+		return false;
+	memcpy(head, path, len + 1);
+	for (char *slash = strrchr(head, '/'); slash; slash = strrchr(head, '/')) {
+		char real[PATH_MAX];
+		const char *rest = path + (slash - head);
+
+		*slash = '\0';
+		if (!resolve(slash == head ? "/" : head, real))
+			continue;
+		if (strcmp(real, "/") == 0)
+			real[0] = '\0';
+		return (size_t)snprintf(out, PATH_MAX, "%s%s", real, rest) < PATH_MAX;
+	}
+	return false;
+}
+
+/* Whether path lies in a directory private_tmp replaces (what the operator puts there, the server never sees). */
+static bool in_private_tmp(const struct sandbox_plan *plan, const char *path)
+{
+	return plan->mountns && (within(path, "/tmp") || within(path, "/var/tmp"));
+}
+
+/*
+ * The hidden paths, resolved: a symlink hides its target too, and a path that
+ * does not exist yet is hidden all the same (see resolve_missing). Called
+ * after sandbox_child_privileged: with private_tmp, what was in /tmp is not in
+ * this mount namespace's /tmp.
  */
 static char **resolve_hidden(const struct sandbox_plan *plan)
 {
@@ -327,11 +363,15 @@ static char **resolve_hidden(const struct sandbox_plan *plan)
 
 		struct stat st;
 
-		/* What is not there (or not in this mount namespace: private_tmp) needs no hiding. */
-		if (lstat(plan->hidden[i], &st) < 0)
-			continue;
+		if (lstat(plan->hidden[i], &st) < 0) {
+			/* Not there yet: hidden where it would appear (private_tmp: the server's /tmp is its own). */
+			if (in_private_tmp(plan, plan->hidden[i]) || !resolve_missing(plan->hidden[i], real))
+				continue;
+		} else if (!resolve(plan->hidden[i], real)) {
+			real[0] = '\0';
+		}
 		v[k++] = strdup(plan->hidden[i]);
-		if (resolve(plan->hidden[i], real) && strcmp(real, plan->hidden[i]) != 0)
+		if (real[0] && strcmp(real, plan->hidden[i]) != 0)
 			v[k++] = strdup(real);
 	}
 	for (size_t i = 0; i < k; i++)
@@ -340,12 +380,37 @@ static char **resolve_hidden(const struct sandbox_plan *plan)
 	return v;
 }
 
+static bool writable_listed(const struct sandbox_plan *plan, const char *path)
+{
+	for (char **w = plan->writable; w && *w; w++)
+		if (strcmp(path, *w) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Whether path lies in one of the plan's writable paths (not merely equal to
+ * it): that writable path already grants it everything, and resolving it
+ * would follow what the server planted there (a symlink to / in place of a
+ * readable directory, made before a restart, would open the whole file system).
+ */
+static bool inside_writable(const struct sandbox_plan *plan, const char *path)
+{
+	for (char **w = plan->writable; w && *w; w++)
+		if (strcmp(path, *w) != 0 && within(path, *w))
+			return true;
+	return false;
+}
+
 /* Grant rights on a manifest path: resolved first; a missing one fails the start (best_effort: noted). */
 static int grant(const struct sandbox_plan *plan, struct ruleset *rs, const char *key, const char *path,
 		 uint64_t rights, char *const *hidden, unsigned *budget)
 {
 	char real[PATH_MAX];
 	int r;
+
+	if (inside_writable(plan, path) || (rights != fs_rights(rs->abi) && writable_listed(plan, path)))
+		return 0;
 
 	if (!resolve(path, real)) {
 		if (plan->best_effort) {
@@ -399,12 +464,8 @@ static int landlock(const struct sandbox_plan *plan, char *err, size_t size)
 		}
 		for (char **p = plan->readable; r == 0 && *p; p++)
 			r = grant(plan, &rs, "readable", *p, LL_READ, hidden, &budget);
-		if (r == 0 && plan->exe) {
-			char real[PATH_MAX];
-
-			if (resolve(plan->exe, real))
-				r = grant(plan, &rs, "command", real, LL_READ, hidden, &budget);
-		}
+		if (r == 0 && plan->exe && access(plan->exe, F_OK) == 0)
+			r = grant(plan, &rs, "command", plan->exe, LL_READ, hidden, &budget);
 	}
 	for (char **p = plan->writable; r == 0 && *p; p++)
 		r = grant(plan, &rs, "writable", *p, all, hidden, &budget);
@@ -427,26 +488,61 @@ static int landlock(const struct sandbox_plan *plan, char *err, size_t size)
 }
 
 #ifdef HAVE_SECCOMP
-/* network: false without root: only AF_UNIX sockets, and no io_uring (it could open others). */
-static int seccomp_net(char *err, size_t size)
+/*
+ * network: false without root: only AF_UNIX sockets, and no io_uring (it could
+ * open others). A server that runs as root: no chmod, which Landlock does not
+ * govern and root's uid may do on any root file (a setuid bit on a readable
+ * program, mcpd's manifest made world-readable).
+ */
+static int seccomp_filter(const struct sandbox_plan *plan, char *err, size_t size)
 {
 	const struct scmp_arg_cmp not_unix = { .arg = 0, .op = SCMP_CMP_NE, .datum_a = AF_UNIX, .datum_b = 0 };
+	static const char *const chmods[] = { "chmod", "fchmod", "fchmodat", "fchmodat2" };
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-	int r;
+	int r = 0;
 
 	if (!ctx)
-		return fail(err, size, -ENOMEM, "network: false: cannot set up a seccomp filter");
-	if ((r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, &not_unix)) < 0 ||
-	    (r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1, &not_unix)) < 0 ||
-	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(io_uring_setup), 0)) < 0 ||
-	    (r = seccomp_load(ctx)) < 0) {
+		return fail(err, size, -ENOMEM, "cannot set up a seccomp filter");
+	if (plan->seccomp_net &&
+	    ((r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1, &not_unix)) < 0 ||
+	     (r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1, &not_unix)) < 0 ||
+	     (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(io_uring_setup), 0)) < 0)) {
 		seccomp_release(ctx);
 		return fail(err, size, r, "network: false: cannot load the seccomp filter: %s", strerror(-r));
 	}
+	for (size_t i = 0; plan->seccomp_chmod && r == 0 && i < sizeof(chmods) / sizeof(*chmods); i++) {
+		int nr = seccomp_syscall_resolve_name(chmods[i]);
+
+		/* A libseccomp older than the system call (fchmodat2: Linux 6.6) cannot name it. */
+		if (nr != __NR_SCMP_ERROR)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+	}
+	if (r == 0)
+		r = seccomp_load(ctx);
 	seccomp_release(ctx);
+	if (r < 0)
+		return fail(err, size, r, "cannot load the seccomp filter: %s", strerror(-r));
 	return 0;
 }
 #endif
+
+/*
+ * No capability left: ambient, inheritable, permitted, effective. With
+ * no_new_privs exec grants none back (not even to root), so a server that runs
+ * as root keeps its uid but not root's powers (modules, raw I/O, reading
+ * another root process's /proc/PID/environ, DAC override).
+ */
+static int drop_capabilities(char *err, size_t size)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (syscall(SYS_capset, &h, data) < 0)
+		return fail(err, size, -errno, "cannot drop its capabilities: %s", strerror(errno));
+	return 0;
+}
 
 int sandbox_child_restrict(const struct sandbox_plan *plan, char *err, size_t size)
 {
@@ -454,12 +550,12 @@ int sandbox_child_restrict(const struct sandbox_plan *plan, char *err, size_t si
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return fail(err, size, -errno, "cannot set no_new_privs: %s", strerror(errno));
-	if (plan->drop_caps)
-		prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if ((r = drop_capabilities(err, size)) < 0)
+		return r;
 	if (plan->landlock_abi > 0 && (r = landlock(plan, err, size)) < 0)
 		return r;
 #ifdef HAVE_SECCOMP
-	if (plan->seccomp_net && (r = seccomp_net(err, size)) < 0)
+	if ((plan->seccomp_net || plan->seccomp_chmod) && (r = seccomp_filter(plan, err, size)) < 0)
 		return r;
 #endif
 	return 0;

@@ -40,9 +40,10 @@ struct sandbox_plan {
 
 	/* Mechanisms decided by the parent from the probe and its privileges. */
 	int landlock_abi;		/* 0: no Landlock (best_effort) */
-	bool drop_caps;			/* bounding set dropped, ambient cleared (mcpd root, server not) */
+	bool drop_caps;			/* bounding set dropped (mcpd root; every sandboxed server loses its capabilities) */
 	bool netns;			/* network: false, as root */
 	bool seccomp_net;		/* network: false, not root */
+	bool seccomp_chmod;		/* the server runs as root: chmod denied (seccomp) */
 	bool mountns;			/* private_tmp, as root */
 
 	char **mechanisms;		/* for the status: NULL-terminated */

@@ -27,7 +27,12 @@ servers:
   other:
     command: [$EXAMPLE, --name, other, --confine-tools]
     secrets: { OTHER_TOKEN: $T/other.secret }
+  late:
+    command: [$EXAMPLE, --name, late]
+    env_file: $T/late/late.env
+    backoff: { initial: 1m }
 YAML
+mkdir -p "$T/late"
 # The same sandbox under a user of its own: what Landlock leaves to the kernel's
 # same-user rules (another process's /proc/PID/environ) is then closed.
 if [[ $(id -u) == 0 ]] && id nobody >/dev/null 2>&1; then
@@ -36,7 +41,14 @@ if [[ $(id -u) == 0 ]] && id nobody >/dev/null 2>&1; then
     command: [$EXAMPLE, --name, nob, --confine-tools]
     user: nobody
     sandbox: { network: false }
+  nobpeer:
+    command: [$EXAMPLE, --name, nobpeer, --confine-tools]
+    user: nobody
+    secrets: { PEER_TOKEN: $T/peer.secret }
 YAML
+	peer_secret=peer-secret-$RANDOM$RANDOM
+	printf '%s\n' "$peer_secret" >"$T/peer.secret"
+	chmod 0600 "$T/peer.secret"
 fi
 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
 wait_state 60 other running || not_ok "other running" "$(ctl status other; mcpd_log | tail -n 10)"
@@ -71,20 +83,31 @@ like "$(call box read_file "$(path "/proc/$mcpd_pid/root$T/m.yaml")")" "$denied"
 like "$(call box read_file "$(path "/proc/$mcpd_pid/cwd")")" "^error: " "nor mcpd's working directory"
 like "$(call box read_file "$(path "/proc/self/root$T/other.secret")")" "$denied" "nor another server's secret file"
 
+# ---- a hidden file that does not exist when the sandboxed server starts, created by the operator later.
+late_secret=late-secret-$RANDOM$RANDOM
+printf 'LATE_TOKEN=%s\n' "$late_secret" >"$T/late/late.env"
+out=$(call box read_file "$(path "$T/late/late.env")")
+like "$out" "$denied" "an env_file missing at the sandboxed server's start and created later cannot be read"
+[[ $out != *"$late_secret"* ]] && ok "so its secret does not leak" || not_ok "no leak (late env_file)" "$out"
+like "$(call other read_file "$(path "$T/late/late.env")")" "LATE_TOKEN=" "while an unsandboxed server reads it (the probe works)"
+printf 'x\n' >"$T/late/neighbour"
+like "$(call box read_file "$(path "$T/late/neighbour")")" "$denied" \
+	"a file created later next to it is out of reach too (its directory is granted entry by entry)"
+
 # ---- environments through /proc: mcpd's and another server's (which holds its secret).
-# Under the same user (root here), Landlock's ptrace rule stops /proc/PID/mem
-# but Linux 6.18 lets /proc/PID/environ through (PTRACE_MODE_READ): a known
-# limit (mcpd(8): run servers under their own user), a TAP TODO until mcpd
-# closes it (a PID namespace would).
-todo() { # todo DESC ACTUAL REGEX: like, as an expected failure while it fails
-	if printf '%s\n' "$2" | grep -Eq -- "$3"; then ok "$1"; else
-		_tap_n=$((_tap_n + 1))
-		printf 'not ok %d - %s # TODO Landlock lets a same-user /proc/PID/environ through\n' "$_tap_n" "$(_tap_desc "$1")"
-	fi
-}
-todo "same user: /proc/MCPD_PID/environ cannot be read" "$(call box read_file "$(path "/proc/$mcpd_pid/environ")")" "$denied"
+# box runs as root, like mcpd and other: Landlock's ptrace rule alone lets a
+# process with capabilities read another root process's /proc/PID/environ;
+# a sandboxed server has none (root's uid without root's powers).
+like "$(call box read_file "$(path /proc/self/status)")" $'CapPrm:\t0000000000000000' \
+	"a sandboxed server running as root has no capabilities (permitted)"
+like "$(call box read_file "$(path /proc/self/status)")" $'CapBnd:\t0000000000000000' "nor any in its bounding set"
+like "$(call other read_file "$(path /proc/self/status)")" $'CapEff:\t0*[1-9a-f]' \
+	"while an unsandboxed root server keeps them (the probe works)"
+like "$(call box read_file "$(path "/proc/$mcpd_pid/environ")")" "$denied" \
+	"a sandboxed server running as root cannot read /proc/MCPD_PID/environ"
 out=$(call box read_file "$(path "/proc/$other_pid/environ")")
-todo "same user: /proc/OTHER_SERVER_PID/environ cannot be read (another server's secret)" "$out" "$denied"
+like "$out" "$denied" "nor /proc/OTHER_SERVER_PID/environ (another root server, which holds a secret)"
+[[ $out != *"$other_secret"* ]] && ok "so its secret does not leak" || not_ok "no leak (root)" "$out"
 like "$(call box read_file "$(path "/proc/$other_pid/mem")")" "$denied" "/proc/OTHER_SERVER_PID/mem cannot be opened"
 like "$(call box read_file "$(path "/proc/$mcpd_pid/mem")")" "$denied" "nor /proc/MCPD_PID/mem"
 if grep -q '^  nob:' "$T/m.yaml"; then
@@ -94,11 +117,33 @@ if grep -q '^  nob:' "$T/m.yaml"; then
 	out=$(call nob read_file "$(path "/proc/$other_pid/environ")")
 	like "$out" "$denied" "nor /proc/OTHER_SERVER_PID/environ"
 	[[ $out != *"$other_secret"* ]] && ok "so another server's secret does not leak" || not_ok "no leak" "$out"
+	# The same user on both sides: only the sandbox stands between them.
+	wait_state 60 nobpeer running || not_ok "nobpeer running" "$(ctl status nobpeer; mcpd_log | tail -n 10)"
+	nob_pid=$(field_of nob pid) nobpeer_pid=$(field_of nobpeer pid)
+	like "$(call nobpeer read_file "$(path "/proc/$nob_pid/environ")")" "PATH=" \
+		"an unsandboxed server of user nobody reads the environ of another nobody process (the probe works)"
+	out=$(call nob read_file "$(path "/proc/$nobpeer_pid/environ")")
+	like "$out" "$denied" "a sandboxed server of user nobody cannot read /proc/PID/environ of another server of user nobody"
+	[[ $out != *"$peer_secret"* ]] && ok "so that server's secret does not leak" || not_ok "no leak (same uid)" "$out"
 	like "$(call nob ptrace "{\"pid\": $mcpd_pid}")" "$denied" "nor trace mcpd"
 	out=$(call nob connect_unix "$(ctl_request status)")
 	refused "$out" && ok "nor use the control socket" || not_ok "nob: control socket refused" "$out"
 else
 	skip "a sandboxed server under a user of its own cannot read /proc/MCPD_PID/environ" "needs root and a user nobody"
+fi
+
+# ---- root's own Unix sockets: a sandboxed server that runs as root keeps uid 0, which they may trust.
+like "$(mcpd_log)" "sandbox: box runs as root: .*/run/systemd/private.*give it a user of its own \\(user:\\)" \
+	"mcpd warns that a sandboxed server running as root still opens root's own Unix sockets"
+[[ $(grep -c 'sandbox: box runs as root' "$T/mcpd.err") == 1 ]] && ok "once" || not_ok "warned once" "$(grep 'runs as root' "$T/mcpd.err")"
+if grep -q '^  nob:' "$T/m.yaml"; then
+	spawn rootsock socat "UNIX-LISTEN:$T/root.sock,mode=600,fork" SYSTEM:'echo pong'
+	_rootsock() { [[ -S $T/root.sock ]]; }
+	wait_until 30 _rootsock || not_ok "socat listens on $T/root.sock" "$(cat "$T/rootsock.err")"
+	like "$(call nob connect_unix "$(jq -nc --arg p "$T/root.sock" '{path: $p, send: "ping"}')")" "$denied" \
+		"with a user of its own, a root-only Unix socket is out of reach (the fix the warning names)"
+	diag "known limit, as root: box connects to it: $(call box connect_unix "$(jq -nc --arg p "$T/root.sock" '{path: $p, send: "ping"}')")"
+	stop_spawned rootsock
 fi
 
 # ---- the control socket: connecting may work (Landlock does not govern it), mcpd refuses the peer.
@@ -144,5 +189,38 @@ if [[ $esc =~ ^[0-9]+$ ]] && alive "$esc"; then
 else
 	not_ok "spawn_setsid answers a live pid" "$esc"
 	stop_spawned mcpd
+fi
+
+# ---- mcpd itself as nobody: a sandboxed server of mcpd's own user cannot read mcpd's environ.
+nb=$T/nb
+mkdir -p "$nb/state"
+cat >"$nb/m.yaml" <<YAML
+version: 1
+servers:
+  box:
+    command: [$EXAMPLE, --name, box, --confine-tools]
+    sandbox: { network: false }
+  peer:
+    command: [$EXAMPLE, --name, peer, --confine-tools]
+YAML
+if [[ $(id -u) == 0 ]] && setpriv --reuid=nobody --regid=nogroup --clear-groups true 2>/dev/null; then
+	chown -R nobody:nogroup "$nb"
+	chmod 755 "$T" "$nb"
+	spawn mcpd_nb setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all \
+		env STATE_DIRECTORY="$nb/state" MCPD_TEST_MARK=mcpd-environ-$RANDOM "$MCPD" -c "$nb/m.yaml" -s "$nb/control.sock"
+	SOCK_ROOT=$SOCK SOCK=$nb/control.sock
+	wait_until 30 _status_up || not_ok "mcpd starts as nobody" "$(cat "$T/mcpd_nb.err")"
+	wait_state 60 box running || not_ok "box running under mcpd as nobody" "$(ctl status box; tail "$T/mcpd_nb.err")"
+	wait_state 60 peer running || not_ok "peer running under mcpd as nobody" "$(ctl status peer)"
+	like "$(call peer read_file "$(path "/proc/$pid_mcpd_nb/environ")")" "MCPD_TEST_MARK=mcpd-environ-" \
+		"mcpd as nobody: an unsandboxed server reads mcpd's environ (the probe works)"
+	like "$(call box read_file "$(path "/proc/$pid_mcpd_nb/environ")")" "$denied" \
+		"mcpd as nobody: a sandboxed server of the same user cannot read mcpd's /proc/PID/environ"
+	like "$(call box read_file "$(path "/proc/$(field_of peer pid)/environ")")" "$denied" \
+		"nor another server's"
+	SOCK=$SOCK_ROOT
+	stop_spawned mcpd_nb
+else
+	skip "mcpd as nobody: a sandboxed server cannot read mcpd's environ" "needs root and setpriv to nobody"
 fi
 done_testing

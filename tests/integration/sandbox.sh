@@ -148,7 +148,7 @@ for h in "$T/m.yaml" "$T/tokens" "$T/secret.txt" "$SOCK" "$T/state"; do
 	like "$hidden" "^$h\$" "status: $(basename "$h") is in hidden"
 done
 like "$(jq -r '.servers[0].confinement.sandbox.mechanisms | join(",")' <<<"$json")" \
-	'no_new_privs,landlock ABI [0-9]+' "status: the mechanisms in force"
+	'no_new_privs,capabilities dropped,landlock ABI [0-9]+' "status: the mechanisms in force (a root server loses its capabilities too)"
 is "$(jq -r '.servers[0].confinement.sandbox.control_refused' <<<"$json")" 1 "status: the refused control connections"
 is "$(ctl --json status nonet | jq -r '.servers[0].confinement.sandbox.mechanisms | index("network namespace") != null')" \
 	true "status: network: false as root is a network namespace"
