@@ -31,6 +31,7 @@
 #include "manifest.h"
 #include "readfile.h"
 #include "strutil.h"
+#include "strv.h"
 #include "xmalloc.h"
 #include "yamltree.h"
 
@@ -517,15 +518,6 @@ static bool parse_string_list(struct parse *p, const struct ynode *n, const char
 	*ret = v;
 	*ret_n = count;
 	return ok;
-}
-
-static void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **i = v; *i; i++)
-		free(*i);
-	free(v);
 }
 
 static void kv_list_free(struct kv_list *l)
@@ -1792,18 +1784,6 @@ void server_conf_release(struct server_conf *s)
 	strv_free(s->sandbox.readable);
 }
 
-static char **strv_dup(char *const *v, size_t n)
-{
-	char **r;
-
-	if (!v)
-		return NULL;
-	r = xcalloc(n + 1, sizeof(*r));
-	for (size_t i = 0; i < n; i++)
-		r[i] = xstrdup(v[i]);
-	return r;
-}
-
 static void kv_list_copy(struct kv_list *dst, const struct kv_list *src)
 {
 	dst->n = src->n;
@@ -2163,18 +2143,6 @@ static void check_sandboxes(struct parse *p, const struct ynode *servers)
 	strv_free(hidden);
 }
 
-static void strv_push(char ***v, size_t *n, const char *s)
-{
-	if (!s)
-		return;
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*v)[i], s) == 0)
-			return;
-	*v = xreallocarray(*v, *n + 2, sizeof(**v));
-	(*v)[(*n)++] = xstrdup(s);
-	(*v)[*n] = NULL;
-}
-
 char **manifest_hidden_paths(const struct manifest *m)
 {
 	char **v = xcalloc(1, sizeof(*v));
@@ -2182,26 +2150,26 @@ char **manifest_hidden_paths(const struct manifest *m)
 
 	if (m->path) {
 		if (m->path[0] == '/') {
-			strv_push(&v, &n, m->path);
+			strv_add_unique(&v, &n, m->path);
 		} else {
 			const char *base = strrchr(m->path, '/');
 			char *abs;
 
 			xasprintf(&abs, "%s/%s", m->dir, base ? base + 1 : m->path);
-			strv_push(&v, &n, abs);
+			strv_add_unique(&v, &n, abs);
 			free(abs);
 		}
 	}
-	strv_push(&v, &n, m->mcpd.gateway.tokens_file);
+	strv_add_unique(&v, &n, m->mcpd.gateway.tokens_file);
 	/* Issue 16: the gateway's JWT key files go here too. */
-	strv_push(&v, &n, m->mcpd.state_dir);
-	strv_push(&v, &n, m->mcpd.control);
+	strv_add_unique(&v, &n, m->mcpd.state_dir);
+	strv_add_unique(&v, &n, m->mcpd.control);
 	for (size_t i = 0; i < m->nservers; i++) {
 		const struct server_conf *s = &m->servers[i];
 
-		strv_push(&v, &n, s->env_file);
+		strv_add_unique(&v, &n, s->env_file);
 		for (size_t j = 0; j < s->secrets.n; j++)
-			strv_push(&v, &n, s->secrets.items[j].value);
+			strv_add_unique(&v, &n, s->secrets.items[j].value);
 	}
 	return v;
 }

@@ -24,6 +24,7 @@
 #include "sandbox.h"
 #include "server.h"
 #include "strutil.h"
+#include "strv.h"
 #include "xmalloc.h"
 
 #ifndef LANDLOCK_CREATE_RULESET_VERSION
@@ -87,36 +88,6 @@ void sandbox_setup(struct daemon *d)
 
 /* ---- plans ------------------------------------------------------------------ */
 
-static void push(char ***v, size_t *n, const char *s)
-{
-	if (!s)
-		return;
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*v)[i], s) == 0)
-			return;
-	*v = xreallocarray(*v, *n + 2, sizeof(**v));
-	(*v)[(*n)++] = xstrdup(s);
-	(*v)[*n] = NULL;
-}
-
-static char **copy_list(char *const *src, size_t n)
-{
-	char **v = xcalloc(n + 1, sizeof(*v));
-
-	for (size_t i = 0; i < n; i++)
-		v[i] = xstrdup(src[i]);
-	return v;
-}
-
-static void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **i = v; *i; i++)
-		free(*i);
-	free(v);
-}
-
 void sandbox_plan_free(struct sandbox_plan *plan)
 {
 	if (!plan)
@@ -150,10 +121,10 @@ static void plan_hidden(const struct daemon *d, struct sandbox_plan *p)
 	while (h[n])
 		n++;
 	if (d->manifest_path && d->manifest_path[0] == '/')
-		push(&h, &n, d->manifest_path);
-	push(&h, &n, d->socket_path);
+		strv_add_unique(&h, &n, d->manifest_path);
+	strv_add_unique(&h, &n, d->socket_path);
 	if (d->history)
-		push(&h, &n, history_state_dir(d->history));
+		strv_add_unique(&h, &n, history_state_dir(d->history));
 	p->hidden = h;
 }
 
@@ -164,7 +135,7 @@ static int lack(struct sandbox_plan *p, size_t *nmissing, const char *what, cons
 		xasprintf(error, "%s; set sandbox.best_effort: true to run without it", why);
 		return -EOPNOTSUPP;
 	}
-	push(&p->missing, nmissing, what);
+	strv_add_unique(&p->missing, nmissing, what);
 	log_warning(p->name, NULL, "sandbox: starting without %s (best_effort): %s", what, why);
 	return 0;
 }
@@ -183,8 +154,8 @@ int sandbox_plan_build(struct server *s, struct sandbox_plan **ret, char **error
 		return 0;
 	p = xcalloc(1, sizeof(*p));
 	p->name = xstrdup(s->conf.name);
-	p->writable = copy_list(c->writable, c->nwritable);
-	p->readable = c->readable ? copy_list(c->readable, c->nreadable) : NULL;
+	p->writable = strv_dup(c->writable, c->nwritable);
+	p->readable = c->readable ? strv_dup(c->readable, c->nreadable) : NULL;
 	p->network = c->network;
 	p->private_tmp = c->private_tmp;
 	p->best_effort = c->best_effort;
@@ -195,10 +166,10 @@ int sandbox_plan_build(struct server *s, struct sandbox_plan **ret, char **error
 	plan_hidden(s->d, p);
 	p->landlock_abi = landlock_abi > 0 ? landlock_abi : 0;
 
-	push(&p->mechanisms, &nmech, "no_new_privs");
+	strv_add_unique(&p->mechanisms, &nmech, "no_new_privs");
 	/* A server that runs as root too: root's uid without root's capabilities. */
 	p->drop_caps = s->d->is_root;
-	push(&p->mechanisms, &nmech, "capabilities dropped");
+	strv_add_unique(&p->mechanisms, &nmech, "capabilities dropped");
 	if (runs_as_root(s) && s->restarts == 0)
 		log_warning(p->name, NULL,
 			    "sandbox: %s runs as root: it has no capabilities, but root's user ID still opens what "
@@ -207,9 +178,9 @@ int sandbox_plan_build(struct server *s, struct sandbox_plan **ret, char **error
 			    p->name);
 	if (p->landlock_abi > 0) {
 		snprintf(buf, sizeof(buf), "landlock ABI %d", p->landlock_abi);
-		push(&p->mechanisms, &nmech, buf);
+		strv_add_unique(&p->mechanisms, &nmech, buf);
 		if (p->landlock_abi >= 6)
-			push(&p->mechanisms, &nmech, "landlock signal scope");
+			strv_add_unique(&p->mechanisms, &nmech, "landlock signal scope");
 	} else {
 		r = lack(p, &nmissing, "landlock",
 			 "this kernel has no Landlock (Linux 5.13 with landlock in lsm=), needed for writable, readable "
@@ -219,17 +190,17 @@ int sandbox_plan_build(struct server *s, struct sandbox_plan **ret, char **error
 	/* Landlock does not govern chmod: root's uid could chmod any root file. */
 	if (runs_as_root(s)) {
 		p->seccomp_chmod = true;
-		push(&p->mechanisms, &nmech, "seccomp chmod filter");
+		strv_add_unique(&p->mechanisms, &nmech, "seccomp chmod filter");
 	}
 #endif
 	if (r == 0 && !p->network) {
 		if (s->d->is_root) {
 			p->netns = true;
-			push(&p->mechanisms, &nmech, "network namespace");
+			strv_add_unique(&p->mechanisms, &nmech, "network namespace");
 		} else {
 #ifdef HAVE_SECCOMP
 			p->seccomp_net = true;
-			push(&p->mechanisms, &nmech, "seccomp socket filter");
+			strv_add_unique(&p->mechanisms, &nmech, "seccomp socket filter");
 #else
 			if (p->landlock_abi < 4)
 				r = lack(p, &nmissing, "network: false",
@@ -241,14 +212,14 @@ int sandbox_plan_build(struct server *s, struct sandbox_plan **ret, char **error
 #endif
 		}
 		if (p->landlock_abi >= 4)
-			push(&p->mechanisms, &nmech, "landlock TCP bind/connect denied");
+			strv_add_unique(&p->mechanisms, &nmech, "landlock TCP bind/connect denied");
 		if (p->landlock_abi >= 6)
-			push(&p->mechanisms, &nmech, "landlock abstract unix sockets scoped");
+			strv_add_unique(&p->mechanisms, &nmech, "landlock abstract unix sockets scoped");
 	}
 	if (r == 0 && p->private_tmp) {
 		if (s->d->is_root) {
 			p->mountns = true;
-			push(&p->mechanisms, &nmech, "mount namespace");
+			strv_add_unique(&p->mechanisms, &nmech, "mount namespace");
 		} else {
 			r = lack(p, &nmissing, "private_tmp",
 				 "private_tmp needs mcpd to run as root (a mount namespace with its own /tmp and /var/tmp)",
