@@ -154,7 +154,7 @@ int sandbox_plan_build(struct server *s, struct sandbox_plan **ret, char **error
 		return 0;
 	p = xcalloc(1, sizeof(*p));
 	p->name = xstrdup(s->conf.name);
-	p->writable = strv_dup(c->writable, c->nwritable);
+	p->writable = c->writable ? strv_dup(c->writable, c->nwritable) : xcalloc(1, sizeof(char *));	/* never NULL */
 	p->readable = c->readable ? strv_dup(c->readable, c->nreadable) : NULL;
 	p->network = c->network;
 	p->private_tmp = c->private_tmp;
