@@ -172,6 +172,14 @@ _seconds_us() {
 
 # wait_until SECONDS CMD...: runs CMD every 0.05 s until it succeeds
 # (returns 0) or SECONDS have passed (returns 1).
+# under_tmp PATH: PATH, resolved, is under /tmp or /var/tmp, which a sandbox's
+# private_tmp replaces with an empty tmpfs (a build tree there is out of its reach).
+under_tmp() {
+	local p
+	p=$(realpath -m -- "$1")
+	[[ $p == /tmp || $p == /tmp/* || $p == /var/tmp || $p == /var/tmp/* ]]
+}
+
 wait_until() {
 	local deadline
 	deadline=$(($(_now_us) + $(_seconds_us "$1")))

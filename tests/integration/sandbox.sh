@@ -22,8 +22,11 @@ _listening() { bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; }
 wait_until 30 _listening || not_ok "a TCP listener on 127.0.0.1:$port" "$(cat "$T/listener.err")"
 
 mkdir -p "$T/out" "$T/out-net" "$T/out-nonet" "$T/pub" "$T/priv"
-# private_tmp hides the real /tmp, $T with it: that server's files live in the build tree.
-W=$(mktemp -d "$top_builddir/tests/sandbox-test.XXXXXX") || exit 99
+# private_tmp hides the real /tmp, $T with it: that server's files live in the
+# build tree, or in /run when the tree itself is under /tmp (a clone in /tmp).
+wbase=$top_builddir/tests
+under_tmp "$wbase" && wbase=/run
+W=$(mktemp -d "$wbase/mcpd-sandbox-test.XXXXXX") || exit 99
 trap 'rm -rf "$W"; _cleanup' EXIT
 mkdir -p "$W/out-tmp"
 chown nobody "$W/out-tmp"
@@ -56,7 +59,10 @@ echo done >"\$o/done"
 exec "$EXAMPLE" --name probe
 EOF
 chmod 755 "$T/probe.sh"
-cp "$T/probe.sh" "$W/probe.sh"
+# The private_tmp server runs a copy of the example server kept beside it, out of /tmp.
+cp "$EXAMPLE" "$W/example"
+sed "s|^exec \"$EXAMPLE\"|exec \"$W/example\"|" "$T/probe.sh" >"$W/probe.sh"
+chmod 755 "$W/probe.sh"
 echo outer >/tmp/mcpd-sandbox-outer.$$
 
 cat >"$T/m.yaml" <<YAML
