@@ -2117,6 +2117,29 @@ static void check_private_tmp(struct parse *p, const struct ynode *srv, const ch
 		}
 }
 
+/* With private_tmp, what the server runs and where must lie outside /tmp and /var/tmp too. */
+static void check_private_tmp_place(struct parse *p, const struct ynode *srv, const char *srv_path, const char *key,
+				    const char *what, const char *value)
+{
+	static const char *const tmp[] = { "/tmp", "/var/tmp" };
+
+	if (!value || value[0] != '/')
+		return;
+	for (size_t t = 0; t < NELEM(tmp); t++) {
+		const struct ynode *at = ymap_get(srv, key);
+		char *where;
+
+		if (!path_within(value, tmp[t]))
+			continue;
+		where = join_path(srv_path, key);
+		error_at(p, at ? at : srv, where, "%s \"%.200s\" is inside %s, which sandbox.private_tmp replaces with an "
+			 "empty tmpfs for this server (it would not exist there): move it, or drop private_tmp",
+			 what, value, tmp[t]);
+		free(where);
+		break;
+	}
+}
+
 static void check_sandboxes(struct parse *p, const struct ynode *servers)
 {
 	char **hidden = manifest_hidden_paths(p->m);
@@ -2137,6 +2160,10 @@ static void check_sandboxes(struct parse *p, const struct ynode *servers)
 					  s->sandbox.nwritable);
 			check_private_tmp(p, servers->entries[i].value, path, "readable", s->sandbox.readable,
 					  s->sandbox.nreadable);
+			check_private_tmp_place(p, servers->entries[i].value, path, "command", "its program",
+						s->command ? s->command[0] : NULL);
+			check_private_tmp_place(p, servers->entries[i].value, path, "cwd", "its working directory",
+						s->cwd);
 		}
 		free(path);
 	}

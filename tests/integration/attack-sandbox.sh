@@ -25,12 +25,19 @@ servers:
   fine:
     command: [$EXAMPLE]
     sandbox: { writable: [/tmp/box-cache] }
+  prog:
+    command: [/tmp/box/server, --flag]
+    cwd: /var/tmp/box
+    sandbox: { private_tmp: true }
 YAML
 out=$("$MCPD" -n -c "$T/tmp.yaml" 2>&1)
 like "$out" 'servers\.box\.sandbox\.writable: "/tmp/box-cache" is inside /tmp, which private_tmp replaces with an empty tmpfs' \
 	"private_tmp: a writable path under /tmp is a manifest error"
 like "$out" 'servers\.lib\.sandbox\.readable: "/var/tmp/data" is inside /var/tmp' "so is a readable path under /var/tmp"
 [[ $out != *servers.fine.* ]] && ok "without private_tmp, /tmp paths are fine" || not_ok "fine is fine" "$out"
+like "$out" 'servers\.prog\.command: its program "/tmp/box/server" is inside /tmp, which sandbox\.private_tmp replaces' \
+	"private_tmp: a program under /tmp is a manifest error (it could not be executed)"
+like "$out" 'servers\.prog\.cwd: its working directory "/var/tmp/box" is inside /var/tmp' "so is a working directory under /var/tmp"
 
 # ---- limits of 0 that no process starts under: manifest errors, not a server dying at every start.
 cat >"$T/zero.yaml" <<YAML
