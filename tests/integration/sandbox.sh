@@ -219,7 +219,7 @@ servers:
     command: [$T/probe.sh, $nr/out]
     sandbox: { writable: [$nr/out], network: false }
   tmp:
-    command: [$EXAMPLE]
+    command: [cat]                      # never runs (not root: private_tmp fails the start); from PATH, as the tree may be in /tmp
     sandbox: { private_tmp: true }
 YAML
 chmod 644 "$nr/m.yaml"
