@@ -1782,6 +1782,7 @@ void server_conf_release(struct server_conf *s)
 	strv_free(s->health.exec);
 	strv_free(s->sandbox.writable);
 	strv_free(s->sandbox.readable);
+	strv_free(s->approval);
 }
 
 static void kv_list_copy(struct kv_list *dst, const struct kv_list *src)
@@ -1818,6 +1819,7 @@ void server_conf_copy(struct server_conf *dst, const struct server_conf *src)
 	dst->health.call_arguments = str_dup_or_null(src->health.call_arguments);
 	dst->health.exec = strv_dup(src->health.exec, src->health.exec_argc);
 	sandbox_conf_copy(&dst->sandbox, &src->sandbox);
+	dst->approval = strv_dup(src->approval, src->napproval);
 }
 
 /*
@@ -2425,6 +2427,11 @@ void manifest_free(struct manifest *m)
 	for (size_t i = 0; i < m->nservers; i++)
 		server_conf_release(&m->servers[i]);
 	free(m->servers);
+	for (size_t i = 0; i < m->nagents; i++) {
+		free(m->agents[i].name);
+		strv_free(m->agents[i].tools);
+	}
+	free(m->agents);
 	free(m->mcpd.control);
 	free(m->mcpd.http);
 	free(m->mcpd.http_host);

@@ -171,6 +171,23 @@ struct server_conf {
 	struct health_conf health;
 	struct stop_conf stop;
 	struct sandbox_conf sandbox;
+
+	/* approval: calls of these tools wait for a human (mcpctl approve); approval: all holds every call. */
+	char **approval;		/* tool names, NULL-terminated; NULL when none */
+	size_t napproval;
+	bool approval_all;
+	uint64_t approval_timeout_ms;	/* a held call is denied after this; default 10 min */
+};
+
+/* agents.NAME: what one agent (a tokens_file name, or a JWT's agent claim) may use. */
+struct agent_conf {
+	char *name;
+	unsigned line;
+	char **tools;			/* "server/tool" globs, NULL-terminated */
+	size_t ntools;
+	bool has_rate_limit;		/* rate_limit given: it overrides gateway.rate_limit */
+	unsigned rate_limit;		/* requests per rate_period_ms; 0 = unlimited */
+	uint64_t rate_period_ms;
 };
 
 /* gateway.jwt: bearer tokens verified as JWTs (mcpd/jwt.c); enabled is false without the key. */
@@ -216,6 +233,10 @@ struct manifest {
 	struct mcpd_conf mcpd;
 	struct server_conf *servers;	/* in the order of the file */
 	size_t nservers;
+	/* agents: absent (has_agents false) = every caller may use everything, as before. */
+	bool has_agents;
+	struct agent_conf *agents;
+	size_t nagents;
 };
 
 /* One problem found in a manifest, already formatted "FILE:LINE:COL: path: message". */

@@ -58,7 +58,7 @@ static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 	cJSON_AddStringToObject(r, "server", server->conf.name);
 	cJSON_AddStringToObject(r, "state", server_state_name(server->state));
 	if (ctl_reply(c, id, r))
-		ctl_attach(c, relay_attach(server, &control_sink, c));
+		ctl_attach(c, relay_attach(server, &control_sink, c, NULL));
 }
 
 /* A session may write to a server: like start and stop, it needs full access. */

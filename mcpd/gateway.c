@@ -963,7 +963,8 @@ static struct gw_session *new_session(struct gateway *g, struct server *s, struc
 	g->nsessions++;
 	if (t)
 		t->nsessions++;
-	gs->relay = relay_attach(s, quiet ? &gateway_request_sink : &gateway_sink, gs);
+	gs->relay = relay_attach(s, quiet ? &gateway_request_sink : &gateway_sink, gs,
+				 gs->token ? gs->token->name : NULL);
 	if (!ev_is_active(&g->sweep_w))
 		ev_timer_again(g->d->loop, &g->sweep_w);
 	return gs;

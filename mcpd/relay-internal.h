@@ -39,6 +39,16 @@ char *relay_session_log_level(struct session *sess);
 /* Open the session's subscriptions/listen upstream again (a modern server), with its URIs. */
 void relay_session_rebridge(struct session *sess);
 
+/*
+ * A request that relay-policy.c or approvals.c let through later (a held call
+ * a human approved): it goes on to the server as if it had just arrived, past
+ * the policy and approval checks. id: the id to answer with.
+ */
+void relay_release(struct session *sess, cJSON *req, const cJSON *id);
+
+/* Answer the session's client with a JSON-RPC error; false once it is closing or gone. */
+bool relay_session_error(struct session *sess, const cJSON *id, int code, const char *message);
+
 /* Send to the session's client; false once it is closing or gone. */
 bool relay_session_send(struct session *sess, const cJSON *msg);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "approvals.h"
 #include "daemon.h"
 #include "jsonrpc.h"
 #include "log.h"
@@ -16,6 +17,7 @@
 #include "relay-era.h"
 #include "relay.h"
 #include "relay-internal.h"
+#include "relay-policy.h"
 #include "relay-state.h"
 #include "server.h"
 #include "traffic.h"
@@ -108,6 +110,7 @@ struct server_req {
 
 struct session {
 	struct server *s;
+	char *agent;		/* relay_attach's: NULL for the owner */
 	const struct relay_sink *ops;
 	void *sink;
 	/*
@@ -168,6 +171,7 @@ struct relay *relay_new(void)
 
 static void session_free(struct session *sess)
 {
+	free(sess->agent);
 	cJSON_Delete(sess->client_info);
 	cJSON_Delete(sess->client_capabilities);
 	cJSON_Delete(sess->uris);
@@ -335,6 +339,11 @@ static bool error_to_client(struct session *sess, const cJSON *id, int code, con
 	return ok;
 }
 
+bool relay_session_error(struct session *sess, const cJSON *id, int code, const char *message)
+{
+	return error_to_client(sess, id, code, message);
+}
+
 /* ---- for relay-state.c: see relay-internal.h ----------------------------- */
 
 struct session *relay_first_session(struct server *s)
@@ -361,6 +370,7 @@ const cJSON *relay_session_capabilities(const struct session *sess) { return ses
 struct session_state **relay_session_state(struct session *sess) { return &sess->state; }
 struct relay_state **relay_state_slot(struct server *s) { return &s->relay->state; }
 bool relay_session_send(struct session *sess, const cJSON *msg) { return to_client(sess, msg); }
+const char *relay_session_agent(const struct session *sess) { return sess->agent; }
 cJSON **relay_session_uris(struct session *sess) { return &sess->uris; }
 char *relay_session_log_level(struct session *sess) { return sess->log_level; }
 void relay_session_rebridge(struct session *sess) { open_bridge(sess); }
@@ -465,13 +475,14 @@ static void server_req_free(struct server *s, struct server_req *q)
 
 /* ---- sessions ------------------------------------------------------------- */
 
-struct session *relay_attach(struct server *s, const struct relay_sink *ops, void *sink)
+struct session *relay_attach(struct server *s, const struct relay_sink *ops, void *sink, const char *agent)
 {
 	struct relay *r = s->relay;
 	struct session *sess = xcalloc(1, sizeof(*sess));
 	struct session **tail = &r->sessions;
 
 	sess->s = s;
+	sess->agent = agent ? xstrdup(agent) : NULL;
 	sess->ops = ops;
 	sess->sink = sink;
 	/* A server nobody connects to costs no table: most of them, with 1000 servers. */
@@ -602,6 +613,7 @@ void relay_detach(struct session *sess)
 	if (sess->next)
 		sess->next->prev = sess->prev;
 	relay_state_detach(sess);
+	approvals_session_gone(sess);	/* its held calls are dropped */
 	if (sess->dropped_notes)
 		log_notice(s->conf.name, NULL, "an MCP client detached; %" PRIu64 " of its notifications were dropped "
 			   "while the server's input was full", sess->dropped_notes);
@@ -1454,6 +1466,28 @@ static cJSON *answer_id(const struct session *sess, const char *line, size_t len
 	return value;
 }
 
+void relay_release(struct session *sess, cJSON *req, const cJSON *id)
+{
+	const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "method"));
+
+	if (!alive(sess))
+		return;
+	if (mcp_request_version(req)) {
+		modern_request(sess, req, id, mcp_request_version(req));
+	} else if (relay_state_request(sess, req, id)) {
+		/* subscriptions and log levels: answered per client by relay-state.c */
+	} else if (strcmp(method, "initialize") == 0) {
+		answer_initialize(sess, req, id);
+	} else if (strcmp(method, "ping") == 0) {
+		cJSON *reply = jsonrpc_result_new(id, cJSON_CreateObject());
+
+		to_client(sess, reply);
+		cJSON_Delete(reply);
+	} else if (!legacy_request(sess, req, id)) {
+		forward_request(sess, req, id);
+	}
+}
+
 void relay_client_line(struct session *sess, const char *line, size_t len)
 {
 	int code = 0;
@@ -1483,19 +1517,12 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 			/* Also those mcpd answers itself: subscriptions, listens and levels write to the server. */
 			snprintf(text, sizeof(text), "server \"%.32s\" is busy", sess->s->conf.name);
 			error_to_client(sess, id, MCPD_ERR_UNAVAILABLE, text);
-		} else if (mcp_request_version(msg)) {
-			modern_request(sess, msg, id, mcp_request_version(msg));
-		} else if (relay_state_request(sess, msg, id)) {
-			/* subscriptions and log levels: answered per client by relay-state.c */
-		} else if (strcmp(method, "initialize") == 0) {
-			answer_initialize(sess, msg, id);
-		} else if (strcmp(method, "ping") == 0) {
-			cJSON *reply = jsonrpc_result_new(id, cJSON_CreateObject());
-
-			to_client(sess, reply);
-			cJSON_Delete(reply);
-		} else if (!legacy_request(sess, msg, id)) {
-			forward_request(sess, msg, id);
+		} else if (relay_policy_refuses(sess, msg, id)) {
+			/* the session's agent may not: answered with an error by relay-policy.c */
+		} else if (approvals_hold(sess, msg, id)) {
+			/* a call that waits for a human: approvals.c answers or releases it */
+		} else {
+			relay_release(sess, msg, id);
 		}
 		cJSON_Delete(id);
 		break;
@@ -1614,6 +1641,7 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 	}
 	copy = cJSON_Duplicate(msg, 1);
 	cJSON_ReplaceItemInObjectCaseSensitive(copy, "id", cJSON_Duplicate(p->client_id, 1));
+	relay_policy_filter(sess, p->method, copy);	/* lists: only what the session's agent may use */
 	era_response(p, copy);
 	relay_state_answered(sess, p->client_id_value, msg);
 	counted = p->tr.series != NULL;

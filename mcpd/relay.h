@@ -53,8 +53,16 @@ struct relay_sink {
 	bool per_request;
 };
 
-/* A client becomes a session of server s. */
-struct session *relay_attach(struct server *s, const struct relay_sink *ops, void *sink);
+/*
+ * A client becomes a session of server s. agent: who the client is (a
+ * tokens_file name or a JWT's agent claim), whose agents: policy applies to
+ * every request of the session (relay-policy.c); NULL: the owner, who may
+ * use everything. Copied.
+ */
+struct session *relay_attach(struct server *s, const struct relay_sink *ops, void *sink, const char *agent);
+
+/* The session's agent, NULL for the owner. */
+const char *relay_session_agent(const struct session *sess);
 
 /*
  * The session's connection is gone: cancel what it asked, answer what it was
