@@ -51,6 +51,12 @@ struct relay_sink {
 	 * detach are logged at debug, not once per request at info.
 	 */
 	bool per_request;
+	/*
+	 * Optional (NULL: none): the client's request id (as it wrote it) is held
+	 * until a human decides (approvals.c), for at most seconds: a deadline of
+	 * the sink's own (the gateway's request_timeout) must not cancel it first.
+	 */
+	void (*held)(void *sink, const cJSON *id, double seconds);
 };
 
 /*
