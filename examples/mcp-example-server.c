@@ -73,6 +73,7 @@
 #define MAX_CONNECTIONS 256
 #define MAX_SLEEP_MS (3600 * 1000)
 #define MAX_EXTRA_TOOLS 10000 /* --tools N */
+#define MAX_NAMED_TOOLS 32     /* --tool NAME, repeated */
 #define MAX_DURATION_MS (30.0 * 24 * 3600 * 1000)
 #define PROGRESS_INTERVAL_MS 250
 #define STDERR_MESSAGE_INTERVAL_MS 2000
@@ -129,6 +130,9 @@ static struct options {
 	unsigned extra_tools; /* --tools N: tool_1..tool_N */
 	bool fail_tool;       /* --fail-tool: a tool "fail" answering isError */
 	bool confine_tools;   /* --confine-tools: write_file, read_file, connect_tcp... */
+	const char *named_tools[MAX_NAMED_TOOLS]; /* --tool NAME */
+	unsigned n_named_tools;
+	bool bare; /* --bare: none of the built-in tools */
 } opt = {
 	.name = "example",
 	.exit_after_ms = -1,
@@ -183,6 +187,11 @@ static void usage(FILE *f)
 		"                            \"request: JSON\" (at most 1000 bytes)\n"
 		"  --tools N                 list N more tools, tool_1 .. tool_N, each\n"
 		"                            answering like echo (at most 10000)\n"
+		"  --tool NAME               list a tool NAME that logs each call on stderr\n"
+		"                            (\"called NAME ARGUMENTS\") and answers\n"
+		"                            \"NAME done: ARGUMENTS\" (repeatable, 32 at most)\n"
+		"  --bare                    list none of the built-in tools (echo, add...):\n"
+		"                            only those of --tool, --tools and the like\n"
 		"  --fail-tool               list a tool \"fail\" whose result has\n"
 		"                            isError: true\n"
 		"  --confine-tools           list tools that try what a sandbox forbids:\n"
@@ -293,6 +302,7 @@ enum {
 	OPT_HTTP, OPT_LEGACY_SSE, OPT_SSE_RESPONSES, OPT_SESSION_TTL,
 	OPT_ENDLESS_SSE_EVENT, OPT_FLOOD_STDOUT, OPT_DUAL_ERA, OPT_MODERN_ONLY,
 	OPT_TTL_MS, OPT_LOG_REQUESTS, OPT_TOOLS, OPT_FAIL_TOOL, OPT_CONFINE_TOOLS,
+	OPT_TOOL, OPT_BARE,
 };
 
 static _Noreturn void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -338,6 +348,8 @@ static void parse_options(int argc, char **argv)
 		{"ttl-ms", required_argument, NULL, OPT_TTL_MS},
 		{"log-requests", no_argument, NULL, OPT_LOG_REQUESTS},
 		{"tools", required_argument, NULL, OPT_TOOLS},
+		{"tool", required_argument, NULL, OPT_TOOL},
+		{"bare", no_argument, NULL, OPT_BARE},
 		{"fail-tool", no_argument, NULL, OPT_FAIL_TOOL},
 		{"confine-tools", no_argument, NULL, OPT_CONFINE_TOOLS},
 		{"help", no_argument, NULL, 'h'},
@@ -410,6 +422,15 @@ static void parse_options(int argc, char **argv)
 				bad_usage("--tools: not 0 to %d: '%s'", MAX_EXTRA_TOOLS, optarg);
 			opt.extra_tools = (unsigned)n;
 			break;
+		case OPT_TOOL:
+			if (opt.n_named_tools == MAX_NAMED_TOOLS)
+				bad_usage("--tool: at most %d", MAX_NAMED_TOOLS);
+			if (!*optarg || strlen(optarg) > 64 || strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				"abcdefghijklmnopqrstuvwxyz0123456789_-.") != strlen(optarg))
+				bad_usage("--tool: not a tool name (letters, digits, _ - ., 64 at most): '%s'", optarg);
+			opt.named_tools[opt.n_named_tools++] = optarg;
+			break;
+		case OPT_BARE: opt.bare = true; break;
 		case OPT_FAIL_TOOL: opt.fail_tool = true; break;
 		case OPT_CONFINE_TOOLS: opt.confine_tools = true; break;
 		case OPT_SESSION_TTL:
@@ -1552,6 +1573,21 @@ static void t_fail(const struct call *c, const cJSON *args)
 
 static const struct tool fail_tool = {"fail", "Fails: its result has isError true.", "{\"type\":\"object\"}",
 				      t_fail, false, false};
+/* --tool NAME: a stand-in for a real tool (send_email...): its calls show in mcpd's log of the server. */
+static void t_named(const struct call *c, const cJSON *args)
+{
+	const char *name = cJSON_GetStringValue(get(c->params, "name"));
+	char *text = args ? cJSON_PrintUnformatted(args) : NULL;
+	char out[1200];
+
+	logmsg("called %.64s %.1000s", name ? name : "?", text ? text : "{}");
+	snprintf(out, sizeof out, "%.64s done: %.1000s", name ? name : "?", text ? text : "{}");
+	free(text);
+	answer(c, text_result(out, false));
+}
+
+static const struct tool named_tool = {"NAME", "Logs the call on stderr and answers \"NAME done: ARGUMENTS\" (--tool).",
+				       "{\"type\":\"object\"}", t_named, false, false};
 static const struct tool extra_tool = {"tool_N", "Returns the given text unchanged (--tools).", echo_schema, t_echo,
 				       false, false};
 
@@ -1917,10 +1953,13 @@ static const struct tool *find_tool(const char *name)
 		return &fail_tool;
 	if (extra_tool_named(name))
 		return &extra_tool;
+	for (unsigned i = 0; i < opt.n_named_tools; i++)
+		if (strcmp(opt.named_tools[i], name) == 0)
+			return &named_tool;
 	for (size_t i = 0; opt.confine_tools && i < N_CONFINE_TOOLS; i++)
 		if (strcmp(confine_tools[i].name, name) == 0)
 			return &confine_tools[i];
-	for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
+	for (size_t i = 0; !opt.bare && i < sizeof tools / sizeof tools[0]; i++)
 		if (strcmp(tools[i].name, name) == 0 && (!tools[i].on_sigusr1 || g_time_tool))
 			return &tools[i];
 	return NULL;
@@ -2048,7 +2087,7 @@ static void m_tools_list(const struct call *c)
 {
 	cJSON *r = cJSON_CreateObject();
 	cJSON *list = cJSON_AddArrayToObject(r, "tools");
-	for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
+	for (size_t i = 0; !opt.bare && i < sizeof tools / sizeof tools[0]; i++) {
 		if ((tools[i].on_sigusr1 && !g_time_tool) || (tools[i].era_tool && opt.eras == ERAS_LEGACY))
 			continue;
 		cJSON *t = cJSON_CreateObject();
@@ -2069,6 +2108,17 @@ static void m_tools_list(const struct call *c)
 		cJSON_AddStringToObject(t, "name", confine_tools[i].name);
 		cJSON_AddStringToObject(t, "description", confine_tools[i].description);
 		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(confine_tools[i].input_schema));
+		cJSON_AddItemToArray(list, t);
+	}
+	for (unsigned i = 0; i < opt.n_named_tools; i++) {
+		cJSON *t = cJSON_CreateObject();
+		char description[160];
+
+		snprintf(description, sizeof description, "%s (the example server's --tool: logs the call, answers it)",
+			 opt.named_tools[i]);
+		cJSON_AddStringToObject(t, "name", opt.named_tools[i]);
+		cJSON_AddStringToObject(t, "description", description);
+		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(named_tool.input_schema));
 		cJSON_AddItemToArray(list, t);
 	}
 	for (unsigned k = 1; k <= opt.extra_tools; k++) {
