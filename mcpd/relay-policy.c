@@ -53,8 +53,13 @@ static void summarise(struct refusals *r, bool *any)
 	if (!r->unlogged)
 		return;
 	*any = true;
-	log_notice(NULL, NULL, "policy: %lu more requests of agent %s refused in the last %.0fs (agents: in the "
-		   "manifest; mcpd_policy_refusals_total counts them)", r->unlogged, r->name, POLICY_SUMMARY_SECONDS);
+	if (r == &policy.other)
+		log_notice(NULL, NULL, "policy: %lu more requests of agents that agents: does not list refused in the "
+			   "last %.0fs (mcpd_policy_refusals_total{agent=\"other\"} counts them)", r->unlogged,
+			   POLICY_SUMMARY_SECONDS);
+	else
+		log_notice(NULL, NULL, "policy: %lu more requests of agent %s refused in the last %.0fs (agents: in the "
+			   "manifest; mcpd_policy_refusals_total counts them)", r->unlogged, r->name, POLICY_SUMMARY_SECONDS);
 	r->unlogged = 0;
 }
 

@@ -64,6 +64,18 @@ session() { grep -i '^mcp-session-id:' "$T/headers" | cut -d' ' -f2 | tr -d '\r'
 like "$(mcpd_log)" 'gateway: token "stranger" names an agent that agents: does not list: it may use nothing' \
 	"at start, mcpd warns about a tokens_file name that agents: does not list"
 
+cat >"$T/check.yaml" <<YAML
+version: 1
+servers:
+  files: { command: [$EXAMPLE] }
+agents:
+  reader: { tools: [file/read_file] }
+YAML
+out=$("$MCPCTL" check "$T/check.yaml" 2>&1)
+like "$out" 'check.yaml:5:21: warning: agents.reader.tools\[0\]: "file/read_file" matches no server in servers: \(did you mean "files/\.\.\."\?\)' \
+	"mcpctl check warns about a glob that names no server, with a hint"
+like "$out" 'valid, 1 server, 1 agent' "mcpctl check counts the agents"
+
 # --- reader: one tool of files ------------------------------------------------------------
 is "$(post "$tok_reader" "$init" "$url/files")" 200 "reader: initialize on /mcp/files"
 sid=$(session)
