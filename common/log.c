@@ -409,11 +409,11 @@ static size_t journal_field(char *buf, size_t size, const struct log_field *f)
 	for (i = 0; f->key[i] && i + 1 < sizeof(key); i++)
 		key[i] = (char)toupper((unsigned char)f->key[i]);
 	key[i] = '\0';
-	if (f->numeric)
+	if (f->numeric) {
 		k = snprintf(buf, size, "MCPD_%s=%g\n", key, f->number);
-	else if (!f->value)
+	} else if (!f->value) {
 		k = 0;
-	else {
+	} else {
 		n = put_safe(value, sizeof(value), f->value, strlen(f->value), false, false);
 		k = snprintf(buf, size, "MCPD_%s=%.*s\n", key, (int)n, value);
 	}
@@ -478,20 +478,22 @@ static void emit(const struct entry *e)
 	errno = saved;
 }
 
-void log_msg(enum log_level lvl, const char *server, const char *state, const char *fmt, ...)
+/* An entry formatted from fmt, with its fields (none for log_msg). */
+static void vlog(enum log_level lvl, const char *server, const char *state, const struct log_field *fields,
+		 size_t nfields, const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+static void vlog(enum log_level lvl, const char *server, const char *state, const struct log_field *fields,
+		 size_t nfields, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX];
-	struct entry e = { .lvl = lvl > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : lvl, .server = server, .state = state };
-	va_list ap;
+	struct entry e = { .lvl = lvl > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : lvl, .server = server, .state = state,
+			   .fields = fields, .nfields = nfields };
 	int n;
 
 	int saved = errno;
 
 	if (e.lvl == LOG_LVL_DEBUG && !logger.debug)
 		return;
-	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	errno = saved;
 	if (n < 0) {
 		snprintf(msg, sizeof(msg), "(a message could not be formatted)");
@@ -503,31 +505,23 @@ void log_msg(enum log_level lvl, const char *server, const char *state, const ch
 	emit(&e);
 }
 
+void log_msg(enum log_level lvl, const char *server, const char *state, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(lvl, server, state, NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
 void log_fields(enum log_level lvl, const char *server, const struct log_field *fields, size_t nfields,
 		const char *fmt, ...)
 {
-	char msg[LOG_LINE_MAX];
-	struct entry e = { .lvl = lvl > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : lvl, .server = server, .fields = fields,
-			   .nfields = nfields };
 	va_list ap;
-	int n;
 
-	int saved = errno;
-
-	if (e.lvl == LOG_LVL_DEBUG && !logger.debug)
-		return;
 	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	vlog(lvl, server, NULL, fields, nfields, fmt, ap);
 	va_end(ap);
-	errno = saved;
-	if (n < 0) {
-		snprintf(msg, sizeof(msg), "(a message could not be formatted)");
-		n = (int)strlen(msg);
-	}
-	e.msg = msg;
-	e.len = (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
-	e.cut = (size_t)n >= sizeof(msg);
-	emit(&e);
 }
 
 void log_child_line(const char *server, const char *line, size_t len)
