@@ -9,6 +9,7 @@
 #endif
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -31,6 +32,7 @@
 
 /* Room kept for what precedes the message: time, pid, level, a server name. */
 #define LOG_PREFIX_MAX 192
+#define LOG_FIELD_MAX 512	/* bytes of a field's value, an ellipsis past them */
 
 static const char *const level_names[] = {
 	[LOG_LVL_ERR] = "error", [LOG_LVL_WARNING] = "warning", [LOG_LVL_NOTICE] = "notice",
@@ -67,6 +69,8 @@ struct entry {
 	size_t len;
 	bool cut;		/* already cut by vsnprintf */
 	bool child;		/* a line of a child's stderr */
+	const struct log_field *fields;
+	size_t nfields;
 };
 
 /* Where journald listens for native entries. */
@@ -373,6 +377,17 @@ static void emit_json(int fd, const struct entry *e)
 	if (e->child)
 		cJSON_AddStringToObject(o, "stream", "stderr");
 	cJSON_AddStringToObject(o, "msg", msg);
+	for (size_t i = 0; i < e->nfields && i < LOG_MAX_FIELDS; i++) {
+		const struct log_field *f = &e->fields[i];
+		char value[LOG_FIELD_MAX];
+
+		if (f->numeric) {
+			cJSON_AddNumberToObject(o, f->key, f->number);
+		} else if (f->value) {
+			put_safe(value, sizeof(value), f->value, strlen(f->value), false, true);
+			cJSON_AddStringToObject(o, f->key, value);
+		}
+	}
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!text)
@@ -382,6 +397,27 @@ static void emit_json(int fd, const struct entry *e)
 	text[n++] = '\n';
 	write_line(fd, text, n);
 	cJSON_free(text);
+}
+
+/* "MCPD_KEY=value\n" of a field, value made safe and cut (no newline can end it early). */
+static size_t journal_field(char *buf, size_t size, const struct log_field *f)
+{
+	char key[40], value[LOG_FIELD_MAX];
+	size_t i, n;
+	int k;
+
+	for (i = 0; f->key[i] && i + 1 < sizeof(key); i++)
+		key[i] = (char)toupper((unsigned char)f->key[i]);
+	key[i] = '\0';
+	if (f->numeric) {
+		k = snprintf(buf, size, "MCPD_%s=%g\n", key, f->number);
+	} else if (!f->value) {
+		k = 0;
+	} else {
+		n = put_safe(value, sizeof(value), f->value, strlen(f->value), false, false);
+		k = snprintf(buf, size, "MCPD_%s=%.*s\n", key, (int)n, value);
+	}
+	return k < 0 ? 0 : (size_t)k < size ? (size_t)k : size;
 }
 
 /*
@@ -411,6 +447,10 @@ static bool emit_journal(const struct entry *e)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "MCPD_STATE=%.32s\n", e->state);
 	if (e->child)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "MCPD_STREAM=stderr\n");
+	for (size_t i = 0; i < e->nfields && i < LOG_MAX_FIELDS && n < sizeof(buf); i++)
+		n += journal_field(buf + n, sizeof(buf) - n, &e->fields[i]);
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", journal_socket);
 	if (sendto(logger.journal_fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa,
 		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(sa.sun_path) + 1)) >= 0) {
@@ -438,20 +478,22 @@ static void emit(const struct entry *e)
 	errno = saved;
 }
 
-void log_msg(enum log_level lvl, const char *server, const char *state, const char *fmt, ...)
+/* An entry formatted from fmt, with its fields (none for log_msg). */
+static void vlog(enum log_level lvl, const char *server, const char *state, const struct log_field *fields,
+		 size_t nfields, const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+static void vlog(enum log_level lvl, const char *server, const char *state, const struct log_field *fields,
+		 size_t nfields, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX];
-	struct entry e = { .lvl = lvl > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : lvl, .server = server, .state = state };
-	va_list ap;
+	struct entry e = { .lvl = lvl > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : lvl, .server = server, .state = state,
+			   .fields = fields, .nfields = nfields };
 	int n;
 
 	int saved = errno;
 
 	if (e.lvl == LOG_LVL_DEBUG && !logger.debug)
 		return;
-	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	errno = saved;
 	if (n < 0) {
 		snprintf(msg, sizeof(msg), "(a message could not be formatted)");
@@ -461,6 +503,25 @@ void log_msg(enum log_level lvl, const char *server, const char *state, const ch
 	e.len = (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1;
 	e.cut = (size_t)n >= sizeof(msg);
 	emit(&e);
+}
+
+void log_msg(enum log_level lvl, const char *server, const char *state, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(lvl, server, state, NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
+void log_fields(enum log_level lvl, const char *server, const struct log_field *fields, size_t nfields,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(lvl, server, NULL, fields, nfields, fmt, ap);
+	va_end(ap);
 }
 
 void log_child_line(const char *server, const char *line, size_t len)

@@ -14,6 +14,7 @@
 #ifndef MCPD_LOG_H
 #define MCPD_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "manifest.h"
@@ -58,6 +59,23 @@ void log_set_journal_socket(const char *path);
 /* server and state may be NULL; state is a structured field (JSON, journal), not in text lines. */
 void log_msg(enum log_level lvl, const char *server, const char *state, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/*
+ * A structured field of a line: in JSON lines a key of its own (a number when
+ * numeric), in the journal MCPD_KEY (upper case). Text lines carry only the
+ * message, which should say the same in words.
+ */
+struct log_field {
+	const char *key;		/* lower case letters and '_' */
+	const char *value;		/* NULL: the field is left out */
+	double number;			/* when numeric */
+	bool numeric;
+};
+
+/* log_msg with fields (at most LOG_MAX_FIELDS are written). */
+#define LOG_MAX_FIELDS 16
+void log_fields(enum log_level lvl, const char *server, const struct log_field *fields, size_t nfields,
+		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #define log_error(server, state, ...)	log_msg(LOG_LVL_ERR, server, state, __VA_ARGS__)
 #define log_warning(server, state, ...)	log_msg(LOG_LVL_WARNING, server, state, __VA_ARGS__)

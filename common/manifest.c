@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
@@ -1476,7 +1477,9 @@ bad:
 	return false;
 }
 
-static bool parse_rate_limit(struct parse *p, const struct ynode *n, const char *path, void *field)
+/* "50/min": a count and its period; false after an error. */
+static bool parse_rate(struct parse *p, const struct ynode *n, const char *path, unsigned *ret_count,
+		       uint64_t *ret_period_ms)
 {
 	static const struct {
 		const char *unit;
@@ -1486,7 +1489,6 @@ static bool parse_rate_limit(struct parse *p, const struct ynode *n, const char 
 		{ "m", 60000 }, { "min", 60000 }, { "minute", 60000 },
 		{ "h", 3600000 }, { "hour", 3600000 },
 	};
-	struct gateway_conf *g = field;
 	const char *s = scalar(p, n, path, "a rate like \"50/min\"");
 	unsigned long count;
 	const char *unit;
@@ -1503,17 +1505,24 @@ static bool parse_rate_limit(struct parse *p, const struct ynode *n, const char 
 	unit = end + 1;
 	for (size_t i = 0; i < NELEM(units); i++) {
 		if (strcmp(unit, units[i].unit) == 0) {
-			g->rate_limit = (unsigned)count;
-			g->rate_period_ms = units[i].ms;
+			*ret_count = (unsigned)count;
+			*ret_period_ms = units[i].ms;
 			return true;
 		}
 	}
-	if (duration_parse(unit, &g->rate_period_ms) == 0 && g->rate_period_ms > 0) {
-		g->rate_limit = (unsigned)count;
+	if (duration_parse(unit, ret_period_ms) == 0 && *ret_period_ms > 0) {
+		*ret_count = (unsigned)count;
 		return true;
 	}
 	expected(p, n, path, "a rate like \"50/min\" (per s, min, hour or a duration like 30s)");
 	return false;
+}
+
+static bool parse_rate_limit(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	struct gateway_conf *g = field;
+
+	return parse_rate(p, n, path, &g->rate_limit, &g->rate_period_ms);
 }
 
 static bool parse_origins(struct parse *p, const struct ynode *n, const char *path, void *field)
@@ -2241,6 +2250,128 @@ static void parse_servers(struct parse *p, const struct ynode *n)
 	check_sandboxes(p, n);
 }
 
+/* ---- agents ------------------------------------------------------------ */
+
+static bool parse_agent_rate_limit(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	struct agent_conf *a = field;
+
+	a->has_rate_limit = parse_rate(p, n, path, &a->rate_limit, &a->rate_period_ms);
+	return a->has_rate_limit;
+}
+
+/* A glob whose server part matches no server can never allow anything: a warning, with a hint. */
+static void check_agent_glob_server(struct parse *p, const struct ynode *at, const char *path, const char *glob)
+{
+	size_t len = (size_t)(strchr(glob, '/') - glob);
+	char *part = xstrndup(glob, len);
+	const char **names;
+	const char *hint;
+
+	for (size_t i = 0; i < p->m->nservers; i++) {
+		if (fnmatch(part, p->m->servers[i].name, 0) == 0) {
+			free(part);
+			return;
+		}
+	}
+	names = manifest_server_names(p->m);
+	hint = str_suggest(part, names, p->m->nservers);
+	if (hint)
+		problem(p, true, at->line, at->col, path, "\"%.64s\" matches no server in servers: (did you mean \"%s/...\"?)",
+			glob, hint);
+	else
+		problem(p, true, at->line, at->col, path, "\"%.64s\" matches no server in servers: it allows nothing",
+			glob);
+	free(names);
+	free(part);
+}
+
+static bool parse_agent_tools(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	struct agent_conf *a = field;
+	bool ok = true;
+
+	strv_free(a->tools);
+	a->tools = NULL;
+	a->ntools = 0;
+	if (!parse_string_list(p, n, path, "a list of \"server/tool\" globs", &a->tools, &a->ntools))
+		return false;
+	if (a->ntools == 0) {
+		error_at(p, n, path, "is empty: list at least one \"server/tool\" glob (like \"files/read_file\" or "
+			 "\"crm/*\")");
+		return false;
+	}
+	for (size_t i = 0; i < a->ntools; i++) {
+		const struct ynode *at = n->type == YNODE_SEQ && i < n->n ? n->items[i] : n;
+		const char *glob = a->tools[i];
+		char *sub = n->type == YNODE_SEQ ? index_path(path, i) : xstrdup(path);
+
+		if (strlen(glob) > MANIFEST_GLOB_MAX) {
+			error_at(p, at, sub, "is longer than %d bytes", MANIFEST_GLOB_MAX);
+			ok = false;
+		} else if (!strchr(glob, '/') || glob[0] == '/' || strchr(glob, '/')[1] == '\0') {
+			error_at(p, at, sub, "\"%.64s\" is not a \"server/tool\" glob (like \"files/read_file\", "
+				 "\"files/*\" or \"*/search\")", glob);
+			ok = false;
+		} else {
+			check_agent_glob_server(p, at, sub, glob);
+		}
+		free(sub);
+	}
+	return ok;
+}
+
+static const struct field agent_fields[] = {
+	{ .key = "tools", .parse = parse_agent_tools },
+	{ .key = "rate_limit", .parse = parse_agent_rate_limit },
+};
+
+static bool agent_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > MANIFEST_AGENT_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)name[i] <= 0x20 || name[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static void parse_agents(struct parse *p, const struct ynode *n)
+{
+	if (!n)
+		return;
+	p->m->has_agents = true;
+	if (!expect_map(p, n, "agents"))
+		return;
+	if (n->n > MANIFEST_MAX_AGENTS) {
+		error_at(p, n, "agents", "%zu agents is more than the limit of %d", n->n, MANIFEST_MAX_AGENTS);
+		return;
+	}
+	p->m->agents = xcalloc(n->n ? n->n : 1, sizeof(*p->m->agents));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *key = n->entries[i].key;
+		const struct ynode *value = n->entries[i].value;
+		struct agent_conf *a = &p->m->agents[p->m->nagents];
+		char *path = join_path("agents", key->value);
+
+		if (!agent_name_valid(key->value)) {
+			error_at(p, key, "agents", "agent name \"%.64s\" must be 1 to %d printable bytes without spaces "
+				 "(a tokens_file name or a JWT's agent claim)", key->value, MANIFEST_AGENT_NAME_MAX);
+		} else if (walk_map(p, value, path, agent_fields, NELEM(agent_fields), a, false) && !a->tools) {
+			char *sub = join_path(path, "tools");
+
+			error_at(p, key, sub, "missing: list the \"server/tool\" globs agent \"%s\" may use", key->value);
+			free(sub);
+		}
+		a->name = xstrdup(key->value);
+		a->line = key->line;
+		p->m->nagents++;
+		free(path);
+	}
+}
+
 /* ---- top level --------------------------------------------------------- */
 
 static bool parse_version(struct parse *p, const struct ynode *n, const char *path, void *field)
@@ -2275,7 +2406,7 @@ static void parse_defaults(struct parse *p, const struct ynode *n)
 
 static void parse_root(struct parse *p, const struct ynode *root)
 {
-	static const char *const top[] = { "version", "mcpd", "defaults", "servers" };
+	static const char *const top[] = { "version", "mcpd", "defaults", "servers", "agents" };
 	const struct ynode *v;
 
 	if (!root) {
@@ -2308,6 +2439,7 @@ static void parse_root(struct parse *p, const struct ynode *root)
 		walk_map(p, v, "mcpd", mcpd_fields, NELEM(mcpd_fields), &p->m->mcpd, false);
 	parse_defaults(p, ymap_get(root, "defaults"));
 	parse_servers(p, ymap_get(root, "servers"));
+	parse_agents(p, ymap_get(root, "agents"));	/* after servers: globs are checked against their names */
 }
 
 static int error_cmp(const void *pa, const void *pb)

@@ -18,6 +18,9 @@
 #define MANIFEST_MAX_NODES	200000	/* after alias expansion */
 #define MANIFEST_MAX_ERRORS	100
 #define MANIFEST_MAX_ARGS	1024	/* items in command, env, headers, … */
+#define MANIFEST_MAX_AGENTS	4096	/* entries of agents: */
+#define MANIFEST_AGENT_NAME_MAX	128	/* bytes of an agent's name */
+#define MANIFEST_GLOB_MAX	512	/* bytes of an agents.NAME.tools glob */
 
 enum transport {
 	TRANSPORT_STDIO,

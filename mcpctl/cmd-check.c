@@ -24,6 +24,8 @@ static void print_json(const char *path, const struct manifest *m, const struct 
 	cJSON_AddStringToObject(root, "file", path);
 	cJSON_AddBoolToObject(root, "valid", m != NULL);
 	cJSON_AddNumberToObject(root, "servers", m ? (double)m->nservers : 0);
+	if (m && m->has_agents)
+		cJSON_AddNumberToObject(root, "agents", (double)m->nagents);
 	for (size_t i = 0; i < errs->n; i++) {
 		cJSON *e = cJSON_CreateObject();
 
@@ -55,7 +57,10 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 		print_json(argv[1], m, &errs);
 	} else {
 		manifest_errors_print(&errs, stderr);
-		if (m)
+		if (m && m->has_agents)
+			printf("%s: valid, %zu server%s, %zu agent%s\n", argv[1], m->nservers, m->nservers == 1 ? "" : "s",
+			       m->nagents, m->nagents == 1 ? "" : "s");
+		else if (m)
 			printf("%s: valid, %zu server%s\n", argv[1], m->nservers, m->nservers == 1 ? "" : "s");
 	}
 	status = m ? EXIT_OK : EXIT_FAIL;

@@ -13,6 +13,7 @@
 struct manifest;
 struct agent_conf;
 
+
 /* The agent's entry, NULL when the manifest names no such agent. */
 const struct agent_conf *agents_find(const struct manifest *m, const char *agent);
 
@@ -21,5 +22,8 @@ bool agents_allows_tool(const struct manifest *m, const char *agent, const char 
 
 /* May the agent use the server at all (some glob can match one of its tools)? */
 bool agents_allows_server(const struct manifest *m, const char *agent, const char *server);
+
+/* Does the server part of a "server/tool" glob (before its first '/') match server? */
+bool agents_glob_matches_server(const char *glob, const char *server);
 
 #endif

@@ -28,6 +28,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include "agents.h"
 #include "daemon.h"
 #include "gateway.h"
 #include "gateway-input.h"
@@ -38,11 +39,13 @@
 #include "mcp-era.h"
 #include "metrics.h"
 #include "relay.h"
+#include "relay-policy.h"
 #include "server.h"
 #include "tokens.h"
 #include "xmalloc.h"
 
 #define SWEEP_SECONDS		1.	/* idle sessions and clients gone while they wait */
+#define GATEWAY_LOG_SUBJECT	160	/* bytes of a tool, prompt or URI in the access log */
 #define STREAM_TIMEOUT_SECONDS	600	/* a GET stream whose client reads nothing for this long is closed */
 
 struct token {
@@ -148,6 +151,9 @@ struct gw_request {
 	bool listen;			/* subscriptions/listen: streams until its client leaves */
 	bool stream_counted;		/* a listen counted in nstreams until done */
 	cJSON *progress_token;		/* the progress that belongs to it, for its response stream */
+	/* For the access log: its JSON-RPC method and what it names (a tool, a prompt, a URI), printable. */
+	char rpc[48];
+	char subject[GATEWAY_LOG_SUBJECT];
 	/* A batch's (2025-03-26): the ids still unanswered, and the answers so far. */
 	cJSON *batch, *answers;
 	/* While suspended, waiting for the answer to the request with this id: */
@@ -349,10 +355,24 @@ char *gateway_resource_metadata(const struct gateway *g)
 	return text;
 }
 
+/* Each tokens_file name that agents: does not list may use nothing: said once per load and reload. */
+static void warn_unlisted_tokens(const struct gateway *g)
+{
+	const struct manifest *m = g->d->manifest;
+
+	if (!m->has_agents)
+		return;
+	for (size_t i = 0; i < g->ntokens; i++)
+		if (!agents_find(m, g->tokens[i].name))
+			log_warning(NULL, NULL, "gateway: token \"%s\" names an agent that agents: does not list: it may "
+				    "use nothing", g->tokens[i].name);
+}
+
 void gateway_reload(struct gateway *g)
 {
 	if (!g)
 		return;
+	warn_unlisted_tokens(g);
 	if (!g->jwks)
 		g->jwks = jwks_source_new(g->d);	/* gateway.jwt added by this reload */
 	else
@@ -1148,29 +1168,155 @@ static bool origin_allowed(const struct daemon *d, struct MHD_Connection *conn)
 				      gc->nallowed_origins);
 }
 
+/* The token's rate limit: its agent's rate_limit in agents:, else mcpd.gateway.rate_limit. */
+static unsigned rate_limit_of(const struct daemon *d, const struct token *t, double *ret_period)
+{
+	const struct gateway_conf *gc = &d->manifest->mcpd.gateway;
+	const struct agent_conf *a = agents_find(d->manifest, t->name);
+
+	if (a && a->has_rate_limit) {
+		*ret_period = (double)a->rate_period_ms / 1000.;
+		return a->rate_limit;
+	}
+	*ret_period = (double)gc->rate_period_ms / 1000.;
+	return gc->rate_limit;
+}
+
 /* Fixed windows per token: count, and when the window is full, say when it reopens. */
 static unsigned rate_limited(const struct daemon *d, struct token *t, double now)
 {
-	const struct gateway_conf *gc = &d->manifest->mcpd.gateway;
-	double period = (double)gc->rate_period_ms / 1000.;
+	double period;
+	unsigned limit;
 
-	if (!t || gc->rate_limit == 0)
+	if (!t || (limit = rate_limit_of(d, t, &period)) == 0)
 		return 0;
 	if (now - t->window_start >= period) {
 		t->window_start = now;
 		t->count = 0;
 	}
-	if (t->count >= gc->rate_limit)
+	if (t->count >= limit)
 		return (unsigned)ceil(t->window_start + period - now);
 	t->count++;
 	return 0;
 }
 
-/* One line per request that passed authentication: who (the token's name, never the token), what, how. */
+/* What the access log tells of a request: its JSON-RPC method and the tool, prompt or URI it names. */
+static void note_call(struct gw_request *req, const cJSON *msg)
+{
+	const char *rpc = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
+	const char *subject = NULL;
+
+	if (!rpc)
+		return;
+	gateway_printable(rpc, req->rpc, sizeof(req->rpc));
+	if (strcmp(rpc, "tools/call") == 0 || strcmp(rpc, "prompts/get") == 0)
+		subject = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(params, "name"));
+	else if (strcmp(rpc, "resources/read") == 0)
+		subject = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(params, "uri"));
+	if (subject)
+		gateway_printable(subject, req->subject, sizeof(req->subject));
+}
+
+/*
+ * The outcome, one of a small fixed set (mcpd(8)): ok, accepted (a
+ * notification), stream (answered by an event stream), refused (agents:),
+ * limited (a budget), timeout, cancelled (the client left), error CODE.
+ */
+static void outcome_of(const struct gw_request *req, const char *method, unsigned status, char *buf, size_t size)
+{
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(req->answer, "error");
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(error, "code");
+
+	if (status == 0)
+		snprintf(buf, size, "cancelled");
+	else if (status == MHD_HTTP_FORBIDDEN || (cJSON_IsNumber(code) && code->valuedouble == MCPD_ERR_POLICY))
+		snprintf(buf, size, "refused");
+	else if (cJSON_IsNumber(code) && code->valuedouble == MCPD_ERR_TIMEOUT)
+		snprintf(buf, size, "timeout");
+	else if (cJSON_IsNumber(code))
+		snprintf(buf, size, "error %.0f", code->valuedouble);
+	else if (status == MHD_HTTP_TOO_MANY_REQUESTS || status == MHD_HTTP_SERVICE_UNAVAILABLE)
+		snprintf(buf, size, "limited");
+	else if (status >= 400)
+		snprintf(buf, size, "error %u", status);
+	else if (status == MHD_HTTP_ACCEPTED)
+		snprintf(buf, size, "accepted");
+	else if (req->streaming || (strcmp(method, "GET") == 0 && status == MHD_HTTP_OK))
+		snprintf(buf, size, "stream");
+	else
+		snprintf(buf, size, "ok");
+}
+
+/*
+ * One line per request that passed authentication: who (the token's name,
+ * never the token), what (server, method, tool), how (status, outcome, time).
+ * status 0: the client left before its answer. On the aggregate endpoint
+ * (no server in the URL) the server is the namespaced name's "SERVER__".
+ */
 static void access_log(struct gw_request *req, const char *method, unsigned status)
 {
-	log_info(req->server, NULL, "gateway: %s %u %.1fms token=%s", method, status, (ev_time() - req->started) * 1000.,
-		 req->token ? req->token->name : "-");
+	char outcome[32], server[128], status_text[12];
+	const char *agent = req->token ? req->token->name : "-";
+	const char *sep = strstr(req->subject, "__");
+	const char *tool = req->subject;
+	double ms = (ev_time() - req->started) * 1000.;
+
+	snprintf(server, sizeof(server), "%s", req->server);
+	if (!req->server[0] && sep) {
+		snprintf(server, sizeof(server), "%.*s", (int)(sep - req->subject), req->subject);
+		tool = sep + 2;
+	}
+	outcome_of(req, method, status, outcome, sizeof(outcome));
+	snprintf(status_text, sizeof(status_text), status ? "%u" : "-", status);
+	log_fields(LOG_LVL_INFO, server[0] ? server : NULL,
+		   (const struct log_field[]){
+			   { .key = "agent", .value = agent },
+			   { .key = "http_method", .value = method },
+			   { .key = "method", .value = req->rpc[0] ? req->rpc : NULL },
+			   { .key = "tool", .value = tool[0] ? tool : NULL },
+			   { .key = "status", .number = status, .numeric = status != 0 },
+			   { .key = "outcome", .value = outcome },
+			   { .key = "duration_ms", .number = round(ms * 10.) / 10., .numeric = true },
+		   }, 7,
+		   "gateway: %s %s %.1fms agent=%s method=%s%s%s outcome=%s", method, status_text, ms, agent,
+		   req->rpc[0] ? req->rpc : "-", tool[0] ? " tool=" : "", tool, outcome);
+}
+
+/* 429: the token's (its agent's) rate limit is reached, for wait more seconds. */
+static enum MHD_Result rate_refusal(struct gw_request *req, unsigned wait)
+{
+	double period;
+	unsigned limit = rate_limit_of(req->g->d, req->token, &period);
+	const struct agent_conf *a = agents_find(req->g->d->manifest, req->token->name);
+	char body[300];
+
+	snprintf(body, sizeof(body), "rate limit of %u requests per %gs reached (%s%s%s); retry in %u s", limit, period,
+		 a && a->has_rate_limit ? "agents." : "mcpd.gateway.rate_limit", a && a->has_rate_limit ? a->name : "",
+		 a && a->has_rate_limit ? ".rate_limit" : "", wait);
+	return error_reply(req, MHD_HTTP_TOO_MANY_REQUESTS, body, wait);
+}
+
+/*
+ * 403, on the headers alone: the request's agent may use nothing of the
+ * server (agents: in the manifest). A server that does not exist is refused
+ * the same way, so that an agent does not learn which others exist.
+ */
+static enum MHD_Result policy_forbidden(struct gw_request *req, const char *method)
+{
+	const struct manifest *m = req->g->d->manifest;
+	const char *agent = req->token->name;
+	char text[400];
+
+	if (agents_find(m, agent))
+		snprintf(text, sizeof(text), "agent \"%s\" may not use server \"%.64s\" (no glob of agents.%s.tools "
+			 "names it)", agent, req->server, agent);
+	else
+		snprintf(text, sizeof(text), "agent \"%s\" may not use server \"%.64s\" (agents: does not list agent "
+			 "\"%s\")", agent, req->server, agent);
+	relay_policy_refused(req->g->d, agent, req->server, text);
+	access_log(req, method, MHD_HTTP_FORBIDDEN);
+	return rpc_error_reply(req, MHD_HTTP_FORBIDDEN, MCPD_ERR_POLICY, text, NULL, 0, NULL);
 }
 
 static void body_release(struct gw_request *req)
@@ -1477,6 +1623,7 @@ static enum MHD_Result post(struct gateway *g, struct gw_request *req, const cha
 	if (gateway_body_parse(req->body, req->len, &msg, &kind) == 0)
 		req->id = kind == JSONRPC_REQUEST ? jsonrpc_raw_id(req->body, req->len,
 								    cJSON_GetObjectItemCaseSensitive(msg, "id")) : NULL;
+	note_call(req, msg);
 	era = gateway_post_era(version, msg);
 	if (era == MCP_ERA_UNKNOWN) {
 		cJSON_Delete(msg);
@@ -1594,10 +1741,10 @@ static enum MHD_Result admit(struct gateway *g, struct gw_request *req, const ch
 	if ((wait = rate_limited(d, req->token, now))) {
 		req->token->limited++;
 		summary_start(g);
-		snprintf(body, sizeof(body), "rate limit of %u requests reached; retry in %u s",
-			 d->manifest->mcpd.gateway.rate_limit, wait);
-		return error_reply(req, MHD_HTTP_TOO_MANY_REQUESTS, body, wait);
+		return rate_refusal(req, wait);
 	}
+	if (req->token && req->server[0] && !agents_allows_server(d->manifest, req->token->name, req->server))
+		return policy_forbidden(req, method);
 	s = daemon_find_server(d, req->server);
 	if (!s || s->conf.transport != TRANSPORT_STDIO)
 		return error_reply(req, MHD_HTTP_NOT_FOUND, s ? "the gateway serves stdio servers" : "no such server", 0);
@@ -1740,6 +1887,7 @@ void gateway_request_done(struct gateway *g, void *con_cls)
 		/* The client left before its answer (or closed its stream): the server need not finish it. */
 		cancel_upstream(req, "the HTTP client disconnected", false);
 		waiter_unlink(req);
+		access_log(req, "POST", 0);	/* only a POST waits */
 	}
 	ev_timer_stop(g->d->loop, &req->keepalive_w);
 	sseq_clear(g, &req->out);
@@ -1799,6 +1947,7 @@ struct gateway *gateway_new(struct daemon *d, void (*run)(void *), void *arg, ch
 		free(t);	/* the strings moved to g->tokens */
 	}
 	g->jwks = jwks_source_new(d);
+	warn_unlisted_tokens(g);
 	if (!auth_required(g))
 		log_notice(NULL, NULL, "gateway: no tokens_file and no jwt: every local client may use /mcp/NAME");
 	return g;

@@ -13,6 +13,7 @@
 #include "gateway.h"
 #include "health.h"
 #include "metrics.h"
+#include "relay-policy.h"
 #include "resources.h"
 #include "server-limits.h"
 #include "server.h"
@@ -184,6 +185,7 @@ char *metrics_render(const struct daemon *d, size_t *ret_len)
 	resources_metrics(d, &b);
 	deep_check_metrics(d, &b);
 	gateway_metrics(d, &b);
+	relay_policy_metrics(d, &b);
 	limits_metrics(d, &b);
 	metrics_buf_end(&b, was_kept);
 	*ret_len = b.len;

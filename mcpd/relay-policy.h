@@ -1,7 +1,9 @@
 /*
  * The agents: policy applied to a relay session's traffic: requests the
  * session's agent may not make are answered with an error, and list results
- * (tools/list...) keep only what it may use. relay.c calls these hooks.
+ * (tools/list...) keep only what it may use. relay.c calls these hooks; the
+ * gateway's 403 (an agent that may not use a server at all) is counted and
+ * logged here too, so that every refusal is in one count and one summary.
  */
 #ifndef MCPD_RELAY_POLICY_H
 #define MCPD_RELAY_POLICY_H
@@ -9,12 +11,28 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
+/* The JSON-RPC error of a request the session's agent may not make (agents: in the manifest). */
+#define MCPD_ERR_POLICY		-31003
+
+/* Refusals are logged one by one once per interval; the rest are summarised at its end. */
+#define POLICY_SUMMARY_SECONDS	60.
+/* Agents counted by name in /metrics (names from agents: only); others count as "other". */
+#define POLICY_MAX_LABELS	256
+
 struct session;
+struct daemon;
+struct metrics_buf;
 
 /* A client's request: true when the agent may not make it (the client was answered). */
 bool relay_policy_refuses(struct session *sess, const cJSON *req, const cJSON *id);
 
 /* The server's answer to the session's request of method, before it goes to the client. */
 void relay_policy_filter(struct session *sess, const char *method, cJSON *response);
+
+/* A refusal made elsewhere (the gateway's 403): counted and logged like the relay's. text: why. */
+void relay_policy_refused(struct daemon *d, const char *agent, const char *server, const char *text);
+
+/* mcpd_policy_refusals_total{agent}. */
+void relay_policy_metrics(const struct daemon *d, struct metrics_buf *b);
 
 #endif

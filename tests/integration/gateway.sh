@@ -82,7 +82,7 @@ is "$(echo $codes | awk '{print $51}')" 429 "the 51st gets 429"
 like "$(cat "$T/headers")" 'Retry-After: [0-9]+' "with Retry-After"
 is "$(post "$tok_b" "$init" "$url/ex")" 200 "another token has its own budget"
 
-like "$(mcpd_log)" 'ex: gateway: POST 200 [0-9.]+ms token=agent-b' "an access log line names the token's name"
+like "$(mcpd_log)" 'ex: gateway: POST 200 [0-9.]+ms agent=agent-b' "an access log line names the token's name"
 ! grep -q "$tok_a\|$tok_b" "$T/mcpd.err" && ok "no token appears in the log" || not_ok "token in log"
 
 if ((have_node)); then

@@ -92,7 +92,7 @@ is "$(post "$good")" 200 "a valid RS256 token passes"
 like "$(cat "$T/body")" '"serverInfo":\{"name":"ex"' "and initialize reaches the server"
 is "$(post "$(token e1.pem e1 ES256)")" 200 "a valid ES256 token passes"
 is "$(post "$tok_static")" 200 "a tokens_file token still passes next to jwt"
-like "$(mcpd_log)" 'ex: gateway: POST 200 [0-9.]+ms token=support' "the access log names the JWT's agent (sub)"
+like "$(mcpd_log)" 'ex: gateway: POST 200 [0-9.]+ms agent=support' "the access log names the JWT's agent (sub)"
 if [[ -d $node_dir/node_modules/@modelcontextprotocol/sdk && -d $node_dir/node_modules/@modelcontextprotocol/client ]]; then
 	out=$(timeout 60 node "$node_dir/sdk-client.mjs" http "$url" "$good" add '{"a":2,"b":3}' 2>"$T/sdk.err")
 	like "$out" '"text":"5"' "the SDK v1 client calls a tool through the gateway with a JWT" || diag "$(cat "$T/sdk.err")"

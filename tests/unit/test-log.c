@@ -247,6 +247,39 @@ static void test_json(void **state)
 	log_setup(LOG_FORMAT_TEXT, 0);
 }
 
+/* log_fields: JSON lines get each field as a key (numbers as numbers); text lines only the message. */
+static void test_fields(void **state)
+{
+	const struct log_field fields[] = {
+		{ .key = "agent", .value = "reader" },
+		{ .key = "tool", .value = NULL },
+		{ .key = "status", .number = 200, .numeric = true },
+		{ .key = "duration_ms", .number = 1.5, .numeric = true },
+	};
+	char *out;
+	cJSON *o;
+
+	log_setup(LOG_FORMAT_JSON, 0);
+	capture_begin();
+	log_fields(LOG_LVL_INFO, "files", fields, 4, "gateway: POST %d", 200);
+	out = capture_end();
+	o = parse_line(out);
+	assert_string_equal(field(o, "msg"), "gateway: POST 200");
+	assert_string_equal(field(o, "server"), "files");
+	assert_string_equal(field(o, "agent"), "reader");
+	assert_null(cJSON_GetObjectItemCaseSensitive(o, "tool"));
+	assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "status")) == 200);
+	assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "duration_ms")) == 1.5);
+	cJSON_Delete(o);
+	free(out);
+	log_setup(LOG_FORMAT_TEXT, 0);
+	capture_begin();
+	log_fields(LOG_LVL_INFO, "files", fields, 4, "gateway: POST %d", 200);
+	out = capture_end();
+	expect_match(out, "^" TS " mcpd\\[[0-9]+\\]: info: files: gateway: POST 200\n$");
+	free(out);
+}
+
 /* Each line is one write(): in a packet-mode pipe, one read returns exactly one line. */
 static void test_one_write(void **state)
 {
@@ -524,6 +557,7 @@ int main(void)
 		cmocka_unit_test(test_child_escaping),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_one_write),
 		cmocka_unit_test(test_stalled_pipe),
 		cmocka_unit_test(test_no_symlink),

@@ -825,6 +825,79 @@ static void test_resource_limits(void **state)
 	done(&res);
 }
 
+
+/* agents: the keys, and each error and warning with its place. */
+static void test_agents(void **state)
+{
+	static const char head[] = "version: 1\nservers:\n  files:\n    command: [x]\n  crm:\n    command: [x]\n";
+	char yaml[1024];
+	struct result res;
+
+	(void)state;
+	snprintf(yaml, sizeof(yaml), "%sagents:\n  reader:\n    tools: files/read_file\n  support:\n"
+		 "    tools: [\"crm/*\", \"*/search\"]\n    rate_limit: 5/s\n", head);
+	res = parse(yaml);
+	valid_server(&res, "files");
+	assert_true(res.m->has_agents);
+	assert_int_equal(res.m->nagents, 2);
+	assert_string_equal(res.m->agents[0].name, "reader");
+	assert_int_equal(res.m->agents[0].ntools, 1);
+	assert_string_equal(res.m->agents[0].tools[0], "files/read_file");
+	assert_false(res.m->agents[0].has_rate_limit);
+	assert_int_equal(res.m->agents[1].ntools, 2);
+	assert_true(res.m->agents[1].has_rate_limit);
+	assert_int_equal(res.m->agents[1].rate_limit, 5);
+	assert_int_equal(res.m->agents[1].rate_period_ms, 1000);
+	done(&res);
+
+	res = parse(head);
+	assert_false(res.m->has_agents);
+	done(&res);
+
+	snprintf(yaml, sizeof(yaml), "%sagents:\n  reader:\n    tools: [files/read_file]\n    tool: x\n", head);
+	expect_error(yaml, "/etc/mcpd/m.yaml:10:5: agents.reader.tool: unknown key \"tool\" (did you mean \"tools\"?)");
+	snprintf(yaml, sizeof(yaml), "%sagents:\n  reader:\n    rate_limit: 5/s\n", head);
+	expect_error(yaml, "/etc/mcpd/m.yaml:8:3: agents.reader.tools: missing: list the \"server/tool\" globs "
+		     "agent \"reader\" may use");
+	snprintf(yaml, sizeof(yaml), "%sagents:\n  reader:\n    tools: []\n", head);
+	expect_error(yaml, "/etc/mcpd/m.yaml:9:12: agents.reader.tools: is empty: list at least one \"server/tool\" "
+		     "glob (like \"files/read_file\" or \"crm/*\")");
+	snprintf(yaml, sizeof(yaml), "%sagents:\n  reader:\n    tools: [files/read_file, read_file]\n", head);
+	expect_error(yaml, "/etc/mcpd/m.yaml:9:30: agents.reader.tools[1]: \"read_file\" is not a \"server/tool\" "
+		     "glob (like \"files/read_file\", \"files/*\" or \"*/search\")");
+	snprintf(yaml, sizeof(yaml), "%sagents:\n  reader:\n    tools: [files/read_file]\n    rate_limit: 5/fortnight\n",
+		 head);
+	expect_error(yaml, "/etc/mcpd/m.yaml:10:17: agents.reader.rate_limit: expected a rate like \"50/min\" "
+		     "(per s, min, hour or a duration like 30s), got \"5/fortnight\"");
+	snprintf(yaml, sizeof(yaml), "%sagents:\n  \"bad name\":\n    tools: [files/read_file]\n", head);
+	expect_error(yaml, "/etc/mcpd/m.yaml:8:3: agents: agent name \"bad name\" must be 1 to 128 printable bytes "
+		     "without spaces (a tokens_file name or a JWT's agent claim)");
+	snprintf(yaml, sizeof(yaml), "%sagents:\n  \"\":\n    tools: [files/read_file]\n", head);
+	expect_error(yaml, "/etc/mcpd/m.yaml:8:3: agents: agent name \"\" must be 1 to 128 printable bytes "
+		     "without spaces (a tokens_file name or a JWT's agent claim)");
+	snprintf(yaml, sizeof(yaml), "%sagents:\n  %0129d:\n    tools: [files/read_file]\n", head, 7);
+	res = parse(yaml);
+	assert_int_equal(res.r, -EINVAL);
+	assert_non_null(strstr(res.errs.items[0].text, "must be 1 to 128 printable bytes"));
+	done(&res);
+	snprintf(yaml, sizeof(yaml), "%sagents: [reader]\n", head);
+	expect_error(yaml, "/etc/mcpd/m.yaml:7:9: agents: expected a map of keys and values, got a list");
+	snprintf(yaml, sizeof(yaml), "%sagnets:\n  reader:\n    tools: [files/read_file]\n", head);
+	expect_error(yaml, "/etc/mcpd/m.yaml:7:1: agnets: unknown key \"agnets\" (did you mean \"agents\"?)");
+
+	/* A glob whose server part matches no server: a warning, with a hint when one is close. */
+	snprintf(yaml, sizeof(yaml), "%sagents:\n  reader:\n    tools: [file/read_file, nope*/x]\n", head);
+	res = parse(yaml);
+	assert_int_equal(res.r, 0);
+	assert_int_equal(res.errs.n, 2);
+	assert_true(res.errs.items[0].warning && res.errs.items[1].warning);
+	assert_string_equal(res.errs.items[0].text, "/etc/mcpd/m.yaml:9:13: warning: agents.reader.tools[0]: "
+			    "\"file/read_file\" matches no server in servers: (did you mean \"files/...\"?)");
+	assert_string_equal(res.errs.items[1].text, "/etc/mcpd/m.yaml:9:29: warning: agents.reader.tools[1]: "
+			    "\"nope*/x\" matches no server in servers: it allows nothing");
+	done(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -844,6 +917,7 @@ int main(void)
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_nul_bytes),
 		cmocka_unit_test(test_deep_checks),
+		cmocka_unit_test(test_agents),
 	};
 
 	return cmocka_run_group_tests_name("manifest", tests, NULL, NULL);
