@@ -81,6 +81,8 @@ struct health_conf {
 
 #define MANIFEST_TOOL_NAME_MAX	128		/* MCP tool names: 1 to 128 of [A-Za-z0-9_.-] */
 #define MANIFEST_CALL_ARGS_MAX	(64 * 1024)	/* health.call.arguments, as compact JSON */
+#define MANIFEST_APPROVAL_TIMEOUT_MIN	1000ULL			/* approval_timeout: 1s .. 24h */
+#define MANIFEST_APPROVAL_TIMEOUT_MAX	(24ULL * 3600 * 1000)
 
 struct stop_conf {
 	int signal;
