@@ -128,6 +128,7 @@ static struct options {
 	bool log_requests; /* every message received, on stderr */
 	unsigned extra_tools; /* --tools N: tool_1..tool_N */
 	bool fail_tool;       /* --fail-tool: a tool "fail" answering isError */
+	const char *counter_file; /* --counter-file PATH: a tool "count" appending to PATH */
 	bool confine_tools;   /* --confine-tools: write_file, read_file, connect_tcp... */
 } opt = {
 	.name = "example",
@@ -185,6 +186,8 @@ static void usage(FILE *f)
 		"                            answering like echo (at most 10000)\n"
 		"  --fail-tool               list a tool \"fail\" whose result has\n"
 		"                            isError: true\n"
+		"  --counter-file PATH       list a tool \"count\" {text} that appends\n"
+		"                            a line to PATH and answers how many it has\n"
 		"  --confine-tools           list tools that try what a sandbox forbids:\n"
 		"                            write_file {path, text}, read_file {path,\n"
 		"                            max} (first max bytes: 4 KiB, at most 64),\n"
@@ -293,6 +296,7 @@ enum {
 	OPT_HTTP, OPT_LEGACY_SSE, OPT_SSE_RESPONSES, OPT_SESSION_TTL,
 	OPT_ENDLESS_SSE_EVENT, OPT_FLOOD_STDOUT, OPT_DUAL_ERA, OPT_MODERN_ONLY,
 	OPT_TTL_MS, OPT_LOG_REQUESTS, OPT_TOOLS, OPT_FAIL_TOOL, OPT_CONFINE_TOOLS,
+	OPT_COUNTER_FILE,
 };
 
 static _Noreturn void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -339,6 +343,7 @@ static void parse_options(int argc, char **argv)
 		{"log-requests", no_argument, NULL, OPT_LOG_REQUESTS},
 		{"tools", required_argument, NULL, OPT_TOOLS},
 		{"fail-tool", no_argument, NULL, OPT_FAIL_TOOL},
+		{"counter-file", required_argument, NULL, OPT_COUNTER_FILE},
 		{"confine-tools", no_argument, NULL, OPT_CONFINE_TOOLS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -411,6 +416,7 @@ static void parse_options(int argc, char **argv)
 			opt.extra_tools = (unsigned)n;
 			break;
 		case OPT_FAIL_TOOL: opt.fail_tool = true; break;
+		case OPT_COUNTER_FILE: opt.counter_file = optarg; break;
 		case OPT_CONFINE_TOOLS: opt.confine_tools = true; break;
 		case OPT_SESSION_TTL:
 			if (!parse_duration(optarg, &opt.session_ttl_ms))
@@ -1552,6 +1558,31 @@ static void t_fail(const struct call *c, const cJSON *args)
 
 static const struct tool fail_tool = {"fail", "Fails: its result has isError true.", "{\"type\":\"object\"}",
 				      t_fail, false, false};
+/* --counter-file: a tool with a visible side effect, to count how often a call ran (approval tests). */
+static void t_count(const struct call *c, const cJSON *args)
+{
+	const cJSON *text = get(args, "text");
+	char line[256], answer_text[32];
+	unsigned lines = 0;
+	FILE *f = fopen(opt.counter_file, "a+");
+
+	if (!f) {
+		answer(c, text_result(strerror(errno), true));
+		return;
+	}
+	fprintf(f, "%.200s\n", cJSON_IsString(text) ? text->valuestring : "x");
+	fflush(f);
+	rewind(f);
+	while (fgets(line, sizeof line, f))
+		lines++;
+	fclose(f);
+	snprintf(answer_text, sizeof answer_text, "%u", lines);
+	answer(c, text_result(answer_text, false));
+}
+
+static const struct tool count_tool = {"count", "Appends a line (text) to the --counter-file and answers how many "
+				       "lines it has.", "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}}",
+				       t_count, false, false};
 static const struct tool extra_tool = {"tool_N", "Returns the given text unchanged (--tools).", echo_schema, t_echo,
 				       false, false};
 
@@ -1915,6 +1946,8 @@ static const struct tool *find_tool(const char *name)
 {
 	if (opt.fail_tool && strcmp(name, "fail") == 0)
 		return &fail_tool;
+	if (opt.counter_file && strcmp(name, "count") == 0)
+		return &count_tool;
 	if (extra_tool_named(name))
 		return &extra_tool;
 	for (size_t i = 0; opt.confine_tools && i < N_CONFINE_TOOLS; i++)
@@ -2062,6 +2095,13 @@ static void m_tools_list(const struct call *c)
 		cJSON_AddStringToObject(t, "name", fail_tool.name);
 		cJSON_AddStringToObject(t, "description", fail_tool.description);
 		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(fail_tool.input_schema));
+		cJSON_AddItemToArray(list, t);
+	}
+	if (opt.counter_file) {
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "name", count_tool.name);
+		cJSON_AddStringToObject(t, "description", count_tool.description);
+		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(count_tool.input_schema));
 		cJSON_AddItemToArray(list, t);
 	}
 	for (size_t i = 0; opt.confine_tools && i < N_CONFINE_TOOLS; i++) {
