@@ -2602,7 +2602,10 @@ bool server_conf_checks_equal(const struct server_conf *a, const struct server_c
 	return str_eq(a->health.call_tool, b->health.call_tool) &&
 	       str_eq(a->health.call_arguments, b->health.call_arguments) &&
 	       strv_eq(a->health.exec, a->health.exec_argc, b->health.exec, b->health.exec_argc) &&
-	       a->health.exec_timeout_ms == b->health.exec_timeout_ms;
+	       a->health.exec_timeout_ms == b->health.exec_timeout_ms &&
+	       /* approval: read at each call, like the deep checks at each round: no restart either. */
+	       strv_eq(a->approval, a->napproval, b->approval, b->napproval) && a->approval_all == b->approval_all &&
+	       a->approval_timeout_ms == b->approval_timeout_ms;
 }
 
 const char *transport_name(enum transport t)

@@ -306,7 +306,10 @@ void server_conf_release(struct server_conf *s);
 /* Whether two servers' configurations differ in a way that needs a restart. */
 bool server_conf_equal(const struct server_conf *a, const struct server_conf *b);
 
-/* Whether their deep checks (health.call, health.exec, exec_timeout) are the same: these apply without a restart. */
+/*
+ * Whether their deep checks (health.call, health.exec, exec_timeout) and approval, approval_timeout are the
+ * same: these apply without a restart.
+ */
 bool server_conf_checks_equal(const struct server_conf *a, const struct server_conf *b);
 
 /*

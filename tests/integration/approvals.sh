@@ -23,7 +23,7 @@ servers:
     approval: [count]
   quick:
     command: [$EXAMPLE, --name, quick, --counter-file, $T/quick]
-    approval: all
+    approval: ${quick_approval:-all}
     approval_timeout: 2s
 YAML
 }
@@ -154,6 +154,53 @@ wait_until 30 grep -q '"id":7,"result":{"content":\[{"type":"text","text":"2"}\]
 is "$(lines "$T/count")" 2 "the tool ran once more"
 stop_spawned gw
 
+# ---- the 2026-07-28 era through the gateway: held, then denied
+META='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"curl","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}'
+spawn modern curl -s -N --max-time 90 -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
+	-H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/call' \
+	-H 'Mcp-Name: count' \
+	-d '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{'"$META"',"name":"count","arguments":{"text":"modern"}}}' "$url/ex"
+wait_until 30 _held count || not_ok "the modern call is held" "$(tail -n 5 "$T/mcpd.err")"
+mid=$(held_id count)
+ctl deny "$mid" --reason "modern no" >/dev/null
+wait_until 30 grep -q '"id":8,"error"' "$T/modern.out" &&
+	like "$(cat "$T/modern.out")" '"id":8,"error":\{"code":-31003,"message":"denied: .*\(approval '"$mid"'\): modern no","data":\{"approval":"'"$mid"'","decision":"denied","reason":"modern no"\}' \
+		"a 2026-07-28 tools/call through the gateway is held too, and its client gets the denial" ||
+	not_ok "modern denial" "$(cat "$T/modern.out")"
+stop_spawned modern
+
+# ---- approved while the server is stopped: relay.c's usual immediate error
+open_client c3 ex
+printf '%s\n' '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"count","arguments":{"text":"stopped"}}}' >&7
+wait_until 30 _held count || not_ok "the call before the stop is held"
+sid9=$(held_id count)
+ctl stop ex >/dev/null
+wait_state 30 ex stopped || not_ok "ex stopped" "$(ctl status ex)"
+ctl approve "$sid9" >/dev/null
+wait_until 30 grep -q '"id":9,' "$T/c3.out"
+like "$(grep '"id":9,' "$T/c3.out")" '"id":9,"error":\{"code":-31000,"message":"server \\"ex\\" is stopped' \
+	"a call approved while its server is stopped gets the immediate 'server is stopped' error"
+wait_log 10 "approval: result id=$sid9 server=ex tool=count error: not sent to the server" &&
+	ok "and its audit result says it was not sent" || not_ok "not sent line" "$(grep approval: "$T/mcpd.err" | tail -n 3)"
+exec 7>&-
+stop_spawned c3
+ctl start ex >/dev/null
+wait_state 60 ex running || not_ok "ex running again" "$(ctl status ex)"
+is "$(lines "$T/count")" 2 "neither ran"
+
+# ---- reload: a changed approval: list applies to the calls after it, without a restart
+qpid=$(field_of quick pid)
+quick_approval="[count]" write_manifest "$port"
+ctl reload >/dev/null || not_ok "reload" "$(ctl reload 2>&1)"
+open_client c4 quick
+printf '%s\n' '{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"echo","arguments":{"text":"now free"}}}' >&7
+wait_until 30 grep -q '"id":10,' "$T/c4.out"
+like "$(grep '"id":10,' "$T/c4.out")" '"id":10,"result":\{"content":\[\{"type":"text","text":"now free"\}\]' \
+	"after a reload that narrows approval: all to [count], echo passes at once"
+is "$(field_of quick pid)" "$qpid" "and the server was not restarted for it"
+exec 7>&-
+stop_spawned c4
+
 # ---- audit lines
 log=$(grep 'approval: ' "$T/mcpd.err")
 like "$log" "approval: requested id=$id agent=- server=ex tool=count sha256=[0-9a-f]{64}" "audit: requested, with agent, server, tool, sha256"
@@ -173,8 +220,8 @@ fi
 # ---- metrics
 m=$(curl -s --max-time 10 "http://127.0.0.1:$port/metrics")
 like "$m" $'\nmcpd_approvals_pending 0\n' "metrics: mcpd_approvals_pending"
-like "$m" 'mcpd_approvals_total\{decision="approved"\} 2' "metrics: approved"
-like "$m" 'mcpd_approvals_total\{decision="denied"\} 1' "metrics: denied"
+like "$m" 'mcpd_approvals_total\{decision="approved"\} 3' "metrics: approved"
+like "$m" 'mcpd_approvals_total\{decision="denied"\} 2' "metrics: denied"
 like "$m" 'mcpd_approvals_total\{decision="expired"\} 1' "metrics: expired"
 like "$m" 'mcpd_approvals_total\{decision="withdrawn"\} 1' "metrics: withdrawn"
 
