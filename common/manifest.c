@@ -1286,6 +1286,60 @@ static bool parse_exec_timeout(struct parse *p, const struct ynode *n, const cha
 	return true;
 }
 
+/* ---- approval (issue 16) ------------------------------------------------ */
+
+/* approval: [tool, ...] | all: calls of those tools wait for a human (mcpd/approvals.c). */
+static bool parse_approval(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	struct server_conf *s = field;
+	char **v = NULL;
+	size_t c = 0;
+	bool ok;
+
+	if (n && n->type == YNODE_SCALAR && !ynode_is_null(n) && strcmp(n->value, "all") == 0) {
+		strv_free(s->approval);
+		s->approval = NULL;
+		s->napproval = 0;
+		s->approval_all = true;
+		return true;
+	}
+	ok = parse_string_list(p, n, path, "a list of tool names like [send_email], or \"all\"", &v, &c);
+	for (size_t i = 0; ok && i < c; i++) {
+		if (!tool_name_valid(v[i])) {
+			char *sub = index_path(path, i);
+
+			error_at(p, n->type == YNODE_SEQ ? n->items[i] : n, sub, "\"%.64s%s\" is not a valid MCP tool "
+				 "name: 1 to %d letters, digits, '_', '-' or '.'", v[i], strlen(v[i]) > 64 ? "..." : "",
+				 MANIFEST_TOOL_NAME_MAX);
+			free(sub);
+			ok = false;
+		}
+	}
+	if (!ok) {
+		strv_free(v);
+		return false;
+	}
+	strv_free(s->approval);
+	s->approval = v;
+	s->napproval = c;
+	s->approval_all = false;
+	return true;
+}
+
+/* approval_timeout: how long a held call waits for a decision, 1s to 24h. */
+static bool parse_approval_timeout(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	uint64_t *ms = field;
+
+	if (!parse_duration(p, n, path, field))
+		return false;
+	if (*ms < MANIFEST_APPROVAL_TIMEOUT_MIN || *ms > MANIFEST_APPROVAL_TIMEOUT_MAX) {
+		error_at(p, n, path, "must be between 1s and 24h");
+		return false;
+	}
+	return true;
+}
+
 /* ---- sandbox (issue 15) ------------------------------------------------ */
 
 /* A list of absolute paths (sandbox.writable, sandbox.readable); trailing slashes dropped. */
@@ -1411,6 +1465,8 @@ static const struct field server_fields[] = {
 	SRV_MAP("health", health, health_fields),
 	SRV_MAP("stop", stop, stop_fields),
 	SRV("sandbox", parse_sandbox, sandbox, 0),
+	SRV_SELF("approval", parse_approval, 0),
+	SRV("approval_timeout", parse_approval_timeout, approval_timeout_ms, 0),
 };
 
 /* ---- mcpd section ------------------------------------------------------ */
@@ -1770,6 +1826,7 @@ void server_conf_init_defaults(struct server_conf *s)
 		.health = { .interval_ms = 30000, .timeout_ms = 5000, .unhealthy_after = 3, .start_timeout_ms = 30000 },
 		.stop = { .signal = SIGTERM, .timeout_ms = 10000 },
 		.sandbox = { .network = true },
+		.approval_timeout_ms = 10 * 60000,
 	};
 }
 
@@ -2677,7 +2734,10 @@ bool server_conf_checks_equal(const struct server_conf *a, const struct server_c
 	return str_eq(a->health.call_tool, b->health.call_tool) &&
 	       str_eq(a->health.call_arguments, b->health.call_arguments) &&
 	       strv_eq(a->health.exec, a->health.exec_argc, b->health.exec, b->health.exec_argc) &&
-	       a->health.exec_timeout_ms == b->health.exec_timeout_ms;
+	       a->health.exec_timeout_ms == b->health.exec_timeout_ms &&
+	       /* approval: read at each call, like the deep checks at each round: no restart either. */
+	       strv_eq(a->approval, a->napproval, b->approval, b->napproval) && a->approval_all == b->approval_all &&
+	       a->approval_timeout_ms == b->approval_timeout_ms;
 }
 
 const char *transport_name(enum transport t)

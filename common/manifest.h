@@ -84,6 +84,8 @@ struct health_conf {
 
 #define MANIFEST_TOOL_NAME_MAX	128		/* MCP tool names: 1 to 128 of [A-Za-z0-9_.-] */
 #define MANIFEST_CALL_ARGS_MAX	(64 * 1024)	/* health.call.arguments, as compact JSON */
+#define MANIFEST_APPROVAL_TIMEOUT_MIN	1000ULL			/* approval_timeout: 1s .. 24h */
+#define MANIFEST_APPROVAL_TIMEOUT_MAX	(24ULL * 3600 * 1000)
 
 struct stop_conf {
 	int signal;
@@ -307,7 +309,10 @@ void server_conf_release(struct server_conf *s);
 /* Whether two servers' configurations differ in a way that needs a restart. */
 bool server_conf_equal(const struct server_conf *a, const struct server_conf *b);
 
-/* Whether their deep checks (health.call, health.exec, exec_timeout) are the same: these apply without a restart. */
+/*
+ * Whether their deep checks (health.call, health.exec, exec_timeout) and approval, approval_timeout are the
+ * same: these apply without a restart.
+ */
 bool server_conf_checks_equal(const struct server_conf *a, const struct server_conf *b);
 
 /*

@@ -129,6 +129,7 @@ static struct options {
 	bool log_requests; /* every message received, on stderr */
 	unsigned extra_tools; /* --tools N: tool_1..tool_N */
 	bool fail_tool;       /* --fail-tool: a tool "fail" answering isError */
+	const char *counter_file; /* --counter-file PATH: a tool "count" appending to PATH */
 	bool confine_tools;   /* --confine-tools: write_file, read_file, connect_tcp... */
 	const char *named_tools[MAX_NAMED_TOOLS]; /* --tool NAME */
 	unsigned n_named_tools;
@@ -194,6 +195,8 @@ static void usage(FILE *f)
 		"                            only those of --tool, --tools and the like\n"
 		"  --fail-tool               list a tool \"fail\" whose result has\n"
 		"                            isError: true\n"
+		"  --counter-file PATH       list a tool \"count\" {text} that appends\n"
+		"                            a line to PATH and answers how many it has\n"
 		"  --confine-tools           list tools that try what a sandbox forbids:\n"
 		"                            write_file {path, text}, read_file {path,\n"
 		"                            max} (first max bytes: 4 KiB, at most 64),\n"
@@ -303,6 +306,7 @@ enum {
 	OPT_ENDLESS_SSE_EVENT, OPT_FLOOD_STDOUT, OPT_DUAL_ERA, OPT_MODERN_ONLY,
 	OPT_TTL_MS, OPT_LOG_REQUESTS, OPT_TOOLS, OPT_FAIL_TOOL, OPT_CONFINE_TOOLS,
 	OPT_TOOL, OPT_BARE,
+	OPT_COUNTER_FILE,
 };
 
 static _Noreturn void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -351,6 +355,7 @@ static void parse_options(int argc, char **argv)
 		{"tool", required_argument, NULL, OPT_TOOL},
 		{"bare", no_argument, NULL, OPT_BARE},
 		{"fail-tool", no_argument, NULL, OPT_FAIL_TOOL},
+		{"counter-file", required_argument, NULL, OPT_COUNTER_FILE},
 		{"confine-tools", no_argument, NULL, OPT_CONFINE_TOOLS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -432,6 +437,7 @@ static void parse_options(int argc, char **argv)
 			break;
 		case OPT_BARE: opt.bare = true; break;
 		case OPT_FAIL_TOOL: opt.fail_tool = true; break;
+		case OPT_COUNTER_FILE: opt.counter_file = optarg; break;
 		case OPT_CONFINE_TOOLS: opt.confine_tools = true; break;
 		case OPT_SESSION_TTL:
 			if (!parse_duration(optarg, &opt.session_ttl_ms))
@@ -1588,6 +1594,31 @@ static void t_named(const struct call *c, const cJSON *args)
 
 static const struct tool named_tool = {"NAME", "Logs the call on stderr and answers \"NAME done: ARGUMENTS\" (--tool).",
 				       "{\"type\":\"object\"}", t_named, false, false};
+/* --counter-file: a tool with a visible side effect, to count how often a call ran (approval tests). */
+static void t_count(const struct call *c, const cJSON *args)
+{
+	const cJSON *text = get(args, "text");
+	char line[256], answer_text[32];
+	unsigned lines = 0;
+	FILE *f = fopen(opt.counter_file, "a+");
+
+	if (!f) {
+		answer(c, text_result(strerror(errno), true));
+		return;
+	}
+	fprintf(f, "%.200s\n", cJSON_IsString(text) ? text->valuestring : "x");
+	fflush(f);
+	rewind(f);
+	while (fgets(line, sizeof line, f))
+		lines++;
+	fclose(f);
+	snprintf(answer_text, sizeof answer_text, "%u", lines);
+	answer(c, text_result(answer_text, false));
+}
+
+static const struct tool count_tool = {"count", "Appends a line (text) to the --counter-file and answers how many "
+				       "lines it has.", "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}}",
+				       t_count, false, false};
 static const struct tool extra_tool = {"tool_N", "Returns the given text unchanged (--tools).", echo_schema, t_echo,
 				       false, false};
 
@@ -1951,6 +1982,8 @@ static const struct tool *find_tool(const char *name)
 {
 	if (opt.fail_tool && strcmp(name, "fail") == 0)
 		return &fail_tool;
+	if (opt.counter_file && strcmp(name, "count") == 0)
+		return &count_tool;
 	if (extra_tool_named(name))
 		return &extra_tool;
 	for (unsigned i = 0; i < opt.n_named_tools; i++)
@@ -2101,6 +2134,13 @@ static void m_tools_list(const struct call *c)
 		cJSON_AddStringToObject(t, "name", fail_tool.name);
 		cJSON_AddStringToObject(t, "description", fail_tool.description);
 		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(fail_tool.input_schema));
+		cJSON_AddItemToArray(list, t);
+	}
+	if (opt.counter_file) {
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "name", count_tool.name);
+		cJSON_AddStringToObject(t, "description", count_tool.description);
+		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(count_tool.input_schema));
 		cJSON_AddItemToArray(list, t);
 	}
 	for (size_t i = 0; opt.confine_tools && i < N_CONFINE_TOOLS; i++) {

@@ -41,6 +41,9 @@ extern const struct cmd cmd_stop;
 extern const struct cmd cmd_version;
 extern const struct cmd cmd_history;
 extern const struct cmd cmd_rollback;
+extern const struct cmd cmd_approvals;
+extern const struct cmd cmd_approve;
+extern const struct cmd cmd_deny;
 
 /* A reload's or rollback's result: warnings, the diff, and "WHAT applied" or "dry run: nothing changed". */
 struct cJSON;

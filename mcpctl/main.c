@@ -26,6 +26,9 @@ static const struct cmd *const commands[] = {
 	&cmd_connect,
 	&cmd_health,
 	&cmd_tools,
+	&cmd_approvals,
+	&cmd_approve,
+	&cmd_deny,
 	&cmd_check,
 	&cmd_version,
 };

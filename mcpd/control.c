@@ -31,6 +31,7 @@
 static const struct ctl_method *const methods[] = {
 	&ctl_version, &ctl_status, &ctl_start, &ctl_stop, &ctl_restart, &ctl_logs, &ctl_reload, &ctl_health,
 	&ctl_tools, &ctl_connect, &ctl_history, &ctl_rollback,
+	&ctl_approvals, &ctl_approve, &ctl_deny,
 };
 
 #define CONTROL_KEEP_BUFFER (256 * 1024)	/* a client's output buffer kept between replies */

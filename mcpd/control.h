@@ -32,6 +32,7 @@ struct ctl_client;
 #define CTL_ERR_NO_SERVER	-32004
 #define CTL_ERR_RELOAD		-32005
 #define CTL_ERR_HISTORY		-32006	/* no such manifest in the history, or the history is off */
+#define CTL_ERR_NO_APPROVAL	-32010	/* no call is held under that approval id */
 
 /*
  * Listen on path, or on fd when systemd passed one (fd >= 0). Refuses when a
@@ -90,5 +91,6 @@ struct server *ctl_server_named(struct ctl_client *c, const cJSON *id, const cha
 
 extern const struct ctl_method ctl_version, ctl_status, ctl_start, ctl_stop, ctl_restart, ctl_logs, ctl_reload,
 	ctl_health, ctl_tools, ctl_connect, ctl_history, ctl_rollback;
+extern const struct ctl_method ctl_approvals, ctl_approve, ctl_deny;
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "approvals.h"
 #include "cgroup.h"
 #include "check-exec.h"
 #include "control.h"
@@ -247,6 +248,7 @@ void daemon_shutdown(struct daemon *d)
 		return;
 	d->shutting_down = true;
 	sdnotify_stopping(d);
+	approvals_stop();	/* held calls are answered as denied: nothing is kept */
 	log_notice(NULL, NULL, "shutting down: stopping %zu server%s in reverse dependency order", d->nservers,
 		   d->nservers == 1 ? "" : "s");
 	ev_timer_init(&d->shutdown_timer, on_shutdown_timeout, (double)d->manifest->mcpd.shutdown_timeout_ms / 1000., 0.);

@@ -654,14 +654,16 @@ static ssize_t sseq_pull(struct gateway *g, struct sse_queue *q, char *buf, size
 static bool sink_send(void *sink, const cJSON *msg);
 static size_t sink_pending(void *sink);
 static void sink_close(void *sink);
+static void sink_held(void *sink, const cJSON *id, double seconds);
 
 /* Raw ids: an id past 2^53 comes back as the client wrote it, and waiters match it by its text. */
 static const struct relay_sink gateway_sink = {
-	.send = sink_send, .pending = sink_pending, .close = sink_close, .raw_ids = true,
+	.send = sink_send, .pending = sink_pending, .close = sink_close, .raw_ids = true, .held = sink_held,
 };
 /* A 2026-07-28 request's session lives as long as the request: not worth a log line at info each. */
 static const struct relay_sink gateway_request_sink = {
 	.send = sink_send, .pending = sink_pending, .close = sink_close, .raw_ids = true, .per_request = true,
+	.held = sink_held,
 };
 
 static void waiter_unlink(struct gw_request *req)
@@ -916,6 +918,41 @@ static void sink_close(void *sink)
 
 	snprintf(reason, sizeof(reason), "%s", gs->relay ? "its server went away or it read too slowly" : "closed");
 	close_session(gs, reason);
+}
+
+/* Is id (as written) the request's, or one of its batch's? */
+static bool waiter_has_id(const struct gw_request *req, const cJSON *id)
+{
+	const cJSON *it;
+
+	if (!req->batch)
+		return req->id && cJSON_Compare(req->id, id, 1);
+	cJSON_ArrayForEach(it, req->batch)
+		if (cJSON_Compare(it, id, 1))
+			return true;
+	return false;
+}
+
+/*
+ * A request is held for a human's approval (approvals.c) for at most
+ * seconds: its deadline becomes that plus request_timeout, so that
+ * request_timeout bounds the call's run, not the wait. 0: approved now, the
+ * run has request_timeout from now.
+ */
+static void sink_held(void *sink, const cJSON *id, double seconds)
+{
+	struct gw_session *gs = sink;
+	struct ev_loop *loop = gs->g->d->loop;
+	double timeout = (double)gs->g->d->manifest->mcpd.gateway.request_timeout_ms / 1000.;
+
+	for (struct gw_request *req = gs->waiters; req; req = req->next_waiter) {
+		if (!waiter_has_id(req, id) || !ev_is_active(&req->deadline_w))
+			continue;
+		ev_timer_stop(loop, &req->deadline_w);
+		ev_timer_set(&req->deadline_w, seconds + timeout, 0.);
+		ev_timer_start(loop, &req->deadline_w);
+		return;
+	}
 }
 
 /* MHD pulls the GET stream's bytes; with none queued the connection sleeps until sink_send. */

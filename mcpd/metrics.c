@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "approvals.h"
 #include "daemon.h"
 #include "deep-check.h"
 #include "gateway.h"
@@ -187,6 +188,7 @@ char *metrics_render(const struct daemon *d, size_t *ret_len)
 	gateway_metrics(d, &b);
 	relay_policy_metrics(d, &b);
 	limits_metrics(d, &b);
+	approvals_metrics(&b);
 	metrics_buf_end(&b, was_kept);
 	*ret_len = b.len;
 	return b.data;

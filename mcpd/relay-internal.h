@@ -52,6 +52,12 @@ bool relay_session_error(struct session *sess, const cJSON *id, int code, const 
 /* Send to the session's client; false once it is closing or gone. */
 bool relay_session_send(struct session *sess, const cJSON *msg);
 
+/*
+ * The client's request id (as its sink answers it) is held for approval for
+ * at most seconds (0: released now): the sink's held hook, when it has one.
+ */
+void relay_session_held(struct session *sess, const cJSON *id, double seconds);
+
 /* How many subscriptions/listen that mcpd emulates for 2026 clients hold uri (subscribed upstream for them). */
 size_t relay_listeners_of(struct server *s, const char *uri);
 

@@ -66,6 +66,7 @@ struct pending_req {
 	cJSON *client_token;	/* the client's progressToken, rewritten to TOKEN_PREFIX<sid> */
 	struct session *sess;	/* NULL for PF_INTERNAL */
 	struct traffic_req tr;	/* a client's request: counted until it ends (traffic.c) */
+	char approval[APPROVALS_ID_LEN + 1];	/* a call a human approved: its result is audited; "" */
 	struct pending_req *next;
 };
 
@@ -370,6 +371,12 @@ const cJSON *relay_session_capabilities(const struct session *sess) { return ses
 struct session_state **relay_session_state(struct session *sess) { return &sess->state; }
 struct relay_state **relay_state_slot(struct server *s) { return &s->relay->state; }
 bool relay_session_send(struct session *sess, const cJSON *msg) { return to_client(sess, msg); }
+
+void relay_session_held(struct session *sess, const cJSON *id, double seconds)
+{
+	if (alive(sess) && sess->ops->held)
+		sess->ops->held(sess->sink, id, seconds);
+}
 const char *relay_session_agent(const struct session *sess) { return sess->agent; }
 cJSON **relay_session_uris(struct session *sess) { return &sess->uris; }
 char *relay_session_log_level(struct session *sess) { return sess->log_level; }
@@ -782,6 +789,7 @@ static void forward_round(struct session *sess, cJSON *req, const cJSON *id, uns
 		traffic_begin(s, &p->tr, req, sess->line_len);
 	}
 	p->log_rank = -1;
+	approvals_tag(p->approval, sizeof(p->approval));
 	snprintf(p->method, sizeof(p->method), "%s", method);
 	if (modern) {
 		p->log_rank = relay_era_request_log_rank(req);
@@ -1415,7 +1423,8 @@ static void forward_cancel(struct session *sess, cJSON *note)
 	struct pending_req *p;
 
 	if (cancel_listen(sess, cJSON_GetObjectItemCaseSensitive(params, "requestId")) ||
-	    mrtr_cancel(sess, cJSON_GetObjectItemCaseSensitive(params, "requestId")))
+	    mrtr_cancel(sess, cJSON_GetObjectItemCaseSensitive(params, "requestId")) ||
+	    approvals_cancel(sess, cJSON_GetObjectItemCaseSensitive(params, "requestId")))
 		return;
 	p = find_by_client_id(r, sess, cJSON_GetObjectItemCaseSensitive(params, "requestId"));
 	if (!p)
@@ -1646,6 +1655,8 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 	relay_state_answered(sess, p->client_id_value, msg);
 	counted = p->tr.series != NULL;
 	traffic_answered(s, &p->tr, msg);
+	if (p->approval[0])
+		approvals_answered(s->conf.name, p->approval, msg, NULL);
 	pending_free(p);
 	/* A client dropped for not reading is closing: it is not finished twice. */
 	if (counted ? answer_counted(sess, copy) : to_client(sess, copy))
@@ -1911,6 +1922,8 @@ void relay_server_gone(struct server *s, const char *why)
 			traffic_end(s, &p->tr, TRAFFIC_UNAVAILABLE);
 			if (p->sess && p->client_id)
 				error_to_client(p->sess, p->client_id, MCPD_ERR_UNAVAILABLE, message);
+			if (p->approval[0])
+				approvals_answered(s->conf.name, p->approval, NULL, message);
 			pending_free(p);
 		}
 	}

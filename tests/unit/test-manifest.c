@@ -488,6 +488,48 @@ static void test_equal_and_names(void **state)
 }
 
 /* protocol: pins the era per server or in defaults; a change of it is a change of the server. */
+/* approval: [TOOL...] | all, approval_timeout 1s..24h (default 10m), in defaults too; they apply without a restart. */
+static void test_approval(void **state)
+{
+	struct result res = parse("version: 1\ndefaults: {approval_timeout: 5m}\nservers:\n"
+				  "  a: {command: [x]}\n"
+				  "  b: {command: [x], approval: [send_email, delete-customer]}\n"
+				  "  c: {command: [x], approval: all, approval_timeout: 2s}\n"
+				  "  d: {command: [x], approval: send_email}\n");
+	struct result plain = parse("version: 1\nservers:\n  a: {command: [x]}\n  b: {command: [x]}\n");
+	const struct server_conf *a, *b, *c, *d;
+
+	(void)state;
+	a = valid_server(&res, "a");
+	b = valid_server(&res, "b");
+	c = valid_server(&res, "c");
+	d = valid_server(&res, "d");
+	assert_int_equal(a->napproval, 0);
+	assert_false(a->approval_all);
+	assert_int_equal(a->approval_timeout_ms, 5 * 60000);
+	assert_int_equal(b->napproval, 2);
+	assert_string_equal(b->approval[0], "send_email");
+	assert_string_equal(b->approval[1], "delete-customer");
+	assert_false(b->approval_all);
+	assert_true(c->approval_all);
+	assert_int_equal(c->approval_timeout_ms, 2000);
+	assert_int_equal(d->napproval, 1);
+	assert_int_equal(valid_server(&plain, "a")->approval_timeout_ms, 10 * 60000);
+	/* A change of approval needs no restart, and is seen as a change of what applies without one. */
+	assert_true(server_conf_equal(valid_server(&plain, "b"), b));
+	assert_false(server_conf_checks_equal(valid_server(&plain, "b"), b));
+	assert_true(server_conf_checks_equal(valid_server(&plain, "a"), valid_server(&plain, "b")));
+	done(&res);
+	done(&plain);
+	expect_error("version: 1\nservers:\n  a: {command: [x], approval: [\"send email\"]}\n",
+		     "/etc/mcpd/m.yaml:3:32: servers.a.approval[0]: \"send email\" is not a valid MCP tool name: 1 to 128 "
+		     "letters, digits, '_', '-' or '.'");
+	expect_error("version: 1\nservers:\n  a: {command: [x], approval_timeout: 0s}\n",
+		     "/etc/mcpd/m.yaml:3:39: servers.a.approval_timeout: must be between 1s and 24h");
+	expect_error("version: 1\nservers:\n  a: {command: [x], approval_timeout: 25h}\n",
+		     "/etc/mcpd/m.yaml:3:39: servers.a.approval_timeout: must be between 1s and 24h");
+}
+
 static void test_protocol(void **state)
 {
 	struct result a = parse("version: 1\ndefaults: {protocol: legacy}\nservers:\n"
@@ -911,6 +953,7 @@ int main(void)
 		cmocka_unit_test(test_three_errors),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_resource_limits),
+		cmocka_unit_test(test_approval),
 		cmocka_unit_test(test_many_errors_are_capped),
 		cmocka_unit_test(test_equal_and_names),
 		cmocka_unit_test(test_protocol),
