@@ -128,6 +128,8 @@ static struct options {
 	bool log_requests; /* every message received, on stderr */
 	unsigned extra_tools; /* --tools N: tool_1..tool_N */
 	bool fail_tool;       /* --fail-tool: a tool "fail" answering isError */
+	bool whoami_tool;     /* --whoami-tool: a tool "whoami" answering the --name */
+	bool silent_tools_list; /* --silent-tools-list: tools/list is never answered */
 	bool confine_tools;   /* --confine-tools: write_file, read_file, connect_tcp... */
 } opt = {
 	.name = "example",
@@ -196,6 +198,8 @@ static void usage(FILE *f)
 		"                            the answer returned) and ptrace {pid}\n"
 		"                            (PTRACE_SEIZE, then detach); a failure is a\n"
 		"                            tool error with errno's text\n"
+		"  --whoami-tool             list a tool \"whoami\" answering the --name\n"
+		"  --silent-tools-list       never answer tools/list\n"
 		"  -h, --help                show this help\n"
 		"\n"
 		"SIGUSR1 toggles the tool \"time\" and sends tools/list_changed.\n"
@@ -293,6 +297,7 @@ enum {
 	OPT_HTTP, OPT_LEGACY_SSE, OPT_SSE_RESPONSES, OPT_SESSION_TTL,
 	OPT_ENDLESS_SSE_EVENT, OPT_FLOOD_STDOUT, OPT_DUAL_ERA, OPT_MODERN_ONLY,
 	OPT_TTL_MS, OPT_LOG_REQUESTS, OPT_TOOLS, OPT_FAIL_TOOL, OPT_CONFINE_TOOLS,
+	OPT_WHOAMI_TOOL, OPT_SILENT_TOOLS_LIST,
 };
 
 static _Noreturn void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -340,6 +345,8 @@ static void parse_options(int argc, char **argv)
 		{"tools", required_argument, NULL, OPT_TOOLS},
 		{"fail-tool", no_argument, NULL, OPT_FAIL_TOOL},
 		{"confine-tools", no_argument, NULL, OPT_CONFINE_TOOLS},
+		{"whoami-tool", no_argument, NULL, OPT_WHOAMI_TOOL},
+		{"silent-tools-list", no_argument, NULL, OPT_SILENT_TOOLS_LIST},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -411,6 +418,8 @@ static void parse_options(int argc, char **argv)
 			opt.extra_tools = (unsigned)n;
 			break;
 		case OPT_FAIL_TOOL: opt.fail_tool = true; break;
+		case OPT_WHOAMI_TOOL: opt.whoami_tool = true; break;
+		case OPT_SILENT_TOOLS_LIST: opt.silent_tools_list = true; break;
 		case OPT_CONFINE_TOOLS: opt.confine_tools = true; break;
 		case OPT_SESSION_TTL:
 			if (!parse_duration(optarg, &opt.session_ttl_ms))
@@ -1550,6 +1559,16 @@ static void t_fail(const struct call *c, const cJSON *args)
 	answer(c, text_result("the tool failed on purpose (--fail-tool)", true));
 }
 
+/* --whoami-tool: which server answered (mcpd's aggregate endpoint routes by name). */
+static void t_whoami(const struct call *c, const cJSON *args)
+{
+	(void)args;
+	answer(c, text_result(opt.name, false));
+}
+
+static const struct tool whoami_tool = {"whoami", "Returns the server's --name.", "{\"type\":\"object\"}",
+					t_whoami, false, false};
+
 static const struct tool fail_tool = {"fail", "Fails: its result has isError true.", "{\"type\":\"object\"}",
 				      t_fail, false, false};
 static const struct tool extra_tool = {"tool_N", "Returns the given text unchanged (--tools).", echo_schema, t_echo,
@@ -1915,6 +1934,8 @@ static const struct tool *find_tool(const char *name)
 {
 	if (opt.fail_tool && strcmp(name, "fail") == 0)
 		return &fail_tool;
+	if (opt.whoami_tool && strcmp(name, "whoami") == 0)
+		return &whoami_tool;
 	if (extra_tool_named(name))
 		return &extra_tool;
 	for (size_t i = 0; opt.confine_tools && i < N_CONFINE_TOOLS; i++)
@@ -2048,6 +2069,17 @@ static void m_tools_list(const struct call *c)
 {
 	cJSON *r = cJSON_CreateObject();
 	cJSON *list = cJSON_AddArrayToObject(r, "tools");
+	if (opt.silent_tools_list) {
+		cJSON_Delete(r);
+		return;
+	}
+	if (opt.whoami_tool) {
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "name", whoami_tool.name);
+		cJSON_AddStringToObject(t, "description", whoami_tool.description);
+		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(whoami_tool.input_schema));
+		cJSON_AddItemToArray(list, t);
+	}
 	for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
 		if ((tools[i].on_sigusr1 && !g_time_tool) || (tools[i].era_tool && opt.eras == ERAS_LEGACY))
 			continue;
