@@ -13,7 +13,7 @@
  * mcpd://SERVER/URI (aggregate-names.h). tools/list, prompts/list,
  * resources/list and resources/templates/list fan out to every covered
  * server that is ready; each server's nextCursor is followed (AGG_MAX_PAGES
- * pages, AGG_MAX_ITEMS items in all), and a server that has not answered
+ * pages, AGG_MAX_ITEMS items in all, merged in manifest order), and a server that has not answered
  * within AGG_LIST_SECONDS is left out of that answer (logged). The merged
  * answer is one page. tools/call, prompts/get, resources/read, subscribe,
  * unsubscribe and completion/complete go to the server their name names; the
@@ -98,6 +98,7 @@ struct upreq {
 	char method[40];
 	struct fanout *f;		/* UP_PART */
 	unsigned pages;			/* UP_PART: pages of this server asked so far */
+	size_t slot;			/* UP_PART: where its items go in f->lists */
 	struct upreq *next;
 };
 
@@ -108,7 +109,8 @@ struct fanout {
 	char method[40];
 	const char *key;		/* "tools", "prompts", "resources", "resourceTemplates" */
 	cJSON *request;			/* the client's, the template of every page asked */
-	cJSON *items;
+	cJSON **lists;			/* each server's items, merged in manifest order */
+	size_t nlists, nitems;
 	size_t nparts;			/* servers still to answer */
 	bool truncated;
 	ev_timer deadline_w;
@@ -417,7 +419,9 @@ static void fanout_free(struct fanout *f)
 	cJSON_Delete(f->client_id);
 	cJSON_Delete(f->client_id_value);
 	cJSON_Delete(f->request);
-	cJSON_Delete(f->items);
+	for (size_t i = 0; i < f->nlists; i++)
+		cJSON_Delete(f->lists[i]);
+	free(f->lists);
 	free(f);
 }
 
@@ -437,20 +441,23 @@ static void fanout_finish(struct fanout *f)
 {
 	struct aggregate *a = f->a;
 	cJSON *result = cJSON_CreateObject();
+	cJSON *items = cJSON_AddArrayToObject(result, f->key);
 	bool modern = mcp_request_version(f->request) != NULL;
 
 	fanout_unlink(a, f);
 	if (f->truncated)
 		log_notice(NULL, NULL, "an aggregate %s answer holds its first %d items only", f->method, AGG_MAX_ITEMS);
-	cJSON_AddItemToObject(result, f->key, f->items);
-	f->items = NULL;
+	for (size_t i = 0; i < f->nlists; i++) {
+		while (f->lists[i] && cJSON_GetArraySize(f->lists[i]) > 0)
+			cJSON_AddItemToArray(items, cJSON_DetachItemFromArray(f->lists[i], 0));
+	}
 	result_to_client(a, f->client_id, result, modern ? f->method : NULL);
 	fanout_free(f);
 	maybe_finish(a);
 }
 
 /* Ask b for one page of f's list (cursor: NULL for the first). */
-static void ask_page(struct fanout *f, struct backend *b, const char *cursor, unsigned pages)
+static void ask_page(struct fanout *f, struct backend *b, size_t slot, const char *cursor, unsigned pages)
 {
 	struct upreq *u = xcalloc(1, sizeof(*u));
 	cJSON *req = cJSON_Duplicate(f->request, 1);
@@ -459,6 +466,7 @@ static void ask_page(struct fanout *f, struct backend *b, const char *cursor, un
 	u->kind = UP_PART;
 	u->f = f;
 	u->pages = pages;
+	u->slot = slot;
 	snprintf(u->method, sizeof(u->method), "%s", f->method);
 	if (!cJSON_IsObject(params)) {
 		cJSON_DeleteItemFromObjectCaseSensitive(req, "params");
@@ -489,17 +497,21 @@ static void part_answer(struct upreq *u, const cJSON *msg)
 		cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(result, f->key)) {
 			cJSON *copy;
 
-			if (cJSON_GetArraySize(f->items) >= AGG_MAX_ITEMS) {
+			if (f->nitems >= AGG_MAX_ITEMS) {
 				f->truncated = true;
 				break;
 			}
 			copy = namespaced_item(b->server, f->key, item);
-			if (copy)
-				cJSON_AddItemToArray(f->items, copy);
+			if (!copy)
+				continue;
+			if (!f->lists[u->slot])
+				f->lists[u->slot] = cJSON_CreateArray();
+			cJSON_AddItemToArray(f->lists[u->slot], copy);
+			f->nitems++;
 		}
 		cursor = cJSON_GetObjectItemCaseSensitive(result, "nextCursor");
 		if (cJSON_IsString(cursor) && !f->truncated && u->pages < AGG_MAX_PAGES && b->sess && !b->closed) {
-			ask_page(f, b, cursor->valuestring, u->pages + 1);
+			ask_page(f, b, u->slot, cursor->valuestring, u->pages + 1);
 			return;
 		}
 		if (cJSON_IsString(cursor) && !f->truncated)
@@ -550,7 +562,8 @@ static void fan_out(struct aggregate *a, const cJSON *req, const cJSON *id, cons
 	f->client_id_value = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(req, "id"), 1);
 	f->request = cJSON_Duplicate(req, 1);
 	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(f->request, "params"), "cursor");
-	f->items = cJSON_CreateArray();
+	f->nlists = a->d->nservers;
+	f->lists = xcalloc(f->nlists ? f->nlists : 1, sizeof(*f->lists));
 	f->nparts = 1;	/* until every server was asked: an answer at once must not finish it early */
 	ev_timer_init(&f->deadline_w, on_fanout_deadline, AGG_LIST_SECONDS, 0.);
 	f->deadline_w.data = f;
@@ -558,7 +571,7 @@ static void fan_out(struct aggregate *a, const cJSON *req, const cJSON *id, cons
 	f->next = a->fanouts;
 	a->fanouts = f;
 	a->npending++;
-	for (size_t i = 0; i < a->d->nservers && alive(a); i++) {
+	for (size_t i = 0; i < f->nlists && i < a->d->nservers && alive(a); i++) {
 		struct server *s = a->d->servers[i];
 		struct backend *b;
 
@@ -568,7 +581,7 @@ static void fan_out(struct aggregate *a, const cJSON *req, const cJSON *id, cons
 		if (!b || !b->sess || !alive(a))
 			continue;
 		f->nparts++;
-		ask_page(f, b, NULL, 1);
+		ask_page(f, b, i, NULL, 1);
 	}
 	if (a->dead)
 		return;	/* detached meanwhile: f was freed with it */
