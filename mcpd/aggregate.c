@@ -33,7 +33,8 @@
  * server/discover and subscriptions/listen (list_changed only) are served here.
  *
  * list_changed: a server that becomes ready or stops being ready
- * (aggregate_server_changed, from daemon_state_changed), a backend that goes,
+ * (aggregate_server_changed, from daemon_state_changed), a backend that goes
+ * (its relay session closed by relay_server_removed: detached at once),
  * or a server's own list_changed notifications set a flag; the client is told
  * once per loop iteration (an idle watcher), not per event.
  *
@@ -79,7 +80,7 @@ struct backend {
 	struct aggregate *a;
 	char *server;
 	struct session *sess;	/* its relay session; NULL once detached */
-	bool closed;		/* the relay closed it (server removed, client too slow): detached by on_work */
+	bool closed;		/* the relay closed it (server removed, client too slow): detached then */
 	bool ready;		/* its server was ready when last looked at */
 	bool inited;		/* a legacy initialize was answered */
 	bool want_init;		/* to initialize once its server is ready (on_work) */
@@ -1151,15 +1152,24 @@ static size_t backend_pending(void *sink)
 	return b->a->dead ? 0 : b->a->ops->pending(b->a->sink);
 }
 
-/* The relay ends the backend: its server was removed, or the client reads too slowly. Detached by on_work. */
+/*
+ * The relay ends the backend: its server was removed, or the client reads too
+ * slowly. Detached at once, as the relay's contract asks: its server may be
+ * freed before the loop turns (a removed server that has stopped).
+ */
 static void backend_close(void *sink)
 {
 	struct backend *b = sink;
 	struct aggregate *a = b->a;
+	struct session *sess = b->sess;
 
 	b->closed = true;
+	b->sess = NULL;
+	if (sess)
+		relay_detach(sess);
 	if (alive(a) && a->ops->pending(a->sink) > RELAY_CLIENT_QUEUE)
 		close_sink(a);
+	a->changed |= CH_ALL;	/* its server's tools are gone */
 	schedule();
 }
 
@@ -1232,17 +1242,9 @@ static void on_work(struct ev_loop *loop, ev_idle *w, int revents)
 	ev_idle_stop(loop, w);
 	for (a = reg.live; a; a = next) {
 		next = a->next;
-		for (struct backend *b = a->backends; b && alive(a); b = b->next) {
-			if (b->closed && b->sess) {
-				struct session *sess = b->sess;
-
-				b->sess = NULL;
-				relay_detach(sess);
-				a->changed |= CH_ALL;	/* its server's tools are gone */
-			} else if (b->want_init && b->sess && b->ready && a->init_params) {
+		for (struct backend *b = a->backends; b && alive(a); b = b->next)
+			if (b->want_init && b->sess && !b->closed && b->ready && a->init_params)
 				backend_init(b);
-			}
-		}
 		if (a->changed && alive(a))
 			notify_changed(a);
 	}

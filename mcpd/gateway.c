@@ -1724,8 +1724,8 @@ enum MHD_Result gateway_request(struct gateway *g, struct MHD_Connection *conn, 
 		req->conn = conn;
 		req->started = ev_time();
 		sseq_init(&req->out);
-		/* "/mcp": the aggregate endpoint, whose server is "" */
-		copy_printable(req->server, sizeof(req->server), url[4] == '/' ? url + strlen("/mcp/") : "");
+		/* "/mcp": the aggregate endpoint, whose server is ""; "/mcp/" names no server ("/" is none's name). */
+		copy_printable(req->server, sizeof(req->server), url[4] != '/' ? "" : url[5] ? url + 5 : "/");
 		*con_cls = req;
 		return admit(g, req, method);
 	}

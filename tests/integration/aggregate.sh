@@ -127,6 +127,7 @@ is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X DELETE -H "Authori
 is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 -H 'Authorization: Bearer wrong' -H 'Content-Type: application/json' \
 	-d "$INIT" "$url")" 401 "/mcp needs the same authentication as /mcp/NAME"
 is "$(post "$INIT" "$url" -H 'Origin: http://evil.example')" 403 "and the same Origin check"
+is "$(post "$INIT" "$url/")" 404 "/mcp/ (an empty server name) is no endpoint"
 is "$(post '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{'"$META"'}}' "$url" -H 'MCP-Protocol-Version: 2026-07-28' \
 	-H 'Mcp-Method: tools/list')" 200 "a modern POST /mcp tools/list"
 like "$(cat "$T/body")" '"alpha__whoami".*"beta__whoami"' "is merged too"
@@ -233,6 +234,37 @@ out=$(printf '%s\n' "$INIT" '{"jsonrpc":"2.0","id":2,"method":"tools/call","para
 	agg --servers alpha,beta)
 like "$out" '"id":2,"result":\{.*"text":"alpha"' "after clients that vanish mid-fan-out, another client is served"
 mcpd_within_budget "after hostile aggregate clients" 400000 100000
+
+# A server removed by a reload: a connected client gets list_changed, and its tools are gone.
+coproc CL { exec "$MCPCTL" -s "$SOCK" connect --agent tester 2>/dev/null; }
+cl_pid=$CL_PID
+printf '%s\n' "$INIT" >&"${CL[1]}"
+read -t 60 -r line <&"${CL[0]}"
+like "$line" '"id":0,"result"' "an aggregate client is connected (--agent tester)"
+like "$(mcpd_log)" 'an aggregate MCP client attached as agent tester' "as the agent --agent names"
+sed -i '/^  beta:/,+1d' "$T/m.yaml"
+ctl reload >/dev/null || not_ok "reload removes beta" "$(mcpd_log | tail -n 3)"
+got=
+while read -t 60 -r line <&"${CL[0]}"; do
+	got+=$line
+	[[ $line == *tools/list_changed* ]] && break
+done
+like "$got" 'notifications/tools/list_changed' "a server removed by a reload: the client gets tools/list_changed"
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' >&"${CL[1]}"
+got=
+while read -t 60 -r line <&"${CL[0]}"; do
+	got+=$line
+	[[ $line == *'"id":1,'* ]] && break
+done
+like "$got" '"id":1,"result":\{"tools":\[.*"alpha__whoami"' "and its next tools/list..."
+unlike "$got" 'beta__' "...leaves the removed server out"
+exec {CL[1]}>&-
+wait "$cl_pid"
+is "$?" 0 "the client ends when its input closes"
+out=$(printf '%s\n' "$INIT" '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}' |
+	agg alpha --agent tester)
+like "$out" '"id":2,"result":\{.*"text":"alpha"' "connect NAME --agent: a named session as an agent"
+
 
 # A server name with "__" is a manifest error (names are split at the first "__").
 cat >"$T/bad.yaml" <<YAML
