@@ -97,6 +97,38 @@ like "$out" '"id":1,"result":\{"resultType":"complete".*"io.modelcontextprotocol
 like "$(grep '"id":2,' <<<"$out")" '"alpha__whoami".*"beta__whoami".*"resultType":"complete"' "a modern tools/list is merged and complete"
 like "$out" '"id":3,"result":\{.*"text":"alpha"' "a modern call is routed"
 
+# Notifications and requests of the servers: progress keeps the client's token, log messages
+# name their server, a roots/list reaches the client as "mcpd-agg-N" and its answer the server.
+coproc CL { exec "$MCPCTL" -s "$SOCK" connect --servers alpha,beta 2>/dev/null; }
+cl_pid=$CL_PID
+# read_until PATTERN: lines from the client until one matches (60 s), all of them in $got.
+read_until() {
+	got=
+	while read -t 60 -r line <&"${CL[0]}"; do
+		got+=$line$'\n'
+		[[ $line =~ $1 ]] && return 0
+	done
+	return 1
+}
+printf '%s\n' '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"roots":{}},"clientInfo":{"name":"sh","version":"1"}}}' \
+	'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":"tok-7"},"name":"beta__sleep","arguments":{"ms":300}}}' >&"${CL[1]}"
+read_until '"id":1,'
+like "$got" '"method":"notifications/progress","params":\{"progressToken":"tok-7"' "progress of a routed call keeps the client's token"
+printf '%s\n' '{"jsonrpc":"2.0","id":9,"method":"logging/setLevel","params":{"level":"info"}}' \
+	'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"alpha__log","arguments":{"level":"error","text":"hello"}}}' >&"${CL[1]}"
+read_until '"id":2,'
+like "$got" '"id":9,"result":\{\}' "logging/setLevel is answered (and sent on to every server)"
+like "$got" '"method":"notifications/message","params":\{[^}]*"logger":"alpha__alpha"' "a log message names its server in logger"
+printf '%s\n' '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"beta__roots","arguments":{}}}' >&"${CL[1]}"
+read_until '"method":"roots/list"'
+like "$got" '"id":"mcpd-agg-[0-9]+","method":"roots/list"' "a server's roots/list reaches the client with an aggregate id"
+rid=$(grep -o '"id":"mcpd-agg-[0-9]*"' <<<"$got" | head -n 1)
+printf '%s\n' '{"jsonrpc":"2.0",'"$rid"',"result":{"roots":[{"uri":"file:///agg-root","name":"r"}]}}' >&"${CL[1]}"
+read_until '"id":3,'
+like "$got" '"id":3,"result":\{.*file:///agg-root' "and the client's answer goes back to the server that asked"
+exec {CL[1]}>&-
+wait "$cl_pid"
+
 # A stopped server: its tools leave the list, a call gets an immediate error naming its state.
 ctl stop beta >/dev/null
 wait_state 60 beta stopped || not_ok "beta stopped" "$(ctl status beta)"

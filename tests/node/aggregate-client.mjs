@@ -10,7 +10,7 @@
 // OPTIONS:
 //   --extras          also prompts/list, prompts/get of the first prompt
 //                     ("prompts", "prompt"), resources/list, resources/read of
-//                     the first resource ("resources", "read_uri")
+//                     the first resource ("resources", "nresources", "read_uri")
 //   --unknown         also calls nope__whoami ("unknown_error")
 //   --lifecycle DIR   then writes DIR/listed and waits for a tools list_changed
 //                     after which beta's tools are gone ("down_tools",
@@ -141,6 +141,7 @@ async function main() {
 		}
 		const resources = (await client.listResources()).resources;
 		out.resources = resources.map((r) => r.uri).slice(0, 3);
+		out.nresources = resources.length;
 		if (resources.length) {
 			const read = await client.readResource({ uri: resources[0].uri });
 			out.read_uri = read.contents.map((c) => c.uri);
