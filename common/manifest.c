@@ -2003,6 +2003,11 @@ static void parse_server(struct parse *p, const struct ynode *key, const struct 
 		error_at(p, key, path,
 			 "\"%.64s\" is not a valid server name: use lowercase letters, digits, '-' and '_', "
 			 "starting with a letter or digit, at most 63 characters", key->value);
+	} else if (strstr(key->value, "__")) {
+		/* The aggregate endpoint names a server's tools SERVER__TOOL, split at the first "__". */
+		error_at(p, key, path,
+			 "\"%.64s\" is not a valid server name: \"__\" separates the server from the tool in the "
+			 "aggregate endpoint's names (SERVER__TOOL); use a single '_' or '-'", key->value);
 	}
 	if (p->defaults) {
 		bool was_quiet = p->quiet;

@@ -130,6 +130,8 @@ static struct options {
 	unsigned extra_tools; /* --tools N: tool_1..tool_N */
 	bool fail_tool;       /* --fail-tool: a tool "fail" answering isError */
 	const char *counter_file; /* --counter-file PATH: a tool "count" appending to PATH */
+	bool whoami_tool;     /* --whoami-tool: a tool "whoami" answering the --name */
+	bool silent_tools_list; /* --silent-tools-list: tools/list is never answered */
 	bool confine_tools;   /* --confine-tools: write_file, read_file, connect_tcp... */
 	const char *named_tools[MAX_NAMED_TOOLS]; /* --tool NAME */
 	unsigned n_named_tools;
@@ -208,6 +210,8 @@ static void usage(FILE *f)
 		"                            the answer returned) and ptrace {pid}\n"
 		"                            (PTRACE_SEIZE, then detach); a failure is a\n"
 		"                            tool error with errno's text\n"
+		"  --whoami-tool             list a tool \"whoami\" answering the --name\n"
+		"  --silent-tools-list       never answer tools/list\n"
 		"  -h, --help                show this help\n"
 		"\n"
 		"SIGUSR1 toggles the tool \"time\" and sends tools/list_changed.\n"
@@ -307,6 +311,7 @@ enum {
 	OPT_TTL_MS, OPT_LOG_REQUESTS, OPT_TOOLS, OPT_FAIL_TOOL, OPT_CONFINE_TOOLS,
 	OPT_TOOL, OPT_BARE,
 	OPT_COUNTER_FILE,
+	OPT_WHOAMI_TOOL, OPT_SILENT_TOOLS_LIST,
 };
 
 static _Noreturn void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -357,6 +362,8 @@ static void parse_options(int argc, char **argv)
 		{"fail-tool", no_argument, NULL, OPT_FAIL_TOOL},
 		{"counter-file", required_argument, NULL, OPT_COUNTER_FILE},
 		{"confine-tools", no_argument, NULL, OPT_CONFINE_TOOLS},
+		{"whoami-tool", no_argument, NULL, OPT_WHOAMI_TOOL},
+		{"silent-tools-list", no_argument, NULL, OPT_SILENT_TOOLS_LIST},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -438,6 +445,8 @@ static void parse_options(int argc, char **argv)
 		case OPT_BARE: opt.bare = true; break;
 		case OPT_FAIL_TOOL: opt.fail_tool = true; break;
 		case OPT_COUNTER_FILE: opt.counter_file = optarg; break;
+		case OPT_WHOAMI_TOOL: opt.whoami_tool = true; break;
+		case OPT_SILENT_TOOLS_LIST: opt.silent_tools_list = true; break;
 		case OPT_CONFINE_TOOLS: opt.confine_tools = true; break;
 		case OPT_SESSION_TTL:
 			if (!parse_duration(optarg, &opt.session_ttl_ms))
@@ -1577,6 +1586,16 @@ static void t_fail(const struct call *c, const cJSON *args)
 	answer(c, text_result("the tool failed on purpose (--fail-tool)", true));
 }
 
+/* --whoami-tool: which server answered (mcpd's aggregate endpoint routes by name). */
+static void t_whoami(const struct call *c, const cJSON *args)
+{
+	(void)args;
+	answer(c, text_result(opt.name, false));
+}
+
+static const struct tool whoami_tool = {"whoami", "Returns the server's --name.", "{\"type\":\"object\"}",
+					t_whoami, false, false};
+
 static const struct tool fail_tool = {"fail", "Fails: its result has isError true.", "{\"type\":\"object\"}",
 				      t_fail, false, false};
 /* --tool NAME: a stand-in for a real tool (send_email...): its calls show in mcpd's log of the server. */
@@ -1984,6 +2003,8 @@ static const struct tool *find_tool(const char *name)
 		return &fail_tool;
 	if (opt.counter_file && strcmp(name, "count") == 0)
 		return &count_tool;
+	if (opt.whoami_tool && strcmp(name, "whoami") == 0)
+		return &whoami_tool;
 	if (extra_tool_named(name))
 		return &extra_tool;
 	for (unsigned i = 0; i < opt.n_named_tools; i++)
@@ -2120,6 +2141,17 @@ static void m_tools_list(const struct call *c)
 {
 	cJSON *r = cJSON_CreateObject();
 	cJSON *list = cJSON_AddArrayToObject(r, "tools");
+	if (opt.silent_tools_list) {
+		cJSON_Delete(r);
+		return;
+	}
+	if (opt.whoami_tool) {
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "name", whoami_tool.name);
+		cJSON_AddStringToObject(t, "description", whoami_tool.description);
+		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(whoami_tool.input_schema));
+		cJSON_AddItemToArray(list, t);
+	}
 	for (size_t i = 0; !opt.bare && i < sizeof tools / sizeof tools[0]; i++) {
 		if ((tools[i].on_sigusr1 && !g_time_tool) || (tools[i].era_tool && opt.eras == ERAS_LEGACY))
 			continue;

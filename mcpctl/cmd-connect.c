@@ -1,5 +1,8 @@
 /*
- * mcpctl connect NAME: a stdio MCP endpoint for any MCP client. After mcpd
+ * mcpctl connect [NAME] [--agent NAME] [--servers A,B]: a stdio MCP endpoint
+ * for any MCP client, of one server, or without NAME of mcpd's aggregate
+ * endpoint over every stdio server (or those of --servers); --agent: act as
+ * that agent of the manifest's agents:. After mcpd
  * accepts the `connect` request, bytes are relayed both ways unchanged:
  * stdin -> mcpd -> the server, and back to stdout. Buffers are bounded; a
  * side whose buffer is full is not read until it drains (back-pressure).
@@ -129,6 +132,56 @@ static int relay(int sock, struct pipebuf *to_out)
 	return status;
 }
 
+/* [NAME] [--agent NAME] [--servers a,b]: the connect request's params, NULL when the arguments are wrong. */
+static cJSON *connect_args(int argc, char **argv)
+{
+	cJSON *params = cJSON_CreateObject();
+	bool named = false;
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if ((strcmp(arg, "--agent") == 0 || strcmp(arg, "--servers") == 0) && i + 1 < argc && argv[i + 1][0]) {
+			const char *value = argv[++i];
+
+			if (cJSON_GetObjectItemCaseSensitive(params, arg + 2))
+				goto bad;
+			if (strcmp(arg, "--agent") == 0) {
+				cJSON_AddStringToObject(params, "agent", value);
+			} else {
+				cJSON *list = cJSON_AddArrayToObject(params, "servers");
+				const char *p = value;
+
+				while (*p) {
+					size_t n = strcspn(p, ",");
+
+					char *name;
+
+					if (n == 0)
+						goto bad;
+					name = xstrndup(p, n);
+					cJSON_AddItemToArray(list, cJSON_CreateString(name));
+					free(name);
+					p += n;
+					if (*p == ',' && !*++p)
+						goto bad;
+				}
+			}
+		} else if (arg[0] != '-' && !named) {
+			cJSON_AddStringToObject(params, "name", arg);
+			named = true;
+		} else {
+			goto bad;
+		}
+	}
+	if (named && cJSON_GetObjectItemCaseSensitive(params, "servers"))
+		goto bad;
+	return params;
+bad:
+	cJSON_Delete(params);
+	return NULL;
+}
+
 static int run(struct mcpctl *ctl, int argc, char **argv)
 {
 	struct pipebuf to_out = { .data = xmalloc(RELAY_BUF) };
@@ -139,17 +192,17 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 	size_t restlen;
 	int sock, status;
 
-	if (argc != 2 || argv[1][0] == '-') {
+	params = connect_args(argc, argv);
+	if (!params) {
 		free(to_out.data);
 		return cmd_usage(&cmd_connect);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (mcpctl_connect(ctl, &c) < 0) {
+		cJSON_Delete(params);
 		free(to_out.data);
 		return EXIT_FAIL;
 	}
-	params = cJSON_CreateObject();
-	cJSON_AddStringToObject(params, "name", argv[1]);
 	if (client_call(c, "connect", params, &result, &err) < 0) {
 		client_error_print(&err, stderr);
 		client_error_clear(&err);
@@ -174,7 +227,7 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 
 const struct cmd cmd_connect = {
 	.name = "connect",
-	.args = "NAME",
-	.summary = "be a stdio MCP endpoint for a supervised server",
+	.args = "[NAME] [--agent NAME] [--servers A,B]",
+	.summary = "be a stdio MCP endpoint for a server, or for all (names SERVER__TOOL)",
 	.run = run,
 };

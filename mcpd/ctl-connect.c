@@ -1,17 +1,24 @@
 /*
  * Control method `connect`: the connection becomes an MCP client of a stdio
- * server (mcpctl connect). After the reply, every line is an MCP message.
+ * server (mcpctl connect NAME), or of the aggregate endpoint over every stdio
+ * server without a name (aggregate.c; params servers: a subset). Param agent:
+ * the session acts as that agent (its agents: policy applies); without it,
+ * as the owner. After the reply, every line is an MCP message.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <stdlib.h>
+#include <string.h>
 
+#include "aggregate.h"
 #include "control.h"
 #include "jsonrpc.h"
 #include "relay.h"
 #include "server.h"
+#include "strv.h"
+#include "xmalloc.h"
 
 static bool sink_send(void *sink, const cJSON *msg)
 {
@@ -36,14 +43,89 @@ static const struct relay_sink control_sink = {
 	.send = sink_send, .pending = sink_pending, .close = sink_close, .raw_ids = true,
 };
 
+/* The optional params: agent (a string) and servers (an array of stdio server names, NULL-terminated copy). */
+static bool connect_params(struct ctl_client *c, const cJSON *id, const cJSON *params, const char **ret_agent,
+			   char ***ret_servers)
+{
+	const cJSON *agent = cJSON_GetObjectItemCaseSensitive(params, "agent");
+	const cJSON *servers = cJSON_GetObjectItemCaseSensitive(params, "servers");
+	const cJSON *it;
+	size_t n = 0;
+
+	*ret_agent = NULL;
+	*ret_servers = NULL;
+	if (agent && (!cJSON_IsString(agent) || !*agent->valuestring || strlen(agent->valuestring) > 128)) {
+		ctl_error(c, id, JSONRPC_INVALID_PARAMS, "connect's agent must be a name (a string of 1 to 128 bytes)",
+			  NULL);
+		return false;
+	}
+	*ret_agent = agent ? agent->valuestring : NULL;
+	if (!servers)
+		return true;
+	if (!cJSON_IsArray(servers) || cJSON_GetArraySize(servers) == 0) {
+		ctl_error(c, id, JSONRPC_INVALID_PARAMS, "connect's servers must be a non-empty array of server names",
+			  NULL);
+		return false;
+	}
+	*ret_servers = xcalloc((size_t)cJSON_GetArraySize(servers) + 1, sizeof(char *));
+	cJSON_ArrayForEach(it, servers) {
+		struct server *s;
+
+		if (!cJSON_IsString(it)) {
+			ctl_error(c, id, JSONRPC_INVALID_PARAMS, "connect's servers must be server names", NULL);
+			strv_free(*ret_servers);
+			return false;
+		}
+		s = ctl_server_named(c, id, it->valuestring);
+		if (!s) {
+			strv_free(*ret_servers);
+			return false;
+		}
+		if (s->conf.transport != TRANSPORT_STDIO) {
+			ctl_error(c, id, JSONRPC_INVALID_PARAMS, "connect relays stdio servers; an http server is reached "
+				  "at its own URL", NULL);
+			strv_free(*ret_servers);
+			return false;
+		}
+		(*ret_servers)[n++] = xstrdup(it->valuestring);
+	}
+	return true;
+}
+
+/* Without a name: the aggregate endpoint over every stdio server (or the servers given). */
+static void run_aggregate(struct ctl_client *c, const cJSON *id, const char *agent, char **servers)
+{
+	cJSON *r = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(r, "server", "");
+	cJSON_AddBoolToObject(r, "aggregate", true);
+	if (ctl_reply(c, id, r))
+		ctl_attach(c, aggregate_attach(ctl_daemon(c), &control_sink, c, agent, servers));
+}
+
 static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 {
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
 	struct server *server;
+	const char *agent;
+	char **servers;
 	cJSON *r;
 
-	if (!cJSON_IsString(name)) {
-		ctl_error(c, id, JSONRPC_INVALID_PARAMS, "connect needs {\"name\": SERVER}", NULL);
+	if (name && !cJSON_IsString(name)) {
+		ctl_error(c, id, JSONRPC_INVALID_PARAMS, "connect needs {\"name\": SERVER} or no name (every server)",
+			  NULL);
+		return;
+	}
+	if (!connect_params(c, id, params, &agent, &servers))
+		return;
+	if (!name) {
+		run_aggregate(c, id, agent, servers);
+		strv_free(servers);
+		return;
+	}
+	if (servers) {
+		strv_free(servers);
+		ctl_error(c, id, JSONRPC_INVALID_PARAMS, "connect takes a server name or servers, not both", NULL);
 		return;
 	}
 	server = ctl_server_named(c, id, name->valuestring);
@@ -58,7 +140,7 @@ static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 	cJSON_AddStringToObject(r, "server", server->conf.name);
 	cJSON_AddStringToObject(r, "state", server_state_name(server->state));
 	if (ctl_reply(c, id, r))
-		ctl_attach(c, relay_attach(server, &control_sink, c, NULL));
+		ctl_attach(c, relay_attach(server, &control_sink, c, agent));
 }
 
 /* A session may write to a server: like start and stop, it needs full access. */

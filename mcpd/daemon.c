@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "approvals.h"
+#include "aggregate.h"
 #include "cgroup.h"
 #include "check-exec.h"
 #include "control.h"
@@ -212,6 +213,7 @@ void daemon_events_settled(struct daemon *d)
 void daemon_state_changed(struct daemon *d, struct server *s)
 {
 	sdnotify_status_changed(d);
+	aggregate_server_changed(d, s);	/* aggregate clients: its tools came or went */
 	if (s->removed && s->pid == 0)
 		ev_check_start(d->loop, &d->sweep_w);
 	if (d->shutting_down) {

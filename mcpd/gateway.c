@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 
 #include "agents.h"
+#include "aggregate.h"
 #include "daemon.h"
 #include "gateway.h"
 #include "gateway-input.h"
@@ -1011,7 +1012,7 @@ static struct gw_session *new_session(struct gateway *g, struct server *s, struc
 		snprintf(gs->id + 2 * i, 3, "%02x", raw[i]);
 	gs->modern = modern;
 	gs->g = g;
-	gs->server = xstrdup(s->conf.name);
+	gs->server = xstrdup(s ? s->conf.name : "");
 	gs->token = t;
 	sseq_init(&gs->get);
 	gs->last_used = ev_now(g->d->loop);
@@ -1020,8 +1021,12 @@ static struct gw_session *new_session(struct gateway *g, struct server *s, struc
 	g->nsessions++;
 	if (t)
 		t->nsessions++;
-	gs->relay = relay_attach(s, quiet ? &gateway_request_sink : &gateway_sink, gs,
-				 gs->token ? gs->token->name : NULL);
+	if (s)
+		gs->relay = relay_attach(s, quiet ? &gateway_request_sink : &gateway_sink, gs,
+					 gs->token ? gs->token->name : NULL);
+	else	/* POST /mcp: the aggregate endpoint */
+		gs->relay = aggregate_attach(g->d, quiet ? &gateway_request_sink : &gateway_sink, gs,
+					     gs->token ? gs->token->name : NULL, NULL);
 	if (!ev_is_active(&g->sweep_w))
 		ev_timer_again(g->d->loop, &g->sweep_w);
 	return gs;
@@ -1439,6 +1444,12 @@ static bool stream_budget(struct gateway *g, struct gw_request *req, const char 
 	return true;
 }
 
+/* POST /mcp (no server name): the aggregate endpoint over every stdio server the token's agent may use. */
+static bool aggregate_url(const struct gw_request *req)
+{
+	return req->server[0] == '\0';
+}
+
 /* A legacy POST without a session: an initialize opens one, within the budgets. NULL in ret_gs when refused. */
 static enum MHD_Result open_session(struct gateway *g, struct gw_request *req, const char *sid, const cJSON *msg,
 				    const char *method, struct gw_session **ret_gs)
@@ -1451,7 +1462,7 @@ static enum MHD_Result open_session(struct gateway *g, struct gw_request *req, c
 		return error_reply(req, sid ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST,
 				   sid ? "unknown or expired session" : "Mcp-Session-Id is required after initialize "
 				   "(or send MCP-Protocol-Version: " MCP_VERSION_MODERN " without a session)", 0);
-	if (!s || s->conf.transport != TRANSPORT_STDIO)
+	if (!aggregate_url(req) && (!s || s->conf.transport != TRANSPORT_STDIO))
 		return error_reply(req, MHD_HTTP_NOT_FOUND, "no such server", 0);
 	if (session_budget(g, req, method, &ret))
 		return ret;
@@ -1554,7 +1565,7 @@ static enum MHD_Result post_modern(struct gateway *g, struct gw_request *req, co
 	if (req->listen && !req->sse)
 		return error_reply(req, MHD_HTTP_NOT_ACCEPTABLE, "subscriptions/listen answers with an event stream: "
 				   "Accept: text/event-stream", 0);
-	if (!s || s->conf.transport != TRANSPORT_STDIO)
+	if (!aggregate_url(req) && (!s || s->conf.transport != TRANSPORT_STDIO))
 		return error_reply(req, MHD_HTTP_NOT_FOUND, "no such server", 0);
 	if (session_budget(g, req, method, &ret))
 		return ret;
@@ -1739,7 +1750,7 @@ static bool modern_get(struct gw_request *req, const struct server *s, const cha
 {
 	const char *version = header(req, "MCP-Protocol-Version");
 
-	return (version && mcp_version_modern(version)) || (!sid && s->era == MCP_ERA_MODERN);
+	return (version && mcp_version_modern(version)) || (!sid && s && s->era == MCP_ERA_MODERN);
 }
 
 /*
@@ -1782,8 +1793,8 @@ static enum MHD_Result admit(struct gateway *g, struct gw_request *req, const ch
 	}
 	if (req->token && req->server[0] && !agents_allows_server(d->manifest, req->token->name, req->server))
 		return policy_forbidden(req, method);
-	s = daemon_find_server(d, req->server);
-	if (!s || s->conf.transport != TRANSPORT_STDIO)
+	s = aggregate_url(req) ? NULL : daemon_find_server(d, req->server);
+	if (!aggregate_url(req) && (!s || s->conf.transport != TRANSPORT_STDIO))
 		return error_reply(req, MHD_HTTP_NOT_FOUND, s ? "the gateway serves stdio servers" : "no such server", 0);
 	if (strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0)
 		return error_reply(req, MHD_HTTP_METHOD_NOT_ALLOWED, "POST, GET or DELETE", 0);
@@ -1897,7 +1908,8 @@ enum MHD_Result gateway_request(struct gateway *g, struct MHD_Connection *conn, 
 		req->conn = conn;
 		req->started = ev_time();
 		sseq_init(&req->out);
-		copy_printable(req->server, sizeof(req->server), url + strlen("/mcp/"));
+		/* "/mcp": the aggregate endpoint, whose server is ""; "/mcp/" names no server ("/" is none's name). */
+		copy_printable(req->server, sizeof(req->server), url[4] != '/' ? "" : url[5] ? url + 5 : "/");
 		*con_cls = req;
 		return admit(g, req, method);
 	}

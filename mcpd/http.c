@@ -260,7 +260,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	req->conn = ci ? ci->socket_context : NULL;
 	if (req->conn)
 		req->conn->busy++;
-	req->is_gateway = strncmp(url, "/mcp/", 5) == 0;
+	req->is_gateway = strncmp(url, "/mcp/", 5) == 0 || strcmp(url, "/mcp") == 0;	/* /mcp: the aggregate */
 	copy_printable(req->method, sizeof(req->method), method);
 	copy_printable(req->path, sizeof(req->path), url);
 	*con_cls = req;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregate.h"
 #include "approvals.h"
 #include "daemon.h"
 #include "jsonrpc.h"
@@ -377,7 +378,11 @@ void relay_session_held(struct session *sess, const cJSON *id, double seconds)
 	if (alive(sess) && sess->ops->held)
 		sess->ops->held(sess->sink, id, seconds);
 }
-const char *relay_session_agent(const struct session *sess) { return sess->agent; }
+
+const char *relay_session_agent(const struct session *sess)
+{
+	return aggregate_of(sess) ? aggregate_agent(aggregate_of(sess)) : sess->agent;
+}
 cJSON **relay_session_uris(struct session *sess) { return &sess->uris; }
 char *relay_session_log_level(struct session *sess) { return sess->log_level; }
 void relay_session_rebridge(struct session *sess) { open_bridge(sess); }
@@ -537,6 +542,8 @@ static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 
 bool relay_client_eof(struct session *sess)
 {
+	if (aggregate_of(sess))
+		return aggregate_client_eof(aggregate_of(sess));
 	if (!alive(sess))
 		return true;
 	if (sess->draining)
@@ -552,6 +559,10 @@ bool relay_client_eof(struct session *sess)
 
 void relay_detach(struct session *sess)
 {
+	if (aggregate_of(sess)) {
+		aggregate_detach(aggregate_of(sess));
+		return;
+	}
 	struct server *s = sess->s;
 	struct relay *r = s->relay;
 	bool live = s->stdin_fd >= 0;
@@ -1499,6 +1510,10 @@ void relay_release(struct session *sess, cJSON *req, const cJSON *id)
 
 void relay_client_line(struct session *sess, const char *line, size_t len)
 {
+	if (aggregate_of(sess)) {
+		aggregate_client_line(aggregate_of(sess), line, len);
+		return;
+	}
 	int code = 0;
 	cJSON *msg, *id;
 	const char *method;
@@ -1869,6 +1884,8 @@ void relay_server_notification(struct server *s, const cJSON *msg)
 
 bool relay_session_takes_requests(const struct session *sess)
 {
+	if (aggregate_of(sess))
+		return aggregate_takes_requests(aggregate_of(sess));
 	return alive(sess) && sess->era != MCP_ERA_MODERN;
 }
 
@@ -1955,6 +1972,10 @@ void relay_server_removed(struct server *s)
 
 void relay_cancel(struct session *sess, const cJSON *id, const char *why, bool timed_out)
 {
+	if (aggregate_of(sess)) {
+		aggregate_cancel(aggregate_of(sess), id, why, timed_out);
+		return;
+	}
 	cJSON *params = cJSON_CreateObject();
 	cJSON *msg;
 	char *text;
@@ -1974,17 +1995,25 @@ void relay_cancel(struct session *sess, const cJSON *id, const char *why, bool t
 
 bool relay_answering(const struct session *sess)
 {
+	if (aggregate_of(sess))
+		return false;	/* its answers are counted by its backends */
 	return sess->answering;
 }
 
 void relay_count_out(struct session *sess, size_t n)
 {
+	if (aggregate_of(sess))
+		return;
 	if (!sess->dead)
 		traffic_bytes_out(sess->s, n);
 }
 
 void relay_client_oversized(struct session *sess, const char *start, size_t len, size_t limit)
 {
+	if (aggregate_of(sess)) {
+		aggregate_client_oversized(aggregate_of(sess), start, len, limit);
+		return;
+	}
 	cJSON *id;
 	char msg[128];
 

@@ -309,6 +309,9 @@ static void test_error_messages(void **state)
 		{ "version: 1\nservers:\n  Files:\n    command: [x]\n",
 		  "/etc/mcpd/m.yaml:3:3: servers.Files: \"Files\" is not a valid server name: use lowercase letters, "
 		  "digits, '-' and '_', starting with a letter or digit, at most 63 characters" },
+		{ "version: 1\nservers:\n  crm__v2:\n    command: [x]\n",
+		  "/etc/mcpd/m.yaml:3:3: servers.crm__v2: \"crm__v2\" is not a valid server name: \"__\" separates the "
+		  "server from the tool in the aggregate endpoint's names (SERVER__TOOL); use a single '_' or '-'" },
 		{ "version: 1\nservers:\n  a:\n    command: [x]\n    command: [y]\n",
 		  "/etc/mcpd/m.yaml:5:5: servers.a.command: duplicate key \"command\" (first defined at line 4)" },
 		{ "version: 1\nservers:\n  a:\n    command: [x]\n    depends_on: [fils]\n  files:\n    command: [x]\n",
