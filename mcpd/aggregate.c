@@ -147,6 +147,7 @@ struct aggregate {
 	struct sreq *sreqs;
 	struct alisten *listens;
 	size_t npending, nsreqs, nlistens;
+	size_t ninternal;		/* UP_INTERNAL in flight: logging/setLevel is refused past AGG_MAX_PENDING */
 	int64_t next_id;
 	uint64_t next_sreq;
 	unsigned changed;		/* CH_*: list_changed to send (on_work) */
@@ -300,6 +301,8 @@ static void to_backend(struct backend *b, const cJSON *msg)
 
 static void up_link(struct aggregate *a, struct upreq *u)
 {
+	if (u->kind == UP_INTERNAL)
+		a->ninternal++;
 	u->id = ++a->next_id;
 	u->next = a->upreqs;
 	a->upreqs = u;
@@ -312,6 +315,8 @@ static struct upreq *up_take(struct aggregate *a, int64_t id)
 			struct upreq *u = *uu;
 
 			*uu = u->next;
+			if (u->kind == UP_INTERNAL)
+				a->ninternal--;
 			return u;
 		}
 	}
@@ -802,6 +807,14 @@ static void modern_request(struct aggregate *a, const cJSON *req, const cJSON *i
 /* logging/setLevel: every backend's server gets it; the client is answered at once. */
 static void set_level(struct aggregate *a, const cJSON *req, const cJSON *id)
 {
+	char text[80];
+
+	if (a->ninternal >= AGG_MAX_PENDING) {
+		/* Servers that never answer it would keep every one sent. */
+		snprintf(text, sizeof(text), "logging/setLevel requests in flight (at most %d)", AGG_MAX_PENDING);
+		refuse(a, id, text);
+		return;
+	}
 	for (struct backend *b = a->backends; b && alive(a); b = b->next) {
 		struct upreq *u;
 		cJSON *copy;
