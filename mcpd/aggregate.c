@@ -259,24 +259,30 @@ static bool server_ready(const struct server *s)
 	       (s->init_result || s->discover_result) && s->stdin_fd >= 0;
 }
 
-/* The server of that name, when this aggregate covers it (stdio, in its subset, its agent may use it). */
-static struct server *covered(const struct aggregate *a, const char *name)
+/* Does this aggregate cover the server (stdio, in its subset, its agent may use it)? */
+static bool covers(const struct aggregate *a, const struct server *s)
 {
-	struct server *s = daemon_find_server(a->d, name);
+	const char *name = s->conf.name;
 
-	if (!s || s->removed || s->conf.transport != TRANSPORT_STDIO)
-		return NULL;
+	if (s->removed || s->conf.transport != TRANSPORT_STDIO)
+		return false;
 	if (a->servers) {
 		size_t i = 0;
 
 		while (a->servers[i] && strcmp(a->servers[i], name) != 0)
 			i++;
 		if (!a->servers[i])
-			return NULL;
+			return false;
 	}
-	if (!agents_allows_server(a->d->manifest, a->agent, name))
-		return NULL;
-	return s;
+	return agents_allows_server(a->d->manifest, a->agent, name);
+}
+
+/* The server of that name, when this aggregate covers it. */
+static struct server *covered(const struct aggregate *a, const char *name)
+{
+	struct server *s = daemon_find_server(a->d, name);
+
+	return s && covers(a, s) ? s : NULL;
 }
 
 static struct backend *find_backend(const struct aggregate *a, const char *name)
@@ -581,7 +587,7 @@ static void fan_out(struct aggregate *a, const cJSON *req, const cJSON *id, cons
 		struct server *s = a->d->servers[i];
 		struct backend *b;
 
-		if (!covered(a, s->conf.name) || !server_ready(s))
+		if (!covers(a, s) || !server_ready(s))
 			continue;
 		b = backend_for(a, s->conf.name);
 		if (!b || !b->sess || !alive(a))
@@ -715,7 +721,7 @@ static void init_backends(struct aggregate *a, cJSON *params)
 		struct server *s = a->d->servers[i];
 		struct backend *b;
 
-		if (!covered(a, s->conf.name))
+		if (!covers(a, s))
 			continue;
 		b = find_backend(a, s->conf.name);
 		if (!b)
@@ -1275,7 +1281,7 @@ void aggregate_server_changed(struct daemon *d, struct server *s)
 	for (struct aggregate *a = reg.live; a; a = a->next) {
 		struct backend *b;
 
-		if (!alive(a) || a->d != d || (!covered(a, s->conf.name) && !find_backend(a, s->conf.name)))
+		if (!alive(a) || a->d != d || (!covers(a, s) && !find_backend(a, s->conf.name)))
 			continue;
 		b = find_backend(a, s->conf.name);
 		if (b ? b->ready == ready : !ready)
