@@ -534,30 +534,43 @@ static void part_answer(struct upreq *u, const cJSON *msg)
 		fanout_finish(f);
 }
 
-/* The list's deadline: servers that have not answered are left out (and their requests cancelled). */
-static void on_fanout_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+/* A request of the aggregate's is no longer wanted: its backend's server is told, as by a client's cancellation. */
+static void cancel_up(struct upreq *u, const char *why, bool timed_out)
 {
-	struct fanout *f = w->data;
-	struct aggregate *a = f->a;
+	cJSON *id = cJSON_CreateNumber((double)u->id);
 
+	if (u->b->sess && !u->b->closed)
+		relay_cancel(u->b->sess, id, why, timed_out);
+	cJSON_Delete(id);
+	up_free(u);
+}
+
+/* The requests of f's servers still in flight are cancelled; deadline: logged and counted as left out. */
+static void cancel_parts(struct aggregate *a, struct fanout *f, const char *why, bool timed_out, bool deadline)
+{
 	for (struct upreq **uu = &a->upreqs; *uu;) {
 		struct upreq *u = *uu;
-		cJSON *id;
 
 		if (u->f != f) {
 			uu = &u->next;
 			continue;
 		}
 		*uu = u->next;
-		a->left_out++;
-		log_notice(u->b->server, NULL, "the server did not answer %s within %.0fs; the aggregate endpoint's "
-			   "answer leaves it out", f->method, AGG_LIST_SECONDS);
-		id = cJSON_CreateNumber((double)u->id);
-		if (u->b->sess && !u->b->closed)
-			relay_cancel(u->b->sess, id, "the aggregate endpoint's list deadline passed", false);
-		cJSON_Delete(id);
-		up_free(u);
+		if (deadline) {
+			a->left_out++;
+			log_notice(u->b->server, NULL, "the server did not answer %s within %.0fs; the aggregate "
+				   "endpoint's answer leaves it out", f->method, AGG_LIST_SECONDS);
+		}
+		cancel_up(u, why, timed_out);
 	}
+}
+
+/* The list's deadline: servers that have not answered are left out (and their requests cancelled). */
+static void on_fanout_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fanout *f = w->data;
+
+	cancel_parts(f->a, f, "the aggregate endpoint's list deadline passed", false, true);
 	f->nparts = 0;
 	fanout_finish(f);
 }
@@ -895,21 +908,7 @@ static void cancel_request(struct aggregate *a, const cJSON *request_id, const c
 	for (struct fanout *f = a->fanouts; f; f = f->next) {
 		if (!cJSON_Compare(f->client_id_value, request_id, 1))
 			continue;
-		for (struct upreq **uu = &a->upreqs; *uu;) {
-			struct upreq *u = *uu;
-			cJSON *id;
-
-			if (u->f != f) {
-				uu = &u->next;
-				continue;
-			}
-			*uu = u->next;
-			id = cJSON_CreateNumber((double)u->id);
-			if (u->b->sess && !u->b->closed)
-				relay_cancel(u->b->sess, id, why, a->cancel_timeout);
-			cJSON_Delete(id);
-			up_free(u);
-		}
+		cancel_parts(a, f, why, a->cancel_timeout, false);
 		fanout_unlink(a, f);
 		fanout_free(f);
 		maybe_finish(a);
@@ -917,17 +916,12 @@ static void cancel_request(struct aggregate *a, const cJSON *request_id, const c
 	}
 	for (struct upreq **uu = &a->upreqs; *uu; uu = &(*uu)->next) {
 		struct upreq *u = *uu;
-		cJSON *id;
 
 		if (u->kind != UP_CALL || !cJSON_Compare(u->client_id_value, request_id, 1))
 			continue;
 		*uu = u->next;
 		a->npending--;
-		id = cJSON_CreateNumber((double)u->id);
-		if (u->b->sess && !u->b->closed)
-			relay_cancel(u->b->sess, id, why, a->cancel_timeout);
-		cJSON_Delete(id);
-		up_free(u);
+		cancel_up(u, why, a->cancel_timeout);
 		maybe_finish(a);
 		return;
 	}
