@@ -132,6 +132,7 @@ static struct options {
 	const char *counter_file; /* --counter-file PATH: a tool "count" appending to PATH */
 	bool whoami_tool;     /* --whoami-tool: a tool "whoami" answering the --name */
 	bool silent_tools_list; /* --silent-tools-list: tools/list is never answered */
+	unsigned tools_page;  /* --tools-page N: tools/list answers N tools a page, with nextCursor */
 	bool confine_tools;   /* --confine-tools: write_file, read_file, connect_tcp... */
 	const char *named_tools[MAX_NAMED_TOOLS]; /* --tool NAME */
 	unsigned n_named_tools;
@@ -212,6 +213,7 @@ static void usage(FILE *f)
 		"                            tool error with errno's text\n"
 		"  --whoami-tool             list a tool \"whoami\" answering the --name\n"
 		"  --silent-tools-list       never answer tools/list\n"
+		"  --tools-page N            answer tools/list N tools a page (nextCursor)\n"
 		"  -h, --help                show this help\n"
 		"\n"
 		"SIGUSR1 toggles the tool \"time\" and sends tools/list_changed.\n"
@@ -311,7 +313,7 @@ enum {
 	OPT_TTL_MS, OPT_LOG_REQUESTS, OPT_TOOLS, OPT_FAIL_TOOL, OPT_CONFINE_TOOLS,
 	OPT_TOOL, OPT_BARE,
 	OPT_COUNTER_FILE,
-	OPT_WHOAMI_TOOL, OPT_SILENT_TOOLS_LIST,
+	OPT_WHOAMI_TOOL, OPT_SILENT_TOOLS_LIST, OPT_TOOLS_PAGE,
 };
 
 static _Noreturn void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -364,6 +366,7 @@ static void parse_options(int argc, char **argv)
 		{"confine-tools", no_argument, NULL, OPT_CONFINE_TOOLS},
 		{"whoami-tool", no_argument, NULL, OPT_WHOAMI_TOOL},
 		{"silent-tools-list", no_argument, NULL, OPT_SILENT_TOOLS_LIST},
+		{"tools-page", required_argument, NULL, OPT_TOOLS_PAGE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -447,6 +450,11 @@ static void parse_options(int argc, char **argv)
 		case OPT_COUNTER_FILE: opt.counter_file = optarg; break;
 		case OPT_WHOAMI_TOOL: opt.whoami_tool = true; break;
 		case OPT_SILENT_TOOLS_LIST: opt.silent_tools_list = true; break;
+		case OPT_TOOLS_PAGE:
+			if (!parse_count(optarg, 1000, &n) || n == 0)
+				bad_usage("--tools-page: not 1 to 1000: '%s'", optarg);
+			opt.tools_page = (unsigned)n;
+			break;
 		case OPT_CONFINE_TOOLS: opt.confine_tools = true; break;
 		case OPT_SESSION_TTL:
 			if (!parse_duration(optarg, &opt.session_ttl_ms))
@@ -2137,6 +2145,24 @@ static void m_ping(const struct call *c)
 	answer(c, cJSON_CreateObject());
 }
 
+/* --tools-page: keep the page the cursor ("page-<start>") names, and the cursor of the next. */
+static void paginate(const struct call *c, cJSON *r, cJSON *list)
+{
+	const char *cursor = cJSON_GetStringValue(get(c->params, "cursor"));
+	long at = cursor && strncmp(cursor, "page-", 5) == 0 ? strtol(cursor + 5, NULL, 10) : 0;
+	int start = at < 0 || at > 100000 ? 0 : (int)at;
+	int n = cJSON_GetArraySize(list), end = start + (int)opt.tools_page;
+
+	for (int i = n - 1; i >= 0; i--)
+		if (i < start || i >= end)
+			cJSON_DeleteItemFromArray(list, i);
+	if (end < n) {
+		char next[32];
+		snprintf(next, sizeof next, "page-%d", end);
+		cJSON_AddStringToObject(r, "nextCursor", next);
+	}
+}
+
 static void m_tools_list(const struct call *c)
 {
 	cJSON *r = cJSON_CreateObject();
@@ -2202,6 +2228,8 @@ static void m_tools_list(const struct call *c)
 		cJSON_AddItemToObject(t, "inputSchema", cJSON_Parse(extra_tool.input_schema));
 		cJSON_AddItemToArray(list, t);
 	}
+	if (opt.tools_page)
+		paginate(c, r, list);
 	add_cache_hints(c, r);
 	answer(c, r);
 }

@@ -228,6 +228,6 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 const struct cmd cmd_connect = {
 	.name = "connect",
 	.args = "[NAME] [--agent NAME] [--servers A,B]",
-	.summary = "be a stdio MCP endpoint for a server, or for all (names SERVER__TOOL)",
+	.summary = "be a stdio MCP endpoint for a server, or for all (SERVER__TOOL)",
 	.run = run,
 };

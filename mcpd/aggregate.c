@@ -147,6 +147,7 @@ struct aggregate {
 	struct sreq *sreqs;
 	struct alisten *listens;
 	size_t npending, nsreqs, nlistens;
+	size_t ninternal;		/* UP_INTERNAL in flight: logging/setLevel is refused past AGG_MAX_PENDING */
 	int64_t next_id;
 	uint64_t next_sreq;
 	unsigned changed;		/* CH_*: list_changed to send (on_work) */
@@ -258,24 +259,30 @@ static bool server_ready(const struct server *s)
 	       (s->init_result || s->discover_result) && s->stdin_fd >= 0;
 }
 
-/* The server of that name, when this aggregate covers it (stdio, in its subset, its agent may use it). */
-static struct server *covered(const struct aggregate *a, const char *name)
+/* Does this aggregate cover the server (stdio, in its subset, its agent may use it)? */
+static bool covers(const struct aggregate *a, const struct server *s)
 {
-	struct server *s = daemon_find_server(a->d, name);
+	const char *name = s->conf.name;
 
-	if (!s || s->removed || s->conf.transport != TRANSPORT_STDIO)
-		return NULL;
+	if (s->removed || s->conf.transport != TRANSPORT_STDIO)
+		return false;
 	if (a->servers) {
 		size_t i = 0;
 
 		while (a->servers[i] && strcmp(a->servers[i], name) != 0)
 			i++;
 		if (!a->servers[i])
-			return NULL;
+			return false;
 	}
-	if (!agents_allows_server(a->d->manifest, a->agent, name))
-		return NULL;
-	return s;
+	return agents_allows_server(a->d->manifest, a->agent, name);
+}
+
+/* The server of that name, when this aggregate covers it. */
+static struct server *covered(const struct aggregate *a, const char *name)
+{
+	struct server *s = daemon_find_server(a->d, name);
+
+	return s && covers(a, s) ? s : NULL;
 }
 
 static struct backend *find_backend(const struct aggregate *a, const char *name)
@@ -300,6 +307,8 @@ static void to_backend(struct backend *b, const cJSON *msg)
 
 static void up_link(struct aggregate *a, struct upreq *u)
 {
+	if (u->kind == UP_INTERNAL)
+		a->ninternal++;
 	u->id = ++a->next_id;
 	u->next = a->upreqs;
 	a->upreqs = u;
@@ -312,6 +321,8 @@ static struct upreq *up_take(struct aggregate *a, int64_t id)
 			struct upreq *u = *uu;
 
 			*uu = u->next;
+			if (u->kind == UP_INTERNAL)
+				a->ninternal--;
 			return u;
 		}
 	}
@@ -523,30 +534,43 @@ static void part_answer(struct upreq *u, const cJSON *msg)
 		fanout_finish(f);
 }
 
-/* The list's deadline: servers that have not answered are left out (and their requests cancelled). */
-static void on_fanout_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+/* A request of the aggregate's is no longer wanted: its backend's server is told, as by a client's cancellation. */
+static void cancel_up(struct upreq *u, const char *why, bool timed_out)
 {
-	struct fanout *f = w->data;
-	struct aggregate *a = f->a;
+	cJSON *id = cJSON_CreateNumber((double)u->id);
 
+	if (u->b->sess && !u->b->closed)
+		relay_cancel(u->b->sess, id, why, timed_out);
+	cJSON_Delete(id);
+	up_free(u);
+}
+
+/* The requests of f's servers still in flight are cancelled; deadline: logged and counted as left out. */
+static void cancel_parts(struct aggregate *a, struct fanout *f, const char *why, bool timed_out, bool deadline)
+{
 	for (struct upreq **uu = &a->upreqs; *uu;) {
 		struct upreq *u = *uu;
-		cJSON *id;
 
 		if (u->f != f) {
 			uu = &u->next;
 			continue;
 		}
 		*uu = u->next;
-		a->left_out++;
-		log_notice(u->b->server, NULL, "the server did not answer %s within %.0fs; the aggregate endpoint's "
-			   "answer leaves it out", f->method, AGG_LIST_SECONDS);
-		id = cJSON_CreateNumber((double)u->id);
-		if (u->b->sess && !u->b->closed)
-			relay_cancel(u->b->sess, id, "the aggregate endpoint's list deadline passed", false);
-		cJSON_Delete(id);
-		up_free(u);
+		if (deadline) {
+			a->left_out++;
+			log_notice(u->b->server, NULL, "the server did not answer %s within %.0fs; the aggregate "
+				   "endpoint's answer leaves it out", f->method, AGG_LIST_SECONDS);
+		}
+		cancel_up(u, why, timed_out);
 	}
+}
+
+/* The list's deadline: servers that have not answered are left out (and their requests cancelled). */
+static void on_fanout_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fanout *f = w->data;
+
+	cancel_parts(f->a, f, "the aggregate endpoint's list deadline passed", false, true);
 	f->nparts = 0;
 	fanout_finish(f);
 }
@@ -576,7 +600,7 @@ static void fan_out(struct aggregate *a, const cJSON *req, const cJSON *id, cons
 		struct server *s = a->d->servers[i];
 		struct backend *b;
 
-		if (!covered(a, s->conf.name) || !server_ready(s))
+		if (!covers(a, s) || !server_ready(s))
 			continue;
 		b = backend_for(a, s->conf.name);
 		if (!b || !b->sess || !alive(a))
@@ -710,7 +734,7 @@ static void init_backends(struct aggregate *a, cJSON *params)
 		struct server *s = a->d->servers[i];
 		struct backend *b;
 
-		if (!covered(a, s->conf.name))
+		if (!covers(a, s))
 			continue;
 		b = find_backend(a, s->conf.name);
 		if (!b)
@@ -802,6 +826,14 @@ static void modern_request(struct aggregate *a, const cJSON *req, const cJSON *i
 /* logging/setLevel: every backend's server gets it; the client is answered at once. */
 static void set_level(struct aggregate *a, const cJSON *req, const cJSON *id)
 {
+	char text[80];
+
+	if (a->ninternal >= AGG_MAX_PENDING) {
+		/* Servers that never answer it would keep every one sent. */
+		snprintf(text, sizeof(text), "logging/setLevel requests in flight (at most %d)", AGG_MAX_PENDING);
+		refuse(a, id, text);
+		return;
+	}
 	for (struct backend *b = a->backends; b && alive(a); b = b->next) {
 		struct upreq *u;
 		cJSON *copy;
@@ -876,21 +908,7 @@ static void cancel_request(struct aggregate *a, const cJSON *request_id, const c
 	for (struct fanout *f = a->fanouts; f; f = f->next) {
 		if (!cJSON_Compare(f->client_id_value, request_id, 1))
 			continue;
-		for (struct upreq **uu = &a->upreqs; *uu;) {
-			struct upreq *u = *uu;
-			cJSON *id;
-
-			if (u->f != f) {
-				uu = &u->next;
-				continue;
-			}
-			*uu = u->next;
-			id = cJSON_CreateNumber((double)u->id);
-			if (u->b->sess && !u->b->closed)
-				relay_cancel(u->b->sess, id, why, a->cancel_timeout);
-			cJSON_Delete(id);
-			up_free(u);
-		}
+		cancel_parts(a, f, why, a->cancel_timeout, false);
 		fanout_unlink(a, f);
 		fanout_free(f);
 		maybe_finish(a);
@@ -898,17 +916,12 @@ static void cancel_request(struct aggregate *a, const cJSON *request_id, const c
 	}
 	for (struct upreq **uu = &a->upreqs; *uu; uu = &(*uu)->next) {
 		struct upreq *u = *uu;
-		cJSON *id;
 
 		if (u->kind != UP_CALL || !cJSON_Compare(u->client_id_value, request_id, 1))
 			continue;
 		*uu = u->next;
 		a->npending--;
-		id = cJSON_CreateNumber((double)u->id);
-		if (u->b->sess && !u->b->closed)
-			relay_cancel(u->b->sess, id, why, a->cancel_timeout);
-		cJSON_Delete(id);
-		up_free(u);
+		cancel_up(u, why, a->cancel_timeout);
 		maybe_finish(a);
 		return;
 	}
@@ -1262,7 +1275,7 @@ void aggregate_server_changed(struct daemon *d, struct server *s)
 	for (struct aggregate *a = reg.live; a; a = a->next) {
 		struct backend *b;
 
-		if (!alive(a) || a->d != d || (!covered(a, s->conf.name) && !find_backend(a, s->conf.name)))
+		if (!alive(a) || a->d != d || (!covers(a, s) && !find_backend(a, s->conf.name)))
 			continue;
 		b = find_backend(a, s->conf.name);
 		if (b ? b->ready == ready : !ready)

@@ -218,7 +218,8 @@ static bool has_body(struct MHD_Connection *conn)
 static enum MHD_Result not_found_json(struct request *req, struct MHD_Connection *conn)
 {
 	static const char body[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":"
-				   "\"no MCP endpoint here: the gateway serves /mcp/NAME for each stdio server NAME\"}}";
+				   "\"no MCP endpoint here: the gateway serves /mcp/NAME for each stdio server NAME, "
+				   "and /mcp for all of them\"}}";
 
 	return respond(req, conn, MHD_HTTP_NOT_FOUND, "application/json", xstrdup(body), strlen(body));
 }

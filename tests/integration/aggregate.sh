@@ -3,7 +3,8 @@
 # tools from two servers, calls routed by name, --servers, unknown names, a
 # server that never answers tools/list left out of the list, list_changed when
 # a server stops and starts (SDK v1 and v2, both eras, stdio and HTTP),
-# prompts and resources of server-everything, and hostile clients.
+# prompts and resources of server-everything, a server that pages its
+# tools/list, progress, logger names and roots/list mapped, hostile clients.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mcpd.sh"
@@ -28,7 +29,7 @@ servers:
   alpha:
     command: [$EXAMPLE, --name, alpha, --whoami-tool, --dual-era]
   beta:
-    command: [$EXAMPLE, --name, beta, --whoami-tool, --tools, "1"]
+    command: [$EXAMPLE, --name, beta, --whoami-tool, --tools, "1", --tools-page, "2"]
 YAML
 	if ((have_node)); then
 		cat >>"$T/m.yaml" <<YAML
@@ -87,6 +88,11 @@ is "$?" 1 "--servers with an unknown server fails"
 like "$(cat "$T/err")" 'no server named "nosuch"' "naming it"
 "$MCPCTL" -s "$SOCK" connect alpha --servers beta </dev/null >/dev/null 2>"$T/err"
 is "$?" 2 "a NAME and --servers together are a usage error"
+
+out=$(printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' | agg beta)
+like "$out" '"nextCursor":"page-2"' "beta answers tools/list in pages (--tools-page 2)..."
+like "$(grep '"id":1,' <<<"$(printf '%s\n' "$INIT" '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' | agg)")" \
+	'"beta__whoami".*"beta__tool_1"' "...and the aggregate list follows its nextCursor to the last page"
 
 # A modern (2026-07-28) client through mcpctl connect: discover and list answered, call routed.
 META='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"sh","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}'

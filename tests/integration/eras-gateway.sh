@@ -148,7 +148,7 @@ is "$(curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' -H 'Authorization: 
 json_error -32600 && [[ $(ctype) == application/json* ]] && ok "with a JSON-RPC error body (application/json)" || not_ok "401 body" "$(cat "$T/body")"
 is "$(post "$list" "$url/nosuch")" 404 "an unknown server gets 404"
 json_error -31000 && like "$(cat "$T/body")" '"id":null' "with a JSON-RPC error body, id null" || not_ok "404 body" "$(cat "$T/body")"
-is "$(post "$list" "http://127.0.0.1:$port/mcp")" 404 "a POST to /mcp gets 404, not a reset connection"
+is "$(post "$list" "http://127.0.0.1:$port/mcpx")" 404 "a POST to /mcpx gets 404, not a reset connection (/mcp is the aggregate endpoint)"
 json_error -32600 && like "$(cat "$T/body")" '/mcp/NAME' "with a JSON-RPC error body naming /mcp/NAME" || not_ok "/mcp body" "$(cat "$T/body")"
 is "$(post "$list" "http://127.0.0.1:$port/other")" 404 "a POST to /other gets 404"
 json_error -32600 && ok "with a JSON-RPC error body" || not_ok "/other body" "$(cat "$T/body")"

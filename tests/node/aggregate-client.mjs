@@ -57,6 +57,16 @@ function toolsChanged() {
 		w();
 }
 
+// `mcpctl -s SOCK connect ARGS...` as a stdio server, or Streamable HTTP with a bearer token, of either SDK.
+function transportFor(opts, Stdio, Http) {
+	if (opts.transport === "connect") {
+		const [mcpctl, sock, ...args] = opts.targs;
+		return new Stdio({ command: mcpctl, args: ["-s", sock, "connect", ...args], stderr: "inherit" });
+	}
+	const [url, token] = opts.targs;
+	return new Http(new URL(url), { requestInit: { headers: token === "-" ? {} : { Authorization: `Bearer ${token}` } } });
+}
+
 async function makeClient(opts) {
 	if (opts.sdk === "v1") {
 		const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
@@ -65,16 +75,7 @@ async function makeClient(opts) {
 		const { ToolListChangedNotificationSchema } = await import("@modelcontextprotocol/sdk/types.js");
 		const client = new Client({ name: "aggregate-v1", version: "1.0.0" });
 		client.setNotificationHandler(ToolListChangedNotificationSchema, async () => toolsChanged());
-		let transport;
-		if (opts.transport === "connect") {
-			const [mcpctl, sock, ...args] = opts.targs;
-			transport = new StdioClientTransport({ command: mcpctl, args: ["-s", sock, "connect", ...args], stderr: "inherit" });
-		} else {
-			const [url, token] = opts.targs;
-			transport = new StreamableHTTPClientTransport(new URL(url),
-				{ requestInit: { headers: token === "-" ? {} : { Authorization: `Bearer ${token}` } } });
-		}
-		await client.connect(transport);
+		await client.connect(transportFor(opts, StdioClientTransport, StreamableHTTPClientTransport));
 		return { client, era: "legacy" };
 	}
 	const { Client, StreamableHTTPClientTransport } = await import("@modelcontextprotocol/client");
@@ -83,16 +84,7 @@ async function makeClient(opts) {
 		versionNegotiation: { mode: opts.mode === "pin" ? { pin: "2026-07-28" } : "legacy" },
 		listChanged: { tools: { onChanged: () => toolsChanged() } },
 	});
-	let transport;
-	if (opts.transport === "connect") {
-		const [mcpctl, sock, ...args] = opts.targs;
-		transport = new StdioClientTransport({ command: mcpctl, args: ["-s", sock, "connect", ...args], stderr: "inherit" });
-	} else {
-		const [url, token] = opts.targs;
-		transport = new StreamableHTTPClientTransport(new URL(url),
-			{ requestInit: { headers: token === "-" ? {} : { Authorization: `Bearer ${token}` } } });
-	}
-	await client.connect(transport);
+	await client.connect(transportFor(opts, StdioClientTransport, StreamableHTTPClientTransport));
 	return { client, era: client.getProtocolEra() };
 }
 
