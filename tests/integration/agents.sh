@@ -146,6 +146,9 @@ reader_tools='["files/echo"]'
 write_manifest "$port"
 ctl reload >/dev/null 2>&1
 is "$?" 0 "reload with reader's tools changed to files/echo"
+_warned_twice() { (($(grep -c 'token "stranger" names an agent that agents: does not list' "$T/mcpd.err") == 2)); }
+wait_until 10 _warned_twice &&
+	ok "the reload warns again, once, about stranger" || not_ok "warning at reload" "$(grep stranger "$T/mcpd.err")"
 is "$(post "$tok_reader" "$list" -H "Mcp-Session-Id: $sid" "$url/files")" 200 "reader: tools/list after the reload"
 is "$(tools)" '["echo"]' "reader: the same session now sees echo only"
 post "$tok_reader" "$(call add '{"a":1,"b":1}')" -H "Mcp-Session-Id: $sid" "$url/files" >/dev/null
