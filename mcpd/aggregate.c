@@ -61,6 +61,7 @@
 #include "mcp-era.h"
 #include "relay-era.h"
 #include "relay.h"
+#include "relay-policy.h"
 #include "server.h"
 #include "strv.h"
 #include "xmalloc.h"
@@ -659,6 +660,11 @@ static void route(struct aggregate *a, const cJSON *req, const cJSON *id)
 		return;
 	}
 	b = backend_for(a, server);
+	if (!b && relay_policy_server_refused(a->d, a->agent, server, why, sizeof(why))) {
+		error_to_client(a, id, MCPD_ERR_POLICY, why);
+		cJSON_Delete(copy);
+		return;
+	}
 	if (!b || !b->sess) {
 		snprintf(why, sizeof(why), "unknown server \"%.64s\": no such stdio server behind this aggregate endpoint "
 			 "(or not one this client may use)", server);

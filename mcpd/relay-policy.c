@@ -125,6 +125,15 @@ static void why_not(const struct manifest *m, const char *agent, char *buf, size
 		snprintf(buf, size, "agents: does not list agent \"%s\"", agent);
 }
 
+static void server_refusal(const struct manifest *m, const char *agent, const char *server, char *text, size_t size)
+{
+	char why[200];
+
+	why_not(m, agent, why, sizeof(why));
+	snprintf(text, size, "agent \"%s\" may not use server \"%s\" (%s: no glob names the server)", agent, server,
+		 why);
+}
+
 static bool refuse(struct session *sess, const cJSON *id, const char *text)
 {
 	struct server *s = relay_session_server(sess);
@@ -173,12 +182,21 @@ bool relay_policy_refuses(struct session *sess, const cJSON *req, const cJSON *i
 		return refuse(sess, id, text);
 	}
 	if (server_method(method) && !agents_allows_server(m, agent, server)) {
-		why_not(m, agent, why, sizeof(why));
-		snprintf(text, sizeof(text), "agent \"%s\" may not use server \"%s\" (%s: no glob names the server)",
-			 agent, server, why);
+		server_refusal(m, agent, server, text, sizeof(text));
 		return refuse(sess, id, text);
 	}
 	return false;
+}
+
+bool relay_policy_server_refused(struct daemon *d, const char *agent, const char *server, char *text, size_t size)
+{
+	const struct manifest *m = d->manifest;
+
+	if (!agent || !m->has_agents || agents_allows_server(m, agent, server))
+		return false;
+	server_refusal(m, agent, server, text, size);
+	relay_policy_refused(d, agent, server, text);
+	return true;
 }
 
 /* tools/list: only the tools the agent may call. */

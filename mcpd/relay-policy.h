@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* The JSON-RPC error of a request the session's agent may not make (agents: in the manifest). */
 #define MCPD_ERR_POLICY		-31003
@@ -31,6 +32,13 @@ void relay_policy_filter(struct session *sess, const char *method, cJSON *respon
 
 /* A refusal made elsewhere (the gateway's 403): counted and logged like the relay's. text: why. */
 void relay_policy_refused(struct daemon *d, const char *agent, const char *server, const char *text);
+
+/*
+ * May the agent not use the server at all? Then true, with the refusal's
+ * text in text (counted and logged like the relay's): the aggregate
+ * endpoint's answer to a call routed to such a server.
+ */
+bool relay_policy_server_refused(struct daemon *d, const char *agent, const char *server, char *text, size_t size);
 
 /* mcpd_policy_refusals_total{agent}. */
 void relay_policy_metrics(const struct daemon *d, struct metrics_buf *b);

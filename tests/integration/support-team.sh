@@ -106,5 +106,5 @@ like "$log" "agent=support method=tools/call tool=email__send_email outcome=ok|a
 check_fail "no token appears in mcpd's log" grep -q -e "$sup" -e "$rdr" "$T/mcpd.err"
 
 stop_mcpd
-no_leftovers
+no_leftovers "$T" "no process is left behind"
 done_testing
