@@ -76,6 +76,23 @@ json=$(ctl --json approvals)
 like "$json" "\"sha256\": *\"$(printf '%s' '{"text":"one","password":"hunter2-secret"}' | sha256sum | cut -c1-64)\"" \
 	"--json gives the sha256 of the full arguments"
 like "$(echo "$json" | tr -d '\n')" '"age_s": *[0-9]+, *"expires_in_s": *(59[0-9]|600)' "and age_s, expires_in_s (of the default 10m)"
+complete_words() {
+	(
+		PATH=$(dirname "$MCPCTL"):$PATH
+		complete() { :; }
+		. "$top_srcdir/mcpctl/mcpctl.bash-completion"
+		COMP_WORDS=("$@")
+		COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		_mcpctl
+		printf '%s\n' "${COMPREPLY[@]}"
+	)
+}
+is "$(complete_words mcpctl appro | sort | tr '\n' ' ')" "approvals approve " "bash completion of the commands"
+is "$(complete_words mcpctl -s "$SOCK" approve "" | tr '\n' ' ')" "$id " "and of the held ids, from the running mcpd"
+is "$(complete_words mcpctl deny --r | tr '\n' ' ')" "--reason " "and of deny's --reason"
+for c in approvals approve deny; do
+	like "$(ctl "$c" --help)" "^usage: mcpctl .*$c" "mcpctl $c --help prints its usage"
+done
 out=$(ctl approve "$id")
 is "$?" 0 "mcpctl approve ID exits 0"
 wait_until 30 grep -q '"id":1,"result":{"content":\[{"type":"text","text":"1"}\]' "$T/c1.out" &&
