@@ -132,6 +132,29 @@ wait_log 10 "approval: withdrawn id=$id3 agent=- server=ex tool=count: the clien
 	ok "an audit line says it was withdrawn" || not_ok "withdrawn line" "$(grep approval: "$T/mcpd.err")"
 stop_spawned c1
 
+# ---- the TypeScript SDK: its 7 s request timeout restarts on each progress, so a call held 10 s and more still gets its result
+node_dir=$top_srcdir/tests/node
+if [[ -d $node_dir/node_modules/@modelcontextprotocol/sdk ]] && command -v node >/dev/null; then
+	spawn sdk timeout 150 node "$node_dir/sdk-approval.mjs" "$MCPCTL" "$SOCK" ex count '{"text":"sdk"}' 7000 "$T/sdk.progress"
+	wait_until 30 _held count || not_ok "the SDK's call is held" "$(cat "$T/sdk.err")"
+	sdk_id=$(held_id count)
+	_sdk_progress3() { (($(lines "$T/sdk.progress") >= 3)); }
+	# Three progress notifications: 10 s held, past the SDK's 7 s timeout.
+	wait_until 60 _sdk_progress3 || not_ok "the SDK gets progress" "$(cat "$T/sdk.progress" "$T/sdk.err")"
+	ctl approve "$sdk_id" >/dev/null
+	wait_until 30 grep -q '"result"' "$T/sdk.out"
+	like "$(cat "$T/sdk.out")" '"result":\{"content":\[\{"type":"text","text":"2"\}\].*"progress":[3-9]' \
+		"the SDK client (resetTimeoutOnProgress, 7 s timeout) gets its result after 10 s and more held" ||
+		diag "$(cat "$T/sdk.err")"
+	like "$(head -n 1 "$T/sdk.progress")" "^1 waiting for approval $sdk_id: mcpctl approve $sdk_id\$" "its onprogress sees mcpd's message"
+	stop_spawned sdk
+	sdk_ran=1
+else
+	skip "the TypeScript SDK with resetTimeoutOnProgress" "no node or no SDK in tests/node/node_modules"
+	skip "its onprogress" "no node or no SDK"
+	sdk_ran=0
+fi
+
 # ---- approval_timeout: a denial by expiry
 open_client c2 quick
 printf '%s\n' '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"text":"late"}}}' >&7
@@ -166,9 +189,10 @@ else
 	ok "the gateway's request_timeout does not cut a held call"
 fi
 ctl approve "$gid" >/dev/null
-wait_until 30 grep -q '"id":7,"result":{"content":\[{"type":"text","text":"2"}\]' "$T/gw.out" &&
+ran=$((2 + sdk_ran))	# the calls of count that ran: approved through connect, the SDK, and this one
+wait_until 30 grep -q '"id":7,"result":{"content":\[{"type":"text","text":"'"$ran"'"}\]' "$T/gw.out" &&
 	ok "after approve, the gateway client gets the result" || not_ok "gw result" "$(cat "$T/gw.out")"
-is "$(lines "$T/count")" 2 "the tool ran once more"
+is "$(lines "$T/count")" "$ran" "the tool ran once more"
 stop_spawned gw
 
 # ---- the 2026-07-28 era through the gateway: held, then denied
@@ -203,7 +227,7 @@ exec 7>&-
 stop_spawned c3
 ctl start ex >/dev/null
 wait_state 60 ex running || not_ok "ex running again" "$(ctl status ex)"
-is "$(lines "$T/count")" 2 "neither ran"
+is "$(lines "$T/count")" "$ran" "neither ran"
 
 # ---- reload: a changed approval: list applies to the calls after it, without a restart
 qpid=$(field_of quick pid)
@@ -237,7 +261,7 @@ fi
 # ---- metrics
 m=$(curl -s --max-time 10 "http://127.0.0.1:$port/metrics")
 like "$m" $'\nmcpd_approvals_pending 0\n' "metrics: mcpd_approvals_pending"
-like "$m" 'mcpd_approvals_total\{decision="approved"\} 3' "metrics: approved"
+like "$m" "mcpd_approvals_total\\{decision=\"approved\"\\} $((3 + sdk_ran))" "metrics: approved"
 like "$m" 'mcpd_approvals_total\{decision="denied"\} 2' "metrics: denied"
 like "$m" 'mcpd_approvals_total\{decision="expired"\} 1' "metrics: expired"
 like "$m" 'mcpd_approvals_total\{decision="withdrawn"\} 1' "metrics: withdrawn"
@@ -267,7 +291,7 @@ stop_mcpd
 exec 8>&-
 is "$(grep -c '"code":-31003,"message":"denied: the call of tool \\"count\\" on server \\"ex\\" was not approved before mcpd is stopping' "$T/flood.out")" 64 \
 	"SIGTERM: every held call's client gets a denial saying mcpd is stopping"
-is "$(lines "$T/count")" 2 "and none of them ran"
+is "$(lines "$T/count")" "$ran" "and none of them ran"
 stop_spawned flood
 
 done_testing
