@@ -107,6 +107,11 @@ ctl deny 0badc0de >/dev/null 2>"$T/err"
 is "$?" 1 "denying an unknown id exits 1"
 ctl deny >/dev/null 2>&1
 is "$?" 2 "deny without an ID is a usage error (2)"
+ctl deny "$id" --reason $'two\nlines' >/dev/null 2>"$T/err"
+is "$?" 1 "a reason with a control character is refused"
+like "$(cat "$T/err")" 'reason.* must be 1 to 200 printable bytes' "saying what a reason may be"
+ctl deny "$id" --reason "$(printf '%0300d' 0)" >/dev/null 2>&1
+is "$?" 1 "and so is one longer than 200 bytes"
 is "$(lines "$T/count")" 1 "still once"
 
 # ---- deny --reason
@@ -127,10 +132,26 @@ printf '%s\n' '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"c
 wait_until 30 _held count || not_ok "the third count call is held"
 id3=$(held_id count)
 exec 7>&-
-wait_until 30 _none_held && ok "a client that disconnects withdraws its held call" || not_ok "withdrawn" "$(ctl approvals)"
-wait_log 10 "approval: withdrawn id=$id3 agent=- server=ex tool=count: the client disconnected" &&
+wait_until 30 _none_held && ok "a client that closes its input withdraws its held call" || not_ok "withdrawn" "$(ctl approvals)"
+wait_until 30 grep -q '"id":4,' "$T/c1.out"
+like "$(grep '"id":4,' "$T/c1.out")" '"id":4,"error":\{"code":-31003,"message":"withdrawn: the client closed its input while the call of tool \\"count\\" on server \\"ex\\" waited for approval '"$id3"'; it was not run"' \
+	"and gets an error saying so before mcpctl connect exits"
+wait_log 10 "approval: withdrawn id=$id3 agent=- server=ex tool=count: the client closed its input" &&
 	ok "an audit line says it was withdrawn" || not_ok "withdrawn line" "$(grep approval: "$T/mcpd.err")"
 stop_spawned c1
+
+# ---- a client that disconnects at once (killed): withdrawn too
+open_client c5 ex
+printf '%s\n' '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"count","arguments":{"text":"killed"}}}' >&7
+wait_until 30 _held count || not_ok "the call before the kill is held"
+id5=$(held_id count)
+kill -KILL "$pid_c5"
+wait_until 30 _none_held && ok "a client that is killed withdraws its held call" || not_ok "withdrawn on kill" "$(ctl approvals)"
+# Killed, its socket shows mcpd the same end of input as a close.
+wait_log 10 "approval: withdrawn id=$id5 agent=- server=ex tool=count: the client (disconnected|closed its input)" &&
+	ok "with an audit line" || not_ok "withdrawn line on kill" "$(grep approval: "$T/mcpd.err" | tail -n 3)"
+exec 7>&-
+stop_spawned c5
 
 # ---- the TypeScript SDK: its 7 s request timeout restarts on each progress, so a call held 10 s and more still gets its result
 node_dir=$top_srcdir/tests/node
@@ -194,6 +215,17 @@ wait_until 30 grep -q '"id":7,"result":{"content":\[{"type":"text","text":"'"$ra
 	ok "after approve, the gateway client gets the result" || not_ok "gw result" "$(cat "$T/gw.out")"
 is "$(lines "$T/count")" "$ran" "the tool ran once more"
 stop_spawned gw
+
+# ---- a gateway client that leaves while its call is held: the call is withdrawn
+spawn gwleft curl -s -N --max-time 3 -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
+	-H 'Accept: application/json, text/event-stream' -H "Mcp-Session-Id: $sid" \
+	-d '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"count","arguments":{"text":"left"}}}' "$url/ex"
+wait_until 30 _held count || not_ok "the leaving client's call is held"
+lid=$(held_id count)
+wait_until 30 _none_held && ok "a gateway client that leaves withdraws its held call" || not_ok "gw withdrawn" "$(ctl approvals)"
+wait_log 10 "approval: withdrawn id=$lid agent=support server=ex tool=count: the client cancelled it" &&
+	ok "with an audit line" || not_ok "gw withdrawn line" "$(grep approval: "$T/mcpd.err" | tail -n 3)"
+stop_spawned gwleft
 
 # ---- the 2026-07-28 era through the gateway: held, then denied
 META='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"curl","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}'
@@ -264,7 +296,7 @@ like "$m" $'\nmcpd_approvals_pending 0\n' "metrics: mcpd_approvals_pending"
 like "$m" "mcpd_approvals_total\\{decision=\"approved\"\\} $((3 + sdk_ran))" "metrics: approved"
 like "$m" 'mcpd_approvals_total\{decision="denied"\} 2' "metrics: denied"
 like "$m" 'mcpd_approvals_total\{decision="expired"\} 1' "metrics: expired"
-like "$m" 'mcpd_approvals_total\{decision="withdrawn"\} 1' "metrics: withdrawn"
+like "$m" 'mcpd_approvals_total\{decision="withdrawn"\} 3' "metrics: withdrawn"
 
 # ---- hostile: a client floods held calls; past 64 per agent they get errors; mcpd stays up
 {
