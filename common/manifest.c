@@ -1937,6 +1937,13 @@ static void check_server(struct parse *p, struct server_conf *s, const struct yn
 	} else if (!s->url && !ymap_get(srv, "url") && !hinted(p, "url")) {
 		error_at(p, key, path, "missing \"url\": an http server needs the URL of its MCP endpoint");
 	}
+	if (s->transport != TRANSPORT_STDIO && (n = ymap_get(srv, "approval"))) {
+		/* Its clients talk to it directly: no call of theirs passes mcpd to be held. */
+		where = join_path(path, "approval");
+		error_at(p, n, where, "\"approval\" is only used with transport: stdio (mcpd relays no call to an "
+			 "http server)");
+		free(where);
+	}
 
 	if (s->backoff.max_ms < s->backoff.initial_ms) {
 		n = locate(p, srv, "backoff", "max", &where, path);

@@ -314,6 +314,25 @@ void approvals_session_gone(struct session *sess)
 	}
 }
 
+void approvals_client_eof(struct session *sess)
+{
+	char message[512];
+
+	for (struct held *h = A.head, *next; h; h = next) {
+		next = h->next;
+		if (h->sess != sess)
+			continue;
+		held_unlink(h);
+		A.totals[D_WITHDRAWN]++;
+		log_notice(h->server, NULL, "approval: withdrawn id=%s agent=%s server=%s tool=%s: the client closed its "
+			   "input; the call is not run", h->id, agent_name(h->agent), h->server, h->tool);
+		snprintf(message, sizeof(message), "withdrawn: the client closed its input while the call of tool \"%s\" "
+			 "on server \"%s\" waited for approval %s; it was not run", h->tool, h->server, h->id);
+		answer_denied(h, D_WITHDRAWN, message, NULL);	/* may drop the client: the next are withdrawn then */
+		next = A.head;	/* the list may have changed under the answer */
+	}
+}
+
 bool approvals_cancel(struct session *sess, const cJSON *request_id)
 {
 	for (struct held *h = A.head; h && request_id; h = h->next) {

@@ -35,6 +35,9 @@ bool approvals_hold(struct session *sess, const cJSON *req, const cJSON *id);
 /* The session is detached: its held calls are withdrawn. */
 void approvals_session_gone(struct session *sess);
 
+/* The client closed its side: its held calls are withdrawn, each answered with an error saying so. */
+void approvals_client_eof(struct session *sess);
+
 /* The client cancelled its request (notifications/cancelled, as parsed): true when it was held, now withdrawn. */
 bool approvals_cancel(struct session *sess, const cJSON *request_id);
 

@@ -548,7 +548,8 @@ bool relay_client_eof(struct session *sess)
 		return true;
 	if (sess->draining)
 		return false;	/* once: the drain timer is running already */
-	if (sess->npending == 0)
+	approvals_client_eof(sess);	/* its held calls are answered now: no human decides within a drain */
+	if (!alive(sess) || sess->npending == 0)
 		return true;
 	sess->draining = true;
 	ev_timer_init(&sess->drain_w, on_drain_timeout, RELAY_DRAIN_SECONDS, 0.);

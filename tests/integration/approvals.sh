@@ -76,6 +76,23 @@ json=$(ctl --json approvals)
 like "$json" "\"sha256\": *\"$(printf '%s' '{"text":"one","password":"hunter2-secret"}' | sha256sum | cut -c1-64)\"" \
 	"--json gives the sha256 of the full arguments"
 like "$(echo "$json" | tr -d '\n')" '"age_s": *[0-9]+, *"expires_in_s": *(59[0-9]|600)' "and age_s, expires_in_s (of the default 10m)"
+complete_words() {
+	(
+		PATH=$(dirname "$MCPCTL"):$PATH
+		complete() { :; }
+		. "$top_srcdir/mcpctl/mcpctl.bash-completion"
+		COMP_WORDS=("$@")
+		COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		_mcpctl
+		printf '%s\n' "${COMPREPLY[@]}"
+	)
+}
+is "$(complete_words mcpctl appro | sort | tr '\n' ' ')" "approvals approve " "bash completion of the commands"
+is "$(complete_words mcpctl -s "$SOCK" approve "" | tr '\n' ' ')" "$id " "and of the held ids, from the running mcpd"
+is "$(complete_words mcpctl deny --r | tr '\n' ' ')" "--reason " "and of deny's --reason"
+for c in approvals approve deny; do
+	like "$(ctl "$c" --help)" "^usage: mcpctl .*$c" "mcpctl $c --help prints its usage"
+done
 out=$(ctl approve "$id")
 is "$?" 0 "mcpctl approve ID exits 0"
 wait_until 30 grep -q '"id":1,"result":{"content":\[{"type":"text","text":"1"}\]' "$T/c1.out" &&
@@ -90,6 +107,11 @@ ctl deny 0badc0de >/dev/null 2>"$T/err"
 is "$?" 1 "denying an unknown id exits 1"
 ctl deny >/dev/null 2>&1
 is "$?" 2 "deny without an ID is a usage error (2)"
+ctl deny "$id" --reason $'two\nlines' >/dev/null 2>"$T/err"
+is "$?" 1 "a reason with a control character is refused"
+like "$(cat "$T/err")" 'reason.* must be 1 to 200 printable bytes' "saying what a reason may be"
+ctl deny "$id" --reason "$(printf '%0300d' 0)" >/dev/null 2>&1
+is "$?" 1 "and so is one longer than 200 bytes"
 is "$(lines "$T/count")" 1 "still once"
 
 # ---- deny --reason
@@ -110,10 +132,49 @@ printf '%s\n' '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"c
 wait_until 30 _held count || not_ok "the third count call is held"
 id3=$(held_id count)
 exec 7>&-
-wait_until 30 _none_held && ok "a client that disconnects withdraws its held call" || not_ok "withdrawn" "$(ctl approvals)"
-wait_log 10 "approval: withdrawn id=$id3 agent=- server=ex tool=count: the client disconnected" &&
+wait_until 30 _none_held && ok "a client that closes its input withdraws its held call" || not_ok "withdrawn" "$(ctl approvals)"
+wait_until 30 grep -q '"id":4,' "$T/c1.out"
+like "$(grep '"id":4,' "$T/c1.out")" '"id":4,"error":\{"code":-31003,"message":"withdrawn: the client closed its input while the call of tool \\"count\\" on server \\"ex\\" waited for approval '"$id3"'; it was not run"' \
+	"and gets an error saying so before mcpctl connect exits"
+wait_log 10 "approval: withdrawn id=$id3 agent=- server=ex tool=count: the client closed its input" &&
 	ok "an audit line says it was withdrawn" || not_ok "withdrawn line" "$(grep approval: "$T/mcpd.err")"
 stop_spawned c1
+
+# ---- a client that disconnects at once (killed): withdrawn too
+open_client c5 ex
+printf '%s\n' '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"count","arguments":{"text":"killed"}}}' >&7
+wait_until 30 _held count || not_ok "the call before the kill is held"
+id5=$(held_id count)
+kill -KILL "$pid_c5"
+wait_until 30 _none_held && ok "a client that is killed withdraws its held call" || not_ok "withdrawn on kill" "$(ctl approvals)"
+# Killed, its socket shows mcpd the same end of input as a close.
+wait_log 10 "approval: withdrawn id=$id5 agent=- server=ex tool=count: the client (disconnected|closed its input)" &&
+	ok "with an audit line" || not_ok "withdrawn line on kill" "$(grep approval: "$T/mcpd.err" | tail -n 3)"
+exec 7>&-
+stop_spawned c5
+
+# ---- the TypeScript SDK: its 7 s request timeout restarts on each progress, so a call held 10 s and more still gets its result
+node_dir=$top_srcdir/tests/node
+if [[ -d $node_dir/node_modules/@modelcontextprotocol/sdk ]] && command -v node >/dev/null; then
+	spawn sdk timeout 150 node "$node_dir/sdk-approval.mjs" "$MCPCTL" "$SOCK" ex count '{"text":"sdk"}' 7000 "$T/sdk.progress"
+	wait_until 30 _held count || not_ok "the SDK's call is held" "$(cat "$T/sdk.err")"
+	sdk_id=$(held_id count)
+	_sdk_progress3() { (($(lines "$T/sdk.progress") >= 3)); }
+	# Three progress notifications: 10 s held, past the SDK's 7 s timeout.
+	wait_until 60 _sdk_progress3 || not_ok "the SDK gets progress" "$(cat "$T/sdk.progress" "$T/sdk.err")"
+	ctl approve "$sdk_id" >/dev/null
+	wait_until 30 grep -q '"result"' "$T/sdk.out"
+	like "$(cat "$T/sdk.out")" '"result":\{"content":\[\{"type":"text","text":"2"\}\].*"progress":[3-9]' \
+		"the SDK client (resetTimeoutOnProgress, 7 s timeout) gets its result after 10 s and more held" ||
+		diag "$(cat "$T/sdk.err")"
+	like "$(head -n 1 "$T/sdk.progress")" "^1 waiting for approval $sdk_id: mcpctl approve $sdk_id\$" "its onprogress sees mcpd's message"
+	stop_spawned sdk
+	sdk_ran=1
+else
+	skip "the TypeScript SDK with resetTimeoutOnProgress" "no node or no SDK in tests/node/node_modules"
+	skip "its onprogress" "no node or no SDK"
+	sdk_ran=0
+fi
 
 # ---- approval_timeout: a denial by expiry
 open_client c2 quick
@@ -149,10 +210,22 @@ else
 	ok "the gateway's request_timeout does not cut a held call"
 fi
 ctl approve "$gid" >/dev/null
-wait_until 30 grep -q '"id":7,"result":{"content":\[{"type":"text","text":"2"}\]' "$T/gw.out" &&
+ran=$((2 + sdk_ran))	# the calls of count that ran: approved through connect, the SDK, and this one
+wait_until 30 grep -q '"id":7,"result":{"content":\[{"type":"text","text":"'"$ran"'"}\]' "$T/gw.out" &&
 	ok "after approve, the gateway client gets the result" || not_ok "gw result" "$(cat "$T/gw.out")"
-is "$(lines "$T/count")" 2 "the tool ran once more"
+is "$(lines "$T/count")" "$ran" "the tool ran once more"
 stop_spawned gw
+
+# ---- a gateway client that leaves while its call is held: the call is withdrawn
+spawn gwleft curl -s -N --max-time 3 -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
+	-H 'Accept: application/json, text/event-stream' -H "Mcp-Session-Id: $sid" \
+	-d '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"count","arguments":{"text":"left"}}}' "$url/ex"
+wait_until 30 _held count || not_ok "the leaving client's call is held"
+lid=$(held_id count)
+wait_until 30 _none_held && ok "a gateway client that leaves withdraws its held call" || not_ok "gw withdrawn" "$(ctl approvals)"
+wait_log 10 "approval: withdrawn id=$lid agent=support server=ex tool=count: the client cancelled it" &&
+	ok "with an audit line" || not_ok "gw withdrawn line" "$(grep approval: "$T/mcpd.err" | tail -n 3)"
+stop_spawned gwleft
 
 # ---- the 2026-07-28 era through the gateway: held, then denied
 META='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"curl","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}'
@@ -186,7 +259,7 @@ exec 7>&-
 stop_spawned c3
 ctl start ex >/dev/null
 wait_state 60 ex running || not_ok "ex running again" "$(ctl status ex)"
-is "$(lines "$T/count")" 2 "neither ran"
+is "$(lines "$T/count")" "$ran" "neither ran"
 
 # ---- reload: a changed approval: list applies to the calls after it, without a restart
 qpid=$(field_of quick pid)
@@ -220,10 +293,10 @@ fi
 # ---- metrics
 m=$(curl -s --max-time 10 "http://127.0.0.1:$port/metrics")
 like "$m" $'\nmcpd_approvals_pending 0\n' "metrics: mcpd_approvals_pending"
-like "$m" 'mcpd_approvals_total\{decision="approved"\} 3' "metrics: approved"
+like "$m" "mcpd_approvals_total\\{decision=\"approved\"\\} $((3 + sdk_ran))" "metrics: approved"
 like "$m" 'mcpd_approvals_total\{decision="denied"\} 2' "metrics: denied"
 like "$m" 'mcpd_approvals_total\{decision="expired"\} 1' "metrics: expired"
-like "$m" 'mcpd_approvals_total\{decision="withdrawn"\} 1' "metrics: withdrawn"
+like "$m" 'mcpd_approvals_total\{decision="withdrawn"\} 3' "metrics: withdrawn"
 
 # ---- hostile: a client floods held calls; past 64 per agent they get errors; mcpd stays up
 {
@@ -250,7 +323,7 @@ stop_mcpd
 exec 8>&-
 is "$(grep -c '"code":-31003,"message":"denied: the call of tool \\"count\\" on server \\"ex\\" was not approved before mcpd is stopping' "$T/flood.out")" 64 \
 	"SIGTERM: every held call's client gets a denial saying mcpd is stopping"
-is "$(lines "$T/count")" 2 "and none of them ran"
+is "$(lines "$T/count")" "$ran" "and none of them ran"
 stop_spawned flood
 
 done_testing

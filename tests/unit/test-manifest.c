@@ -527,6 +527,9 @@ static void test_approval(void **state)
 	expect_error("version: 1\nservers:\n  a: {command: [x], approval: [\"send email\"]}\n",
 		     "/etc/mcpd/m.yaml:3:32: servers.a.approval[0]: \"send email\" is not a valid MCP tool name: 1 to 128 "
 		     "letters, digits, '_', '-' or '.'");
+	expect_error("version: 1\nservers:\n  a: {transport: http, url: \"http://127.0.0.1:1/mcp\", approval: all}\n",
+		     "/etc/mcpd/m.yaml:3:65: servers.a.approval: \"approval\" is only used with transport: stdio (mcpd "
+		     "relays no call to an http server)");
 	expect_error("version: 1\nservers:\n  a: {command: [x], approval_timeout: 0s}\n",
 		     "/etc/mcpd/m.yaml:3:39: servers.a.approval_timeout: must be between 1s and 24h");
 	expect_error("version: 1\nservers:\n  a: {command: [x], approval_timeout: 25h}\n",
