@@ -10,6 +10,8 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "mcp-era.h"
 #include <sys/types.h>
 
 struct session;
@@ -25,9 +27,6 @@ struct metrics_buf;
 #define APPROVALS_REASON_MAX	200
 /* Length of an approval id: 8 hex digits. */
 #define APPROVALS_ID_LEN	8
-
-/* The JSON-RPC error of a call that a human denied, or that was not approved in time. */
-#define MCPD_ERR_DENIED		-31003
 
 /* A client's request: true when it is held for approval (approvals.c answers or releases it). */
 bool approvals_hold(struct session *sess, const cJSON *req, const cJSON *id);

@@ -1276,6 +1276,8 @@ static void outcome_of(const struct gw_request *req, const char *method, unsigne
 		snprintf(buf, size, "refused");
 	else if (cJSON_IsNumber(code) && code->valuedouble == MCPD_ERR_TIMEOUT)
 		snprintf(buf, size, "timeout");
+	else if (cJSON_IsNumber(code) && code->valuedouble == MCPD_ERR_DENIED)
+		snprintf(buf, size, "denied");
 	else if (cJSON_IsNumber(code))
 		snprintf(buf, size, "error %.0f", code->valuedouble);
 	else if (status == MHD_HTTP_TOO_MANY_REQUESTS || status == MHD_HTTP_SERVICE_UNAVAILABLE)

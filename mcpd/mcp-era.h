@@ -36,6 +36,8 @@
 #define MCPD_ERR_UNAVAILABLE	-31000	/* the server cannot take the request now: not running, busy, gone */
 #define MCPD_ERR_TIMEOUT	-31001	/* no answer within the gateway's request_timeout */
 #define MCPD_ERR_NOT_BRIDGED	-31002	/* the two peers' eras cannot express this message */
+#define MCPD_ERR_POLICY		-31003	/* the client's agent may not (agents: in the manifest) */
+#define MCPD_ERR_DENIED		-31004	/* a held call was denied, expired, or withdrawn (approval:) */
 
 enum mcp_era {
 	MCP_ERA_UNKNOWN,	/* not probed yet */

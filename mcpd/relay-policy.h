@@ -12,8 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The JSON-RPC error of a request the session's agent may not make (agents: in the manifest). */
-#define MCPD_ERR_POLICY		-31003
+#include "mcp-era.h"
 
 /* Refusals are logged one by one once per interval; the rest are summarised at its end. */
 #define POLICY_SUMMARY_SECONDS	60.

@@ -121,7 +121,7 @@ id2=$(held_id count)
 ctl deny "$id2" --reason "not during the freeze" >/dev/null
 is "$?" 0 "mcpctl deny ID --reason TEXT exits 0"
 wait_until 30 grep -q '"id":3,"error"' "$T/c1.out"
-like "$(grep '"id":3,' "$T/c1.out")" '"code":-31003,"message":"denied: the call of tool \\"count\\" on server \\"ex\\" was denied by root \(uid 0\) \(approval '"$id2"'\): not during the freeze"' \
+like "$(grep '"id":3,' "$T/c1.out")" '"code":-31004,"message":"denied: the call of tool \\"count\\" on server \\"ex\\" was denied by root \(uid 0\) \(approval '"$id2"'\): not during the freeze"' \
 	"the client gets an error naming the denial, the decider, the approval id and the reason"
 is "$(lines "$T/count")" 1 "the denied call did not run"
 ctl deny "$id2" >/dev/null 2>&1
@@ -134,7 +134,7 @@ id3=$(held_id count)
 exec 7>&-
 wait_until 30 _none_held && ok "a client that closes its input withdraws its held call" || not_ok "withdrawn" "$(ctl approvals)"
 wait_until 30 grep -q '"id":4,' "$T/c1.out"
-like "$(grep '"id":4,' "$T/c1.out")" '"id":4,"error":\{"code":-31003,"message":"withdrawn: the client closed its input while the call of tool \\"count\\" on server \\"ex\\" waited for approval '"$id3"'; it was not run"' \
+like "$(grep '"id":4,' "$T/c1.out")" '"id":4,"error":\{"code":-31004,"message":"withdrawn: the client closed its input while the call of tool \\"count\\" on server \\"ex\\" waited for approval '"$id3"'; it was not run"' \
 	"and gets an error saying so before mcpctl connect exits"
 wait_log 10 "approval: withdrawn id=$id3 agent=- server=ex tool=count: the client closed its input" &&
 	ok "an audit line says it was withdrawn" || not_ok "withdrawn line" "$(grep approval: "$T/mcpd.err")"
@@ -180,7 +180,7 @@ fi
 open_client c2 quick
 printf '%s\n' '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"text":"late"}}}' >&7
 wait_until 30 grep -q '"id":5,' "$T/c2.out"
-like "$(grep '"id":5,' "$T/c2.out")" '"id":5,"error":\{"code":-31003,"message":"denied: the call of tool \\"echo\\" on server \\"quick\\" was not approved within 2s' \
+like "$(grep '"id":5,' "$T/c2.out")" '"id":5,"error":\{"code":-31004,"message":"denied: the call of tool \\"echo\\" on server \\"quick\\" was not approved within 2s' \
 	"approval: all and approval_timeout: 2s: the call is denied by expiry"
 is "$(lines "$T/quick")" 0 "and did not run"
 exec 7>&-
@@ -237,7 +237,7 @@ wait_until 30 _held count || not_ok "the modern call is held" "$(tail -n 5 "$T/m
 mid=$(held_id count)
 ctl deny "$mid" --reason "modern no" >/dev/null
 wait_until 30 grep -q '"id":8,"error"' "$T/modern.out" &&
-	like "$(cat "$T/modern.out")" '"id":8,"error":\{"code":-31003,"message":"denied: .*\(approval '"$mid"'\): modern no","data":\{"approval":"'"$mid"'","decision":"denied","reason":"modern no"\}' \
+	like "$(cat "$T/modern.out")" '"id":8,"error":\{"code":-31004,"message":"denied: .*\(approval '"$mid"'\): modern no","data":\{"approval":"'"$mid"'","decision":"denied","reason":"modern no"\}' \
 		"a 2026-07-28 tools/call through the gateway is held too, and its client gets the denial" ||
 	not_ok "modern denial" "$(cat "$T/modern.out")"
 stop_spawned modern
@@ -321,7 +321,7 @@ mcpd_within_budget "a flood of held calls" 400000 400
 # ---- SIGTERM: the held calls are answered as denied before mcpd exits
 stop_mcpd
 exec 8>&-
-is "$(grep -c '"code":-31003,"message":"denied: the call of tool \\"count\\" on server \\"ex\\" was not approved before mcpd is stopping' "$T/flood.out")" 64 \
+is "$(grep -c '"code":-31004,"message":"denied: the call of tool \\"count\\" on server \\"ex\\" was not approved before mcpd is stopping' "$T/flood.out")" 64 \
 	"SIGTERM: every held call's client gets a denial saying mcpd is stopping"
 is "$(lines "$T/count")" "$ran" "and none of them ran"
 stop_spawned flood

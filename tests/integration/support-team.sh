@@ -101,8 +101,9 @@ like "$log" "approval: approved id=$id .* by root \(uid 0\)|approval: approved i
 like "$log" "approval: executed id=$id" "audit: executed"
 like "$log" "approval: result id=$id ok" "audit: result"
 like "$log" "approval: denied id=$id2 .*not to everyone" "audit: denied, with the reason"
-like "$log" "agent=support method=tools/call tool=email__send_email outcome=ok|agent=support method=tools/call tool=send_email outcome=ok" \
+like "$log" "agent=support method=tools/call tool=(email__)?send_email outcome=ok" \
 	"the access log names agent, tool and outcome"
+like "$log" "agent=support method=tools/call tool=(email__)?send_email outcome=denied" "and a denial as outcome=denied"
 check_fail "no token appears in mcpd's log" grep -q -e "$sup" -e "$rdr" "$T/mcpd.err"
 
 stop_mcpd
