@@ -216,6 +216,28 @@ wait_until 30 grep -q '"id":7,"result":{"content":\[{"type":"text","text":"'"$ra
 is "$(lines "$T/count")" "$ran" "the tool ran once more"
 stop_spawned gw
 
+# ---- the same through the aggregate endpoint (POST /mcp, ex__count), without a progress token:
+# only the held hook keeps the 2 s request_timeout from cutting it.
+is "$(post "$init" "$url")" 200 "the support agent opens an aggregate session"
+asid=$(grep -i '^mcp-session-id:' "$T/headers" | cut -d' ' -f2 | tr -d '\r')
+spawn agg curl -s -N --max-time 90 -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
+	-H 'Accept: application/json, text/event-stream' -H "Mcp-Session-Id: $asid" \
+	-d '{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"ex__count","arguments":{"text":"agg"}}}' "$url"
+wait_until 30 _held count || not_ok "the aggregate's call is held" "$(tail -n 5 "$T/mcpd.err")"
+aid=$(held_id count)
+_older_than_timeout() { ctl --json approvals 2>/dev/null | jq -e --arg id "$aid" '.approvals[] | select(.id == $id) | .age_s >= 4' >/dev/null; }
+wait_until 30 _older_than_timeout || not_ok "the aggregate's held call ages past request_timeout" "$(ctl --json approvals)"
+if grep -q '"id":17,"error"' "$T/agg.out"; then
+	not_ok "request_timeout does not cut a call held through the aggregate endpoint" "$(cat "$T/agg.out")"
+else
+	ok "request_timeout does not cut a call held through the aggregate endpoint"
+fi
+ctl approve "$aid" >/dev/null
+ran=$((ran + 1))
+wait_until 30 grep -q '"id":17,"result":{"content":\[{"type":"text","text":"'"$ran"'"}\]' "$T/agg.out" &&
+	ok "after approve, the aggregate's client gets the result" || not_ok "agg result" "$(cat "$T/agg.out")"
+stop_spawned agg
+
 # ---- a gateway client that leaves while its call is held: the call is withdrawn
 spawn gwleft curl -s -N --max-time 3 -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
 	-H 'Accept: application/json, text/event-stream' -H "Mcp-Session-Id: $sid" \
@@ -293,7 +315,7 @@ fi
 # ---- metrics
 m=$(curl -s --max-time 10 "http://127.0.0.1:$port/metrics")
 like "$m" $'\nmcpd_approvals_pending 0\n' "metrics: mcpd_approvals_pending"
-like "$m" "mcpd_approvals_total\\{decision=\"approved\"\\} $((3 + sdk_ran))" "metrics: approved"
+like "$m" "mcpd_approvals_total\\{decision=\"approved\"\\} $((4 + sdk_ran))" "metrics: approved"
 like "$m" 'mcpd_approvals_total\{decision="denied"\} 2' "metrics: denied"
 like "$m" 'mcpd_approvals_total\{decision="expired"\} 1' "metrics: expired"
 like "$m" 'mcpd_approvals_total\{decision="withdrawn"\} 3' "metrics: withdrawn"
