@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #if defined(__has_feature)
@@ -323,6 +324,7 @@ struct plan {
 	size_t ngroups;
 	pid_t parent;
 	int in, out, err, status;	/* the child's ends, all >= 3 */
+	volatile bool ran;		/* set by a vfork-style child, in mcpd's memory: it ran at all */
 	unsigned max_fd;		/* for closing fds without close_range */
 };
 
@@ -608,7 +610,88 @@ static void plan_init(struct plan *p, const struct spawn_req *req)
 
 static int child_main(void *arg)
 {
-	child(arg);
+	struct plan *p = arg;
+
+	p->ran = true;
+	child(p);
+}
+
+#if defined(__x86_64__) && defined(SYS_clone3)
+/* struct clone_args of <linux/sched.h> up to cgroup (CLONE_ARGS_SIZE_VER2), without its header's clashes with glibc's. */
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+#define CLONE3_INTO_CGROUP 0x200000000ULL
+
+/*
+ * clone3(CLONE_VM|CLONE_VFORK|CLONE_INTO_CGROUP): the kernel creates the child
+ * in its cgroup. Joining it from the child (a write to cgroup.procs) waits for
+ * an RCU grace period when no other process moved lately, some 5 to 20 ms
+ * that mcpd, waiting for a vfork-style child, would wait too (a restart after
+ * a crash). glibc 2.36 has no clone3 wrapper, and a child on a stack of its
+ * own cannot return from syscall(): it calls fn(arg) here, as glibc's
+ * clone3.S does. Returns the pid, or -errno (the caller then clones as before).
+ */
+static long clone3_vfork(struct clone3_args *args, int (*fn)(void *), void *arg)
+{
+	register long rax __asm__("rax") = SYS_clone3;
+	register int (*r12)(void *) __asm__("r12") = fn;
+	register void *r13 __asm__("r13") = arg;
+
+	__asm__ __volatile__("syscall\n\t"
+			     "testq %%rax, %%rax\n\t"
+			     "jnz 1f\n\t"
+			     /* The child: rsp is the top of its stack (aligned), fn never returns. */
+			     "xorl %%ebp, %%ebp\n\t"
+			     "movq %%r13, %%rdi\n\t"
+			     "callq *%%r12\n\t"
+			     "movl %%eax, %%edi\n\t"
+			     "movl %[nr_exit], %%eax\n\t"
+			     "syscall\n\t"
+			     "hlt\n"
+			     "1:"
+			     : "+r"(rax)
+			     : "D"(args), "S"(sizeof(*args)), "r"(r12), "r"(r13), [nr_exit] "i"(SYS_exit)
+			     : "rcx", "r11", "memory", "cc");
+	return rax;
+}
+#endif
+
+/* A vfork-style child on child_stack: in its cgroup from the start where the kernel can (see clone3_vfork). */
+static pid_t clone_vfork(const struct spawn_req *req, struct plan *p, char *stack, size_t size)
+{
+#if defined(__x86_64__) && defined(SYS_clone3)
+	if (p->join_cgroup && req->into_cgroup) {
+		struct clone3_args a = {
+			.flags = CLONE_VM | CLONE_VFORK | CLONE3_INTO_CGROUP,
+			.exit_signal = SIGCHLD,
+			.stack = (uintptr_t)stack,
+			.stack_size = size,
+			.cgroup = (uint64_t)req->cgroup_dir_fd,
+		};
+		long pid;
+
+		p->join_cgroup = false;
+		p->ran = false;
+		pid = clone3_vfork(&a, child_main, p);
+		if (pid > 0 && p->ran)
+			return (pid_t)pid;
+		/*
+		 * Killed before it ran: Linux (6.18 at least) SIGKILLs a child
+		 * created into a cgroup that once had a cgroup.kill. Reap it
+		 * (it never was a server's process) and start it the old way.
+		 */
+		if (pid > 0)
+			while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		/* Older kernel, or the cgroup refused: the child joins it itself, and says why it cannot. */
+		p->join_cgroup = true;
+	}
+#else
+	(void)req;
+#endif
+	return clone(child_main, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, p);
 }
 
 /*
@@ -684,7 +767,7 @@ int spawn_start(const struct spawn_req *req, struct spawn_result *ret)
 	sigprocmask(SIG_SETMASK, &all, &old);
 	if (vfork) {
 		/* mcpd's thread waits until the child has exec'd or exited: the child's stack may be ours. */
-		pid = clone(child_main, child_stack + sizeof(child_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &p);
+		pid = clone_vfork(req, &p, child_stack, sizeof(child_stack));
 		r = pid < 0 ? -errno : 0;	/* errno is the child's after a success: not ours to read */
 #ifdef __SANITIZE_ADDRESS__
 		/* The child's frames poisoned parts of its stack in ASan's shadow: our frames come there next. */

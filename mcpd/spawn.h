@@ -36,6 +36,13 @@ struct spawn_req {
 	size_t ngroups;
 	bool join_cgroup;		/* the child writes itself into cgroup_fd (cgroup_open_procs) */
 	int cgroup_fd;
+	/*
+	 * With join_cgroup: cgroup_dir_fd is the cgroup's directory
+	 * (cgroup_open_dir), and a vfork-style child is created in it
+	 * (clone3 CLONE_INTO_CGROUP) instead of joining it itself.
+	 */
+	bool into_cgroup;
+	int cgroup_dir_fd;
 	bool subreaper;			/* the server's process adopts its orphans (no cgroups: strays stay attributable) */
 	const struct sandbox_plan *sandbox;	/* sandbox.h; NULL: none */
 	bool memory_by_cgroup;		/* limits.memory is the cgroup's memory.max: no RLIMIT_DATA (server-limits.c) */

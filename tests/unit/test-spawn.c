@@ -951,6 +951,40 @@ static void test_cgroup(void **state)
 		assert_int_not_equal(remaining(deadline), 0);
 		poll(NULL, 0, 5);
 	}
+	close_result(&res);
+
+	/*
+	 * Created into the cgroup (clone3 CLONE_INTO_CGROUP), although it had a
+	 * cgroup.kill: Linux 6.18 SIGKILLs such a child before it runs, and
+	 * spawn_start then starts it the way it did before.
+	 */
+	{
+		static const char *const argv2[] = { "sh", "-c", "read x; echo \"got $x\"; exit 3", NULL };
+		struct server_conf c2;
+		struct spawn_req req = { .conf = &c2, .envp = environ, .join_cgroup = true, .into_cgroup = true };
+		char out[64];
+
+		conf_cmd(&c2, argv2);
+		req.cgroup_fd = cgroup_open_procs("unit");
+		req.cgroup_dir_fd = cgroup_open_dir("unit");
+		assert_true(req.cgroup_fd >= 0 && req.cgroup_dir_fd >= 0);
+		assert_int_equal(spawn_start(&req, &res), 0);
+		close(req.cgroup_fd);
+		close(req.cgroup_dir_fd);
+		started[nstarted++] = res.pid;
+		assert_int_equal(read_status(res.status_fd, &f), 0);
+		assert_int_equal(count_lines(procs), 1);
+		assert_int_equal(write(res.stdin_fd, "in\n", 3), 3);
+		read_until(res.stdout_fd, out, sizeof(out), "got in\n");
+		assert_string_equal(out, "got in\n");
+		assert_exit_code(wait_exit(res.pid, TIMEOUT_MS), 3);
+		server_conf_release(&c2);
+	}
+	deadline = now_ms() + TIMEOUT_MS;
+	while (count_lines(procs) != 0) {
+		assert_int_not_equal(remaining(deadline), 0);
+		poll(NULL, 0, 5);
+	}
 	assert_int_equal(cgroup_remove("unit"), 0);
 	assert_int_equal(cgroup_kill("unit"), 0);	/* gone: nothing to do */
 	cgroup_kill_tree(base, 1000);
