@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -371,11 +372,19 @@ static int prepare_sandbox(struct server *s, struct spawn_req *req)
 	return 0;
 }
 
+static void close_cgroup_fds(const struct spawn_req *req)
+{
+	if (req->cgroup_fd >= 0)
+		close(req->cgroup_fd);
+	if (req->cgroup_dir_fd >= 0)
+		close(req->cgroup_dir_fd);
+}
+
 int server_spawn(struct server *s)
 {
 	extern char **environ;
 	/* env_file and secrets are read by the child, not here on the loop. */
-	struct spawn_req req = { .conf = &s->conf, .base_environ = environ, .cgroup_fd = -1 };
+	struct spawn_req req = { .conf = &s->conf, .base_environ = environ, .cgroup_fd = -1, .cgroup_dir_fd = -1 };
 	struct spawn_result res;
 	int r;
 
@@ -395,17 +404,19 @@ int server_spawn(struct server *s)
 		}
 		req.join_cgroup = true;
 		req.cgroup_fd = r;
+		/* Without its directory, the child joins through cgroup.procs all the same. */
+		r = cgroup_open_dir(s->conf.name);
+		req.into_cgroup = r >= 0;
+		req.cgroup_dir_fd = r;
 	} else {
 		req.subreaper = true;
 	}
 	if ((r = limits_before_spawn(s, &req)) < 0 || (r = prepare_sandbox(s, &req)) < 0) {
-		if (req.cgroup_fd >= 0)
-			close(req.cgroup_fd);
+		close_cgroup_fds(&req);
 		return r;
 	}
 	r = spawn_start(&req, &res);
-	if (req.cgroup_fd >= 0)
-		close(req.cgroup_fd);
+	close_cgroup_fds(&req);
 	if (r < 0) {
 		snprintf(s->fail_reason, sizeof(s->fail_reason), "cannot start a process: %s", strerror(-r));
 		return r;
@@ -455,12 +466,39 @@ void server_kill(struct server *s, int sig)
 			  strerror(-r));
 }
 
+/*
+ * Whether server name's cgroup still has a process (true when unknown). An
+ * empty one gets no cgroup.kill: Linux (6.18 at least) kills every process
+ * later created into a cgroup that once had one (clone3 CLONE_INTO_CGROUP,
+ * spawn.c), and spawn.c would have to start it the slower way.
+ */
+static bool cgroup_populated(const char *name)
+{
+	char buf[256];
+	ssize_t n = -1;
+	int dir = cgroup_open_dir(name), fd;
+
+	if (dir < 0)
+		return true;
+	fd = openat(dir, "cgroup.events", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	close(dir);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	return !strstr(buf, "populated 0");
+}
+
 void server_reaped(struct server *s)
 {
 	if (s->pid > 0) {
 		/* Whatever is left in its group or its cgroup, or re-parented to us, is an orphan now. */
 		kill_group(s->pid, SIGKILL);
-		cgroup_kill(s->conf.name);
+		if (cgroup_populated(s->conf.name))
+			cgroup_kill(s->conf.name);
 		guard_remove(s->pid);
 		s->pid = 0;
 		daemon_kill_strays(s->d);

@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,7 +21,17 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) && !defined(__SANITIZE_ADDRESS__)
+#define __SANITIZE_ADDRESS__ 1
+#endif
+#endif
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "cgroup.h"
 #include "sandbox.h"
@@ -283,9 +294,13 @@ int spawn_resolve_user(const struct server_conf *conf, uid_t *uid, gid_t *gid, g
 /* ---- the child ------------------------------------------------------------ */
 
 /*
- * Everything the child needs, computed before fork. After it, no stdio; malloc
- * only for the work moved off mcpd's loop (environment files, NSS), which
- * glibc's fork() makes safe in the child.
+ * Everything the child needs, computed before the child is made. In it, no
+ * stdio; malloc only in a forked child, for the work moved off mcpd's loop
+ * (environment files, NSS, the sandbox's set-up), which glibc's fork() makes
+ * safe there. A vfork-style child (spawn_start) shares mcpd's memory until it
+ * execs: it allocates nothing, changes nothing of mcpd's but errno, and makes
+ * set-id calls as raw system calls (glibc's would signal mcpd's other threads
+ * to change their credentials too).
  */
 struct plan {
 	char *const *argv;
@@ -309,6 +324,7 @@ struct plan {
 	size_t ngroups;
 	pid_t parent;
 	int in, out, err, status;	/* the child's ends, all >= 3 */
+	volatile bool ran;		/* set by a vfork-style child, in mcpd's memory: it ran at all */
 	unsigned max_fd;		/* for closing fds without close_range */
 };
 
@@ -394,7 +410,7 @@ struct kernel_sigaction {
 	unsigned long mask;
 };
 
-static void reset_reserved_signal(int sig)
+static void reset_signal(int sig)
 {
 	struct kernel_sigaction k = { .handler = SIG_DFL };
 
@@ -416,19 +432,31 @@ static void child_set_limits(const struct plan *p, bool memory)
 	}
 }
 
+/* The process's own credentials only: glibc's wrappers would change those of every thread of mcpd too. */
+#ifdef SYS_setgroups32
+#define SYS_SETGROUPS SYS_setgroups32
+#define SYS_SETGID SYS_setgid32
+#define SYS_SETUID SYS_setuid32
+#else
+#define SYS_SETGROUPS SYS_setgroups
+#define SYS_SETGID SYS_setgid
+#define SYS_SETUID SYS_setuid
+#endif
+
 static void __attribute__((noreturn)) child(struct plan *p)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	sigset_t none;
+	unsigned long none = 0;
 
-	/* Dispositions first, while every signal is still blocked (spawn_start blocked them). */
-	for (int sig = 1; sig < NSIG; sig++) {
-		/* glibc refuses its reserved signals (32, 33): ask the kernel directly. */
-		if (sigaction(sig, &dfl, NULL) < 0 && errno == EINVAL && sig != SIGKILL && sig != SIGSTOP)
-			reset_reserved_signal(sig);
-	}
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/*
+	 * Dispositions first, while every signal is still blocked (spawn_start
+	 * blocked them). Straight to the kernel: glibc refuses its reserved
+	 * signals (32, 33), and a sanitizer's sigaction keeps state of its own,
+	 * which a vfork-style child shares with mcpd.
+	 */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			reset_signal(sig);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
 
 	/* First: whatever it forks from now on, setsid()'d or not, is counted as the server's. */
 	if (p->join_cgroup) {
@@ -463,13 +491,13 @@ static void __attribute__((noreturn)) child(struct plan *p)
 			child_fail_text(p, SPAWN_STAGE_SANDBOX, -r, why);
 	}
 	if (p->drop) {
-		if (setgroups(p->ngroups, p->groups) < 0)
+		if (syscall(SYS_SETGROUPS, p->ngroups, p->groups) < 0)
 			child_fail(p, SPAWN_STAGE_GROUPS, errno, 0);
-		if (setgid(p->gid) < 0)
+		if (syscall(SYS_SETGID, p->gid) < 0)
 			child_fail(p, SPAWN_STAGE_SETGID, errno, 0);
-		if (setuid(p->uid) < 0)
+		if (syscall(SYS_SETUID, p->uid) < 0)
 			child_fail(p, SPAWN_STAGE_SETUID, errno, 0);
-		if (p->uid != 0 && setuid(0) == 0)
+		if (p->uid != 0 && syscall(SYS_SETUID, 0) == 0)
 			child_fail(p, SPAWN_STAGE_SETUID, EPERM, 1);
 		/* Changing credentials clears the parent-death signal: set it again. */
 		child_pdeathsig(p);
@@ -573,12 +601,134 @@ static void plan_init(struct plan *p, const struct spawn_req *req)
 		p->max_fd = nofile.rlim_cur > INT_MAX ? INT_MAX : (unsigned)nofile.rlim_cur;
 }
 
+/*
+ * The stack of a vfork-style child, on spawn_start's own (its thread is
+ * suspended meanwhile): enough for the child's frames, snprintf and execvpe's
+ * copy of a PATH entry, sanitizers' redzones included.
+ */
+#define CHILD_STACK (128 * 1024)
+
+static int child_main(void *arg)
+{
+	struct plan *p = arg;
+
+	p->ran = true;
+	child(p);
+}
+
+#if defined(__x86_64__) && defined(SYS_clone3)
+/* struct clone_args of <linux/sched.h> up to cgroup (CLONE_ARGS_SIZE_VER2), without its header's clashes with glibc's. */
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+#define CLONE3_INTO_CGROUP 0x200000000ULL
+
+/*
+ * clone3(CLONE_VM|CLONE_VFORK|CLONE_INTO_CGROUP): the kernel creates the child
+ * in its cgroup. Joining it from the child (a write to cgroup.procs) waits for
+ * an RCU grace period when no other process moved lately, some 5 to 20 ms
+ * that mcpd, waiting for a vfork-style child, would wait too (a restart after
+ * a crash). glibc 2.36 has no clone3 wrapper, and a child on a stack of its
+ * own cannot return from syscall(): it calls fn(arg) here, as glibc's
+ * clone3.S does. Returns the pid, or -errno (the caller then clones as before).
+ */
+static long clone3_vfork(struct clone3_args *args, int (*fn)(void *), void *arg)
+{
+	register long rax __asm__("rax") = SYS_clone3;
+	register int (*r12)(void *) __asm__("r12") = fn;
+	register void *r13 __asm__("r13") = arg;
+
+	__asm__ __volatile__("syscall\n\t"
+			     "testq %%rax, %%rax\n\t"
+			     "jnz 1f\n\t"
+			     /* The child: rsp is the top of its stack (aligned), fn never returns. */
+			     "xorl %%ebp, %%ebp\n\t"
+			     "movq %%r13, %%rdi\n\t"
+			     "callq *%%r12\n\t"
+			     "movl %%eax, %%edi\n\t"
+			     "movl %[nr_exit], %%eax\n\t"
+			     "syscall\n\t"
+			     "hlt\n"
+			     "1:"
+			     : "+r"(rax)
+			     : "D"(args), "S"(sizeof(*args)), "r"(r12), "r"(r13), [nr_exit] "i"(SYS_exit)
+			     : "rcx", "r11", "memory", "cc");
+	return rax;
+}
+#endif
+
+/* A vfork-style child on child_stack: in its cgroup from the start where the kernel can (see clone3_vfork). */
+static pid_t clone_vfork(const struct spawn_req *req, struct plan *p, char *stack, size_t size)
+{
+#if defined(__x86_64__) && defined(SYS_clone3)
+	if (p->join_cgroup && req->into_cgroup) {
+		struct clone3_args a = {
+			.flags = CLONE_VM | CLONE_VFORK | CLONE3_INTO_CGROUP,
+			.exit_signal = SIGCHLD,
+			.stack = (uintptr_t)stack,
+			.stack_size = size,
+			.cgroup = (uint64_t)req->cgroup_dir_fd,
+		};
+		long pid;
+
+		p->join_cgroup = false;
+		p->ran = false;
+		pid = clone3_vfork(&a, child_main, p);
+		if (pid > 0 && p->ran)
+			return (pid_t)pid;
+		/*
+		 * Killed before it ran: Linux (6.18 at least) SIGKILLs a child
+		 * created into a cgroup that once had a cgroup.kill. Reap it
+		 * (it never was a server's process) and start it the old way.
+		 */
+		if (pid > 0)
+			while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		/* Older kernel, or the cgroup refused: the child joins it itself, and says why it cannot. */
+		p->join_cgroup = true;
+	}
+#else
+	(void)req;
+#endif
+	return clone(child_main, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, p);
+}
+
+/*
+ * Whether the child does work that mcpd must not wait for, or that touches
+ * memory a vfork-style child would share with mcpd: then fork() as before.
+ * NSS (user, group) may block for seconds (LDAP, sssd) and keeps open files
+ * and caches in process memory; env_file and secrets are file reads that may
+ * block; the sandbox's set-up resolves paths, reads directories, allocates
+ * (libseccomp, its list of hidden paths) and mounts. Otherwise (the common
+ * case) clone(CLONE_VM|CLONE_VFORK): no copy of mcpd's page tables and no
+ * copy-on-write faults afterwards, which were most of mcpd's CPU time when it
+ * started 1000 servers (bench/scale.sh). MCPD_SPAWN=fork forces fork() (to
+ * compare).
+ */
+static bool child_needs_fork(const struct spawn_req *req)
+{
+	static int forced = -1;
+
+	if (forced < 0) {
+		const char *v = getenv("MCPD_SPAWN");
+
+		forced = v && strcmp(v, "fork") == 0;
+	}
+	if (forced || req->sandbox || (req->drop_privileges && req->resolve_in_child))
+		return true;
+	return !req->envp && req->base_environ && (req->conf->env_file || req->conf->secrets.n > 0);
+}
+
 int spawn_start(const struct spawn_req *req, struct spawn_result *ret)
 {
 	static char *const empty_env[] = { NULL };
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, status[2] = { -1, -1 };
+	_Alignas(64) char child_stack[CHILD_STACK];
+	struct childenv env = { 0 };
 	sigset_t all, old;
 	struct plan p;
+	bool vfork;
 	pid_t pid;
 	int r;
 
@@ -599,14 +749,38 @@ int spawn_start(const struct spawn_req *req, struct spawn_result *ret)
 	p.err = err[1];
 	p.status = status[1];
 
+	/* The environment without files to read: built here, so that the child need not allocate. */
+	vfork = !child_needs_fork(req);
+	if (vfork && p.base_environ) {
+		char *error = NULL;
+
+		if ((r = childenv_build(req->conf, p.base_environ, &env, &error)) < 0) {
+			free(error);	/* no file to read: only an impossible failure */
+			goto fail;
+		}
+		p.envp = env.envp;
+		p.base_environ = NULL;
+	}
+
 	/* No handler of mcpd's (libev's) may run in the child before it resets them. */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		child(&p);
-	r = -errno;
+	if (vfork) {
+		/* mcpd's thread waits until the child has exec'd or exited: the child's stack may be ours. */
+		pid = clone_vfork(req, &p, child_stack, sizeof(child_stack));
+		r = pid < 0 ? -errno : 0;	/* errno is the child's after a success: not ours to read */
+#ifdef __SANITIZE_ADDRESS__
+		/* The child's frames poisoned parts of its stack in ASan's shadow: our frames come there next. */
+		ASAN_UNPOISON_MEMORY_REGION(child_stack, sizeof(child_stack));
+#endif
+	} else {
+		pid = fork();
+		if (pid == 0)
+			child(&p);
+		r = -errno;
+	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	childenv_free(&env);
 	if (pid < 0)
 		goto fail;
 

@@ -1,6 +1,7 @@
 /*
- * Starting one server process without blocking the event loop: fork, set the
- * child up (clean signals, its cgroup, own process group, parent-death signal,
+ * Starting one server process without blocking the event loop: fork (or, when
+ * the child has nothing to read or look up, a vfork-style clone that shares
+ * mcpd's memory until exec: see spawn.c), set the child up (clean signals, its cgroup, own process group, parent-death signal,
  * pipes on 0/1/2, no other fds, its environment with env_file and secrets,
  * user lookup, cwd, umask, limits, credentials) and exec. What may block
  * (files, NSS) happens in the child. Whether exec worked arrives later on a
@@ -35,6 +36,13 @@ struct spawn_req {
 	size_t ngroups;
 	bool join_cgroup;		/* the child writes itself into cgroup_fd (cgroup_open_procs) */
 	int cgroup_fd;
+	/*
+	 * With join_cgroup: cgroup_dir_fd is the cgroup's directory
+	 * (cgroup_open_dir), and a vfork-style child is created in it
+	 * (clone3 CLONE_INTO_CGROUP) instead of joining it itself.
+	 */
+	bool into_cgroup;
+	int cgroup_dir_fd;
 	bool subreaper;			/* the server's process adopts its orphans (no cgroups: strays stay attributable) */
 	const struct sandbox_plan *sandbox;	/* sandbox.h; NULL: none */
 	bool memory_by_cgroup;		/* limits.memory is the cgroup's memory.max: no RLIMIT_DATA (server-limits.c) */
@@ -103,7 +111,9 @@ int spawn_resolve_user(const struct server_conf *conf, uid_t *uid, gid_t *gid, g
 		       char **ret_error);
 
 /*
- * Fork and exec conf->command with envp (or the environment the child builds). A command without '/' is looked up
+ * Fork (or clone(CLONE_VM|CLONE_VFORK): then this returns once the child has
+ * exec'd or failed) and exec conf->command with envp (or the environment the
+ * child builds, or spawn_start builds when no file is to be read). A command without '/' is looked up
  * in mcpd's own PATH (execvpe), not in the PATH of envp. Returns 0 and fills
  * *ret, or -errno when a pipe or the fork cannot be made (nothing leaks).
  */

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -479,6 +480,68 @@ static void test_child_prepares(void **state)
 	server_conf_release(&c);
 }
 
+/*
+ * Pages written by the parent after spawning `sh -c 'test -n "$PATH"'`: how
+ * many of them faulted. A fork() write-protects all of the parent's memory
+ * (copy-on-write): every page written afterwards faults, even once the child
+ * has exec'd. A vfork-style spawn shares the memory and protects nothing.
+ */
+static long faults_after_spawn(const struct spawn_req *req)
+{
+	const size_t size = 64u << 20, page = (size_t)sysconf(_SC_PAGESIZE);
+	volatile char *buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct rusage before, after;
+	struct spawn_result res;
+	struct spawn_failure f;
+
+	assert_true(buf != MAP_FAILED);
+	madvise((void *)buf, size, MADV_NOHUGEPAGE);	/* one fault per page, not per 2 MiB */
+	for (size_t i = 0; i < size; i += page)
+		buf[i] = 1;
+	assert_int_equal(spawn_start(req, &res), 0);
+	started[nstarted++] = res.pid;
+	getrusage(RUSAGE_SELF, &before);
+	for (size_t i = 0; i < size; i += page)
+		buf[i] = 2;
+	getrusage(RUSAGE_SELF, &after);
+	assert_int_equal(read_status(res.status_fd, &f), 0);
+	assert_exit_code(wait_exit(res.pid, TIMEOUT_MS), 0);	/* the environment it built had PATH */
+	close_result(&res);
+	munmap((void *)buf, size);
+	return after.ru_minflt - before.ru_minflt;
+}
+
+static void test_no_copy_on_write(void **state)
+{
+	static const char *const argv[] = { "/bin/sh", "-c", "test -n \"$PATH\"", NULL };
+	const long pages = (long)((64u << 20) / (size_t)sysconf(_SC_PAGESIZE));
+	char path[] = "/tmp/test-spawn-env.XXXXXX";
+	struct server_conf c;
+	struct spawn_req req = { .conf = &c, .base_environ = environ };
+	long faults;
+	int fd;
+
+	conf_cmd(&c, argv);
+	/* Nothing the child must read or look up: a vfork-style spawn, the environment built by the parent. */
+	faults = faults_after_spawn(&req);
+	if (faults > pages / 16)
+		print_error("%ld of %ld pages faulted after a spawn that needs no fork\n", faults, pages);
+	assert_true(faults <= pages / 16);
+
+	/* An env_file is read by the child (it may block): fork(), and its copy-on-write faults. */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "FROM_FILE=yes\n", 14), 14);
+	close(fd);
+	c.env_file = xstrdup(path);
+	faults = faults_after_spawn(&req);
+	unlink(path);
+	if (faults < pages)
+		print_error("only %ld of %ld pages faulted after a fork\n", faults, pages);
+	assert_true(faults >= pages);
+	server_conf_release(&c);
+}
+
 static void test_cwd_umask_limits(void **state)
 {
 	static const char *const argv[] = { "sh", "-c", "pwd; umask; ulimit -n; ulimit -c", NULL };
@@ -888,6 +951,40 @@ static void test_cgroup(void **state)
 		assert_int_not_equal(remaining(deadline), 0);
 		poll(NULL, 0, 5);
 	}
+	close_result(&res);
+
+	/*
+	 * Created into the cgroup (clone3 CLONE_INTO_CGROUP), although it had a
+	 * cgroup.kill: Linux 6.18 SIGKILLs such a child before it runs, and
+	 * spawn_start then starts it the way it did before.
+	 */
+	{
+		static const char *const argv2[] = { "sh", "-c", "read x; echo \"got $x\"; exit 3", NULL };
+		struct server_conf c2;
+		struct spawn_req req = { .conf = &c2, .envp = environ, .join_cgroup = true, .into_cgroup = true };
+		char out[64];
+
+		conf_cmd(&c2, argv2);
+		req.cgroup_fd = cgroup_open_procs("unit");
+		req.cgroup_dir_fd = cgroup_open_dir("unit");
+		assert_true(req.cgroup_fd >= 0 && req.cgroup_dir_fd >= 0);
+		assert_int_equal(spawn_start(&req, &res), 0);
+		close(req.cgroup_fd);
+		close(req.cgroup_dir_fd);
+		started[nstarted++] = res.pid;
+		assert_int_equal(read_status(res.status_fd, &f), 0);
+		assert_int_equal(count_lines(procs), 1);
+		assert_int_equal(write(res.stdin_fd, "in\n", 3), 3);
+		read_until(res.stdout_fd, out, sizeof(out), "got in\n");
+		assert_string_equal(out, "got in\n");
+		assert_exit_code(wait_exit(res.pid, TIMEOUT_MS), 3);
+		server_conf_release(&c2);
+	}
+	deadline = now_ms() + TIMEOUT_MS;
+	while (count_lines(procs) != 0) {
+		assert_int_not_equal(remaining(deadline), 0);
+		poll(NULL, 0, 5);
+	}
 	assert_int_equal(cgroup_remove("unit"), 0);
 	assert_int_equal(cgroup_kill("unit"), 0);	/* gone: nothing to do */
 	cgroup_kill_tree(base, 1000);
@@ -1018,6 +1115,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_exec_failure, cleanup),
 		cmocka_unit_test_teardown(test_chdir_failure, cleanup),
 		cmocka_unit_test_teardown(test_child_prepares, cleanup),
+		cmocka_unit_test_teardown(test_no_copy_on_write, cleanup),
 		cmocka_unit_test_teardown(test_cwd_umask_limits, cleanup),
 		cmocka_unit_test_teardown(test_limit_failure, cleanup),
 		cmocka_unit_test_teardown(test_failure_messages, cleanup),
