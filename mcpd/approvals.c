@@ -11,6 +11,7 @@
 #include <ev.h>
 #include <inttypes.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,35 @@ static struct {
 static const char *agent_name(const char *agent)
 {
 	return agent ? agent : "-";
+}
+
+/*
+ * One audit line: the text says it all; with log_format: json the step and
+ * the call's facts are fields too (approval, step, agent, tool, sha256, by,
+ * outcome). h NULL: a result, known by its approval id alone.
+ */
+static void audit(const char *server, const struct held *h, const char *approval, const char *step, const char *by,
+		  const char *outcome, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+static void audit(const char *server, const struct held *h, const char *approval, const char *step, const char *by,
+		  const char *outcome, const char *fmt, ...)
+{
+	const struct log_field fields[] = {
+		{ .key = "approval", .value = h ? h->id : approval },
+		{ .key = "step", .value = step },
+		{ .key = "agent", .value = h ? agent_name(h->agent) : NULL },
+		{ .key = "tool", .value = h ? h->tool : NULL },
+		{ .key = "sha256", .value = h ? h->sha256 : NULL },
+		{ .key = "by", .value = by },
+		{ .key = "outcome", .value = outcome },
+	};
+	char text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_fields(LOG_LVL_NOTICE, server, fields, sizeof(fields) / sizeof(fields[0]), "%s", text);
 }
 
 static bool needs_approval(const struct server_conf *c, const char *tool)
@@ -189,8 +219,9 @@ static void on_expiry(struct ev_loop *loop, ev_timer *w, int revents)
 	duration_format(h->timeout_ms, after, sizeof(after));
 	held_unlink(h);
 	A.totals[D_EXPIRED]++;
-	log_notice(h->server, NULL, "approval: expired id=%s agent=%s server=%s tool=%s: not approved within %s "
-		   "(approval_timeout); the client gets a denial", h->id, agent_name(h->agent), h->server, h->tool, after);
+	audit(h->server, h, NULL, "expired", NULL, NULL,
+	      "approval: expired id=%s agent=%s server=%s tool=%s: not approved within %s "
+	      "(approval_timeout); the client gets a denial", h->id, agent_name(h->agent), h->server, h->tool, after);
 	snprintf(message, sizeof(message), "denied: the call of tool \"%s\" on server \"%s\" was not approved within %s "
 		 "(approval %s)", h->tool, h->server, after, h->id);
 	answer_denied(h, D_EXPIRED, message, NULL);
@@ -285,9 +316,10 @@ bool approvals_hold(struct session *sess, const cJSON *req, const cJSON *id)
 	ev_timer_init(&h->progress_w, on_progress, APPROVALS_PROGRESS_SECONDS, APPROVALS_PROGRESS_SECONDS);
 	h->progress_w.data = h;
 	duration_format(h->timeout_ms, after, sizeof(after));
-	log_notice(s->conf.name, NULL, "approval: requested id=%s agent=%s server=%s tool=%s sha256=%s: held until "
-		   "`mcpctl approve %s` or `mcpctl deny %s` (denied after %s)", h->id, agent_name(h->agent), h->server,
-		   h->tool, h->sha256, h->id, h->id, after);
+	audit(s->conf.name, h, NULL, "requested", NULL, NULL,
+	      "approval: requested id=%s agent=%s server=%s tool=%s sha256=%s: held until "
+	      "`mcpctl approve %s` or `mcpctl deny %s` (denied after %s)", h->id, agent_name(h->agent), h->server,
+	      h->tool, h->sha256, h->id, h->id, after);
 	relay_session_held(sess, id, (double)h->timeout_ms / 1000.);
 	if (h->token) {
 		ev_timer_start(h->loop, &h->progress_w);
@@ -300,8 +332,9 @@ static void withdraw(struct held *h, const char *why)
 {
 	held_unlink(h);
 	A.totals[D_WITHDRAWN]++;
-	log_notice(h->server, NULL, "approval: withdrawn id=%s agent=%s server=%s tool=%s: %s; the call is not run",
-		   h->id, agent_name(h->agent), h->server, h->tool, why);
+	audit(h->server, h, NULL, "withdrawn", NULL, NULL,
+	      "approval: withdrawn id=%s agent=%s server=%s tool=%s: %s; the call is not run", h->id,
+	      agent_name(h->agent), h->server, h->tool, why);
 	held_free(h);
 }
 
@@ -324,8 +357,9 @@ void approvals_client_eof(struct session *sess)
 			continue;
 		held_unlink(h);
 		A.totals[D_WITHDRAWN]++;
-		log_notice(h->server, NULL, "approval: withdrawn id=%s agent=%s server=%s tool=%s: the client closed its "
-			   "input; the call is not run", h->id, agent_name(h->agent), h->server, h->tool);
+		audit(h->server, h, NULL, "withdrawn", NULL, NULL,
+		      "approval: withdrawn id=%s agent=%s server=%s tool=%s: the client closed its "
+		      "input; the call is not run", h->id, agent_name(h->agent), h->server, h->tool);
 		snprintf(message, sizeof(message), "withdrawn: the client closed its input while the call of tool \"%s\" "
 			 "on server \"%s\" waited for approval %s; it was not run", h->tool, h->server, h->id);
 		answer_denied(h, D_WITHDRAWN, message, NULL);	/* may drop the client: the next are withdrawn then */
@@ -378,8 +412,9 @@ int approvals_approve(const char *id, uid_t uid)
 	held_unlink(h);
 	A.totals[D_APPROVED]++;
 	who(uid, by, sizeof(by));
-	log_notice(h->server, NULL, "approval: approved id=%s agent=%s server=%s tool=%s sha256=%s by %s", h->id,
-		   agent_name(h->agent), h->server, h->tool, h->sha256, by);
+	audit(h->server, h, NULL, "approved", by, NULL,
+	      "approval: approved id=%s agent=%s server=%s tool=%s sha256=%s by %s", h->id, agent_name(h->agent),
+	      h->server, h->tool, h->sha256, by);
 	relay_session_held(h->sess, h->client_id, 0.);	/* the sink's own deadline applies again */
 	snprintf(A.releasing, sizeof(A.releasing), "%s", h->id);
 	A.tagged = false;
@@ -387,12 +422,13 @@ int approvals_approve(const char *id, uid_t uid)
 	sent = A.tagged;
 	A.releasing[0] = '\0';
 	if (sent)
-		log_notice(h->server, NULL, "approval: executed id=%s server=%s tool=%s: sent to the server", h->id,
-			   h->server, h->tool);
+		audit(h->server, h, NULL, "executed", NULL, NULL,
+		      "approval: executed id=%s server=%s tool=%s: sent to the server", h->id, h->server, h->tool);
 	else
-		log_notice(h->server, NULL, "approval: result id=%s server=%s tool=%s error: not sent to the server "
-			   "(it is not running or busy, or the client left); the client got mcpd's error", h->id, h->server,
-			   h->tool);
+		audit(h->server, h, NULL, "result", NULL, "error",
+		      "approval: result id=%s server=%s tool=%s error: not sent to the server "
+		      "(it is not running or busy, or the client left); the client got mcpd's error", h->id,
+		      h->server, h->tool);
 	held_free(h);
 	return 0;
 }
@@ -407,8 +443,9 @@ int approvals_deny(const char *id, uid_t uid, const char *reason)
 	held_unlink(h);
 	A.totals[D_DENIED]++;
 	who(uid, by, sizeof(by));
-	log_notice(h->server, NULL, "approval: denied id=%s agent=%s server=%s tool=%s by %s: %s", h->id,
-		   agent_name(h->agent), h->server, h->tool, by, reason ? reason : "no reason given");
+	audit(h->server, h, NULL, "denied", by, NULL,
+	      "approval: denied id=%s agent=%s server=%s tool=%s by %s: %s", h->id, agent_name(h->agent), h->server,
+	      h->tool, by, reason ? reason : "no reason given");
 	snprintf(message, sizeof(message), "denied: the call of tool \"%s\" on server \"%s\" was denied by %s "
 		 "(approval %s): %s", h->tool, h->server, by, h->id, reason ? reason : "no reason given");
 	answer_denied(h, D_DENIED, message, reason);
@@ -424,8 +461,9 @@ void approvals_stop(void)
 
 		held_unlink(h);
 		A.totals[D_DENIED]++;
-		log_notice(h->server, NULL, "approval: denied id=%s agent=%s server=%s tool=%s by mcpd: mcpd is stopping",
-			   h->id, agent_name(h->agent), h->server, h->tool);
+		audit(h->server, h, NULL, "denied", "mcpd", NULL,
+		      "approval: denied id=%s agent=%s server=%s tool=%s by mcpd: mcpd is stopping", h->id,
+		      agent_name(h->agent), h->server, h->tool);
 		snprintf(message, sizeof(message), "denied: the call of tool \"%s\" on server \"%s\" was not approved "
 			 "before mcpd is stopping (approval %s)", h->tool, h->server, h->id);
 		answer_denied(h, D_DENIED, message, "mcpd is stopping");
@@ -448,14 +486,18 @@ void approvals_answered(const char *server, const char *approval, const cJSON *m
 	const cJSON *result = cJSON_GetObjectItemCaseSensitive(msg, "result");
 
 	if (!msg)
-		log_notice(server, NULL, "approval: result id=%s error: %s", approval, why);
+		audit(server, NULL, approval, "result", NULL, "error",
+		      "approval: result id=%s error: %s", approval, why);
 	else if (error)
-		log_notice(server, NULL, "approval: result id=%s error code=%d", approval,
-			   (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(error, "code")));
+		audit(server, NULL, approval, "result", NULL, "error",
+		      "approval: result id=%s error code=%d", approval,
+		      (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(error, "code")));
 	else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "isError")))
-		log_notice(server, NULL, "approval: result id=%s error: the tool reported isError", approval);
+		audit(server, NULL, approval, "result", NULL, "error",
+		      "approval: result id=%s error: the tool reported isError", approval);
 	else
-		log_notice(server, NULL, "approval: result id=%s ok", approval);
+		audit(server, NULL, approval, "result", NULL, "ok",
+		      "approval: result id=%s ok", approval);
 }
 
 void approvals_metrics(struct metrics_buf *b)
