@@ -150,7 +150,8 @@ static void print_wrapped(FILE *out, const char *s, size_t width, size_t indent)
 		if (s[n] != '\0') {
 			size_t b = n;
 
-			while (b > 0 && s[b] != ' ')
+			/* At a blank, or after a comma (compact JSON has no blanks). */
+			while (b > 0 && s[b] != ' ' && s[b - 1] != ',')
 				b--;
 			if (b > 0)
 				n = b;

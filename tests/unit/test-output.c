@@ -120,6 +120,25 @@ static void test_table_right_and_notes(void **state)
 	table_free(t);
 }
 
+/* A last column of compact JSON (mcpctl approvals' ARGS) wraps after a comma, not inside a word. */
+static void test_table_wraps_after_commas(void **state)
+{
+	static const char *const headers[] = { "ID", "ARGS" };
+	static const char *const row[] = { "b0044056", "{\"to\":\"ann@example.com\",\"subject\":\"Your refund\"}" };
+	struct table *t = table_new(headers, 2);
+	char *text;
+
+	(void)state;
+	table_add(t, row);
+	text = print(t, 40);
+	assert_string_equal(text,
+			    "ID        ARGS\n"
+			    "b0044056  {\"to\":\"ann@example.com\",\n"
+			    "          \"subject\":\"Your refund\"}\n");
+	free(text);
+	table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -129,6 +148,7 @@ int main(void)
 		cmocka_unit_test(test_percent),
 		cmocka_unit_test(test_bytes),
 		cmocka_unit_test(test_table_right_and_notes),
+		cmocka_unit_test(test_table_wraps_after_commas),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
