@@ -760,7 +760,10 @@ static void close_session(struct gw_session *gs, const char *why)
 		struct gw_request *req = gs->waiters;
 		char message[256];
 
-		snprintf(message, sizeof(message), "gateway session of server \"%s\" closed: %s", gs->server, why);
+		if (gs->server[0])
+			snprintf(message, sizeof(message), "gateway session of server \"%s\" closed: %s", gs->server, why);
+		else
+			snprintf(message, sizeof(message), "aggregate endpoint session closed: %s", why);
 		finish_waiter(req, error_answer(req, MCPD_ERR_UNAVAILABLE, message));
 	}
 	if (gs->relay) {
