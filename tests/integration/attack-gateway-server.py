@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+# A stdio MCP server for attack-gateway.sh that parses JSON as most servers do
+# (Python's json: the last of duplicate member names wins). Tools: search and
+# delete_all; every call it runs is appended to the file argv[2] as
+# "SERVER TOOL", so the test sees what really ran. argv[1]: its name.
+import json
+import sys
+
+name, ran = sys.argv[1], sys.argv[2]
+
+
+def send(msg):
+    sys.stdout.write(json.dumps(msg) + "\n")
+    sys.stdout.flush()
+
+
+for line in sys.stdin:
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        continue
+    method, mid = msg.get("method"), msg.get("id")
+    if mid is None:
+        continue
+    params = msg.get("params") or {}
+    if method == "initialize":
+        send({"jsonrpc": "2.0", "id": mid, "result": {
+            "protocolVersion": params.get("protocolVersion", "2025-06-18"),
+            "capabilities": {"tools": {"listChanged": True}},
+            "serverInfo": {"name": name, "version": "1"}}})
+    elif method == "tools/list":
+        send({"jsonrpc": "2.0", "id": mid, "result": {"tools": [
+            {"name": t, "inputSchema": {"type": "object"}} for t in ("search", "delete_all")]}})
+    elif method == "tools/call":
+        with open(ran, "a") as f:
+            f.write("%s %s\n" % (name, params.get("name")))
+        send({"jsonrpc": "2.0", "id": mid, "result": {
+            "content": [{"type": "text", "text": "ran %s" % params.get("name")}]}})
+    elif method == "ping":
+        send({"jsonrpc": "2.0", "id": mid, "result": {}})
+    else:
+        send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32601, "message": "no " + str(method)}})

@@ -1,0 +1,95 @@
+#!/bin/bash
+# Attacks on the gateway's agents: policy, approvals and the aggregate
+# endpoint (issue 16). A JSON object with the same member name twice: mcpd
+# (cJSON) reads the first, most servers (Python's json, JavaScript's
+# JSON.parse) the last, so a request that names an allowed tool first and a
+# forbidden one second would pass the policy and the approval check and run
+# the forbidden tool. mcpd refuses such messages (-32600) on every path.
+set -u
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/mcpd.sh"
+
+PY=$(command -v python3) || {
+	skip "gateway attacks" "python3 is needed"
+	done_testing
+	exit 0
+}
+srv=$top_srcdir/tests/integration/attack-gateway-server.py
+tok=reader-$RANDOM$RANDOM-secret-token
+printf 'reader: %s\n' "$tok" >"$T/tokens"
+: >"$T/ran"
+write_manifest() {
+	cat >"$T/m.yaml" <<YAML
+version: 1
+mcpd:
+  http: 127.0.0.1:$1
+  gateway: { tokens_file: $T/tokens, request_timeout: 30s, rate_limit: 1000/min }
+servers:
+  py:
+    command: [$PY, $srv, py, $T/ran]
+  appr:
+    command: [$PY, $srv, appr, $T/ran]
+    approval: [delete_all]
+    approval_timeout: 2s
+agents:
+  reader:
+    tools: ["py/search", "appr/*"]
+YAML
+}
+start_mcpd_on_free_port write_manifest || { not_ok "mcpd starts"; done_testing; exit 1; }
+url=http://127.0.0.1:$port/mcp
+wait_state 30 py running || not_ok "py running" "$(ctl status)"
+wait_state 30 appr running || not_ok "appr running" "$(ctl status)"
+
+post() { # post PATH SESSION BODY: the answer's body on stdout, headers in $T/headers
+	curl -s -D "$T/headers" --max-time 30 -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
+		-H 'Accept: application/json, text/event-stream' ${2:+-H "Mcp-Session-Id: $2"} -d "$3" "$url$1"
+}
+init='{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"sh","version":"1"}}}'
+session() { # session PATH: initializes, prints the Mcp-Session-Id
+	post "$1" "" "$init" >/dev/null
+	grep -i '^mcp-session-id:' "$T/headers" | cut -d' ' -f2 | tr -d '\r'
+}
+ran() { grep -c "$1" "$T/ran"; }
+
+# ---- /mcp/py: the reader may call search only
+sid=$(session /py)
+like "$sid" '^[0-9a-f]{32}$' "the reader opens a session on /mcp/py"
+like "$(post /py "$sid" '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{}}}')" \
+	'"id":1,"result":.*ran search' "the reader calls py's search"
+like "$(post /py "$sid" '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_all","arguments":{}}}')" \
+	'"id":2,"error":\{"code":-31003' "the reader is refused py's delete_all"
+like "$(post /py "$sid" '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"search","name":"delete_all","arguments":{}}}')" \
+	'"id":3,"error":\{"code":-32600,"message":"invalid request: .*\\"name\\" twice' \
+	"a tools/call naming search, then delete_all, in one params is refused as invalid"
+like "$(post /py "$sid" '{"jsonrpc":"2.0","id":4,"method":"tools/list","method":"tools/call","params":{"name":"delete_all","arguments":{}}}')" \
+	'"id":4,"error":\{"code":-32600' "a request that is tools/list, then tools/call, is refused as invalid"
+like "$(post /py "$sid" '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"search","arguments":{}},"params":{"name":"delete_all","arguments":{}}}')" \
+	'"id":5,"error":\{"code":-32600' "a request with two params objects is refused as invalid"
+is "$(ran 'py delete_all')" 0 "py's delete_all never ran"
+
+# ---- the aggregate endpoint: the name split there, the duplicate left for the server
+asid=$(session "")
+like "$asid" '^[0-9a-f]{32}$' "the reader opens a session on /mcp"
+like "$(post "" "$asid" '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"py__search","arguments":{}}}')" \
+	'"id":6,"result":.*ran search' "the reader calls py__search on /mcp"
+like "$(post "" "$asid" '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"py__search","name":"delete_all","arguments":{}}}')" \
+	'"id":7,"error":\{"code":-32600' "on /mcp, py__search then delete_all in one params is refused as invalid"
+is "$(ran 'py delete_all')" 0 "py's delete_all never ran through /mcp either"
+
+# ---- approvals: a held tool named second
+psid=$(session /appr)
+like "$(post /appr "$psid" '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"search","name":"delete_all","arguments":{}}}')" \
+	'"id":8,"error":\{"code":-32600' "a call of appr's search, then delete_all (approval: [delete_all]), is refused as invalid"
+is "$(ran 'appr delete_all')" 0 "appr's delete_all did not run without an approval"
+like "$(post /appr "$psid" '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"delete_all","arguments":{}}}')" \
+	'"id":9,"error":' "appr's delete_all, asked plainly, is held and denied when approval_timeout passes"
+is "$(ran 'appr delete_all')" 0 "appr's delete_all never ran"
+
+# ---- a duplicate deeper down is refused too (arguments: the approver and the server would read different values)
+like "$(post /appr "$psid" '{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"search","arguments":{"q":"a","q":"b"}}}')" \
+	'"id":10,"error":\{"code":-32600' "arguments with a member twice are refused as invalid"
+
+like "$(ctl status)" 'py +running' "mcpd still serves after the attacks"
+stop_mcpd
+done_testing
