@@ -1176,6 +1176,39 @@ static size_t backend_pending(void *sink)
  * slowly. Detached at once, as the relay's contract asks: its server may be
  * freed before the loop turns (a removed server that has stopped).
  */
+/*
+ * What a closed backend still owed is answered here: the relay's session is
+ * gone, and with it a call approvals.c held (withdrawn, never answered).
+ * Calls get an error, list parts are left out, internal requests forgotten.
+ */
+static void backend_orphans(struct backend *b)
+{
+	struct aggregate *a = b->a;
+	char text[200];
+
+	snprintf(text, sizeof(text), "server \"%.64s\" is no longer behind the aggregate endpoint (removed from the "
+		 "manifest, or its session closed): the request was not answered", b->server);
+	for (struct upreq **uu = &a->upreqs; alive(a) && *uu;) {
+		struct upreq *u = *uu;
+
+		if (u->b != b) {
+			uu = &u->next;
+			continue;
+		}
+		*uu = u->next;
+		if (u->kind == UP_INTERNAL) {
+			a->ninternal--;
+		} else if (u->kind == UP_CALL) {
+			a->npending--;
+			error_to_client(a, u->client_id, MCPD_ERR_UNAVAILABLE, text);
+		} else if (--u->f->nparts == 0) {
+			fanout_finish(u->f);
+		}
+		up_free(u);
+	}
+	maybe_finish(a);
+}
+
 static void backend_close(void *sink)
 {
 	struct backend *b = sink;
@@ -1186,6 +1219,7 @@ static void backend_close(void *sink)
 	b->sess = NULL;
 	if (sess)
 		relay_detach(sess);
+	backend_orphans(b);
 	if (alive(a) && a->ops->pending(a->sink) > RELAY_CLIENT_QUEUE)
 		close_sink(a);
 	a->changed |= CH_ALL;	/* its server's tools are gone */

@@ -5,6 +5,8 @@
 # JSON.parse) the last, so a request that names an allowed tool first and a
 # forbidden one second would pass the policy and the approval check and run
 # the forbidden tool. mcpd refuses such messages (-32600) on every path.
+# A reload that removes a server while an aggregate client's call to it is
+# held for approval: the client gets an error, not silence.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mcpd.sh"
@@ -18,6 +20,7 @@ srv=$top_srcdir/tests/integration/attack-gateway-server.py
 tok=reader-$RANDOM$RANDOM-secret-token
 printf 'reader: %s\n' "$tok" >"$T/tokens"
 : >"$T/ran"
+with_hold=1
 write_manifest() {
 	cat >"$T/m.yaml" <<YAML
 version: 1
@@ -31,15 +34,24 @@ servers:
     command: [$PY, $srv, appr, $T/ran]
     approval: [delete_all]
     approval_timeout: 2s
+YAML
+	((with_hold)) && cat >>"$T/m.yaml" <<YAML
+  hold:
+    command: [$PY, $srv, hold, $T/ran]
+    approval: all
+    approval_timeout: 10m
+YAML
+	cat >>"$T/m.yaml" <<YAML
 agents:
   reader:
-    tools: ["py/search", "appr/*"]
+    tools: ["py/search", "appr/*", "hold/*"]
 YAML
 }
 start_mcpd_on_free_port write_manifest || { not_ok "mcpd starts"; done_testing; exit 1; }
 url=http://127.0.0.1:$port/mcp
 wait_state 30 py running || not_ok "py running" "$(ctl status)"
 wait_state 30 appr running || not_ok "appr running" "$(ctl status)"
+wait_state 30 hold running || not_ok "hold running" "$(ctl status)"
 
 post() { # post PATH SESSION BODY: the answer's body on stdout, headers in $T/headers
 	curl -s -D "$T/headers" --max-time 30 -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
@@ -89,6 +101,23 @@ is "$(ran 'appr delete_all')" 0 "appr's delete_all never ran"
 # ---- a duplicate deeper down is refused too (arguments: the approver and the server would read different values)
 like "$(post /appr "$psid" '{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"search","arguments":{"q":"a","q":"b"}}}')" \
 	'"id":10,"error":\{"code":-32600' "arguments with a member twice are refused as invalid"
+
+# ---- a reload removes a server while an aggregate client's call to it is held
+hsid=$(session "")
+post "" "$hsid" '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"hold__search","arguments":{}}}' \
+	>"$T/held.out" &
+_held() { ctl --json approvals 2>/dev/null | tr -d ' \n' | grep -q '"server":"hold","tool":"search"'; }
+wait_until 30 _held || not_ok "hold__search is held" "$(ctl approvals)"
+with_hold=0
+write_manifest "$port"
+ctl reload >/dev/null 2>&1
+_answered() { grep -q '"id":11' "$T/held.out"; }
+wait_until 20 _answered
+like "$(cat "$T/held.out")" '"id":11,"error":\{"code":-3[0-9]+,"message":"server \\"hold\\" is no longer behind the aggregate endpoint' \
+	"a held call of a server a reload removes is answered with an error naming the server"
+is "$(ran 'hold search')" 0 "the held call never ran"
+like "$(post "" "$hsid" '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"py__search","arguments":{}}}')" \
+	'"id":12,"result":.*ran search' "the aggregate session still serves py after the reload"
 
 like "$(ctl status)" 'py +running' "mcpd still serves after the attacks"
 stop_mcpd
