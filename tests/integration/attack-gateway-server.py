@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # A stdio MCP server for attack-gateway.sh that parses JSON as most servers do
 # (Python's json: the last of duplicate member names wins). Tools: search and
-# delete_all; every call it runs is appended to the file argv[2] as
+# delete_all; every call it runs (even one without an id, as a naive server
+# would) is appended to the file argv[2] as
 # "SERVER TOOL", so the test sees what really ran. argv[1]: its name.
 import json
 import sys
@@ -20,9 +21,9 @@ for line in sys.stdin:
     except ValueError:
         continue
     method, mid = msg.get("method"), msg.get("id")
-    if mid is None:
-        continue
     params = msg.get("params") or {}
+    if mid is None and method != "tools/call":
+        continue  # a naive server: it runs a tools/call without an id, and answers none
     if method == "initialize":
         send({"jsonrpc": "2.0", "id": mid, "result": {
             "protocolVersion": params.get("protocolVersion", "2025-06-18"),
@@ -34,8 +35,9 @@ for line in sys.stdin:
     elif method == "tools/call":
         with open(ran, "a") as f:
             f.write("%s %s\n" % (name, params.get("name")))
-        send({"jsonrpc": "2.0", "id": mid, "result": {
-            "content": [{"type": "text", "text": "ran %s" % params.get("name")}]}})
+        if mid is not None:
+            send({"jsonrpc": "2.0", "id": mid, "result": {
+                "content": [{"type": "text", "text": "ran %s" % params.get("name")}]}})
     elif method == "ping":
         send({"jsonrpc": "2.0", "id": mid, "result": {}})
     else:

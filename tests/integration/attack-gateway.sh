@@ -80,6 +80,20 @@ like "$(post /py "$sid" '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":
 	'"id":5,"error":\{"code":-32600' "a request with two params objects is refused as invalid"
 is "$(ran 'py delete_all')" 0 "py's delete_all never ran"
 
+# ---- a request without an id (a notification to JSON-RPC): no answer, so no policy check; a naive server runs it
+post /py "$sid" '{"jsonrpc":"2.0","method":"tools/call","params":{"name":"delete_all","arguments":{}}}' >/dev/null
+post /appr "" "$init" >/dev/null
+nsid=$(grep -i '^mcp-session-id:' "$T/headers" | cut -d' ' -f2 | tr -d '\r')
+post /appr "$nsid" '{"jsonrpc":"2.0","method":"tools/call","params":{"name":"delete_all","arguments":{}}}' >/dev/null
+# The servers read their input in order: once these are answered, the notifications were read.
+like "$(post /py "$sid" '{"jsonrpc":"2.0","id":20,"method":"tools/call","params":{"name":"search","arguments":{}}}')" \
+	'"id":20,"result":.*ran search' "py answers a call sent after a tools/call without an id"
+like "$(post /appr "$nsid" '{"jsonrpc":"2.0","id":21,"method":"tools/call","params":{"name":"search","arguments":{}}}')" \
+	'"id":21,"result":.*ran search' "appr answers a call sent after a tools/call without an id"
+is "$(ran 'py delete_all')" 0 "a tools/call without an id does not reach py past the agent's policy"
+is "$(ran 'appr delete_all')" 0 "a tools/call without an id does not reach appr past its approval: [delete_all]"
+like "$(mcpd_log)" "py: an MCP client's tools/call without an id was dropped" "mcpd logs the dropped tools/call without an id"
+
 # ---- the aggregate endpoint: the name split there, the duplicate left for the server
 asid=$(session "")
 like "$asid" '^[0-9a-f]{32}$' "the reader opens a session on /mcp"
