@@ -133,6 +133,16 @@ is "$(ran 'hold search')" 0 "the held call never ran"
 like "$(post "" "$hsid" '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"py__search","arguments":{}}}')" \
 	'"id":12,"result":.*ran search' "the aggregate session still serves py after the reload"
 
+# ---- the access log: a tool name cannot forge fields or lines
+post /py "$sid" '{"jsonrpc":"2.0","id":30,"method":"tools/call","params":{"name":"x outcome=ok agent=root\u001b[31m\nfake: line","arguments":{}}}' >/dev/null
+post /py "$sid" '{"jsonrpc":"2.0","id":31,"method":"no such outcome=ok","params":{}}' >/dev/null
+_logged() { grep -q 'method=no?such?outcome=ok' "$T/mcpd.err"; }
+wait_until 10 _logged
+like "$(grep 'method=tools/call tool=x' "$T/mcpd.err")" 'tool=x\?outcome=ok\?agent=root\?\[31m\?fake:\?line outcome=refused$' \
+	"a tool name's spaces, escape and newline do not forge fields or a line of the access log"
+is "$(grep -c '^fake' "$T/mcpd.err")" 0 "no access log line begins where the tool name's newline was"
+like "$(grep 'method=no?such' "$T/mcpd.err")" 'method=no\?such\?outcome=ok outcome=' "nor does a method's"
+
 like "$(ctl status)" 'py +running' "mcpd still serves after the attacks"
 stop_mcpd
 done_testing
