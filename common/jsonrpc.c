@@ -203,7 +203,7 @@ static const char *duplicate_member(const cJSON *item)
 
 cJSON *jsonrpc_parse(const char *line, size_t len, int *ret_code)
 {
-	const char *end = NULL, *dup;
+	const char *end = NULL;
 	cJSON *msg;
 
 	*ret_code = JSONRPC_PARSE_ERROR;
@@ -225,8 +225,18 @@ cJSON *jsonrpc_parse(const char *line, size_t len, int *ret_code)
 		*ret_code = JSONRPC_INVALID_REQUEST;
 		return NULL;
 	}
-	if ((dup = duplicate_member(msg))) {
+	*ret_code = 0;
+	return msg;
+}
+
+cJSON *jsonrpc_parse_client(const char *line, size_t len, int *ret_code)
+{
+	cJSON *msg = jsonrpc_parse(line, len, ret_code);
+	const char *dup;
+
+	if (msg && (dup = duplicate_member(msg))) {
 		size_t n = (size_t)snprintf(parse_error, sizeof(parse_error), "invalid request: an object names member \"");
+
 		for (const char *p = dup; *p && n < 64 + 40; p++)
 			parse_error[n++] = (unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e || *p == '"' ? '?' : *p;
 		snprintf(parse_error + n, sizeof(parse_error) - n, "\" twice (JSON parsers disagree on which one counts)");
@@ -234,7 +244,6 @@ cJSON *jsonrpc_parse(const char *line, size_t len, int *ret_code)
 		*ret_code = JSONRPC_INVALID_REQUEST;
 		return NULL;
 	}
-	*ret_code = 0;
 	return msg;
 }
 

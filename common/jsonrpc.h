@@ -47,11 +47,17 @@ char *jsonrpc_serialize(const cJSON *msg, size_t *ret_len);
  * Parse one line (its '\n' already removed). Returns a JSON object, which
  * jsonrpc_classify() then judges, or NULL with *ret_code set:
  * JSONRPC_PARSE_ERROR for text that is not one JSON value, JSONRPC_INVALID_REQUEST
- * for JSON that is not an object (batches are not supported) or that has an
- * object naming a member twice (cJSON reads the first, most servers the last:
- * mcpd's checks and the server would read different requests).
+ * for JSON that is not an object (batches are not supported).
  */
 cJSON *jsonrpc_parse(const char *line, size_t len, int *ret_code);
+
+/*
+ * jsonrpc_parse() for a client's message, which mcpd checks (agents:, approval)
+ * before a server reads it: also JSONRPC_INVALID_REQUEST when an object names a
+ * member twice (cJSON reads the first, most servers the last, so the check and
+ * the server would read different requests).
+ */
+cJSON *jsonrpc_parse_client(const char *line, size_t len, int *ret_code);
 
 /* The message for jsonrpc_parse()'s last failure, with code: not JSON, not an object, a member twice. */
 const char *jsonrpc_parse_error_text(int code);

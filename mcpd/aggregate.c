@@ -995,7 +995,7 @@ void aggregate_client_line(struct aggregate *a, const char *line, size_t len)
 
 	if (!alive(a))
 		return;
-	msg = jsonrpc_parse(line, len, &code);
+	msg = jsonrpc_parse_client(line, len, &code);
 	if (!msg) {
 		id = answer_id(a, line, len, NULL);
 		error_to_client(a, id, code ? code : JSONRPC_PARSE_ERROR, jsonrpc_parse_error_text(code));

@@ -1524,7 +1524,7 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 
 	if (!alive(sess))
 		return;
-	msg = jsonrpc_parse(line, len, &code);
+	msg = jsonrpc_parse_client(line, len, &code);
 	if (!msg) {
 		/* Not JSON: its id may still be readable, and the client then knows which request failed. */
 		id = answer_id(sess, line, len, NULL);
