@@ -8,6 +8,12 @@ import json
 import sys
 
 name, ran = sys.argv[1], sys.argv[2]
+# argv[3] "hostile": tools/list pages with duplicate, ill-typed and huge names,
+# the same nextCursor forever, and a burst of tools/list_changed after each page;
+# prompts/list never answered; resources/list answered twice and under a
+# wrong id; resources/templates/list with a result that is not an object.
+# Each tools/list of a first page is appended to argv[2] as "SERVER tools/list".
+hostile = len(sys.argv) > 3 and sys.argv[3] == "hostile"
 
 
 def send(msg):
@@ -27,8 +33,26 @@ for line in sys.stdin:
     if method == "initialize":
         send({"jsonrpc": "2.0", "id": mid, "result": {
             "protocolVersion": params.get("protocolVersion", "2025-06-18"),
-            "capabilities": {"tools": {"listChanged": True}},
+            "capabilities": dict({"tools": {"listChanged": True}},
+                                 **({"prompts": {}, "resources": {}} if hostile else {})),
             "serverInfo": {"name": name, "version": "1"}}})
+    elif hostile and method == "tools/list":
+        if "cursor" not in params:
+            with open(ran, "a") as f:
+                f.write("%s tools/list\n" % name)
+        send({"jsonrpc": "2.0", "id": mid, "result": {"tools": [
+            {"name": "t1", "inputSchema": {"type": "object"}}, {"name": "t1", "inputSchema": {"type": "object"}},
+            {"name": 5}, {"nope": 1}, "str", None, {"name": "h" * 100000, "inputSchema": {"type": "object"}}],
+            "nextCursor": "same"}})
+        for _ in range(50):
+            send({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+    elif hostile and method == "prompts/list":
+        pass
+    elif hostile and method == "resources/list":
+        for i in (mid, mid, 999999, "x"):
+            send({"jsonrpc": "2.0", "id": i, "result": {"resources": [{"uri": "r://1", "name": "r"}]}})
+    elif hostile and method == "resources/templates/list":
+        send({"jsonrpc": "2.0", "id": mid, "result": 5})
     elif method == "tools/list":
         send({"jsonrpc": "2.0", "id": mid, "result": {"tools": [
             {"name": t, "inputSchema": {"type": "object"}} for t in ("search", "delete_all")]}})

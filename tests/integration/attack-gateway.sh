@@ -145,4 +145,53 @@ like "$(grep 'method=no?such' "$T/mcpd.err")" 'method=no\?such\?outcome=ok outco
 
 like "$(ctl status)" 'py +running' "mcpd still serves after the attacks"
 stop_mcpd
+
+# ---- a hostile server behind the aggregate endpoint ---------------------------------------
+write_hostile() {
+	cat >"$T/m.yaml" <<YAML
+version: 1
+mcpd:
+  http: 127.0.0.1:$1
+  gateway: { tokens_file: $T/tokens, request_timeout: 30s, rate_limit: 1000/min }
+servers:
+  py:
+    command: [$PY, $srv, py, $T/ran]
+  bad:
+    command: [$PY, $srv, bad, $T/ran, hostile]
+agents:
+  reader:
+    tools: ["py/search", "bad/*"]
+YAML
+}
+start_mcpd_on_free_port write_hostile || { not_ok "mcpd starts with a hostile server"; done_testing; exit 1; }
+url=http://127.0.0.1:$port/mcp
+wait_state 30 py running || not_ok "py running" "$(ctl status)"
+wait_state 30 bad running || not_ok "bad running" "$(ctl status)"
+fds0=$(ls "/proc/$pid_mcpd/fd" | wc -l)
+diag "mcpd's RSS at start: $(mcpd_rss_kb) kB"
+lists0=$(ran 'bad tools/list')
+t0=$(date +%s)
+bsid=$(session "")
+post "" "$bsid" '{"jsonrpc":"2.0","id":40,"method":"tools/list"}' >"$T/tools.out"
+like "$(head -c 300 "$T/tools.out")" '"id":40,"result":\{"tools":\[' "tools/list through a server that pages the same cursor forever is answered"
+is "$(grep -o '"name":"[^"]\{1,64\}"' "$T/tools.out" | sort -u | tr '\n' ' ')" '"name":"bad__t1" "name":"py__search" ' \
+	"it holds bad's named tools (ill-typed ones left out) and py's search"
+like "$(post "" "$bsid" '{"jsonrpc":"2.0","id":41,"method":"prompts/list"}')" '"id":41,"result":\{"prompts":\[\]' \
+	"prompts/list is answered without the server that never answers it"
+like "$(post "" "$bsid" '{"jsonrpc":"2.0","id":42,"method":"resources/list"}')" '"id":42,"result":\{"resources":\[\{"uri":"mcpd://bad/r://1"' \
+	"resources/list is answered once, though the server answers twice and under wrong ids"
+like "$(post "" "$bsid" '{"jsonrpc":"2.0","id":43,"method":"resources/templates/list"}')" '"id":43,"result":\{"resourceTemplates":\[\]' \
+	"resources/templates/list is answered though the server's result is not an object"
+like "$(post "" "$bsid" '{"jsonrpc":"2.0","id":44,"method":"tools/call","params":{"name":"py__search","arguments":{}}}')" \
+	'"id":44,"result":.*ran search' "py is still served on the same session"
+# bad says list_changed after each page: mcpd lists its tools again once a second at most (and the aggregate once).
+lists=$(($(ran 'bad tools/list') - lists0)) secs=$(($(date +%s) - t0 + 1))
+((lists <= 2 * secs + 2)) && ok "bad's list_changed bursts do not make mcpd list in a loop ($lists lists in ${secs}s)" ||
+	not_ok "bad's list_changed bursts do not make mcpd list in a loop ($lists lists in ${secs}s)"
+like "$(mcpd_log)" 'bad: the server says its tools changed again within 1s of the last tools/list: mcpd lists them at most once every 1s' \
+	"mcpd says so, once"
+fds1=$(ls "/proc/$pid_mcpd/fd" | wc -l)
+((fds1 <= fds0 + 8)) && ok "mcpd's fds stay bounded ($fds0, then $fds1)" || not_ok "mcpd's fds stay bounded ($fds0, then $fds1)"
+mcpd_within_budget "a hostile server behind the aggregate endpoint" 400000 100000
+stop_mcpd
 done_testing
