@@ -844,7 +844,7 @@ static void set_level(struct aggregate *a, const cJSON *req, const cJSON *id)
 		struct upreq *u;
 		cJSON *copy;
 
-		if (!b->sess || b->closed)
+		if (!b->sess || b->closed || !covered(a, b->server))
 			continue;
 		u = xcalloc(1, sizeof(*u));
 		u->kind = UP_INTERNAL;
@@ -1141,6 +1141,22 @@ drop:
 	cJSON_Delete(copy);
 }
 
+/* A server a reload took from this client (agents:, or its subset): what it says now does not reach the client. */
+static bool backend_revoked(struct backend *b, const cJSON *msg)
+{
+	cJSON *reply;
+
+	if (covered(b->a, b->server))
+		return false;
+	if (jsonrpc_classify(msg) == JSONRPC_REQUEST) {
+		reply = jsonrpc_error_new(cJSON_GetObjectItemCaseSensitive(msg, "id"), MCPD_ERR_UNAVAILABLE,
+					  "the MCP client may no longer use this server", NULL);
+		to_backend(b, reply);
+		cJSON_Delete(reply);
+	}
+	return true;
+}
+
 static bool backend_send(void *sink, const cJSON *msg)
 {
 	struct backend *b = sink;
@@ -1152,10 +1168,12 @@ static bool backend_send(void *sink, const cJSON *msg)
 		backend_response(b, msg);
 		break;
 	case JSONRPC_NOTIFICATION:
-		backend_notification(b, msg);
+		if (!backend_revoked(b, msg))
+			backend_notification(b, msg);
 		break;
 	case JSONRPC_REQUEST:
-		backend_request(b, msg);
+		if (!backend_revoked(b, msg))
+			backend_request(b, msg);
 		break;
 	case JSONRPC_INVALID:
 		break;
@@ -1325,6 +1343,16 @@ void aggregate_server_changed(struct daemon *d, struct server *s)
 			if (ready && a->init_params && !b->inited)
 				b->want_init = true;	/* on_work: not within the server's transition */
 		}
+		a->changed |= CH_ALL;
+		schedule();
+	}
+}
+
+void aggregate_policy_changed(struct daemon *d)
+{
+	for (struct aggregate *a = reg.live; a; a = a->next) {
+		if (!alive(a) || a->d != d || !a->agent)
+			continue;
 		a->changed |= CH_ALL;
 		schedule();
 	}

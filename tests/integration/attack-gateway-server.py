@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # A stdio MCP server for attack-gateway.sh that parses JSON as most servers do
 # (Python's json: the last of duplicate member names wins). Tools: search and
-# delete_all; every call it runs (even one without an id, as a naive server
+# delete_all (arguments.log: a notifications/message with it first); every call it runs (even one without an id, as a naive server
 # would) is appended to the file argv[2] as
 # "SERVER TOOL", so the test sees what really ran. argv[1]: its name.
 import json
@@ -33,7 +33,7 @@ for line in sys.stdin:
     if method == "initialize":
         send({"jsonrpc": "2.0", "id": mid, "result": {
             "protocolVersion": params.get("protocolVersion", "2025-06-18"),
-            "capabilities": dict({"tools": {"listChanged": True}},
+            "capabilities": dict({"tools": {"listChanged": True}, "logging": {}},
                                  **({"prompts": {}, "resources": {}} if hostile else {})),
             "serverInfo": {"name": name, "version": "1"}}})
     elif hostile and method == "tools/list":
@@ -59,6 +59,10 @@ for line in sys.stdin:
     elif method == "tools/call":
         with open(ran, "a") as f:
             f.write("%s %s\n" % (name, params.get("name")))
+        log = (params.get("arguments") or {}).get("log")
+        if log:
+            send({"jsonrpc": "2.0", "method": "notifications/message",
+                  "params": {"level": "info", "logger": "t", "data": log}})
         if mid is not None:
             send({"jsonrpc": "2.0", "id": mid, "result": {
                 "content": [{"type": "text", "text": "ran %s" % params.get("name")}]}})

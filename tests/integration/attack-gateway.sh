@@ -21,6 +21,7 @@ tok=reader-$RANDOM$RANDOM-secret-token
 printf 'reader: %s\n' "$tok" >"$T/tokens"
 : >"$T/ran"
 with_hold=1
+reader_tools='["py/search", "appr/*", "hold/*"]'
 write_manifest() {
 	cat >"$T/m.yaml" <<YAML
 version: 1
@@ -44,7 +45,7 @@ YAML
 	cat >>"$T/m.yaml" <<YAML
 agents:
   reader:
-    tools: ["py/search", "appr/*", "hold/*"]
+    tools: $reader_tools
 YAML
 }
 start_mcpd_on_free_port write_manifest || { not_ok "mcpd starts"; done_testing; exit 1; }
@@ -63,6 +64,7 @@ session() { # session PATH: initializes, prints the Mcp-Session-Id
 	grep -i '^mcp-session-id:' "$T/headers" | cut -d' ' -f2 | tr -d '\r'
 }
 ran() { grep -c "$1" "$T/ran"; }
+unlike() { if [[ $1 =~ $2 ]]; then not_ok "$3" "matched: $2"; else ok "$3"; fi; }
 
 # ---- /mcp/py: the reader may call search only
 sid=$(session /py)
@@ -132,6 +134,45 @@ like "$(cat "$T/held.out")" '"id":11,"error":\{"code":-3[0-9]+,"message":"server
 is "$(ran 'hold search')" 0 "the held call never ran"
 like "$(post "" "$hsid" '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"py__search","arguments":{}}}')" \
 	'"id":12,"result":.*ran search' "the aggregate session still serves py after the reload"
+
+# ---- a reload takes py from the reader while its aggregate session (mcpctl connect --agent) is open
+INIT='{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"sh","version":"1"}}}'
+coproc RD { exec "$MCPCTL" -s "$SOCK" connect --agent reader 2>/dev/null; }
+rd_pid=$RD_PID
+read_until() { # read_until TEXT: the reader's lines until one holds TEXT, in $got
+	local line
+	got=
+	while read -t 30 -r line <&"${RD[0]}"; do
+		got+=$line$'\n'
+		[[ $line == *"$1"* ]] && return 0
+	done
+	return 1
+}
+owner_log() { # owner_log TEXT: the owner calls py's search, which logs TEXT first
+	printf '%s\n' "$INIT" '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{"log":"'"$1"'"}}}' |
+		timeout 30 "$MCPCTL" -s "$SOCK" connect py >/dev/null 2>&1
+}
+printf '%s\n' "$INIT" '{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"debug"}}' >&"${RD[1]}"
+read_until '"id":1,'
+owner_log visible-py-log
+printf '%s\n' '{"jsonrpc":"2.0","id":2,"method":"ping"}' >&"${RD[1]}"
+read_until '"id":2,'
+like "$got" 'visible-py-log' "the reader's aggregate session gets py's log messages while it may use py"
+reader_tools='["appr/*"]'
+write_manifest "$port"
+ctl reload >/dev/null 2>&1
+read_until 'list_changed'
+like "$got" 'notifications/tools/list_changed' "a reload that takes py from the reader: its aggregate session gets tools/list_changed"
+owner_log secret-py-log
+printf '%s\n' '{"jsonrpc":"2.0","id":3,"method":"ping"}' '{"jsonrpc":"2.0","id":4,"method":"tools/list"}' >&"${RD[1]}"
+read_until '"id":4,'
+unlike "$got" 'secret-py-log' "and no more of py's log messages"
+unlike "$(grep '"id":4,' <<<"$got")" '"name":"py__' "and its tools/list leaves py out"
+exec {RD[1]}>&-
+wait "$rd_pid"
+reader_tools='["py/search", "appr/*", "hold/*"]'
+write_manifest "$port"
+ctl reload >/dev/null 2>&1
 
 # ---- the access log: a tool name cannot forge fields or lines
 post /py "$sid" '{"jsonrpc":"2.0","id":30,"method":"tools/call","params":{"name":"x outcome=ok agent=root\u001b[31m\nfake: line","arguments":{}}}' >/dev/null
