@@ -57,8 +57,12 @@ for line in sys.stdin:
         send({"jsonrpc": "2.0", "id": mid, "result": {"tools": [
             {"name": t, "inputSchema": {"type": "object"}} for t in ("search", "delete_all")]}})
     elif method == "tools/call":
+        tool = params.get("name")
+        if isinstance(tool, list):  # as JavaScript's tools[name] reads ["delete_all"]: "delete_all"
+            tool = ",".join(str(t) for t in tool)
+        params["name"] = tool
         with open(ran, "a") as f:
-            f.write("%s %s\n" % (name, params.get("name")))
+            f.write("%s %s\n" % (name, tool))
         log = (params.get("arguments") or {}).get("log")
         if log:
             send({"jsonrpc": "2.0", "method": "notifications/message",

@@ -82,6 +82,14 @@ like "$(post /py "$sid" '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":
 	'"id":5,"error":\{"code":-32600' "a request with two params objects is refused as invalid"
 is "$(ran 'py delete_all')" 0 "py's delete_all never ran"
 
+# ---- a tool name that is not a string: a naive JavaScript server's tools[name] reads ["delete_all"] as "delete_all"
+like "$(post /py "$sid" '{"jsonrpc":"2.0","id":22,"method":"tools/call","params":{"name":["delete_all"],"arguments":{}}}')" \
+	'"id":22,"error":\{"code":-32602,"message":"invalid params: tools/call.s name must be a string' \
+	"a tools/call whose name is an array is refused as invalid params"
+like "$(post /appr "" "$init" >/dev/null; post /appr "$(session /appr)" '{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":["delete_all"],"arguments":{}}}')" \
+	'"id":23,"error":\{"code":-32602' "so is one to a server with approval: (the owner's too: it is no policy matter)"
+is "$(ran 'delete_all')" 0 "delete_all never ran"
+
 # ---- a request without an id (a notification to JSON-RPC): no answer, so no policy check; a naive server runs it
 post /py "$sid" '{"jsonrpc":"2.0","method":"tools/call","params":{"name":"delete_all","arguments":{}}}' >/dev/null
 post /appr "" "$init" >/dev/null
