@@ -163,12 +163,51 @@ char *jsonrpc_serialize(const cJSON *msg, size_t *ret_len)
 	return line;
 }
 
+/* Why the last jsonrpc_parse() failed, when JSONRPC_INVALID_REQUEST says too little (one loop, one thread). */
+static char parse_error[160];
+
+static int by_name(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/*
+ * A member name that an object of item (at any depth) holds twice, or NULL.
+ * cJSON keeps both and finds the first; most servers (JavaScript, Python)
+ * keep the last: the policy and the server would read different requests.
+ */
+static const char *duplicate_member(const cJSON *item)
+{
+	const char *dup = NULL;
+	const char **names;
+	size_t n = 0, i = 0;
+	const cJSON *c;
+
+	for (c = item->child; c; c = c->next) {
+		if ((dup = c->child ? duplicate_member(c) : NULL))
+			return dup;
+		n++;
+	}
+	if (!cJSON_IsObject(item) || n < 2)
+		return NULL;
+	names = xmalloc(n * sizeof(*names));
+	for (c = item->child; c; c = c->next)
+		names[i++] = c->string ? c->string : "";
+	qsort(names, n, sizeof(*names), by_name);
+	for (i = 1; i < n && !dup; i++)
+		if (strcmp(names[i - 1], names[i]) == 0)
+			dup = names[i];
+	free(names);
+	return dup;
+}
+
 cJSON *jsonrpc_parse(const char *line, size_t len, int *ret_code)
 {
 	const char *end = NULL;
 	cJSON *msg;
 
 	*ret_code = JSONRPC_PARSE_ERROR;
+	parse_error[0] = '\0';
 	/* JSON text holds no NUL: one would end cJSON's view of the line early. */
 	if (len == 0 || memchr(line, '\0', len))
 		return NULL;
@@ -190,8 +229,28 @@ cJSON *jsonrpc_parse(const char *line, size_t len, int *ret_code)
 	return msg;
 }
 
+cJSON *jsonrpc_parse_client(const char *line, size_t len, int *ret_code)
+{
+	cJSON *msg = jsonrpc_parse(line, len, ret_code);
+	const char *dup;
+
+	if (msg && (dup = duplicate_member(msg))) {
+		size_t n = (size_t)snprintf(parse_error, sizeof(parse_error), "invalid request: an object names member \"");
+
+		for (const char *p = dup; *p && n < 64 + 40; p++)
+			parse_error[n++] = (unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e || *p == '"' ? '?' : *p;
+		snprintf(parse_error + n, sizeof(parse_error) - n, "\" twice (JSON parsers disagree on which one counts)");
+		cJSON_Delete(msg);
+		*ret_code = JSONRPC_INVALID_REQUEST;
+		return NULL;
+	}
+	return msg;
+}
+
 const char *jsonrpc_parse_error_text(int code)
 {
+	if (code == JSONRPC_INVALID_REQUEST && parse_error[0])
+		return parse_error;
 	return code == JSONRPC_INVALID_REQUEST ? "invalid request: a JSON-RPC message is a JSON object"
 					       : "parse error: not JSON";
 }

@@ -51,7 +51,15 @@ char *jsonrpc_serialize(const cJSON *msg, size_t *ret_len);
  */
 cJSON *jsonrpc_parse(const char *line, size_t len, int *ret_code);
 
-/* The message for jsonrpc_parse()'s failure with code: not JSON at all, or not an object. */
+/*
+ * jsonrpc_parse() for a client's message, which mcpd checks (agents:, approval)
+ * before a server reads it: also JSONRPC_INVALID_REQUEST when an object names a
+ * member twice (cJSON reads the first, most servers the last, so the check and
+ * the server would read different requests).
+ */
+cJSON *jsonrpc_parse_client(const char *line, size_t len, int *ret_code);
+
+/* The message for jsonrpc_parse()'s last failure, with code: not JSON, not an object, a member twice. */
 const char *jsonrpc_parse_error_text(int code);
 
 /*

@@ -844,7 +844,7 @@ static void set_level(struct aggregate *a, const cJSON *req, const cJSON *id)
 		struct upreq *u;
 		cJSON *copy;
 
-		if (!b->sess || b->closed)
+		if (!b->sess || b->closed || !covered(a, b->server))
 			continue;
 		u = xcalloc(1, sizeof(*u));
 		u->kind = UP_INTERNAL;
@@ -995,7 +995,7 @@ void aggregate_client_line(struct aggregate *a, const char *line, size_t len)
 
 	if (!alive(a))
 		return;
-	msg = jsonrpc_parse(line, len, &code);
+	msg = jsonrpc_parse_client(line, len, &code);
 	if (!msg) {
 		id = answer_id(a, line, len, NULL);
 		error_to_client(a, id, code ? code : JSONRPC_PARSE_ERROR, jsonrpc_parse_error_text(code));
@@ -1141,6 +1141,22 @@ drop:
 	cJSON_Delete(copy);
 }
 
+/* A server a reload took from this client (agents:, or its subset): what it says now does not reach the client. */
+static bool backend_revoked(struct backend *b, const cJSON *msg)
+{
+	cJSON *reply;
+
+	if (covered(b->a, b->server))
+		return false;
+	if (jsonrpc_classify(msg) == JSONRPC_REQUEST) {
+		reply = jsonrpc_error_new(cJSON_GetObjectItemCaseSensitive(msg, "id"), MCPD_ERR_UNAVAILABLE,
+					  "the MCP client may no longer use this server", NULL);
+		to_backend(b, reply);
+		cJSON_Delete(reply);
+	}
+	return true;
+}
+
 static bool backend_send(void *sink, const cJSON *msg)
 {
 	struct backend *b = sink;
@@ -1152,10 +1168,12 @@ static bool backend_send(void *sink, const cJSON *msg)
 		backend_response(b, msg);
 		break;
 	case JSONRPC_NOTIFICATION:
-		backend_notification(b, msg);
+		if (!backend_revoked(b, msg))
+			backend_notification(b, msg);
 		break;
 	case JSONRPC_REQUEST:
-		backend_request(b, msg);
+		if (!backend_revoked(b, msg))
+			backend_request(b, msg);
 		break;
 	case JSONRPC_INVALID:
 		break;
@@ -1176,6 +1194,39 @@ static size_t backend_pending(void *sink)
  * slowly. Detached at once, as the relay's contract asks: its server may be
  * freed before the loop turns (a removed server that has stopped).
  */
+/*
+ * What a closed backend still owed is answered here: the relay's session is
+ * gone, and with it a call approvals.c held (withdrawn, never answered).
+ * Calls get an error, list parts are left out, internal requests forgotten.
+ */
+static void backend_orphans(struct backend *b)
+{
+	struct aggregate *a = b->a;
+	char text[200];
+
+	snprintf(text, sizeof(text), "server \"%.64s\" is no longer behind the aggregate endpoint (removed from the "
+		 "manifest, or its session closed): the request was not answered", b->server);
+	for (struct upreq **uu = &a->upreqs; alive(a) && *uu;) {
+		struct upreq *u = *uu;
+
+		if (u->b != b) {
+			uu = &u->next;
+			continue;
+		}
+		*uu = u->next;
+		if (u->kind == UP_INTERNAL) {
+			a->ninternal--;
+		} else if (u->kind == UP_CALL) {
+			a->npending--;
+			error_to_client(a, u->client_id, MCPD_ERR_UNAVAILABLE, text);
+		} else if (--u->f->nparts == 0) {
+			fanout_finish(u->f);
+		}
+		up_free(u);
+	}
+	maybe_finish(a);
+}
+
 static void backend_close(void *sink)
 {
 	struct backend *b = sink;
@@ -1186,6 +1237,7 @@ static void backend_close(void *sink)
 	b->sess = NULL;
 	if (sess)
 		relay_detach(sess);
+	backend_orphans(b);
 	if (alive(a) && a->ops->pending(a->sink) > RELAY_CLIENT_QUEUE)
 		close_sink(a);
 	a->changed |= CH_ALL;	/* its server's tools are gone */
@@ -1291,6 +1343,16 @@ void aggregate_server_changed(struct daemon *d, struct server *s)
 			if (ready && a->init_params && !b->inited)
 				b->want_init = true;	/* on_work: not within the server's transition */
 		}
+		a->changed |= CH_ALL;
+		schedule();
+	}
+}
+
+void aggregate_policy_changed(struct daemon *d)
+{
+	for (struct aggregate *a = reg.live; a; a = a->next) {
+		if (!alive(a) || a->d != d || !a->agent)
+			continue;
 		a->changed |= CH_ALL;
 		schedule();
 	}

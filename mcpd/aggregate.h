@@ -43,6 +43,8 @@ struct aggregate *aggregate_of(const struct session *sess);
 
 /* A server changed state (daemon_state_changed): clients learn that its tools came or went. */
 void aggregate_server_changed(struct daemon *d, struct server *s);
+/* A reload with agents: (before or after): clients with an agent get list_changed, what they may use may differ. */
+void aggregate_policy_changed(struct daemon *d);
 
 /* relay.h's functions, for an aggregate session: same contracts. */
 const char *aggregate_agent(const struct aggregate *a);

@@ -1261,6 +1261,11 @@ static void note_call(struct gw_request *req, const cJSON *msg)
 		subject = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(params, "uri"));
 	if (subject)
 		gateway_printable(subject, req->subject, sizeof(req->subject));
+	/* The text line's fields are KEY=VALUE separated by spaces: a value's own would forge fields. */
+	for (char *p = req->rpc; (p = strchr(p, ' ')) != NULL;)
+		*p = '?';
+	for (char *p = req->subject; (p = strchr(p, ' ')) != NULL;)
+		*p = '?';
 }
 
 /*

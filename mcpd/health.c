@@ -166,6 +166,7 @@ void health_start(struct server *s)
 		h->tools_partial = cJSON_CreateArray();
 		h->pages = 0;
 		h->ttl_ms = -1;
+		h->listed_at = ev_now(s->d->loop);
 		fetch_tools(s, NULL);
 		listen_tools(s);
 	}
@@ -451,9 +452,24 @@ void health_tools_answered(struct server *s, const cJSON *result, const char *er
 void health_tools_changed(struct server *s)
 {
 	struct health *h = &s->health;
+	double wait = ms(HEALTH_TTL_MIN_MS) - (ev_now(s->d->loop) - h->listed_at);
 
 	if (h->tools_partial)
 		return;	/* a fetch is running already */
+	if (h->listed_at > 0 && wait > 0) {
+		/* A server that says list_changed after each list, or in a loop, is listed once a second at most. */
+		if (h->deferred++ == 0)
+			log_notice(s->conf.name, NULL, "the server says its tools changed again within %.0fs of the last "
+				   "tools/list: mcpd lists them at most once every %.0fs", ms(HEALTH_TTL_MIN_MS),
+				   ms(HEALTH_TTL_MIN_MS));
+		if (!ev_is_active(&h->ttl_w) || ev_timer_remaining(s->d->loop, &h->ttl_w) > wait) {
+			ev_timer_stop(s->d->loop, &h->ttl_w);
+			ev_timer_set(&h->ttl_w, wait, 0.);
+			ev_timer_start(s->d->loop, &h->ttl_w);
+		}
+		return;
+	}
+	h->listed_at = ev_now(s->d->loop);
 	h->tools_partial = cJSON_CreateArray();
 	h->pages = 0;
 	h->ttl_ms = -1;

@@ -49,6 +49,8 @@ struct health {
 	int64_t ttl_ms;			/* smallest ttlMs of the pages gathered, -1 when none had one */
 	uint64_t refetch_ms;		/* the delay of the next refetch by ttlMs, 0 if none */
 	ev_timer ttl_w;			/* fetches the tool list again when its ttlMs runs out */
+	double listed_at;		/* when the last fetch began: list_changed fetches no sooner than HEALTH_TTL_MIN_MS */
+	uint64_t deferred;		/* list_changed put off for that: logged at the first */
 	int64_t listen_id;		/* mcpd's own subscriptions/listen (modern), 0 if none */
 	char server_name[64];
 	char server_version[32];

@@ -156,6 +156,26 @@ static bool server_method(const char *method)
 	return false;
 }
 
+/*
+ * The name or URI that agents: and approval judge must be a string: a naive
+ * server that looks tools[name] up in JavaScript reads ["delete_all"] as
+ * "delete_all", which no check saw. For every session, the owner's too.
+ */
+static bool untyped_name(struct session *sess, const cJSON *req, const cJSON *id, const char *method)
+{
+	const char *field = strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0 ? "name" :
+			    strcmp(method, "resources/read") == 0 || strcmp(method, "resources/subscribe") == 0 ||
+			    strcmp(method, "resources/unsubscribe") == 0 ? "uri" : NULL;
+	char text[120];
+
+	if (!field || cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "params"),
+									 field)))
+		return false;
+	snprintf(text, sizeof(text), "invalid params: %s's %s must be a string", method, field);
+	relay_session_error(sess, id, JSONRPC_INVALID_PARAMS, text);
+	return true;
+}
+
 bool relay_policy_refuses(struct session *sess, const cJSON *req, const cJSON *id)
 {
 	const struct manifest *m = policy_of(sess);
@@ -164,6 +184,8 @@ bool relay_policy_refuses(struct session *sess, const cJSON *req, const cJSON *i
 	const char *server = relay_session_server(sess)->conf.name;
 	char text[600], why[200];
 
+	if (method && untyped_name(sess, req, id, method))
+		return true;
 	if (!m || !method)
 		return false;
 	if (strcmp(method, "tools/call") == 0) {

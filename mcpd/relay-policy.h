@@ -23,7 +23,7 @@ struct session;
 struct daemon;
 struct metrics_buf;
 
-/* A client's request: true when the agent may not make it (the client was answered). */
+/* A client's request: true when the agent may not make it, or the name or URI it names is no string (answered). */
 bool relay_policy_refuses(struct session *sess, const cJSON *req, const cJSON *id);
 
 /* The server's answer to the session's request of method, before it goes to the client. */

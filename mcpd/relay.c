@@ -131,6 +131,7 @@ struct session {
 	size_t stored_bytes;	/* its requests kept for an input_required retry, at most RELAY_MAX_STORED */
 	uint64_t unstored;	/* requests not kept for lack of room: logged at the first */
 	uint64_t dropped_notes;	/* its notifications dropped while the server's input was full: logged at the first */
+	uint64_t idless;	/* its requests without an id dropped (not "notifications/..."): logged at the first */
 	size_t npending;
 	size_t line_len;	/* of the client's line being handled: a request's bytes in */
 	bool answering;		/* the sink is being given a counted answer of the server's (relay_answering) */
@@ -636,6 +637,9 @@ void relay_detach(struct session *sess)
 	if (sess->dropped_notes)
 		log_notice(s->conf.name, NULL, "an MCP client detached; %" PRIu64 " of its notifications were dropped "
 			   "while the server's input was full", sess->dropped_notes);
+	if (sess->idless)
+		log_notice(s->conf.name, NULL, "an MCP client detached; %" PRIu64 " of its requests without an id were "
+			   "dropped", sess->idless);
 	if (sess->ops->per_request)
 		log_debug(s->conf.name, NULL, "a request's MCP session detached (%zu left)", relay_sessions(s));
 	else
@@ -1521,7 +1525,7 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 
 	if (!alive(sess))
 		return;
-	msg = jsonrpc_parse(line, len, &code);
+	msg = jsonrpc_parse_client(line, len, &code);
 	if (!msg) {
 		/* Not JSON: its id may still be readable, and the client then knows which request failed. */
 		id = answer_id(sess, line, len, NULL);
@@ -1560,6 +1564,12 @@ void relay_client_line(struct session *sess, const char *line, size_t len)
 			relay_era_strip_meta(msg);
 		if (strcmp(method, "notifications/cancelled") == 0) {
 			forward_cancel(sess, msg);	/* of a request in flight: as many as were let through */
+		} else if (strncmp(method, "notifications/", 14) != 0) {
+			/* A request without an id: never checked by agents: or approval, yet a naive server may run it. */
+			if (sess->idless++ == 0)
+				log_notice(sess->s->conf.name, NULL, "an MCP client's %.64s without an id was dropped: MCP "
+					   "clients send only notifications/... so (more are counted until it detaches)",
+					   method);
 		} else if (server_busy(sess->s)) {
 			if (sess->dropped_notes++ == 0)
 				log_notice(sess->s->conf.name, NULL, "more than %d bytes wait for the server's input: an "

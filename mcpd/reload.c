@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aggregate.h"
 #include "daemon.h"
 #include "deep-check.h"
 #include "history.h"
@@ -81,6 +82,7 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 	struct manifest *m = NULL;
 	cJSON *result, *added, *removed, *changed, *checks_changed, *warnings;
 	unsigned unchanged = 0;
+	bool policy;
 
 	manifest_parse_buffer(d->manifest_path, buf, len, 0, &m, &errs);
 	if (!m) {
@@ -177,8 +179,11 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 				daemon_autostart(d, s);	/* in batches, like at startup */
 		}
 	}
+	policy = d->manifest->has_agents || m->has_agents;
 	manifest_free(d->manifest);
 	d->manifest = m;
+	if (policy)
+		aggregate_policy_changed(d);
 	history_set_keep(d->history, m->mcpd.history);
 	http_reload(d->http);
 	history_record(d->history, buf, len, action, who->name, who->uid, result);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -188,6 +189,74 @@ static void expect_parse_error(const char *s, size_t len, int want)
 	}
 }
 
+/* A client's message with a member named twice, at any depth: refused, the name in the message. */
+static cJSON *parse_client_exact(const char *s, size_t len, int *code)
+{
+	char *copy = malloc(len ? len : 1);
+	cJSON *msg;
+
+	memcpy(copy, s, len);
+	msg = jsonrpc_parse_client(copy, len, code);
+	free(copy);
+	return msg;
+}
+
+static void expect_client_refused(const char *s, size_t len)
+{
+	int code = 12345;
+	cJSON *msg = parse_client_exact(s, len, &code);
+
+	if (msg || code != JSONRPC_INVALID_REQUEST) {
+		print_error("%.*s: got %s, code %d\n", (int)len, s, msg ? "a message" : "NULL", code);
+		cJSON_Delete(msg);
+		fail();
+	}
+}
+
+static void test_parse_duplicate(void **state)
+{
+	static const char *const bad[] = {
+		"{\"method\":\"tools/list\",\"method\":\"tools/call\"}",
+		"{\"params\":{\"name\":\"search\",\"arguments\":{},\"name\":\"delete_all\"}}",
+		"{\"params\":{\"arguments\":{\"to\":[{\"a\":1,\"b\":2,\"a\":3}]}}}",
+		"{\"\":1,\"\":2}",
+	};
+	const char *fine = "{\"a\":{\"a\":{\"a\":1}},\"b\":[{\"a\":1},{\"a\":2}]}";
+	char big[16384];
+	size_t n = 0;
+	int code;
+	cJSON *msg;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		expect_client_refused(bad[i], strlen(bad[i]));
+		/* A server's message is taken as it is (JSON allows it; mcpd checks nothing a server says). */
+		msg = parse_exact(bad[i], strlen(bad[i]), &code);
+		assert_non_null(msg);
+		cJSON_Delete(msg);
+	}
+	msg = parse_client_exact(bad[1], strlen(bad[1]), &code);
+	assert_null(msg);
+	assert_non_null(strstr(jsonrpc_parse_error_text(code), "\"name\" twice"));
+	/* The next failure has its own text; the same name in different objects is fine. */
+	expect_parse_error("[1]", 3, JSONRPC_INVALID_REQUEST);
+	assert_string_equal(jsonrpc_parse_error_text(JSONRPC_INVALID_REQUEST),
+			    "invalid request: a JSON-RPC message is a JSON object");
+	msg = parse_client_exact(fine, strlen(fine), &code);
+	assert_non_null(msg);
+	cJSON_Delete(msg);
+	/* Many members: sorted, not compared pairwise; the duplicate is the last one. */
+	n += (size_t)snprintf(big + n, sizeof(big) - n, "{");
+	for (int i = 0; i < 1000; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "\"k%d\":%d,", i, i);
+	snprintf(big + n, sizeof(big) - n, "\"k999\":0}");
+	expect_client_refused(big, strlen(big));
+	big[n - 1] = '}';
+	msg = parse_client_exact(big, n, &code);
+	assert_non_null(msg);
+	cJSON_Delete(msg);
+}
+
 static void test_parse(void **state)
 {
 	const char *ok = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}";
@@ -364,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_builders),
 		cmocka_unit_test(test_serialize_one_line),
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_parse_duplicate),
 		cmocka_unit_test(test_id_to_int64),
 		cmocka_unit_test(test_scan_id),
 		cmocka_unit_test(test_raw_id),
