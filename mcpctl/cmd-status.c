@@ -389,6 +389,10 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 	if (argc > 1) {
 		params = cJSON_CreateObject();
 		cJSON_AddItemToObject(params, "names", cJSON_CreateStringArray((const char *const *)argv + 1, argc - 1));
+	} else if (!ctl->json) {
+		/* The table needs a fifth of each server's status: mcpd sends only that (an older one sends all). */
+		params = cJSON_CreateObject();
+		cJSON_AddTrueToObject(params, "summary");
 	}
 	if (mcpctl_call(ctl, "status", params, &result) < 0)
 		return EXIT_FAIL;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonw.h"
 #include "output.h"
 #include "xmalloc.h"
 
@@ -363,44 +364,60 @@ static char *json_text(const cJSON *v)
 	return text;
 }
 
+/* Two spaces per level. */
+static void indent(struct jsonw *w, unsigned depth)
+{
+	static const char spaces[] = "                                ";
+
+	for (size_t n = (size_t)depth * 2; n > 0;) {
+		size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
+
+		jsonw_bytes(w, spaces, k);
+		n -= k;
+	}
+}
+
 /*
  * Two spaces per level, one member per line, "key": value: the layout of
  * jq and most tools, so that --json output diffs and greps well. Scalars
- * are printed by cJSON, which owns escaping and number formatting.
+ * are written as cJSON prints them (jsonw: the same escaping and numbers),
+ * all into one buffer.
  */
-static void print_pretty(const cJSON *v, unsigned depth, FILE *out)
+static void print_pretty(struct jsonw *w, const cJSON *v, unsigned depth)
 {
 	bool object = cJSON_IsObject(v);
 	const cJSON *it;
-	char *text;
 
 	if ((!object && !cJSON_IsArray(v)) || !v->child) {
-		text = json_text(v);
-		fputs(text, out);
-		cJSON_free(text);
+		jsonw_value(w, v);
 		return;
 	}
-	fputc(object ? '{' : '[', out);
+	jsonw_char(w, object ? '{' : '[');
 	cJSON_ArrayForEach(it, v) {
-		fprintf(out, "\n%*s", (int)(depth + 1) * 2, "");
+		jsonw_char(w, '\n');
+		indent(w, depth + 1);
 		if (object) {
-			cJSON key = { .type = cJSON_String, .valuestring = it->string };
-
-			text = json_text(&key);
-			fprintf(out, "%s: ", text);
-			cJSON_free(text);
+			jsonw_string(w, it->string);
+			jsonw_bytes(w, ": ", 2);
 		}
-		print_pretty(it, depth + 1, out);
+		print_pretty(w, it, depth + 1);
 		if (it->next)
-			fputc(',', out);
+			jsonw_char(w, ',');
 	}
-	fprintf(out, "\n%*s%c", (int)depth * 2, "", object ? '}' : ']');
+	jsonw_char(w, '\n');
+	indent(w, depth);
+	jsonw_char(w, object ? '}' : ']');
 }
 
 void output_json(const cJSON *v)
 {
-	print_pretty(v, 0, stdout);
-	fputc('\n', stdout);
+	struct jsonw w;
+
+	jsonw_init(&w);
+	print_pretty(&w, v, 0);
+	jsonw_char(&w, '\n');
+	fwrite(w.buf, 1, w.len, stdout);
+	jsonw_free(&w);
 }
 
 void output_json_line(const cJSON *v)
