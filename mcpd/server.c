@@ -605,29 +605,9 @@ static double status_latency(const struct server *s)
 	return round(s->health.last_latency_ms * 1000) / 1000;
 }
 
-/* The members of o named in keys (NULL-terminated), in o's order. */
-static void write_members(struct jsonw *w, const cJSON *o, const char *const *keys)
-{
-	const cJSON *it;
-
-	jsonw_char(w, '{');
-	cJSON_ArrayForEach(it, o) {
-		for (const char *const *k = keys; *k; k++) {
-			if (strcmp(it->string, *k) == 0) {
-				jsonw_key(w, it->string);
-				jsonw_value(w, it);
-				break;
-			}
-		}
-	}
-	jsonw_char(w, '}');
-}
-
 void server_status_summary(const struct server *s, struct jsonw *w)
 {
 	double now = ev_now(s->d->loop);
-	cJSON *figures = cJSON_CreateObject();
-	const cJSON *it;
 	char reason[320];
 
 	server_reason(s, reason, sizeof(reason));
@@ -657,18 +637,8 @@ void server_status_summary(const struct server *s, struct jsonw *w)
 		jsonw_number(w, status_latency(s));
 	else
 		jsonw_bytes(w, "null", 4);
-	/* Their modules own these two objects: the table's members of them, as in the full status. */
-	traffic_status_json(s, figures);
-	resources_status_json(s, figures);
-	cJSON_ArrayForEach(it, figures) {
-		static const char *const traffic[] = { "requests", "rate", "error_rate", "p50_ms", "p99_ms", NULL };
-		static const char *const resources[] = { "cpu_percent", "memory_bytes", NULL };
-		bool is_traffic = strcmp(it->string, "traffic") == 0;
-
-		jsonw_key(w, it->string);
-		write_members(w, it, is_traffic ? traffic : resources);
-	}
-	cJSON_Delete(figures);
+	traffic_status_summary(s, w);
+	resources_status_summary(s, w);
 	jsonw_char(w, '}');
 }
 

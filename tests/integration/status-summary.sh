@@ -27,6 +27,16 @@ start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
 wait_state 30 one running || not_ok "one running" "$(ctl status)"
 wait_state 30 two running || not_ok "two running" "$(ctl status)"
 
+# Traffic on one: its window has a rate, an error rate, p50 and p99 (fractions).
+init='{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"sh","version":"1"}}}'
+{
+	echo "$init"
+	echo '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+	for i in 1 2 3 4 5; do echo '{"jsonrpc":"2.0","id":1'$i',"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}'; done
+	echo '{"jsonrpc":"2.0","id":21,"method":"bogus/method"}'
+} >"$T/lines"
+is "$(timeout 60 "$MCPCTL" -s "$SOCK" connect one <"$T/lines" | wc -l)" 7 "seven requests through mcpctl connect answered"
+
 # Both replies from one connection, back to back.
 printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"status"}' \
 	'{"jsonrpc":"2.0","id":2,"method":"status","params":{"summary":true}}' \
@@ -49,6 +59,10 @@ is "$got" "$want" "a summary carries the table's members of the full status, in 
 is "$(jq -c '[.result.servers[] | keys_unsorted | length]' <<<"$summary")" \
 	"$(jq -c '[.result.servers[] | (if .traffic then 9 else 8 end) + (if .resources then 1 else 0 end)]' <<<"$full")" \
 	"and nothing else"
+is "$(jq -c '.result.servers[0].traffic | [.requests, (.rate > 0), (.error_rate > 0), (.p50_ms | type)]' <<<"$summary")" \
+	'[6,true,true,"number"]' "one's traffic has its requests, a rate, an error rate and a p50"
+is "$(jq -c '.result.servers[0].traffic' <<<"$summary")" "$(jq -c '.result.servers[0].traffic | {requests, rate, error_rate, p50_ms, p99_ms}' <<<"$full")" \
+	"the same figures as the full status"
 is "$(jq -c '[.jsonrpc, .id, (.result | keys_unsorted)]' <<<"$summary")" '["2.0",2,["health","manifest","servers"]]' \
 	"the reply is a JSON-RPC result with health, manifest and servers"
 is "$(jq -c '.result.manifest' <<<"$summary")" "$(jq -c '.result.manifest' <<<"$full")" "the manifest is the full status's"
