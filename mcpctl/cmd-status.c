@@ -401,7 +401,7 @@ static int run_status(struct mcpctl *ctl, int argc, char **argv)
 		params = cJSON_CreateObject();
 		cJSON_AddItemToObject(params, "names", cJSON_CreateStringArray((const char *const *)argv + 1, argc - 1));
 	} else if (!ctl->json) {
-		/* The table needs a fifth of each server's status: mcpd sends only that (an older one sends all). */
+		/* The table shows a few of each server's members: mcpd sends only those (an older one sends all). */
 		params = cJSON_CreateObject();
 		cJSON_AddTrueToObject(params, "summary");
 	}

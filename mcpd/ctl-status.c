@@ -2,7 +2,7 @@
  * Control method `status`: the state of every server, or of the named ones.
  * With "summary": true, each server carries only what `mcpctl status`'s
  * table shows (server_status_summary), written straight as text: at 1000
- * servers a fifth of the full reply, and no cJSON tree on either side.
+ * servers a third of the full reply, and no cJSON tree in mcpd.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
