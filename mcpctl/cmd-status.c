@@ -8,6 +8,7 @@
 #endif
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,19 @@
 
 #include "client.h"
 #include "cmd.h"
+#include "json-arena.h"
 #include "output.h"
 
 #define NAME_MAX_WIDTH 20
+
+/* v as "%.0f" prints it; a whole number (pids, counts) without printf's floating-point path. */
+static void print_whole(double v, char *buf, size_t size)
+{
+	if (v == floor(v) && fabs(v) < 1e15 && !(v == 0 && signbit(v)))
+		snprintf(buf, size, "%lld", (long long)v);
+	else
+		snprintf(buf, size, "%.0f", v);
+}
 
 /* o[key] formatted by fmt when it is a number, else "-". */
 static const char *figure(const cJSON *o, const char *key, void (*fmt)(double, char *, size_t), char *buf,
@@ -80,11 +91,11 @@ static void print_table(const cJSON *servers)
 		double v;
 
 		if (json_number(s, "pid", &v))
-			snprintf(pid, sizeof(pid), "%.0f", v);
+			print_whole(v, pid, sizeof(pid));
 		if (json_number(s, "uptime_s", &v) && v >= 0)
 			output_duration((uint64_t)v, uptime, sizeof(uptime));
 		if (json_number(s, "restarts", &v))
-			snprintf(restarts, sizeof(restarts), "%.0f", v);
+			print_whole(v, restarts, sizeof(restarts));
 		if (json_number(s, "latency_ms", &v))
 			output_latency(v, latency, sizeof(latency));
 		cells[n++] = json_string(s, "name", "?");
@@ -378,7 +389,7 @@ static void print_details(const cJSON *servers)
 	}
 }
 
-static int run(struct mcpctl *ctl, int argc, char **argv)
+static int run_status(struct mcpctl *ctl, int argc, char **argv)
 {
 	cJSON *params = NULL, *result;
 	const cJSON *servers;
@@ -389,6 +400,10 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 	if (argc > 1) {
 		params = cJSON_CreateObject();
 		cJSON_AddItemToObject(params, "names", cJSON_CreateStringArray((const char *const *)argv + 1, argc - 1));
+	} else if (!ctl->json) {
+		/* The table shows a few of each server's members: mcpd sends only those (an older one sends all). */
+		params = cJSON_CreateObject();
+		cJSON_AddTrueToObject(params, "summary");
 	}
 	if (mcpctl_call(ctl, "status", params, &result) < 0)
 		return EXIT_FAIL;
@@ -410,6 +425,17 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 		print_details(servers);
 	cJSON_Delete(result);
 	return EXIT_OK;
+}
+
+/* The reply's 17000 items at 1000 servers: from an arena, given back at once. */
+static int run(struct mcpctl *ctl, int argc, char **argv)
+{
+	int r;
+
+	json_arena_begin();
+	r = run_status(ctl, argc, argv);
+	json_arena_end();
+	return r;
 }
 
 const struct cmd cmd_status = {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonw.h"
 #include "output.h"
 #include "xmalloc.h"
 
@@ -112,6 +113,19 @@ void table_add_note(struct table *t, const char *note)
 	*notes = line;
 }
 
+/* n blanks (fprintf's "%*s" costs a format parse per cell: a table of 1000 servers has 8000). */
+static void pad(FILE *out, size_t n)
+{
+	static const char blanks[] = "                                                                ";
+
+	while (n > 0) {
+		size_t k = n < sizeof(blanks) - 1 ? n : sizeof(blanks) - 1;
+
+		fwrite(blanks, 1, k, out);
+		n -= k;
+	}
+}
+
 /* Print s in at most width characters, ending a cut one with mark; returns the characters printed. */
 static size_t print_cut(FILE *out, const char *s, size_t width, const char *mark)
 {
@@ -122,10 +136,11 @@ static size_t print_cut(FILE *out, const char *s, size_t width, const char *mark
 		return w;
 	}
 	if (width <= wm) {
-		fprintf(out, "%.*s", (int)text_prefix(s, width), s);
+		fwrite(s, 1, text_prefix(s, width), out);
 		return width;
 	}
-	fprintf(out, "%.*s%s", (int)text_prefix(s, width - wm), s, mark);
+	fwrite(s, 1, text_prefix(s, width - wm), out);
+	fputs(mark, out);
 	return width;
 }
 
@@ -156,9 +171,11 @@ static void print_wrapped(FILE *out, const char *s, size_t width, size_t indent)
 			if (b > 0)
 				n = b;
 		}
-		if (!first)
-			fprintf(out, "\n%*s", (int)indent, "");
-		fprintf(out, "%.*s", (int)n, s);
+		if (!first) {
+			fputc('\n', out);
+			pad(out, indent);
+		}
+		fwrite(s, 1, n, out);
 		s += n;
 		while (*s == ' ')
 			s++;
@@ -180,7 +197,8 @@ static void print_row(const struct table *t, char *const *row, const size_t *wid
 		if (i == last && !t->right[i]) {
 			if (text_width(row[i]) > widths[i] && widths[i] < REASON_OWN_LINE) {
 				/* Too narrow to wrap in place: the reason gets lines of its own. */
-				fprintf(out, "\n%*s", REASON_INDENT, "");
+				fputc('\n', out);
+				pad(out, REASON_INDENT);
 				print_wrapped(out, row[i], total - REASON_INDENT, REASON_INDENT);
 			} else {
 				print_wrapped(out, row[i], widths[i], indent);
@@ -189,12 +207,12 @@ static void print_row(const struct table *t, char *const *row, const size_t *wid
 		}
 		if (t->right[i]) {
 			w = text_width(row[i]);
-			fprintf(out, "%*s", (int)(w < widths[i] ? widths[i] - w : 0), "");
+			pad(out, w < widths[i] ? widths[i] - w : 0);
 		}
 		w = print_cut(out, row[i], widths[i], "~");
 		indent += widths[i] + 2;
 		if (i < end)
-			fprintf(out, "%*s", (int)(t->right[i] ? 2 : widths[i] - w + 2), "");
+			pad(out, t->right[i] ? 2 : widths[i] - w + 2);
 	}
 	fputc('\n', out);
 }
@@ -235,7 +253,7 @@ void table_print(const struct table *t, FILE *out, size_t width)
 			nl = strchr(note, '\n');
 			if (nl)
 				*nl = '\0';
-			fprintf(out, "%*s", NOTE_INDENT, "");
+			pad(out, NOTE_INDENT);
 			print_wrapped(out, note, width - NOTE_INDENT, NOTE_INDENT);
 			fputc('\n', out);
 			if (nl)
@@ -363,44 +381,60 @@ static char *json_text(const cJSON *v)
 	return text;
 }
 
+/* Two spaces per level. */
+static void indent(struct jsonw *w, unsigned depth)
+{
+	static const char spaces[] = "                                ";
+
+	for (size_t n = (size_t)depth * 2; n > 0;) {
+		size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
+
+		jsonw_bytes(w, spaces, k);
+		n -= k;
+	}
+}
+
 /*
  * Two spaces per level, one member per line, "key": value: the layout of
  * jq and most tools, so that --json output diffs and greps well. Scalars
- * are printed by cJSON, which owns escaping and number formatting.
+ * are written as cJSON prints them (jsonw: the same escaping and numbers),
+ * all into one buffer.
  */
-static void print_pretty(const cJSON *v, unsigned depth, FILE *out)
+static void print_pretty(struct jsonw *w, const cJSON *v, unsigned depth)
 {
 	bool object = cJSON_IsObject(v);
 	const cJSON *it;
-	char *text;
 
 	if ((!object && !cJSON_IsArray(v)) || !v->child) {
-		text = json_text(v);
-		fputs(text, out);
-		cJSON_free(text);
+		jsonw_value(w, v);
 		return;
 	}
-	fputc(object ? '{' : '[', out);
+	jsonw_char(w, object ? '{' : '[');
 	cJSON_ArrayForEach(it, v) {
-		fprintf(out, "\n%*s", (int)(depth + 1) * 2, "");
+		jsonw_char(w, '\n');
+		indent(w, depth + 1);
 		if (object) {
-			cJSON key = { .type = cJSON_String, .valuestring = it->string };
-
-			text = json_text(&key);
-			fprintf(out, "%s: ", text);
-			cJSON_free(text);
+			jsonw_string(w, it->string);
+			jsonw_bytes(w, ": ", 2);
 		}
-		print_pretty(it, depth + 1, out);
+		print_pretty(w, it, depth + 1);
 		if (it->next)
-			fputc(',', out);
+			jsonw_char(w, ',');
 	}
-	fprintf(out, "\n%*s%c", (int)depth * 2, "", object ? '}' : ']');
+	jsonw_char(w, '\n');
+	indent(w, depth);
+	jsonw_char(w, object ? '}' : ']');
 }
 
 void output_json(const cJSON *v)
 {
-	print_pretty(v, 0, stdout);
-	fputc('\n', stdout);
+	struct jsonw w;
+
+	jsonw_init(&w);
+	print_pretty(&w, v, 0);
+	jsonw_char(&w, '\n');
+	fwrite(w.buf, 1, w.len, stdout);
+	jsonw_free(&w);
 }
 
 void output_json_line(const cJSON *v)

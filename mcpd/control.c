@@ -18,6 +18,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "jsonrpc.h"
+#include "jsonw.h"
 #include "linebuf.h"
 #include "log.h"
 #include "paths.h"
@@ -153,20 +154,35 @@ static void on_reap(struct ev_loop *loop, ev_idle *w, int revents)
 	reap(w->data);
 }
 
+static bool client_send_text(struct ctl_client *cl, struct jsonw *w);
+
 /* Queue a message; a client that lets its queue overflow is dropped. Returns false then. */
 static bool client_send(struct ctl_client *cl, const cJSON *msg)
 {
-	size_t len;
-	char *text;
-	int r;
+	struct jsonw w;
 
 	if (cl->dead)
 		return false;
-	text = jsonrpc_serialize(msg, &len);
-	r = wbuf_append(&cl->out, text, len);
+	/* jsonrpc_serialize()'s line, written at once (a status reply is ~700 KB at 1000 servers). */
+	jsonw_init(&w);
+	jsonw_line(&w, msg);
+	return client_send_text(cl, &w);
+}
+
+/* Queue w's line (it ends with '\n') and free w; false when the client was dropped. */
+static bool client_send_text(struct ctl_client *cl, struct jsonw *w)
+{
+	size_t len = w->len;
+	int r;
+
+	if (cl->dead) {
+		jsonw_free(w);
+		return false;
+	}
+	r = wbuf_append(&cl->out, w->buf, len);
 	if (r >= 0)
 		cl->c->queued += len;
-	free(text);
+	jsonw_free(w);
 	if (r < 0) {
 		log_warning(NULL, NULL,
 			    "control: dropping client pid %d (uid %d): it does not read its replies (%zu bytes queued); closing it",
@@ -185,6 +201,23 @@ bool ctl_reply(struct ctl_client *cl, const cJSON *id, cJSON *result)
 
 	cJSON_Delete(msg);
 	return ok;
+}
+
+void ctl_reply_begin(const cJSON *id, struct jsonw *w)
+{
+	/* jsonrpc_result_new()'s members, in its order. */
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":", result[] = ",\"result\":";
+
+	jsonw_bytes(w, head, sizeof(head) - 1);
+	jsonw_value(w, id);
+	jsonw_bytes(w, result, sizeof(result) - 1);
+}
+
+bool ctl_reply_end(struct ctl_client *cl, struct jsonw *w)
+{
+	jsonw_char(w, '}');
+	jsonw_end_line(w);
+	return client_send_text(cl, w);
 }
 
 bool ctl_error(struct ctl_client *cl, const cJSON *id, int code, const char *message, cJSON *data)

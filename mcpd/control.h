@@ -62,6 +62,14 @@ uid_t ctl_uid(const struct ctl_client *c);
 /* Both return false when the client was dropped (its queue overflowed): do not touch it then. */
 bool ctl_reply(struct ctl_client *c, const cJSON *id, cJSON *result);
 bool ctl_error(struct ctl_client *c, const cJSON *id, int code, const char *message, cJSON *data);
+/*
+ * A reply written straight as text (no cJSON tree): ctl_reply_begin writes
+ * the message up to its result into w, the caller writes the result, and
+ * ctl_reply_end queues the line and frees w.
+ */
+struct jsonw;
+void ctl_reply_begin(const cJSON *id, struct jsonw *w);
+bool ctl_reply_end(struct ctl_client *c, struct jsonw *w);
 
 /* Follow a server's stderr on this connection (logs -f). */
 void ctl_follow(struct ctl_client *c, struct server *s);

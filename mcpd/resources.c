@@ -19,6 +19,7 @@
 
 #include "cgroup.h"
 #include "daemon.h"
+#include "jsonw.h"
 #include "log.h"
 #include "metrics.h"
 #include "procstat.h"
@@ -689,6 +690,25 @@ void resources_status_json(const struct server *s, cJSON *o)
 	cJSON_AddNumberToObject(j, "fds", (double)r->fds);
 	cJSON_AddNumberToObject(j, "processes", (double)r->processes);
 	cJSON_AddNumberToObject(j, "sampled_s_ago", round(fmax(0, ev_now(s->d->loop) - r->at) * 10) / 10);
+}
+
+void resources_status_summary(const struct server *s, struct jsonw *w)
+{
+	const struct resources *r = s->res;
+
+	/* The same condition and figures as resources_status_json. */
+	if (!r || !r->sampled || s->pid <= 0 || r->pid != s->pid)
+		return;
+	jsonw_key(w, "resources");
+	jsonw_char(w, '{');
+	jsonw_key(w, "cpu_percent");
+	if (r->cpu_percent >= 0)
+		jsonw_number(w, round(r->cpu_percent * 10) / 10);
+	else
+		jsonw_bytes(w, "null", 4);
+	jsonw_key(w, "memory_bytes");
+	jsonw_number(w, (double)r->memory);
+	jsonw_char(w, '}');
 }
 
 enum server_value { V_CPU, V_MEMORY, V_FDS, V_PROCESSES, V_MEMORY_LIMIT };

@@ -35,6 +35,9 @@ void resources_free(struct server *s);
  * "memory_limit_bytes", "fds", "processes", "sampled_s_ago"}.
  */
 void resources_status_json(const struct server *s, cJSON *o);
+/* Its members `mcpctl status`'s table shows (cpu_percent, memory_bytes), as "resources":{...}. */
+struct jsonw;
+void resources_status_summary(const struct server *s, struct jsonw *w);
 
 /*
  * Appends the resource families to /metrics: per server once it was sampled

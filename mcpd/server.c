@@ -24,6 +24,7 @@
 #include "guard.h"
 #include "duration.h"
 #include "jsonrpc.h"
+#include "jsonw.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "logbuf.h"
@@ -588,6 +589,59 @@ void server_reason(const struct server *s, char *buf, size_t size)
 	snprintf(buf, size, "%s", s->reason);
 }
 
+/* Figures both forms of the status show, computed in one place. */
+static double status_uptime(const struct server *s, double now)
+{
+	return floor(now - s->started_at);
+}
+
+static bool status_has_latency(const struct server *s)
+{
+	return s->health.last_latency_ms >= 0 && s->pid > 0;
+}
+
+static double status_latency(const struct server *s)
+{
+	return round(s->health.last_latency_ms * 1000) / 1000;
+}
+
+void server_status_summary(const struct server *s, struct jsonw *w)
+{
+	double now = ev_now(s->d->loop);
+	char reason[320];
+
+	server_reason(s, reason, sizeof(reason));
+	jsonw_char(w, '{');
+	jsonw_key(w, "name");
+	jsonw_string(w, s->conf.name);
+	jsonw_key(w, "state");
+	jsonw_string(w, server_state_name(s->state));
+	jsonw_key(w, "pid");
+	if (s->pid > 0)
+		jsonw_number(w, s->pid);
+	else
+		jsonw_bytes(w, "null", 4);
+	jsonw_key(w, "uptime_s");
+	if (s->pid > 0)
+		jsonw_number(w, status_uptime(s, now));
+	else
+		jsonw_bytes(w, "null", 4);
+	jsonw_key(w, "restarts");
+	jsonw_number(w, s->restarts);
+	jsonw_key(w, "reason");
+	jsonw_string(w, reason);
+	jsonw_key(w, "health");
+	jsonw_string(w, health_name(s));
+	jsonw_key(w, "latency_ms");
+	if (status_has_latency(s))
+		jsonw_number(w, status_latency(s));
+	else
+		jsonw_bytes(w, "null", 4);
+	traffic_status_summary(s, w);
+	resources_status_summary(s, w);
+	jsonw_char(w, '}');
+}
+
 cJSON *server_status_json(const struct server *s)
 {
 	double now = ev_now(s->d->loop);
@@ -599,7 +653,7 @@ cJSON *server_status_json(const struct server *s)
 	cJSON_AddStringToObject(o, "state", server_state_name(s->state));
 	if (s->pid > 0) {
 		cJSON_AddNumberToObject(o, "pid", s->pid);
-		cJSON_AddNumberToObject(o, "uptime_s", floor(now - s->started_at));
+		cJSON_AddNumberToObject(o, "uptime_s", status_uptime(s, now));
 	} else {
 		cJSON_AddNullToObject(o, "pid");
 		cJSON_AddNullToObject(o, "uptime_s");
@@ -615,8 +669,8 @@ cJSON *server_status_json(const struct server *s)
 		cJSON_AddNullToObject(o, "next_try_s");
 	cJSON_AddNumberToObject(o, "attempt", s->attempt);
 	cJSON_AddStringToObject(o, "health", health_name(s));
-	if (s->health.last_latency_ms >= 0 && s->pid > 0)
-		cJSON_AddNumberToObject(o, "latency_ms", round(s->health.last_latency_ms * 1000) / 1000);
+	if (status_has_latency(s))
+		cJSON_AddNumberToObject(o, "latency_ms", status_latency(s));
 	else
 		cJSON_AddNullToObject(o, "latency_ms");
 	if (s->protocol_version[0]) {

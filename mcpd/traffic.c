@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "jsonw.h"
 #include "log.h"
 #include "mcp-era.h"
 #include "metrics.h"
@@ -147,33 +148,82 @@ void traffic_free(struct server *s)
 }
 
 /* ms rounded to 0.001, or null. */
+/* ms already rounded to microseconds (traffic_shown). */
 static void add_ms(cJSON *o, const char *key, double ms)
 {
 	if (ms < 0)
 		cJSON_AddNullToObject(o, key);
 	else
-		cJSON_AddNumberToObject(o, key, round(ms * 1000.) / 1000.);
+		cJSON_AddNumberToObject(o, key, ms);
+}
+
+/* The figures status shows, computed in one place for both of its forms. */
+struct traffic_shown {
+	double requests, errors, in_flight, rate, error_rate, p50_ms, p99_ms;	/* p50/p99 < 0: none */
+};
+
+static void traffic_shown(const struct server *s, struct traffic_shown *f)
+{
+	struct traffic_window w = { .p50_ms = -1, .p99_ms = -1 };
+	const struct traffic_table *t = s->traffic ? s->traffic->t : NULL;
+
+	if (t)
+		traffic_table_window(t, ev_now(s->d->loop), &w);
+	f->requests = t ? (double)t->requests : 0;
+	f->errors = t ? (double)t->errors : 0;
+	f->in_flight = t ? (double)t->in_flight : 0;
+	f->rate = round((double)w.requests / TRAFFIC_WINDOW_SECONDS * 1000.) / 1000.;
+	f->error_rate = w.requests ? round((double)w.errors / (double)w.requests * 1e4) / 1e4 : 0;
+	f->p50_ms = w.p50_ms < 0 ? -1 : round(w.p50_ms * 1000.) / 1000.;
+	f->p99_ms = w.p99_ms < 0 ? -1 : round(w.p99_ms * 1000.) / 1000.;
 }
 
 void traffic_status_json(const struct server *s, cJSON *o)
 {
-	struct traffic_window w = { .p50_ms = -1, .p99_ms = -1 };
-	const struct traffic_table *t = s->traffic ? s->traffic->t : NULL;
+	struct traffic_shown f;
 	cJSON *j;
 
 	if (s->conf.transport != TRANSPORT_STDIO)
 		return;
-	if (t)
-		traffic_table_window(t, ev_now(s->d->loop), &w);
+	traffic_shown(s, &f);
 	j = cJSON_AddObjectToObject(o, "traffic");
-	cJSON_AddNumberToObject(j, "requests", t ? (double)t->requests : 0);
-	cJSON_AddNumberToObject(j, "errors", t ? (double)t->errors : 0);
-	cJSON_AddNumberToObject(j, "in_flight", t ? (double)t->in_flight : 0);
+	cJSON_AddNumberToObject(j, "requests", f.requests);
+	cJSON_AddNumberToObject(j, "errors", f.errors);
+	cJSON_AddNumberToObject(j, "in_flight", f.in_flight);
 	cJSON_AddNumberToObject(j, "window_s", TRAFFIC_WINDOW_SECONDS);
-	cJSON_AddNumberToObject(j, "rate", round((double)w.requests / TRAFFIC_WINDOW_SECONDS * 1000.) / 1000.);
-	cJSON_AddNumberToObject(j, "error_rate", w.requests ? round((double)w.errors / (double)w.requests * 1e4) / 1e4 : 0);
-	add_ms(j, "p50_ms", w.p50_ms);
-	add_ms(j, "p99_ms", w.p99_ms);
+	cJSON_AddNumberToObject(j, "rate", f.rate);
+	cJSON_AddNumberToObject(j, "error_rate", f.error_rate);
+	add_ms(j, "p50_ms", f.p50_ms);
+	add_ms(j, "p99_ms", f.p99_ms);
+}
+
+static void write_ms(struct jsonw *jw, const char *key, double ms)
+{
+	jsonw_key(jw, key);
+	if (ms < 0)
+		jsonw_bytes(jw, "null", 4);
+	else
+		jsonw_number(jw, ms);
+}
+
+void traffic_status_summary(const struct server *s, struct jsonw *jw)
+{
+	struct traffic_shown f;
+
+	if (s->conf.transport != TRANSPORT_STDIO)
+		return;
+	traffic_shown(s, &f);
+	jsonw_key(jw, "traffic");
+	jsonw_char(jw, '{');
+	jsonw_key(jw, "requests");
+	jsonw_number(jw, f.requests);
+	jsonw_key(jw, "rate");
+	jsonw_number(jw, f.rate);
+	jsonw_key(jw, "error_rate");
+	jsonw_number(jw, f.error_rate);
+	write_ms(jw, "p50_ms", f.p50_ms);
+	write_ms(jw, "p99_ms", f.p99_ms);
+	jsonw_char(jw, '}');
 }
 
 void traffic_metrics(const struct daemon *d, struct metrics_buf *b)

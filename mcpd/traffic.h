@@ -53,6 +53,9 @@ void traffic_free(struct server *s);
 
 /* Adds "traffic" to s's status object o (mcpctl status --json, /health). */
 void traffic_status_json(const struct server *s, cJSON *o);
+/* Its members `mcpctl status`'s table shows, as "traffic":{...} after a member of an object w writes. */
+struct jsonw;
+void traffic_status_summary(const struct server *s, struct jsonw *w);
 
 /* Appends the traffic families to /metrics. */
 void traffic_metrics(const struct daemon *d, struct metrics_buf *b);
