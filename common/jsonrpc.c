@@ -463,3 +463,29 @@ cJSON *jsonrpc_raw_id(const char *text, size_t len, const cJSON *parsed)
 	free(raw);
 	return item;
 }
+
+cJSON *jsonrpc_answer_id(const char *text, size_t len, const cJSON *parsed, bool raw)
+{
+	cJSON *id = jsonrpc_raw_id(text, len, parsed);
+	cJSON *value;
+
+	if (!id || raw || !cJSON_IsRaw(id))
+		return id;
+	value = cJSON_Parse(id->valuestring);
+	cJSON_Delete(id);
+	return value;
+}
+
+char *jsonrpc_cancelled_line(const cJSON *id, const char *why)
+{
+	cJSON *params = cJSON_CreateObject();
+	cJSON *msg;
+	char *text;
+
+	cJSON_AddItemToObject(params, "requestId", cJSON_Duplicate(id, 1));
+	cJSON_AddStringToObject(params, "reason", why);
+	msg = jsonrpc_notification_new("notifications/cancelled", params);
+	text = cJSON_PrintUnformatted(msg);
+	cJSON_Delete(msg);
+	return text;
+}

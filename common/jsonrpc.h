@@ -6,6 +6,7 @@
 #define MCPD_JSONRPC_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -89,5 +90,18 @@ int jsonrpc_scan_id(const char *text, size_t len, size_t *ret_off, size_t *ret_l
  * parsed; NULL when parsed is NULL and no id is found.
  */
 cJSON *jsonrpc_raw_id(const char *text, size_t len, const cJSON *parsed);
+
+/*
+ * The id to answer a client's message with: jsonrpc_raw_id's for a peer that
+ * takes ids as written (raw), else the same id as cJSON parses it.
+ */
+cJSON *jsonrpc_answer_id(const char *text, size_t len, const cJSON *parsed, bool raw);
+
+/*
+ * A notifications/cancelled message for request id, as one line of text
+ * (malloc'd; NULL when it cannot be made): what a client sends when it no
+ * longer wants an answer.
+ */
+char *jsonrpc_cancelled_line(const cJSON *id, const char *why);
 
 #endif

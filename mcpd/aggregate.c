@@ -977,14 +977,7 @@ static void client_response(struct aggregate *a, const cJSON *msg)
 /* The id to answer with: as written, for a sink that takes raw ids; else as parsed. */
 static cJSON *answer_id(const struct aggregate *a, const char *line, size_t len, const cJSON *parsed)
 {
-	cJSON *id = jsonrpc_raw_id(line, len, parsed);
-	cJSON *value;
-
-	if (!id || a->ops->raw_ids || !cJSON_IsRaw(id))
-		return id;
-	value = cJSON_Parse(id->valuestring);
-	cJSON_Delete(id);
-	return value;
+	return jsonrpc_answer_id(line, len, parsed, a->ops->raw_ids);
 }
 
 void aggregate_client_line(struct aggregate *a, const char *line, size_t len)
@@ -1501,15 +1494,8 @@ bool aggregate_client_eof(struct aggregate *a)
 
 void aggregate_cancel(struct aggregate *a, const cJSON *id, const char *why, bool timed_out)
 {
-	cJSON *params = cJSON_CreateObject();
-	cJSON *msg;
-	char *text;
+	char *text = jsonrpc_cancelled_line(id, why);
 
-	cJSON_AddItemToObject(params, "requestId", cJSON_Duplicate(id, 1));
-	cJSON_AddStringToObject(params, "reason", why);
-	msg = jsonrpc_notification_new("notifications/cancelled", params);
-	text = cJSON_PrintUnformatted(msg);
-	cJSON_Delete(msg);
 	if (!text)
 		return;
 	a->cancel_timeout = timed_out;

@@ -1481,14 +1481,7 @@ static bool forward_response(struct session *sess, const cJSON *msg)
 /* The id to answer with: as written, for a sink that takes raw ids; else as parsed. */
 static cJSON *answer_id(const struct session *sess, const char *line, size_t len, const cJSON *parsed)
 {
-	cJSON *id = jsonrpc_raw_id(line, len, parsed);
-	cJSON *value;
-
-	if (!id || sess->ops->raw_ids || !cJSON_IsRaw(id))
-		return id;
-	value = cJSON_Parse(id->valuestring);
-	cJSON_Delete(id);
-	return value;
+	return jsonrpc_answer_id(line, len, parsed, sess->ops->raw_ids);
 }
 
 void relay_release(struct session *sess, cJSON *req, const cJSON *id)
@@ -1987,15 +1980,8 @@ void relay_cancel(struct session *sess, const cJSON *id, const char *why, bool t
 		aggregate_cancel(aggregate_of(sess), id, why, timed_out);
 		return;
 	}
-	cJSON *params = cJSON_CreateObject();
-	cJSON *msg;
-	char *text;
+	char *text = jsonrpc_cancelled_line(id, why);
 
-	cJSON_AddItemToObject(params, "requestId", cJSON_Duplicate(id, 1));
-	cJSON_AddStringToObject(params, "reason", why);
-	msg = jsonrpc_notification_new("notifications/cancelled", params);
-	text = cJSON_PrintUnformatted(msg);
-	cJSON_Delete(msg);
 	if (!text)
 		return;
 	sess->cancel_timeout = timed_out;

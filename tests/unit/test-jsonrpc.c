@@ -426,9 +426,33 @@ static void test_raw_id(void **state)
 	assert_null(jsonrpc_raw_id("{\"params\":{", 11, NULL));
 }
 
+/* The id a relay answers a client with, and the cancellation it sends for it. */
+static void test_answer_id_and_cancelled_line(void **state)
+{
+	static const char line[] = "{\"jsonrpc\":\"2.0\",\"id\":9007199254740993,\"method\":\"ping\"}";
+	cJSON *parsed = cJSON_Parse(line);
+	cJSON *raw = jsonrpc_answer_id(line, strlen(line), cJSON_GetObjectItemCaseSensitive(parsed, "id"), true);
+	cJSON *value = jsonrpc_answer_id(line, strlen(line), cJSON_GetObjectItemCaseSensitive(parsed, "id"), false);
+	char *text;
+
+	(void)state;
+	assert_true(cJSON_IsRaw(raw));
+	assert_string_equal(raw->valuestring, "9007199254740993");
+	assert_true(cJSON_IsNumber(value));
+	text = jsonrpc_cancelled_line(raw, "the client left");
+	assert_string_equal(text, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":"
+			    "{\"requestId\":9007199254740993,\"reason\":\"the client left\"}}");
+	free(text);
+	assert_null(jsonrpc_answer_id("{}", 2, NULL, true));
+	cJSON_Delete(raw);
+	cJSON_Delete(value);
+	cJSON_Delete(parsed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_answer_id_and_cancelled_line),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_builders),
 		cmocka_unit_test(test_serialize_one_line),
