@@ -8,6 +8,7 @@
 
 #include "approvals.h"
 #include "control.h"
+#include "ctl-approvals.h"
 #include "jsonrpc.h"
 
 /* Printable ASCII or UTF-8, no control characters: it goes into log lines and the client's error. */
@@ -21,33 +22,20 @@ static bool printable(const char *s)
 
 static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 {
-	const char *aid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(params, "id"));
+	const char *aid = ctl_approval_id(c, id, params);
 	const cJSON *why = cJSON_GetObjectItemCaseSensitive(params, "reason");
 	const char *reason = cJSON_GetStringValue(why);
 	char message[128];
-	cJSON *result;
 
-	if (!aid || !*aid || strlen(aid) > APPROVALS_ID_LEN) {
-		ctl_error(c, id, JSONRPC_INVALID_PARAMS, "\"id\" must be an approval id, as `mcpctl approvals` shows it",
-			  NULL);
+	if (!aid)
 		return;
-	}
 	if ((why && !cJSON_IsNull(why) && !reason) ||
 	    (reason && (!*reason || strlen(reason) > APPROVALS_REASON_MAX || !printable(reason)))) {
 		snprintf(message, sizeof(message), "\"reason\" must be 1 to %d printable bytes", APPROVALS_REASON_MAX);
 		ctl_error(c, id, JSONRPC_INVALID_PARAMS, message, NULL);
 		return;
 	}
-	if (approvals_deny(aid, ctl_uid(c), reason) < 0) {
-		snprintf(message, sizeof(message), "no call waits for approval %s (decided, expired or withdrawn "
-			 "already?)", aid);
-		ctl_error(c, id, CTL_ERR_NO_APPROVAL, message, NULL);
-		return;
-	}
-	result = cJSON_CreateObject();
-	cJSON_AddStringToObject(result, "id", aid);
-	cJSON_AddStringToObject(result, "decision", "denied");
-	ctl_reply(c, id, result);
+	ctl_approval_reply(c, id, aid, approvals_deny(aid, ctl_uid(c), reason), "denied");
 }
 
 const struct ctl_method ctl_deny = { .name = "deny", .writes = true, .run = run };
