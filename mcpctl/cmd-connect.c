@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -73,11 +74,24 @@ static int buf_write(struct pipebuf *b, int fd, size_t chunk)
 	return 0;
 }
 
+/*
+ * Bytes are written right after they are read, and poll waits for POLLOUT only
+ * when a write was short: one poll per message each way, not two. Standard
+ * output is made non-blocking for that when it is a pipe or a socket (what an
+ * MCP client gives its server; its flags are restored at the end); anything
+ * else (a terminal) is written PIPE_CHUNK at a time once poll said it may.
+ */
 static int relay(int sock, struct pipebuf *to_out)
 {
 	struct pipebuf to_sock = { .data = xmalloc(RELAY_BUF) };
 	bool in_eof = false, sock_eof = false, shut = false;
 	int status = EXIT_OK;
+	int out_flags = fcntl(STDOUT_FILENO, F_GETFL);
+	struct stat st;
+	bool out_nonblock = out_flags >= 0 && !(out_flags & O_NONBLOCK) && fstat(STDOUT_FILENO, &st) == 0 &&
+			    (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) &&
+			    fcntl(STDOUT_FILENO, F_SETFL, out_flags | O_NONBLOCK) == 0;
+	size_t out_chunk = out_nonblock ? RELAY_BUF : PIPE_CHUNK;
 
 	for (;;) {
 		struct pollfd pfd[3] = {
@@ -117,17 +131,21 @@ static int relay(int sock, struct pipebuf *to_out)
 			if (n <= 0)
 				sock_eof = true;
 		}
-		if ((pfd[1].revents & POLLOUT) && buf_write(&to_sock, sock, to_sock.len) < 0) {
+		/* The socket is non-blocking: what came is written at once, poll waits only for the rest. */
+		if (to_sock.len && buf_write(&to_sock, sock, to_sock.len) < 0) {
 			/* mcpd is gone: what it sent is still written out above. */
 			to_sock.len = 0;
 			in_eof = true;
 		}
-		if ((pfd[2].revents & (POLLOUT | POLLERR | POLLHUP)) && buf_write(to_out, STDOUT_FILENO, PIPE_CHUNK) < 0) {
+		if (to_out->len && (out_nonblock || (pfd[2].revents & (POLLOUT | POLLERR | POLLHUP))) &&
+		    buf_write(to_out, STDOUT_FILENO, out_chunk) < 0) {
 			/* Our client stopped reading: nothing left to do. */
 			status = EXIT_FAIL;
 			break;
 		}
 	}
+	if (out_nonblock)
+		fcntl(STDOUT_FILENO, F_SETFL, out_flags);
 	free(to_sock.data);
 	return status;
 }

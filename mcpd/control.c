@@ -49,6 +49,7 @@ struct ctl_client {
 	struct control *c;
 	int fd;
 	ev_io read_w, write_w;
+	ev_prepare flush_w;	/* writes what an iteration queued, before the loop waits */
 	struct linebuf in;
 	struct wbuf out;
 	enum access access;
@@ -120,6 +121,7 @@ static void client_drop(struct ctl_client *cl)
 	cl->follow = NULL;
 	ev_io_stop(c->d->loop, &cl->read_w);
 	ev_io_stop(c->d->loop, &cl->write_w);
+	ev_prepare_stop(c->d->loop, &cl->flush_w);
 	ev_timer_stop(c->d->loop, &cl->idle_w);
 	close(cl->fd);
 	cl->fd = -1;
@@ -190,7 +192,8 @@ static bool client_send_text(struct ctl_client *cl, struct jsonw *w)
 		client_drop(cl);
 		return false;
 	}
-	ev_io_start(cl->c->d->loop, &cl->write_w);
+	if (!ev_is_active(&cl->write_w))
+		ev_prepare_start(cl->c->d->loop, &cl->flush_w);
 	return true;
 }
 
@@ -482,21 +485,29 @@ static bool handle_lines(struct ctl_client *cl)
 	return true;
 }
 
-static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
+/* Write what the socket takes: wbuf_flush()'s result, the bytes written no longer counted as queued. */
+static int client_flush(struct ctl_client *cl)
 {
-	struct ctl_client *cl = w->data;
 	size_t before = wbuf_pending(&cl->out);
 	int r = wbuf_flush(&cl->out, cl->fd);
 
 	/* Counted before a failure drops the client: the bytes written are no longer queued. */
 	if (wbuf_pending(&cl->out) < before) {
-		cl->active = ev_now(loop);
+		cl->active = ev_now(cl->c->d->loop);
 		cl->c->queued -= before - wbuf_pending(&cl->out);
 		if (cl->c->total_full && cl->c->queued < cl->c->total_queue / 2) {
 			cl->c->total_full = false;
 			log_notice(NULL, NULL, "control: replies waiting for their clients are back under half the limit");
 		}
 	}
+	return r;
+}
+
+static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ctl_client *cl = w->data;
+	int r = client_flush(cl);
+
 	if (r < 0) {
 		client_drop(cl);
 		return;
@@ -524,6 +535,24 @@ static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
 		if (may_take_more(cl))
 			ev_io_start(loop, &cl->read_w);
 	}
+}
+
+/*
+ * What this loop iteration queued goes in one write before the loop waits; the
+ * write watcher (two epoll_ctl and an iteration more per reply) only when the
+ * socket is full, or for what on_client_write does after a reply (an error,
+ * closing, a big buffer to give back, reading to resume). Nothing else here:
+ * a prepare watcher started now (a server's stdin) would wait for the next event.
+ */
+static void on_client_flush(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct ctl_client *cl = w->data;
+	int r;
+
+	ev_prepare_stop(loop, w);
+	r = client_flush(cl);
+	if (r != 0 || cl->closing || cl->out.cap > CONTROL_KEEP_BUFFER || (!cl->eof && !ev_is_active(&cl->read_w)))
+		ev_io_start(loop, &cl->write_w);
 }
 
 static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
@@ -773,9 +802,10 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		wbuf_init(&cl->out, CONTROL_MAX_QUEUE);
 		ev_io_init(&cl->read_w, on_client_read, fd, EV_READ);
 		ev_io_init(&cl->write_w, on_client_write, fd, EV_WRITE);
+		ev_prepare_init(&cl->flush_w, on_client_flush);
 		ev_init(&cl->idle_w, on_client_idle);
 		cl->idle_w.repeat = c->idle_timeout;
-		cl->read_w.data = cl->write_w.data = cl->idle_w.data = cl;
+		cl->read_w.data = cl->write_w.data = cl->flush_w.data = cl->idle_w.data = cl;
 		ev_io_start(loop, &cl->read_w);
 		ev_timer_again(loop, &cl->idle_w);
 		cl->next = c->clients;

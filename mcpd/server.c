@@ -149,6 +149,12 @@ static void close_fd(struct server *s, ev_io *w, int *fd)
 
 /* ---- stdin -------------------------------------------------------------- */
 
+static void close_stdin(struct server *s)
+{
+	ev_prepare_stop(s->d->loop, &s->stdin_flush_w);
+	close_fd(s, &s->stdin_w, &s->stdin_fd);
+}
+
 static void on_stdin_writable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct server *s = w->data;
@@ -159,8 +165,23 @@ static void on_stdin_writable(struct ev_loop *loop, ev_io *w, int revents)
 	} else if (r < 0) {
 		/* EPIPE: the server closed stdin or died; its exit will tell the rest. */
 		log_debug(s->conf.name, NULL, "writing to stdin: %s", strerror(-r));
-		close_fd(s, &s->stdin_w, &s->stdin_fd);
+		close_stdin(s);
 	}
+}
+
+/*
+ * What this loop iteration queued for stdin goes in one write, before the
+ * loop waits: the write watcher (an epoll_ctl to arm, one to disarm, and a
+ * loop iteration more) only when the pipe is full. Nothing but writing and
+ * arming here: a prepare watcher started now would wait for the next event.
+ */
+static void on_stdin_flush(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct server *s = w->data;
+
+	ev_prepare_stop(loop, w);
+	if (wbuf_flush(&s->in, s->stdin_fd) != 0)
+		ev_io_start(loop, &s->stdin_w);	/* full, or an error: on_stdin_writable goes on */
 }
 
 bool server_send(struct server *s, const cJSON *msg)
@@ -182,14 +203,14 @@ bool server_send(struct server *s, const cJSON *msg)
 		return false;
 	}
 	if (!ev_is_active(&s->stdin_w))
-		ev_io_start(s->d->loop, &s->stdin_w);
+		ev_prepare_start(s->d->loop, &s->stdin_flush_w);
 	return true;
 }
 
 void server_close_stdin(struct server *s)
 {
 	/* Whatever is still queued is dropped: the server is being stopped. */
-	close_fd(s, &s->stdin_w, &s->stdin_fd);
+	close_stdin(s);
 }
 
 /* ---- stdout: the MCP channel -------------------------------------------- */
@@ -437,6 +458,8 @@ int server_spawn(struct server *s)
 	linebuf_init(&s->err, SERVER_STDERR_LINE, LINEBUF_SPLIT);
 	wbuf_init(&s->in, SERVER_STDIN_QUEUE);
 	ev_io_init(&s->stdin_w, on_stdin_writable, s->stdin_fd, EV_WRITE);
+	ev_prepare_init(&s->stdin_flush_w, on_stdin_flush);
+	s->stdin_flush_w.data = s;
 	ev_io_init(&s->stdout_w, on_stdout, s->stdout_fd, EV_READ);
 	ev_io_init(&s->stderr_w, on_stderr, s->stderr_fd, EV_READ);
 	ev_io_init(&s->status_w, on_status, s->status_fd, EV_READ);
@@ -515,7 +538,7 @@ void server_reaped(struct server *s)
 				break;
 		}
 	}
-	close_fd(s, &s->stdin_w, &s->stdin_fd);
+	close_stdin(s);
 	close_fd(s, &s->stdout_w, &s->stdout_fd);
 	close_fd(s, &s->stderr_w, &s->stderr_fd);
 	close_fd(s, &s->status_w, &s->status_fd);

@@ -77,6 +77,7 @@ struct server {
 	double started_at;
 	int stdin_fd, stdout_fd, stderr_fd, status_fd;
 	ev_io stdin_w, stdout_w, stderr_w, status_w;
+	ev_prepare stdin_flush_w;	/* writes what an iteration queued for stdin, before the loop waits */
 	struct linebuf out;
 	struct linebuf err;
 	struct wbuf in;
