@@ -36,6 +36,7 @@ static const struct ctl_method *const methods[] = {
 };
 
 #define CONTROL_KEEP_BUFFER (256 * 1024)	/* a client's output buffer kept between replies */
+#define CONTROL_KEEP_SCRATCH (64 * 1024)	/* the buffer messages are written into, kept between them */
 #define CONTROL_ACCEPT_PAUSE 1.		/* seconds without accepting when descriptors run out */
 #define CONTROL_LOG_WINDOW 10.		/* refusals and idle closes: one line, then a count per window */
 
@@ -156,35 +157,44 @@ static void on_reap(struct ev_loop *loop, ev_idle *w, int revents)
 	reap(w->data);
 }
 
-static bool client_send_text(struct ctl_client *cl, struct jsonw *w);
+static bool client_queue(struct ctl_client *cl, const char *text, size_t len);
 
 /* Queue a message; a client that lets its queue overflow is dropped. Returns false then. */
 static bool client_send(struct ctl_client *cl, const cJSON *msg)
 {
-	struct jsonw w;
+	static struct jsonw w;	/* one loop, one thread: kept from message to message (relayed MCP messages) */
+	bool ok;
 
 	if (cl->dead)
 		return false;
 	/* jsonrpc_serialize()'s line, written at once (a status reply is ~700 KB at 1000 servers). */
-	jsonw_init(&w);
+	w.len = 0;
 	jsonw_line(&w, msg);
-	return client_send_text(cl, &w);
+	ok = client_queue(cl, w.buf, w.len);
+	if (w.cap > CONTROL_KEEP_SCRATCH)
+		jsonw_free(&w);
+	return ok;
 }
 
 /* Queue w's line (it ends with '\n') and free w; false when the client was dropped. */
 static bool client_send_text(struct ctl_client *cl, struct jsonw *w)
 {
-	size_t len = w->len;
+	bool ok = client_queue(cl, w->buf, w->len);
+
+	jsonw_free(w);
+	return ok;
+}
+
+/* Queue a line; false when the client was dropped (now, its queue full, or before). */
+static bool client_queue(struct ctl_client *cl, const char *text, size_t len)
+{
 	int r;
 
-	if (cl->dead) {
-		jsonw_free(w);
+	if (cl->dead)
 		return false;
-	}
-	r = wbuf_append(&cl->out, w->buf, len);
+	r = wbuf_append(&cl->out, text, len);
 	if (r >= 0)
 		cl->c->queued += len;
-	jsonw_free(w);
 	if (r < 0) {
 		log_warning(NULL, NULL,
 			    "control: dropping client pid %d (uid %d): it does not read its replies (%zu bytes queued); closing it",

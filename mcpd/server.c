@@ -42,6 +42,7 @@
 
 /* Read at most this much from one pipe per loop iteration: fairness between servers. */
 #define READ_BUDGET (64 * 1024)
+#define SERVER_SEND_KEEP (64 * 1024)	/* the buffer server_send() writes messages into, kept between them */
 
 static const char *const state_names[ST__COUNT] = {
 	[ST_STOPPED] = "stopped", [ST_STARTING] = "starting", [ST_RUNNING] = "running",
@@ -186,15 +187,17 @@ static void on_stdin_flush(struct ev_loop *loop, ev_prepare *w, int revents)
 
 bool server_send(struct server *s, const cJSON *msg)
 {
-	size_t len;
-	char *text;
+	static struct jsonw w;	/* one loop, one thread: kept from message to message */
 	int r;
 
 	if (s->stdin_fd < 0)
 		return false;
-	text = jsonrpc_serialize(msg, &len);
-	r = wbuf_append(&s->in, text, len);
-	free(text);
+	/* jsonrpc_serialize()'s line, without cJSON's printf/sscanf per number and its copies. */
+	w.len = 0;
+	jsonw_line(&w, msg);
+	r = wbuf_append(&s->in, w.buf, w.len);
+	if (w.cap > SERVER_SEND_KEEP)
+		jsonw_free(&w);
 	if (r < 0) {
 		char why[128];
 
