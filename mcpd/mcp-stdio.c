@@ -437,7 +437,7 @@ static const char *error_text(const cJSON *msg, char *buf, size_t size)
 	return buf;
 }
 
-static void on_response(struct server *s, const cJSON *msg)
+static void on_response(struct server *s, cJSON *msg)
 {
 	char buf[160];
 	struct pending *p;

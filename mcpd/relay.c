@@ -1616,12 +1616,11 @@ static void reopen_bridges(struct server *s)
 			open_bridge(it);
 }
 
-bool relay_server_response(struct server *s, const cJSON *msg)
+bool relay_server_response(struct server *s, cJSON *msg)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
 	struct pending_req *p;
 	struct session *sess;
-	cJSON *copy;
 	int64_t sid;
 	bool counted;
 
@@ -1667,20 +1666,20 @@ bool relay_server_response(struct server *s, const cJSON *msg)
 		maybe_finish(sess);
 		return true;
 	}
-	copy = cJSON_Duplicate(msg, 1);
-	cJSON_ReplaceItemInObjectCaseSensitive(copy, "id", cJSON_Duplicate(p->client_id, 1));
-	relay_policy_filter(sess, p->method, copy);	/* lists: only what the session's agent may use */
-	era_response(p, copy);
+	/* The server's answer as it wrote it first; then it becomes the client's, in place (no copy of it). */
 	relay_state_answered(sess, p->client_id_value, msg);
 	counted = p->tr.series != NULL;
 	traffic_answered(s, &p->tr, msg);
 	if (p->approval[0])
 		approvals_answered(s->conf.name, p->approval, msg, NULL);
+	relay_policy_filter(sess, p->method, msg);	/* lists: only what the session's agent may use */
+	era_response(p, msg);
+	cJSON_ReplaceItemInObjectCaseSensitive(msg, "id", p->client_id);
+	p->client_id = NULL;
 	pending_free(p);
 	/* A client dropped for not reading is closing: it is not finished twice. */
-	if (counted ? answer_counted(sess, copy) : to_client(sess, copy))
+	if (counted ? answer_counted(sess, msg) : to_client(sess, msg))
 		maybe_finish(sess);
-	cJSON_Delete(copy);
 	return true;
 }
 

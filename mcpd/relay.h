@@ -117,9 +117,10 @@ void relay_client_oversized(struct session *sess, const char *start, size_t len,
 /*
  * Messages from the server. Each returns true when it took the message:
  * a response to a relayed request, a notification for sessions, a request
- * for a client.
+ * for a client. A response it took is changed in place (the client's id,
+ * filtered lists): the caller only frees it then.
  */
-bool relay_server_response(struct server *s, const cJSON *msg);
+bool relay_server_response(struct server *s, cJSON *msg);
 void relay_server_notification(struct server *s, const cJSON *msg);
 bool relay_server_request(struct server *s, const cJSON *msg);
 
