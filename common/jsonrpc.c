@@ -190,6 +190,15 @@ static const char *duplicate_member(const cJSON *item)
 	}
 	if (!cJSON_IsObject(item) || n < 2)
 		return NULL;
+	if (n <= 8) {
+		/* Most objects of a message are this small: pairs, without a malloc and a sort (the same answer). */
+		for (c = item->child; c; c = c->next)
+			for (const cJSON *d = c->next; d; d = d->next)
+				if (strcmp(c->string ? c->string : "", d->string ? d->string : "") == 0 &&
+				    (!dup || strcmp(c->string ? c->string : "", dup) < 0))
+					dup = c->string ? c->string : "";
+		return dup;
+	}
 	names = xmalloc(n * sizeof(*names));
 	for (c = item->child; c; c = c->next)
 		names[i++] = c->string ? c->string : "";

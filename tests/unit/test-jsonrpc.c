@@ -255,6 +255,30 @@ static void test_parse_duplicate(void **state)
 	msg = parse_client_exact(big, n, &code);
 	assert_non_null(msg);
 	cJSON_Delete(msg);
+	/*
+	 * Small objects (up to 8 members) are compared pairwise, larger ones
+	 * sorted: either way the message names the smallest of the names given
+	 * twice, and an object of 8 or 9 distinct names is fine.
+	 */
+	{
+		static const char *const two_dups[] = {
+			"{\"b\":1,\"z\":2,\"b\":3,\"a\":4,\"a\":5}",
+			"{\"b\":1,\"z\":2,\"b\":3,\"a\":4,\"a\":5,\"c\":6,\"d\":7,\"e\":8,\"f\":9}",
+		};
+		static const char *const distinct[] = {
+			"{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8}",
+			"{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9}",
+		};
+
+		for (size_t i = 0; i < 2; i++) {
+			msg = parse_client_exact(two_dups[i], strlen(two_dups[i]), &code);
+			assert_null(msg);
+			assert_non_null(strstr(jsonrpc_parse_error_text(code), "member \"a\" twice"));
+			msg = parse_client_exact(distinct[i], strlen(distinct[i]), &code);
+			assert_non_null(msg);
+			cJSON_Delete(msg);
+		}
+	}
 }
 
 static void test_parse(void **state)
