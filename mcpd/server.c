@@ -110,6 +110,7 @@ void server_free(struct server *s)
 	server_limits_free(s);
 	ev_timer_stop(s->d->loop, &s->timer);
 	ev_timer_stop(s->d->loop, &s->lograte_w);
+	ev_prepare_stop(s->d->loop, &s->stdin_flush_w);	/* a flush queued in the iteration that frees it */
 	log_summary(s);		/* the count of a window cut short is not lost */
 	circuit_free(&s->circuit);
 	logbuf_free(s->log);
