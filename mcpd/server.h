@@ -152,7 +152,8 @@ cJSON *server_status_json(const struct server *s);
 
 /*
  * The members of server_status_json that `mcpctl status`'s table shows, in
- * the same order and form, written into w: name, state, pid, uptime_s,
+ * the same order and form, written into w: name (then server and replica for
+ * a replica of replicas: N), state, pid, uptime_s,
  * restarts, reason, health, latency_ms, traffic (requests, rate, error_rate,
  * p50_ms, p99_ms) and resources (cpu_percent, memory_bytes), each when the
  * full status has it.
