@@ -124,6 +124,10 @@ is "$(field_of web#1 pid)" "$pid1" "web#1 was not touched"
 open_client 5
 wait_until 30 _answered 5 0
 is "$(whoami 5 1)" web2 "a new session goes to the least loaded replica (web#2, with none)"
+# Its subscription and log level are the session's: they follow it to the other replica.
+printf '%s\n' '{"jsonrpc":"2.0","id":20,"method":"resources/subscribe","params":{"uri":"test://moved"}}' \
+	'{"jsonrpc":"2.0","id":21,"method":"logging/setLevel","params":{"level":"debug"}}' >&"${fd[5]}"
+wait_until 30 _answered 5 21 || diag "no answer to setLevel: $(tail -n 2 "$T/c5.out")"
 printf '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sleep","arguments":{"ms":60000}}}\n' >&"${fd[5]}"
 _sleeping() { ctl logs web#2 | grep -q 'sleeping 60000'; }
 wait_until 30 _sleeping || diag "no sleep seen in web#2's log"
@@ -133,6 +137,10 @@ wait_until 60 _answered 5 2
 like "$(grep '"id":2,' "$T/c5.out")" '"id":2,"error":\{"code":-31000,"message":"server \\"web#2\\"' \
 	"a call in flight on the killed replica is answered with an error"
 is "$(whoami 5 3)" web1 "and the session's next call works, on web#1"
+_renewed() { ctl logs web#1 | grep -q 'resources/subscribe.*test://moved'; }
+wait_until 30 _renewed && ok "the moved session's subscription is renewed on web#1" || not_ok "subscription renewed" "$(ctl logs web#1 | tail -n 5)"
+like "$(ctl logs web#1)" 'logging/setLevel.*"level":"debug"' "and its log level"
+like "$(cat "$T/c5.out")" 'notifications/tools/list_changed' "its client is told as after a restart"
 wait_until 60 _restarted || not_ok "web#2 restarted again" "$(ctl status web)"
 
 # ---- restart NAME#K restarts that replica only.
