@@ -229,6 +229,7 @@ void daemon_state_changed(struct daemon *d, struct server *s)
 {
 	sdnotify_status_changed(d);
 	aggregate_server_changed(d, s);	/* aggregate clients: its tools came or went */
+	replicas_state_changed(s);	/* a rolling restart goes on once a replica runs again */
 	if (s->removed && s->pid == 0)
 		ev_check_start(d->loop, &d->sweep_w);
 	if (d->shutting_down) {

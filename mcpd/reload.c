@@ -256,16 +256,22 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 			size_t n;
 			struct server **list = replicas_list(d, it->valuestring, &n);
 
+			size_t nchanged = 0;
+
 			for (size_t k = 0; k < n; k++) {
 				struct server *s = list[k];
 
 				if (s->removed || replica_conf_equal(s, manifest_find_server(m, it->valuestring)))
 					continue;	/* added by this reload (replicas: N -> M) with its new conf */
 				replica_set_conf(s, manifest_find_server(m, it->valuestring));
-				if (s->wanted)
+				list[nchanged++] = s;
+				if (s->wanted && s->conf.replica == 0)
 					lifecycle_event(s, SE_RESTART,
 							&(struct event_arg){ .reason = "configuration changed by reload" });
 			}
+			/* Replicas restart one at a time: the others keep serving meanwhile. */
+			if (nchanged > 0 && list[0]->conf.replica > 0)
+				replicas_rolling_restart(list, nchanged);
 			free(list);
 		}
 		cJSON_ArrayForEach(it, added) {

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "lifecycle.h"
+#include "log.h"
 #include "relay.h"
 #include "replicas.h"
 #include "server.h"
@@ -179,4 +181,49 @@ struct server *replicas_pick(const struct daemon *d, const char *name, const str
 		first = starting;
 	free(ties);
 	return first;
+}
+
+/* Restart the first replica still pending; false when none is. */
+static bool restart_next(struct server **list, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		struct server *s = list[k];
+
+		if (!s->rolling_pending)
+			continue;
+		s->rolling_pending = false;
+		if (s->removed || !s->wanted)
+			continue;
+		lifecycle_event(s, SE_RESTART, &(struct event_arg){ .reason = "configuration changed by reload "
+								    "(rolling restart, one replica at a time)" });
+		return true;
+	}
+	return false;
+}
+
+void replicas_rolling_restart(struct server **list, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		list[k]->rolling_pending = !list[k]->removed && list[k]->wanted;
+	restart_next(list, n);
+}
+
+void replicas_state_changed(struct server *s)
+{
+	char group[80];
+	struct server **list;
+	size_t n;
+
+	if (s->conf.replica == 0 || s->state != ST_RUNNING)
+		return;
+	snprintf(group, sizeof(group), "%.*s", (int)replica_group_len(s->conf.name), s->conf.name);
+	list = replicas_list(s->d, group, &n);
+	for (size_t k = 0; k < n; k++) {
+		if (list[k]->rolling_pending) {
+			log_info(s->conf.name, NULL, "running again: the rolling restart goes on with the next replica");
+			restart_next(list, n);
+			break;
+		}
+	}
+	free(list);
 }

@@ -62,4 +62,14 @@ unsigned replicas_count(const struct daemon *d, const char *name);
  */
 struct server *replicas_pick(const struct daemon *d, const char *name, const struct server *except);
 
+/*
+ * A reload changed a replicated entry: restart its replicas one at a time,
+ * the next once the one before runs again (a rolling restart). list: its n
+ * servers, with their new conf.
+ */
+void replicas_rolling_restart(struct server **list, size_t n);
+
+/* s changed state (daemon_state_changed): once running, the next replica of a rolling restart goes. */
+void replicas_state_changed(struct server *s);
+
 #endif

@@ -68,6 +68,7 @@ struct server {
 	bool wanted;			/* operator or autostart wants it running */
 	bool removed;			/* gone from the manifest: free once stopped */
 	bool autostart_pending;		/* autostart has not reached it yet (main.c) */
+	bool rolling_pending;		/* a replica that a reload's rolling restart has still to restart (replicas.c) */
 	unsigned events_queued;		/* lifecycle events waiting for it */
 	int last_queued;		/* the last of them (enum server_event) */
 	bool events_overflowed;		/* more than LIFECYCLE_QUEUE_PER_SERVER: logged once */

@@ -28,7 +28,7 @@ like "$out" 'bad.yaml:12:[0-9]+: servers.c.replicas: replicas needs a stdio serv
 	"replicas: 2 on an http server is one, saying why"
 
 # Each replica answers whoami with the MCPD_REPLICA mcpd gave it: web1, web2, ...
-write_manifest() { # write_manifest PORT REPLICAS
+write_manifest() { # write_manifest PORT REPLICAS [VERSION]
 	cat >"$T/m.yaml" <<YAML
 version: 1
 mcpd:
@@ -39,6 +39,7 @@ servers:
   web:
     command: [sh, -c, 'exec "\$0" --name "web\$MCPD_REPLICA" --whoami-tool --log-requests', $EXAMPLE]
     replicas: ${2:-2}
+    env: { VERSION: "${3:-1}" }
   one:
     command: [$EXAMPLE, --name, one]
 YAML
@@ -71,6 +72,8 @@ fi
 metrics=$(curl -s --max-time 10 "http://127.0.0.1:$port/metrics")
 like "$metrics" $'\nmcpd_server_up\\{server="web",replica="2"\\} 1' "metrics: a replica's series carry server=\"web\",replica=\"2\""
 like "$metrics" $'\nmcpd_server_up\\{server="one"\\} 1' "an unreplicated server's series are unchanged"
+like "$(curl -s --max-time 10 "http://127.0.0.1:$port/health")" '"name":"web#2","server":"web","replica":2,' \
+	"/health has an entry per replica, with server and replica"
 
 out=$(ctl restart web#3 2>&1)
 like "$out" 'no server named "web#3": web has 2 replicas' "an unknown NAME#K names how many replicas NAME has"
@@ -188,8 +191,21 @@ out=$(printf '%s\n' "$init" '{"jsonrpc":"2.0","method":"notifications/initialize
 	'{"jsonrpc":"2.0","id":1,"method":"tools/list"}' | timeout 60 "$MCPCTL" -s "$SOCK" connect)
 is "$(grep -o '"name":"web__whoami"' <<<"$out" | wc -l)" 1 "aggregate: a replicated server's tools are listed once"
 
+# ---- reload of a changed replicated server: a rolling restart, one replica at a time.
+pid1=$(field_of web#1 pid)
+pid2=$(field_of web#2 pid)
+write_manifest "$port" 2 2
+ctl reload >/dev/null
+_rolled() { [[ $(state_of web#1) == running && $(state_of web#2) == running && $(field_of web#1 pid) != "$pid1" &&
+	$(field_of web#2 pid) != "$pid2" ]]; }
+wait_until 60 _rolled && ok "reload restarts both replicas of a changed server" || not_ok "both restarted" "$(ctl status web)"
+order=$(mcpd_log | grep -nE 'web#1: running \(was starting\)|web#2: stopping: configuration changed' | tail -n 2 | cut -d: -f2- |
+	sed -E 's/.*(web#[12]: (running|stopping)).*/\1/' | paste -sd' ')
+is "$order" "web#1: running web#2: stopping" "one at a time: web#2 is stopped once web#1 runs again"
+like "$(tr '\0' '\n' <"/proc/$(field_of web#2 pid)/environ")" 'VERSION=2' "with the new configuration"
+
 # ---- reload: 2 -> 3 starts web#3 only; 3 -> 1 makes web an unreplicated server again.
-write_manifest "$port" 3
+write_manifest "$port" 3 2
 out=$(ctl reload --dry-run)
 like "$out" 'replicas: web: 2 -> 3 replicas' "reload --dry-run names the replica count change"
 pid1=$(field_of web#1 pid)
@@ -198,10 +214,34 @@ ctl reload >/dev/null
 wait_state 60 web#3 running && ok "reload 2 -> 3 starts web#3" || not_ok "web#3 running" "$(ctl status)"
 is "$(field_of web#1 pid) $(field_of web#2 pid)" "$pid1 $pid2" "without touching web#1 and web#2"
 like "$(tr '\0' '\n' <"/proc/$(field_of web#3 pid)/environ")" 'MCPD_REPLICA=3' "web#3 has MCPD_REPLICA=3"
-write_manifest "$port" 1
+write_manifest "$port" 1 2
 ctl reload >/dev/null
 _single() { [[ $(state_of web) == running ]] && ! ctl status | grep -q '^web#'; }
 wait_until 60 _single && ok "reload 3 -> 1: web runs unreplicated, its replicas are gone" || not_ok "web unreplicated" "$(ctl status)"
 
+stop_mcpd
+
+# ---- a critical server with one replica down and one running: degraded, and still ready.
+write_critical() {
+	cat >"$T/m.yaml" <<YAML
+version: 1
+mcpd:
+  http: 127.0.0.1:$1
+servers:
+  half:
+    command: [sh, -c, 'test "\$MCPD_REPLICA" = 1 || exit 3; exec "\$0"', $EXAMPLE]
+    replicas: 2
+    critical: true
+    restart: never
+YAML
+}
+start_mcpd_on_free_port write_critical || { done_testing; exit 1; }
+wait_state 60 half#1 running || not_ok "half#1 running" "$(ctl status)"
+wait_state 60 half#2 exited || not_ok "half#2 exited" "$(ctl status)"
+like "$(ctl status)" '^health: degraded' "a critical server with a replica down and one running is degraded, not critical"
+is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$port/readyz")" 200 "and /readyz answers ready"
+ctl stop half#1 >/dev/null
+wait_state 60 half#1 stopped
+like "$(ctl status)" '^health: critical' "with none running it is critical"
 stop_mcpd
 done_testing
