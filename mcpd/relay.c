@@ -1979,6 +1979,8 @@ static void move_sessions(struct server *s, const char *why)
 					"request went away");
 			mrtr_free(m);
 		}
+		if (sess->dead)
+			continue;	/* the error closed a lagging client: detached, unlinked already */
 		r->sessions = sess->next;
 		if (r->sessions)
 			r->sessions->prev = NULL;
@@ -1991,8 +1993,9 @@ static void move_sessions(struct server *s, const char *why)
 			open_bridge(sess);
 		n++;
 	}
-	log_notice(s->conf.name, NULL, "%zu client session%s moved to %s (%s %s)", n, n == 1 ? "" : "s",
-		   to->conf.name, s->conf.name, why);
+	if (n > 0)
+		log_notice(s->conf.name, NULL, "%zu client session%s moved to %s (%s %s)", n, n == 1 ? "" : "s",
+			   to->conf.name, s->conf.name, why);
 }
 
 void relay_server_gone(struct server *s, const char *why)
