@@ -157,6 +157,18 @@ is "$(field_of web#1 pid)" "$pid1" "and not web#1"
 out=$(ctl logs web)
 like "$out" 'web#1: ' "logs web shows web#1's lines"
 like "$out" 'web#2: ' "and web#2's, merged"
+spawn follow "$MCPCTL" -s "$SOCK" logs -f -n 0 web
+_follows() { grep -q 'web#1: .*"method":"ping"' "$T/follow.out" && grep -q 'web#2: .*"method":"ping"' "$T/follow.out"; }
+_ping_both() {
+	local n
+	for n in 1 2; do
+		printf '%s\n' '{"jsonrpc":"2.0","id":77,"method":"ping"}' | timeout 10 "$MCPCTL" -s "$SOCK" connect "web#$n" >/dev/null
+	done
+	_follows
+}
+wait_until 30 _ping_both && ok "logs -f web follows every replica, each line led by its NAME#K" ||
+	not_ok "logs -f web" "$(cat "$T/follow.out")"
+stop_spawned follow
 
 for n in 1 2 3 4 5; do stop_spawned "c$n"; done
 
