@@ -1077,6 +1077,16 @@ static bool parse_unhealthy_after(struct parse *p, const struct ynode *n, const 
 	return true;
 }
 
+static bool parse_replicas(struct parse *p, const struct ynode *n, const char *path, void *field)
+{
+	uint64_t v;
+
+	if (!parse_uint_range(p, n, path, 1, MANIFEST_MAX_REPLICAS, &v))
+		return false;
+	*(unsigned *)field = (unsigned)v;
+	return true;
+}
+
 static bool parse_signal(struct parse *p, const struct ynode *n, const char *path, void *field)
 {
 	const char *s = scalar(p, n, path, "a signal name like \"TERM\"");
@@ -1458,6 +1468,7 @@ static const struct field server_fields[] = {
 	SRV_SELF("depends_on", parse_depends_on, F_SERVER_ONLY),
 	SRV("autostart", parse_bool, autostart, 0),
 	SRV("critical", parse_bool, critical, 0),
+	SRV("replicas", parse_replicas, replicas, F_SERVER_ONLY),
 	SRV("restart", parse_restart, restart, 0),
 	SRV_MAP("backoff", backoff, backoff_fields),
 	SRV("reset_after", parse_duration, reset_after_ms, 0),
@@ -1819,6 +1830,7 @@ void server_conf_init_defaults(struct server_conf *s)
 		.umask = -1,
 		.log_buffer = 256 * 1024,
 		.autostart = true,
+		.replicas = 1,
 		.restart = RESTART_ALWAYS,
 		.backoff = { .initial_ms = 1000, .max_ms = 60000, .factor = 2, .jitter = 0.1 },
 		.reset_after_ms = 60000,
@@ -1936,6 +1948,13 @@ static void check_server(struct parse *p, struct server_conf *s, const struct yn
 		}
 	} else if (!s->url && !ymap_get(srv, "url") && !hinted(p, "url")) {
 		error_at(p, key, path, "missing \"url\": an http server needs the URL of its MCP endpoint");
+	}
+	if (s->transport != TRANSPORT_STDIO && s->replicas > 1) {
+		n = ymap_get(srv, "replicas");
+		where = join_path(path, "replicas");
+		error_at(p, n ? n : key, where, "replicas needs a stdio server: mcpd does not start an http server's "
+			 "processes (run more of them behind one URL instead)");
+		free(where);
 	}
 	if (s->transport != TRANSPORT_STDIO && (n = ymap_get(srv, "approval"))) {
 		/* Its clients talk to it directly: no call of theirs passes mcpd to be held. */

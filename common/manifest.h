@@ -21,6 +21,7 @@
 #define MANIFEST_MAX_AGENTS	4096	/* entries of agents: */
 #define MANIFEST_AGENT_NAME_MAX	128	/* bytes of an agent's name */
 #define MANIFEST_GLOB_MAX	512	/* bytes of an agents.NAME.tools glob */
+#define MANIFEST_MAX_REPLICAS	64	/* replicas: of one server */
 
 enum transport {
 	TRANSPORT_STDIO,
@@ -168,6 +169,8 @@ struct server_conf {
 	size_t ndepends_on;
 	bool autostart;
 	bool critical;
+	unsigned replicas;		/* processes of a stdio server: 1..MANIFEST_MAX_REPLICAS, default 1 */
+	unsigned replica;		/* run time, set by mcpd: this process is replica K of them (1..N); 0: not replicated */
 
 	enum restart_policy restart;
 	struct backoff_conf backoff;

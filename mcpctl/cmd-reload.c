@@ -43,6 +43,7 @@ void cmd_reload_print(const cJSON *result, bool dry_run, const char *what)
 	print_names(result, "added");
 	print_names(result, "removed");
 	print_names(result, "changed");
+	print_names(result, "replicas");
 	json_number(result, "unchanged", &unchanged);
 	printf("unchanged: %.0f server%s\n", unchanged, unchanged == 1 ? "" : "s");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "applied")))

@@ -60,8 +60,10 @@
 #include "log.h"
 #include "mcp-era.h"
 #include "relay-era.h"
+#include "relay-internal.h"
 #include "relay.h"
 #include "relay-policy.h"
+#include "replicas.h"
 #include "server.h"
 #include "strv.h"
 #include "xmalloc.h"
@@ -260,10 +262,29 @@ static bool server_ready(const struct server *s)
 	       (s->init_result || s->discover_result) && s->stdin_fd >= 0;
 }
 
+/*
+ * A server's entry in the manifest: its name, or a replica's entry's
+ * (replicas: N). The aggregate has one backend per entry, placed on a replica.
+ */
+static const char *entry_name(const struct server *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "%.*s", (int)replica_group_len(s->conf.name), s->conf.name);
+	return buf;
+}
+
+/* The server that stands for an entry: itself, or a running replica of its entry (else its first). */
+static const struct server *entry_server(const struct server *s)
+{
+	char name[80];
+
+	return s->conf.replica > 0 ? daemon_find_server(s->d, entry_name(s, name, sizeof(name))) : s;
+}
+
 /* Does this aggregate cover the server (stdio, in its subset, its agent may use it)? */
 static bool covers(const struct aggregate *a, const struct server *s)
 {
-	const char *name = s->conf.name;
+	char buf[80];
+	const char *name = entry_name(s, buf, sizeof(buf));
 
 	if (s->removed || s->conf.transport != TRANSPORT_STDIO)
 		return false;
@@ -281,7 +302,8 @@ static bool covers(const struct aggregate *a, const struct server *s)
 /* The server of that name, when this aggregate covers it. */
 static struct server *covered(const struct aggregate *a, const char *name)
 {
-	struct server *s = daemon_find_server(a->d, name);
+	/* A replicated entry's backend goes to a replica as any new client does. */
+	struct server *s = replicas_pick(a->d, name, NULL);
 
 	return s && covers(a, s) ? s : NULL;
 }
@@ -600,10 +622,12 @@ static void fan_out(struct aggregate *a, const cJSON *req, const cJSON *id, cons
 	for (size_t i = 0; i < f->nlists && i < a->d->nservers && alive(a); i++) {
 		struct server *s = a->d->servers[i];
 		struct backend *b;
+		char name[80];
 
-		if (!covers(a, s) || !server_ready(s))
+		/* One list per entry: a replicated one's replicas list the same tools once. */
+		if (!replica_first(s) || !covers(a, s) || !server_ready(entry_server(s)))
 			continue;
-		b = backend_for(a, s->conf.name);
+		b = backend_for(a, entry_name(s, name, sizeof(name)));
 		if (!b || !b->sess || !alive(a))
 			continue;
 		f->nparts++;
@@ -739,13 +763,14 @@ static void init_backends(struct aggregate *a, cJSON *params)
 	for (size_t i = 0; i < a->d->nservers && alive(a); i++) {
 		struct server *s = a->d->servers[i];
 		struct backend *b;
+		char name[80];
 
-		if (!covers(a, s))
+		if (!replica_first(s) || !covers(a, s))
 			continue;
-		b = find_backend(a, s->conf.name);
+		b = find_backend(a, entry_name(s, name, sizeof(name)));
 		if (!b)
-			backend_for(a, s->conf.name);	/* initialized there */
-		else if (server_ready(s))
+			backend_for(a, name);	/* initialized there */
+		else if (server_ready(relay_session_server(b->sess)))
 			backend_init(b);
 		else
 			b->want_init = true;
@@ -1321,14 +1346,16 @@ static void on_work(struct ev_loop *loop, ev_idle *w, int revents)
 
 void aggregate_server_changed(struct daemon *d, struct server *s)
 {
-	bool ready = server_ready(s);
+	bool ready = server_ready(entry_server(s));
+	char name[80];
 
+	entry_name(s, name, sizeof(name));
 	for (struct aggregate *a = reg.live; a; a = a->next) {
 		struct backend *b;
 
-		if (!alive(a) || a->d != d || (!covers(a, s) && !find_backend(a, s->conf.name)))
+		if (!alive(a) || a->d != d || (!covers(a, s) && !find_backend(a, name)))
 			continue;
-		b = find_backend(a, s->conf.name);
+		b = find_backend(a, name);
 		if (b ? b->ready == ready : !ready)
 			continue;
 		if (b) {

@@ -278,6 +278,15 @@ int childenv_build(const struct server_conf *c, char *const *base_environ, struc
 	for (size_t i = 0; i < c->secrets.n; i++)
 		if ((r = add_secret(&e, &c->secrets.items[i], ret_error)) < 0)
 			goto fail;
+	if (c->replica > 0) {
+		/* Which of replicas: N this process is, so that replicas can use different files or ports. */
+		char *kv;
+
+		xasprintf(&kv, "MCPD_REPLICA=%u", c->replica);
+		push(&e, kv);
+		xasprintf(&kv, "MCPD_REPLICAS=%u", c->replicas);
+		push(&e, kv);
+	}
 	dedup(&e);
 	*ret = e;
 	return 0;

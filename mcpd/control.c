@@ -23,6 +23,7 @@
 #include "log.h"
 #include "paths.h"
 #include "relay.h"
+#include "replicas.h"
 #include "sandbox.h"
 #include "server.h"
 #include "strutil.h"
@@ -57,6 +58,7 @@ struct ctl_client {
 	uid_t uid;
 	pid_t pid;
 	struct server *follow;
+	char follow_group[64];		/* logs -f of a replicated entry: every replica's lines */
 	struct session *session;	/* after `connect`: an MCP client of a server */
 	bool closing;		/* close once the queue is written */
 	bool eof;		/* the client closed its side: never read again */
@@ -247,6 +249,11 @@ void ctl_follow(struct ctl_client *cl, struct server *s)
 	cl->follow = s;
 }
 
+void ctl_follow_group(struct ctl_client *cl, const char *name)
+{
+	snprintf(cl->follow_group, sizeof(cl->follow_group), "%s", name);
+}
+
 void ctl_attach(struct ctl_client *cl, struct session *sess)
 {
 	cl->session = sess;
@@ -311,20 +318,27 @@ int ctl_servers(struct ctl_client *cl, const cJSON *id, const cJSON *params, boo
 		ctl_error(cl, id, JSONRPC_INVALID_PARAMS, "name at least one server, or ask for all", NULL);
 		return -1;
 	}
-	list = xcalloc((size_t)cJSON_GetArraySize(names) + 1, sizeof(*list));
+	list = xcalloc(1, sizeof(*list));
 	cJSON_ArrayForEach(it, names) {
 		const char *name = cJSON_GetStringValue(it);
-		struct server *s = name ? daemon_find_server(d, name) : NULL;
+		size_t nmatch = 0;
+		/* A replicated entry's name addresses all its replicas; NAME#K one of them. */
+		struct server **match = name ? replicas_list(d, name, &nmatch) : NULL;
 
-		if (!s) {
+		if (!match) {
 			const char **all_names = daemon_server_names(d);
 			const char *hint = name ? str_suggest(name, all_names, d->nservers) : NULL;
 			cJSON *data = cJSON_CreateObject();
 			/* No real name is longer than 63 characters: do not echo a megabyte back. */
 			char *shown = xstrndup(name ? name : "", 64);
+			unsigned nrep = name && strchr(name, '#') ? replicas_count(d, name) : 0;
 			char msg[256];
 
-			if (hint)
+			if (nrep > 0)
+				snprintf(msg, sizeof(msg), "no server named \"%.64s\": %.*s has %u replica%s (%.*s#1 to %.*s#%u)",
+					 name, (int)replica_group_len(name), name, nrep, nrep == 1 ? "" : "s",
+					 (int)replica_group_len(name), name, (int)replica_group_len(name), name, nrep);
+			else if (hint)
 				snprintf(msg, sizeof(msg), "no server named \"%.64s\" (did you mean \"%s\"?)", name, hint);
 			else if (name)
 				snprintf(msg, sizeof(msg), "no server named \"%.64s\"", name);
@@ -332,14 +346,17 @@ int ctl_servers(struct ctl_client *cl, const cJSON *id, const cJSON *params, boo
 				snprintf(msg, sizeof(msg), "server names must be strings");
 			cJSON_AddStringToObject(data, "name", shown);
 			free(shown);
-			if (hint)
+			if (hint && nrep == 0)
 				cJSON_AddStringToObject(data, "suggestion", hint);
 			ctl_error(cl, id, CTL_ERR_NO_SERVER, msg, data);
 			free(all_names);
 			free(list);
 			return -1;
 		}
-		list[n++] = s;
+		list = xreallocarray(list, n + nmatch + 1, sizeof(*list));
+		for (size_t k = 0; k < nmatch; k++)
+			list[n++] = match[k];
+		free(match);
 	}
 	*ret = list;
 	*ret_n = n;
@@ -355,7 +372,8 @@ struct server *ctl_server_named(struct ctl_client *cl, const cJSON *id, const ch
 	/* The same check, and "did you mean", as every method that takes names. */
 	cJSON_AddItemToObject(params, "names", cJSON_CreateStringArray((const char *const[]){ name }, 1));
 	if (ctl_servers(cl, id, params, false, &list, &n) == 0) {
-		s = list[0];
+		/* A replicated entry's name: a running replica, else its first (daemon_find_server). */
+		s = n > 1 ? daemon_find_server(ctl_daemon(cl), name) : list[0];
 		free(list);
 	}
 	cJSON_Delete(params);
@@ -635,7 +653,7 @@ static void on_client_idle(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct ctl_client *cl = w->data;
 	struct control *c = cl->c;
-	bool stream = !cl->closing && (cl->session || cl->follow);
+	bool stream = !cl->closing && (cl->session || cl->follow || cl->follow_group[0]);
 	ev_tstamp left = cl->active + c->idle_timeout - ev_now(loop);
 
 	if (stream && wbuf_pending(&cl->out) == 0)
@@ -1009,7 +1027,8 @@ void control_log_line(struct control *c, struct server *s, uint64_t seq, uint64_
 		cJSON *params, *msg;
 
 		next = cl->next;
-		if (cl->follow != s)
+		if (cl->follow != s && !(cl->follow_group[0] && s->conf.replica > 0 &&
+					 replica_in_group(s, cl->follow_group)))
 			continue;
 		if (wbuf_pending(&cl->out) > CONTROL_FOLLOW_QUEUE) {
 			log_warning(s->conf.name, NULL, "control: dropping a `logs -f` reader (pid %d): it lags by %zu bytes",
@@ -1022,8 +1041,12 @@ void control_log_line(struct control *c, struct server *s, uint64_t seq, uint64_
 		cJSON_AddNumberToObject(params, "seq", (double)seq);
 		cJSON_AddNumberToObject(params, "ts_ms", (double)ts_ms);
 		{
-			char *text = xstrndup(line, len);
+			char *text;
 
+			if (cl->follow != s)
+				xasprintf(&text, "%s: %.*s", s->conf.name, (int)len, line);	/* one of a group's */
+			else
+				text = xstrndup(line, len);
 			cJSON_AddStringToObject(params, "text", text);
 			free(text);
 		}

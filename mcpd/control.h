@@ -73,6 +73,8 @@ bool ctl_reply_end(struct ctl_client *c, struct jsonw *w);
 
 /* Follow a server's stderr on this connection (logs -f). */
 void ctl_follow(struct ctl_client *c, struct server *s);
+/* The same for every replica of the entry named name (replicas: N), each line led by "NAME#K: ". */
+void ctl_follow_group(struct ctl_client *c, const char *name);
 
 /* From now on, the connection is an MCP client of a server (connect). */
 struct session;

@@ -16,6 +16,7 @@
 #include "control.h"
 #include "jsonrpc.h"
 #include "relay.h"
+#include "replicas.h"
 #include "server.h"
 #include "strv.h"
 #include "xmalloc.h"
@@ -106,7 +107,7 @@ static void run_aggregate(struct ctl_client *c, const cJSON *id, const char *age
 static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 {
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
-	struct server *server;
+	struct server *server, *picked;
 	const char *agent;
 	char **servers;
 	cJSON *r;
@@ -131,6 +132,10 @@ static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 	server = ctl_server_named(c, id, name->valuestring);
 	if (!server)
 		return;
+	/* One connection is one client session: it goes to the least loaded running replica, for good. */
+	picked = replicas_pick(ctl_daemon(c), name->valuestring, NULL);
+	if (picked)
+		server = picked;	/* else every replica is being removed: the named one, as before */
 	if (server->conf.transport != TRANSPORT_STDIO) {
 		ctl_error(c, id, JSONRPC_INVALID_PARAMS,
 			  "connect relays stdio servers; an http server is reached at its own URL", NULL);

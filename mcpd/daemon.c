@@ -20,16 +20,30 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "orphans.h"
+#include "replicas.h"
 #include "sdnotify.h"
 #include "server.h"
 #include "xmalloc.h"
 
 struct server *daemon_find_server(const struct daemon *d, const char *name)
 {
+	struct server *first = NULL;
+
 	for (size_t i = 0; i < d->nservers; i++)
 		if (strcmp(d->servers[i]->conf.name, name) == 0)
 			return d->servers[i];
-	return NULL;
+	/* A replicated entry's name: a running replica stands for it (depends_on is met), else its first. */
+	for (size_t i = 0; i < d->nservers; i++) {
+		struct server *s = d->servers[i];
+
+		if (s->conf.replica == 0 || !replica_in_group(s, name))
+			continue;
+		if (s->state == ST_RUNNING)
+			return s;
+		if (!first)
+			first = s;
+	}
+	return first;
 }
 
 const char **daemon_server_names(const struct daemon *d)
@@ -58,7 +72,7 @@ const char *daemon_health(const struct daemon *d)
 			degraded = true;	/* running, and a health.exec check says degraded */
 		if (!is_down(s))
 			continue;
-		if (s->conf.critical)
+		if (s->conf.critical && !replica_covered(s))
 			return "critical";
 		degraded = true;
 	}
@@ -95,8 +109,9 @@ void daemon_autostart(struct daemon *d, struct server *s)
 static bool depends_on(const struct server *s, const char *name)
 {
 	for (size_t i = 0; i < s->conf.ndepends_on; i++)
-		if (strcmp(s->conf.depends_on[i], name) == 0)
-			return true;
+		if (strlen(s->conf.depends_on[i]) == replica_group_len(name) &&
+		    strncmp(s->conf.depends_on[i], name, replica_group_len(name)) == 0)
+			return true;	/* name: a server's, or a replica's NAME#K: its entry's */
 	return false;
 }
 
@@ -185,7 +200,7 @@ static void shutdown_step(struct daemon *d)
 
 		for (size_t j = 0; t->pid > 0 && j < t->conf.ndepends_on; j++) {
 			for (size_t k = 0; k < d->nservers; k++)
-				if (strcmp(d->servers[k]->conf.name, t->conf.depends_on[j]) == 0)
+				if (replica_in_group(d->servers[k], t->conf.depends_on[j]))
 					blocked[k] = true;
 		}
 	}
@@ -214,6 +229,7 @@ void daemon_state_changed(struct daemon *d, struct server *s)
 {
 	sdnotify_status_changed(d);
 	aggregate_server_changed(d, s);	/* aggregate clients: its tools came or went */
+	replicas_state_changed(s);	/* a rolling restart goes on once a replica runs again */
 	if (s->removed && s->pid == 0)
 		ev_check_start(d->loop, &d->sweep_w);
 	if (d->shutting_down) {

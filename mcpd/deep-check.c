@@ -493,7 +493,7 @@ void deep_check_metrics(const struct daemon *d, struct metrics_buf *b)
 			const struct server *s = d->servers[i];
 			const struct health *h = &s->health;
 
-			metrics_label(s->conf.name, name, sizeof(name));
+			metrics_server(s->conf.name, name, sizeof(name));
 			if (f == 0)
 				metrics_printf(b, "%s{server=\"%s\",check=\"probe\"} %d\n", fams[f][0], name, probe_status(s));
 			else if (f == 1 && h->probe_status == 0 && h->last_latency_ms >= 0)

@@ -41,6 +41,7 @@
 #include "metrics.h"
 #include "relay.h"
 #include "relay-policy.h"
+#include "replicas.h"
 #include "server.h"
 #include "tokens.h"
 #include "xmalloc.h"
@@ -1015,7 +1016,8 @@ static struct gw_session *new_session(struct gateway *g, struct server *s, struc
 		snprintf(gs->id + 2 * i, 3, "%02x", raw[i]);
 	gs->modern = modern;
 	gs->g = g;
-	gs->server = xstrdup(s ? s->conf.name : "");
+	/* The URL's name: a replica's session is still found by /mcp/NAME (replicas: N). */
+	gs->server = s ? xstrndup(s->conf.name, replica_group_len(s->conf.name)) : xstrdup("");
 	gs->token = t;
 	sseq_init(&gs->get);
 	gs->last_used = ev_now(g->d->loop);
@@ -1464,7 +1466,8 @@ static bool aggregate_url(const struct gw_request *req)
 static enum MHD_Result open_session(struct gateway *g, struct gw_request *req, const char *sid, const cJSON *msg,
 				    const char *method, struct gw_session **ret_gs)
 {
-	struct server *s = daemon_find_server(g->d, req->server);
+	/* A 2025-era session is placed once, at its initialize, and stays on that replica (replicas: N). */
+	struct server *s = replicas_pick(g->d, req->server, NULL);
 	enum MHD_Result ret = MHD_YES;
 
 	*ret_gs = NULL;
@@ -1556,7 +1559,8 @@ static enum MHD_Result post_modern(struct gateway *g, struct gw_request *req, co
 {
 	const char *version = header(req, "MCP-Protocol-Version");
 	const char *rpc_method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "method"));
-	struct server *s = daemon_find_server(g->d, req->server);
+	/* A 2026-07-28 request has no session: each is placed on its own (replicas: N). */
+	struct server *s = replicas_pick(g->d, req->server, NULL);
 	enum MHD_Result ret = MHD_YES;
 	struct gw_session *gs;
 	char message[300];

@@ -29,6 +29,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "replicas.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -132,8 +133,8 @@ static enum MHD_Result readyz(struct http *h, struct request *req, struct MHD_Co
 		const struct server *s = h->d->servers[i];
 		char reason[320];
 
-		if (!s->conf.critical || !s->wanted || s->state == ST_RUNNING)
-			continue;
+		if (!s->conf.critical || !s->wanted || s->state == ST_RUNNING || replica_covered(s))
+			continue;	/* a replica that is down while another of its entry runs: degraded, still ready */
 		ready = false;
 		server_reason(s, reason, sizeof(reason));
 		xasprintf(&next, "%s%s: %s%s%s\n", body, s->conf.name, server_state_name(s->state), *reason ? ": " : "",

@@ -31,6 +31,7 @@
 #include "paths.h"
 #include "reload.h"
 #include "resources.h"
+#include "replicas.h"
 #include "sandbox.h"
 #include "sdnotify.h"
 #include "server.h"
@@ -332,16 +333,18 @@ static void on_autostart(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
+static void autostart_added(struct daemon *d, struct server *s)
+{
+	if (s->conf.autostart)
+		daemon_autostart(d, s);
+}
+
 static void start_servers(struct daemon *d)
 {
 	ev_timer_init(&d->autostart_w, on_autostart, 0., 0.);
 	d->autostart_w.data = d;
-	for (size_t i = 0; i < d->manifest->nservers; i++) {
-		struct server *s = daemon_add_server(d, &d->manifest->servers[i]);
-
-		if (s->conf.autostart)
-			daemon_autostart(d, s);
-	}
+	for (size_t i = 0; i < d->manifest->nservers; i++)
+		replicas_add(d, &d->manifest->servers[i], 1, autostart_added);
 	log_notice(NULL, NULL, "mcpd %s: supervising %zu server%s from %s; control socket %s", PACKAGE_VERSION,
 		   d->nservers, d->nservers == 1 ? "" : "s", d->manifest_path, d->socket_path);
 	if (!ev_is_active(&d->autostart_w))

@@ -114,6 +114,18 @@ const char *metrics_label(const char *s, char *buf, size_t size)
 	return buf;
 }
 
+const char *metrics_server(const char *name, char *buf, size_t size)
+{
+	size_t len = strcspn(name, "#");
+	char group[80], label[160];
+
+	if (!name[len] || len >= sizeof(group))
+		return metrics_label(name, buf, size);
+	snprintf(group, sizeof(group), "%.*s", (int)len, name);
+	snprintf(buf, size, "%s\",replica=\"%s", metrics_label(group, label, sizeof(label)), name + len + 1);
+	return buf;
+}
+
 void metrics_family(struct metrics_buf *b, const char *name, const char *type, const char *help)
 {
 	metrics_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);

@@ -45,7 +45,7 @@ static void per_server_u64(struct metrics_buf *b, const struct daemon *d, const 
 	char name[160];	/* a server name (at most 63 characters), escaped */
 
 	for (size_t i = 0; i < d->nservers; i++) {
-		size_t slen = strlen(metrics_label(d->servers[i]->conf.name, name, sizeof(name)));
+		size_t slen = strlen(metrics_server(d->servers[i]->conf.name, name, sizeof(name)));
 		char *p;
 
 		metrics_reserve(b, flen + LINE_ROOM(slen));
@@ -120,7 +120,7 @@ static void own_families(const struct daemon *d, struct metrics_buf *b)
 	per_server_u64(b, d, "mcpd_server_up", up);
 	metrics_family(b, "mcpd_server_state", "gauge", "1 for the state the server is in, 0 for the others.");
 	for (size_t i = 0; i < d->nservers; i++) {
-		size_t slen = strlen(metrics_label(d->servers[i]->conf.name, name, sizeof(name)));
+		size_t slen = strlen(metrics_server(d->servers[i]->conf.name, name, sizeof(name)));
 
 		for (int st = 0; st < ST__COUNT; st++) {
 			const char *sn = server_state_name(st);
@@ -143,7 +143,7 @@ static void own_families(const struct daemon *d, struct metrics_buf *b)
 	metrics_family(b, "mcpd_server_uptime_seconds", "gauge", "Seconds since the current process started (0 without one).");
 	for (size_t i = 0; i < d->nservers; i++) {
 		const struct server *s = d->servers[i];
-		size_t slen = strlen(metrics_label(s->conf.name, name, sizeof(name)));
+		size_t slen = strlen(metrics_server(s->conf.name, name, sizeof(name)));
 
 		server_double(b, "mcpd_server_uptime_seconds", name, slen, 3, s->pid > 0 ? now - s->started_at : 0.);
 	}
@@ -152,7 +152,7 @@ static void own_families(const struct daemon *d, struct metrics_buf *b)
 	metrics_family(b, "mcpd_server_probe_duration_seconds", "histogram", "Latency of answered health probes.");
 	for (size_t i = 0; i < d->nservers; i++) {
 		const struct health *h = &d->servers[i]->health;
-		size_t slen = strlen(metrics_label(d->servers[i]->conf.name, name, sizeof(name)));
+		size_t slen = strlen(metrics_server(d->servers[i]->conf.name, name, sizeof(name)));
 		uint64_t cumulative = 0;
 		char *p;
 

@@ -40,6 +40,13 @@ void metrics_family(struct metrics_buf *b, const char *name, const char *type, c
 /* s as a label value (\, " and newline escaped) in buf, cut to fit size. */
 const char *metrics_label(const char *s, char *buf, size_t size);
 
+/*
+ * A server's name as its server label's value: "web" as metrics_label; a
+ * replica's "web#2" as web",replica="2 so that, written in server="%s", every
+ * series of a replica carries server="web",replica="2".
+ */
+const char *metrics_server(const char *name, char *buf, size_t size);
+
 /* Room for n more bytes in b: at least doubled when it grows (no copy per line). */
 void metrics_reserve(struct metrics_buf *b, size_t n);
 

@@ -134,6 +134,12 @@ static void server_refusal(const struct manifest *m, const char *agent, const ch
 		 why);
 }
 
+static const char *entry_of(const struct server *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "%.*s", (int)strcspn(s->conf.name, "#"), s->conf.name);
+	return buf;
+}
+
 static bool refuse(struct session *sess, const cJSON *id, const char *text)
 {
 	struct server *s = relay_session_server(sess);
@@ -181,7 +187,9 @@ bool relay_policy_refuses(struct session *sess, const cJSON *req, const cJSON *i
 	const struct manifest *m = policy_of(sess);
 	const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "method"));
 	const char *agent = relay_session_agent(sess);
-	const char *server = relay_session_server(sess)->conf.name;
+	char entry[80];
+	/* agents: globs name the manifest's entry: a replica's is its server's name (replicas: N). */
+	const char *server = entry_of(relay_session_server(sess), entry, sizeof(entry));
 	char text[600], why[200];
 
 	if (method && untyped_name(sess, req, id, method))
@@ -248,7 +256,9 @@ void relay_policy_filter(struct session *sess, const char *method, cJSON *respon
 	};
 	const struct manifest *m = policy_of(sess);
 	const char *agent = relay_session_agent(sess);
-	const char *server = relay_session_server(sess)->conf.name;
+	char entry[80];
+	/* agents: globs name the manifest's entry: a replica's is its server's name (replicas: N). */
+	const char *server = entry_of(relay_session_server(sess), entry, sizeof(entry));
 	cJSON *result = cJSON_GetObjectItemCaseSensitive(response, "result");
 
 	if (!m || !method || !cJSON_IsObject(result))

@@ -53,6 +53,7 @@ struct session_state {
 	int level;		/* what the client set with logging/setLevel; LEVEL_NONE: nothing */
 	uint64_t active;	/* the relay's clock at the client's last request */
 	uint64_t refused_subs;	/* subscriptions refused past RELAY_MAX_SUBSCRIPTIONS */
+	cJSON *moving;		/* its URIs between relay_state_move_out and _in (replicas: N), else NULL */
 };
 
 struct relay_state {
@@ -804,6 +805,74 @@ static void hand_over(struct server *s, struct relay_state *rs)
 	}
 }
 
+void relay_state_move_out(struct session *sess)
+{
+	struct server *s = relay_session_server(sess);
+	struct session_state *st = *relay_session_state(sess);
+
+	if (!st)
+		return;
+	cJSON_Delete(st->moving);
+	st->moving = cJSON_CreateArray();
+	while (st->nsubs > 0) {
+		const struct subscription *sub = &st->subs[st->nsubs - 1];
+
+		/* A subscribe in flight failed with the process: not held. The process is gone: nothing to unsubscribe. */
+		if (!sub->await_id)
+			cJSON_AddItemToArray(st->moving, cJSON_CreateString(sub->held->uri));
+		drop_sub(rstate(s), st, st->nsubs - 1);
+	}
+}
+
+void relay_state_move_in(struct session *sess)
+{
+	struct server *s = relay_session_server(sess);
+	struct session_state *st = *relay_session_state(sess);
+	struct relay_state *rs = rstate(s);
+	const cJSON *u;
+	char text[160];
+
+	if (st && st->moving && legacy_upstream(s)) {
+		cJSON_ArrayForEach(u, st->moving) {
+			size_t len = strlen(u->valuestring);
+			struct held_uri *e = hold(rs, u->valuestring, len, hash_uri(u->valuestring, len));
+
+			add_sub(st, e, NULL);
+			if (e->holders == 1 && relay_listeners_of(s, e->uri) == 0 && server_usable(s)) {
+				cJSON *params = cJSON_CreateObject();
+
+				cJSON_AddStringToObject(params, "uri", e->uri);
+				to_server(s, "resources/subscribe", params);
+			}
+		}
+		if (st->level != LEVEL_NONE)
+			update_upstream_level(s);
+	} else if (st && initialized_session(sess)) {
+		/* The new replica speaks 2026-07-28: relay.c bridges the URIs and level with a listen. */
+		cJSON **uris = relay_session_uris(sess);
+
+		cJSON_ArrayForEach(u, st->moving) {
+			if (cJSON_GetArraySize(*uris) >= RELAY_ERA_MAX_URIS || strlen(u->valuestring) > RELAY_ERA_MAX_URI)
+				break;
+			if (!*uris)
+				*uris = cJSON_CreateArray();
+			cJSON_AddItemToArray(*uris, cJSON_CreateString(u->valuestring));
+		}
+		if (st->level != LEVEL_NONE)
+			snprintf(relay_session_log_level(sess), 16, "%s", level_names[st->level]);
+		st->level = LEVEL_NONE;
+	}
+	if (st) {
+		cJSON_Delete(st->moving);
+		st->moving = NULL;
+	}
+	if (initialized_session(sess)) {
+		snprintf(text, sizeof(text), "the server's replica went away; this session moved to %.64s, its "
+			 "subscriptions were renewed there", s->conf.name);
+		tell_restarted(s, sess, text);
+	}
+}
+
 void relay_state_ready(struct server *s)
 {
 	struct relay_state *rs;
@@ -843,6 +912,7 @@ void relay_state_session_free(struct session_state *st)
 		return;
 	for (size_t i = 0; i < st->nsubs; i++)
 		forget_await(st, &st->subs[i]);
+	cJSON_Delete(st->moving);
 	free(st->subs);
 	free(st);
 }

@@ -46,6 +46,16 @@ bool relay_state_holds(struct server *s, const char *uri);
 /* The session is detached: its subscriptions and log level are given up. */
 void relay_state_detach(struct session *sess);
 
+/*
+ * The session moves to another replica of its server (replicas: N): out
+ * gives up what it held on the old one (whose process is gone: nothing is
+ * sent there), in holds it again on the session's new server, subscribing
+ * upstream what no other client held there, and tells a 2025-era client as
+ * after a restart.
+ */
+void relay_state_move_out(struct session *sess);
+void relay_state_move_in(struct session *sess);
+
 /* A server process finished its handshake: renew subscriptions and the log level, tell clients. */
 void relay_state_ready(struct server *s);
 

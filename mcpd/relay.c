@@ -20,6 +20,7 @@
 #include "relay-internal.h"
 #include "relay-policy.h"
 #include "relay-state.h"
+#include "replicas.h"
 #include "server.h"
 #include "traffic.h"
 #include "xmalloc.h"
@@ -488,16 +489,11 @@ static void server_req_free(struct server *s, struct server_req *q)
 
 /* ---- sessions ------------------------------------------------------------- */
 
-struct session *relay_attach(struct server *s, const struct relay_sink *ops, void *sink, const char *agent)
+/* The relay's table and reaper, made with its first session. */
+static void relay_ready(struct server *s)
 {
 	struct relay *r = s->relay;
-	struct session *sess = xcalloc(1, sizeof(*sess));
-	struct session **tail = &r->sessions;
 
-	sess->s = s;
-	sess->agent = agent ? xstrdup(agent) : NULL;
-	sess->ops = ops;
-	sess->sink = sink;
 	/* A server nobody connects to costs no table: most of them, with 1000 servers. */
 	if (!r->buckets)
 		r->buckets = xcalloc(BUCKETS, sizeof(*r->buckets));
@@ -508,11 +504,32 @@ struct session *relay_attach(struct server *s, const struct relay_sink *ops, voi
 		ev_set_priority(&r->reap_w, EV_MAXPRI);
 		r->reap_w.data = r;
 	}
+}
+
+/* Link sess as s's newest session. */
+static void link_session(struct server *s, struct session *sess)
+{
+	struct session **tail = &s->relay->sessions;
+
+	sess->prev = NULL;
+	sess->next = NULL;
 	while (*tail) {
 		sess->prev = *tail;
 		tail = &(*tail)->next;
 	}
 	*tail = sess;
+}
+
+struct session *relay_attach(struct server *s, const struct relay_sink *ops, void *sink, const char *agent)
+{
+	struct session *sess = xcalloc(1, sizeof(*sess));
+
+	sess->s = s;
+	sess->agent = agent ? xstrdup(agent) : NULL;
+	sess->ops = ops;
+	sess->sink = sink;
+	relay_ready(s);
+	link_session(s, sess);
 	if (ops->per_request)
 		log_debug(s->conf.name, NULL, "a request's MCP session attached (%zu now)", relay_sessions(s));
 	else
@@ -1923,6 +1940,63 @@ bool relay_server_request(struct server *s, const cJSON *msg)
 	return true;
 }
 
+/*
+ * replicas: N: the sessions of a replica whose process went away move to a
+ * running replica of its entry (none running: they stay and wait, as with
+ * one server). What they had in flight was answered with an error already;
+ * what relay-state.c keeps per session (subscriptions, log level) is set up
+ * again on the new replica, and 2025-era clients are told as after a restart.
+ */
+static void move_sessions(struct server *s, const char *why)
+{
+	struct relay *r = s->relay;
+	struct server *to;
+	char group[80];
+	size_t n = 0;
+
+	if (s->conf.replica == 0 || !r->sessions || s->d->shutting_down)
+		return;
+	snprintf(group, sizeof(group), "%.*s", (int)replica_group_len(s->conf.name), s->conf.name);
+	to = replicas_pick(s->d, group, s);
+	if (!to || to->state != ST_RUNNING || !to->wanted || to->stdin_fd < 0)
+		return;	/* none running (or all being stopped): the sessions wait here, as with one server */
+	relay_ready(to);
+	while (r->sessions) {
+		struct session *sess = r->sessions;
+
+		/* Its asks of the client for input (input_required) were for the old process: they fail. */
+		for (struct mrtr **mm = &r->mrtrs; *mm;) {
+			struct mrtr *m = *mm;
+
+			if (m->sess != sess) {
+				mm = &m->next;
+				continue;
+			}
+			*mm = m->next;
+			traffic_end(s, &m->tr, TRAFFIC_UNAVAILABLE);
+			error_to_client(sess, m->client_id, MCPD_ERR_UNAVAILABLE, "the server replica answering this "
+					"request went away");
+			mrtr_free(m);
+		}
+		if (sess->dead)
+			continue;	/* the error closed a lagging client: detached, unlinked already */
+		r->sessions = sess->next;
+		if (r->sessions)
+			r->sessions->prev = NULL;
+		relay_state_move_out(sess);
+		sess->s = to;
+		sess->bridge_sid = 0;
+		link_session(to, sess);
+		relay_state_move_in(sess);
+		if (sess->era == MCP_ERA_LEGACY && upstream_modern(to))
+			open_bridge(sess);
+		n++;
+	}
+	if (n > 0)
+		log_notice(s->conf.name, NULL, "%zu client session%s moved to %s (%s %s)", n, n == 1 ? "" : "s",
+			   to->conf.name, s->conf.name, why);
+}
+
 void relay_server_gone(struct server *s, const char *why)
 {
 	struct relay *r = s->relay;
@@ -1960,6 +2034,7 @@ void relay_server_gone(struct server *s, const char *why)
 		r->server_reqs = q->next;
 		server_req_free(s, q);
 	}
+	move_sessions(s, why);
 }
 
 void relay_server_removed(struct server *s)

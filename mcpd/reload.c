@@ -24,6 +24,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "readfile.h"
+#include "replicas.h"
 #include "reload.h"
 #include "server.h"
 #include "xmalloc.h"
@@ -70,6 +71,71 @@ static int read_manifest(const char *path, char **ret_buf, size_t *ret_len, char
 	return r;
 }
 
+/* "web: 2 -> 3 replicas", for reload's answer (and --dry-run's). */
+static void replica_change(cJSON *list, const char *name, unsigned was, unsigned want)
+{
+	char text[128];
+
+	snprintf(text, sizeof(text), "%s: %u -> %u replica%s", name, was, want, want == 1 ? "" : "s");
+	cJSON_AddItemToArray(list, cJSON_CreateString(text));
+}
+
+static void autostart_added(struct daemon *d, struct server *s)
+{
+	if (s->conf.autostart)
+		daemon_autostart(d, s);
+}
+
+/* The server or first replica of the entry named name that no reload removed; NULL when none. */
+static const struct server *live_server(const struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->nservers; i++)
+		if (!d->servers[i]->removed && replica_in_group(d->servers[i], name))
+			return d->servers[i];
+	return NULL;
+}
+
+/* How many processes the entry runs now: 1 unreplicated, else its replicas no reload removed. */
+static unsigned live_replicas(const struct daemon *d, const char *name)
+{
+	const struct server *s = live_server(d, name);
+
+	return s && s->conf.replica > 0 ? replicas_count(d, name) : 1;
+}
+
+/* replicas: N -> M for an entry replicated before and after: remove the highest first, add the new ones. */
+static void resize(struct daemon *d, const struct server_conf *conf)
+{
+	const struct server *s = live_server(d, conf->name);
+	unsigned was;
+	size_t n;
+	struct server **list;
+
+	if (!s || s->conf.replica == 0 || conf->replicas <= 1)
+		return;
+	was = live_replicas(d, conf->name);
+	if (was == conf->replicas)
+		return;
+	list = replicas_list(d, conf->name, &n);
+	for (size_t k = n; k-- > 0;) {
+		if (list[k]->removed)
+			continue;
+		if (list[k]->conf.replica > conf->replicas)
+			daemon_remove_server(d, list[k]);
+		else if (replica_conf_equal(list[k], conf))
+			replica_set_conf(list[k], conf);	/* MCPD_REPLICAS is the new N from its next start */
+	}
+	free(list);
+	if (conf->replicas > was) {
+		log_notice(conf->name, NULL, "replicas: %u -> %u: starting %s#%u to %s#%u", was, conf->replicas,
+			   conf->name, was + 1, conf->name, conf->replicas);
+		replicas_add(d, conf, was + 1, autostart_added);
+	} else {
+		log_notice(conf->name, NULL, "replicas: %u -> %u: stopping %s#%u to %s#%u", was, conf->replicas,
+			   conf->name, conf->replicas + 1, conf->name, was);
+	}
+}
+
 /*
  * Validate buf, diff it against the servers and apply the difference (or only
  * show it). what names the operation in messages: "reload" or "rollback to
@@ -80,7 +146,7 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 {
 	struct manifest_errors errs = { 0 };
 	struct manifest *m = NULL;
-	cJSON *result, *added, *removed, *changed, *checks_changed, *warnings;
+	cJSON *result, *added, *removed, *changed, *checks_changed, *replicas, *warnings;
 	unsigned unchanged = 0;
 	bool policy;
 
@@ -110,12 +176,24 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 	changed = cJSON_AddArrayToObject(result, "changed");
 	/* Deep checks are read at each round: a change to them alone needs no restart. */
 	checks_changed = cJSON_AddArrayToObject(result, "checks_changed");
+	/* replicas: N changed: "web: 2 -> 3 replicas"; the replicas kept are compared as any server. */
+	replicas = cJSON_AddArrayToObject(result, "replicas");
 	for (size_t i = 0; i < m->nservers; i++) {
-		const struct server *s = daemon_find_server(d, m->servers[i].name);
+		const struct server *s = live_server(d, m->servers[i].name);
+		unsigned was = s ? live_replicas(d, m->servers[i].name) : 0, want = m->servers[i].replicas;
 
-		if (!s || s->removed) {
+		if (s && (was > 1) != (want > 1)) {
+			/* NAME and NAME#K are other servers: the old ones go, the new ones come. */
+			replica_change(replicas, m->servers[i].name, was, want);
+			cJSON_AddItemToArray(removed, cJSON_CreateString(m->servers[i].name));
 			cJSON_AddItemToArray(added, cJSON_CreateString(m->servers[i].name));
-		} else if (!server_conf_equal(&s->conf, &m->servers[i])) {
+			continue;
+		}
+		if (s && was != want)
+			replica_change(replicas, m->servers[i].name, was, want);
+		if (!s) {
+			cJSON_AddItemToArray(added, cJSON_CreateString(m->servers[i].name));
+		} else if (!replica_conf_equal(s, &m->servers[i])) {
 			cJSON_AddItemToArray(changed, cJSON_CreateString(m->servers[i].name));
 		} else {
 			if (!server_conf_checks_equal(&s->conf, &m->servers[i]))
@@ -123,9 +201,14 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 			unchanged++;
 		}
 	}
-	for (size_t i = 0; i < d->nservers; i++)
-		if (!d->servers[i]->removed && !manifest_find_server(m, d->servers[i]->conf.name))
-			cJSON_AddItemToArray(removed, cJSON_CreateString(d->servers[i]->conf.name));
+	for (size_t i = 0; i < d->nservers; i++) {
+		const struct server *s = d->servers[i];
+		char group[80];
+
+		snprintf(group, sizeof(group), "%.*s", (int)replica_group_len(s->conf.name), s->conf.name);
+		if (!s->removed && replica_first(s) && !manifest_find_server(m, group))
+			cJSON_AddItemToArray(removed, cJSON_CreateString(group));
+	}
 	global_warnings(&d->manifest->mcpd, &m->mcpd, warnings);
 	cJSON_AddNumberToObject(result, "unchanged", unchanged);
 	cJSON_AddBoolToObject(result, "applied", !dry_run);
@@ -142,31 +225,60 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 		const cJSON *it;
 
 		cJSON_ArrayForEach(it, removed) {
-			struct server *s = daemon_find_server(d, it->valuestring);
+			size_t n;
+			struct server **list = replicas_list(d, it->valuestring, &n);
 
-			daemon_remove_server(d, s);
+			for (size_t k = n; k-- > 0;)	/* the highest replica first */
+				if (!list[k]->removed)
+					daemon_remove_server(d, list[k]);
+			free(list);
 		}
+		/* replicas: N -> M, both above 1: replicas past M are removed, M+1.. are added. */
+		for (size_t i = 0; i < m->nservers; i++)
+			resize(d, &m->servers[i]);
 		cJSON_ArrayForEach(it, checks_changed) {
-			struct server *s = daemon_find_server(d, it->valuestring);
+			size_t n;
+			struct server **list = replicas_list(d, it->valuestring, &n);
 
-			server_set_conf(s, manifest_find_server(m, it->valuestring));
-			deep_check_conf_changed(s);
-			log_notice(s->conf.name, NULL, "%s: health checks changed; applied at the next probe, without a restart",
-				   what);
+			for (size_t k = 0; k < n; k++) {
+				struct server *s = list[k];
+
+				if (s->removed)
+					continue;
+				replica_set_conf(s, manifest_find_server(m, it->valuestring));
+				deep_check_conf_changed(s);
+				log_notice(s->conf.name, NULL, "%s: health checks changed; applied at the next probe, without "
+					   "a restart", what);
+			}
+			free(list);
 		}
 		cJSON_ArrayForEach(it, changed) {
-			struct server *s = daemon_find_server(d, it->valuestring);
+			size_t n;
+			struct server **list = replicas_list(d, it->valuestring, &n);
 
-			server_set_conf(s, manifest_find_server(m, it->valuestring));
-			if (s->wanted)
-				lifecycle_event(s, SE_RESTART,
-						&(struct event_arg){ .reason = "configuration changed by reload" });
+			size_t nchanged = 0;
+
+			for (size_t k = 0; k < n; k++) {
+				struct server *s = list[k];
+
+				if (s->removed || replica_conf_equal(s, manifest_find_server(m, it->valuestring)))
+					continue;	/* added by this reload (replicas: N -> M) with its new conf */
+				replica_set_conf(s, manifest_find_server(m, it->valuestring));
+				list[nchanged++] = s;
+				if (s->wanted && s->conf.replica == 0)
+					lifecycle_event(s, SE_RESTART,
+							&(struct event_arg){ .reason = "configuration changed by reload" });
+			}
+			/* Replicas restart one at a time: the others keep serving meanwhile. */
+			if (nchanged > 0 && list[0]->conf.replica > 0)
+				replicas_rolling_restart(list, nchanged);
+			free(list);
 		}
 		cJSON_ArrayForEach(it, added) {
 			const struct server_conf *conf = manifest_find_server(m, it->valuestring);
 			struct server *s = daemon_find_server(d, it->valuestring);
 
-			if (s) {
+			if (s && conf->replicas <= 1 && s->conf.replica == 0 && s->removed) {
 				/* Removed by an earlier reload and still stopping: take it back. */
 				s->removed = false;
 				server_set_conf(s, conf);
@@ -174,9 +286,7 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 					lifecycle_event(s, SE_RESTART, NULL);
 				continue;
 			}
-			s = daemon_add_server(d, conf);
-			if (s->conf.autostart)
-				daemon_autostart(d, s);	/* in batches, like at startup */
+			replicas_add(d, conf, 1, autostart_added);	/* in batches, like at startup */
 		}
 	}
 	policy = d->manifest->has_agents || m->has_agents;

@@ -752,7 +752,7 @@ static void server_family(const struct daemon *d, struct metrics_buf *b, const c
 		if (!any)
 			metrics_family(b, name, type, help);
 		any = true;
-		metrics_label(s->conf.name, label, sizeof(label));
+		metrics_server(s->conf.name, label, sizeof(label));
 		if (which == V_CPU)
 			metrics_printf(b, "%s{server=\"%s\"} %.6f\n", name, label, (double)r->cpu_usec / 1e6);
 		else

@@ -343,7 +343,7 @@ void limits_metrics(const struct daemon *d, struct metrics_buf *b)
 	for (size_t i = 0; i < d->nservers; i++) {
 		const struct server *s = d->servers[i];
 
-		metrics_label(s->conf.name, label, sizeof(label));
+		metrics_server(s->conf.name, label, sizeof(label));
 		metrics_printf(b, "mcpd_server_oom_kills_total{server=\"%s\"} %llu\n", label,
 			       (unsigned long long)(s->limits ? s->limits->oom_kills_total : 0));
 	}

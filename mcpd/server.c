@@ -641,6 +641,16 @@ void server_status_summary(const struct server *s, struct jsonw *w)
 	jsonw_char(w, '{');
 	jsonw_key(w, "name");
 	jsonw_string(w, s->conf.name);
+	if (s->conf.replica > 0) {
+		/* A replica (replicas: N): its entry's name and its index, as in the full status. */
+		char group[80];
+
+		snprintf(group, sizeof(group), "%.*s", (int)strcspn(s->conf.name, "#"), s->conf.name);
+		jsonw_key(w, "server");
+		jsonw_string(w, group);
+		jsonw_key(w, "replica");
+		jsonw_number(w, s->conf.replica);
+	}
 	jsonw_key(w, "state");
 	jsonw_string(w, server_state_name(s->state));
 	jsonw_key(w, "pid");
@@ -677,6 +687,13 @@ cJSON *server_status_json(const struct server *s)
 
 	server_reason(s, reason, sizeof(reason));
 	cJSON_AddStringToObject(o, "name", s->conf.name);
+	if (s->conf.replica > 0) {
+		char group[80];
+
+		snprintf(group, sizeof(group), "%.*s", (int)strcspn(s->conf.name, "#"), s->conf.name);
+		cJSON_AddStringToObject(o, "server", group);
+		cJSON_AddNumberToObject(o, "replica", s->conf.replica);
+	}
 	cJSON_AddStringToObject(o, "state", server_state_name(s->state));
 	if (s->pid > 0) {
 		cJSON_AddNumberToObject(o, "pid", s->pid);

@@ -68,6 +68,7 @@ struct server {
 	bool wanted;			/* operator or autostart wants it running */
 	bool removed;			/* gone from the manifest: free once stopped */
 	bool autostart_pending;		/* autostart has not reached it yet (main.c) */
+	bool rolling_pending;		/* a replica that a reload's rolling restart has still to restart (replicas.c) */
 	unsigned events_queued;		/* lifecycle events waiting for it */
 	int last_queued;		/* the last of them (enum server_event) */
 	bool events_overflowed;		/* more than LIFECYCLE_QUEUE_PER_SERVER: logged once */
@@ -153,7 +154,8 @@ cJSON *server_status_json(const struct server *s);
 
 /*
  * The members of server_status_json that `mcpctl status`'s table shows, in
- * the same order and form, written into w: name, state, pid, uptime_s,
+ * the same order and form, written into w: name (then server and replica for
+ * a replica of replicas: N), state, pid, uptime_s,
  * restarts, reason, health, latency_ms, traffic (requests, rate, error_rate,
  * p50_ms, p99_ms) and resources (cpu_percent, memory_bytes), each when the
  * full status has it.

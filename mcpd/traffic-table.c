@@ -112,7 +112,11 @@ struct traffic_table *traffic_table_new(const char *server_name)
 		for (int o = 0; o < TRAFFIC__OUTCOMES; o++)
 			outcome_label_len[o] = (unsigned char)strlen(outcome_labels[o]);
 	}
-	t->server_label = escape(server_name);
+	{
+		char label[256];
+
+		t->server_label = xstrdup(metrics_server(server_name, label, sizeof(label)));
+	}
 	t->index_cap = 64;
 	t->index = xcalloc(t->index_cap, sizeof(*t->index));
 	return t;

@@ -287,6 +287,30 @@ static void test_override_order(void **state)
 	server_conf_release(&c);
 }
 
+/* Replica K of N sees MCPD_REPLICA=K and MCPD_REPLICAS=N, over anything the manifest says; others neither. */
+static void test_replica(void **state)
+{
+	char *base[] = { "MCPD_REPLICA=9", NULL };
+	struct server_conf c;
+	struct childenv e = { 0 };
+
+	(void)state;
+	conf_init(&c);
+	build_ok(&c, NULL, &e);
+	assert_null(get(&e, "MCPD_REPLICA"));
+	assert_null(get(&e, "MCPD_REPLICAS"));
+	childenv_free(&e);
+	c.replica = 2;
+	c.replicas = 3;
+	conf_env(&c.env, "MCPD_REPLICAS", "7");
+	build_ok(&c, base, &e);
+	assert_env(&e, "MCPD_REPLICA", "2");
+	assert_env(&e, "MCPD_REPLICAS", "3");
+	assert_int_equal(e.n, 2);
+	childenv_free(&e);
+	server_conf_release(&c);
+}
+
 static void test_removed_variables(void **state)
 {
 	char *base[] = {
@@ -485,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_env_file_missing),
 		cmocka_unit_test(test_env_file_too_large),
 		cmocka_unit_test(test_override_order),
+		cmocka_unit_test(test_replica),
 		cmocka_unit_test(test_removed_variables),
 		cmocka_unit_test(test_secret_newline),
 		cmocka_unit_test(test_secret_errors),

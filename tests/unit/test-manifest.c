@@ -629,6 +629,33 @@ static void test_nul_bytes(void **state)
 }
 
 /* health.call and health.exec: parsed per server, JSON arguments, bounded, no restart when only they change. */
+/* replicas: N: 1 to 64 processes of a stdio server, 1 by default; not in defaults, not on http. */
+static void test_replicas(void **state)
+{
+	struct result a = parse("version: 1\nservers:\n  a: {command: [x], replicas: 3}\n  b: {command: [x]}\n"
+				"  c: {command: [x], replicas: 64}\n");
+	struct result b = parse("version: 1\nservers:\n  a: {command: [x], replicas: 2}\n  b: {command: [x]}\n"
+				"  c: {command: [x], replicas: 64}\n");
+
+	(void)state;
+	assert_int_equal(a.r, 0);
+	assert_int_equal(a.m->servers[0].replicas, 3);
+	assert_int_equal(a.m->servers[1].replicas, 1);
+	assert_int_equal(a.m->servers[2].replicas, 64);
+	assert_int_equal(a.m->servers[0].replica, 0);
+	/* A count that changes is no restart of the replicas that stay: reload compares it on its own. */
+	assert_true(server_conf_equal(&a.m->servers[0], &b.m->servers[0]));
+	done(&a);
+	done(&b);
+	expect_error("version: 1\nservers:\n  a: {command: [x], replicas: 0}\n",
+		     "/etc/mcpd/m.yaml:3:31: servers.a.replicas: 0 is out of range (1 to 64)");
+	expect_error("version: 1\nservers:\n  a: {command: [x], replicas: 65}\n",
+		     "/etc/mcpd/m.yaml:3:31: servers.a.replicas: 65 is out of range (1 to 64)");
+	expect_error("version: 1\nservers:\n  a: {transport: http, url: \"http://127.0.0.1:1/mcp\", replicas: 2}\n",
+		     "/etc/mcpd/m.yaml:3:65: servers.a.replicas: replicas needs a stdio server: mcpd does not start an "
+		     "http server's processes (run more of them behind one URL instead)");
+}
+
 static void test_deep_checks(void **state)
 {
 	struct result a = parse("version: 1\ndefaults: {health: {exec_timeout: 3s}}\nservers:\n"
@@ -965,6 +992,7 @@ int main(void)
 		cmocka_unit_test(test_protocol),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_nul_bytes),
+		cmocka_unit_test(test_replicas),
 		cmocka_unit_test(test_deep_checks),
 		cmocka_unit_test(test_agents),
 	};

@@ -115,6 +115,17 @@ static char *render(size_t n, size_t *cap, bool *was_kept)
 	return b.data;
 }
 
+/* A replica's server label carries its replica; another server's is metrics_label's. */
+static void test_server_label(void **state)
+{
+	char buf[200];
+
+	(void)state;
+	assert_string_equal(metrics_server("web#12", buf, sizeof(buf)), "web\",replica=\"12");
+	assert_string_equal(metrics_server("web", buf, sizeof(buf)), "web");
+	assert_string_equal(metrics_server("a\"b", buf, sizeof(buf)), "a\\\"b");
+}
+
 static void test_kept_buffer(void **state)
 {
 	size_t cap, cap2;
@@ -164,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_us_as_printf),
 		cmocka_unit_test(test_reserve_and_printf),
 		cmocka_unit_test(test_kept_buffer),
+		cmocka_unit_test(test_server_label),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
