@@ -156,6 +156,7 @@ static void on_stdin_writable(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (r == 0) {
 		ev_io_stop(loop, w);
+		wbuf_free(&s->in);	/* all written: an idle server keeps no queue (it keeps its bound) */
 	} else if (r < 0) {
 		/* EPIPE: the server closed stdin or died; its exit will tell the rest. */
 		log_debug(s->conf.name, NULL, "writing to stdin: %s", strerror(-r));
