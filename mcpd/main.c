@@ -444,6 +444,12 @@ int main(int argc, char **argv)
 	size_t content_len = 0;
 	int r;
 
+	/*
+	 * No fastbins: freed small chunks (a status reply's cJSON tree, a
+	 * handshake's) coalesce at once and the heap's top goes back to the
+	 * system, instead of waiting in fastbins for the next big allocation.
+	 */
+	mallopt(M_MXFAST, 0);
 	if (parse_options(argc, argv, &o) < 0)
 		return 2;
 	r = manifest_load_content(o.config, 0, &d.manifest, &errs, &content, &content_len);
