@@ -206,7 +206,7 @@ table() {
 	echo "| --- | --- | --- | --- | --- |"
 	echo "| all $n MCP-ready (supervisord: RUNNING, no handshake) | mcpd/floor $(ratio "${R[mcpd_ready_$n]}" "${R[floor_ready_$n]}")x, supervisord/mcpd $(ratio "${R[sup_ready_$n]:--}" "${R[mcpd_ready_$n]}")x | ${R[mcpd_ready_$n]} ms | ${R[floor_ready_$n]} ms | ${R[sup_ready_$n]:--} ms |"
 	echo "| CPU time until then (the supervisor or the floor program alone) | mcpd/floor $(ratio "${R[mcpd_cpu_$n]}" "${R[floor_cpu_$n]}")x | ${R[mcpd_cpu_$n]} ms | ${R[floor_cpu_$n]} ms | - |"
-	echo "| RSS | supervisord/mcpd $(ratio "${R[sup_rss_$n]:--}" "${R[mcpd_rss_$n]}")x | $((R[mcpd_rss_$n] / 1024)) MiB | - | $((${R[sup_rss_$n]:-0} / 1024)) MiB |"
+	echo "| RSS | supervisord/mcpd $(ratio "${R[sup_rss_$n]:--}" "${R[mcpd_rss_$n]}")x | $(awk -v k="${R[mcpd_rss_$n]}" 'BEGIN {printf "%.1f", k / 1024}') MiB | - | $(awk -v k="${R[sup_rss_$n]:-0}" 'BEGIN {printf "%.1f", k / 1024}') MiB |"
 	echo "| \`status\`, all servers, end to end (median of 20) | supervisord/mcpd $(ratio "${R[sup_status_$n]:--}" "${R[mcpd_status_$n]}")x | ${R[mcpd_status_$n]} ms (--json: ${R[mcpd_status_json_$n]} ms) | - | ${R[sup_status_$n]:--} ms |"
 	echo "| kill -9 -> new child (mcpd: its log line, median of 10; supervisord: polled, median of 5) | supervisord/mcpd $(ratio "${R[sup_kill_$n]:--}" "${R[mcpd_kill_$n]}")x | ${R[mcpd_kill_$n]} ms | - | ${R[sup_kill_$n]:--} ms |"
 	echo "| handshakes timed out during start-up | | ${R[mcpd_timeouts_$n]} | - | - |"

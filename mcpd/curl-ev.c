@@ -130,12 +130,21 @@ static void on_add(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
-struct curl_ev *curl_ev_new(struct ev_loop *loop)
+struct curl_ev *curl_ev_new(struct ev_loop *loop, const char **ret_error)
 {
-	struct curl_ev *c = xcalloc(1, sizeof(*c));
+	struct curl_ev *c;
+	CURLM *multi;
 
+	if (curl_dl_load(ret_error) < 0)
+		return NULL;
+	multi = curl_multi_init();
+	if (!multi) {
+		*ret_error = "libcurl cannot make a multi handle";
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
 	c->loop = loop;
-	c->multi = curl_multi_init();
+	c->multi = multi;
 	ev_timer_init(&c->timer_w, on_timer, 0., 0.);
 	ev_timer_init(&c->add_w, on_add, 0., 0.);
 	c->timer_w.data = c->add_w.data = c;
@@ -158,8 +167,12 @@ void curl_ev_free(struct curl_ev *c)
 
 int curl_ev_add(struct curl_ev *c, CURL *easy, curl_ev_done_fn done, void *userdata)
 {
-	struct transfer *t = xcalloc(1, sizeof(*t)), **tail = &c->to_add;
+	struct transfer *t, **tail;
 
+	if (!c)
+		return -1;
+	t = xcalloc(1, sizeof(*t));
+	tail = &c->to_add;
 	t->done = done;
 	t->userdata = userdata;
 	t->easy = easy;
@@ -175,6 +188,8 @@ void curl_ev_remove(struct curl_ev *c, CURL *easy)
 {
 	struct transfer *t = NULL;
 
+	if (!c)
+		return;
 	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
 	for (struct transfer **pp = &c->to_add; *pp; pp = &(*pp)->next) {
 		if (*pp == t) {

@@ -2,8 +2,9 @@
 #ifndef MCPD_GATEWAY_H
 #define MCPD_GATEWAY_H
 
-#include <microhttpd.h>
 #include <stddef.h>
+
+#include "mhd-dl.h"
 
 struct daemon;
 struct gateway;

@@ -14,7 +14,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "mhd-dl.h"
 #include "replicas.h"
 #include "server.h"
 #include "xmalloc.h"
@@ -526,10 +526,16 @@ struct http *http_start(struct daemon *d, const char *host, unsigned port, char 
 	char where[300];
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	bool ipv6 = false;
+	const char *why;
 	int fd;
 
 	snprintf(where, sizeof(where), strchr(host, ':') ? "[%s]:%u" : "%s:%u",
 		 strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, port);
+	/* Loaded here, not at mcpd's start: without mcpd.http it is never mapped. */
+	if (mhd_dl_load(&why) < 0) {
+		xasprintf(ret_error, "cannot start the HTTP endpoint on %s: %s (Debian: libmicrohttpd12)", where, why);
+		return NULL;
+	}
 	fd = listen_socket(host, port, where, &ipv6, ret_error);
 	if (fd < 0)
 		return NULL;

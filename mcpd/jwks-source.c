@@ -3,7 +3,6 @@
 #include "config.h"
 #endif
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +159,20 @@ static void fetch(struct jwks_source *js)
 
 	if (!url || js->easy)
 		return;
+	if (!js->curl) {
+		const char *why;
+
+		/* libcurl is loaded here, not before: a jwks_file needs none. */
+		js->curl = curl_ev_new(js->d->loop, &why);
+		if (!js->curl) {
+			char *u = shown(url);
+
+			log_error(NULL, NULL, "gateway: cannot fetch the JWT key set from %s: %s; "
+				  "tokens are refused until mcpd runs with libcurl (Debian: libcurl4)", u, why);
+			free(u);
+			return;
+		}
+	}
 	js->easy = curl_easy_init();
 	if (!js->easy) {
 		char *u = shown(url);
@@ -209,7 +222,6 @@ struct jwks_source *jwks_source_new(struct daemon *d)
 		return NULL;
 	js = xcalloc(1, sizeof(*js));
 	js->d = d;
-	js->curl = curl_ev_new(d->loop);
 	ev_init(&js->refresh_w, on_refresh);
 	js->refresh_w.data = js;
 	load(js);

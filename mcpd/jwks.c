@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto-dl.h"
 #include "jwks.h"
 #include "jwt.h"
 #include "xmalloc.h"
@@ -175,9 +176,13 @@ int jwks_parse(const char *json, size_t len, struct jwks **ret_set, char **ret_e
 	cJSON *root;
 	const cJSON *keys, *k;
 	unsigned i = 0;
+	const char *unloadable;
 	int r;
 
 	*ret_set = NULL;
+	/* Keys are OpenSSL's: libcrypto is loaded with the first key set (crypto-dl.h). */
+	if (crypto_dl_load(&unloadable) < 0)
+		return refuse(NULL, ret_error, "%s (Debian: libssl3)", unloadable);
 	if (len > JWKS_MAX_BYTES)
 		return refuse(NULL, ret_error, "the key set is larger than 256 KiB");
 	root = cJSON_ParseWithLength(json, len);

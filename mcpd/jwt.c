@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto-dl.h"
 #include "jwks.h"
 #include "jwt.h"
 

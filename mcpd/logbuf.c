@@ -210,28 +210,33 @@ static void visit(const struct logbuf *lb, size_t skip, logbuf_visit_fn fn, void
 
 void logbuf_last(const struct logbuf *lb, size_t n, logbuf_visit_fn fn, void *userdata)
 {
+	if (!lb)
+		return;
 	visit(lb, n == 0 || n >= lb->count ? 0 : lb->count - n, fn, userdata);
 }
 
 void logbuf_since(const struct logbuf *lb, uint64_t after, logbuf_visit_fn fn, void *userdata)
 {
-	uint64_t skip = after < lb->first_seq ? 0 : after - lb->first_seq + 1;
+	uint64_t skip;
 
+	if (!lb)
+		return;
+	skip = after < lb->first_seq ? 0 : after - lb->first_seq + 1;
 	if (skip < lb->count)
 		visit(lb, (size_t)skip, fn, userdata);
 }
 
 uint64_t logbuf_next_seq(const struct logbuf *lb)
 {
-	return lb->next_seq;
+	return lb ? lb->next_seq : 1;
 }
 
 uint64_t logbuf_dropped(const struct logbuf *lb)
 {
-	return lb->dropped;
+	return lb ? lb->dropped : 0;
 }
 
 size_t logbuf_bytes(const struct logbuf *lb)
 {
-	return lb->used;
+	return lb ? lb->used : 0;
 }

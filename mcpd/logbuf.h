@@ -15,6 +15,12 @@ struct logbuf;
 #define LOGBUF_MIN_BYTES 64
 
 struct logbuf *logbuf_new(size_t max_bytes);
+
+/*
+ * The readers below take NULL as an empty buffer whose next line is number 1:
+ * a server that never wrote to stderr needs none (server.c makes it at the
+ * first line).
+ */
 void logbuf_free(struct logbuf *lb);
 
 /* A reload may change the bound: the oldest lines are dropped to fit. */

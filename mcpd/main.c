@@ -447,6 +447,18 @@ int main(int argc, char **argv)
 	size_t content_len = 0;
 	int r;
 
+	/*
+	 * mcpd's lasting memory is many small objects; what is big (a reply, a
+	 * large message, a status tree) is brief. No fastbins: freed small chunks
+	 * coalesce at once, instead of waiting for the next big allocation. Fixed
+	 * thresholds (glibc otherwise raises both after each big free): a buffer
+	 * of 64 KiB or more is its own mapping, unmapped when freed, and 64 KiB
+	 * free at the heap's top go back to the system, with no pad kept.
+	 */
+	mallopt(M_MXFAST, 0);
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024);
+	mallopt(M_TOP_PAD, 0);
 	if (parse_options(argc, argv, &o) < 0)
 		return 2;
 	r = manifest_load_content(o.config, 0, &d.manifest, &errs, &content, &content_len);

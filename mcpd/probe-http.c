@@ -97,13 +97,22 @@ struct probe_http {
 	struct server *s;
 };
 
+/* Why curl_of() has nothing: libcurl could not be loaded; NULL until it was tried. */
+static const char *curl_missing;
+
 static struct curl_ev *curl_of(struct daemon *d)
 {
 	static struct curl_ev *shared;
 
-	/* One multi handle for every http server, made the first time one is probed. */
-	if (!shared)
-		shared = curl_ev_new(d->loop);
+	/* One multi handle for every http server, made (and libcurl loaded) the first time one is probed. */
+	if (!shared && !curl_missing) {
+		shared = curl_ev_new(d->loop, &curl_missing);
+		if (shared)
+			curl_missing = NULL;
+		else
+			log_error(NULL, NULL, "http servers: %s; their probes fail until mcpd runs with libcurl "
+				  "(Debian: libcurl4)", curl_missing);
+	}
 	return shared;
 }
 
@@ -270,6 +279,13 @@ static void send_step(struct server *s)
 	size_t len;
 	CURL *easy;
 
+	if (!curl_of(s->d)) {
+		char reason[384];
+
+		snprintf(reason, sizeof(reason), "%s", curl_missing);
+		finish(s, false, NULL, reason);
+		return;
+	}
 	if (p->legacy && !p->endpoint[0]) {
 		/* The stream's endpoint event will call again. */
 		if (!p->stream_up)
@@ -980,6 +996,7 @@ static void on_done(CURL *easy, CURLcode result, void *userdata)
 int probe_http_request(struct server *s, const char *method)
 {
 	struct probe_http *p;
+	bool have_curl = curl_of(s->d) != NULL;	/* loads libcurl: before the first curl_easy_init */
 
 	if (!s->http) {
 		s->http = xcalloc(1, sizeof(*s->http));
@@ -1013,7 +1030,10 @@ int probe_http_request(struct server *s, const char *method)
 		p->step = STEP_INIT;	/* pinned by the manifest: no server/discover */
 	else
 		p->step = STEP_DISCOVER;
-	send_step(s);
+	if (have_curl)
+		send_step(s);
+	else
+		ev_timer_start(s->d->loop, &p->kick_w);	/* send_step fails it, once the caller has returned */
 	return 0;
 }
 

@@ -3,11 +3,17 @@
 #include "config.h"
 #endif
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -27,13 +33,83 @@ struct sdnotify {
 
 static struct sdnotify sd;
 
+/*
+ * systemd's side of sd_notify(3), sd_watchdog_enabled(3) and sd_listen_fds(3)
+ * is a stable protocol of environment variables and one datagram: spoken here
+ * rather than linking libsystemd, which maps libgcrypt, liblzma, libzstd, liblz4
+ * and libcap into mcpd for three functions (about 0.9 MiB of resident memory).
+ */
+#define LISTEN_FDS_START 3
+
+/* An unsigned decimal, whole: 0, or -EINVAL. */
+static int parse_u64(const char *text, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!text || text[0] < '0' || text[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/* Whether $name (LISTEN_PID, WATCHDOG_PID) is unset, or is this process. */
+static bool meant_for_us(const char *name, bool required)
+{
+	uint64_t pid;
+
+	if (!getenv(name))
+		return !required;
+	return parse_u64(getenv(name), &pid) == 0 && pid == (uint64_t)getpid();
+}
+
+/* One datagram to $NOTIFY_SOCKET: a path, or "@name" in the abstract namespace. 0, or -errno. */
+static int sd_send(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = path ? strlen(path) : 0;
+	socklen_t salen;
+	int fd, r = 0;
+
+	if (len == 0)
+		return 0;
+	if ((path[0] != '/' && path[0] != '@') || len >= sizeof(sa.sun_path))
+		return -EAFNOSUPPORT;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (const struct sockaddr *)&sa, salen) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* $WATCHDOG_USEC when it is meant for this process: its microseconds, or 0. */
+static uint64_t sd_watchdog_usec(void)
+{
+	uint64_t usec;
+
+	if (!meant_for_us("WATCHDOG_PID", false) || parse_u64(getenv("WATCHDOG_USEC"), &usec) < 0)
+		return 0;
+	return usec;
+}
+
 static void notify(const char *state)
 {
 	int r;
 
 	if (!sd.enabled)
 		return;
-	r = sd_notify(0, state);
+	r = sd_send(state);
 	if (r < 0)
 		log_warning(NULL, NULL, "sd_notify(%s): %s", state, strerror(-r));
 }
@@ -75,7 +151,7 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 
 void sdnotify_init(struct daemon *d)
 {
-	uint64_t usec = 0;
+	uint64_t usec;
 
 	sd.enabled = getenv("NOTIFY_SOCKET") != NULL;
 	ev_timer_init(&sd.status_w, on_status_timer, 0., 0.);
@@ -84,7 +160,8 @@ void sdnotify_init(struct daemon *d)
 	sd.watchdog_w.data = d;
 	if (!sd.enabled)
 		return;
-	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+	usec = sd_watchdog_usec();
+	if (usec > 0) {
 		double half = (double)usec / 2e6;
 
 		ev_timer_set(&sd.watchdog_w, half, half);
@@ -149,20 +226,32 @@ void sdnotify_stopping(struct daemon *d)
 
 int sdnotify_listen_fd(void)
 {
-	char **names = NULL;
-	int n = sd_listen_fds_with_names(1, &names), fd = -1;
+	const char *names = getenv("LISTEN_FDNAMES");
+	uint64_t n = 0;
+	int fd = -1;
 
-	for (int i = 0; i < n; i++) {
-		if (fd < 0 && (n == 1 || (names && names[i] && strcmp(names[i], "control") == 0)))
-			fd = SD_LISTEN_FDS_START + i;
+	/* Socket activation: $LISTEN_FDS descriptors from 3 on, for this process, named in $LISTEN_FDNAMES. */
+	if (!meant_for_us("LISTEN_PID", true) || parse_u64(getenv("LISTEN_FDS"), &n) < 0 || n > 1024)
+		n = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		int sfd = LISTEN_FDS_START + (int)i;
+		size_t len = names ? strcspn(names, ":") : 0;
+		char name[256];
+
+		snprintf(name, sizeof(name), "%.*s", (int)len, names ? names : "");
+		if (names)
+			names = names[len] ? names + len + 1 : NULL;
+		if (fcntl(sfd, F_SETFD, FD_CLOEXEC) < 0)
+			continue;	/* not open: nothing to take */
+		if (fd < 0 && (n == 1 || strcmp(name, "control") == 0))
+			fd = sfd;
 		else
 			log_warning(NULL, NULL, "ignoring socket %s passed by systemd (only \"control\" is used)",
-				    names && names[i] ? names[i] : "?");
+				    name[0] ? name : "?");
 	}
-	if (names) {
-		for (int i = 0; i < n; i++)
-			free(names[i]);
-		free(names);
-	}
+	/* Not for the children: they are not the ones activated. */
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
 	return fd;
 }

@@ -87,7 +87,6 @@ struct server *server_new(struct daemon *d, const struct server_conf *conf)
 	s->timer.data = s;
 	ev_timer_init(&s->lograte_w, on_lograte, LOGRATE_WINDOW, 0.);
 	s->lograte_w.data = s;
-	s->log = logbuf_new(conf->log_buffer);
 	health_init(s);
 	s->relay = relay_new();
 	return s;
@@ -138,7 +137,8 @@ void server_set_conf(struct server *s, const struct server_conf *conf)
 		s->era_hint = MCP_ERA_UNKNOWN;
 	server_conf_release(&s->conf);
 	server_conf_copy(&s->conf, conf);
-	logbuf_set_max(s->log, conf->log_buffer);
+	if (s->log)
+		logbuf_set_max(s->log, conf->log_buffer);
 }
 
 static void close_fd(struct server *s, ev_io *w, int *fd)
@@ -164,6 +164,7 @@ static void on_stdin_writable(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (r == 0) {
 		ev_io_stop(loop, w);
+		wbuf_free(&s->in);	/* all written: an idle server keeps no queue (it keeps its bound) */
 	} else if (r < 0) {
 		/* EPIPE: the server closed stdin or died; its exit will tell the rest. */
 		log_debug(s->conf.name, NULL, "writing to stdin: %s", strerror(-r));
@@ -296,8 +297,11 @@ bool server_log_allows(struct server *s, enum lograte_stream stream)
 static void stderr_line(struct server *s, const char *line, size_t len)
 {
 	uint64_t ts = wall_ms();
-	uint64_t seq = logbuf_next_seq(s->log);
+	uint64_t seq;
 
+	if (!s->log)
+		s->log = logbuf_new(s->conf.log_buffer);	/* at the first line: most servers write none */
+	seq = logbuf_next_seq(s->log);
 	logbuf_append(s->log, ts, line, len);
 	if (server_log_allows(s, LOGRATE_STDERR))
 		log_child_line(s->conf.name, line, len);

@@ -115,7 +115,7 @@ struct server {
 	struct relay *relay;		/* MCP clients attached through mcpctl connect */
 	struct probe_http *http;	/* transport http: the probing session */
 
-	struct logbuf *log;		/* stderr lines */
+	struct logbuf *log;		/* stderr lines, NULL until the first */
 	struct lograte lograte;		/* stderr and stray stdout lines in mcpd's log */
 	ev_timer lograte_w;		/* the summary of what lograte suppressed */
 };

@@ -245,6 +245,21 @@ static void test_min_size(void **state)
 }
 
 /* Lines since a follower's last: only what is still there. */
+/* A server that never wrote to stderr has no buffer: NULL reads as an empty one. */
+static void test_null_is_empty(void **state)
+{
+	struct seen *s = seen_new();
+
+	assert_int_equal(logbuf_next_seq(NULL), 1);
+	assert_int_equal(logbuf_dropped(NULL), 0);
+	assert_int_equal(logbuf_bytes(NULL), 0);
+	logbuf_last(NULL, 0, collect, s);
+	logbuf_since(NULL, 0, collect, s);
+	assert_int_equal(s->n, 0);
+	logbuf_free(NULL);
+	free(s);
+}
+
 static void test_since_after_drop(void **state)
 {
 	struct logbuf *lb = logbuf_new(230);
@@ -273,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_huge_line),
 		cmocka_unit_test(test_min_size),
 		cmocka_unit_test(test_since_after_drop),
+		cmocka_unit_test(test_null_is_empty),
 	};
 
 	return cmocka_run_group_tests_name("logbuf", tests, NULL, NULL);
