@@ -3,22 +3,16 @@
 #include "config.h"
 #endif
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
 #include "sdnotify.h"
 #include "server.h"
+#include "systemd-dl.h"
 
 #define STATUS_MIN_INTERVAL 1.0	/* seconds between two STATUS= updates */
 
@@ -34,73 +28,21 @@ struct sdnotify {
 static struct sdnotify sd;
 
 /*
- * systemd's side of sd_notify(3), sd_watchdog_enabled(3) and sd_listen_fds(3)
- * is a stable protocol of environment variables and one datagram: spoken here
- * rather than linking libsystemd, which maps libgcrypt, liblzma, libzstd, liblz4
- * and libcap into mcpd for three functions (about 0.9 MiB of resident memory).
+ * libsystemd, loaded on first use (mcpd runs under systemd: what set
+ * $NOTIFY_SOCKET or $LISTEN_FDS is waiting for it): true once it is there.
+ * A library that cannot be loaded is logged once, with what follows.
  */
-#define LISTEN_FDS_START 3
-
-/* An unsigned decimal, whole: 0, or -EINVAL. */
-static int parse_u64(const char *text, uint64_t *ret)
+static bool have_libsystemd(const char *what_follows)
 {
-	char *end;
-	unsigned long long v;
+	static bool logged;
+	const char *error;
 
-	if (!text || text[0] < '0' || text[0] > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(text, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
-/* Whether $name (LISTEN_PID, WATCHDOG_PID) is unset, or is this process. */
-static bool meant_for_us(const char *name, bool required)
-{
-	uint64_t pid;
-
-	if (!getenv(name))
-		return !required;
-	return parse_u64(getenv(name), &pid) == 0 && pid == (uint64_t)getpid();
-}
-
-/* One datagram to $NOTIFY_SOCKET: a path, or "@name" in the abstract namespace. 0, or -errno. */
-static int sd_send(const char *state)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len = path ? strlen(path) : 0;
-	socklen_t salen;
-	int fd, r = 0;
-
-	if (len == 0)
-		return 0;
-	if ((path[0] != '/' && path[0] != '@') || len >= sizeof(sa.sun_path))
-		return -EAFNOSUPPORT;
-	memcpy(sa.sun_path, path, len);
-	if (path[0] == '@')
-		sa.sun_path[0] = '\0';
-	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (const struct sockaddr *)&sa, salen) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
-/* $WATCHDOG_USEC when it is meant for this process: its microseconds, or 0. */
-static uint64_t sd_watchdog_usec(void)
-{
-	uint64_t usec;
-
-	if (!meant_for_us("WATCHDOG_PID", false) || parse_u64(getenv("WATCHDOG_USEC"), &usec) < 0)
-		return 0;
-	return usec;
+	if (systemd_dl_load(&error) == 0)
+		return true;
+	if (!logged)
+		log_error(NULL, NULL, "%s: %s", error, what_follows);
+	logged = true;
+	return false;
 }
 
 static void notify(const char *state)
@@ -109,7 +51,7 @@ static void notify(const char *state)
 
 	if (!sd.enabled)
 		return;
-	r = sd_send(state);
+	r = systemd_dl.notify(0, state);
 	if (r < 0)
 		log_warning(NULL, NULL, "sd_notify(%s): %s", state, strerror(-r));
 }
@@ -151,17 +93,19 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 
 void sdnotify_init(struct daemon *d)
 {
-	uint64_t usec;
+	uint64_t usec = 0;
 
 	sd.enabled = getenv("NOTIFY_SOCKET") != NULL;
 	ev_timer_init(&sd.status_w, on_status_timer, 0., 0.);
 	sd.status_w.data = d;
 	ev_timer_init(&sd.watchdog_w, on_watchdog, 0., 0.);
 	sd.watchdog_w.data = d;
+	if (sd.enabled && !have_libsystemd("systemd is not told that mcpd is ready and stops it at its start "
+					   "timeout (install libsystemd0)"))
+		sd.enabled = false;
 	if (!sd.enabled)
 		return;
-	usec = sd_watchdog_usec();
-	if (usec > 0) {
+	if (systemd_dl.watchdog_enabled(0, &usec) > 0 && usec > 0) {
 		double half = (double)usec / 2e6;
 
 		ev_timer_set(&sd.watchdog_w, half, half);
@@ -226,32 +170,32 @@ void sdnotify_stopping(struct daemon *d)
 
 int sdnotify_listen_fd(void)
 {
-	const char *names = getenv("LISTEN_FDNAMES");
-	uint64_t n = 0;
-	int fd = -1;
+	char **names = NULL;
+	int n, fd = -1;
 
-	/* Socket activation: $LISTEN_FDS descriptors from 3 on, for this process, named in $LISTEN_FDNAMES. */
-	if (!meant_for_us("LISTEN_PID", true) || parse_u64(getenv("LISTEN_FDS"), &n) < 0 || n > 1024)
-		n = 0;
-	for (uint64_t i = 0; i < n; i++) {
-		int sfd = LISTEN_FDS_START + (int)i;
-		size_t len = names ? strcspn(names, ":") : 0;
-		char name[256];
+	if (!getenv("LISTEN_FDS"))
+		return -1;
+	if (!have_libsystemd("the sockets systemd passed are not used; mcpd binds its own control socket "
+			     "(install libsystemd0)")) {
+		/* Not for the children either. */
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_FDNAMES");
+		return -1;
+	}
+	n = systemd_dl.listen_fds_with_names(1, &names);
 
-		snprintf(name, sizeof(name), "%.*s", (int)len, names ? names : "");
-		if (names)
-			names = names[len] ? names + len + 1 : NULL;
-		if (fcntl(sfd, F_SETFD, FD_CLOEXEC) < 0)
-			continue;	/* not open: nothing to take */
-		if (fd < 0 && (n == 1 || strcmp(name, "control") == 0))
-			fd = sfd;
+	for (int i = 0; i < n; i++) {
+		if (fd < 0 && (n == 1 || (names && names[i] && strcmp(names[i], "control") == 0)))
+			fd = SD_LISTEN_FDS_START + i;
 		else
 			log_warning(NULL, NULL, "ignoring socket %s passed by systemd (only \"control\" is used)",
-				    name[0] ? name : "?");
+				    names && names[i] ? names[i] : "?");
 	}
-	/* Not for the children: they are not the ones activated. */
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
+	if (names) {
+		for (int i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+	}
 	return fd;
 }

@@ -1,7 +1,7 @@
 #!/bin/bash
 # mcpd's resident memory (issue 17): libcurl, libmicrohttpd and libcrypto are
 # loaded only when the manifest needs them (and say so clearly when they cannot
-# be), libsystemd not at all; a server's buffers, given back while it is idle,
+# be), libsystemd only under systemd; a server's buffers, given back while it is idle,
 # grow again for a large message and a long stderr line.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -30,7 +30,7 @@ start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
 wait_state 60 ex running || not_ok "ex running" "$(ctl status)"
 wait_state 60 talker running || not_ok "talker running" "$(ctl status)"
 grep -oE '/[^ ]*\.so[^ ]*' "/proc/$pid_mcpd/maps" | sort -u >"$T/maps"
-for lib in libcurl libmicrohttpd libcrypto libgnutls; do
+for lib in libcurl libmicrohttpd libcrypto libgnutls libsystemd; do
 	grep -q "$lib" "$T/maps" && not_ok "with stdio servers only, $lib is not loaded" "$(cat "$T/maps")" ||
 		ok "with stdio servers only, $lib is not loaded"
 done
