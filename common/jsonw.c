@@ -274,6 +274,25 @@ void jsonw_value(struct jsonw *w, const cJSON *v)
 	}
 }
 
+void jsonw_null(struct jsonw *w)
+{
+	jsonw_bytes(w, "null", 4);
+}
+
+void jsonw_bool(struct jsonw *w, bool b)
+{
+	if (b)
+		jsonw_bytes(w, "true", 4);
+	else
+		jsonw_bytes(w, "false", 5);
+}
+
+void jsonw_item(struct jsonw *w)
+{
+	if (w->len > 0 && w->buf[w->len - 1] != '[')
+		jsonw_char(w, ',');
+}
+
 void jsonw_key(struct jsonw *w, const char *key)
 {
 	if (w->len > 0 && w->buf[w->len - 1] != '{')

@@ -42,6 +42,12 @@ void jsonw_value(struct jsonw *w, const cJSON *v);
 /* The text cJSON prints for a number d, into out (JSONW_NUMBER_MAX bytes, NUL-terminated); returns its length. */
 size_t jsonw_format_number(double d, char *out);
 
+void jsonw_null(struct jsonw *w);
+void jsonw_bool(struct jsonw *w, bool b);
+
+/* Before an array's item: a ',' unless it is the array's first. */
+void jsonw_item(struct jsonw *w);
+
 /* "key": inside an object, after a ',' unless it is the object's first member. */
 void jsonw_key(struct jsonw *w, const char *key);
 
