@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json-text.h"
 #include "jsonw.h"
 #include "output.h"
 #include "xmalloc.h"
@@ -435,6 +436,21 @@ void output_json(const cJSON *v)
 	jsonw_char(&w, '\n');
 	fwrite(w.buf, 1, w.len, stdout);
 	jsonw_free(&w);
+}
+
+bool output_json_text(const char *text, size_t len)
+{
+	struct jsonw w;
+
+	jsonw_init(&w);
+	if (!json_text_pretty(&w, text, text + len)) {
+		jsonw_free(&w);
+		return false;
+	}
+	jsonw_char(&w, '\n');
+	fwrite(w.buf, 1, w.len, stdout);
+	jsonw_free(&w);
+	return true;
 }
 
 void output_json_line(const cJSON *v)
