@@ -17,6 +17,7 @@ struct jsonw {
 	size_t len;
 	size_t cap;
 	bool raw;		/* a cJSON_Raw value was written: it may hold a CR or LF */
+	size_t raw_lo, raw_hi;	/* the bytes the raw values were written to (a control reply's id: a few) */
 };
 
 #define JSONW_NUMBER_MAX 32

@@ -339,14 +339,18 @@ static int send_request(struct client *c, unsigned long id, const char *method, 
 /* The result's text when line is our answer (id, result, no error), without parsing it into a tree. */
 static bool result_text(const char *line, size_t len, unsigned long id, const char **ret_start, const char **ret_end)
 {
-	const char *end = line + len, *a, *b, *e0, *e1;
+	static const char *const keys[] = { "id", "result", "error" };
+	const char *start[3], *stop[3];
 	char idbuf[32];
 
-	if (!json_text_member(line, end, "result", ret_start, ret_end) ||
-	    json_text_member(line, end, "error", &e0, &e1) || !json_text_member(line, end, "id", &a, &b))
+	if (!json_text_members(line, line + len, keys, 3, start, stop) || !start[0] || !start[1] || start[2])
 		return false;
 	snprintf(idbuf, sizeof(idbuf), "%lu", id);
-	return (size_t)(b - a) == strlen(idbuf) && memcmp(a, idbuf, (size_t)(b - a)) == 0;
+	if ((size_t)(stop[0] - start[0]) != strlen(idbuf) || memcmp(start[0], idbuf, strlen(idbuf)) != 0)
+		return false;
+	*ret_start = start[1];
+	*ret_end = stop[1];
+	return true;
 }
 
 /* A result result_text did not take (text cJSON parses but JSON's grammar refuses): printed back from the tree. */

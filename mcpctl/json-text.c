@@ -188,32 +188,44 @@ const char *json_text_skip(const char *p, const char *end)
 	return walk(p, end, NULL, 0);
 }
 
-bool json_text_member(const char *p, const char *end, const char *key, const char **ret_start, const char **ret_end)
+bool json_text_members(const char *p, const char *end, const char *const *keys, size_t n, const char **ret_start,
+		       const char **ret_end)
 {
-	size_t klen = strlen(key);
-	bool found = false;
-	const char *q, *after;
+	const char *q;
 
-	/* Checked whole first: the walk below can then trust every member. */
+	for (size_t i = 0; i < n; i++)
+		ret_start[i] = ret_end[i] = NULL;
 	p = ws(p, end);
-	if (p >= end || *p != '{' || !(after = json_text_skip(p, end)) || ws(after, end) != end)
+	if (p >= end || *p != '{')
 		return false;
 	p = ws(p + 1, end);
-	while (p < end && *p == '"') {
-		q = skip_string(p, end);
-		if (!found && (size_t)(q - p) == klen + 2 && memcmp(p + 1, key, klen) == 0) {
-			found = true;
-			p = ws(ws(q, end) + 1, end);
-			*ret_start = p;
-			*ret_end = p = json_text_skip(p, end);
-		} else {
-			p = json_text_skip(ws(q, end) + 1, end);
+	if (p < end && *p == '}')
+		return ws(p + 1, end) == end;
+	for (;;) {
+		size_t k = n;
+
+		if (p >= end || *p != '"' || !(q = skip_string(p, end)))
+			return false;
+		for (size_t i = 0; i < n; i++)
+			if (!ret_start[i] && (size_t)(q - p) == strlen(keys[i]) + 2 && memcmp(p + 1, keys[i], (size_t)(q - p) - 2) == 0)
+				k = i;
+		p = ws(q, end);
+		if (p >= end || *p != ':')
+			return false;
+		p = ws(p + 1, end);
+		if (!(q = json_text_skip(p, end)))
+			return false;
+		if (k < n) {
+			ret_start[k] = p;
+			ret_end[k] = q;
 		}
-		p = ws(p, end);
-		if (p < end && *p == ',')
+		p = ws(q, end);
+		if (p < end && *p == ',') {
 			p = ws(p + 1, end);
+			continue;
+		}
+		return p < end && *p == '}' && ws(p + 1, end) == end;
 	}
-	return found;
 }
 
 bool json_text_pretty(struct jsonw *w, const char *p, const char *end)

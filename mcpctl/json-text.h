@@ -20,11 +20,13 @@ struct jsonw;
 const char *json_text_skip(const char *p, const char *end);
 
 /*
- * The value of the member key (matched as written, without escapes) of the
- * object [p, end): true and its text in [*ret_start, *ret_end); false when
- * the text is not one valid object or has no such member.
+ * The members keys[0..n) of the object [p, end), matched as written (without
+ * escapes): each one's text in [ret_start[i], ret_end[i]), or NULL when it
+ * is not there (the first of duplicates counts). false when the text is not
+ * one valid object. One walk over the text.
  */
-bool json_text_member(const char *p, const char *end, const char *key, const char **ret_start, const char **ret_end);
+bool json_text_members(const char *p, const char *end, const char *const *keys, size_t n, const char **ret_start,
+		       const char **ret_end);
 
 /*
  * The value [p, end) into w as mcpctl's output_json lays out a parsed value
