@@ -84,7 +84,7 @@ static const char *skip_word(const char *p, const char *end, const char *word)
  */
 static const char *walk(const char *p, const char *end, struct jsonw *w, unsigned depth);
 
-static void indent(struct jsonw *w, unsigned depth)
+void json_text_indent(struct jsonw *w, unsigned depth)
 {
 	static const char spaces[] = "                                ";
 
@@ -118,7 +118,7 @@ static const char *walk_container(const char *p, const char *end, struct jsonw *
 			if (!first)
 				jsonw_char(w, ',');
 			jsonw_char(w, '\n');
-			indent(w, depth + 1);
+			json_text_indent(w, depth + 1);
 		}
 		first = false;
 		if (object) {
@@ -145,7 +145,7 @@ static const char *walk_container(const char *p, const char *end, struct jsonw *
 			return NULL;
 		if (w) {
 			jsonw_char(w, '\n');
-			indent(w, depth);
+			json_text_indent(w, depth);
 			jsonw_char(w, close);
 		}
 		return p + 1;

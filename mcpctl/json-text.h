@@ -36,4 +36,7 @@ bool json_text_members(const char *p, const char *end, const char *const *keys, 
  */
 bool json_text_pretty(struct jsonw *w, const char *p, const char *end);
 
+/* Two spaces per level of depth: output_json's and json_text_pretty's indentation. */
+void json_text_indent(struct jsonw *w, unsigned depth);
+
 #endif

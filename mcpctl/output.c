@@ -382,19 +382,6 @@ static char *json_text(const cJSON *v)
 	return text;
 }
 
-/* Two spaces per level. */
-static void indent(struct jsonw *w, unsigned depth)
-{
-	static const char spaces[] = "                                ";
-
-	for (size_t n = (size_t)depth * 2; n > 0;) {
-		size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
-
-		jsonw_bytes(w, spaces, k);
-		n -= k;
-	}
-}
-
 /*
  * Two spaces per level, one member per line, "key": value: the layout of
  * jq and most tools, so that --json output diffs and greps well. Scalars
@@ -413,7 +400,7 @@ static void print_pretty(struct jsonw *w, const cJSON *v, unsigned depth)
 	jsonw_char(w, object ? '{' : '[');
 	cJSON_ArrayForEach(it, v) {
 		jsonw_char(w, '\n');
-		indent(w, depth + 1);
+		json_text_indent(w, depth + 1);
 		if (object) {
 			jsonw_string(w, it->string);
 			jsonw_bytes(w, ": ", 2);
@@ -423,7 +410,7 @@ static void print_pretty(struct jsonw *w, const cJSON *v, unsigned depth)
 			jsonw_char(w, ',');
 	}
 	jsonw_char(w, '\n');
-	indent(w, depth);
+	json_text_indent(w, depth);
 	jsonw_char(w, object ? '}' : ']');
 }
 
