@@ -302,10 +302,29 @@ void jsonw_item(struct jsonw *w)
 
 void jsonw_key(struct jsonw *w, const char *key)
 {
-	if (w->len > 0 && w->buf[w->len - 1] != '{')
-		jsonw_char(w, ',');
-	jsonw_string(w, key);
-	jsonw_char(w, ':');
+	bool comma = w->len > 0 && w->buf[w->len - 1] != '{';
+	size_t n = 0;
+	char *d;
+
+	while (plain((unsigned char)key[n]))
+		n++;
+	if (key[n]) {	/* a key to escape: the general way */
+		if (comma)
+			jsonw_char(w, ',');
+		jsonw_string(w, key);
+		jsonw_char(w, ':');
+		return;
+	}
+	/* A key without escapes (every member name mcpd writes): one copy. */
+	d = room(w, n + 4);
+	if (comma)
+		*d++ = ',';
+	*d++ = '"';
+	memcpy(d, key, n);
+	d[n] = '"';
+	d[n + 1] = ':';
+	d[n + 2] = '\0';
+	w->len += n + 3 + comma;
 }
 
 void jsonw_end_line(struct jsonw *w)
