@@ -327,6 +327,15 @@ void jsonw_key(struct jsonw *w, const char *key)
 	w->len += n + 3 + comma;
 }
 
+void jsonw_member_number(struct jsonw *w, const char *key, bool have, double v)
+{
+	jsonw_key(w, key);
+	if (have)
+		jsonw_number(w, v);
+	else
+		jsonw_null(w);
+}
+
 void jsonw_end_line(struct jsonw *w)
 {
 	/* Strings never hold a raw CR or LF (they are escaped): any in the text come from a cJSON_Raw value. */

@@ -52,6 +52,9 @@ void jsonw_item(struct jsonw *w);
 /* "key": inside an object, after a ',' unless it is the object's first member. */
 void jsonw_key(struct jsonw *w, const char *key);
 
+/* "key":v inside an object, or "key":null when have is false. */
+void jsonw_member_number(struct jsonw *w, const char *key, bool have, double v);
+
 /* End a message as a line of the wire format: raw CR and LF (only a cJSON_Raw value has them) as spaces, then '\n'. */
 void jsonw_end_line(struct jsonw *w);
 

@@ -414,15 +414,6 @@ void deep_check_exec_strays(struct server *s, int n)
 
 /* ---- status and metrics --------------------------------------------------- */
 
-static void write_optional(struct jsonw *w, const char *key, bool have, double v)
-{
-	jsonw_key(w, key);
-	if (have)
-		jsonw_number(w, v);
-	else
-		jsonw_null(w);
-}
-
 /* {"check", "status", "detail", then duration_ms and age_s (or null): the start every check's object shares. */
 static void write_check_head(struct jsonw *w, const char *check, const char *status, const char *detail,
 			     bool have_duration, double duration_ms, bool have_age, double age_s)
@@ -435,8 +426,8 @@ static void write_check_head(struct jsonw *w, const char *check, const char *sta
 	jsonw_string(w, status);
 	jsonw_key(w, "detail");
 	jsonw_string(w, detail);
-	write_optional(w, "duration_ms", have_duration, duration_ms);
-	write_optional(w, "age_s", have_age, age_s);
+	jsonw_member_number(w, "duration_ms", have_duration, duration_ms);
+	jsonw_member_number(w, "age_s", have_age, age_s);
 }
 
 /* The liveness probe as a check: from health.c's own state. */

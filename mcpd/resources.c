@@ -682,19 +682,11 @@ void resources_status_write(const struct server *s, struct jsonw *w, bool summar
 		jsonw_key(w, "cpu_seconds");
 		jsonw_number(w, round((double)r->cpu_usec / 1e3) / 1e3);
 	}
-	jsonw_key(w, "cpu_percent");
-	if (r->cpu_percent >= 0)
-		jsonw_number(w, round(r->cpu_percent * 10) / 10);
-	else
-		jsonw_null(w);
+	jsonw_member_number(w, "cpu_percent", r->cpu_percent >= 0, round(r->cpu_percent * 10) / 10);
 	jsonw_key(w, "memory_bytes");
 	jsonw_number(w, (double)r->memory);
 	if (!summary) {
-		jsonw_key(w, "memory_limit_bytes");
-		if (limit)
-			jsonw_number(w, (double)limit);
-		else
-			jsonw_null(w);
+		jsonw_member_number(w, "memory_limit_bytes", limit != 0, (double)limit);
 		jsonw_key(w, "fds");
 		jsonw_number(w, (double)r->fds);
 		jsonw_key(w, "processes");

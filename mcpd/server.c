@@ -646,15 +646,6 @@ static void write_identity(const struct server *s, struct jsonw *w)
 	}
 }
 
-static void write_number_or_null(struct jsonw *w, const char *key, bool have, double v)
-{
-	jsonw_key(w, key);
-	if (have)
-		jsonw_number(w, v);
-	else
-		jsonw_null(w);
-}
-
 /*
  * The members a summary leaves out are skipped in place: the summary's are
  * the full status's, in the same order and form.
@@ -670,8 +661,8 @@ void server_status_write(const struct server *s, struct jsonw *w, bool summary)
 	jsonw_string(w, s->conf.name);
 	jsonw_key(w, "state");
 	jsonw_string(w, server_state_name(s->state));
-	write_number_or_null(w, "pid", s->pid > 0, s->pid);
-	write_number_or_null(w, "uptime_s", s->pid > 0, status_uptime(s, now));
+	jsonw_member_number(w, "pid", s->pid > 0, s->pid);
+	jsonw_member_number(w, "uptime_s", s->pid > 0, status_uptime(s, now));
 	jsonw_key(w, "restarts");
 	jsonw_number(w, s->restarts);
 	jsonw_key(w, "reason");
@@ -683,14 +674,14 @@ void server_status_write(const struct server *s, struct jsonw *w, bool summary)
 		jsonw_bool(w, s->conf.critical);
 		jsonw_key(w, "autostart");
 		jsonw_bool(w, s->conf.autostart);
-		write_number_or_null(w, "next_try_s", s->next_try > 0 && (s->state == ST_BACKOFF || s->state == ST_FAILED),
+		jsonw_member_number(w, "next_try_s", s->next_try > 0 && (s->state == ST_BACKOFF || s->state == ST_FAILED),
 				     ceil(fmax(0, s->next_try - now)));
 		jsonw_key(w, "attempt");
 		jsonw_number(w, s->attempt);
 	}
 	jsonw_key(w, "health");
 	jsonw_string(w, health_name(s));
-	write_number_or_null(w, "latency_ms", status_has_latency(s), status_latency(s));
+	jsonw_member_number(w, "latency_ms", status_has_latency(s), status_latency(s));
 	if (!summary)
 		write_identity(s, w);
 	traffic_status_write(s, w, summary);

@@ -168,16 +168,6 @@ static void traffic_shown(const struct server *s, struct traffic_shown *f)
 	f->p99_ms = w.p99_ms < 0 ? -1 : round(w.p99_ms * 1000.) / 1000.;
 }
 
-/* ms already rounded to microseconds (traffic_shown), or null. */
-static void write_ms(struct jsonw *jw, const char *key, double ms)
-{
-	jsonw_key(jw, key);
-	if (ms < 0)
-		jsonw_null(jw);
-	else
-		jsonw_number(jw, ms);
-}
-
 void traffic_status_write(const struct server *s, struct jsonw *jw, bool summary)
 {
 	struct traffic_shown f;
@@ -201,8 +191,9 @@ void traffic_status_write(const struct server *s, struct jsonw *jw, bool summary
 	jsonw_number(jw, f.rate);
 	jsonw_key(jw, "error_rate");
 	jsonw_number(jw, f.error_rate);
-	write_ms(jw, "p50_ms", f.p50_ms);
-	write_ms(jw, "p99_ms", f.p99_ms);
+	/* Already rounded to microseconds (traffic_shown); < 0: none. */
+	jsonw_member_number(jw, "p50_ms", f.p50_ms >= 0, f.p50_ms);
+	jsonw_member_number(jw, "p99_ms", f.p99_ms >= 0, f.p99_ms);
 	jsonw_char(jw, '}');
 }
 
