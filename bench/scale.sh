@@ -6,10 +6,17 @@
 #
 # For each N, one after the other (never at the same time):
 #   floor        bench/spawn-floor.c (built here with cc -O2): posix_spawn()s the
-#                N servers and finishes each one's MCP handshake (initialize,
-#                its result, notifications/initialized), polling every pipe
-#                with epoll; its time is until the last handshake is done.
-#   mcpd         the same N servers in a manifest; all MCP-ready at the time
+#                N servers and finishes each one's MCP handshake the way mcpd
+#                must for a server whose era it does not know yet (-p:
+#                server/discover, its error answer, then initialize, its
+#                result, notifications/initialized), polling every pipe with
+#                epoll; its time is until the last handshake is done. No
+#                cgroup per server: compare with mcpd's MCPD_CGROUPS=0 row.
+#                The table also shows the floor with initialize alone (one
+#                round trip, what a server of a known era needs).
+#   mcpd         the same N servers in a manifest (one cgroup per server as
+#                root, then again with MCPD_CGROUPS=0: process groups, for
+#                the time until all are ready only); all MCP-ready at the time
 #                of mcpd's last "running (was starting)" log line (1 ms
 #                resolution; mcpd says running only after the handshake),
 #                once `mcpctl health` says ok (polled every 0.2 s, so that the
@@ -93,25 +100,33 @@ latency() {
 # Results, by name: R[key]=value.
 declare -A R
 
+# bench_floor N KEY [-p]: the floor's time and CPU into R[KEY_ready_N], R[KEY_cpu_N].
 bench_floor() {
-	local n=$1 out
-	out=$("$W/spawn-floor" "$n" 300 "$EXAMPLE" --name "$tag-f$n-s")
+	local n=$1 key=$2 out
+	out=$("$W/spawn-floor" ${3:+"$3"} "$n" 300 "$EXAMPLE" --name "$tag-f$n-s")
 	# "ready N of N in T ms; cpu C ms"
-	R[floor_ready_$n]=$(sed -n 's/^ready \([0-9]*\) of \([0-9]*\) in \([0-9.]*\) ms.*/\3/p' <<<"$out" | awk '{printf "%d", $1}')
-	R[floor_cpu_$n]=$(sed -n 's/.*cpu \([0-9.]*\) ms.*/\1/p' <<<"$out" | awk '{printf "%d", $1}')
-	[[ $out == "ready $n of $n "* ]] || { echo "bench: floor: $out" >&2; R[floor_ready_$n]=-; }
+	R[${key}_ready_$n]=$(sed -n 's/^ready \([0-9]*\) of \([0-9]*\) in \([0-9.]*\) ms.*/\3/p' <<<"$out" | awk '{printf "%d", $1}')
+	R[${key}_cpu_$n]=$(sed -n 's/.*cpu \([0-9.]*\) ms.*/\1/p' <<<"$out" | awk '{printf "%d", $1}')
+	[[ $out == "ready $n of $n "* ]] || { echo "bench: floor: $out" >&2; R[${key}_ready_$n]=-; }
 }
 
-bench_mcpd() {
-	local n=$1 sock=$W/mcpd-$n.sock m=$W/mcpd-$n.yaml pid t0 t1 running victim newpid ts k
+# The manifest of N servers for mcpd, at $W/mcpd-N.yaml.
+mcpd_manifest() {
+	local n=$1
 	{
 		echo "version: 1"
 		echo "defaults: { backoff: { initial: 0, jitter: 0 }, circuit: { failures: 0 }, health: { interval: 1h, timeout: 5s } }"
 		echo "servers:"
 		for i in $(seq 1 "$n"); do echo "  s$i: { command: [$EXAMPLE, --name, $tag-m$n-s$i] }"; done
-	} >"$m"
+	} >"$W/mcpd-$n.yaml"
+}
+
+# Start mcpd on N servers (ENV... before it), wait until all are ready: its pid in $pid, R[KEY_ready_N] set.
+mcpd_ready() {
+	local n=$1 key=$2 sock=$W/mcpd-$n.sock t0 t1 ts running
+	shift 2
 	t0=$(now_ns)
-	"$MCPD" -c "$m" -s "$sock" 2>"$W/mcpd-$n.log" &
+	env "$@" "$MCPD" -c "$W/mcpd-$n.yaml" -s "$sock" 2>"$W/mcpd-$n.log" &
 	pid=$!
 	pids+=("$pid")
 	for _ in $(seq 1 1500); do	# at most 300 s
@@ -119,13 +134,26 @@ bench_mcpd() {
 		sleep 0.2
 	done
 	t1=$(now_ns)
-	R[mcpd_cpu_$n]=$(cpu_ms "$pid")
+	R[${key}_cpu_$n]=$(cpu_ms "$pid")
 	running=$("$MCPCTL" -s "$sock" --json status 2>/dev/null | grep -c '"state": *"running"')
 	# The time of mcpd's last "running" log line (1 ms resolution): the poll above is only slow, not part of it.
 	ts=$(grep ': running (was starting)' "$W/mcpd-$n.log" | tail -n 1 | cut -d' ' -f1)
 	[[ -n $ts ]] && t1=$(date -d "$ts" +%s%N)
-	R[mcpd_ready_$n]=$(((t1 - t0) / 1000000))
-	[[ $running == "$n" ]] || { echo "bench: mcpd N=$n: only $running of $n running" >&2; R[mcpd_ready_$n]=-; }
+	R[${key}_ready_$n]=$(((t1 - t0) / 1000000))
+	[[ $running == "$n" ]] || { echo "bench: mcpd N=$n ($key): only $running of $n running" >&2; R[${key}_ready_$n]=-; }
+}
+
+# mcpd with MCPD_CGROUPS=0: only its time until all are ready.
+bench_mcpd_nocg() {
+	local n=$1 pid
+	mcpd_ready "$n" mcpd_nocg MCPD_CGROUPS=0
+	kill -TERM "$pid"
+	wait "$pid"
+}
+
+bench_mcpd() {
+	local n=$1 sock=$W/mcpd-$n.sock pid t0 victim newpid ts k
+	mcpd_ready "$n" mcpd
 	R[mcpd_timeouts_$n]=$(grep -c 'no answer to initialize' "$W/mcpd-$n.log")
 	R[mcpd_rss_$n]=$(rss_kib "$pid")
 	R[mcpd_status_$n]=$(latency "$MCPCTL" -s "$sock" status)
@@ -205,6 +233,8 @@ table() {
 	echo "| figure | ratio | mcpd | floor | supervisord |"
 	echo "| --- | --- | --- | --- | --- |"
 	echo "| all $n MCP-ready (supervisord: RUNNING, no handshake) | mcpd/floor $(ratio "${R[mcpd_ready_$n]}" "${R[floor_ready_$n]}")x, supervisord/mcpd $(ratio "${R[sup_ready_$n]:--}" "${R[mcpd_ready_$n]}")x | ${R[mcpd_ready_$n]} ms | ${R[floor_ready_$n]} ms | ${R[sup_ready_$n]:--} ms |"
+	echo "| same, mcpd without cgroups (MCPD_CGROUPS=0, like the floor) | mcpd/floor $(ratio "${R[mcpd_nocg_ready_$n]}" "${R[floor_ready_$n]}")x | ${R[mcpd_nocg_ready_$n]} ms | ${R[floor_ready_$n]} ms | - |"
+	echo "| same, the floor with initialize alone (no era probe) | mcpd/floor $(ratio "${R[mcpd_ready_$n]}" "${R[floor1_ready_$n]}")x | ${R[mcpd_ready_$n]} ms | ${R[floor1_ready_$n]} ms | - |"
 	echo "| CPU time until then (the supervisor or the floor program alone) | mcpd/floor $(ratio "${R[mcpd_cpu_$n]}" "${R[floor_cpu_$n]}")x | ${R[mcpd_cpu_$n]} ms | ${R[floor_cpu_$n]} ms | - |"
 	echo "| RSS | supervisord/mcpd $(ratio "${R[sup_rss_$n]:--}" "${R[mcpd_rss_$n]}")x | $(awk -v k="${R[mcpd_rss_$n]}" 'BEGIN {printf "%.1f", k / 1024}') MiB | - | $(awk -v k="${R[sup_rss_$n]:-0}" 'BEGIN {printf "%.1f", k / 1024}') MiB |"
 	echo "| \`status\`, all servers, end to end (median of 20) | supervisord/mcpd $(ratio "${R[sup_status_$n]:--}" "${R[mcpd_status_$n]}")x | ${R[mcpd_status_$n]} ms (--json: ${R[mcpd_status_json_$n]} ms) | - | ${R[sup_status_$n]:--} ms |"
@@ -214,8 +244,11 @@ table() {
 
 for n in $sizes; do
 	R[when_$n]="started $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-	bench_floor "$n"
+	bench_floor "$n" floor -p
+	mcpd_manifest "$n"
 	bench_mcpd "$n"
+	bench_floor "$n" floor1
+	bench_mcpd_nocg "$n"
 	((have_supervisord)) && bench_supervisord "$n"
 done
 for n in $sizes; do table "$n"; done

@@ -7,7 +7,12 @@
  * time from its start until the last handshake is done, and its own CPU time.
  * Then kills and reaps every child.
  *
- *   spawn-floor N TIMEOUT_SECONDS SERVER [ARG...]
+ * With -p, the handshake mcpd does with a server whose era it does not know
+ * yet (protocol: auto, a first start): server/discover first; an error answer
+ * (a legacy server) is followed by initialize and notifications/initialized,
+ * a result (a 2026-07-28 server) ends the handshake.
+ *
+ *   spawn-floor [-p] N TIMEOUT_SECONDS SERVER [ARG...]
  *
  * Each server gets its ARGs followed by the index (1..N) appended to the last
  * one, so that `... --name floor123-s` names them floor123-s1, floor123-s2...
@@ -68,6 +73,15 @@ static const char initialize[] =
 	"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\","
 	"\"capabilities\":{},\"clientInfo\":{\"name\":\"spawn-floor\",\"version\":\"1\"}}}\n";
 static const char initialized[] = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n";
+static const char discover[] = "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"server/discover\"}\n";
+
+/* The answer to server/discover (id 2): 1 an error (legacy), 2 a result (modern), 0 another line. */
+static int line_discover_answer(const char *line)
+{
+	if (!strstr(line, "\"id\":2") && !strstr(line, "\"id\": 2"))
+		return 0;
+	return strstr(line, "\"error\"") ? 1 : strstr(line, "\"result\"") ? 2 : 0;
+}
 
 /* A complete line from c: the answer to initialize when it has id 1 and a result. */
 static int line_is_init_result(const char *line)
@@ -85,9 +99,15 @@ int main(int argc, char **argv)
 	int nargs;
 	size_t lastlen;
 	struct rusage ru;
+	int probe = 0;
 
+	if (argc > 1 && strcmp(argv[1], "-p") == 0) {
+		probe = 1;
+		argv++;
+		argc--;
+	}
 	if (argc < 4) {
-		fprintf(stderr, "usage: spawn-floor N TIMEOUT_SECONDS SERVER [ARG...]\n");
+		fprintf(stderr, "usage: spawn-floor [-p] N TIMEOUT_SECONDS SERVER [ARG...]\n");
 		return 2;
 	}
 	n = atoi(argv[1]);
@@ -146,7 +166,7 @@ int main(int argc, char **argv)
 		c[i].out = out[0];
 		fcntl(c[i].out, F_SETFL, O_NONBLOCK);
 		c[i].buf = malloc(LINE_MAX_BYTES);
-		write_all(c[i].in, initialize);	/* the pipe holds it until the server reads */
+		write_all(c[i].in, probe ? discover : initialize);	/* the pipe holds it until the server reads */
 		ev.data.u32 = (unsigned)i;
 		epoll_ctl(ep, EPOLL_CTL_ADD, c[i].out, &ev);
 	}
@@ -179,7 +199,14 @@ int main(int argc, char **argv)
 			ch->buf[ch->len] = '\0';
 			while ((nl = strchr(ch->buf, '\n'))) {
 				*nl = '\0';
-				if (!ch->done && line_is_init_result(ch->buf)) {
+				int era = probe && !ch->done ? line_discover_answer(ch->buf) : 0;
+
+				if (era == 1) {
+					write_all(ch->in, initialize);
+				} else if (era == 2) {
+					ch->done = 1;
+					done++;
+				} else if (!ch->done && line_is_init_result(ch->buf)) {
 					write_all(ch->in, initialized);
 					ch->done = 1;
 					done++;

@@ -17,6 +17,7 @@ struct jsonw {
 	size_t len;
 	size_t cap;
 	bool raw;		/* a cJSON_Raw value was written: it may hold a CR or LF */
+	size_t raw_lo, raw_hi;	/* the bytes the raw values were written to (a control reply's id: a few) */
 };
 
 #define JSONW_NUMBER_MAX 32
@@ -42,8 +43,17 @@ void jsonw_value(struct jsonw *w, const cJSON *v);
 /* The text cJSON prints for a number d, into out (JSONW_NUMBER_MAX bytes, NUL-terminated); returns its length. */
 size_t jsonw_format_number(double d, char *out);
 
+void jsonw_null(struct jsonw *w);
+void jsonw_bool(struct jsonw *w, bool b);
+
+/* Before an array's item: a ',' unless it is the array's first. */
+void jsonw_item(struct jsonw *w);
+
 /* "key": inside an object, after a ',' unless it is the object's first member. */
 void jsonw_key(struct jsonw *w, const char *key);
+
+/* "key":v inside an object, or "key":null when have is false. */
+void jsonw_member_number(struct jsonw *w, const char *key, bool have, double v);
 
 /* End a message as a line of the wire format: raw CR and LF (only a cJSON_Raw value has them) as spaces, then '\n'. */
 void jsonw_end_line(struct jsonw *w);

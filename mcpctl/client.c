@@ -18,6 +18,8 @@
 
 #include "client.h"
 #include "cmd.h"
+#include "json-text.h"
+#include "jsonw.h"
 #include "manifest.h"
 #include "paths.h"
 #include "xmalloc.h"
@@ -243,19 +245,17 @@ static ssize_t fill(struct client *c, int timeout_ms, const sigset_t *mask)
 }
 
 /*
- * The next message from mcpd, parsed. Returns 1 and the message, 0 at EOF,
- * -EINTR when a signal let through by mask arrived, or a negative errno with
- * err filled.
+ * The next line from mcpd (without its '\n', in c's buffer until the next
+ * read). Returns 1 and the line, 0 at EOF, -EINTR when a signal let through
+ * by mask arrived, or a negative errno with err filled.
  */
-static int next_message(struct client *c, int timeout_ms, const sigset_t *mask, cJSON **ret,
-			struct client_error *err)
+static int next_line(struct client *c, int timeout_ms, const sigset_t *mask, char **ret_line, size_t *ret_len,
+		     struct client_error *err)
 {
-	char *line = NULL;
-	size_t len = 0;
 	ssize_t n;
 	int r;
 
-	while ((r = take_line(c, &line, &len)) == 0) {
+	while ((r = take_line(c, ret_line, ret_len)) == 0) {
 		n = fill(c, timeout_ms, mask);
 		if (n == 0)
 			return 0;
@@ -269,12 +269,28 @@ static int next_message(struct client *c, int timeout_ms, const sigset_t *mask, 
 	}
 	if (r < 0)
 		return fail(err, r, "mcpd at %s sent a line longer than %d MiB", c->path, CLIENT_MAX_REPLY >> 20);
+	return 1;
+}
+
+static int parse_message(struct client *c, const char *line, size_t len, cJSON **ret, struct client_error *err)
+{
 	*ret = cJSON_ParseWithLength(line, len);
 	if (!cJSON_IsObject(*ret)) {
 		cJSON_Delete(*ret);
 		return fail(err, -EBADMSG, "mcpd at %s sent a line that is not a JSON-RPC message", c->path);
 	}
 	return 1;
+}
+
+/* The next message from mcpd, parsed: as next_line, with the message in *ret. */
+static int next_message(struct client *c, int timeout_ms, const sigset_t *mask, cJSON **ret,
+			struct client_error *err)
+{
+	char *line = NULL;
+	size_t len = 0;
+	int r = next_line(c, timeout_ms, mask, &line, &len, err);
+
+	return r > 0 ? parse_message(c, line, len, ret, err) : r;
 }
 
 /* Take mcpd's error object apart into err. */
@@ -290,11 +306,10 @@ static int remote_error(const cJSON *e, struct client_error *err)
 	return -EREMOTEIO;
 }
 
-int client_call(struct client *c, const char *method, cJSON *params, cJSON **ret_result,
-		struct client_error *err)
+static int send_request(struct client *c, unsigned long id, const char *method, cJSON *params,
+			struct client_error *err)
 {
-	unsigned long id = ++c->next_id;
-	cJSON *req = cJSON_CreateObject(), *msg;
+	cJSON *req = cJSON_CreateObject();
 	char *text, *line;
 	int r;
 
@@ -318,15 +333,69 @@ int client_call(struct client *c, const char *method, cJSON *params, cJSON **ret
 		client_error_clear(err);
 	else if (r < 0)
 		return r;
+	return 0;
+}
 
-	while ((r = next_message(c, CLIENT_TIMEOUT_MS, NULL, &msg, err)) > 0) {
-		const cJSON *rid = cJSON_GetObjectItemCaseSensitive(msg, "id");
-		const cJSON *e = cJSON_GetObjectItemCaseSensitive(msg, "error");
+/* The result's text when line is our answer (id, result, no error), without parsing it into a tree. */
+static bool result_text(const char *line, size_t len, unsigned long id, const char **ret_start, const char **ret_end)
+{
+	static const char *const keys[] = { "id", "result", "error" };
+	const char *start[3], *stop[3];
+	char idbuf[32];
 
+	if (!json_text_members(line, line + len, keys, 3, start, stop) || !start[0] || !start[1] || start[2])
+		return false;
+	snprintf(idbuf, sizeof(idbuf), "%lu", id);
+	if ((size_t)(stop[0] - start[0]) != strlen(idbuf) || memcmp(start[0], idbuf, strlen(idbuf)) != 0)
+		return false;
+	*ret_start = start[1];
+	*ret_end = stop[1];
+	return true;
+}
+
+/* A result result_text did not take (text cJSON parses but JSON's grammar refuses): printed back from the tree. */
+static void result_to_text(const cJSON *result, char **ret_text, size_t *ret_len)
+{
+	struct jsonw w;
+
+	jsonw_init(&w);
+	jsonw_value(&w, result);
+	*ret_text = jsonw_take(&w, ret_len);
+}
+
+/*
+ * Wait for the answer to request id: its result as a tree in *ret_result, or,
+ * with ret_text, as its text (malloc'd) when the answer is a result.
+ */
+static int await_answer(struct client *c, unsigned long id, cJSON **ret_result, char **ret_text, size_t *ret_len,
+			struct client_error *err)
+{
+	char *line = NULL;
+	size_t len = 0;
+	cJSON *msg;
+	int r;
+
+	while ((r = next_line(c, CLIENT_TIMEOUT_MS, NULL, &line, &len, err)) > 0) {
+		const cJSON *rid, *e;
+		const char *start, *stop;
+
+		if (ret_text && result_text(line, len, id, &start, &stop)) {
+			*ret_len = (size_t)(stop - start);
+			*ret_text = xmalloc(*ret_len + 1);
+			memcpy(*ret_text, start, *ret_len);
+			(*ret_text)[*ret_len] = '\0';
+			return 0;
+		}
+		if ((r = parse_message(c, line, len, &msg, err)) < 0)
+			return r;
+		rid = cJSON_GetObjectItemCaseSensitive(msg, "id");
+		e = cJSON_GetObjectItemCaseSensitive(msg, "error");
 		/* A null id answers a request mcpd could not read: with one request in flight, it is ours. */
 		if ((cJSON_IsNumber(rid) && rid->valuedouble == (double)id) || (cJSON_IsNull(rid) && e)) {
 			if (e)
 				r = remote_error(e, err);
+			else if (ret_text && cJSON_GetObjectItemCaseSensitive(msg, "result"))
+				result_to_text(cJSON_GetObjectItemCaseSensitive(msg, "result"), ret_text, ret_len);
 			else if (cJSON_GetObjectItemCaseSensitive(msg, "result"))
 				*ret_result = cJSON_DetachItemFromObjectCaseSensitive(msg, "result");
 			else
@@ -341,6 +410,24 @@ int client_call(struct client *c, const char *method, cJSON *params, cJSON **ret
 	if (r == 0)
 		return fail(err, -ECONNRESET, "mcpd at %s closed the connection without answering", c->path);
 	return r;
+}
+
+int client_call(struct client *c, const char *method, cJSON *params, cJSON **ret_result,
+		struct client_error *err)
+{
+	unsigned long id = ++c->next_id;
+	int r = send_request(c, id, method, params, err);
+
+	return r < 0 ? r : await_answer(c, id, ret_result, NULL, NULL, err);
+}
+
+int client_call_text(struct client *c, const char *method, cJSON *params, char **ret_text, size_t *ret_len,
+		     struct client_error *err)
+{
+	unsigned long id = ++c->next_id;
+	int r = send_request(c, id, method, params, err);
+
+	return r < 0 ? r : await_answer(c, id, NULL, ret_text, ret_len, err);
 }
 
 static void on_stop_signal(int sig)
@@ -444,7 +531,9 @@ int mcpctl_connect(const struct mcpctl *ctl, struct client **ret)
 	return r;
 }
 
-int mcpctl_call(const struct mcpctl *ctl, const char *method, cJSON *params, cJSON **ret_result)
+/* One request on a connection of its own, its result as a tree (ret_result) or as text (ret_text). */
+static int call(const struct mcpctl *ctl, const char *method, cJSON *params, cJSON **ret_result, char **ret_text,
+		size_t *ret_len)
 {
 	struct client_error err = { 0 };
 	struct client *c;
@@ -455,10 +544,23 @@ int mcpctl_call(const struct mcpctl *ctl, const char *method, cJSON *params, cJS
 		cJSON_Delete(params);
 		return r;
 	}
-	r = client_call(c, method, params, ret_result, &err);
+	if (ret_text)
+		r = client_call_text(c, method, params, ret_text, ret_len, &err);
+	else
+		r = client_call(c, method, params, ret_result, &err);
 	if (r < 0)
 		client_error_print(&err, stderr);
 	client_error_clear(&err);
 	client_close(c);
 	return r;
+}
+
+int mcpctl_call(const struct mcpctl *ctl, const char *method, cJSON *params, cJSON **ret_result)
+{
+	return call(ctl, method, params, ret_result, NULL, NULL);
+}
+
+int mcpctl_call_text(const struct mcpctl *ctl, const char *method, cJSON *params, char **ret_text, size_t *ret_len)
+{
+	return call(ctl, method, params, NULL, ret_text, ret_len);
 }

@@ -55,6 +55,14 @@ int client_call(struct client *c, const char *method, cJSON *params, cJSON **ret
  * endless stream, so its end is no failure. A negative return of fn stops
  * the loop and is returned (fn reports its own errors).
  */
+/*
+ * As client_call, with the result as the JSON text mcpd wrote (malloc'd,
+ * NUL-terminated, in *ret_text and *ret_len) instead of a tree: for a reply
+ * that is only passed on.
+ */
+int client_call_text(struct client *c, const char *method, cJSON *params, char **ret_text, size_t *ret_len,
+		     struct client_error *err);
+
 typedef int (*client_notify_fn)(const char *method, const cJSON *params, void *userdata);
 int client_follow(struct client *c, client_notify_fn fn, void *userdata, struct client_error *err);
 
@@ -66,5 +74,7 @@ int mcpctl_connect(const struct mcpctl *ctl, struct client **ret);
 
 /* One request on a connection of its own; errors are printed on stderr. Returns 0 or a negative errno. */
 int mcpctl_call(const struct mcpctl *ctl, const char *method, cJSON *params, cJSON **ret_result);
+/* The same, with the result as text (client_call_text). */
+int mcpctl_call_text(const struct mcpctl *ctl, const char *method, cJSON *params, char **ret_text, size_t *ret_len);
 
 #endif

@@ -389,6 +389,24 @@ static void print_details(const cJSON *servers)
 	}
 }
 
+/* --json: mcpd's text laid out as output_json would, without parsing it into a tree (700 KB at 1000 servers). */
+static int print_json(struct mcpctl *ctl, cJSON *params)
+{
+	size_t len;
+	char *text;
+	bool ok;
+
+	if (mcpctl_call_text(ctl, "status", params, &text, &len) < 0)
+		return EXIT_FAIL;
+	ok = output_json_text(text, len);
+	free(text);
+	if (!ok) {
+		fputs("mcpctl: mcpd sent a status that is not JSON\n", stderr);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
 static int run_status(struct mcpctl *ctl, int argc, char **argv)
 {
 	cJSON *params = NULL, *result;
@@ -405,13 +423,10 @@ static int run_status(struct mcpctl *ctl, int argc, char **argv)
 		params = cJSON_CreateObject();
 		cJSON_AddTrueToObject(params, "summary");
 	}
+	if (ctl->json)
+		return print_json(ctl, params);
 	if (mcpctl_call(ctl, "status", params, &result) < 0)
 		return EXIT_FAIL;
-	if (ctl->json) {
-		output_json(result);
-		cJSON_Delete(result);
-		return EXIT_OK;
-	}
 	printf("health: %s\n", json_string(result, "health", "unknown"));
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(result, "manifest"), "file_differs")))
 		printf("manifest: %.7s from a rollback, not the file's; `mcpctl reload` applies the file\n",

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json-text.h"
 #include "jsonw.h"
 #include "output.h"
 #include "xmalloc.h"
@@ -381,19 +382,6 @@ static char *json_text(const cJSON *v)
 	return text;
 }
 
-/* Two spaces per level. */
-static void indent(struct jsonw *w, unsigned depth)
-{
-	static const char spaces[] = "                                ";
-
-	for (size_t n = (size_t)depth * 2; n > 0;) {
-		size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
-
-		jsonw_bytes(w, spaces, k);
-		n -= k;
-	}
-}
-
 /*
  * Two spaces per level, one member per line, "key": value: the layout of
  * jq and most tools, so that --json output diffs and greps well. Scalars
@@ -412,7 +400,7 @@ static void print_pretty(struct jsonw *w, const cJSON *v, unsigned depth)
 	jsonw_char(w, object ? '{' : '[');
 	cJSON_ArrayForEach(it, v) {
 		jsonw_char(w, '\n');
-		indent(w, depth + 1);
+		json_text_indent(w, depth + 1);
 		if (object) {
 			jsonw_string(w, it->string);
 			jsonw_bytes(w, ": ", 2);
@@ -422,7 +410,7 @@ static void print_pretty(struct jsonw *w, const cJSON *v, unsigned depth)
 			jsonw_char(w, ',');
 	}
 	jsonw_char(w, '\n');
-	indent(w, depth);
+	json_text_indent(w, depth);
 	jsonw_char(w, object ? '}' : ']');
 }
 
@@ -435,6 +423,21 @@ void output_json(const cJSON *v)
 	jsonw_char(&w, '\n');
 	fwrite(w.buf, 1, w.len, stdout);
 	jsonw_free(&w);
+}
+
+bool output_json_text(const char *text, size_t len)
+{
+	struct jsonw w;
+
+	jsonw_init(&w);
+	if (!json_text_pretty(&w, text, text + len)) {
+		jsonw_free(&w);
+		return false;
+	}
+	jsonw_char(&w, '\n');
+	fwrite(w.buf, 1, w.len, stdout);
+	jsonw_free(&w);
+	return true;
 }
 
 void output_json_line(const cJSON *v)

@@ -63,6 +63,9 @@ void output_bytes(double bytes, char *buf, size_t size);
 /* v pretty-printed, then a newline: the --json output of one result. */
 void output_json(const cJSON *v);
 
+/* The JSON text [text, text + len) as output_json prints it parsed, without a tree; false when it is not JSON. */
+bool output_json_text(const char *text, size_t len);
+
 /* v on one line, then a newline: one record of a --json stream (NDJSON). */
 void output_json_line(const cJSON *v);
 

@@ -26,6 +26,7 @@
 
 static char base[PATH_MAX];
 static char parent[PATH_MAX];	/* mcpd's own cgroup (or SERVICE): base's parent */
+static char own_rel[PATH_MAX];	/* mcpd's own cgroup, as /proc/self/cgroup says it */
 static bool enabled;
 
 bool cgroup_enabled(void)
@@ -190,6 +191,7 @@ int cgroup_setup(char **ret_desc)
 	}
 	enabled = true;
 	snprintf(parent, sizeof(parent), "%s", own_dir);
+	snprintf(own_rel, sizeof(own_rel), "%s", own);
 	xasprintf(ret_desc, "one cgroup v2 per server under %s", base);
 	return 0;
 }
@@ -563,4 +565,151 @@ bool cgroup_oom_since(const char *text, size_t len, uint64_t kills_before, uint6
 	else
 		snprintf(buf, size, "out of memory (the kernel's OOM killer)");
 	return true;
+}
+
+/* ---- stale cgroups of a killed mcpd ---- */
+
+#define SWEEP_DEPTH_MAX 16
+
+/* "mcpd-PID" or "mcpd-PID-nsINO" (cgroup_setup's names): the pid, and the namespace's inode or 0. */
+static bool stale_name(const char *name, pid_t *ret_pid, unsigned long *ret_ns)
+{
+	char *end;
+	unsigned long pid, ns = 0;
+
+	if (strncmp(name, "mcpd-", 5) != 0 || !(name[5] >= '1' && name[5] <= '9'))
+		return false;
+	errno = 0;
+	pid = strtoul(name + 5, &end, 10);
+	if (errno || pid > INT_MAX)
+		return false;
+	if (strncmp(end, "-ns", 3) == 0 && end[3] >= '0' && end[3] <= '9') {
+		ns = strtoul(end + 3, &end, 10);
+		if (errno)
+			return false;
+	}
+	if (*end)
+		return false;
+	*ret_pid = (pid_t)pid;
+	*ret_ns = ns;
+	return true;
+}
+
+/* Whether pid lives in the cgroup mcpd lives in (its "0::" line of /proc/PID/cgroup); in doubt, yes. */
+static bool in_own_cgroup(pid_t pid)
+{
+	char path[64], data[PATH_MAX + 64];
+	const char *line;
+	size_t len = strlen(own_rel);
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if ((n = read_small(path, data, sizeof(data))) < 0)
+		return n != -ENOENT;
+	for (line = data; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (strncmp(line, "0::", 3) == 0)
+			return strncmp(line + 3, own_rel, len) == 0 && (line[3 + len] == '\n' || line[3 + len] == '\0');
+	return false;
+}
+
+/*
+ * Whether pid may be the mcpd that made the cgroup: alive, and named "mcpd…"
+ * (/proc/PID/comm) or living in the cgroup mcpd lives in (as an mcpd run
+ * under another name does). In doubt, yes: a live mcpd's cgroups are never
+ * removed; a pid reused by another process elsewhere is not an mcpd.
+ */
+static bool mcpd_alive(pid_t pid)
+{
+	char path[64], comm[32];
+	int r;
+
+	if (pid == getpid())
+		return true;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	r = read_small(path, comm, sizeof(comm));
+	if (r < 0)
+		return r != -ENOENT;
+	return strncmp(comm, "mcpd", 4) == 0 || in_own_cgroup(pid);
+}
+
+/* Whether a process is in dir's cgroup or below (cgroup.events: "populated 1"); in doubt, yes. */
+static bool populated(const char *dir)
+{
+	char path[PATH_MAX + 300], events[256];
+	uint64_t v = 1;
+	int n;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.events", dir) >= sizeof(path))
+		return true;
+	n = read_small(path, events, sizeof(events));
+	if (n < 0 || cgroup_keyed_get(events, (size_t)n, "populated", &v) < 0)
+		return true;
+	return v != 0;
+}
+
+/* Remove the empty cgroup dir and those below it, deepest first: 0 or -errno. */
+static int remove_tree(const char *dir, unsigned depth)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if (depth > SWEEP_DEPTH_MAX)
+		return -ELOOP;
+	if ((d = opendir(dir))) {
+		while ((de = readdir(d))) {
+			char path[PATH_MAX + 256];
+
+			if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < sizeof(path))
+				remove_tree(path, depth + 1);
+		}
+		closedir(d);
+	}
+	return rmdir(dir) < 0 ? -errno : 0;
+}
+
+void cgroup_sweep_stale(unsigned max, struct cgroup_sweep *ret)
+{
+	struct stat ns;
+	unsigned long own_ns = stat("/proc/self/ns/pid", &ns) == 0 ? (unsigned long)ns.st_ino : 0;
+	const char *own_name = strrchr(base, '/');
+	struct dirent *de;
+	DIR *d;
+
+	*ret = (struct cgroup_sweep){ 0 };
+	if (!enabled || !own_name || strncmp(own_name + 1, "mcpd-", 5) != 0)
+		return;	/* under systemd, SERVICE/servers is reused: nothing of another mcpd's there */
+	snprintf(ret->dir, sizeof(ret->dir), "%s", parent);
+	if (!(d = opendir(parent)))
+		return;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX + 256];
+		unsigned long dir_ns;
+		pid_t pid;
+
+		if (de->d_type != DT_DIR || !stale_name(de->d_name, &pid, &dir_ns) || strcmp(de->d_name, own_name + 1) == 0)
+			continue;
+		/* A pid of another namespace says nothing here: its cgroups are left to that namespace's mcpd. */
+		if ((dir_ns && dir_ns != own_ns) || mcpd_alive(pid))
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", parent, de->d_name) >= sizeof(path))
+			continue;
+		if (populated(path)) {
+			if (ret->busy++ == 0)
+				snprintf(ret->first_busy, sizeof(ret->first_busy), "%.63s", de->d_name);
+			continue;
+		}
+		if (ret->removed >= max) {
+			ret->left++;
+			continue;
+		}
+		if (remove_tree(path, 0) == 0)
+			ret->removed++;
+		else
+			ret->failed++;
+	}
+	closedir(d);
 }

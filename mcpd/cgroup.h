@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 
 /*
@@ -58,6 +59,26 @@ void cgroup_kill_tree(const char *base, unsigned timeout_ms);
  * an fd, or -errno (-ENOENT: it has none yet; -EOPNOTSUPP: cgroups are off).
  */
 int cgroup_open_dir(const char *name);
+
+/* What cgroup_sweep_stale found beside mcpd's own cgroups. */
+struct cgroup_sweep {
+	char dir[PATH_MAX];	/* where it looked: mcpd's own cgroup */
+	unsigned removed;	/* empty trees of gone mcpd processes, removed */
+	unsigned busy;		/* trees of gone mcpd processes that still hold processes: left */
+	unsigned left;		/* empty ones beyond max, left for the next start */
+	unsigned failed;	/* empty ones whose removal failed */
+	char first_busy[64];	/* the first busy one's name */
+};
+
+/*
+ * Remove the cgroups a killed mcpd left beside this one's (mcpd-PID, with
+ * their server cgroups below), up to max of them: those whose PID is no live
+ * mcpd (gone, or reused by a process not named mcpd) and that hold no
+ * process. Trees that still hold processes (orphans of that mcpd) are left and
+ * counted. Only in the mcpd-PID layout (not under systemd's delegation, whose
+ * tree is reused). Blocking file system calls: before the loop starts.
+ */
+void cgroup_sweep_stale(unsigned max, struct cgroup_sweep *ret);
 
 /* ---- controllers and limit files (server-limits.c) ---- */
 

@@ -15,6 +15,7 @@
 #include "duration.h"
 #include "health.h"
 #include "jsonrpc.h"
+#include "jsonw.h"
 #include "log.h"
 #include "mcp-stdio.h"
 #include "metrics.h"
@@ -413,12 +414,20 @@ void deep_check_exec_strays(struct server *s, int n)
 
 /* ---- status and metrics --------------------------------------------------- */
 
-static void add_optional(cJSON *o, const char *key, bool have, double v)
+/* {"check", "status", "detail", then duration_ms and age_s (or null): the start every check's object shares. */
+static void write_check_head(struct jsonw *w, const char *check, const char *status, const char *detail,
+			     bool have_duration, double duration_ms, bool have_age, double age_s)
 {
-	if (have)
-		cJSON_AddNumberToObject(o, key, v);
-	else
-		cJSON_AddNullToObject(o, key);
+	jsonw_item(w);
+	jsonw_char(w, '{');
+	jsonw_key(w, "check");
+	jsonw_string(w, check);
+	jsonw_key(w, "status");
+	jsonw_string(w, status);
+	jsonw_key(w, "detail");
+	jsonw_string(w, detail);
+	jsonw_member_number(w, "duration_ms", have_duration, duration_ms);
+	jsonw_member_number(w, "age_s", have_age, age_s);
 }
 
 /* The liveness probe as a check: from health.c's own state. */
@@ -431,50 +440,55 @@ static enum check_status probe_status(const struct server *s)
 	return CS_UNKNOWN;
 }
 
-void deep_check_status_json(const struct server *s, cJSON *o)
+bool deep_check_status_write(const struct server *s, struct jsonw *w)
 {
 	double now = ev_now(s->d->loop);
-	cJSON *arr, *c;
 
 	if (!has_call(s) && !has_exec(s))
-		return;
-	arr = cJSON_AddArrayToObject(o, "checks");
-	c = cJSON_CreateObject();
-	cJSON_AddStringToObject(c, "check", "probe");
-	cJSON_AddStringToObject(c, "status", status_names[probe_status(s)]);
-	cJSON_AddStringToObject(c, "detail", s->health.probe_status == 2 ? s->health.last_error :
-				s->health.probe_status == 0 ? "answered" : "");
-	add_optional(c, "duration_ms", s->health.probe_status == 0 && s->health.last_latency_ms >= 0,
-		     round(s->health.last_latency_ms * 1000) / 1000);
-	add_optional(c, "age_s", s->health.last_probe_at > 0, round((now - s->health.last_probe_at) * 10) / 10);
-	cJSON_AddItemToArray(arr, c);
+		return false;
+	jsonw_key(w, "checks");
+	jsonw_char(w, '[');
+	write_check_head(w, "probe", status_names[probe_status(s)],
+			 s->health.probe_status == 2 ? s->health.last_error : s->health.probe_status == 0 ? "answered" : "",
+			 s->health.probe_status == 0 && s->health.last_latency_ms >= 0,
+			 round(s->health.last_latency_ms * 1000) / 1000,
+			 s->health.last_probe_at > 0, round((now - s->health.last_probe_at) * 10) / 10);
+	jsonw_char(w, '}');
 	for (size_t k = 0; k < CHECK__COUNT; k++) {
 		const struct check_state *st;
 
 		if ((k == CHECK_CALL && !has_call(s)) || (k == CHECK_EXEC && !has_exec(s)))
 			continue;
 		st = s->checks ? &s->checks->st[k] : NULL;
-		c = cJSON_CreateObject();
-		cJSON_AddStringToObject(c, "check", kind_names[k]);
-		cJSON_AddStringToObject(c, "status", status_names[st ? st->status : CS_UNKNOWN]);
-		cJSON_AddStringToObject(c, "detail", st ? st->detail : "");
-		add_optional(c, "duration_ms", st && st->duration_ms >= 0, st ? round(st->duration_ms * 1000) / 1000 : 0);
-		add_optional(c, "age_s", st && st->finished_at > 0, st ? round((now - st->finished_at) * 10) / 10 : 0);
-		cJSON_AddNumberToObject(c, "failures", st ? (double)st->failures : 0);
+		write_check_head(w, kind_names[k], status_names[st ? st->status : CS_UNKNOWN], st ? st->detail : "",
+				 st && st->duration_ms >= 0, st ? round(st->duration_ms * 1000) / 1000 : 0,
+				 st && st->finished_at > 0, st ? round((now - st->finished_at) * 10) / 10 : 0);
+		jsonw_key(w, "failures");
+		jsonw_number(w, st ? (double)st->failures : 0);
 		if (k == CHECK_CALL) {
-			cJSON_AddStringToObject(c, "tool", s->conf.health.call_tool);
+			jsonw_key(w, "tool");
+			jsonw_string(w, s->conf.health.call_tool);
 		} else {
-			cJSON *cmd = cJSON_AddArrayToObject(c, "command");
-
-			for (size_t i = 0; i < s->conf.health.exec_argc; i++)
-				cJSON_AddItemToArray(cmd, cJSON_CreateString(s->conf.health.exec[i]));
-			if (s->checks && s->checks->exec_skipped > 0)
-				cJSON_AddNumberToObject(c, "skipped", s->checks->exec_skipped);
-			if (s->checks && s->checks->exec_strays > 0)
-				cJSON_AddNumberToObject(c, "strays_killed", (double)s->checks->exec_strays);
+			jsonw_key(w, "command");
+			jsonw_char(w, '[');
+			for (size_t i = 0; i < s->conf.health.exec_argc; i++) {
+				jsonw_item(w);
+				jsonw_string(w, s->conf.health.exec[i]);
+			}
+			jsonw_char(w, ']');
+			if (s->checks && s->checks->exec_skipped > 0) {
+				jsonw_key(w, "skipped");
+				jsonw_number(w, s->checks->exec_skipped);
+			}
+			if (s->checks && s->checks->exec_strays > 0) {
+				jsonw_key(w, "strays_killed");
+				jsonw_number(w, (double)s->checks->exec_strays);
+			}
 		}
-		cJSON_AddItemToArray(arr, c);
+		jsonw_char(w, '}');
 	}
+	jsonw_char(w, ']');
+	return true;
 }
 
 void deep_check_metrics(const struct daemon *d, struct metrics_buf *b)

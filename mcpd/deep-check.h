@@ -25,8 +25,13 @@ struct server;
 /* Forget s's checks (server_free). */
 void deep_check_free(struct server *s);
 
-/* Adds "checks" to s's status object o (servers with a call or exec check). */
-void deep_check_status_json(const struct server *s, cJSON *o);
+/*
+ * "checks":[...] as a member of s's status object in w, for a server with a
+ * call or exec check (the probe's first); false, and nothing written, for
+ * another.
+ */
+struct jsonw;
+bool deep_check_status_write(const struct server *s, struct jsonw *w);
 
 /* Appends the check families to /metrics. */
 void deep_check_metrics(const struct daemon *d, struct metrics_buf *b);

@@ -26,11 +26,13 @@
 #include "gateway.h"
 #include "history.h"
 #include "http.h"
+#include "jsonw.h"
 #include "log.h"
 #include "metrics.h"
 #include "mhd-dl.h"
 #include "replicas.h"
 #include "server.h"
+#include "status.h"
 #include "xmalloc.h"
 
 /* One TCP connection, from MHD's "started" to its "closed": for shedding slow ones. */
@@ -149,23 +151,17 @@ static enum MHD_Result readyz(struct http *h, struct request *req, struct MHD_Co
 	return respond(req, conn, MHD_HTTP_SERVICE_UNAVAILABLE, TEXT, body, strlen(body));
 }
 
-/* Always 200: the body says how healthy mcpd is. */
+/* Always 200: the body says how healthy mcpd is (the full status, as `mcpctl --json status` shows it). */
 static enum MHD_Result health(struct http *h, struct request *req, struct MHD_Connection *conn)
 {
-	cJSON *o = cJSON_CreateObject();
-	cJSON *list;
+	struct jsonw w;
+	size_t len;
 	char *body;
 
-	cJSON_AddStringToObject(o, "health", daemon_health(h->d));
-	cJSON_AddItemToObject(o, "manifest", history_manifest_json(h->d->history));
-	list = cJSON_AddArrayToObject(o, "servers");
-	for (size_t i = 0; i < h->d->nservers; i++)
-		cJSON_AddItemToArray(list, server_status_json(h->d->servers[i]));
-	body = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (!body)
-		return MHD_NO;
-	return respond(req, conn, MHD_HTTP_OK, "application/json", body, strlen(body));
+	jsonw_init(&w);
+	status_write(h->d, h->d->servers, h->d->nservers, false, &w);
+	body = jsonw_take(&w, &len);
+	return respond(req, conn, MHD_HTTP_OK, "application/json", body, len);
 }
 
 static enum MHD_Result metrics(struct http *h, struct request *req, struct MHD_Connection *conn)

@@ -39,6 +39,7 @@
 #include "xmalloc.h"
 
 #define DEFAULT_MANIFEST SYSCONFDIR "/mcpd/mcpd.yaml"
+#define STALE_CGROUPS_MAX 256	/* stale cgroups of killed mcpd processes removed per start, at most */
 
 struct options {
 	const char *config;
@@ -205,6 +206,29 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* What a killed mcpd left: its empty cgroups go, those with processes left in them are named. */
+static void sweep_stale_cgroups(void)
+{
+	struct cgroup_sweep sw;
+
+	cgroup_sweep_stale(STALE_CGROUPS_MAX, &sw);
+	if (sw.removed)
+		log_notice(NULL, NULL, "children: removed %u empty cgroup%s of mcpd processes that are gone, under %s",
+			   sw.removed, sw.removed == 1 ? "" : "s", sw.dir);
+	if (sw.left)
+		log_notice(NULL, NULL, "children: %u more empty cgroup%s of gone mcpd processes under %s left for the "
+			   "next start (at most %d are removed per start)", sw.left, sw.left == 1 ? "" : "s", sw.dir,
+			   STALE_CGROUPS_MAX);
+	if (sw.failed)
+		log_warning(NULL, NULL, "children: could not remove %u empty cgroup%s of gone mcpd processes under %s; "
+			    "left as they are", sw.failed, sw.failed == 1 ? "" : "s", sw.dir);
+	if (sw.busy)
+		log_warning(NULL, NULL, "children: %u cgroup%s of gone mcpd processes under %s (%s%s) still hold "
+			    "processes, orphans of a killed mcpd: left as they are; kill those processes and the next "
+			    "start removes the cgroups", sw.busy, sw.busy == 1 ? "" : "s", sw.dir, sw.first_busy,
+			    sw.busy > 1 ? ", ..." : "");
+}
+
 static int setup(struct daemon *d, const struct options *o)
 {
 	char *error = NULL, *desc = NULL;
@@ -218,6 +242,8 @@ static int setup(struct daemon *d, const struct options *o)
 	else
 		log_notice(NULL, NULL, "children: %s", desc);
 	free(desc);
+	if (r >= 0)
+		sweep_stale_cgroups();
 	/* Before the loop exists: the guard needs none of it. */
 	r = guard_start();
 	if (r < 0)

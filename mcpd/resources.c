@@ -666,48 +666,34 @@ static uint64_t memory_limit(const struct server *s)
 	return l->set && l->value != (uint64_t)RLIM_INFINITY ? l->value : 0;
 }
 
-void resources_status_json(const struct server *s, cJSON *o)
+void resources_status_write(const struct server *s, struct jsonw *w, bool summary)
 {
 	const struct resources *r = s->res;
 	uint64_t limit = memory_limit(s);
-	cJSON *j;
 
 	/* Only the current process's numbers: none until its first sample. */
 	if (!r || !r->sampled || s->pid <= 0 || r->pid != s->pid)
 		return;
-	j = cJSON_AddObjectToObject(o, "resources");
-	cJSON_AddStringToObject(j, "source", r->cgroup ? "cgroup" : "process group");
-	cJSON_AddNumberToObject(j, "cpu_seconds", round((double)r->cpu_usec / 1e3) / 1e3);
-	if (r->cpu_percent >= 0)
-		cJSON_AddNumberToObject(j, "cpu_percent", round(r->cpu_percent * 10) / 10);
-	else
-		cJSON_AddNullToObject(j, "cpu_percent");
-	cJSON_AddNumberToObject(j, "memory_bytes", (double)r->memory);
-	if (limit)
-		cJSON_AddNumberToObject(j, "memory_limit_bytes", (double)limit);
-	else
-		cJSON_AddNullToObject(j, "memory_limit_bytes");
-	cJSON_AddNumberToObject(j, "fds", (double)r->fds);
-	cJSON_AddNumberToObject(j, "processes", (double)r->processes);
-	cJSON_AddNumberToObject(j, "sampled_s_ago", round(fmax(0, ev_now(s->d->loop) - r->at) * 10) / 10);
-}
-
-void resources_status_summary(const struct server *s, struct jsonw *w)
-{
-	const struct resources *r = s->res;
-
-	/* The same condition and figures as resources_status_json. */
-	if (!r || !r->sampled || s->pid <= 0 || r->pid != s->pid)
-		return;
 	jsonw_key(w, "resources");
 	jsonw_char(w, '{');
-	jsonw_key(w, "cpu_percent");
-	if (r->cpu_percent >= 0)
-		jsonw_number(w, round(r->cpu_percent * 10) / 10);
-	else
-		jsonw_bytes(w, "null", 4);
+	if (!summary) {
+		jsonw_key(w, "source");
+		jsonw_string(w, r->cgroup ? "cgroup" : "process group");
+		jsonw_key(w, "cpu_seconds");
+		jsonw_number(w, round((double)r->cpu_usec / 1e3) / 1e3);
+	}
+	jsonw_member_number(w, "cpu_percent", r->cpu_percent >= 0, round(r->cpu_percent * 10) / 10);
 	jsonw_key(w, "memory_bytes");
 	jsonw_number(w, (double)r->memory);
+	if (!summary) {
+		jsonw_member_number(w, "memory_limit_bytes", limit != 0, (double)limit);
+		jsonw_key(w, "fds");
+		jsonw_number(w, (double)r->fds);
+		jsonw_key(w, "processes");
+		jsonw_number(w, (double)r->processes);
+		jsonw_key(w, "sampled_s_ago");
+		jsonw_number(w, round(fmax(0, ev_now(s->d->loop) - r->at) * 10) / 10);
+	}
 	jsonw_char(w, '}');
 }
 

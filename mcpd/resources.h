@@ -12,6 +12,7 @@
 #define MCPD_RESOURCES_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 
 #define RESOURCES_INTERVAL	5.0	/* seconds from the end of a round to the next */
 #define RESOURCES_FIRST		1.0	/* seconds from mcpd's start to the first round */
@@ -30,14 +31,14 @@ void resources_stop(struct daemon *d);
 void resources_free(struct server *s);
 
 /*
- * Adds "resources" to s's status object o, when s has a process that was
- * sampled: {"source", "cpu_seconds", "cpu_percent", "memory_bytes",
- * "memory_limit_bytes", "fds", "processes", "sampled_s_ago"}.
+ * "resources":{...} as a member of s's status object in w, when s has a
+ * process that was sampled: {"source", "cpu_seconds", "cpu_percent",
+ * "memory_bytes", "memory_limit_bytes", "fds", "processes", "sampled_s_ago"};
+ * with summary, only what `mcpctl status`'s table shows (cpu_percent,
+ * memory_bytes).
  */
-void resources_status_json(const struct server *s, cJSON *o);
-/* Its members `mcpctl status`'s table shows (cpu_percent, memory_bytes), as "resources":{...}. */
 struct jsonw;
-void resources_status_summary(const struct server *s, struct jsonw *w);
+void resources_status_write(const struct server *s, struct jsonw *w, bool summary);
 
 /*
  * Appends the resource families to /metrics: per server once it was sampled

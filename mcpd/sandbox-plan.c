@@ -19,6 +19,7 @@
 #include "cgroup.h"
 #include "daemon.h"
 #include "history.h"
+#include "jsonw.h"
 #include "log.h"
 #include "manifest.h"
 #include "sandbox.h"
@@ -236,37 +237,46 @@ int sandbox_plan_build(struct server *s, struct sandbox_plan **ret, char **error
 
 /* ---- status ------------------------------------------------------------------- */
 
-static cJSON *string_array(char *const *v)
+static void write_strings(struct jsonw *w, const char *key, char *const *v)
 {
-	cJSON *a = cJSON_CreateArray();
-
-	for (char *const *i = v; i && *i; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(*i));
-	return a;
+	jsonw_key(w, key);
+	jsonw_char(w, '[');
+	for (char *const *i = v; i && *i; i++) {
+		jsonw_item(w);
+		jsonw_string(w, *i);
+	}
+	jsonw_char(w, ']');
 }
 
-void sandbox_status_json(const struct server *s, cJSON *c)
+void sandbox_status_write(const struct server *s, struct jsonw *w)
 {
 	const struct sandbox_plan *p = s->sandbox;
-	cJSON *o;
 
+	jsonw_key(w, "sandbox");
 	if (!p) {
-		cJSON_AddNullToObject(c, "sandbox");
+		jsonw_null(w);
 		return;
 	}
-	o = cJSON_AddObjectToObject(c, "sandbox");
-	cJSON_AddItemToObject(o, "writable", string_array(p->writable));
-	if (p->readable)
-		cJSON_AddItemToObject(o, "readable", string_array(p->readable));
-	else
-		cJSON_AddNullToObject(o, "readable");
-	cJSON_AddBoolToObject(o, "network", p->network);
-	cJSON_AddBoolToObject(o, "private_tmp", p->private_tmp);
-	cJSON_AddBoolToObject(o, "best_effort", p->best_effort);
-	cJSON_AddItemToObject(o, "hidden", string_array(p->hidden));
-	cJSON_AddItemToObject(o, "mechanisms", string_array(p->mechanisms));
-	cJSON_AddItemToObject(o, "missing", string_array(p->missing));
-	cJSON_AddNumberToObject(o, "control_refused", (double)p->control_refused);
+	jsonw_char(w, '{');
+	write_strings(w, "writable", p->writable);
+	if (p->readable) {
+		write_strings(w, "readable", p->readable);
+	} else {
+		jsonw_key(w, "readable");
+		jsonw_null(w);
+	}
+	jsonw_key(w, "network");
+	jsonw_bool(w, p->network);
+	jsonw_key(w, "private_tmp");
+	jsonw_bool(w, p->private_tmp);
+	jsonw_key(w, "best_effort");
+	jsonw_bool(w, p->best_effort);
+	write_strings(w, "hidden", p->hidden);
+	write_strings(w, "mechanisms", p->mechanisms);
+	write_strings(w, "missing", p->missing);
+	jsonw_key(w, "control_refused");
+	jsonw_number(w, (double)p->control_refused);
+	jsonw_char(w, '}');
 }
 
 /* ---- the control socket's peers ----------------------------------------------- */

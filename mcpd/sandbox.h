@@ -88,7 +88,8 @@ int sandbox_child_restrict(const struct sandbox_plan *plan, char *err, size_t si
  */
 bool sandbox_refuse_peer(struct daemon *d, pid_t pid, char *msg, size_t size);
 
-/* Adds "sandbox" (null without one) to the "confinement" object c of s's status. */
-void sandbox_status_json(const struct server *s, cJSON *c);
+/* "sandbox" (null without one) as a member of the "confinement" object of s's status in w. */
+struct jsonw;
+void sandbox_status_write(const struct server *s, struct jsonw *w);
 
 #endif

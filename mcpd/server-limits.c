@@ -21,6 +21,7 @@
 
 #include "cgroup.h"
 #include "daemon.h"
+#include "jsonw.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "metrics.h"
@@ -268,67 +269,74 @@ void server_limits_free(struct server *s)
 }
 
 /* The manifest's value as written: a number where it is one (0.5, 1024), else the text ("512M"). */
-static void add_value(cJSON *o, const struct limit_conf *l)
+static void status_value(struct jsonw *w, const struct limit_conf *l)
 {
 	char *end;
 	double v;
 
+	jsonw_key(w, "value");
 	if (l->text[0] >= '0' && l->text[0] <= '9') {
 		v = strtod(l->text, &end);
 		if (*end == '\0') {
-			cJSON_AddNumberToObject(o, "value", v);
+			jsonw_number(w, v);
 			return;
 		}
 	}
-	cJSON_AddStringToObject(o, "value", l->text);
+	jsonw_string(w, l->text);
 }
 
-static void add_limit(cJSON *limits, const char *key, const struct limit_conf *l, const char *by)
+static void status_limit(struct jsonw *w, const char *key, const struct limit_conf *l, const char *by)
 {
-	cJSON *o;
-
 	if (!l->set)
 		return;
-	o = cJSON_AddObjectToObject(limits, key);
-	add_value(o, l);
-	cJSON_AddStringToObject(o, "by", by);
+	jsonw_key(w, key);
+	jsonw_char(w, '{');
+	status_value(w, l);
+	jsonw_key(w, "by");
+	jsonw_string(w, by);
+	jsonw_char(w, '}');
 }
 
-void limits_status_json(const struct server *s, cJSON *c)
+static void write_string_or_null(struct jsonw *w, const char *key, const char *v)
+{
+	jsonw_key(w, key);
+	if (v)
+		jsonw_string(w, v);
+	else
+		jsonw_null(w);
+}
+
+void limits_status_write(const struct server *s, struct jsonw *w)
 {
 	const struct limits_conf *l = &s->conf.limits;
 	bool applied = s->d->is_root;
 	char mech[CGROUP_WHY_MAX + 32], path[512];
-	cJSON *limits;
 
-	if (applied && s->conf.user)
-		cJSON_AddStringToObject(c, "user", s->conf.user);
-	else
-		cJSON_AddNullToObject(c, "user");
-	if (applied && s->conf.group)
-		cJSON_AddStringToObject(c, "group", s->conf.group);
-	else
-		cJSON_AddNullToObject(c, "group");
+	write_string_or_null(w, "user", applied ? s->conf.user : NULL);
+	write_string_or_null(w, "group", applied ? s->conf.group : NULL);
+	jsonw_key(w, "cgroup");
 	if (cgroup_enabled() && s->conf.transport == TRANSPORT_STDIO) {	/* an http server has no process of mcpd's */
 		snprintf(path, sizeof(path), "%s/%s", cgroup_base(), s->conf.name);
-		cJSON_AddStringToObject(c, "cgroup", path);
+		jsonw_string(w, path);
 	} else {
-		cJSON_AddNullToObject(c, "cgroup");
+		jsonw_null(w);
 	}
-	limits = cJSON_AddObjectToObject(c, "limits");
+	jsonw_key(w, "limits");
+	jsonw_char(w, '{');
 	mechanism(L_MEMORY, mech, sizeof(mech));
-	add_limit(limits, "memory", &l->memory, mech);
+	status_limit(w, "memory", &l->memory, mech);
 	mechanism(L_MEMORY_HIGH, mech, sizeof(mech));
-	add_limit(limits, "memory_high", &l->memory_high, mech);
+	status_limit(w, "memory_high", &l->memory_high, mech);
 	mechanism(L_CPU, mech, sizeof(mech));
-	add_limit(limits, "cpu", &l->cpu, mech);
+	status_limit(w, "cpu", &l->cpu, mech);
 	mechanism(L_PIDS, mech, sizeof(mech));
-	add_limit(limits, "pids", &l->pids, mech);
-	add_limit(limits, "cpu_time", &l->cpu_time, "RLIMIT_CPU");
-	add_limit(limits, "nofile", &l->nofile, "RLIMIT_NOFILE");
-	add_limit(limits, "nproc", &l->nproc, "RLIMIT_NPROC");
-	add_limit(limits, "core", &l->core, "RLIMIT_CORE");
-	add_limit(limits, "stack", &l->stack, "RLIMIT_STACK");
+	status_limit(w, "pids", &l->pids, mech);
+	status_limit(w, "cpu_time", &l->cpu_time, "RLIMIT_CPU");
+	status_limit(w, "nofile", &l->nofile, "RLIMIT_NOFILE");
+	status_limit(w, "nproc", &l->nproc, "RLIMIT_NPROC");
+	status_limit(w, "core", &l->core, "RLIMIT_CORE");
+	status_limit(w, "stack", &l->stack, "RLIMIT_STACK");
+	jsonw_char(w, '}');
 }
 
 void limits_metrics(const struct daemon *d, struct metrics_buf *b)

@@ -36,8 +36,9 @@ bool limits_exit_reason(struct server *s, int status, char *buf, size_t size);
 /* Forget s's limits' state (server_free). */
 void server_limits_free(struct server *s);
 
-/* Adds "user", "group", "cgroup" and "limits" to the "confinement" object c of s's status. */
-void limits_status_json(const struct server *s, cJSON *c);
+/* "user", "group", "cgroup" and "limits" as members of the "confinement" object of s's status in w. */
+struct jsonw;
+void limits_status_write(const struct server *s, struct jsonw *w);
 
 struct metrics_buf;
 

@@ -636,7 +636,52 @@ static double status_latency(const struct server *s)
 	return round(s->health.last_latency_ms * 1000) / 1000;
 }
 
-void server_status_summary(const struct server *s, struct jsonw *w)
+/* What the server said of itself and the protocol it speaks: the full status only. */
+static void write_identity(const struct server *s, struct jsonw *w)
+{
+	if (s->protocol_version[0]) {
+		/* An http server's probe may know the version before it sets the era: the version says it. */
+		enum mcp_era era = s->era != MCP_ERA_UNKNOWN ? s->era
+				   : mcp_version_modern(s->protocol_version) ? MCP_ERA_MODERN : MCP_ERA_LEGACY;
+
+		jsonw_key(w, "protocol_version");
+		jsonw_string(w, s->protocol_version);
+		jsonw_key(w, "era");
+		jsonw_string(w, mcp_era_name(era));
+	}
+	if (s->conf.protocol != PROTOCOL_AUTO) {
+		jsonw_key(w, "protocol_pin");
+		jsonw_string(w, protocol_pin_name(s->conf.protocol));
+	}
+	if (s->health.server_name[0]) {
+		jsonw_key(w, "server_info");
+		jsonw_char(w, '{');
+		jsonw_key(w, "name");
+		jsonw_string(w, s->health.server_name);
+		jsonw_key(w, "version");
+		jsonw_string(w, s->health.server_version);
+		jsonw_char(w, '}');
+	}
+	if (s->health.tools) {
+		char hash[20];
+
+		snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)s->health.tools_hash);
+		jsonw_key(w, "tools");
+		jsonw_number(w, s->health.ntools);
+		jsonw_key(w, "tools_hash");
+		jsonw_string(w, hash);
+	}
+	if (s->health.last_error[0]) {
+		jsonw_key(w, "last_probe_error");
+		jsonw_string(w, s->health.last_error);
+	}
+}
+
+/*
+ * The members a summary leaves out are skipped in place: the summary's are
+ * the full status's, in the same order and form.
+ */
+void server_status_write(const struct server *s, struct jsonw *w, bool summary)
 {
 	double now = ev_now(s->d->loop);
 	char reason[320];
@@ -657,100 +702,38 @@ void server_status_summary(const struct server *s, struct jsonw *w)
 	}
 	jsonw_key(w, "state");
 	jsonw_string(w, server_state_name(s->state));
-	jsonw_key(w, "pid");
-	if (s->pid > 0)
-		jsonw_number(w, s->pid);
-	else
-		jsonw_bytes(w, "null", 4);
-	jsonw_key(w, "uptime_s");
-	if (s->pid > 0)
-		jsonw_number(w, status_uptime(s, now));
-	else
-		jsonw_bytes(w, "null", 4);
+	jsonw_member_number(w, "pid", s->pid > 0, s->pid);
+	jsonw_member_number(w, "uptime_s", s->pid > 0, status_uptime(s, now));
 	jsonw_key(w, "restarts");
 	jsonw_number(w, s->restarts);
 	jsonw_key(w, "reason");
 	jsonw_string(w, reason);
+	if (!summary) {
+		jsonw_key(w, "transport");
+		jsonw_string(w, transport_name(s->conf.transport));
+		jsonw_key(w, "critical");
+		jsonw_bool(w, s->conf.critical);
+		jsonw_key(w, "autostart");
+		jsonw_bool(w, s->conf.autostart);
+		jsonw_member_number(w, "next_try_s", s->next_try > 0 && (s->state == ST_BACKOFF || s->state == ST_FAILED),
+				     ceil(fmax(0, s->next_try - now)));
+		jsonw_key(w, "attempt");
+		jsonw_number(w, s->attempt);
+	}
 	jsonw_key(w, "health");
 	jsonw_string(w, health_name(s));
-	jsonw_key(w, "latency_ms");
-	if (status_has_latency(s))
-		jsonw_number(w, status_latency(s));
-	else
-		jsonw_bytes(w, "null", 4);
-	traffic_status_summary(s, w);
-	resources_status_summary(s, w);
+	jsonw_member_number(w, "latency_ms", status_has_latency(s), status_latency(s));
+	if (!summary)
+		write_identity(s, w);
+	traffic_status_write(s, w, summary);
+	resources_status_write(s, w, summary);
+	if (!summary) {
+		deep_check_status_write(s, w);
+		jsonw_key(w, "confinement");
+		jsonw_char(w, '{');
+		limits_status_write(s, w);
+		sandbox_status_write(s, w);
+		jsonw_char(w, '}');
+	}
 	jsonw_char(w, '}');
-}
-
-cJSON *server_status_json(const struct server *s)
-{
-	double now = ev_now(s->d->loop);
-	cJSON *o = cJSON_CreateObject(), *confinement;
-	char reason[320];
-
-	server_reason(s, reason, sizeof(reason));
-	cJSON_AddStringToObject(o, "name", s->conf.name);
-	if (s->conf.replica > 0) {
-		char group[80];
-
-		snprintf(group, sizeof(group), "%.*s", (int)strcspn(s->conf.name, "#"), s->conf.name);
-		cJSON_AddStringToObject(o, "server", group);
-		cJSON_AddNumberToObject(o, "replica", s->conf.replica);
-	}
-	cJSON_AddStringToObject(o, "state", server_state_name(s->state));
-	if (s->pid > 0) {
-		cJSON_AddNumberToObject(o, "pid", s->pid);
-		cJSON_AddNumberToObject(o, "uptime_s", status_uptime(s, now));
-	} else {
-		cJSON_AddNullToObject(o, "pid");
-		cJSON_AddNullToObject(o, "uptime_s");
-	}
-	cJSON_AddNumberToObject(o, "restarts", s->restarts);
-	cJSON_AddStringToObject(o, "reason", reason);
-	cJSON_AddStringToObject(o, "transport", transport_name(s->conf.transport));
-	cJSON_AddBoolToObject(o, "critical", s->conf.critical);
-	cJSON_AddBoolToObject(o, "autostart", s->conf.autostart);
-	if (s->next_try > 0 && (s->state == ST_BACKOFF || s->state == ST_FAILED))
-		cJSON_AddNumberToObject(o, "next_try_s", ceil(fmax(0, s->next_try - now)));
-	else
-		cJSON_AddNullToObject(o, "next_try_s");
-	cJSON_AddNumberToObject(o, "attempt", s->attempt);
-	cJSON_AddStringToObject(o, "health", health_name(s));
-	if (status_has_latency(s))
-		cJSON_AddNumberToObject(o, "latency_ms", status_latency(s));
-	else
-		cJSON_AddNullToObject(o, "latency_ms");
-	if (s->protocol_version[0]) {
-		/* An http server's probe may know the version before it sets the era: the version says it. */
-		enum mcp_era era = s->era != MCP_ERA_UNKNOWN ? s->era
-				   : mcp_version_modern(s->protocol_version) ? MCP_ERA_MODERN : MCP_ERA_LEGACY;
-
-		cJSON_AddStringToObject(o, "protocol_version", s->protocol_version);
-		cJSON_AddStringToObject(o, "era", mcp_era_name(era));
-	}
-	if (s->conf.protocol != PROTOCOL_AUTO)
-		cJSON_AddStringToObject(o, "protocol_pin", protocol_pin_name(s->conf.protocol));
-	if (s->health.server_name[0]) {
-		cJSON *info = cJSON_AddObjectToObject(o, "server_info");
-
-		cJSON_AddStringToObject(info, "name", s->health.server_name);
-		cJSON_AddStringToObject(info, "version", s->health.server_version);
-	}
-	if (s->health.tools) {
-		char hash[20];
-
-		snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)s->health.tools_hash);
-		cJSON_AddNumberToObject(o, "tools", s->health.ntools);
-		cJSON_AddStringToObject(o, "tools_hash", hash);
-	}
-	if (s->health.last_error[0])
-		cJSON_AddStringToObject(o, "last_probe_error", s->health.last_error);
-	traffic_status_json(s, o);
-	resources_status_json(s, o);
-	deep_check_status_json(s, o);
-	confinement = cJSON_AddObjectToObject(o, "confinement");
-	limits_status_json(s, confinement);
-	sandbox_status_json(s, confinement);
-	return o;
 }

@@ -149,18 +149,16 @@ void server_reason(const struct server *s, char *buf, size_t size);
 
 const char *server_state_name(enum server_state st);
 
-/* A JSON object for `status`. */
-cJSON *server_status_json(const struct server *s);
-
 /*
- * The members of server_status_json that `mcpctl status`'s table shows, in
- * the same order and form, written into w: name (then server and replica for
- * a replica of replicas: N), state, pid, uptime_s,
- * restarts, reason, health, latency_ms, traffic (requests, rate, error_rate,
- * p50_ms, p99_ms) and resources (cpu_percent, memory_bytes), each when the
- * full status has it.
+ * s's object in `status` (mcpctl status --json, /health), written into w;
+ * a replica of replicas: N has server and replica after its name. With
+ * summary, only the members `mcpctl status`'s table shows, in the same
+ * order and form: name (server, replica), state, pid, uptime_s, restarts,
+ * reason, health, latency_ms, traffic (requests, rate, error_rate, p50_ms,
+ * p99_ms) and resources (cpu_percent, memory_bytes), each when the full
+ * status has it.
  */
 struct jsonw;
-void server_status_summary(const struct server *s, struct jsonw *w);
+void server_status_write(const struct server *s, struct jsonw *w, bool summary);
 
 #endif

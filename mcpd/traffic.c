@@ -147,16 +147,6 @@ void traffic_free(struct server *s)
 	s->traffic = NULL;
 }
 
-/* ms rounded to 0.001, or null. */
-/* ms already rounded to microseconds (traffic_shown). */
-static void add_ms(cJSON *o, const char *key, double ms)
-{
-	if (ms < 0)
-		cJSON_AddNullToObject(o, key);
-	else
-		cJSON_AddNumberToObject(o, key, ms);
-}
-
 /* The figures status shows, computed in one place for both of its forms. */
 struct traffic_shown {
 	double requests, errors, in_flight, rate, error_rate, p50_ms, p99_ms;	/* p50/p99 < 0: none */
@@ -178,35 +168,7 @@ static void traffic_shown(const struct server *s, struct traffic_shown *f)
 	f->p99_ms = w.p99_ms < 0 ? -1 : round(w.p99_ms * 1000.) / 1000.;
 }
 
-void traffic_status_json(const struct server *s, cJSON *o)
-{
-	struct traffic_shown f;
-	cJSON *j;
-
-	if (s->conf.transport != TRANSPORT_STDIO)
-		return;
-	traffic_shown(s, &f);
-	j = cJSON_AddObjectToObject(o, "traffic");
-	cJSON_AddNumberToObject(j, "requests", f.requests);
-	cJSON_AddNumberToObject(j, "errors", f.errors);
-	cJSON_AddNumberToObject(j, "in_flight", f.in_flight);
-	cJSON_AddNumberToObject(j, "window_s", TRAFFIC_WINDOW_SECONDS);
-	cJSON_AddNumberToObject(j, "rate", f.rate);
-	cJSON_AddNumberToObject(j, "error_rate", f.error_rate);
-	add_ms(j, "p50_ms", f.p50_ms);
-	add_ms(j, "p99_ms", f.p99_ms);
-}
-
-static void write_ms(struct jsonw *jw, const char *key, double ms)
-{
-	jsonw_key(jw, key);
-	if (ms < 0)
-		jsonw_bytes(jw, "null", 4);
-	else
-		jsonw_number(jw, ms);
-}
-
-void traffic_status_summary(const struct server *s, struct jsonw *jw)
+void traffic_status_write(const struct server *s, struct jsonw *jw, bool summary)
 {
 	struct traffic_shown f;
 
@@ -217,12 +179,21 @@ void traffic_status_summary(const struct server *s, struct jsonw *jw)
 	jsonw_char(jw, '{');
 	jsonw_key(jw, "requests");
 	jsonw_number(jw, f.requests);
+	if (!summary) {
+		jsonw_key(jw, "errors");
+		jsonw_number(jw, f.errors);
+		jsonw_key(jw, "in_flight");
+		jsonw_number(jw, f.in_flight);
+		jsonw_key(jw, "window_s");
+		jsonw_number(jw, TRAFFIC_WINDOW_SECONDS);
+	}
 	jsonw_key(jw, "rate");
 	jsonw_number(jw, f.rate);
 	jsonw_key(jw, "error_rate");
 	jsonw_number(jw, f.error_rate);
-	write_ms(jw, "p50_ms", f.p50_ms);
-	write_ms(jw, "p99_ms", f.p99_ms);
+	/* Already rounded to microseconds (traffic_shown); < 0: none. */
+	jsonw_member_number(jw, "p50_ms", f.p50_ms >= 0, f.p50_ms);
+	jsonw_member_number(jw, "p99_ms", f.p99_ms >= 0, f.p99_ms);
 	jsonw_char(jw, '}');
 }
 

@@ -51,11 +51,13 @@ bool traffic_enabled(void);
 /* Forget what was counted for s (server_free). */
 void traffic_free(struct server *s);
 
-/* Adds "traffic" to s's status object o (mcpctl status --json, /health). */
-void traffic_status_json(const struct server *s, cJSON *o);
-/* Its members `mcpctl status`'s table shows, as "traffic":{...} after a member of an object w writes. */
+/*
+ * "traffic":{...} as a member of s's status object in w (a stdio server's
+ * only); with summary, only what `mcpctl status`'s table shows (requests,
+ * rate, error_rate, p50_ms, p99_ms).
+ */
 struct jsonw;
-void traffic_status_summary(const struct server *s, struct jsonw *w);
+void traffic_status_write(const struct server *s, struct jsonw *w, bool summary);
 
 /* Appends the traffic families to /metrics. */
 void traffic_metrics(const struct daemon *d, struct metrics_buf *b);

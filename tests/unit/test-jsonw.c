@@ -207,6 +207,34 @@ static void test_line(void **state)
 	cJSON_Delete(msg);
 }
 
+/* Two raw values apart (an id first, a result later): both lose their CR and LF, the text between is kept. */
+static void test_line_raw_spans(void **state)
+{
+	cJSON *id = cJSON_CreateRaw("7\r"), *res = cJSON_CreateRaw("[1,\n2]");
+	struct jsonw w;
+
+	(void)state;
+	jsonw_init(&w);
+	jsonw_bytes(&w, "{\"id\":", 6);
+	jsonw_value(&w, id);
+	jsonw_key(&w, "s");
+	jsonw_string(&w, "a\nb");
+	jsonw_key(&w, "result");
+	jsonw_value(&w, res);
+	jsonw_char(&w, '}');
+	jsonw_end_line(&w);
+	assert_string_equal(w.buf, "{\"id\":7 ,\"s\":\"a\\nb\",\"result\":[1, 2]}\n");
+	/* A line after it, without a raw value, is left alone. */
+	jsonw_free(&w);
+	jsonw_init(&w);
+	jsonw_bytes(&w, "\"x\r\"", 4);
+	jsonw_end_line(&w);
+	assert_string_equal(w.buf, "\"x\r\"\n");
+	jsonw_free(&w);
+	cJSON_Delete(id);
+	cJSON_Delete(res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +244,7 @@ int main(void)
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_tree),
 		cmocka_unit_test(test_line),
+		cmocka_unit_test(test_line_raw_spans),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
