@@ -3,7 +3,6 @@
 #include "config.h"
 #endif
 
-#include <stdbool.h>
 
 #define CRYPTO_DL_SELF
 #include "crypto-dl.h"
@@ -15,14 +14,11 @@
 
 struct crypto_dl crypto_dl;
 
-#define SYM(field, name) { name, (void **)&loaded.field }
+#define SYM(field, name) { name, (void **)&crypto_dl.field }
 
 int crypto_dl_load(const char **ret_error)
 {
-	static bool tried;
-	static int outcome;
-	static char error[320];
-	struct crypto_dl loaded = { 0 };
+	static struct dlib_once once;
 	const struct dlib_sym syms[] = {
 		SYM(bn_bin2bn, "BN_bin2bn"),
 		SYM(bn_free, "BN_free"),
@@ -54,12 +50,6 @@ int crypto_dl_load(const char **ret_error)
 		SYM(crypto_free, "CRYPTO_free"),
 	};
 
-	*ret_error = error;
-	if (tried)
-		return outcome;
-	tried = true;
-	outcome = dlib_load("libcrypto", MCPD_LIBCRYPTO, syms, sizeof(syms) / sizeof(*syms), error, sizeof(error));
-	if (outcome == 0)
-		crypto_dl = loaded;
-	return outcome;
+	/* Every slot is set at once, or none: never half stand-ins, half the library. */
+	return dlib_load_once(&once, "libcrypto", MCPD_LIBCRYPTO, syms, sizeof(syms) / sizeof(*syms), ret_error);
 }

@@ -3,7 +3,6 @@
 #include "config.h"
 #endif
 
-#include <stdbool.h>
 
 #define CURL_DL_SELF
 #include "curl-dl.h"
@@ -104,14 +103,11 @@ struct curl_dl curl_dl = {
 };
 
 /* Every symbol, by name, and where it goes. */
-#define SYM(field, name) { name, (void **)&loaded.field }
+#define SYM(field, name) { name, (void **)&curl_dl.field }
 
 int curl_dl_load(const char **ret_error)
 {
-	static bool tried;
-	static int outcome;
-	static char error[320];
-	struct curl_dl loaded = { 0 };
+	static struct dlib_once once;
 	const struct dlib_sym syms[] = {
 		SYM(easy_init, "curl_easy_init"),
 		SYM(easy_setopt, "curl_easy_setopt"),
@@ -131,12 +127,6 @@ int curl_dl_load(const char **ret_error)
 		SYM(multi_cleanup, "curl_multi_cleanup"),
 	};
 
-	*ret_error = error;
-	if (tried)
-		return outcome;
-	tried = true;
-	outcome = dlib_load("libcurl", MCPD_LIBCURL, syms, sizeof(syms) / sizeof(*syms), error, sizeof(error));
-	if (outcome == 0)
-		curl_dl = loaded;	/* all at once: never half stand-ins, half libcurl */
-	return outcome;
+	/* Every slot is set at once, or none: never half stand-ins, half the library. */
+	return dlib_load_once(&once, "libcurl", MCPD_LIBCURL, syms, sizeof(syms) / sizeof(*syms), ret_error);
 }

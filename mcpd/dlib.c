@@ -37,3 +37,14 @@ int dlib_load(const char *what, const char *soname, const struct dlib_sym *syms,
 		*syms[i].slot = found[i];
 	return 0;
 }
+
+int dlib_load_once(struct dlib_once *once, const char *what, const char *soname, const struct dlib_sym *syms,
+		   size_t n, const char **ret_error)
+{
+	*ret_error = once->error;
+	if (!once->tried) {
+		once->tried = true;
+		once->outcome = dlib_load(what, soname, syms, n, once->error, sizeof(once->error));
+	}
+	return once->outcome;
+}

@@ -7,6 +7,7 @@
 #ifndef MCPD_DLIB_H
 #define MCPD_DLIB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct dlib_sym {
@@ -21,5 +22,19 @@ struct dlib_sym {
  */
 int dlib_load(const char *what, const char *soname, const struct dlib_sym *syms, size_t n, char *error,
 	      size_t error_size);
+
+/* One library's loading, tried once: later calls give the first outcome. */
+struct dlib_once {
+	bool tried;
+	int outcome;
+	char error[320];
+};
+
+/*
+ * dlib_load() the first time (every slot set at once, or none), and its
+ * outcome after: 0, or -1 with *ret_error (in once, never NULL) saying why.
+ */
+int dlib_load_once(struct dlib_once *once, const char *what, const char *soname, const struct dlib_sym *syms,
+		   size_t n, const char **ret_error);
 
 #endif

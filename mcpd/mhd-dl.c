@@ -3,7 +3,6 @@
 #include "config.h"
 #endif
 
-#include <stdbool.h>
 
 #define MHD_DL_SELF
 #include "dlib.h"
@@ -15,14 +14,11 @@
 
 struct mhd_dl mhd_dl;
 
-#define SYM(field) { "MHD_" #field, (void **)&loaded.field }
+#define SYM(field) { "MHD_" #field, (void **)&mhd_dl.field }
 
 int mhd_dl_load(const char **ret_error)
 {
-	static bool tried;
-	static int outcome;
-	static char error[320];
-	struct mhd_dl loaded = { 0 };
+	static struct dlib_once once;
 	const struct dlib_sym syms[] = {
 		SYM(start_daemon),
 		SYM(stop_daemon),
@@ -42,13 +38,6 @@ int mhd_dl_load(const char **ret_error)
 		SYM(destroy_response),
 	};
 
-	*ret_error = error;
-	if (tried)
-		return outcome;
-	tried = true;
-	outcome = dlib_load("libmicrohttpd", MCPD_LIBMICROHTTPD, syms, sizeof(syms) / sizeof(*syms), error,
-			    sizeof(error));
-	if (outcome == 0)
-		mhd_dl = loaded;
-	return outcome;
+	/* Every slot is set at once, or none: never half stand-ins, half the library. */
+	return dlib_load_once(&once, "libmicrohttpd", MCPD_LIBMICROHTTPD, syms, sizeof(syms) / sizeof(*syms), ret_error);
 }
