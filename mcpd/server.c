@@ -185,6 +185,8 @@ static void on_stdin_flush(struct ev_loop *loop, ev_prepare *w, int revents)
 	ev_prepare_stop(loop, w);
 	if (wbuf_flush(&s->in, s->stdin_fd) != 0)
 		ev_io_start(loop, &s->stdin_w);	/* full, or an error: on_stdin_writable goes on */
+	else
+		wbuf_free(&s->in);	/* all written: an idle server keeps no queue (it keeps its bound) */
 }
 
 bool server_send(struct server *s, const cJSON *msg)
