@@ -6,6 +6,7 @@
 #include "config.h"
 #endif
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,6 +226,20 @@ void daemon_events_settled(struct daemon *d)
 	ev_break(d->loop, EVBREAK_ALL);
 }
 
+/*
+ * Start-up's handshakes (every server's InitializeResult and tool list,
+ * its queued messages) leave free pages all over the heap: once the last
+ * of them ended, they go back at once rather than at the next trim timer.
+ */
+static void trim_after_startup(struct daemon *d)
+{
+	for (size_t i = 0; i < d->nservers; i++)
+		if (d->servers[i]->state == ST_STARTING && d->servers[i]->pid > 0)
+			return;
+	d->startup_trimmed = true;
+	malloc_trim(0);
+}
+
 void daemon_state_changed(struct daemon *d, struct server *s)
 {
 	sdnotify_status_changed(d);
@@ -241,6 +256,8 @@ void daemon_state_changed(struct daemon *d, struct server *s)
 		ev_timer_set(&d->autostart_w, 0., 0.);
 		ev_timer_start(d->loop, &d->autostart_w);
 	}
+	if (d->autostart_done && !d->startup_trimmed && !(s->state == ST_STARTING && s->pid > 0))
+		trim_after_startup(d);
 	/* A dependency is running now, or went away: wake the servers waiting on it. */
 	for (size_t i = 0; i < d->nservers; i++) {
 		struct server *t = d->servers[i];

@@ -50,6 +50,7 @@ struct daemon {
 	ev_timer autostart_w;
 	bool autostart_paused;		/* too many handshakes: resumed when one ends */
 	bool autostart_done;		/* the manifest's autostart servers were all started */
+	bool startup_trimmed;		/* the heap was trimmed once the last start-up handshake ended */
 };
 
 struct server *daemon_find_server(const struct daemon *d, const char *name);
