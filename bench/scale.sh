@@ -126,7 +126,9 @@ mcpd_ready() {
 	local n=$1 key=$2 sock=$W/mcpd-$n.sock t0 t1 ts running
 	shift 2
 	t0=$(now_ns)
-	env "$@" "$MCPD" -c "$W/mcpd-$n.yaml" -s "$sock" 2>"$W/mcpd-$n.log" &
+	# A state directory of its own: its manifest history holds this run's manifest only, as on a new machine.
+	mkdir -p "$W/state-$key-$n"
+	env STATE_DIRECTORY="$W/state-$key-$n" "$@" "$MCPD" -c "$W/mcpd-$n.yaml" -s "$sock" 2>"$W/mcpd-$n.log" &
 	pid=$!
 	pids+=("$pid")
 	for _ in $(seq 1 1500); do	# at most 300 s
