@@ -2037,6 +2037,11 @@ void relay_server_gone(struct server *s, const char *why)
 	move_sessions(s, why);
 }
 
+void relay_move_sessions(struct server *s, const char *why)
+{
+	move_sessions(s, why);
+}
+
 void relay_server_removed(struct server *s)
 {
 	struct session *it, *next;

@@ -127,6 +127,10 @@ bool relay_server_request(struct server *s, const cJSON *msg);
 /* The server process is gone: requests in flight get an error, sessions stay. */
 void relay_server_gone(struct server *s, const char *why);
 
+/* replicas: N: the sessions left on a replica without a process (none ran when
+ * it went away) move to a running replica of its entry, if one runs now. */
+void relay_move_sessions(struct server *s, const char *why);
+
 /* The server is removed from the manifest: every session is closed. */
 void relay_server_removed(struct server *s);
 

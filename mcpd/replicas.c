@@ -218,6 +218,10 @@ void replicas_state_changed(struct server *s)
 		return;
 	snprintf(group, sizeof(group), "%.*s", (int)replica_group_len(s->conf.name), s->conf.name);
 	list = replicas_list(s->d, group, &n);
+	/* Sessions that stayed on a replica gone while none ran (stopped, failed, waiting to restart) come here. */
+	for (size_t k = 0; k < n; k++)
+		if (list[k] != s && list[k]->state != ST_RUNNING && list[k]->stdin_fd < 0 && relay_sessions(list[k]) > 0)
+			relay_move_sessions(list[k], "is not running");
 	for (size_t k = 0; k < n; k++) {
 		if (list[k]->rolling_pending) {
 			log_info(s->conf.name, NULL, "running again: the rolling restart goes on with the next replica");
