@@ -2640,13 +2640,21 @@ int manifest_load_content(const char *path, unsigned flags, struct manifest **re
 	return r;
 }
 
+void manifest_release_servers(struct manifest *m)
+{
+	for (size_t i = 0; i < m->nservers; i++)
+		server_conf_release(&m->servers[i]);
+	free(m->servers);
+	m->servers = NULL;
+	m->nservers = 0;
+	m->servers_released = true;
+}
+
 void manifest_free(struct manifest *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->nservers; i++)
-		server_conf_release(&m->servers[i]);
-	free(m->servers);
+	manifest_release_servers(m);
 	for (size_t i = 0; i < m->nagents; i++) {
 		free(m->agents[i].name);
 		strv_free(m->agents[i].tools);

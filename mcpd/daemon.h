@@ -21,7 +21,7 @@ struct history;
 struct daemon {
 	struct ev_loop *loop;
 	char *manifest_path;
-	struct manifest *manifest;	/* the one in force: mcpd settings come from here */
+	struct manifest *manifest;	/* the one in force: mcpd settings and agents (its servers are released: each server holds its conf) */
 	struct server **servers;
 	size_t nservers;
 	struct control *control;

@@ -373,6 +373,7 @@ static void start_servers(struct daemon *d)
 		replicas_add(d, &d->manifest->servers[i], 1, autostart_added);
 	log_notice(NULL, NULL, "mcpd %s: supervising %zu server%s from %s; control socket %s", PACKAGE_VERSION,
 		   d->nservers, d->nservers == 1 ? "" : "s", d->manifest_path, d->socket_path);
+	manifest_release_servers(d->manifest);	/* each server holds its own copy */
 	if (!ev_is_active(&d->autostart_w))
 		on_autostart(d->loop, &d->autostart_w, 0);	/* no autostart server: ready at once */
 }

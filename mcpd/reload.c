@@ -291,6 +291,7 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 	}
 	policy = d->manifest->has_agents || m->has_agents;
 	manifest_free(d->manifest);
+	manifest_release_servers(m);	/* each server holds its own copy */
 	d->manifest = m;
 	if (policy)
 		aggregate_policy_changed(d);
