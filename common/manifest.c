@@ -2290,14 +2290,16 @@ char **manifest_hidden_paths(const struct manifest *m)
 	/* Issue 16: the gateway's JWT key files go here too. */
 	strv_add_unique(&v, &n, m->mcpd.state_dir);
 	strv_add_unique(&v, &n, m->mcpd.control);
-	for (size_t i = 0; i < m->nservers; i++) {
-		const struct server_conf *s = &m->servers[i];
-
-		strv_add_unique(&v, &n, s->env_file);
-		for (size_t j = 0; j < s->secrets.n; j++)
-			strv_add_unique(&v, &n, s->secrets.items[j].value);
-	}
+	for (size_t i = 0; i < m->nservers; i++)
+		manifest_server_hidden_paths(&m->servers[i], &v, &n);
 	return v;
+}
+
+void manifest_server_hidden_paths(const struct server_conf *s, char ***v, size_t *n)
+{
+	strv_add_unique(v, n, s->env_file);
+	for (size_t j = 0; j < s->secrets.n; j++)
+		strv_add_unique(v, n, s->secrets.items[j].value);
 }
 
 static void sandbox_conf_copy(struct sandbox_conf *dst, const struct sandbox_conf *src)

@@ -334,6 +334,13 @@ bool server_conf_checks_equal(const struct server_conf *a, const struct server_c
  */
 char **manifest_hidden_paths(const struct manifest *m);
 
+/*
+ * Add one server's own secret files (env_file, secret files) to the n
+ * strings of *v: for a manifest whose servers were released, from the
+ * servers' own configurations.
+ */
+void manifest_server_hidden_paths(const struct server_conf *s, char ***v, size_t *n);
+
 /* Whether name is a valid MCP tool name (1 to 128 of A-Z a-z 0-9 _ - .). */
 bool tool_name_valid(const char *name);
 

@@ -113,7 +113,7 @@ static bool runs_as_root(const struct server *s)
 	return strcmp(s->conf.user, "root") == 0 || strcmp(s->conf.user, "0") == 0;
 }
 
-/* mcpd's files, from the manifest in force and mcpd's own defaults. */
+/* mcpd's files, from the manifest in force, every server's and mcpd's own defaults. */
 static void plan_hidden(const struct daemon *d, struct sandbox_plan *p)
 {
 	char **h = d->manifest ? manifest_hidden_paths(d->manifest) : xcalloc(1, sizeof(char *));
@@ -121,6 +121,9 @@ static void plan_hidden(const struct daemon *d, struct sandbox_plan *p)
 
 	while (h[n])
 		n++;
+	/* The manifest gave up its servers once they held their own: every server's files, from them. */
+	for (size_t i = 0; i < d->nservers; i++)
+		manifest_server_hidden_paths(&d->servers[i]->conf, &h, &n);
 	if (d->manifest_path && d->manifest_path[0] == '/')
 		strv_add_unique(&h, &n, d->manifest_path);
 	strv_add_unique(&h, &n, d->socket_path);
