@@ -80,10 +80,9 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 cc -O2 -o "$W/spawn-floor" "$top/bench/spawn-floor.c" || { echo "bench: cannot build bench/spawn-floor.c" >&2; exit 1; }
 
-now_ns() { date +%s%N; }
+. "$top/bench/timing.sh"
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{printf "%d\n", ($14 + $15) * 1000 / hz}' "/proc/$1/stat"; }
-median() { sort -n | awk '{a[NR]=$1} END {if (!NR) print "-"; else print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
 
 # Run CMD 20 times; print the median wall time in ms (3 decimals).

@@ -31,23 +31,7 @@ cleanup() {
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
-now_ns() { date +%s%N; }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-median() { sort -n | awk '{a[NR]=$1} END {if (!NR) print "-"; else print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-
-# Run CMD 20 times: "median_ms mcpd_cpu_ms_per_call".
-measure() {
-	local t0 t1 c0 c1 med
-	c0=$(ticks "$pid")
-	med=$(for _ in $(seq 1 20); do
-		t0=$(now_ns)
-		"$@" >/dev/null 2>&1
-		t1=$(now_ns)
-		awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", (b - a) / 1000000}'
-	done | median)
-	c1=$(ticks "$pid")
-	awk -v m="$med" -v d="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%s ms, mcpd %.1f ms CPU/call", m, d * 1000 / hz / 20}'
-}
+. "$top/bench/timing.sh"
 
 for n in $sizes; do
 	sock=$W/mcpd-$n.sock m=$W/mcpd-$n.yaml
