@@ -262,29 +262,20 @@ static bool server_ready(const struct server *s)
 	       (s->init_result || s->discover_result) && s->stdin_fd >= 0;
 }
 
-/*
- * A server's entry in the manifest: its name, or a replica's entry's
- * (replicas: N). The aggregate has one backend per entry, placed on a replica.
- */
-static const char *entry_name(const struct server *s, char *buf, size_t size)
-{
-	snprintf(buf, size, "%.*s", (int)replica_group_len(s->conf.name), s->conf.name);
-	return buf;
-}
 
 /* The server that stands for an entry: itself, or a running replica of its entry (else its first). */
 static const struct server *entry_server(const struct server *s)
 {
 	char name[80];
 
-	return s->conf.replica > 0 ? daemon_find_server(s->d, entry_name(s, name, sizeof(name))) : s;
+	return s->conf.replica > 0 ? daemon_find_server(s->d, replica_entry_name(s, name, sizeof(name))) : s;
 }
 
 /* Does this aggregate cover the server (stdio, in its subset, its agent may use it)? */
 static bool covers(const struct aggregate *a, const struct server *s)
 {
 	char buf[80];
-	const char *name = entry_name(s, buf, sizeof(buf));
+	const char *name = replica_entry_name(s, buf, sizeof(buf));
 
 	if (s->removed || s->conf.transport != TRANSPORT_STDIO)
 		return false;
@@ -627,7 +618,7 @@ static void fan_out(struct aggregate *a, const cJSON *req, const cJSON *id, cons
 		/* One list per entry: a replicated one's replicas list the same tools once. */
 		if (!replica_first(s) || !covers(a, s) || !server_ready(entry_server(s)))
 			continue;
-		b = backend_for(a, entry_name(s, name, sizeof(name)));
+		b = backend_for(a, replica_entry_name(s, name, sizeof(name)));
 		if (!b || !b->sess || !alive(a))
 			continue;
 		f->nparts++;
@@ -767,7 +758,7 @@ static void init_backends(struct aggregate *a, cJSON *params)
 
 		if (!replica_first(s) || !covers(a, s))
 			continue;
-		b = find_backend(a, entry_name(s, name, sizeof(name)));
+		b = find_backend(a, replica_entry_name(s, name, sizeof(name)));
 		if (!b)
 			backend_for(a, name);	/* initialized there */
 		else if (server_ready(relay_session_server(b->sess)))
@@ -1349,7 +1340,7 @@ void aggregate_server_changed(struct daemon *d, struct server *s)
 	bool ready = server_ready(entry_server(s));
 	char name[80];
 
-	entry_name(s, name, sizeof(name));
+	replica_entry_name(s, name, sizeof(name));
 	for (struct aggregate *a = reg.live; a; a = a->next) {
 		struct backend *b;
 

@@ -1956,8 +1956,7 @@ static void move_sessions(struct server *s, const char *why)
 
 	if (s->conf.replica == 0 || !r->sessions || s->d->shutting_down)
 		return;
-	snprintf(group, sizeof(group), "%.*s", (int)replica_group_len(s->conf.name), s->conf.name);
-	to = replicas_pick(s->d, group, s);
+	to = replicas_pick(s->d, replica_entry_name(s, group, sizeof(group)), s);
 	if (!to || to->state != ST_RUNNING || !to->wanted || to->stdin_fd < 0)
 		return;	/* none running (or all being stopped): the sessions wait here, as with one server */
 	relay_ready(to);

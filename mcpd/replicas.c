@@ -20,6 +20,12 @@ size_t replica_group_len(const char *server_name)
 	return strcspn(server_name, "#");
 }
 
+const char *replica_entry_name(const struct server *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "%.*s", (int)replica_group_len(s->conf.name), s->conf.name);
+	return buf;
+}
+
 bool replica_in_group(const struct server *s, const char *name)
 {
 	size_t len = replica_group_len(s->conf.name);

@@ -19,6 +19,9 @@ struct server;
 /* Length of the group's name (the manifest's) at the start of a server's name: "web#2" -> 3. */
 size_t replica_group_len(const char *server_name);
 
+/* s's manifest entry's name ("web" for web#2, the name itself unreplicated), written into buf. */
+const char *replica_entry_name(const struct server *s, char *buf, size_t size);
+
 /* Is s the server named name, or one of the replicas of the manifest entry named name? */
 bool replica_in_group(const struct server *s, const char *name);
 

@@ -35,6 +35,7 @@
 #include "server-limits.h"
 #include "orphans.h"
 #include "probe-http.h"
+#include "replicas.h"
 #include "server.h"
 #include "spawn.h"
 #include "traffic.h"
@@ -696,9 +697,8 @@ void server_status_write(const struct server *s, struct jsonw *w, bool summary)
 		/* A replica (replicas: N): its entry's name and its index, as in the full status. */
 		char group[80];
 
-		snprintf(group, sizeof(group), "%.*s", (int)strcspn(s->conf.name, "#"), s->conf.name);
 		jsonw_key(w, "server");
-		jsonw_string(w, group);
+		jsonw_string(w, replica_entry_name(s, group, sizeof(group)));
 		jsonw_key(w, "replica");
 		jsonw_number(w, s->conf.replica);
 	}
