@@ -7,11 +7,13 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <malloc.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -40,6 +42,9 @@ static const struct ctl_method *const methods[] = {
 #define CONTROL_KEEP_SCRATCH (64 * 1024)	/* the buffer messages are written into, kept between them */
 #define CONTROL_ACCEPT_PAUSE 1.		/* seconds without accepting when descriptors run out */
 #define CONTROL_LOG_WINDOW 10.		/* refusals and idle closes: one line, then a count per window */
+#define CONTROL_MAX_PASSED 2		/* descriptors kept per client: a connect's stdin and stdout */
+#define CONTROL_RECV_FDS 253		/* SCM_MAX_FD: the most one message can carry */
+#define CONTROL_RECV_CHUNK (64 * 1024)	/* read at once from the control socket before a session */
 
 enum access {
 	ACCESS_NONE,
@@ -66,6 +71,22 @@ struct ctl_client {
 	ev_timer idle_w;
 	ev_tstamp active;	/* last byte read or written */
 	struct ctl_client *prev, *next;	/* in clients, or in dead (next only) */
+	/*
+	 * Hand-over (connect with "stdio": "passed"): the client's I/O moves to
+	 * the descriptors mcpctl sent with SCM_RIGHTS; the control socket (fd)
+	 * then only carries the final line. Without it in_fd == out_fd == fd.
+	 */
+	int in_fd, out_fd;
+	int passed[CONTROL_MAX_PASSED];	/* received, not yet taken by a connect: closed after the request */
+	unsigned npassed;
+	unsigned long fds_closed;	/* received beyond CONTROL_MAX_PASSED, closed at once */
+	unsigned long fds_logged;	/* of them, the count already logged */
+	bool handed;		/* in_fd and out_fd are the handed-over descriptors */
+	bool restore_in, restore_out;	/* O_NONBLOCK was set by us: cleared before closing */
+	bool read_failed;	/* reading in_fd failed: the session did not end cleanly */
+	bool quiet;		/* the control socket closed: no final line */
+	ev_io hup_w;		/* handed over: the control socket, watched for its close */
+	char end_reason[160];	/* why the session ended, for the final line; empty: no failure */
 };
 
 struct control {
@@ -101,6 +122,63 @@ uid_t ctl_uid(const struct ctl_client *c)
 	return c->uid;
 }
 
+/* Descriptors received and not taken by a connect: closed (after each request, and at the end). */
+static void close_passed(struct ctl_client *cl)
+{
+	for (unsigned i = 0; i < cl->npassed; i++)
+		close(cl->passed[i]);
+	cl->npassed = 0;
+}
+
+/* Why a handed-over session ends, for the final line; the first reason given stands. */
+static void set_end_reason(struct ctl_client *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_end_reason(struct ctl_client *cl, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!cl->handed || cl->end_reason[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(cl->end_reason, sizeof(cl->end_reason), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * A handed-over session ends: the client's descriptors get their flags back
+ * and are closed (the client sees EOF once mcpctl's copies are gone too), and
+ * mcpctl hears how it ended in one line, written without waiting: {"end":"ok"}
+ * when the client closed its input and everything due was written, else
+ * {"end":REASON}. A line that cannot be written just makes mcpctl exit 1.
+ */
+static void end_handover(struct ctl_client *cl)
+{
+	bool ok = cl->eof && !cl->read_failed && !cl->end_reason[0] && wbuf_pending(&cl->out) == 0;
+	struct jsonw w;
+
+	ev_io_stop(cl->c->d->loop, &cl->hup_w);
+	if (cl->restore_in)
+		fcntl(cl->in_fd, F_SETFL, fcntl(cl->in_fd, F_GETFL) & ~O_NONBLOCK);
+	if (cl->restore_out)
+		fcntl(cl->out_fd, F_SETFL, fcntl(cl->out_fd, F_GETFL) & ~O_NONBLOCK);
+	close(cl->in_fd);
+	close(cl->out_fd);
+	cl->in_fd = cl->out_fd = -1;
+	if (cl->quiet)
+		return;
+	jsonw_init(&w);
+	jsonw_bytes(&w, "{\"end\":", 7);
+	jsonw_string(&w, ok ? "ok" : cl->end_reason[0] ? cl->end_reason : "mcpd ended the session");
+	jsonw_char(&w, '}');
+	jsonw_end_line(&w);
+	if (send(cl->fd, w.buf, w.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* mcpctl is gone or not reading: it exits 1 without the line. */
+	}
+	jsonw_free(&w);
+	log_debug(NULL, NULL, "control: the session of pid %d (uid %d) ended: %s", (int)cl->pid, (int)cl->uid,
+		  ok ? "ok" : cl->end_reason[0] ? cl->end_reason : "mcpd ended the session");
+}
+
 /*
  * Drop a client: unlinked from everything that could deliver to it, its
  * watchers stopped and its fd closed now; its memory is freed by the reaper,
@@ -126,6 +204,12 @@ static void client_drop(struct ctl_client *cl)
 	ev_io_stop(c->d->loop, &cl->write_w);
 	ev_prepare_stop(c->d->loop, &cl->flush_w);
 	ev_timer_stop(c->d->loop, &cl->idle_w);
+	close_passed(cl);
+	if (cl->fds_closed > cl->fds_logged)
+		log_warning(NULL, NULL, "control: pid %d (uid %d) sent %lu descriptors in all that mcpd did not take; "
+			    "they were closed", (int)cl->pid, (int)cl->uid, cl->fds_closed);
+	if (cl->handed)
+		end_handover(cl);
 	close(cl->fd);
 	cl->fd = -1;
 	if (cl->prev)
@@ -160,6 +244,7 @@ static void on_reap(struct ev_loop *loop, ev_idle *w, int revents)
 }
 
 static bool client_queue(struct ctl_client *cl, const char *text, size_t len);
+static int client_flush(struct ctl_client *cl);
 
 /* Queue a message; a client that lets its queue overflow is dropped. Returns false then. */
 static bool client_send(struct ctl_client *cl, const cJSON *msg)
@@ -201,6 +286,8 @@ static bool client_queue(struct ctl_client *cl, const char *text, size_t len)
 		log_warning(NULL, NULL,
 			    "control: dropping client pid %d (uid %d): it does not read its replies (%zu bytes queued); closing it",
 			    (int)cl->pid, (int)cl->uid, wbuf_pending(&cl->out));
+		set_end_reason(cl, "the client does not read its output (%zu bytes queued); mcpd dropped it",
+			       wbuf_pending(&cl->out));
 		client_drop(cl);
 		return false;
 	}
@@ -259,6 +346,88 @@ void ctl_attach(struct ctl_client *cl, struct session *sess)
 	cl->session = sess;
 }
 
+static const char *kind_of(mode_t mode)
+{
+	return S_ISREG(mode) ? "a file" : S_ISCHR(mode) ? "a character device (a terminal, /dev/null)" :
+	       S_ISDIR(mode) ? "a directory" : "neither a pipe nor a socket";
+}
+
+const char *ctl_stdio_check(struct ctl_client *cl, char *buf, size_t size)
+{
+	static const char *const role[] = { "stdin", "stdout" };
+
+	if (cl->npassed != CONTROL_MAX_PASSED) {
+		snprintf(buf, size, "\"stdio\": \"passed\" needs the client's stdin and stdout sent with the request "
+			 "(SCM_RIGHTS); %u descriptors came", cl->npassed);
+		return buf;
+	}
+	if (wbuf_pending(&cl->out) > 0) {
+		snprintf(buf, size, "\"stdio\": \"passed\": replies to earlier requests are still unread");
+		return buf;
+	}
+	for (unsigned i = 0; i < CONTROL_MAX_PASSED; i++) {
+		struct stat st;
+		int fl = fcntl(cl->passed[i], F_GETFL);
+		int mode = fl & O_ACCMODE;
+
+		if (fstat(cl->passed[i], &st) < 0 || fl < 0) {
+			snprintf(buf, size, "\"stdio\": \"passed\": the %s handed over cannot be used: %s", role[i],
+				 strerror(errno));
+			return buf;
+		}
+		if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
+			snprintf(buf, size, "\"stdio\": \"passed\": the %s handed over is %s; only pipes and sockets are "
+				 "taken", role[i], kind_of(st.st_mode));
+			return buf;
+		}
+		if (mode != O_RDWR && mode != (i == 0 ? O_RDONLY : O_WRONLY)) {
+			snprintf(buf, size, "\"stdio\": \"passed\": the %s handed over is not open for %s", role[i],
+				 i == 0 ? "reading" : "writing");
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+/* Make fd non-blocking; true when it was blocking (its flags are restored before it is closed). */
+static bool set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && !(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
+}
+
+bool ctl_stdio_take(struct ctl_client *cl)
+{
+	struct ev_loop *loop = cl->c->d->loop;
+	bool reading = ev_is_active(&cl->read_w);
+
+	/* The reply goes to the control socket first: a few bytes into an empty socket buffer. */
+	ev_prepare_stop(loop, &cl->flush_w);
+	ev_io_stop(loop, &cl->write_w);
+	if (client_flush(cl) != 0) {
+		log_warning(NULL, NULL, "control: pid %d (uid %d) does not read its connect reply; closing it", (int)cl->pid,
+			    (int)cl->uid);
+		client_drop(cl);
+		return false;
+	}
+	cl->in_fd = cl->passed[0];
+	cl->out_fd = cl->passed[1];
+	cl->npassed = 0;
+	cl->handed = true;
+	cl->restore_in = set_nonblock(cl->in_fd);
+	cl->restore_out = set_nonblock(cl->out_fd);
+	ev_io_stop(loop, &cl->read_w);
+	ev_io_set(&cl->read_w, cl->in_fd, EV_READ);
+	ev_io_set(&cl->write_w, cl->out_fd, EV_WRITE);
+	if (reading)
+		ev_io_start(loop, &cl->read_w);
+	ev_io_start(loop, &cl->hup_w);
+	log_debug(NULL, NULL, "control: pid %d (uid %d) handed its stdin and stdout over (fds %d and %d)", (int)cl->pid,
+		  (int)cl->uid, cl->in_fd, cl->out_fd);
+	return true;
+}
+
 bool ctl_send(struct ctl_client *cl, const cJSON *msg)
 {
 	return !cl->closing && client_send(cl, msg);
@@ -288,6 +457,8 @@ void ctl_close(struct ctl_client *cl)
 
 void ctl_abort(struct ctl_client *cl)
 {
+	set_end_reason(cl, "the client does not read its output (%zu bytes queued); mcpd dropped it",
+		       wbuf_pending(&cl->out));
 	client_drop(cl);
 }
 
@@ -432,6 +603,8 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len)
 		log_debug(NULL, NULL, "control: %s from pid %d (uid %d)", m->name, (int)cl->pid, (int)cl->uid);
 		m->run(cl, id, params);
 	}
+	/* Descriptors are for the request they came with, and only a connect takes them. */
+	close_passed(cl);
 	cJSON_Delete(id);
 	cJSON_Delete(req);
 }
@@ -517,7 +690,10 @@ static bool handle_lines(struct ctl_client *cl)
 static int client_flush(struct ctl_client *cl)
 {
 	size_t before = wbuf_pending(&cl->out);
-	int r = wbuf_flush(&cl->out, cl->fd);
+	int r = wbuf_flush(&cl->out, cl->out_fd);
+
+	if (r < 0)
+		set_end_reason(cl, "cannot write to the client: %s", strerror(-r));
 
 	/* Counted before a failure drops the client: the bytes written are no longer queued. */
 	if (wbuf_pending(&cl->out) < before) {
@@ -583,10 +759,89 @@ static void on_client_flush(struct ev_loop *loop, ev_prepare *w, int revents)
 		ev_io_start(loop, &cl->write_w);
 }
 
+/*
+ * Descriptors that came with a message (SCM_RIGHTS): the first
+ * CONTROL_MAX_PASSED are kept for the request, any more closed at once and
+ * counted (a cut-off list, MSG_CTRUNC, counts as one more), logged once per
+ * client.
+ */
+static void take_descriptors(struct ctl_client *cl, struct msghdr *mh)
+{
+	unsigned long closed = (mh->msg_flags & MSG_CTRUNC) ? 1 : 0;
+
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		size_t n;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (cl->npassed < CONTROL_MAX_PASSED) {
+				cl->passed[cl->npassed++] = fd;
+			} else {
+				close(fd);
+				closed++;
+			}
+		}
+	}
+	cl->fds_closed += closed;
+	if (closed && cl->fds_logged == 0) {
+		log_warning(NULL, NULL, "control: pid %d (uid %d) sent %lu descriptors more than the %d a connect hands over; "
+			    "closed them", (int)cl->pid, (int)cl->uid, closed, CONTROL_MAX_PASSED);
+		cl->fds_logged = cl->fds_closed;
+	}
+}
+
+/*
+ * Read from the control socket before it carries a session: like
+ * linebuf_fill(), with recvmsg for the descriptors a connect may bring. Once
+ * a session reads the control socket, read() drops any sent (the kernel
+ * closes them).
+ */
+static ssize_t client_recv(struct ctl_client *cl)
+{
+	static char buf[CONTROL_RECV_CHUNK];	/* one loop, one thread */
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * CONTROL_RECV_FDS)];
+	} cbuf;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b, .msg_controllen = sizeof(cbuf.b) };
+	ssize_t n;
+
+	do
+		n = recvmsg(cl->fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	take_descriptors(cl, &mh);
+	if (n > 0)
+		linebuf_append(&cl->in, buf, (size_t)n);
+	return n;
+}
+
+/* Handed over: the control socket is only watched for its close (mcpctl exited), which ends the session. */
+static void on_control_hup(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ctl_client *cl = w->data;
+	char buf[256];
+	ssize_t n = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+		return;	/* mcpctl sends nothing after the hand-over: ignored */
+	log_debug(NULL, NULL, "control: pid %d (uid %d) closed its control connection; ending its session", (int)cl->pid,
+		  (int)cl->uid);
+	cl->quiet = true;
+	client_drop(cl);
+}
+
 static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ctl_client *cl = w->data;
-	ssize_t n = linebuf_fill(&cl->in, cl->fd);
+	ssize_t n = cl->session || cl->handed ? linebuf_fill(&cl->in, cl->in_fd) : client_recv(cl);
 	char *line;
 	size_t len;
 
@@ -596,6 +851,10 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 		/* The client is done sending (or gone): answer what it asked, then close. */
 		ev_io_stop(loop, w);
 		cl->eof = true;
+		if (n < 0) {
+			cl->read_failed = true;
+			set_end_reason(cl, "cannot read from the client: %s", strerror((int)-n));
+		}
 		if (cl->session) {
 			if (n == 0 && !relay_client_eof(cl->session))
 				return;	/* answers are still due: the relay closes when they are out */
@@ -671,6 +930,7 @@ static void on_client_idle(struct ev_loop *loop, ev_timer *w, int revents)
 		c->idled_logged = true;
 		tally_start(c);
 	}
+	set_end_reason(cl, "idle for %.0fs", c->idle_timeout);
 	client_drop(cl);
 }
 
@@ -821,7 +1081,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		cl = xcalloc(1, sizeof(*cl));
 		cl->c = c;
-		cl->fd = fd;
+		cl->fd = cl->in_fd = cl->out_fd = fd;
 		cl->access = access;
 		cl->uid = cred.uid;
 		cl->pid = cred.pid;
@@ -831,9 +1091,10 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_init(&cl->read_w, on_client_read, fd, EV_READ);
 		ev_io_init(&cl->write_w, on_client_write, fd, EV_WRITE);
 		ev_prepare_init(&cl->flush_w, on_client_flush);
+		ev_io_init(&cl->hup_w, on_control_hup, fd, EV_READ);
 		ev_init(&cl->idle_w, on_client_idle);
 		cl->idle_w.repeat = c->idle_timeout;
-		cl->read_w.data = cl->write_w.data = cl->flush_w.data = cl->idle_w.data = cl;
+		cl->read_w.data = cl->write_w.data = cl->flush_w.data = cl->idle_w.data = cl->hup_w.data = cl;
 		ev_io_start(loop, &cl->read_w);
 		ev_timer_again(loop, &cl->idle_w);
 		cl->next = c->clients;
@@ -1002,8 +1263,10 @@ void control_free(struct control *c)
 {
 	if (!c)
 		return;
-	while (c->clients)
+	while (c->clients) {
+		set_end_reason(c->clients, "mcpd is stopping");
 		client_drop(c->clients);
+	}
 	ev_idle_stop(c->d->loop, &c->reap_w);
 	reap(c);
 	ev_timer_stop(c->d->loop, &c->resume_w);

@@ -80,6 +80,19 @@ void ctl_follow_group(struct ctl_client *c, const char *name);
 struct session;
 void ctl_attach(struct ctl_client *c, struct session *sess);
 
+/*
+ * connect with "stdio": "passed": ctl_stdio_check says why the descriptors
+ * that came with the request cannot be the client's stdin and stdout (in buf),
+ * NULL when they can. ctl_stdio_take, after the reply was queued and before
+ * the session is attached: writes the reply to the control socket, then the
+ * client's input is read from the first and its output written to the second;
+ * the control socket is only watched for its close and gets one final line
+ * when the session ends ({"end":"ok"}, else {"end":REASON}). False when the
+ * client was dropped.
+ */
+const char *ctl_stdio_check(struct ctl_client *c, char *buf, size_t size);
+bool ctl_stdio_take(struct ctl_client *c);
+
 /* For sessions: queue a message, see the queue, close after it is written. */
 bool ctl_send(struct ctl_client *c, const cJSON *msg);
 size_t ctl_pending(const struct ctl_client *c);

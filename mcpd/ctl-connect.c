@@ -4,6 +4,11 @@
  * server without a name (aggregate.c; params servers: a subset). Param agent:
  * the session acts as that agent (its agents: policy applies); without it,
  * as the owner. After the reply, every line is an MCP message.
+ *
+ * Param "stdio": "passed": the request came with the client's stdin and
+ * stdout (SCM_RIGHTS, control.c): after the reply, which says "stdio":
+ * "passed" too, mcpd reads and writes them, and mcpctl leaves the data path;
+ * the control socket carries only the final line.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -93,14 +98,45 @@ static bool connect_params(struct ctl_client *c, const cJSON *id, const cJSON *p
 	return true;
 }
 
+/* "stdio": "passed" in params: true; false and an error replied when the descriptors do not fit. */
+static bool stdio_passed(struct ctl_client *c, const cJSON *id, const cJSON *params, bool *ret)
+{
+	const cJSON *stdio = cJSON_GetObjectItemCaseSensitive(params, "stdio");
+	char buf[200];
+	const char *why;
+
+	*ret = false;
+	if (!stdio)
+		return true;
+	if (!cJSON_IsString(stdio) || strcmp(stdio->valuestring, "passed") != 0) {
+		ctl_error(c, id, JSONRPC_INVALID_PARAMS, "connect's stdio must be \"passed\" (or absent)", NULL);
+		return false;
+	}
+	why = ctl_stdio_check(c, buf, sizeof(buf));
+	if (why) {
+		ctl_error(c, id, JSONRPC_INVALID_PARAMS, why, NULL);
+		return false;
+	}
+	*ret = true;
+	return true;
+}
+
+/* Reply r; true when the session may be attached (the client's stdio taken over when passed). */
+static bool reply(struct ctl_client *c, const cJSON *id, cJSON *r, bool passed)
+{
+	if (passed)
+		cJSON_AddStringToObject(r, "stdio", "passed");
+	return ctl_reply(c, id, r) && (!passed || ctl_stdio_take(c));
+}
+
 /* Without a name: the aggregate endpoint over every stdio server (or the servers given). */
-static void run_aggregate(struct ctl_client *c, const cJSON *id, const char *agent, char **servers)
+static void run_aggregate(struct ctl_client *c, const cJSON *id, const char *agent, char **servers, bool passed)
 {
 	cJSON *r = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(r, "server", "");
 	cJSON_AddBoolToObject(r, "aggregate", true);
-	if (ctl_reply(c, id, r))
+	if (reply(c, id, r, passed))
 		ctl_attach(c, aggregate_attach(ctl_daemon(c), &control_sink, c, agent, servers));
 }
 
@@ -110,6 +146,7 @@ static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 	struct server *server, *picked;
 	const char *agent;
 	char **servers;
+	bool passed;
 	cJSON *r;
 
 	if (name && !cJSON_IsString(name)) {
@@ -120,7 +157,8 @@ static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 	if (!connect_params(c, id, params, &agent, &servers))
 		return;
 	if (!name) {
-		run_aggregate(c, id, agent, servers);
+		if (stdio_passed(c, id, params, &passed))
+			run_aggregate(c, id, agent, servers, passed);
 		strv_free(servers);
 		return;
 	}
@@ -141,10 +179,12 @@ static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 			  "connect relays stdio servers; an http server is reached at its own URL", NULL);
 		return;
 	}
+	if (!stdio_passed(c, id, params, &passed))
+		return;
 	r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "server", server->conf.name);
 	cJSON_AddStringToObject(r, "state", server_state_name(server->state));
-	if (ctl_reply(c, id, r))
+	if (reply(c, id, r, passed))
 		ctl_attach(c, relay_attach(server, &control_sink, c, agent));
 }
 
