@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -162,11 +163,33 @@ int client_detach(struct client *c, char **ret_buf, size_t *ret_len)
 	return fd;
 }
 
-static int send_all(struct client *c, const char *p, size_t len, struct client_error *err)
+/* The first bytes of a request, with nfds descriptors attached (SCM_RIGHTS). */
+static ssize_t send_fds(int fd, const char *p, size_t len, const int *fds, size_t nfds)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * CLIENT_MAX_FDS)];
+	} cbuf;
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+			     .msg_controllen = CMSG_SPACE(sizeof(int) * nfds) };
+	struct cmsghdr *cm;
+
+	memset(&cbuf, 0, sizeof(cbuf));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	return sendmsg(fd, &mh, MSG_NOSIGNAL);
+}
+
+static int send_all(struct client *c, const char *p, size_t len, const int *fds, size_t nfds,
+		    struct client_error *err)
 {
 	while (len > 0) {
 		/* MSG_NOSIGNAL: a daemon that went away is an error to report, not a SIGPIPE. */
-		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = nfds ? send_fds(c->fd, p, len, fds, nfds) : send(c->fd, p, len, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -177,6 +200,7 @@ static int send_all(struct client *c, const char *p, size_t len, struct client_e
 			return fail(err, -errno, "lost the connection to mcpd at %s: %s", c->path, strerror(errno));
 		p += n;
 		len -= (size_t)n;
+		nfds = 0;	/* sent with the first bytes */
 	}
 	return 0;
 }
@@ -306,8 +330,8 @@ static int remote_error(const cJSON *e, struct client_error *err)
 	return -EREMOTEIO;
 }
 
-static int send_request(struct client *c, unsigned long id, const char *method, cJSON *params,
-			struct client_error *err)
+static int send_request(struct client *c, unsigned long id, const char *method, cJSON *params, const int *fds,
+			size_t nfds, struct client_error *err)
 {
 	cJSON *req = cJSON_CreateObject();
 	char *text, *line;
@@ -326,7 +350,7 @@ static int send_request(struct client *c, unsigned long id, const char *method, 
 	}
 	xasprintf(&line, "%s\n", text);
 	cJSON_free(text);
-	r = send_all(c, line, strlen(line), err);
+	r = send_all(c, line, strlen(line), fds, nfds, err);
 	free(line);
 	/* mcpd refuses a peer by writing one error and closing: read it rather than report the broken pipe. */
 	if (r == -EPIPE || r == -ECONNRESET)
@@ -416,8 +440,22 @@ int client_call(struct client *c, const char *method, cJSON *params, cJSON **ret
 		struct client_error *err)
 {
 	unsigned long id = ++c->next_id;
-	int r = send_request(c, id, method, params, err);
+	int r = send_request(c, id, method, params, NULL, 0, err);
 
+	return r < 0 ? r : await_answer(c, id, ret_result, NULL, NULL, err);
+}
+
+int client_call_fds(struct client *c, const char *method, cJSON *params, const int *fds, size_t nfds,
+		    cJSON **ret_result, struct client_error *err)
+{
+	unsigned long id = ++c->next_id;
+	int r;
+
+	if (nfds > CLIENT_MAX_FDS) {
+		cJSON_Delete(params);
+		return fail(err, -EINVAL, "at most %d descriptors go with a request", CLIENT_MAX_FDS);
+	}
+	r = send_request(c, id, method, params, fds, nfds, err);
 	return r < 0 ? r : await_answer(c, id, ret_result, NULL, NULL, err);
 }
 
@@ -425,7 +463,7 @@ int client_call_text(struct client *c, const char *method, cJSON *params, char *
 		     struct client_error *err)
 {
 	unsigned long id = ++c->next_id;
-	int r = send_request(c, id, method, params, err);
+	int r = send_request(c, id, method, params, NULL, 0, err);
 
 	return r < 0 ? r : await_answer(c, id, NULL, ret_text, ret_len, err);
 }

@@ -63,6 +63,15 @@ int client_call(struct client *c, const char *method, cJSON *params, cJSON **ret
 int client_call_text(struct client *c, const char *method, cJSON *params, char **ret_text, size_t *ret_len,
 		     struct client_error *err);
 
+/*
+ * As client_call, with nfds (at most CLIENT_MAX_FDS) descriptors sent along
+ * with the request's first bytes (SCM_RIGHTS): mcpctl connect hands its stdin
+ * and stdout over. The caller keeps its own copies.
+ */
+#define CLIENT_MAX_FDS	2
+int client_call_fds(struct client *c, const char *method, cJSON *params, const int *fds, size_t nfds,
+		    cJSON **ret_result, struct client_error *err);
+
 typedef int (*client_notify_fn)(const char *method, const cJSON *params, void *userdata);
 int client_follow(struct client *c, client_notify_fn fn, void *userdata, struct client_error *err);
 

@@ -6,6 +6,13 @@
  * accepts the `connect` request, bytes are relayed both ways unchanged:
  * stdin -> mcpd -> the server, and back to stdout. Buffers are bounded; a
  * side whose buffer is full is not read until it drains (back-pressure).
+ *
+ * When stdin and stdout are both pipes or sockets (what an MCP client gives
+ * its server), they are handed to mcpd with the request instead (SCM_RIGHTS,
+ * "stdio": "passed"): mcpd reads and writes them itself, and mcpctl only
+ * waits for the line that says how the session ended. Anything else (a
+ * terminal, /dev/null, a file), or an mcpd that does not take them: the
+ * copying relay below.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -150,6 +157,90 @@ static int relay(int sock, struct pipebuf *to_out)
 	return status;
 }
 
+/*
+ * A descriptor of ours to hand over for fd (0 or 1, opened with mode), or -1:
+ * a pipe is reopened through /proc (a new open file description, so the
+ * O_NONBLOCK mcpd needs never reaches the pipe's other holders); a socket
+ * cannot be, and goes as it is (mcpd restores its flags). -1 for anything
+ * else, or when /proc is missing or a FIFO has no reader (ENXIO).
+ */
+static int handover_fd(int fd, int mode)
+{
+	struct stat st;
+	char path[32];
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (S_ISSOCK(st.st_mode))
+		return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (!S_ISFIFO(st.st_mode))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, mode | O_NONBLOCK | O_CLOEXEC);
+}
+
+/* Both of stdin and stdout to hand over (true), or neither (false: the copying relay). */
+static bool handover_fds(int fds[2])
+{
+	fds[0] = handover_fd(STDIN_FILENO, O_RDONLY);
+	fds[1] = fds[0] < 0 ? -1 : handover_fd(STDOUT_FILENO, O_WRONLY);
+	if (fds[1] >= 0)
+		return true;
+	if (fds[0] >= 0)
+		close(fds[0]);
+	fds[0] = -1;
+	return false;
+}
+
+/*
+ * mcpd has the client's stdin and stdout: ours point at /dev/null (so the
+ * client sees EOF once mcpd closes its copies), and the control socket brings
+ * one line when the session ends: {"end":"ok"}, or {"end":REASON}. Exit
+ * statuses as the copying relay's: 0 for ok, else 1 with the message.
+ */
+static int await_end(struct client *c)
+{
+	char *rest, buf[4096];
+	size_t len;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int sock = client_detach(c, &rest, &len);
+	const char *nl;
+	int status = EXIT_FAIL;
+
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		close(null);
+	}
+	if (len >= sizeof(buf))
+		len = sizeof(buf) - 1;
+	memcpy(buf, rest, len);
+	free(rest);
+	while (!(nl = memchr(buf, '\n', len)) && len < sizeof(buf) - 1) {
+		ssize_t n = read(sock, buf + len, sizeof(buf) - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(sock);
+	if (nl) {
+		cJSON *msg = cJSON_ParseWithLength(buf, (size_t)(nl - buf));
+		const char *end = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "end"));
+
+		if (end && strcmp(end, "ok") == 0)
+			status = EXIT_OK;
+		else
+			fprintf(stderr, "mcpctl: mcpd closed the connection: %s\n", end ? end : "(an unreadable reason)");
+		cJSON_Delete(msg);
+	} else {
+		fprintf(stderr, "mcpctl: mcpd closed the connection\n");
+	}
+	return status;
+}
+
 /* [NAME] [--agent NAME] [--servers a,b]: the connect request's params, NULL when the arguments are wrong. */
 static cJSON *connect_args(int argc, char **argv)
 {
@@ -208,7 +299,8 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 	cJSON *params, *result;
 	char *rest;
 	size_t restlen;
-	int sock, status;
+	int sock, status, fds[2], r;
+	bool handing, passed;
 
 	params = connect_args(argc, argv);
 	if (!params) {
@@ -221,14 +313,29 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 		free(to_out.data);
 		return EXIT_FAIL;
 	}
-	if (client_call(c, "connect", params, &result, &err) < 0) {
+	handing = handover_fds(fds);
+	if (handing)
+		cJSON_AddStringToObject(params, "stdio", "passed");
+	r = handing ? client_call_fds(c, "connect", params, fds, 2, &result, &err) :
+		      client_call(c, "connect", params, &result, &err);
+	if (handing) {
+		close(fds[0]);	/* mcpd has its own copies now, or none */
+		close(fds[1]);
+	}
+	if (r < 0) {
 		client_error_print(&err, stderr);
 		client_error_clear(&err);
 		client_close(c);
 		free(to_out.data);
 		return EXIT_FAIL;
 	}
+	passed = handing && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(result, "stdio")) &&
+		 strcmp(cJSON_GetObjectItemCaseSensitive(result, "stdio")->valuestring, "passed") == 0;
 	cJSON_Delete(result);
+	if (passed) {
+		free(to_out.data);
+		return await_end(c);
+	}
 	sock = client_detach(c, &rest, &restlen);
 	fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
 	/* Whatever came right after the reply is the server's first words. */
