@@ -14,7 +14,9 @@
 #   floor     the same, through two processes that only copy bytes
 #             (stdio -> socketpair -> a second process -> the server's pipes):
 #             what any relay through two extra processes costs on this machine
-#   connect   `mcpctl connect ex` through mcpd (the example server under mcpd)
+#   connect   `mcpctl connect ex` through mcpd (the example server under mcpd);
+#             the client gives mcpctl pipes, which mcpctl hands over to mcpd:
+#             one relaying process on the path (mcpctl(1), connect)
 # For each: p50/p99 of N sequential tools/call round trips (on one connection),
 # and N calls pipelined on each of CLIENTS connections (total requests/s).
 # Then what connect and the floor add over direct. Numbers only, no assertion.
