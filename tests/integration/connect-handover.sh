@@ -44,8 +44,9 @@ sed '/^  gone:/,$d' "$T/m.yaml" >"$T/m2.yaml"	# the reload below removes gone
 #          (within 90 s); mcpctl's exit status and stderr
 #   noread N echo requests of 800 kB while the server is stopped (SIGSTOP
 #          by the test after OUT.ready) and never a byte read; mcpctl's exit
-#   kill N N clients at once, each handed over, then mcpctl SIGKILLed: does
-#          each client's stdout reach EOF (mcpd closed its copies)?
+#   kill N N clients at once, each handed over, then mcpctl SIGKILLed (half
+#          of them SIGTERMed): does each client's stdout reach EOF (mcpd
+#          closed its copies)?
 cat >"$T/pipe-client.py" <<'PY'
 import json, os, select, signal, subprocess, sys, time
 mcpctl, sock, server, mcpd_pid, mode, out = sys.argv[1:7]
@@ -132,8 +133,8 @@ if mode == "kill":
     for p in ps:
         # Once one is not handed over, the others are not waited for.
         res["handed"] += handed(p, 30 if res["handed"] == len(ps[:ps.index(p)]) else 0)
-    for p in ps:
-        p.kill()
+    for i, p in enumerate(ps):
+        p.send_signal(signal.SIGTERM if i % 2 else signal.SIGKILL)
     for p in ps:
         p.wait()
     eofs = 0
@@ -329,11 +330,11 @@ like "$out" '\{"end":"ok"\}' "the final line says ok after the client's EOF"
 wait_until 30 _fds_at_most "$base"
 is "$(nfds)" "$base" "no descriptor left in mcpd after it"
 
-# --- 5. mcpctl killed: mcpd ends the session; 50 sessions leak no descriptor.
+# --- 5. mcpctl killed (SIGKILL, SIGTERM): mcpd ends the session; 50 sessions leak no descriptor.
 base=$(nfds)
 "$PY" "$T/pipe-client.py" "$MCPCTL" "$SOCK" ex "$mpid" kill "$T/kill.json" 50 2>"$T/kill.err"
 is "$(jq_field "$T/kill.json" .handed)" 50 "50 clients handed over" || diag "$(cat "$T/kill.json" "$T/kill.err")"
-is "$(jq_field "$T/kill.json" .eof)" 50 "mcpctl SIGKILLed -> mcpd ends each session: the client sees EOF"
+is "$(jq_field "$T/kill.json" .eof)" 50 "mcpctl SIGKILLed or SIGTERMed -> mcpd ends each session: the client sees EOF"
 wait_until 30 _fds_at_most "$base"
 is "$(nfds)" "$base" "mcpd's descriptors after 50 killed sessions: as many as before"
 
