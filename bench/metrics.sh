@@ -21,7 +21,7 @@ n=${2:-1000}
 tools=${3:-20}
 relay_n=${4:-20000}
 . "$top/bench/lib.sh"
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; else print "-"}'; }
+. "$top/bench/timing.sh"	# median (its measure is replaced below)
 
 # wait_running COUNT: at most 300 s.
 wait_running() {

@@ -36,8 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now_ns() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; else print "-"}'; }
+. "$top/bench/timing.sh"	# now_ns, median
 
 sock=$W/mcpd.sock
 m=$W/mcpd.yaml

@@ -42,7 +42,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 ns_to_ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f\n", (b - a) / 1000000}'; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+. "$top/bench/timing.sh"	# median
 
 # Run CMD 20 times; print the median wall time in ms (3 decimals).
 latency() {

@@ -1,4 +1,5 @@
-# Timing helpers shared by the benchmarks (status.sh, replicas.sh, scale.sh):
+# Timing helpers shared by the benchmarks (status.sh, replicas.sh, scale.sh,
+# metrics.sh, startup.sh, supervise.sh):
 # source it. measure needs $pid, the mcpd whose CPU time it counts.
 now_ns() { date +%s%N; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

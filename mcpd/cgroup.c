@@ -28,6 +28,7 @@ static char base[PATH_MAX];
 static char parent[PATH_MAX];	/* mcpd's own cgroup (or SERVICE): base's parent */
 static char own_rel[PATH_MAX];	/* mcpd's own cgroup, as /proc/self/cgroup says it */
 static bool enabled;
+static int base_fd = -1;	/* base, O_PATH: a server's cgroup is made and opened without walking base's path */
 
 bool cgroup_enabled(void)
 {
@@ -136,6 +137,9 @@ int cgroup_setup(char **ret_desc)
 
 	enabled = false;
 	base[0] = '\0';
+	if (base_fd >= 0)
+		close(base_fd);
+	base_fd = -1;
 	if (env && strcmp(env, "0") == 0) {
 		xasprintf(ret_desc, "cgroups are turned off by MCPD_CGROUPS=0");
 		return -ECANCELED;
@@ -190,6 +194,7 @@ int cgroup_setup(char **ret_desc)
 		return r;
 	}
 	enabled = true;
+	base_fd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);	/* else paths from base, as before */
 	snprintf(parent, sizeof(parent), "%s", own_dir);
 	snprintf(own_rel, sizeof(own_rel), "%s", own);
 	xasprintf(ret_desc, "one cgroup v2 per server under %s", base);
@@ -215,6 +220,32 @@ int cgroup_open_procs(const char *name)
 	if ((r = server_path(name, "cgroup.procs", path, sizeof(path))) < 0)
 		return r;
 	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	return fd < 0 ? -errno : fd;
+}
+
+int cgroup_make_dir(const char *name)
+{
+	char path[PATH_MAX];
+	int fd, r;
+
+	if (!enabled)
+		return -EOPNOTSUPP;
+	if (base_fd < 0) {
+		if ((r = server_path(name, NULL, path, sizeof(path))) < 0 || (r = make_dir(path)) < 0)
+			return r;
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	if (mkdirat(base_fd, name, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	fd = openat(base_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int cgroup_open_procs_in(int dir_fd)
+{
+	int fd = openat(dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+
 	return fd < 0 ? -errno : fd;
 }
 
@@ -360,6 +391,10 @@ int cgroup_open_dir(const char *name)
 
 	if (!enabled)
 		return -EOPNOTSUPP;
+	if (base_fd >= 0) {
+		fd = openat(base_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
 	if ((r = server_path(name, NULL, path, sizeof(path))) < 0)
 		return r;
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

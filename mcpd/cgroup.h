@@ -37,6 +37,17 @@ const char *cgroup_base(void);
  */
 int cgroup_open_procs(const char *name);
 
+/*
+ * Create (or reuse) server name's cgroup and open its directory
+ * (O_RDONLY|O_DIRECTORY|O_CLOEXEC), for clone3's CLONE_INTO_CGROUP: an fd or
+ * -errno. A spawn needs no more (cgroup_open_procs_in only if the kernel
+ * refuses to create the child in it).
+ */
+int cgroup_make_dir(const char *name);
+
+/* The cgroup.procs of a cgroup directory opened by cgroup_make_dir: an fd (O_WRONLY|O_CLOEXEC) or -errno. */
+int cgroup_open_procs_in(int dir_fd);
+
 /* In the child after fork: move the calling process into the cgroup (async-signal-safe). */
 int cgroup_join(int procs_fd);
 

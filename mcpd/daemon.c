@@ -86,6 +86,7 @@ struct server *daemon_add_server(struct daemon *d, const struct server_conf *con
 
 	d->servers = xreallocarray(d->servers, d->nservers + 1, sizeof(*d->servers));
 	d->servers[d->nservers++] = s;
+	d->ndepending += s->conf.ndepends_on > 0;
 	return s;
 }
 
@@ -123,6 +124,7 @@ static void free_server(struct daemon *d, size_t i)
 
 	memmove(&d->servers[i], &d->servers[i + 1], (d->nservers - i - 1) * sizeof(*d->servers));
 	d->nservers--;
+	d->ndepending -= s->conf.ndepends_on > 0;
 	control_forget_server(d->control, s);
 	server_free(s);
 }
@@ -258,8 +260,8 @@ void daemon_state_changed(struct daemon *d, struct server *s)
 	}
 	if (d->autostart_done && !d->startup_trimmed && !(s->state == ST_STARTING && s->pid > 0))
 		trim_after_startup(d);
-	/* A dependency is running now, or went away: wake the servers waiting on it. */
-	for (size_t i = 0; i < d->nservers; i++) {
+	/* A dependency is running now, or went away: wake the servers waiting on it (none without a depends_on). */
+	for (size_t i = 0; d->ndepending > 0 && i < d->nservers; i++) {
 		struct server *t = d->servers[i];
 
 		if (t != s && t->state == ST_STARTING && t->pid == 0 && depends_on(t, s->conf.name))

@@ -24,6 +24,7 @@ struct daemon {
 	struct manifest *manifest;	/* the one in force: mcpd settings and agents (its servers are released: each server holds its conf) */
 	struct server **servers;
 	size_t nservers;
+	size_t ndepending;	/* servers with a depends_on: only then does a state change look for waiters */
 	struct control *control;
 	struct http *http;		/* mcpd.http, or NULL */
 	struct history *history;	/* applied manifests (history.h); never NULL once set up */

@@ -16,6 +16,8 @@
 
 #define RESOURCES_INTERVAL	5.0	/* seconds from the end of a round to the next */
 #define RESOURCES_FIRST		1.0	/* seconds from mcpd's start to the first round */
+#define RESOURCES_STARTUP_WAIT	5.0	/* the first round waits so long at most for the start-up to end */
+#define RESOURCES_STARTUP_POLL	0.25	/* and checks whether it ended every so often */
 #define RESOURCES_STEP_MS	2.0	/* work per loop iteration, at most (about) */
 #define RESOURCES_MAX_PIDS	4096	/* processes of one server whose CPU time is remembered */
 

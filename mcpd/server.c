@@ -136,8 +136,12 @@ void server_set_conf(struct server *s, const struct server_conf *conf)
 	/* Another program may speak another era: probe it afresh. */
 	if (!same_command(&s->conf, conf))
 		s->era_hint = MCP_ERA_UNKNOWN;
+	if (s->conf.ndepends_on > 0)
+		s->d->ndepending--;
 	server_conf_release(&s->conf);
 	server_conf_copy(&s->conf, conf);
+	if (s->conf.ndepends_on > 0)
+		s->d->ndepending++;
 	if (s->log)
 		logbuf_set_max(s->log, conf->log_buffer);
 }
@@ -429,17 +433,15 @@ int server_spawn(struct server *s)
 	}
 	prepare_user(s, &req);
 	if (cgroup_enabled()) {
-		r = cgroup_open_procs(s->conf.name);
+		r = cgroup_make_dir(s->conf.name);
 		if (r < 0) {
 			snprintf(s->fail_reason, sizeof(s->fail_reason), "cannot create its cgroup %s/%s: %s",
 				 cgroup_base(), s->conf.name, strerror(-r));
 			return r;
 		}
+		/* Created in it by clone3; else the child joins it through cgroup.procs (spawn.c opens that). */
 		req.join_cgroup = true;
-		req.cgroup_fd = r;
-		/* Without its directory, the child joins through cgroup.procs all the same. */
-		r = cgroup_open_dir(s->conf.name);
-		req.into_cgroup = r >= 0;
+		req.into_cgroup = true;
 		req.cgroup_dir_fd = r;
 	} else {
 		req.subreaper = true;

@@ -35,10 +35,10 @@ struct spawn_req {
 	gid_t *groups;
 	size_t ngroups;
 	bool join_cgroup;		/* the child writes itself into cgroup_fd (cgroup_open_procs) */
-	int cgroup_fd;
+	int cgroup_fd;			/* -1: opened from cgroup_dir_fd when the child must join itself */
 	/*
 	 * With join_cgroup: cgroup_dir_fd is the cgroup's directory
-	 * (cgroup_open_dir), and a vfork-style child is created in it
+	 * (cgroup_make_dir), and a vfork-style child is created in it
 	 * (clone3 CLONE_INTO_CGROUP) instead of joining it itself.
 	 */
 	bool into_cgroup;
