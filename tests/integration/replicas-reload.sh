@@ -23,6 +23,7 @@ servers:
     env: { VERSION: "${3:-1}" }
     restart: on-failure
     circuit: { failures: 2, window: 1m, cooldown: 10m }
+${EXTRA:-}
 YAML
 }
 start_mcpd_on_free_port write_manifest || { done_testing; exit 1; }
@@ -187,6 +188,24 @@ write_manifest "$port" 2 4
 ctl reload >/dev/null
 _fixed() { [[ $(state_of web#1) == running && $(state_of web#2) == running && $(field_of web#2 pid) != "$p2" ]]; }
 wait_until 60 _fixed && ok "a fixed configuration's reload rolls on to every replica" || not_ok "fixed" "$(ctl status)"
+
+# ---- a replica that stays starting (waiting for a server that never runs): the deadline stops the rolling restart.
+p2=$(field_of web#2 pid)
+EXTRA='    depends_on: [never]
+    stop: { timeout: 1s }
+    health: { start_timeout: 1s }
+  never:
+    command: [$EXAMPLE]
+    autostart: false' write_manifest "$port" 2 5
+ctl reload >/dev/null
+wait_log 60 'web#1: did not run again after the rolling restart \(still starting 12s after it was restarted .*\); the rolling restart stops: web#2 keeps its previous configuration' &&
+	ok "a replica still starting past its stop and start-up deadlines stops the rolling restart" ||
+	not_ok "the deadline stops the rolling restart" "$(mcpd_log | tail -n 5)"
+is "$(state_of web#2) $(field_of web#2 pid)" "running $p2" "and web#2 keeps running its old process"
+write_manifest "$port" 2 6
+ctl reload >/dev/null
+_fixed() { [[ $(state_of web#1) == running && $(state_of web#2) == running && $(field_of web#2 pid) != "$p2" ]]; }
+wait_until 60 _fixed && ok "and the next reload rolls on" || not_ok "fixed again" "$(ctl status)"
 
 # ---- did you mean: the entry's name for a typo of it, a replica's name for a replica's.
 like "$(ctl restart webx 2>&1)" 'did you mean "web"\?' "restart webx: did you mean \"web\" (the entry, not web#1)"
