@@ -212,5 +212,22 @@ like "$(ctl restart webx 2>&1)" 'did you mean "web"\?' "restart webx: did you me
 like "$(ctl restart web#7 2>&1)" 'no server named "web#7": web has 2 replicas' "restart web#7 names the count"
 like "$(ctl restart 'wbe#2' 2>&1)" 'did you mean "web#2"\?' "restart wbe#2: did you mean \"web#2\""
 
+# ---- reload 2 -> 1 with web#1 stopped: the running web#2 is the one kept, its sessions go on.
+ctl stop web#1 >/dev/null
+wait_state 60 web#1 stopped || not_ok "web#1 stopped" "$(ctl status)"
+p2=$(field_of web#2 pid)
+open_client 10
+wait_until 30 _answered 10 0 || not_ok "client 10 initialized"
+is "$(whoami 10 1)" web2 "a new session goes to web#2, the one running"
+write_manifest "$port" 1 6
+out=$(ctl reload --dry-run)
+like "$out" 'replicas: web: 2 -> 1 replica \(the replicas but web#2 are stopped; their sessions move to web#2, which becomes web, keeping its process\)' \
+	"reload --dry-run 2 -> 1 with web#1 stopped: web#2 is kept"
+ctl reload >/dev/null
+wait_until 60 _single && ok "reload 2 -> 1: web runs unreplicated" || not_ok "web unreplicated" "$(ctl status)"
+is "$(field_of web pid)" "$p2" "web is web#2's process"
+is "$(whoami 10 2)" web2 "the session on it goes on"
+stop_spawned c10
+
 stop_mcpd
 done_testing
