@@ -126,7 +126,7 @@ static void move_cgroup(struct server *s, const char *old)
 {
 	struct spawn_req req = { .conf = &s->conf, .cgroup_fd = -1, .cgroup_dir_fd = -1 };
 	char pids[16384];
-	int fd, n, pass = 0;
+	int fd, pass = 0;
 
 	if (!cgroup_enabled() || cgroup_read(old, "cgroup.procs", pids, sizeof(pids)) < 0)
 		return;	/* it never had a cgroup */
@@ -142,7 +142,7 @@ static void move_cgroup(struct server *s, const char *old)
 		cgroup_remove(s->conf.name);
 		return;
 	}
-	while (pass++ < 8 && (n = cgroup_read(old, "cgroup.procs", pids, sizeof(pids))) > 0) {
+	while (pass++ < 8 && cgroup_read(old, "cgroup.procs", pids, sizeof(pids)) > 0) {
 		for (char *p = pids, *end; *p; p = end) {
 			long pid = strtol(p, &end, 10);
 
