@@ -33,10 +33,15 @@ pid=$(field_of web pid)
 
 init='{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"sh","version":"1"}}}'
 declare -A fd
-open_client() { # open_client N [SERVER]: a connect session fed from a FIFO, writing $T/cN.out
+open_client() { # open_client N [SERVER]: a connect session fed from a FIFO, writing $T/cN.out; SERVER -: the aggregate
+	local target=${2:-web}
 	mkfifo "$T/f$1"
 	exec {fd[$1]}<>"$T/f$1"
-	spawn "c$1" "$MCPCTL" -s "$SOCK" connect "${2:-web}" <"$T/f$1"
+	if [[ $target == - ]]; then
+		spawn "c$1" "$MCPCTL" -s "$SOCK" connect <"$T/f$1"
+	else
+		spawn "c$1" "$MCPCTL" -s "$SOCK" connect "$target" <"$T/f$1"
+	fi
 	printf '%s\n' "$init" '{"jsonrpc":"2.0","method":"notifications/initialized"}' >&"${fd[$1]}"
 }
 _answered() { grep -q "\"id\":$2," "$T/c$1.out"; }
@@ -69,6 +74,14 @@ for n in 1 2 3; do
 	wait_until 30 _answered "$n" 0 || not_ok "client $n initialized"
 done
 for n in 1 2 3; do [[ $(whoami "$n" 1) == web ]] || not_ok "client $n on web"; done
+# An aggregate session (mcpctl connect without a name): its backend of web is a relay session too.
+open_client 11 -
+wait_until 30 _answered 11 0 || not_ok "aggregate client initialized"
+agg_whoami() { # agg_whoami ID: the process that answered web__whoami through the aggregate
+	send 11 "$1" web__whoami
+	answer 11 "$1" | grep -oE '"text":"web[0-9]*"' | cut -d'"' -f4
+}
+is "$(agg_whoami 1)" web "aggregate: web__whoami is answered by web"
 is "$(post "$init" "$url/web")" 200 "gateway: a 2025-era session on /mcp/web"
 sid=$(grep -i '^mcp-session-id:' "$T/headers" | cut -d' ' -f2 | tr -d '\r')
 is "$(gw_whoami 1)" web "its call is answered by web"
@@ -91,6 +104,7 @@ for n in 1 2 3; do [[ $(whoami "$n" 2) == web ]] || all=0; done
 is "$all" 1 "every mcpctl connect session goes on, on the same process"
 is "$(cat "$T"/c[1-3].out | grep -c '"error"')" 0 "and no client saw an error"
 is "$(gw_whoami 2)" web "the 2025-era gateway session goes on, on the same process"
+is "$(agg_whoami 2)" web "the aggregate session's backend goes on, on the same process"
 like "$(ctl logs web#1)" 'tools/call' "web's log lines are web#1's now"
 if [[ -n $cg_before ]]; then
 	is "$(cgroup_of "$pid")" 'web#1' "its processes are in a cgroup named web#1"
@@ -153,12 +167,14 @@ for n in 1 2 3 4 5 7 8 9; do
 done
 is "$all" 1 "every mcpctl connect session goes on, on web"
 is "$(gw_whoami 3)" web "and the gateway session"
+is "$(agg_whoami 3)" web "and the aggregate session's backend"
+is "$(cat "$T/c11.out" | grep -c '"error"')" 0 "the aggregate client saw no error"
 if [[ -n $cg_before ]]; then
 	is "$(cgroup_of "$pid")" 'web' "and back in one named web"
 else
 	skip "and back in one named web" "no cgroup v2 here"
 fi
-for n in 1 2 3 4 5 7 8 9; do stop_spawned "c$n"; done
+for n in 1 2 3 4 5 7 8 9 11; do stop_spawned "c$n"; done
 
 # ---- a good rolling restart: every replica restarted with the new configuration, one at a time.
 write_manifest "$port" 2
