@@ -199,6 +199,9 @@ wait_log 60 'web#1: did not run again after the rolling restart \(.*\); the roll
 	not_ok "a bad rollout stops" "$(mcpd_log | tail -n 8)"
 is "$(state_of web#2) $(field_of web#2 pid)" "running $p2" "web#2 keeps running its old process"
 like "$(ctl status web#2)" 'rolling restart stopped' "status says why web#2 was not restarted"
+# The same manifest reloaded again: the rolling restart does not take web#2 down too.
+like "$(ctl reload)" 'unchanged: 1' "reloading the bad manifest again changes nothing (web#1 runs it already)"
+is "$(state_of web#2) $(field_of web#2 pid)" "running $p2" "web#2 still runs its old process"
 # Fixed: a reload restarts the rest.
 write_manifest "$port" 2 4
 ctl reload >/dev/null
