@@ -49,10 +49,27 @@ struct server *daemon_find_server(const struct daemon *d, const char *name)
 
 const char **daemon_server_names(const struct daemon *d)
 {
-	const char **names = xcalloc(d->nservers + 1, sizeof(*names));
+	size_t extra = 0;
+	const char **names;
+	char *text;
 
 	for (size_t i = 0; i < d->nservers; i++)
-		names[i] = d->servers[i]->conf.name;
+		if (d->servers[i]->conf.replica == 1)
+			extra += replica_group_len(d->servers[i]->conf.name) + 1;
+	/* One block: the array, then the entries' names it points to (the caller frees the array only). */
+	names = xcalloc(1, (d->nservers + 1) * sizeof(*names) + extra);
+	text = (char *)(names + d->nservers + 1);
+	for (size_t i = 0; i < d->nservers; i++) {
+		const struct server *s = d->servers[i];
+
+		names[i] = s->conf.name;
+		if (s->conf.replica == 1) {
+			/* A replicated entry is suggested by its name ("web"), its other replicas by theirs. */
+			replica_entry_name(s, text, replica_group_len(s->conf.name) + 1);
+			names[i] = text;
+			text += strlen(text) + 1;
+		}
+	}
 	return names;
 }
 

@@ -56,7 +56,10 @@ struct daemon {
 
 struct server *daemon_find_server(const struct daemon *d, const char *name);
 
-/* Names of all servers, for "did you mean" hints (free the array, not the names). */
+/*
+ * Names of all servers, for "did you mean" hints (free the array, not the
+ * names): a replicated entry's first replica is there by its entry's name.
+ */
 const char **daemon_server_names(const struct daemon *d);
 
 /* Aggregate health: "ok", "degraded" or "critical". */

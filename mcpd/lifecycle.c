@@ -516,6 +516,10 @@ static void dispatch(struct server *s, enum server_event ev, const struct event_
 		return;	/* on its way out: only stopping it makes sense */
 	if (ev == SE_START || ev == SE_STOP || ev == SE_RESTART)
 		s->autostart_pending = false;	/* the operator (or a dependent) decided first */
+	if (ev == SE_EXIT && arg) {
+		s->exit_known = true;	/* server_reaped tells the clients how it ended */
+		s->exit_status = arg->wait_status;
+	}
 	if (!act) {
 		if (ev == SE_EXIT)
 			server_reaped(s);	/* never leave a zombie's pipes behind */

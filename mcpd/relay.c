@@ -1947,17 +1947,27 @@ bool relay_server_request(struct server *s, const cJSON *msg)
  * what relay-state.c keeps per session (subscriptions, log level) is set up
  * again on the new replica, and 2025-era clients are told as after a restart.
  */
+/* The running replica s's sessions move to; NULL when none runs (or mcpd is shutting down). */
+static struct server *move_target(const struct server *s)
+{
+	struct server *to;
+	char group[80];
+
+	if (s->conf.replica == 0 || s->d->shutting_down)
+		return NULL;
+	to = replicas_pick(s->d, replica_entry_name(s, group, sizeof(group)), s);
+	if (!to || to == s || to->state != ST_RUNNING || !to->wanted || to->stdin_fd < 0)
+		return NULL;
+	return to;
+}
+
 static void move_sessions(struct server *s, const char *why)
 {
 	struct relay *r = s->relay;
 	struct server *to;
-	char group[80];
 	size_t n = 0;
 
-	if (s->conf.replica == 0 || !r->sessions || s->d->shutting_down)
-		return;
-	to = replicas_pick(s->d, replica_entry_name(s, group, sizeof(group)), s);
-	if (!to || to->state != ST_RUNNING || !to->wanted || to->stdin_fd < 0)
+	if (!r->sessions || !(to = move_target(s)))
 		return;	/* none running (or all being stopped): the sessions wait here, as with one server */
 	relay_ready(to);
 	while (r->sessions) {
@@ -1999,9 +2009,16 @@ static void move_sessions(struct server *s, const char *why)
 void relay_server_gone(struct server *s, const char *why)
 {
 	struct relay *r = s->relay;
-	char message[256];
+	const struct server *to = move_target(s);
+	char message[512];
 
-	snprintf(message, sizeof(message), "server \"%s\" %s", s->conf.name, why);
+	/* What happened, and what the client does next. */
+	if (to)
+		snprintf(message, sizeof(message), "server \"%s\" %s; this request was not answered: send it again, "
+			 "the session goes on on %s", s->conf.name, why, to->conf.name);
+	else
+		snprintf(message, sizeof(message), "server \"%s\" %s; this request was not answered: send it again "
+			 "once the server runs", s->conf.name, why);
 	for (size_t b = 0; r->buckets && b < BUCKETS; b++) {
 		while (r->buckets[b]) {
 			struct pending_req *p = r->buckets[b];

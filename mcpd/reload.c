@@ -71,12 +71,30 @@ static int read_manifest(const char *path, char **ret_buf, size_t *ret_len, char
 	return r;
 }
 
-/* "web: 2 -> 3 replicas", for reload's answer (and --dry-run's). */
-static void replica_change(cJSON *list, const char *name, unsigned was, unsigned want)
+/*
+ * "web: 2 -> 3 replicas (web#3 is started)", for reload's answer (and
+ * --dry-run's): the count, and what happens to the processes.
+ */
+static void replica_change(cJSON *list, const char *name, unsigned was, unsigned want, const struct server *keep)
 {
-	char text[128];
+	char text[320], range[160];
 
-	snprintf(text, sizeof(text), "%s: %u -> %u replica%s", name, was, want, want == 1 ? "" : "s");
+	if (want == 1 && keep->conf.replica != 1)
+		snprintf(range, sizeof(range), "the replicas but %s are stopped", keep->conf.name);
+	else if (want > was)
+		snprintf(range, sizeof(range), want == was + 1 ? "%s#%u is started" : "%s#%u to %s#%u are started", name,
+			 was + 1, name, want);
+	else
+		snprintf(range, sizeof(range), was == want + 1 ? "%s#%u is stopped" : "%s#%u to %s#%u are stopped", name,
+			 want + 1, name, was);
+	if (was == 1)
+		snprintf(text, sizeof(text), "%s: 1 -> %u replicas (%s becomes %s#1, keeping its process and sessions; "
+			 "%s)", name, want, name, name, range);
+	else if (want == 1)
+		snprintf(text, sizeof(text), "%s: %u -> 1 replica (%s; their sessions move to %s, which becomes %s, "
+			 "keeping its process)", name, was, range, keep->conf.name, name);
+	else
+		snprintf(text, sizeof(text), "%s: %u -> %u replicas (%s; the others keep running)", name, was, want, range);
 	cJSON_AddItemToArray(list, cJSON_CreateString(text));
 }
 
@@ -103,36 +121,69 @@ static unsigned live_replicas(const struct daemon *d, const char *name)
 	return s && s->conf.replica > 0 ? replicas_count(d, name) : 1;
 }
 
-/* replicas: N -> M for an entry replicated before and after: remove the highest first, add the new ones. */
+/*
+ * The server that stands for the entry named name after a reload to want
+ * replicas: its first replica, or going to 1, the first one running (so that
+ * its sessions and those moved there go on), else the first.
+ */
+static struct server *kept_server(const struct daemon *d, const char *name, unsigned want)
+{
+	const struct server *first = live_server(d, name);
+
+	if (!first || first->conf.replica == 0 || want > 1)
+		return (struct server *)first;
+	for (size_t i = 0; i < d->nservers; i++) {
+		struct server *s = d->servers[i];
+
+		if (!s->removed && s->state == ST_RUNNING && replica_in_group(s, name))
+			return s;
+	}
+	return (struct server *)first;
+}
+
+/*
+ * replicas: N -> M: remove the highest replicas, add the new ones. Between 1
+ * and N the running process stays: NAME becomes NAME#1 (or NAME#1 NAME), so
+ * that no client session is lost and what is keyed by the server follows it.
+ */
 static void resize(struct daemon *d, const struct server_conf *conf)
 {
-	const struct server *s = live_server(d, conf->name);
-	unsigned was;
+	unsigned was, want = conf->replicas > 1 ? conf->replicas : 1;
+	struct server *s = kept_server(d, conf->name, want);
 	size_t n;
 	struct server **list;
 
-	if (!s || s->conf.replica == 0 || conf->replicas <= 1)
+	if (!s)
 		return;
 	was = live_replicas(d, conf->name);
-	if (was == conf->replicas)
+	if (was == want)
 		return;
 	list = replicas_list(d, conf->name, &n);
 	for (size_t k = n; k-- > 0;) {
-		if (list[k]->removed)
+		if (list[k]->removed || list[k] == s)
 			continue;
-		if (list[k]->conf.replica > conf->replicas)
+		if (list[k]->conf.replica > want || want == 1)
 			daemon_remove_server(d, list[k]);
 		else if (replica_conf_equal(list[k], conf))
 			replica_set_conf(list[k], conf);	/* MCPD_REPLICAS is the new N from its next start */
 	}
 	free(list);
-	if (conf->replicas > was) {
-		log_notice(conf->name, NULL, "replicas: %u -> %u: starting %s#%u to %s#%u", was, conf->replicas,
-			   conf->name, was + 1, conf->name, conf->replicas);
+	if (want == 1) {
+		replicas_rollout_forget(d, conf->name);	/* the rest is compared as any server */
+		log_notice(conf->name, NULL, "replicas: %u -> 1: stopping the replicas but %s, which becomes %s", was,
+			   s->conf.name, conf->name);
+	}
+	if (was == 1 || want == 1)
+		replica_rename(s, want > 1 ? 1 : 0, want);
+	else if (replica_conf_equal(s, conf))
+		replica_set_conf(s, conf);
+	if (want > was) {
+		log_notice(conf->name, NULL, "replicas: %u -> %u: starting %s#%u to %s#%u", was, want, conf->name, was + 1,
+			   conf->name, want);
 		replicas_add(d, conf, was + 1, autostart_added);
-	} else {
-		log_notice(conf->name, NULL, "replicas: %u -> %u: stopping %s#%u to %s#%u", was, conf->replicas,
-			   conf->name, conf->replicas + 1, conf->name, was);
+	} else if (want > 1) {
+		log_notice(conf->name, NULL, "replicas: %u -> %u: stopping %s#%u to %s#%u", was, want, conf->name, want + 1,
+			   conf->name, was);
 	}
 }
 
@@ -179,18 +230,12 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 	/* replicas: N changed: "web: 2 -> 3 replicas"; the replicas kept are compared as any server. */
 	replicas = cJSON_AddArrayToObject(result, "replicas");
 	for (size_t i = 0; i < m->nservers; i++) {
-		const struct server *s = live_server(d, m->servers[i].name);
-		unsigned was = s ? live_replicas(d, m->servers[i].name) : 0, want = m->servers[i].replicas;
+		unsigned want = m->servers[i].replicas;
+		const struct server *s = kept_server(d, m->servers[i].name, want);
+		unsigned was = s ? live_replicas(d, m->servers[i].name) : 0;
 
-		if (s && (was > 1) != (want > 1)) {
-			/* NAME and NAME#K are other servers: the old ones go, the new ones come. */
-			replica_change(replicas, m->servers[i].name, was, want);
-			cJSON_AddItemToArray(removed, cJSON_CreateString(m->servers[i].name));
-			cJSON_AddItemToArray(added, cJSON_CreateString(m->servers[i].name));
-			continue;
-		}
 		if (s && was != want)
-			replica_change(replicas, m->servers[i].name, was, want);
+			replica_change(replicas, m->servers[i].name, was, want, s);
 		if (!s) {
 			cJSON_AddItemToArray(added, cJSON_CreateString(m->servers[i].name));
 		} else if (!replica_conf_equal(s, &m->servers[i])) {
@@ -228,12 +273,13 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 			size_t n;
 			struct server **list = replicas_list(d, it->valuestring, &n);
 
+			replicas_rollout_forget(d, it->valuestring);
 			for (size_t k = n; k-- > 0;)	/* the highest replica first */
 				if (!list[k]->removed)
 					daemon_remove_server(d, list[k]);
 			free(list);
 		}
-		/* replicas: N -> M, both above 1: replicas past M are removed, M+1.. are added. */
+		/* replicas: N -> M: replicas past M are removed, M+1.. are added, NAME <-> NAME#1 renamed. */
 		for (size_t i = 0; i < m->nservers; i++)
 			resize(d, &m->servers[i]);
 		cJSON_ArrayForEach(it, checks_changed) {
@@ -263,15 +309,17 @@ static int apply(struct daemon *d, const char *buf, size_t len, const char *what
 
 				if (s->removed || replica_conf_equal(s, manifest_find_server(m, it->valuestring)))
 					continue;	/* added by this reload (replicas: N -> M) with its new conf */
-				replica_set_conf(s, manifest_find_server(m, it->valuestring));
 				list[nchanged++] = s;
-				if (s->wanted && s->conf.replica == 0)
+				if (s->conf.replica > 0)
+					continue;	/* the rolling restart gives it the new conf at its turn */
+				replica_set_conf(s, manifest_find_server(m, it->valuestring));
+				if (s->wanted)
 					lifecycle_event(s, SE_RESTART,
 							&(struct event_arg){ .reason = "configuration changed by reload" });
 			}
 			/* Replicas restart one at a time: the others keep serving meanwhile. */
 			if (nchanged > 0 && list[0]->conf.replica > 0)
-				replicas_rolling_restart(list, nchanged);
+				replicas_rolling_restart(d, manifest_find_server(m, it->valuestring), list, nchanged);
 			free(list);
 		}
 		cJSON_ArrayForEach(it, added) {

@@ -45,6 +45,14 @@ void replicas_add(struct daemon *d, const struct server_conf *conf, unsigned fir
 /* A reload: give s its manifest entry's conf (keeping its replica name and index). */
 void replica_set_conf(struct server *s, const struct server_conf *conf);
 
+/*
+ * A reload between 1 and N replicas: s becomes replica k (0: unreplicated) of
+ * an entry of n, keeping its process, its sessions and all that is its own;
+ * its processes move to a cgroup of its new name. Its configuration is
+ * otherwise unchanged.
+ */
+void replica_rename(struct server *s, unsigned k, unsigned n);
+
 /* Is s's configuration that of the entry conf (its own name and index aside), needing no restart? */
 bool replica_conf_equal(const struct server *s, const struct server_conf *conf);
 
@@ -66,11 +74,17 @@ unsigned replicas_count(const struct daemon *d, const char *name);
 struct server *replicas_pick(const struct daemon *d, const char *name, const struct server *except);
 
 /*
- * A reload changed a replicated entry: restart its replicas one at a time,
- * the next once the one before runs again (a rolling restart). list: its n
- * servers, with their new conf.
+ * A reload changed a replicated entry to conf: restart its replicas in list
+ * one at a time, each with conf when its turn comes, the next once the one
+ * before runs again (a rolling restart). A replica that does not run again
+ * (backoff, failed, exited, or not running by its stop and start-up
+ * deadlines) stops the rolling restart: the replicas not restarted yet keep
+ * their configuration and their process, and say so in their status.
  */
-void replicas_rolling_restart(struct server **list, size_t n);
+void replicas_rolling_restart(struct daemon *d, const struct server_conf *conf, struct server **list, size_t n);
+
+/* The entry named entry is removed, or has one process now: its rolling restart (if any) ends. */
+void replicas_rollout_forget(struct daemon *d, const char *entry);
 
 /* s changed state (daemon_state_changed): once running, the next replica of a rolling restart goes. */
 void replicas_state_changed(struct server *s);

@@ -529,8 +529,44 @@ static bool cgroup_populated(const char *name)
 	return !strstr(buf, "populated 0");
 }
 
+/*
+ * What happened to the process, for its clients: the in-flight error and the
+ * sessions' move say "was stopped by the operator (mcpctl stop)", "exited
+ * with status 1", "was removed from the manifest by a reload", ...
+ */
+static void gone_why(const struct server *s, char *buf, size_t size)
+{
+	char status[128];
+	bool stopping = s->state == ST_STOPPING || s->stop_cause != STOP_NONE;
+
+	if (s->removed) {
+		snprintf(buf, size, "was removed from the manifest by a reload");
+	} else if (s->d->shutting_down) {
+		snprintf(buf, size, "was stopped: mcpd is shutting down");
+	} else if (s->exit_known && !stopping) {
+		describe_wait_status(s->exit_status, status, sizeof(status));
+		snprintf(buf, size, "%s", status);
+	} else if (s->stop_cause == STOP_RESTART) {
+		if (strcmp(s->reason, "restarted by operator") == 0)
+			snprintf(buf, size, "was restarted by the operator (mcpctl restart)");
+		else
+			snprintf(buf, size, "was restarted: %s", s->reason);
+	} else if (s->stop_cause == STOP_FAILURE) {
+		snprintf(buf, size, "was stopped after a failure: %s", s->fail_reason);
+	} else if (s->stop_cause == STOP_OPERATOR) {
+		if (strcmp(s->reason, "stopped by operator") == 0)
+			snprintf(buf, size, "was stopped by the operator (mcpctl stop)");
+		else
+			snprintf(buf, size, "was stopped: %s", s->reason);
+	} else {
+		snprintf(buf, size, "went away");
+	}
+}
+
 void server_reaped(struct server *s)
 {
+	char why[320];
+
 	if (s->pid > 0) {
 		/* Whatever is left in its group or its cgroup, or re-parented to us, is an orphan now. */
 		kill_group(s->pid, SIGKILL);
@@ -562,7 +598,9 @@ void server_reaped(struct server *s)
 	health_stop(s);
 	probe_http_reset(s);
 	/* Clients stay attached; what they asked the old process fails now, not never. */
-	relay_server_gone(s, "restarted");
+	gone_why(s, why, sizeof(why));
+	s->exit_known = false;
+	relay_server_gone(s, why);
 }
 
 /* ---- status --------------------------------------------------------------- */

@@ -87,6 +87,8 @@ struct server {
 	char fail_reason[256];		/* for STOP_FAILURE: becomes the reason after exit */
 	bool in_handshake;
 	bool exec_failed;		/* the status pipe said why: fail_reason */
+	bool exit_known;		/* exit_status is that of the process being reaped (lifecycle's SE_EXIT) */
+	int exit_status;		/* its wait status: what its clients are told it did */
 
 	/* Restarts. */
 	unsigned restarts;		/* processes started after the first */

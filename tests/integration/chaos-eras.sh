@@ -604,7 +604,7 @@ spawn kill_listen "$PY" "$T/peer.py" "$SOCK" modern "$T/kill-listen.in"
 } >"$T/kill.in"
 peer kill modern "$T/kill.in"
 wait_until 30 _gone "$pid_kill_listen"
-like "$(cat "$T/kill_listen.out")" '"id":"L","error":\{"code":-31000,"message":"server \\"modern\\" restarted"' "a modern client's listen ends with -31000 when its server is killed"
+like "$(cat "$T/kill_listen.out")" '"id":"L","error":\{"code":-31000,"message":"server \\"modern\\" killed by signal 9 \(KILL\); this request was not answered' "a modern client's listen ends with -31000 when its server is killed, saying how"
 like "$(cat "$T/kill.out")" '"id":"c","result":\{"content":\[\{"type":"text","text":"\[\{\\"uri\\":\\"file:///r\\"' \
 	"a legacy client's input answered after the server was killed completes its request on the new process"
 like "$(cat "$T/kill.out")" '"id":"t","result":\{"content":\[\{"type":"text","text":"touched file:///k: 1 subscriber notified"' \

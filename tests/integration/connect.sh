@@ -81,7 +81,7 @@ if ((have_node)); then
 		wait_until 90 _gone "$sdk_pid"
 		wait "$sdk_pid"
 		is "$?" 0 "the SDK client survives a restart of the server" || diag "$(cat "$T/restart.err")"
-		like "$(cat "$T/restart.out")" '"inflight_error":"[^"]*server \\"ex\\" restarted' "the call in flight fails with 'server \"ex\" restarted'"
+		like "$(cat "$T/restart.out")" '"inflight_error":"[^"]*server \\"ex\\" killed by signal 9 \(KILL\); this request was not answered: send it again once the server runs' "the call in flight fails with 'server \"ex\" killed by signal 9 (KILL)' and what to do"
 		like "$(cat "$T/restart.out")" '"after_restart":"5"' "the next call on the same connection succeeds after the restart"
 	else
 		not_ok "the slow call started" "$(cat "$T/restart.err")"

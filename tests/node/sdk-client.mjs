@@ -9,7 +9,7 @@
 //       the same as call, through mcpd's HTTP gateway (Streamable HTTP client transport)
 //   node sdk-client.mjs restart MCPCTL SOCK SERVER READYFILE
 //       start a slow call, create READYFILE, expect the call to fail with
-//       "restarted" when the test kills the server, then call again until it works
+//       "killed by signal" when the test kills the server, then call again until it works
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -69,8 +69,8 @@ async function restart() {
 	} catch (e) {
 		error = String(e.message || e);
 	}
-	if (!error || !error.includes("restarted"))
-		fail(`the call in flight should fail with "restarted", got ${error ?? "a result"}`);
+	if (!error || !error.includes("killed by signal"))
+		fail(`the call in flight should fail with "killed by signal", got ${error ?? "a result"}`);
 	// The same client, never reconnected: retry (bounded) until the new process answers.
 	for (let i = 0; i < 100; i++) {
 		try {
