@@ -1290,8 +1290,8 @@ void control_log_line(struct control *c, struct server *s, uint64_t seq, uint64_
 		cJSON *params, *msg;
 
 		next = cl->next;
-		if (cl->follow != s && !(cl->follow_group[0] && s->conf.replica > 0 &&
-					 replica_in_group(s, cl->follow_group)))
+		/* A group's follower: its replicas, and the server it becomes after a reload to 1 replica. */
+		if (cl->follow != s && !(cl->follow_group[0] && replica_in_group(s, cl->follow_group)))
 			continue;
 		if (wbuf_pending(&cl->out) > CONTROL_FOLLOW_QUEUE) {
 			log_warning(s->conf.name, NULL, "control: dropping a `logs -f` reader (pid %d): it lags by %zu bytes",

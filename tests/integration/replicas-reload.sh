@@ -144,6 +144,9 @@ like "$(answer 8 11)" '"message":"server \\"web#3\\" killed by signal 9 \(KILL\)
 wait_state 60 web#3 running || not_ok "web#3 running again" "$(ctl status)"
 
 # ---- reload 3 -> 1: web#2 and web#3 stop, their sessions move, web#1 becomes web.
+# A follower of the entry (logs -f web) goes on with web's lines after it.
+"$MCPCTL" -s "$SOCK" logs -f web >"$T/follow.out" 2>&1 &
+follower=$!
 open_client 9 web#3
 wait_until 30 _answered 9 0 || not_ok "client 9 initialized"
 write_manifest "$port" 1
@@ -158,6 +161,7 @@ ctl reload >/dev/null
 _single() { [[ $(state_of web) == running ]] && ! ctl status | grep -q '^web#'; }
 wait_until 60 _single && ok "reload 3 -> 1: web runs unreplicated, web#2 and web#3 are gone" || not_ok "web unreplicated" "$(ctl status)"
 is "$(field_of web pid)" "$pid" "web is still the first process"
+follow_before=$(grep -c 'tools/call' "$T/follow.out")
 like "$(answer 9 21)" '"message":"server \\"web#3\\" was removed from the manifest by a reload; this request was not answered: send it again, the session goes on on web"' \
 	"a call in flight on a replica removed by reload: the error says so"
 all=1
@@ -166,6 +170,11 @@ for n in 1 2 3 4 5 7 8 9; do
 	[[ $w == web ]] || { all=0; diag "client $n: ${w:-no answer}: $(tail -n 1 "$T/c$n.out")"; }
 done
 is "$all" 1 "every mcpctl connect session goes on, on web"
+_followed() { (($(grep -c 'tools/call' "$T/follow.out") > follow_before)); }
+wait_until 30 _followed && ok "logs -f web goes on with web's lines after the reload to 1 replica" ||
+	not_ok "logs -f web goes on after the reload to 1 replica" "$(tail -n 3 "$T/follow.out")"
+kill "$follower" 2>/dev/null
+wait "$follower" 2>/dev/null
 is "$(gw_whoami 3)" web "and the gateway session"
 is "$(agg_whoami 3)" web "and the aggregate session's backend"
 is "$(cat "$T/c11.out" | grep -c '"error"')" 0 "the aggregate client saw no error"
