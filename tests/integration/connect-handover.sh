@@ -353,9 +353,13 @@ wait_until 60 test -e "$T/noread.json.ready" || not_ok "the never-reading client
 wait_until 120 test -e "$T/noread.json"
 is "$(jq_field "$T/noread.json" .handed)" true "never reads: handed over"
 is "$(jq_field "$T/noread.json" .exit)" 1 "never reads: mcpctl exits 1" || diag "$(cat "$T/noread.json" "$T/noread.err")"
-like "$(jq_field "$T/noread.json" .stderr)" 'mcpd closed the connection: the client does not read its output' \
+# Which bound ends it depends on timing: the relay's budget for answers queued to the client, or,
+# once back-pressure has stopped the server and the client (answers queued under the budget), the
+# idle timeout of a client that reads none of what is queued for it. Both are bounded drops.
+like "$(jq_field "$T/noread.json" .stderr)" 'mcpd closed the connection: (the client does not read its output|idle for [0-9]+s)' \
 	"never reads: mcpctl says why"
-like "$(mcpd_log)" "dropping an MCP client: it does not read its answers" "never reads: mcpd drops it by the relay's budget"
+like "$(mcpd_log)" "(dropping an MCP client: it does not read its answers|closing the connection of pid [0-9]+ \\(uid [0-9]+\\): it read none of its reply)" \
+	"never reads: mcpd drops it by the relay's budget or as idle"
 stop_spawned noread
 
 # --- 8. mcpd killed: the client sees EOF, mcpctl exits 1.
