@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <malloc.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +353,22 @@ static const char *kind_of(mode_t mode)
 	       S_ISDIR(mode) ? "a directory" : "neither a pipe nor a socket";
 }
 
+/*
+ * A socket connected to mcpd's control socket (this client's own connection,
+ * or another): a session reading it would keep its peer open, so that the
+ * control connection never sees its close and the session never ends.
+ */
+static bool to_control_socket(const struct ctl_client *cl, int fd)
+{
+	struct sockaddr_un peer, ctl;
+	socklen_t plen = sizeof(peer), clen = sizeof(ctl);
+
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 || peer.sun_family != AF_UNIX ||
+	    getsockname(cl->fd, (struct sockaddr *)&ctl, &clen) < 0)
+		return false;
+	return plen == clen && plen > offsetof(struct sockaddr_un, sun_path) && memcmp(&peer, &ctl, plen) == 0;
+}
+
 const char *ctl_stdio_check(struct ctl_client *cl, char *buf, size_t size)
 {
 	static const char *const role[] = { "stdin", "stdout" };
@@ -375,9 +392,20 @@ const char *ctl_stdio_check(struct ctl_client *cl, char *buf, size_t size)
 				 strerror(errno));
 			return buf;
 		}
+		/* An O_PATH descriptor reads nothing, and epoll refuses it (libev would abort mcpd). */
+		if (fl & O_PATH) {
+			snprintf(buf, size, "\"stdio\": \"passed\": the %s handed over is an O_PATH descriptor, "
+				 "open for neither reading nor writing", role[i]);
+			return buf;
+		}
 		if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
 			snprintf(buf, size, "\"stdio\": \"passed\": the %s handed over is %s; only pipes and sockets are "
 				 "taken", role[i], kind_of(st.st_mode));
+			return buf;
+		}
+		if (S_ISSOCK(st.st_mode) && to_control_socket(cl, cl->passed[i])) {
+			snprintf(buf, size, "\"stdio\": \"passed\": the %s handed over is a connection to mcpd's control "
+				 "socket; mcpd would hold the session open itself", role[i]);
 			return buf;
 		}
 		if (mode != O_RDWR && mode != (i == 0 ? O_RDONLY : O_WRONLY)) {
