@@ -858,8 +858,16 @@ static void on_control_hup(struct ev_loop *loop, ev_io *w, int revents)
 	char buf[256];
 	ssize_t n = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT);
 
-	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
-		return;	/* mcpctl sends nothing after the hand-over: ignored */
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		/* mcpctl sends nothing after the hand-over: a client that does is not mcpctl, and is not read forever. */
+		log_warning(NULL, NULL, "control: pid %d (uid %d) wrote to its control connection after handing its stdin "
+			    "and stdout over; ending its session", (int)cl->pid, (int)cl->uid);
+		set_end_reason(cl, "the client wrote to its control connection after the hand-over");
+		client_drop(cl);
+		return;
+	}
 	log_debug(NULL, NULL, "control: pid %d (uid %d) closed its control connection; ending its session", (int)cl->pid,
 		  (int)cl->uid);
 	cl->quiet = true;

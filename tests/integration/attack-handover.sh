@@ -30,6 +30,8 @@ YAML
 #   cross  stdin and stdout: a second connection of the client to mcpd
 #   hold   two pipes; writes SOCK.held once handed over, then waits for stdin
 #          (the test's) to close
+#   garbage two pipes; once handed over, writes bytes on the control
+#          connection, then prints the final line mcpd sends
 cat >"$T/attack.py" <<'PY'
 import json, os, socket, sys
 path, mode = sys.argv[1], sys.argv[2]
@@ -71,6 +73,14 @@ elif mode == "hold":
     open(path + ".held", "w").close()
     sys.stdin.read()
     sys.exit(0)
+elif mode == "garbage":
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    socket.send_fds(s, [req], [in_r, out_w])
+    os.close(in_r)
+    os.close(out_w)
+    print(reply(), flush=True)
+    s.sendall(b"x" * 4096)
 print(reply())
 PY
 
@@ -130,6 +140,13 @@ out=$("$PY" "$T/attack.py" "$SOCK" opath 2>&1)
 like "$out" '"error".*O_PATH' "an O_PATH descriptor as stdin is refused" || diag "$out"
 check "mcpd is alive after an O_PATH descriptor" alive "$mpid"
 check "and answers status" _status_up
+
+# --- 4. Bytes on the control connection after the hand-over (mcpctl sends none): the session ends.
+out=$(timeout 60 "$PY" "$T/attack.py" "$SOCK" garbage 2>&1)
+like "$out" '"end":"the client wrote to its control connection after the hand-over"' \
+	"a client that writes on its control connection after the hand-over: its session ends, and it is told why" ||
+	diag "$out"
+check "and mcpd holds no descriptor of it" wait_until 30 _fds_at_most "$base"
 
 stop_mcpd
 if grep -qE "AddressSanitizer|runtime error|LeakSanitizer" "$T/mcpd.err"; then
