@@ -63,23 +63,18 @@ elif mode == "cross":
     o = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     o.connect(path)
     socket.send_fds(s, [req], [o.fileno(), o.fileno()])
-elif mode == "hold":
+elif mode in ("hold", "garbage"):
+    # Two pipes handed over; the client keeps its ends (in_w, out_r) open.
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
     socket.send_fds(s, [req], [in_r, out_w])
     os.close(in_r)
     os.close(out_w)
     print(reply(), flush=True)
-    open(path + ".held", "w").close()
-    sys.stdin.read()
-    sys.exit(0)
-elif mode == "garbage":
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    socket.send_fds(s, [req], [in_r, out_w])
-    os.close(in_r)
-    os.close(out_w)
-    print(reply(), flush=True)
+    if mode == "hold":
+        open(path + ".held", "w").close()
+        sys.stdin.read()
+        sys.exit(0)
     s.sendall(b"x" * 4096)
 print(reply())
 PY
