@@ -439,10 +439,7 @@ static int await_answer(struct client *c, unsigned long id, cJSON **ret_result, 
 int client_call(struct client *c, const char *method, cJSON *params, cJSON **ret_result,
 		struct client_error *err)
 {
-	unsigned long id = ++c->next_id;
-	int r = send_request(c, id, method, params, NULL, 0, err);
-
-	return r < 0 ? r : await_answer(c, id, ret_result, NULL, NULL, err);
+	return client_call_fds(c, method, params, NULL, 0, ret_result, err);
 }
 
 int client_call_fds(struct client *c, const char *method, cJSON *params, const int *fds, size_t nfds,

@@ -300,6 +300,7 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 	char *rest;
 	size_t restlen;
 	int sock, status, fds[2], r;
+	const char *stdio;
 	bool handing, passed;
 
 	params = connect_args(argc, argv);
@@ -329,8 +330,8 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 		free(to_out.data);
 		return EXIT_FAIL;
 	}
-	passed = handing && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(result, "stdio")) &&
-		 strcmp(cJSON_GetObjectItemCaseSensitive(result, "stdio")->valuestring, "passed") == 0;
+	stdio = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(result, "stdio"));
+	passed = handing && stdio && strcmp(stdio, "passed") == 0;
 	cJSON_Delete(result);
 	if (passed) {
 		free(to_out.data);
