@@ -385,13 +385,19 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 	rollout_stop(ro, s, why);
 }
 
+/* No replica of entry waits for its turn in a rolling restart any more. */
+static void clear_pending(struct daemon *d, const char *entry)
+{
+	for (size_t i = 0; i < d->nservers; i++)
+		if (replica_in_group(d->servers[i], entry))
+			d->servers[i]->rolling_pending = false;
+}
+
 void replicas_rollout_forget(struct daemon *d, const char *entry)
 {
 	struct rollout *ro = rollout_of(entry);
 
-	for (size_t i = 0; i < d->nservers; i++)
-		if (replica_in_group(d->servers[i], entry))
-			d->servers[i]->rolling_pending = false;
+	clear_pending(d, entry);
 	if (ro)
 		rollout_free(ro);
 }
@@ -412,9 +418,7 @@ void replicas_rolling_restart(struct daemon *d, const struct server_conf *conf, 
 		rollouts = ro;
 	}
 	server_conf_copy(&ro->conf, conf);
-	for (size_t i = 0; i < d->nservers; i++)	/* what an earlier reload left pending is this one's to say */
-		if (replica_in_group(d->servers[i], ro->entry))
-			d->servers[i]->rolling_pending = false;
+	clear_pending(d, ro->entry);	/* what an earlier reload left pending is this one's to say */
 	for (size_t k = 0; k < n; k++)
 		list[k]->rolling_pending = !list[k]->removed;
 	if (ro->current == 0)
