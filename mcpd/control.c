@@ -154,8 +154,12 @@ static void set_end_reason(struct ctl_client *cl, const char *fmt, ...)
  */
 static void end_handover(struct ctl_client *cl)
 {
-	bool ok = cl->eof && !cl->read_failed && !cl->end_reason[0] && wbuf_pending(&cl->out) == 0;
+	bool ok;
 	struct jsonw w;
+
+	ok = cl->eof && !cl->read_failed && !cl->end_reason[0] && wbuf_pending(&cl->out) == 0;
+	if (!ok && cl->c->d->shutting_down)
+		set_end_reason(cl, "%s", cl->c->d->stopping);	/* ended by the shutdown, not by the client */
 
 	ev_io_stop(cl->c->d->loop, &cl->hup_w);
 	if (cl->restore_in)
@@ -1300,7 +1304,9 @@ void control_free(struct control *c)
 	if (!c)
 		return;
 	while (c->clients) {
-		set_end_reason(c->clients, "mcpd is stopping");
+		/* What is queued (in-flight requests' errors: the servers stopped) goes out if the client takes it now. */
+		if (wbuf_pending(&c->clients->out) > 0)
+			client_flush(c->clients);
 		client_drop(c->clients);
 	}
 	ev_idle_stop(c->d->loop, &c->reap_w);

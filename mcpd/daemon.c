@@ -296,11 +296,12 @@ static void on_shutdown_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-void daemon_shutdown(struct daemon *d)
+void daemon_shutdown(struct daemon *d, const char *cause)
 {
 	if (d->shutting_down)
 		return;
 	d->shutting_down = true;
+	snprintf(d->stopping, sizeof(d->stopping), "mcpd is stopping (%s)", cause);
 	sdnotify_stopping(d);
 	approvals_stop();	/* held calls are answered as denied: nothing is kept */
 	log_notice(NULL, NULL, "shutting down: stopping %zu server%s in reverse dependency order", d->nservers,

@@ -31,6 +31,7 @@ struct daemon {
 	char *socket_path;
 
 	bool shutting_down;
+	char stopping[64];	/* why, for clients: "mcpd is stopping (SIGTERM)" */
 	int exit_status;
 	ev_timer shutdown_timer;
 	ev_signal sig_term, sig_int, sig_hup, sig_usr1;
@@ -99,7 +100,7 @@ pid_t *daemon_own_children(const struct daemon *d, size_t *ret_n);
 /* Kill processes re-parented to mcpd that belong to no server (escaped orphans). */
 void daemon_kill_strays(struct daemon *d);
 
-/* Stop everything in reverse dependency order, then leave the loop. */
-void daemon_shutdown(struct daemon *d);
+/* Stop everything in reverse dependency order, then leave the loop; cause: "SIGTERM", for clients. */
+void daemon_shutdown(struct daemon *d, const char *cause);
 
 #endif

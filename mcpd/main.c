@@ -118,8 +118,10 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = w->data;
 
-	log_notice(NULL, NULL, "received SIG%s", w->signum == SIGINT ? "INT" : "TERM");
-	daemon_shutdown(d);
+	const char *sig = w->signum == SIGINT ? "SIGINT" : "SIGTERM";
+
+	log_notice(NULL, NULL, "received %s", sig);
+	daemon_shutdown(d, sig);
 }
 
 static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)

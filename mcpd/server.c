@@ -542,7 +542,7 @@ static void gone_why(const struct server *s, char *buf, size_t size)
 	if (s->removed) {
 		snprintf(buf, size, "was removed from the manifest by a reload");
 	} else if (s->d->shutting_down) {
-		snprintf(buf, size, "was stopped: mcpd is shutting down");
+		snprintf(buf, size, "was stopped: %s", s->d->stopping);
 	} else if (s->exit_known && !stopping) {
 		describe_wait_status(s->exit_status, status, sizeof(status));
 		snprintf(buf, size, "%s", status);
