@@ -338,6 +338,20 @@ static void withdraw(struct held *h, const char *why)
 	held_free(h);
 }
 
+void approvals_follow(const struct server *s, const char *why)
+{
+	for (struct held *h = A.head; h; h = h->next) {
+		if (relay_session_server(h->sess) != s || strcmp(h->server, s->conf.name) == 0)
+			continue;
+		audit(s->conf.name, h, NULL, "moved", NULL, NULL,
+		      "approval: moved id=%s agent=%s server=%s tool=%s: was held for %s (%s); still held until "
+		      "`mcpctl approve %s` or `mcpctl deny %s`", h->id, agent_name(h->agent), s->conf.name, h->tool,
+		      h->server, why, h->id, h->id);
+		free(h->server);
+		h->server = xstrdup(s->conf.name);
+	}
+}
+
 void approvals_session_gone(struct session *sess)
 {
 	for (struct held *h = A.head, *next; h; h = next) {

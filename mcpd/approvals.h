@@ -16,6 +16,7 @@
 
 struct session;
 struct daemon;
+struct server;
 struct metrics_buf;
 
 /* Held calls: in all, and of one agent (the owner counts as one agent). */
@@ -46,6 +47,13 @@ cJSON *approvals_list(const struct daemon *d);
 /* A human decided (uid: who): 0, or -ENOENT when no call is held under that id. reason may be NULL. */
 int approvals_approve(const char *id, uid_t uid);
 int approvals_deny(const char *id, uid_t uid, const char *reason);
+
+/*
+ * s was renamed (replicas 1 <-> N), or sessions moved to it: the held calls
+ * of its sessions name it from now on (approvals, audit lines, errors); why
+ * is for the audit line ("renamed by a reload").
+ */
+void approvals_follow(const struct server *s, const char *why);
 
 /* mcpd stops: every held call is answered as denied ("mcpd is stopping"). */
 void approvals_stop(void);

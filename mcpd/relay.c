@@ -2001,9 +2001,11 @@ static void move_sessions(struct server *s, const char *why)
 			open_bridge(sess);
 		n++;
 	}
-	if (n > 0)
+	if (n > 0) {
 		log_notice(s->conf.name, NULL, "%zu client session%s moved to %s (%s %s)", n, n == 1 ? "" : "s",
 			   to->conf.name, s->conf.name, why);
+		approvals_follow(to, "its client session moved");
+	}
 }
 
 void relay_server_gone(struct server *s, const char *why)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "approvals.h"
 #include "cgroup.h"
 #include "daemon.h"
 #include "lifecycle.h"
@@ -177,6 +178,7 @@ void replica_rename(struct server *s, unsigned k, unsigned n)
 	server_set_conf(s, &c);
 	server_conf_release(&c);
 	move_cgroup(s, old);
+	approvals_follow(s, "renamed by a reload");
 	log_notice(s->conf.name, NULL, "renamed from %s by reload (replicas: %u), keeping its process%s", old, n,
 		   s->pid > 0 ? " and its client sessions; MCPD_REPLICA in its environment is set at its next start" : "");
 }
