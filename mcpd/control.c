@@ -1361,6 +1361,18 @@ void control_log_line(struct control *c, struct server *s, uint64_t seq, uint64_
 	}
 }
 
+void control_server_renamed(struct control *c, struct server *s, const char *old)
+{
+	if (!c || s->conf.replica == 0 || replica_group_len(old) != strlen(old))
+		return;	/* not NAME -> NAME#1: a follower of NAME#K goes on with the process it asked for */
+	for (struct ctl_client *cl = c->clients; cl; cl = cl->next) {
+		if (cl->follow == s) {
+			cl->follow = NULL;
+			ctl_follow_group(cl, old);
+		}
+	}
+}
+
 void control_forget_server(struct control *c, struct server *s)
 {
 	struct ctl_client *cl, *next;

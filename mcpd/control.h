@@ -49,6 +49,12 @@ void control_log_line(struct control *c, struct server *s, uint64_t seq, uint64_
 /* A server is being freed: readers following it are told and dropped. */
 void control_forget_server(struct control *c, struct server *s);
 
+/*
+ * s was renamed by a reload (old: its name before): when NAME became NAME#1,
+ * readers of `logs -f NAME` follow every replica of NAME, as if started now.
+ */
+void control_server_renamed(struct control *c, struct server *s, const char *old);
+
 /* For methods. */
 struct ctl_method {
 	const char *name;

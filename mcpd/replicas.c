@@ -12,6 +12,7 @@
 
 #include "approvals.h"
 #include "cgroup.h"
+#include "control.h"
 #include "daemon.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -179,6 +180,7 @@ void replica_rename(struct server *s, unsigned k, unsigned n)
 	server_conf_release(&c);
 	move_cgroup(s, old);
 	approvals_follow(s, "renamed by a reload");
+	control_server_renamed(s->d->control, s, old);
 	log_notice(s->conf.name, NULL, "renamed from %s by reload (replicas: %u), keeping its process%s", old, n,
 		   s->pid > 0 ? " and its client sessions; MCPD_REPLICA in its environment is set at its next start" : "");
 }
