@@ -257,5 +257,66 @@ is "$(field_of web pid)" "$p2" "web is web#2's process"
 is "$(whoami 10 2)" web2 "the session on it goes on"
 stop_spawned c10
 
+
+# ---- across 1 -> 3 -> 1: a call held for approval follows its server's new name (listed, audited,
+# decided by its id), and a `logs -f web` started with one replica follows every replica after 1 -> 3.
+held() { ctl --json approvals 2>/dev/null | jq -r '.approvals[] | "\(.id) \(.server)"' | sort -k2; }
+_held_n() { [[ $(held | wc -l) -eq $1 ]]; }
+_held_on() { [[ $(held | awk '{print $2}' | sort -u | paste -sd' ') == "$1" ]]; }
+EXTRA='    approval: [whoami]' write_manifest "$port" 1 6
+ctl reload >/dev/null
+wait_state 60 web running || not_ok "web running with approval: [whoami]" "$(ctl status)"
+"$MCPCTL" -s "$SOCK" logs -f web >"$T/follow2.out" 2>&1 &
+follower=$!
+open_client 14
+wait_until 30 _answered 14 0 || not_ok "client 14 initialized"
+send 14 1 whoami
+wait_until 30 _held_n 1 || not_ok "the whoami call is held" "$(ctl approvals; mcpd_log | tail -n 5)"
+read -r aid aserver < <(held)
+is "$aserver" web "a held call on web, unreplicated, is listed for web"
+pheld=$(field_of web pid)
+EXTRA='    approval: [whoami]' write_manifest "$port" 3 6
+ctl reload >/dev/null
+_three() { [[ $(state_of web#1) == running && $(state_of web#2) == running && $(state_of web#3) == running ]]; }
+wait_until 60 _three || not_ok "web#1 to web#3 running" "$(ctl status)"
+is "$(held)" "$aid web#1" "reload 1 -> 3: the held call is listed for web#1, under the same id"
+like "$(mcpd_log)" "web#1: approval: moved id=$aid agent=- server=web#1 tool=whoami: was held for web \(renamed by a reload\)" \
+	"and an audit line says it moved from web to web#1"
+ctl approve "$aid" >/dev/null
+like "$(answer 14 1)" '"id":1,"result":\{"content":\[\{"type":"text","text":"web[0-9]*"' "approve by its id: the call runs"
+is "$(field_of web#1 pid)" "$pheld" "on web#1, the process it was held for"
+like "$(mcpd_log)" "approval: approved id=$aid agent=- server=web#1 tool=whoami" "its approval's audit line names web#1"
+open_client 15 web#2
+open_client 16 web#3
+wait_until 30 _answered 15 0 || not_ok "client 15 initialized"
+wait_until 30 _answered 16 0 || not_ok "client 16 initialized"
+send 14 2 echo '{"text":"on-one"}'
+send 15 1 echo '{"text":"on-two"}'
+send 16 1 echo '{"text":"on-three"}'
+_followed_all() { grep -q 'web#1: .*on-one' "$T/follow2.out" && grep -q 'web#2: .*on-two' "$T/follow2.out" &&
+	grep -q 'web#3: .*on-three' "$T/follow2.out"; }
+wait_until 30 _followed_all && ok "logs -f web started before 1 -> 3 follows web#1 to web#3, each line led by its replica" ||
+	not_ok "logs -f web follows every replica after 1 -> 3" "$(tail -n 5 "$T/follow2.out")"
+kill "$follower" 2>/dev/null
+wait "$follower" 2>/dev/null
+send 14 3 whoami
+send 15 2 whoami
+wait_until 30 _held_n 2 || not_ok "two whoami calls are held" "$(ctl approvals)"
+is "$(held | awk '{print $2}' | paste -sd' ')" "web#1 web#2" "two calls held: one for web#1, one for web#2"
+EXTRA='    approval: [whoami]' write_manifest "$port" 1 6
+ctl reload >/dev/null
+wait_until 60 _held_on web && ok "reload 3 -> 1: both held calls are listed for web (renamed, and moved to it)" ||
+	not_ok "held calls follow 3 -> 1" "$(held; ctl status)"
+like "$(mcpd_log)" "approval: moved id=[0-9a-f]{8} agent=- server=web tool=whoami: was held for web#2 \(its client session moved\)" \
+	"an audit line says the call of web#2's session moved to web"
+read -r aid2 _ < <(held | head -n 1)
+read -r aid3 _ < <(held | tail -n 1)
+ctl deny "$aid2" --reason no >/dev/null
+ctl deny "$aid3" --reason no >/dev/null
+like "$(grep -h '"error"' "$T/c14.out" "$T/c15.out" | grep -c 'on server \\"web\\" was denied by')" '^2$' \
+	"deny by id works for both, and each denial names web"
+like "$(mcpd_log)" "approval: denied id=$aid2 agent=- server=web tool=whoami" "the denial's audit line names web"
+for n in 14 15 16; do stop_spawned "c$n"; done
+
 stop_mcpd
 done_testing
