@@ -2018,6 +2018,8 @@ void relay_server_gone(struct server *s, const char *why)
 	if (to)
 		snprintf(message, sizeof(message), "server \"%s\" %s; this request was not answered: send it again, "
 			 "the session goes on on %s", s->conf.name, why, to->conf.name);
+	else if (s->d->shutting_down)
+		snprintf(message, sizeof(message), "server \"%s\" %s; this request was not answered", s->conf.name, why);
 	else
 		snprintf(message, sizeof(message), "server \"%s\" %s; this request was not answered: send it again "
 			 "once the server runs", s->conf.name, why);

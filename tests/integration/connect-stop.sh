@@ -56,11 +56,11 @@ wait_until 90 test -s "$T/c.exit"
 is "$(cat "$T/h.exit")" 1 "SIGTERM, handed over: mcpctl exits 1"
 is "$(cat "$T/h.stderr")" "mcpctl: mcpd closed the connection: mcpd is stopping (SIGTERM)" \
 	"SIGTERM, handed over: mcpctl says mcpd is stopping, and why"
-like "$(cat "$T/h.got")" '"id":2,"error":\{"code":-31000,"message":"server \\"ex\\" was stopped: mcpd is stopping \(SIGTERM\)' \
+like "$(cat "$T/h.got")" '"id":2,"error":\{"code":-31000,"message":"server \\"ex\\" was stopped: mcpd is stopping \(SIGTERM\); this request was not answered"\}' \
 	"SIGTERM, handed over: the request in flight is answered with the stop's cause"
 is "$(cat "$T/c.exit")" 1 "SIGTERM, copying: mcpctl exits 1"
 like "$(cat "$T/c.stderr")" "^mcpctl: mcpd closed the connection" "SIGTERM, copying: mcpctl says mcpd closed the connection"
-like "$(cat "$T/c.got")" '"id":2,"error":\{"code":-31000,"message":"server \\"ex\\" was stopped: mcpd is stopping \(SIGTERM\)' \
+like "$(cat "$T/c.got")" '"id":2,"error":\{"code":-31000,"message":"server \\"ex\\" was stopped: mcpd is stopping \(SIGTERM\); this request was not answered"\}' \
 	"SIGTERM, copying: the request in flight is answered with the stop's cause, as handed over"
 wait_until 30 _groups_gone "$pid_mcpd"
 stop_spawned h
