@@ -38,9 +38,13 @@
 #define RELAY_BUF	(1024 * 1024)
 #define PIPE_CHUNK	4096	/* at most PIPE_BUF per write to stdout: poll said it will not block */
 
+/* mcpd's final line in the copying relay, {"end":REASON}, is at most this long. */
+#define END_LINE_MAX	1024
+
 struct pipebuf {
 	char *data;
 	size_t off, len;
+	bool nl;	/* the last byte written out was a newline (or none was written): data[off] starts a line */
 };
 
 static bool buf_full(const struct pipebuf *b)
@@ -74,6 +78,8 @@ static int buf_write(struct pipebuf *b, int fd, size_t chunk)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -errno;
+	if (n > 0)
+		b->nl = b->data[b->off + (size_t)n - 1] == '\n';
 	b->off += (size_t)n;
 	b->len -= (size_t)n;
 	if (b->len == 0)
@@ -82,16 +88,61 @@ static int buf_write(struct pipebuf *b, int fd, size_t chunk)
 }
 
 /*
+ * The bytes at the end of b that are, or may yet become, mcpd's final line
+ * {"end":REASON}: a last line that starts so and is short. They are held
+ * back until more comes (they were a message's: written then) or the end.
+ */
+static size_t end_tail(const struct pipebuf *b)
+{
+	static const char prefix[] = "{\"end\":";
+	const char *data = b->data + b->off, *nl;
+	size_t start, n;
+
+	if (b->len == 0)
+		return 0;
+	nl = b->len > 1 ? memrchr(data, '\n', b->len - 1) : NULL;
+	if (!nl && !b->nl)
+		return 0;	/* the line began in what was written already */
+	start = nl ? (size_t)(nl - data) + 1 : 0;
+	n = b->len - start;
+	if (n > END_LINE_MAX || memcmp(data + start, prefix, n < sizeof(prefix) - 1 ? n : sizeof(prefix) - 1) != 0)
+		return 0;
+	return n;
+}
+
+/* The reason in mcpd's final line (len bytes, its newline included), or NULL when it is not one. */
+static char *end_reason(const char *line, size_t len)
+{
+	const char *parse_end = NULL;
+	cJSON *msg;
+	const char *end;
+	char *reason = NULL;
+
+	if (len < 2 || line[len - 1] != '\n')
+		return NULL;
+	msg = cJSON_ParseWithLengthOpts(line, len - 1, &parse_end, false);
+	end = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "end"));
+	/* Exactly {"end":STRING}: no MCP message has that shape. */
+	if (end && cJSON_GetArraySize(msg) == 1 && parse_end == line + len - 1)
+		reason = xstrdup(end);
+	cJSON_Delete(msg);
+	return reason;
+}
+
+/*
  * Bytes are written right after they are read, and poll waits for POLLOUT only
  * when a write was short: one poll per message each way, not two. Standard
  * output is made non-blocking for that when it is a pipe or a socket (what an
  * MCP client gives its server; its flags are restored at the end); anything
  * else (a terminal) is written PIPE_CHUNK at a time once poll said it may.
+ * With end_line (mcpd said it sends one), mcpd's final {"end":REASON} line
+ * is taken out of the stream and shown.
  */
-static int relay(int sock, struct pipebuf *to_out)
+static int relay(int sock, struct pipebuf *to_out, bool end_line)
 {
-	struct pipebuf to_sock = { .data = xmalloc(RELAY_BUF) };
+	struct pipebuf to_sock = { .data = xmalloc(RELAY_BUF), .nl = true };
 	bool in_eof = false, sock_eof = false, shut = false;
+	size_t held = end_line ? end_tail(to_out) : 0;	/* to_out's last bytes, maybe the final line: not written yet */
 	int status = EXIT_OK;
 	int out_flags = fcntl(STDOUT_FILENO, F_GETFL);
 	struct stat st;
@@ -104,9 +155,22 @@ static int relay(int sock, struct pipebuf *to_out)
 		struct pollfd pfd[3] = {
 			{ .fd = in_eof || buf_full(&to_sock) ? -1 : STDIN_FILENO, .events = POLLIN },
 			{ .fd = sock, .events = (sock_eof || buf_full(to_out) ? 0 : POLLIN) | (to_sock.len ? POLLOUT : 0) },
-			{ .fd = to_out->len ? STDOUT_FILENO : -1, .events = POLLOUT },
+			{ .fd = to_out->len > held ? STDOUT_FILENO : -1, .events = POLLOUT },
 		};
 
+		if (sock_eof && held && to_out->len == held) {
+			char *reason = end_reason(to_out->data + to_out->off, held);
+
+			held = 0;	/* not the final line: a message's end, written out */
+			if (reason) {
+				if (strcmp(reason, "ok") != 0) {
+					fprintf(stderr, "mcpctl: mcpd closed the connection: %s\n", reason);
+					status = EXIT_FAIL;
+				}
+				free(reason);
+				break;
+			}
+		}
 		if (sock_eof && to_out->len == 0) {
 			if (!in_eof) {
 				fprintf(stderr, "mcpctl: mcpd closed the connection\n");
@@ -137,6 +201,8 @@ static int relay(int sock, struct pipebuf *to_out)
 
 			if (n <= 0)
 				sock_eof = true;
+			else if (end_line)
+				held = end_tail(to_out);
 		}
 		/* The socket is non-blocking: what came is written at once, poll waits only for the rest. */
 		if (to_sock.len && buf_write(&to_sock, sock, to_sock.len) < 0) {
@@ -144,8 +210,8 @@ static int relay(int sock, struct pipebuf *to_out)
 			to_sock.len = 0;
 			in_eof = true;
 		}
-		if (to_out->len && (out_nonblock || (pfd[2].revents & (POLLOUT | POLLERR | POLLHUP))) &&
-		    buf_write(to_out, STDOUT_FILENO, out_chunk) < 0) {
+		if (to_out->len > held && (out_nonblock || (pfd[2].revents & (POLLOUT | POLLERR | POLLHUP))) &&
+		    buf_write(to_out, STDOUT_FILENO, to_out->len - held < out_chunk ? to_out->len - held : out_chunk) < 0) {
 			/* Our client stopped reading: nothing left to do. */
 			status = EXIT_FAIL;
 			break;
@@ -293,7 +359,7 @@ bad:
 
 static int run(struct mcpctl *ctl, int argc, char **argv)
 {
-	struct pipebuf to_out = { .data = xmalloc(RELAY_BUF) };
+	struct pipebuf to_out = { .data = xmalloc(RELAY_BUF), .nl = true };
 	struct client_error err = { 0 };
 	struct client *c;
 	cJSON *params, *result;
@@ -301,7 +367,7 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 	size_t restlen;
 	int sock, status, fds[2], r;
 	const char *stdio;
-	bool handing, passed;
+	bool handing, passed, end_line;
 
 	params = connect_args(argc, argv);
 	if (!params) {
@@ -317,6 +383,7 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 	handing = handover_fds(fds);
 	if (handing)
 		cJSON_AddStringToObject(params, "stdio", "passed");
+	cJSON_AddBoolToObject(params, "end", true);	/* copying: the reason mcpd ended the session, as the last line */
 	r = handing ? client_call_fds(c, "connect", params, fds, 2, &result, &err) :
 		      client_call(c, "connect", params, &result, &err);
 	if (handing) {
@@ -332,6 +399,7 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 	}
 	stdio = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(result, "stdio"));
 	passed = handing && stdio && strcmp(stdio, "passed") == 0;
+	end_line = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "end"));
 	cJSON_Delete(result);
 	if (passed) {
 		free(to_out.data);
@@ -345,7 +413,7 @@ static int run(struct mcpctl *ctl, int argc, char **argv)
 	memcpy(to_out.data, rest, restlen);
 	to_out.len = restlen;
 	free(rest);
-	status = relay(sock, &to_out);
+	status = relay(sock, &to_out, end_line);
 	close(sock);
 	free(to_out.data);
 	return status;

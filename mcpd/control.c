@@ -83,6 +83,7 @@ struct ctl_client {
 	unsigned long fds_closed;	/* received beyond CONTROL_MAX_PASSED, closed at once */
 	unsigned long fds_logged;	/* of them, the count already logged */
 	bool handed;		/* in_fd and out_fd are the handed-over descriptors */
+	bool end_line;		/* a copying connect asked for the final line too (after the stream) */
 	bool restore_in, restore_out;	/* O_NONBLOCK was set by us: cleared before closing */
 	bool read_failed;	/* reading in_fd failed: the session did not end cleanly */
 	bool quiet;		/* the control socket closed: no final line */
@@ -138,7 +139,7 @@ static void set_end_reason(struct ctl_client *cl, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!cl->handed || cl->end_reason[0])
+	if (!(cl->handed || cl->end_line) || cl->end_reason[0])
 		return;
 	va_start(ap, fmt);
 	vsnprintf(cl->end_reason, sizeof(cl->end_reason), fmt, ap);
@@ -146,20 +147,44 @@ static void set_end_reason(struct ctl_client *cl, const char *fmt, ...)
 }
 
 /*
+ * How a session ended, for mcpctl: "ok" when the client closed its input and
+ * everything due was written; else the first reason given, the shutdown's
+ * ("mcpd is stopping (SIGTERM)"), or "mcpd ended the session".
+ */
+static const char *end_of(struct ctl_client *cl)
+{
+	if (cl->eof && !cl->read_failed && !cl->end_reason[0] && wbuf_pending(&cl->out) == 0)
+		return "ok";
+	if (cl->c->d->shutting_down)
+		set_end_reason(cl, "%s", cl->c->d->stopping);	/* ended by the shutdown, not by the client */
+	return cl->end_reason[0] ? cl->end_reason : "mcpd ended the session";
+}
+
+/* The final line on the control socket, {"end":REASON}, written without waiting: mcpctl exits 1 without it. */
+static void send_end_line(struct ctl_client *cl, const char *end)
+{
+	struct jsonw w;
+
+	jsonw_init(&w);
+	jsonw_bytes(&w, "{\"end\":", 7);
+	jsonw_string(&w, end);
+	jsonw_char(&w, '}');
+	jsonw_end_line(&w);
+	if (send(cl->fd, w.buf, w.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* mcpctl is gone or not reading: it exits 1 without the line. */
+	}
+	jsonw_free(&w);
+	log_debug(NULL, NULL, "control: the session of pid %d (uid %d) ended: %s", (int)cl->pid, (int)cl->uid, end);
+}
+
+/*
  * A handed-over session ends: the client's descriptors get their flags back
  * and are closed (the client sees EOF once mcpctl's copies are gone too), and
- * mcpctl hears how it ended in one line, written without waiting: {"end":"ok"}
- * when the client closed its input and everything due was written, else
- * {"end":REASON}. A line that cannot be written just makes mcpctl exit 1.
+ * mcpctl hears how it ended in one line: {"end":"ok"} or {"end":REASON}.
  */
 static void end_handover(struct ctl_client *cl)
 {
-	bool ok;
-	struct jsonw w;
-
-	ok = cl->eof && !cl->read_failed && !cl->end_reason[0] && wbuf_pending(&cl->out) == 0;
-	if (!ok && cl->c->d->shutting_down)
-		set_end_reason(cl, "%s", cl->c->d->stopping);	/* ended by the shutdown, not by the client */
+	const char *end = end_of(cl);
 
 	ev_io_stop(cl->c->d->loop, &cl->hup_w);
 	if (cl->restore_in)
@@ -169,19 +194,21 @@ static void end_handover(struct ctl_client *cl)
 	close(cl->in_fd);
 	close(cl->out_fd);
 	cl->in_fd = cl->out_fd = -1;
-	if (cl->quiet)
-		return;
-	jsonw_init(&w);
-	jsonw_bytes(&w, "{\"end\":", 7);
-	jsonw_string(&w, ok ? "ok" : cl->end_reason[0] ? cl->end_reason : "mcpd ended the session");
-	jsonw_char(&w, '}');
-	jsonw_end_line(&w);
-	if (send(cl->fd, w.buf, w.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-		/* mcpctl is gone or not reading: it exits 1 without the line. */
-	}
-	jsonw_free(&w);
-	log_debug(NULL, NULL, "control: the session of pid %d (uid %d) ended: %s", (int)cl->pid, (int)cl->uid,
-		  ok ? "ok" : cl->end_reason[0] ? cl->end_reason : "mcpd ended the session");
+	if (!cl->quiet)
+		send_end_line(cl, end);
+}
+
+/*
+ * A copying session that asked for it ends: when mcpd ended it and the
+ * stream is whole (nothing left queued), {"end":REASON} is its last line,
+ * which mcpctl takes out of the stream. Nothing after a clean end.
+ */
+static void end_copying(struct ctl_client *cl)
+{
+	const char *end = end_of(cl);
+
+	if (strcmp(end, "ok") != 0 && wbuf_pending(&cl->out) == 0)
+		send_end_line(cl, end);
 }
 
 /*
@@ -215,6 +242,8 @@ static void client_drop(struct ctl_client *cl)
 			    "they were closed", (int)cl->pid, (int)cl->uid, cl->fds_closed);
 	if (cl->handed)
 		end_handover(cl);
+	else if (cl->end_line)
+		end_copying(cl);
 	close(cl->fd);
 	cl->fd = -1;
 	if (cl->prev)
@@ -427,6 +456,11 @@ static bool set_nonblock(int fd)
 	int fl = fcntl(fd, F_GETFL);
 
 	return fl >= 0 && !(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
+}
+
+void ctl_want_end_line(struct ctl_client *cl)
+{
+	cl->end_line = true;
 }
 
 bool ctl_stdio_take(struct ctl_client *cl)

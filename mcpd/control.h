@@ -99,6 +99,13 @@ void ctl_attach(struct ctl_client *c, struct session *sess);
 const char *ctl_stdio_check(struct ctl_client *c, char *buf, size_t size);
 bool ctl_stdio_take(struct ctl_client *c);
 
+/*
+ * connect with "end": true (the copying relay): when mcpd ends the session,
+ * {"end":REASON} follows the stream as its last line (not after a clean end,
+ * nor after a stream cut short).
+ */
+void ctl_want_end_line(struct ctl_client *c);
+
 /* For sessions: queue a message, see the queue, close after it is written. */
 bool ctl_send(struct ctl_client *c, const cJSON *msg);
 size_t ctl_pending(const struct ctl_client *c);

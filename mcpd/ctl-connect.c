@@ -9,6 +9,10 @@
  * stdout (SCM_RIGHTS, control.c): after the reply, which says "stdio":
  * "passed" too, mcpd reads and writes them, and mcpctl leaves the data path;
  * the control socket carries only the final line.
+ *
+ * Param "end": true, without "stdio" (mcpctl's copying relay): when mcpd
+ * ends the session, {"end":REASON} follows the MCP messages as the stream's
+ * last line, for mcpctl to take out and show.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -121,22 +125,31 @@ static bool stdio_passed(struct ctl_client *c, const cJSON *id, const cJSON *par
 	return true;
 }
 
-/* Reply r; true when the session may be attached (the client's stdio taken over when passed). */
-static bool reply(struct ctl_client *c, const cJSON *id, cJSON *r, bool passed)
+/*
+ * Reply r; true when the session may be attached (the client's stdio taken
+ * over when passed). A copying client that asked ("end": true) gets the final
+ * line too, and the reply says so.
+ */
+static bool reply(struct ctl_client *c, const cJSON *id, const cJSON *params, cJSON *r, bool passed)
 {
-	if (passed)
+	if (passed) {
 		cJSON_AddStringToObject(r, "stdio", "passed");
+	} else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(params, "end"))) {
+		cJSON_AddBoolToObject(r, "end", true);
+		ctl_want_end_line(c);
+	}
 	return ctl_reply(c, id, r) && (!passed || ctl_stdio_take(c));
 }
 
 /* Without a name: the aggregate endpoint over every stdio server (or the servers given). */
-static void run_aggregate(struct ctl_client *c, const cJSON *id, const char *agent, char **servers, bool passed)
+static void run_aggregate(struct ctl_client *c, const cJSON *id, const cJSON *params, const char *agent, char **servers,
+			  bool passed)
 {
 	cJSON *r = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(r, "server", "");
 	cJSON_AddBoolToObject(r, "aggregate", true);
-	if (reply(c, id, r, passed))
+	if (reply(c, id, params, r, passed))
 		ctl_attach(c, aggregate_attach(ctl_daemon(c), &control_sink, c, agent, servers));
 }
 
@@ -158,7 +171,7 @@ static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 		return;
 	if (!name) {
 		if (stdio_passed(c, id, params, &passed))
-			run_aggregate(c, id, agent, servers, passed);
+			run_aggregate(c, id, params, agent, servers, passed);
 		strv_free(servers);
 		return;
 	}
@@ -184,7 +197,7 @@ static void run(struct ctl_client *c, const cJSON *id, const cJSON *params)
 	r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "server", server->conf.name);
 	cJSON_AddStringToObject(r, "state", server_state_name(server->state));
-	if (reply(c, id, r, passed))
+	if (reply(c, id, params, r, passed))
 		ctl_attach(c, relay_attach(server, &control_sink, c, agent));
 }
 

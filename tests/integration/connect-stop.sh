@@ -2,7 +2,7 @@
 # mcpd stops (SIGTERM, SIGINT) while `mcpctl connect` sessions are open: a
 # handed-over one (stdin and stdout pipes) and a copying one (stdout a file).
 # Each MCP client gets its in-flight request's error naming the stop, and
-# mcpctl of the hand-over says why mcpd closed the connection.
+# mcpctl says why mcpd closed the connection, on both paths.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mcpd.sh"
@@ -59,26 +59,36 @@ is "$(cat "$T/h.stderr")" "mcpctl: mcpd closed the connection: mcpd is stopping 
 like "$(cat "$T/h.got")" '"id":2,"error":\{"code":-31000,"message":"server \\"ex\\" was stopped: mcpd is stopping \(SIGTERM\); this request was not answered"\}' \
 	"SIGTERM, handed over: the request in flight is answered with the stop's cause"
 is "$(cat "$T/c.exit")" 1 "SIGTERM, copying: mcpctl exits 1"
-like "$(cat "$T/c.stderr")" "^mcpctl: mcpd closed the connection" "SIGTERM, copying: mcpctl says mcpd closed the connection"
+is "$(cat "$T/c.stderr")" "mcpctl: mcpd closed the connection: mcpd is stopping (SIGTERM)" \
+	"SIGTERM, copying: mcpctl says mcpd is stopping, as handed over"
 like "$(cat "$T/c.got")" '"id":2,"error":\{"code":-31000,"message":"server \\"ex\\" was stopped: mcpd is stopping \(SIGTERM\); this request was not answered"\}' \
 	"SIGTERM, copying: the request in flight is answered with the stop's cause, as handed over"
+is "$(grep -c '' "$T/c.got")" 2 "SIGTERM, copying: the client got its two answers and nothing else (mcpctl took mcpd's final line out)"
 wait_until 30 _groups_gone "$pid_mcpd"
 stop_spawned h
 stop_spawned c
 stop_spawned mcpd
 
-# --- SIGINT: a handed-over session with nothing in flight (its queue empty when the server stops).
-rm -f "$T/h.exit"
+# --- SIGINT: sessions with nothing in flight (their queues empty when the server stops).
+rm -f "$T/h.exit" "$T/c.exit"
 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
 wait_state 60 ex running || not_ok "ex running" "$(ctl status)"
 session h handed
+session c copy
+_attached() { [[ $(mcpd_log | grep -c 'an MCP client attached') -ge 2 ]]; }
 wait_until 30 _handed_over "$pid_h" || not_ok "the pipe session is handed over" "$(cat "$T/h.stderr")"
+wait_until 30 _attached || not_ok "both sessions attached" "$(mcpd_log)"
 kill -INT "$pid_mcpd"
 wait_until 90 test -s "$T/h.exit"
+wait_until 90 test -s "$T/c.exit"
 is "$(cat "$T/h.exit")" 1 "SIGINT, handed over, idle: mcpctl exits 1"
 is "$(cat "$T/h.stderr")" "mcpctl: mcpd closed the connection: mcpd is stopping (SIGINT)" \
 	"SIGINT, handed over, idle: mcpctl says mcpd is stopping (SIGINT)"
+is "$(cat "$T/c.exit") $(cat "$T/c.stderr")" "1 mcpctl: mcpd closed the connection: mcpd is stopping (SIGINT)" \
+	"SIGINT, copying, idle: mcpctl exits 1 and says the same"
+is "$(wc -c <"$T/c.got")" 0 "SIGINT, copying, idle: the client got nothing (no final line)"
 like "$(mcpd_log)" "received SIGINT" "mcpd logged the signal"
 stop_spawned h
+stop_spawned c
 stop_spawned mcpd
 done_testing
