@@ -91,4 +91,29 @@ like "$(mcpd_log)" "received SIGINT" "mcpd logged the signal"
 stop_spawned h
 stop_spawned c
 stop_spawned mcpd
+
+# --- SIGTERM, a server that ignores it: killed after mcpd.shutdown_timeout; its client is told the same.
+cat >"$T/m3.yaml" <<YAML
+version: 1
+mcpd:
+  shutdown_timeout: 1s
+servers:
+  ex:
+    command: [$EXAMPLE, --name, ex, --ignore-sigterm]
+    stop: { timeout: 30s }
+YAML
+rm -f "$T/c.exit"
+start_mcpd "$T/m3.yaml" || { done_testing; exit 1; }
+wait_state 60 ex running || not_ok "ex running" "$(ctl status)"
+session c copy "$T/req"
+wait_until 60 _in_flight 1 || not_ok "the sleep is in flight" "$(mcpd_log)"
+kill -TERM "$pid_mcpd"
+wait_until 90 test -s "$T/c.exit"
+like "$(mcpd_log)" "servers still running after shutdown_timeout" "a server ignoring SIGTERM outlives mcpd.shutdown_timeout"
+like "$(cat "$T/c.got")" '"id":2,"error":\{"code":-31000,"message":"server \\"ex\\" was stopped: mcpd is stopping \(SIGTERM\); this request was not answered"\}' \
+	"SIGTERM past shutdown_timeout: the request in flight is answered with the stop's cause"
+is "$(cat "$T/c.exit") $(cat "$T/c.stderr")" "1 mcpctl: mcpd closed the connection: mcpd is stopping (SIGTERM)" \
+	"SIGTERM past shutdown_timeout: mcpctl says mcpd is stopping"
+stop_spawned c
+stop_spawned mcpd
 done_testing
