@@ -152,6 +152,11 @@ static int relay(int sock, struct pipebuf *to_out, bool end_line)
 	size_t out_chunk = out_nonblock ? RELAY_BUF : PIPE_CHUNK;
 
 	for (;;) {
+		if (held && to_out->len == held && to_out->off > 0) {
+			/* Only the held bytes are left: to the front, so that the rest of their line has room. */
+			memmove(to_out->data, to_out->data + to_out->off, held);
+			to_out->off = 0;
+		}
 		struct pollfd pfd[3] = {
 			{ .fd = in_eof || buf_full(&to_sock) ? -1 : STDIN_FILENO, .events = POLLIN },
 			{ .fd = sock, .events = (sock_eof || buf_full(to_out) ? 0 : POLLIN) | (to_sock.len ? POLLOUT : 0) },
