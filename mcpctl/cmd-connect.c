@@ -87,29 +87,6 @@ static int buf_write(struct pipebuf *b, int fd, size_t chunk)
 	return 0;
 }
 
-/*
- * The bytes at the end of b that are, or may yet become, mcpd's final line
- * {"end":REASON}: a last line that starts so and is short. They are held
- * back until more comes (they were a message's: written then) or the end.
- */
-static size_t end_tail(const struct pipebuf *b)
-{
-	static const char prefix[] = "{\"end\":";
-	const char *data = b->data + b->off, *nl;
-	size_t start, n;
-
-	if (b->len == 0)
-		return 0;
-	nl = b->len > 1 ? memrchr(data, '\n', b->len - 1) : NULL;
-	if (!nl && !b->nl)
-		return 0;	/* the line began in what was written already */
-	start = nl ? (size_t)(nl - data) + 1 : 0;
-	n = b->len - start;
-	if (n > END_LINE_MAX || memcmp(data + start, prefix, n < sizeof(prefix) - 1 ? n : sizeof(prefix) - 1) != 0)
-		return 0;
-	return n;
-}
-
 /* The reason in mcpd's final line (len bytes, its newline included), or NULL when it is not one. */
 static char *end_reason(const char *line, size_t len)
 {
@@ -127,6 +104,39 @@ static char *end_reason(const char *line, size_t len)
 		reason = xstrdup(end);
 	cJSON_Delete(msg);
 	return reason;
+}
+
+/*
+ * The bytes at the end of b that are, or may yet become, mcpd's final line
+ * {"end":REASON}: a last line that starts so and is short, unfinished or
+ * exactly that shape. They are held back until more comes (they were a
+ * message's: written then) or the end. A whole line of another shape (a
+ * message whose first member is "end") is never held: its client may be
+ * waiting for it.
+ */
+static size_t end_tail(const struct pipebuf *b)
+{
+	static const char prefix[] = "{\"end\":";
+	const char *data = b->data + b->off, *nl;
+	size_t start, n;
+
+	if (b->len == 0)
+		return 0;
+	nl = b->len > 1 ? memrchr(data, '\n', b->len - 1) : NULL;
+	if (!nl && !b->nl)
+		return 0;	/* the line began in what was written already */
+	start = nl ? (size_t)(nl - data) + 1 : 0;
+	n = b->len - start;
+	if (n > END_LINE_MAX || memcmp(data + start, prefix, n < sizeof(prefix) - 1 ? n : sizeof(prefix) - 1) != 0)
+		return 0;
+	if (data[b->len - 1] == '\n') {
+		char *reason = end_reason(data + start, n);
+
+		if (!reason)
+			return 0;
+		free(reason);
+	}
+	return n;
 }
 
 /*
