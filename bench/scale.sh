@@ -13,7 +13,9 @@
 #                epoll; its time is until the last handshake is done. No
 #                cgroup per server: compare with mcpd's MCPD_CGROUPS=0 row.
 #                The table also shows the floor with initialize alone (one
-#                round trip, what a server of a known era needs).
+#                round trip, what a server of a known era needs), and the
+#                floor with a cgroup per server made and each child created
+#                in it (-g, as mcpd does as root; "-" where it cannot).
 #   mcpd         the same N servers in a manifest (one cgroup per server as
 #                root, then again with MCPD_CGROUPS=0: process groups, for
 #                the time until all are ready only); all MCP-ready at the time
@@ -99,10 +101,10 @@ latency() {
 # Results, by name: R[key]=value.
 declare -A R
 
-# bench_floor N KEY [-p]: the floor's time and CPU into R[KEY_ready_N], R[KEY_cpu_N].
+# bench_floor N KEY [-p] [-g]: the floor's time and CPU into R[KEY_ready_N], R[KEY_cpu_N].
 bench_floor() {
 	local n=$1 key=$2 out
-	out=$("$W/spawn-floor" ${3:+"$3"} "$n" 300 "$EXAMPLE" --name "$tag-f$n-s")
+	out=$("$W/spawn-floor" "${@:3}" "$n" 300 "$EXAMPLE" --name "$tag-f$n-s" 2>&1)
 	# "ready N of N in T ms; cpu C ms"
 	R[${key}_ready_$n]=$(sed -n 's/^ready \([0-9]*\) of \([0-9]*\) in \([0-9.]*\) ms.*/\3/p' <<<"$out" | awk '{printf "%d", $1}')
 	R[${key}_cpu_$n]=$(sed -n 's/.*cpu \([0-9.]*\) ms.*/\1/p' <<<"$out" | awk '{printf "%d", $1}')
@@ -235,6 +237,7 @@ table() {
 	echo "| --- | --- | --- | --- | --- |"
 	echo "| all $n MCP-ready (supervisord: RUNNING, no handshake) | mcpd/floor $(ratio "${R[mcpd_ready_$n]}" "${R[floor_ready_$n]}")x, supervisord/mcpd $(ratio "${R[sup_ready_$n]:--}" "${R[mcpd_ready_$n]}")x | ${R[mcpd_ready_$n]} ms | ${R[floor_ready_$n]} ms | ${R[sup_ready_$n]:--} ms |"
 	echo "| same, mcpd without cgroups (MCPD_CGROUPS=0, like the floor) | mcpd/floor $(ratio "${R[mcpd_nocg_ready_$n]}" "${R[floor_ready_$n]}")x | ${R[mcpd_nocg_ready_$n]} ms | ${R[floor_ready_$n]} ms | - |"
+	echo "| same, the floor with a cgroup per server too (-g) | mcpd/floor $(ratio "${R[mcpd_ready_$n]}" "${R[floorcg_ready_$n]}")x | ${R[mcpd_ready_$n]} ms | ${R[floorcg_ready_$n]} ms | - |"
 	echo "| same, the floor with initialize alone (no era probe) | mcpd/floor $(ratio "${R[mcpd_ready_$n]}" "${R[floor1_ready_$n]}")x | ${R[mcpd_ready_$n]} ms | ${R[floor1_ready_$n]} ms | - |"
 	echo "| CPU time until then (the supervisor or the floor program alone) | mcpd/floor $(ratio "${R[mcpd_cpu_$n]}" "${R[floor_cpu_$n]}")x | ${R[mcpd_cpu_$n]} ms | ${R[floor_cpu_$n]} ms | - |"
 	echo "| RSS | supervisord/mcpd $(ratio "${R[sup_rss_$n]:--}" "${R[mcpd_rss_$n]}")x | $(awk -v k="${R[mcpd_rss_$n]}" 'BEGIN {printf "%.1f", k / 1024}') MiB | - | $(awk -v k="${R[sup_rss_$n]:-0}" 'BEGIN {printf "%.1f", k / 1024}') MiB |"
@@ -249,6 +252,7 @@ for n in $sizes; do
 	mcpd_manifest "$n"
 	bench_mcpd "$n"
 	bench_floor "$n" floor1
+	bench_floor "$n" floorcg -p -g
 	bench_mcpd_nocg "$n"
 	((have_supervisord)) && bench_supervisord "$n"
 done
