@@ -13,7 +13,9 @@
 #                epoll; its time is until the last handshake is done. No
 #                cgroup per server: compare with mcpd's MCPD_CGROUPS=0 row.
 #                The table also shows the floor with initialize alone (one
-#                round trip, what a server of a known era needs).
+#                round trip, what a server of a known era needs), and the
+#                floor with a cgroup per server made and each child created
+#                in it (-g, as mcpd does as root; "-" where it cannot).
 #   mcpd         the same N servers in a manifest (one cgroup per server as
 #                root, then again with MCPD_CGROUPS=0: process groups, for
 #                the time until all are ready only); all MCP-ready at the time
@@ -26,6 +28,10 @@
 #                same N programs, startsecs=0; ready when `supervisorctl status`
 #                shows N RUNNING (no handshake at all), polled every 0.5 s
 #                (a poll costs it a second of CPU at N=1000).
+# STARTUP_RUNS=K (default 3): the start-up rows (floor, mcpd, mcpd without
+# cgroups and the other floors) are timed K times, interleaved in that order
+# (the rest of mcpd's figures on the first run only); the table shows the
+# median of each and the K ratios of mcpd to the floor, run by run.
 # Then prints one table per N, ratios first. The servers are the example server's
 # build without sanitizers (BUILD_DIR/examples/mcp-example-server-plain, else
 # BUILD_DIR/examples/mcp-example-server).
@@ -43,6 +49,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build/demo}
 shift || true
 sizes=${*:-100 1000}
+startup_runs=${STARTUP_RUNS:-3}
 MCPD=$build/mcpd/mcpd
 MCPCTL=$build/mcpctl/mcpctl
 EXAMPLE=$build/examples/mcp-example-server-plain
@@ -99,10 +106,10 @@ latency() {
 # Results, by name: R[key]=value.
 declare -A R
 
-# bench_floor N KEY [-p]: the floor's time and CPU into R[KEY_ready_N], R[KEY_cpu_N].
+# bench_floor N KEY [-p] [-g]: the floor's time and CPU into R[KEY_ready_N], R[KEY_cpu_N].
 bench_floor() {
 	local n=$1 key=$2 out
-	out=$("$W/spawn-floor" ${3:+"$3"} "$n" 300 "$EXAMPLE" --name "$tag-f$n-s")
+	out=$("$W/spawn-floor" "${@:3}" "$n" 300 "$EXAMPLE" --name "$tag-f$n-s" 2>&1)
 	# "ready N of N in T ms; cpu C ms"
 	R[${key}_ready_$n]=$(sed -n 's/^ready \([0-9]*\) of \([0-9]*\) in \([0-9.]*\) ms.*/\3/p' <<<"$out" | awk '{printf "%d", $1}')
 	R[${key}_cpu_$n]=$(sed -n 's/.*cpu \([0-9.]*\) ms.*/\1/p' <<<"$out" | awk '{printf "%d", $1}')
@@ -144,12 +151,38 @@ mcpd_ready() {
 	[[ $running == "$n" ]] || { echo "bench: mcpd N=$n ($key): only $running of $n running" >&2; R[${key}_ready_$n]=-; }
 }
 
-# mcpd with MCPD_CGROUPS=0: only its time until all are ready.
-bench_mcpd_nocg() {
-	local n=$1 pid
-	mcpd_ready "$n" mcpd_nocg MCPD_CGROUPS=0
+# mcpd_ready_only N KEY [ENV...]: only mcpd's time until all are ready, then stop it.
+mcpd_ready_only() {
+	local n=$1 key=$2 pid
+	shift 2
+	mcpd_ready "$n" "$key" "$@"
 	kill -TERM "$pid"
 	wait "$pid"
+}
+
+# After a start-up run: R[KEY_ready_N] and R[KEY_cpu_N] appended to the lists KEY_readys_N, KEY_cpus_N.
+keep_run() {
+	local n=$1 key
+	shift
+	for key in "$@"; do
+		R[${key}_readys_$n]+="${R[${key}_ready_$n]} "
+		R[${key}_cpus_$n]+="${R[${key}_cpu_$n]:--} "
+	done
+}
+
+# The medians of the kept runs into R[KEY_ready_N], R[KEY_cpu_N]; R[ratios_N]: mcpd / floor run by run.
+median_runs() {
+	local n=$1 key a b i
+	local -a ms fs
+	read -ra ms <<<"${R[mcpd_readys_$n]}"
+	read -ra fs <<<"${R[floor_readys_$n]}"
+	R[ratios_$n]=
+	for i in "${!ms[@]}"; do R[ratios_$n]+="$(ratio "${ms[$i]}" "${fs[$i]:--}")x "; done
+	R[ratios_$n]=${R[ratios_$n]% }
+	for key in floor mcpd floor1 floorcg mcpd_nocg; do
+		R[${key}_ready_$n]=$(tr ' ' '\n' <<<"${R[${key}_readys_$n]}" | grep -v '^-\?$' | median)
+		R[${key}_cpu_$n]=$(tr ' ' '\n' <<<"${R[${key}_cpus_$n]}" | grep -v '^-\?$' | median | awk '{printf "%d", $1}')
+	done
 }
 
 bench_mcpd() {
@@ -229,12 +262,13 @@ bench_supervisord() {
 table() {
 	local n=$1
 	echo
-	echo "N=$n, ${R[when_$n]}"
+	echo "N=$n, ${R[when_$n]}; start-up rows: median of $startup_runs run(s), mcpd/floor run by run: ${R[ratios_$n]}"
 	echo
 	echo "| figure | ratio | mcpd | floor | supervisord |"
 	echo "| --- | --- | --- | --- | --- |"
 	echo "| all $n MCP-ready (supervisord: RUNNING, no handshake) | mcpd/floor $(ratio "${R[mcpd_ready_$n]}" "${R[floor_ready_$n]}")x, supervisord/mcpd $(ratio "${R[sup_ready_$n]:--}" "${R[mcpd_ready_$n]}")x | ${R[mcpd_ready_$n]} ms | ${R[floor_ready_$n]} ms | ${R[sup_ready_$n]:--} ms |"
 	echo "| same, mcpd without cgroups (MCPD_CGROUPS=0, like the floor) | mcpd/floor $(ratio "${R[mcpd_nocg_ready_$n]}" "${R[floor_ready_$n]}")x | ${R[mcpd_nocg_ready_$n]} ms | ${R[floor_ready_$n]} ms | - |"
+	echo "| same, the floor with a cgroup per server too (-g) | mcpd/floor $(ratio "${R[mcpd_ready_$n]}" "${R[floorcg_ready_$n]}")x | ${R[mcpd_ready_$n]} ms | ${R[floorcg_ready_$n]} ms | - |"
 	echo "| same, the floor with initialize alone (no era probe) | mcpd/floor $(ratio "${R[mcpd_ready_$n]}" "${R[floor1_ready_$n]}")x | ${R[mcpd_ready_$n]} ms | ${R[floor1_ready_$n]} ms | - |"
 	echo "| CPU time until then (the supervisor or the floor program alone) | mcpd/floor $(ratio "${R[mcpd_cpu_$n]}" "${R[floor_cpu_$n]}")x | ${R[mcpd_cpu_$n]} ms | ${R[floor_cpu_$n]} ms | - |"
 	echo "| RSS | supervisord/mcpd $(ratio "${R[sup_rss_$n]:--}" "${R[mcpd_rss_$n]}")x | $(awk -v k="${R[mcpd_rss_$n]}" 'BEGIN {printf "%.1f", k / 1024}') MiB | - | $(awk -v k="${R[sup_rss_$n]:-0}" 'BEGIN {printf "%.1f", k / 1024}') MiB |"
@@ -245,11 +279,20 @@ table() {
 
 for n in $sizes; do
 	R[when_$n]="started $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-	bench_floor "$n" floor -p
 	mcpd_manifest "$n"
-	bench_mcpd "$n"
-	bench_floor "$n" floor1
-	bench_mcpd_nocg "$n"
+	for r in $(seq 1 "$startup_runs"); do
+		bench_floor "$n" floor -p
+		if ((r == 1)); then
+			bench_mcpd "$n"
+		else
+			mcpd_ready_only "$n" mcpd
+		fi
+		bench_floor "$n" floor1
+		bench_floor "$n" floorcg -p -g
+		mcpd_ready_only "$n" mcpd_nocg MCPD_CGROUPS=0
+		keep_run "$n" floor mcpd floor1 floorcg mcpd_nocg
+	done
+	median_runs "$n"
 	((have_supervisord)) && bench_supervisord "$n"
 done
 for n in $sizes; do table "$n"; done
