@@ -1407,6 +1407,15 @@ void control_server_renamed(struct control *c, struct server *s, const char *old
 	}
 }
 
+/* A server other than gone, still in the manifest, whose lines a follower of group gets. */
+static bool group_lives(const struct daemon *d, const char *group, const struct server *gone)
+{
+	for (size_t i = 0; i < d->nservers; i++)
+		if (d->servers[i] != gone && !d->servers[i]->removed && replica_in_group(d->servers[i], group))
+			return true;
+	return false;
+}
+
 void control_forget_server(struct control *c, struct server *s)
 {
 	struct ctl_client *cl, *next;
@@ -1415,9 +1424,12 @@ void control_forget_server(struct control *c, struct server *s)
 		return;
 	for (cl = c->clients; cl; cl = next) {
 		next = cl->next;
-		if (cl->follow == s) {
+		/* A group's follower ends with the group's last server (the entry left the manifest). */
+		if (cl->follow == s || (cl->follow_group[0] && replica_in_group(s, cl->follow_group) &&
+					!group_lives(c->d, cl->follow_group, s))) {
 			/* The reader's stream ends: the server is gone from the manifest. */
 			cl->follow = NULL;
+			cl->follow_group[0] = '\0';
 			cl->closing = true;
 			if (wbuf_pending(&cl->out) == 0)
 				client_drop(cl);
