@@ -27,6 +27,17 @@ follow() {
 }
 _ended() { [[ -s $T/f$1.exit ]]; }
 
+# removed_ends K TEXT: web leaves the manifest; follower K's logs -f ends, exit 0.
+removed_ends() {
+	reload_to 0
+	if wait_until 30 _ended "$1"; then
+		is "$(cat "$T/f$1.exit")" 0 "$2, exit 0"
+	else
+		not_ok "$2" "$(ctl status)"
+	fi
+	stop_spawned "f$1"
+}
+
 # --- started with one replica, 1 -> 3 -> 1 -> 3, then web removed.
 write_manifest 1
 start_mcpd "$T/m.yaml" || { done_testing; exit 1; }
@@ -41,26 +52,14 @@ _has_three() { grep -q 'web#3: up 3' "$T/f1.out"; }
 wait_until 30 _has_three && ok "1 -> 3 -> 1 -> 3: the follower has web#3's lines" ||
 	not_ok "1 -> 3 -> 1 -> 3: the follower has web#3's lines" "$(cat "$T/f1.out")"
 alive "$pid_f1" && ok "the follower is still following" || not_ok "the follower is still following" "$(cat "$T/f1.err")"
-reload_to 0
-if wait_until 30 _ended 1; then
-	is "$(cat "$T/f1.exit")" 0 "web removed after 1 -> 3: logs -f web ends, exit 0"
-else
-	not_ok "web removed after 1 -> 3: logs -f web ends" "$(ctl status)"
-fi
-stop_spawned f1
+removed_ends 1 "web removed after 1 -> 3: logs -f web ends"
 
 # --- started with three replicas, web removed.
 reload_to 3
 wait_until 60 _running_n 4 || not_ok "web#1 to web#3 running" "$(ctl status)"
 follow 2
 wait_until 30 grep -q 'web#' "$T/f2.out" || not_ok "the group's follower has a replica's line" "$(cat "$T/f2.out")"
-reload_to 0
-if wait_until 30 _ended 2; then
-	is "$(cat "$T/f2.exit")" 0 "web (3 replicas) removed: logs -f web ends, exit 0"
-else
-	not_ok "web (3 replicas) removed: logs -f web ends" "$(ctl status)"
-fi
-stop_spawned f2
+removed_ends 2 "web (3 replicas) removed: logs -f web ends"
 
 # --- 3 -> 1: the group's follower goes on with web, and ends when web is removed.
 reload_to 3
@@ -72,13 +71,7 @@ wait_until 60 _running_n 2 || not_ok "web running alone" "$(ctl status)"
 _sweep_done() { ! ctl status 2>/dev/null | grep -q 'web#'; }
 wait_until 60 _sweep_done
 alive "$pid_f3" && ok "3 -> 1: the follower goes on with web" || not_ok "3 -> 1: the follower goes on" "$(cat "$T/f3.out")"
-reload_to 0
-if wait_until 30 _ended 3; then
-	is "$(cat "$T/f3.exit")" 0 "3 -> 1 -> removed: logs -f web ends, exit 0"
-else
-	not_ok "3 -> 1 -> removed: logs -f web ends" "$(ctl status)"
-fi
-stop_spawned f3
+removed_ends 3 "3 -> 1 -> removed: logs -f web ends"
 mcpd_within_budget "followers of a removed group" 300000 500
 stop_mcpd
 done_testing
